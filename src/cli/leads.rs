@@ -1,0 +1,340 @@
+//! `drumbeat leads import|show` and `drumbeat enroll`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use super::output::{parse_encoding, print_json, rfc3339, utc};
+use super::{Failure, Outcome, load_catalog, load_config, now, open_store, parse_email};
+use crate::import::{ImportOptions, enroll_request, import_file};
+use crate::store::{EnrollOutcome, EnrollmentRow, EventRow, StoredLead, TouchRow};
+
+/// `drumbeat leads …`
+#[derive(Debug, clap::Subcommand)]
+pub enum LeadsCommand {
+    /// Import leads from a CSV export (Excel, Google Sheets, a CRM). Rows are matched by email:
+    /// new ones are added, changed ones updated, bad ones reported with their row number.
+    Import(ImportArgs),
+    /// Everything about one lead: fields, enrollments, touches and events.
+    Show(ShowArgs),
+}
+
+/// Flags of `leads import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The CSV file.
+    file: PathBuf,
+    /// Enroll the imported leads into this sequence (not those already in it or suppressed).
+    #[arg(long, value_name = "ID")]
+    sequence: Option<String>,
+    /// Make this mailbox the owner of every imported lead.
+    #[arg(long, value_name = "MAILBOX")]
+    owner: Option<String>,
+    /// Check and count everything; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The file's encoding when it is not UTF-8 (Excel's legacy CSV: windows-1252).
+    #[arg(long, value_parser = parse_encoding)]
+    encoding: Option<&'static encoding_rs::Encoding>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Flags of `leads show`.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The lead's email address.
+    email: String,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Flags of `enroll`.
+#[derive(Debug, clap::Args)]
+pub struct EnrollArgs {
+    /// The sequence id.
+    sequence: String,
+    /// Email addresses of imported leads.
+    #[arg(required = true)]
+    emails: Vec<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(config_path: &Path, cmd: LeadsCommand) -> Outcome {
+    match cmd {
+        LeadsCommand::Import(a) => import(config_path, a).await,
+        LeadsCommand::Show(a) => show(config_path, a).await,
+    }
+}
+
+async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
+    let config = load_config(config_path)?;
+    if let Some(owner) = &args.owner
+        && config.mailbox(owner).is_none()
+    {
+        let names: Vec<&str> = config.mailboxes.iter().map(|m| m.name.as_str()).collect();
+        return Err(Failure::usage(format!(
+            "--owner {owner:?} is not a mailbox in config.toml (mailboxes: {})",
+            names.join(", ")
+        )));
+    }
+    let catalog = match &args.sequence {
+        Some(_) => Some(load_catalog(&config)?),
+        None => None,
+    };
+    let sequence = match (&args.sequence, &catalog) {
+        (Some(id), Some(c)) => Some(c.sequence(id).ok_or_else(|| unknown_sequence(id, c))?),
+        _ => None,
+    };
+    let store = open_store(&config).await?;
+    let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
+    let bar = if std::io::stderr().is_terminal() && !args.json {
+        let bar = ProgressBar::new(size);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} importing [{bar:30}] {bytes}/{total_bytes} ({eta})",
+            )
+            .expect("a valid progress template")
+            .progress_chars("=> "),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let progress = |b: u64| {
+        if let Some(bar) = &bar {
+            bar.set_position(b);
+        }
+    };
+    let opts = ImportOptions {
+        sequence,
+        owner: args.owner.as_deref(),
+        dry_run: args.dry_run,
+        encoding: args.encoding,
+    };
+    let result = import_file(&store, &config, &args.file, &opts, now(), &progress).await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let summary = result.map_err(|e| Failure::failed(e.to_string()))?;
+    if args.json {
+        print_json(&summary)?;
+    } else {
+        for e in &summary.errors {
+            eprintln!("{}:{}: {}", e.file, e.row, e.reason);
+        }
+        for o in &summary.unknown_owners {
+            eprintln!("warning: owner {o:?} is not a mailbox in config.toml; kept as written");
+        }
+        let verb = if summary.dry_run {
+            "would import"
+        } else {
+            "imported"
+        };
+        let mut line = format!(
+            "{verb} {}: {} new, {} updated, {} unchanged, {} skipped",
+            args.file.display(),
+            summary.new,
+            summary.updated,
+            summary.unchanged,
+            summary.skipped
+        );
+        if let Some(seq) = &args.sequence {
+            line.push_str(&format!(
+                "; {} enrolled in {seq} ({} already in it, {} suppressed)",
+                summary.enrolled, summary.already_enrolled, summary.suppressed
+            ));
+        }
+        if summary.dry_run {
+            line.push_str(" (dry run: nothing changed)");
+        }
+        println!("{line}");
+    }
+    Ok(())
+}
+
+pub(super) fn unknown_sequence(id: &str, catalog: &crate::catalog::Catalog) -> Failure {
+    let ids: Vec<&str> = catalog.sequences.keys().map(String::as_str).collect();
+    let mut msg = format!("unknown sequence {id:?}");
+    if let Some(s) = crate::diag::did_you_mean(id, ids.iter().copied()) {
+        msg.push_str(&format!("; did you mean {s:?}?"));
+    } else {
+        msg.push_str(&format!(" (sequences: {})", ids.join(", ")));
+    }
+    Failure::usage(msg)
+}
+
+/// The JSON of `leads show --json`.
+#[derive(Serialize)]
+struct LeadView {
+    lead: StoredLead,
+    enrollments: Vec<EnrollmentRow>,
+    touches: Vec<TouchRow>,
+    events: Vec<EventRow>,
+}
+
+async fn show(config_path: &Path, args: ShowArgs) -> Outcome {
+    let email = parse_email(&args.email)?;
+    let config = load_config(config_path)?;
+    let store = open_store(&config).await?;
+    let Some(lead) = store.lead_by_email(&email).await? else {
+        return Err(Failure::failed(format!("no lead {email}")));
+    };
+    let view = LeadView {
+        enrollments: store.enrollments_for_lead(lead.id).await?,
+        touches: store.touches_for_lead(lead.id).await?,
+        events: store.events_for_lead(lead.id).await?,
+        lead,
+    };
+    if args.json {
+        return print_json(&view);
+    }
+    let r = &view.lead.record;
+    println!("{}  (lead {})", r.email, view.lead.id.0);
+    let name = [r.first_name.as_deref(), r.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for (k, v) in [
+        ("name", Some(name.as_str()).filter(|s| !s.is_empty())),
+        ("company", r.company.as_deref()),
+        ("title", r.title.as_deref()),
+        ("timezone", r.timezone.as_deref()),
+        ("phone", r.phone.as_deref()),
+        ("owner", r.owner.as_deref()),
+        ("account", view.lead.account.as_deref()),
+        ("source", view.lead.source.as_deref()),
+    ] {
+        if let Some(v) = v {
+            println!("  {k:<10} {v}");
+        }
+    }
+    for (k, v) in &r.custom {
+        println!("  {k:<10} {v}");
+    }
+    println!("  {:<10} {}", "added", utc(Some(view.lead.created_at)));
+    println!("\nEnrollments");
+    if view.enrollments.is_empty() {
+        println!("  (none)");
+    }
+    for e in &view.enrollments {
+        let mut line = format!("  {:<20} {:<12}", e.sequence_id, e.state.as_str());
+        if let (Some(step), Some(due)) = (&e.next_step_id, e.next_due_at) {
+            line.push_str(&format!(" next: {step} at {}", utc(Some(due))));
+        }
+        if let Some(reason) = &e.reason {
+            line.push_str(&format!(" ({reason})"));
+        }
+        println!("{line}");
+    }
+    if !view.touches.is_empty() {
+        println!("\nTouches");
+        for t in &view.touches {
+            println!(
+                "  {:<20} {:<16} {:<5} {:<10} {} {}",
+                t.sequence_id,
+                t.step_id,
+                t.kind,
+                t.state,
+                utc(t.sent_at),
+                t.subject.as_deref().unwrap_or("")
+            );
+        }
+    }
+    println!("\nTimeline");
+    for e in &view.events {
+        let what = [e.sequence_id.as_deref(), e.step_id.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("/");
+        println!("  {}  {:<14} {}", utc(Some(e.at)), e.kind, what);
+    }
+    Ok(())
+}
+
+/// The JSON of `enroll --json`: one entry per address.
+#[derive(Serialize)]
+struct EnrollResult {
+    email: String,
+    result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    due_at: Option<String>,
+}
+
+pub async fn enroll(config_path: &Path, args: EnrollArgs) -> Outcome {
+    let emails = args
+        .emails
+        .iter()
+        .map(|e| parse_email(e))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = load_config(config_path)?;
+    let catalog = load_catalog(&config)?;
+    let seq = catalog
+        .sequence(&args.sequence)
+        .ok_or_else(|| unknown_sequence(&args.sequence, &catalog))?;
+    let store = open_store(&config).await?;
+    let now = now().timestamp();
+    let mut results = Vec::new();
+    let mut leads = Vec::new();
+    for email in &emails {
+        match store.lead_by_email(email).await? {
+            Some(l) => leads.push(l),
+            None => results.push(EnrollResult {
+                email: email.to_string(),
+                result: "not-found",
+                due_at: None,
+            }),
+        }
+    }
+    let requests: Vec<_> = leads
+        .iter()
+        .map(|l| enroll_request(&config, seq, &l.record, l.id, now))
+        .collect();
+    let outcomes = store.enroll(&seq.id, &requests, now, false).await?;
+    for (req, o) in requests.iter().zip(outcomes) {
+        let (result, due) = match o {
+            EnrollOutcome::Enrolled(_) => ("enrolled", rfc3339(Some(req.due_at))),
+            EnrollOutcome::AlreadyEnrolled => ("already-enrolled", None),
+            EnrollOutcome::Suppressed => ("suppressed", None),
+        };
+        results.push(EnrollResult {
+            email: req.email.to_string(),
+            result,
+            due_at: due,
+        });
+    }
+    let failed = results.iter().any(|r| r.result == "not-found");
+    if args.json {
+        print_json(&results)?;
+    } else {
+        for r in &results {
+            match r.result {
+                "not-found" => eprintln!(
+                    "{}: no such lead; import it first (drumbeat leads import FILE.csv)",
+                    r.email
+                ),
+                "enrolled" => println!(
+                    "{}: enrolled in {}, first step due {}",
+                    r.email,
+                    seq.id,
+                    r.due_at.as_deref().unwrap_or("")
+                ),
+                "already-enrolled" => println!("{}: already in {}", r.email, seq.id),
+                _ => println!("{}: suppressed, not enrolled", r.email),
+            }
+        }
+    }
+    if failed {
+        Err(Failure::silent())
+    } else {
+        Ok(())
+    }
+}

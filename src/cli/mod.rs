@@ -1,0 +1,239 @@
+//! The command line: `drumbeat <command>`. Each command lives in its own file with its flags;
+//! help and shell completions come from the same clap definitions.
+//!
+//! Exit codes: 0 success, 1 the command found problems or failed, 2 usage error.
+
+mod control;
+mod leads;
+mod output;
+mod preview;
+mod status;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::diag::Diagnostic;
+use crate::store::Store;
+
+/// drumbeat: outreach sequences from YAML and templates, sent from your own mailbox at human
+/// times, stopped the moment a lead replies.
+#[derive(Debug, Parser)]
+#[command(name = "drumbeat", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "DRUMBEAT_CONFIG",
+        default_value = "config.toml",
+        value_name = "PATH"
+    )]
+    pub config: PathBuf,
+
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check config.toml, every sequence and template (and, with --leads, every lead's emails).
+    Validate(validate::Args),
+    /// Import and inspect leads.
+    #[command(subcommand, visible_alias = "lead")]
+    Leads(leads::LeadsCommand),
+    /// Enroll leads (already imported) into a sequence.
+    Enroll(leads::EnrollArgs),
+    /// Show each step's email for one lead exactly as it will be sent, and when.
+    Preview(preview::Args),
+    /// Where every lead stands: per sequence, per mailbox, what goes next, what needs you.
+    Status(status::Args),
+    /// Pause a lead's enrollments (all, or one sequence).
+    Pause(control::StateArgs),
+    /// Resume a lead's paused enrollments.
+    Resume(control::StateArgs),
+    /// Stop a lead's enrollments for good.
+    Stop(control::StateArgs),
+    /// Never email an address (or every address at @domain) again.
+    Suppress(control::SuppressArgs),
+    /// Take an address or @domain off the suppression list.
+    Unsuppress(control::UnsuppressArgs),
+    /// List the suppression list.
+    Suppressions(control::ListArgs),
+    /// Erase everything about a person; keep only a hash so they are never emailed again.
+    Forget(control::ForgetArgs),
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// A command's failure: message for stderr and exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// 1 (problem found or failed) or 2 (usage).
+    pub code: u8,
+    /// What to print (may be several lines).
+    pub message: String,
+}
+
+impl Failure {
+    /// Exit 1 with this message.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+    /// Exit 2 with this message.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    /// Exit 1 after diagnostics were already printed.
+    pub fn silent() -> Self {
+        Failure {
+            code: 1,
+            message: String::new(),
+        }
+    }
+}
+
+impl<E: std::error::Error> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::failed(e.to_string())
+    }
+}
+
+/// What a command returns.
+pub type Outcome = Result<(), Failure>;
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    if let Command::Completions { shell } = &cli.command {
+        clap_complete::generate(
+            *shell,
+            &mut Cli::command(),
+            "drumbeat",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("drumbeat: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("drumbeat: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Outcome {
+    match cli.command {
+        Command::Validate(a) => validate::run(&cli.config, a).await,
+        Command::Leads(c) => leads::run(&cli.config, c).await,
+        Command::Enroll(a) => leads::enroll(&cli.config, a).await,
+        Command::Preview(a) => preview::run(&cli.config, a).await,
+        Command::Status(a) => status::run(&cli.config, a).await,
+        Command::Pause(a) => {
+            control::change_state(&cli.config, a, crate::enrollment::EnrollmentState::Paused).await
+        }
+        Command::Resume(a) => {
+            control::change_state(&cli.config, a, crate::enrollment::EnrollmentState::Active).await
+        }
+        Command::Stop(a) => {
+            control::change_state(&cli.config, a, crate::enrollment::EnrollmentState::Stopped).await
+        }
+        Command::Suppress(a) => control::suppress(&cli.config, a).await,
+        Command::Unsuppress(a) => control::unsuppress(&cli.config, a).await,
+        Command::Suppressions(a) => control::list(&cli.config, a).await,
+        Command::Forget(a) => control::forget(&cli.config, a).await,
+        Command::Completions { .. } => Ok(()),
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "drumbeat=info,warn",
+        _ => "drumbeat=debug,info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Prints diagnostics to stderr.
+fn print_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+}
+
+/// Loads config.toml, or fails with its diagnostics printed.
+fn load_config(path: &std::path::Path) -> Result<Config, Failure> {
+    Config::load(path).map_err(|diags| {
+        print_diagnostics(&diags);
+        Failure::silent()
+    })
+}
+
+/// Loads the catalog; errors are printed and fail the command (warnings are not printed here:
+/// that is `validate`'s job).
+fn load_catalog(config: &Config) -> Result<Catalog, Failure> {
+    let (catalog, diags) = Catalog::load(config);
+    let errors: Vec<Diagnostic> = diags.into_iter().filter(Diagnostic::is_error).collect();
+    if !errors.is_empty() {
+        print_diagnostics(&errors);
+        return Err(Failure::failed(format!(
+            "{} problem(s) in sequences or templates; run `drumbeat validate`",
+            errors.len()
+        )));
+    }
+    Ok(catalog)
+}
+
+/// Opens the store named by the config.
+async fn open_store(config: &Config) -> Result<Store, Failure> {
+    Store::open(&config.store_url)
+        .await
+        .map_err(|e| Failure::failed(e.to_string()))
+}
+
+/// Parses an email given on the command line (a usage error when it is not one).
+fn parse_email(s: &str) -> Result<crate::lead::Email, Failure> {
+    crate::lead::Email::parse(s).map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// The current time in unix seconds.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}

@@ -1,0 +1,339 @@
+//! `drumbeat preview SEQ --lead EMAIL`: each step's email for one lead exactly as the daemon
+//! will send it (same mailbox choice, same render, same message builder), and when.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::leads::unknown_sequence as unknown_sequence_failure;
+use super::output::{local_and_utc, print_json};
+use super::{Failure, Outcome, load_catalog, load_config, now, open_store, parse_email};
+use crate::catalog::StepKind;
+use crate::config::parse_tz;
+use crate::render::RenderInput;
+use crate::send::choose_mailbox;
+use crate::send::message::{Outgoing, build};
+
+/// Flags of `preview`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The sequence id.
+    sequence: String,
+    /// The lead's email address (an imported lead).
+    #[arg(long, value_name = "EMAIL")]
+    lead: String,
+    /// Only this step.
+    #[arg(long, value_name = "ID")]
+    step: Option<String>,
+    /// Print each email as the exact RFC 5322 message (headers and MIME body).
+    #[arg(long, conflicts_with = "json")]
+    raw: bool,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One step in `preview --json`.
+#[derive(Serialize, Default)]
+struct StepPreview {
+    id: String,
+    kind: &'static str,
+    wait: String,
+    /// `planned`, or the touch's state when the step already ran.
+    state: String,
+    due_at: Option<String>,
+    due_local: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    subject: Option<String>,
+    message_id: Option<String>,
+    in_reply_to: Option<String>,
+    references: Option<String>,
+    variant: Option<String>,
+    template: Option<String>,
+    no_ask: bool,
+    text: Option<String>,
+    html: Option<String>,
+    task: Option<&'static str>,
+    note: Option<String>,
+    error: Option<String>,
+    #[serde(skip)]
+    raw: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Preview {
+    sequence: String,
+    lead: String,
+    mailbox: Option<String>,
+    timezone: String,
+    enrolled: bool,
+    steps: Vec<StepPreview>,
+}
+
+pub async fn run(config_path: &Path, args: Args) -> Outcome {
+    let email = parse_email(&args.lead)?;
+    let config = load_config(config_path)?;
+    let catalog = load_catalog(&config)?;
+    let seq = catalog
+        .sequence(&args.sequence)
+        .ok_or_else(|| unknown_sequence_failure(&args.sequence, &catalog))?;
+    if let Some(step) = &args.step
+        && seq.step(step).is_none()
+    {
+        let ids: Vec<&str> = seq.steps.iter().map(|s| s.id.as_str()).collect();
+        return Err(Failure::usage(format!(
+            "sequence {} has no step {step:?} (steps: {})",
+            seq.id,
+            ids.join(", ")
+        )));
+    }
+    let store = open_store(&config).await?;
+    let Some(lead) = store.lead_by_email(&email).await? else {
+        return Err(Failure::failed(format!(
+            "no lead {email}; import it first (drumbeat leads import FILE.csv)"
+        )));
+    };
+    let enrollment = store
+        .enrollments_for_lead(lead.id)
+        .await?
+        .into_iter()
+        .find(|e| e.sequence_id == seq.id);
+    let touches = store.touches_for_lead(lead.id).await?;
+    let mailbox = choose_mailbox(
+        &config,
+        seq,
+        email.as_str(),
+        lead.record.owner.as_deref(),
+        enrollment.as_ref().and_then(|e| e.mailbox.as_deref()),
+    );
+    let tz = seq.window.zone_for(
+        lead.record
+            .timezone
+            .as_deref()
+            .and_then(|t| parse_tz(t).ok()),
+        config.timezone,
+    );
+
+    // Where the plan starts: at the enrollment's next step, or at step 1 now.
+    let now = now();
+    let (start, mut at) = match &enrollment {
+        Some(e) => match (&e.next_step_id, e.next_due_at) {
+            (Some(step), Some(due)) => (
+                seq.step_index(step).unwrap_or(seq.steps.len()),
+                DateTime::<Utc>::from_timestamp(due, 0).unwrap_or(now),
+            ),
+            _ => (seq.steps.len(), now),
+        },
+        None => (0, now),
+    };
+    let mut thread: Vec<String> = Vec::new();
+    let mut steps = Vec::new();
+    let mut failed = false;
+    for (i, step) in seq.steps.iter().enumerate() {
+        let done = touches
+            .iter()
+            .find(|t| t.sequence_id == seq.id && t.step_id == step.id);
+        let mut p = StepPreview {
+            id: step.id.clone(),
+            kind: if matches!(step.kind, StepKind::Email(_)) {
+                "email"
+            } else {
+                "task"
+            },
+            wait: step.wait.to_string(),
+            state: "planned".into(),
+            ..Default::default()
+        };
+        if let Some(t) = done {
+            p.state = t.state.clone();
+            p.subject = t.subject.clone();
+            p.message_id = t.message_id.clone();
+            if step.email().is_some_and(|e| !e.thread) {
+                thread.clear();
+            }
+            if let Some(id) = &t.message_id {
+                thread.push(id.clone());
+            }
+            steps.push(p);
+            continue;
+        }
+        if i < start {
+            p.state = "skipped".into();
+            steps.push(p);
+            continue;
+        }
+        let due = if i == start && enrollment.is_some() {
+            Some(at)
+        } else {
+            seq.window.due_at(tz, at, step.wait)
+        };
+        if let Some(d) = due {
+            at = d;
+            p.due_at = Some(d.to_rfc3339());
+            p.due_local = Some(local_and_utc(d, tz));
+        } else {
+            p.error = Some("the send window never opens".into());
+            failed = true;
+        }
+        let Some(sender) = mailbox else {
+            p.error = Some("no mailbox can send this sequence (check [[mailbox]] in config.toml and the sequence's mailboxes)".into());
+            failed = true;
+            steps.push(p);
+            continue;
+        };
+        let input = RenderInput {
+            lead: &lead.record,
+            sender,
+        };
+        match &step.kind {
+            StepKind::Email(e) => {
+                p.no_ask = e.no_ask;
+                if !e.thread {
+                    thread.clear();
+                }
+                match catalog.renderer.render_email(&input, seq, i, None) {
+                    Ok(r) => {
+                        let message_id = format!(
+                            "<preview.{}.{}@{}>",
+                            lead.id.0,
+                            step.id,
+                            sender.from.domain()
+                        );
+                        let out = Outgoing {
+                            mailbox: sender,
+                            lead: &lead.record,
+                            rendered: &r,
+                            message_id: &message_id,
+                            date: at,
+                            thread: if e.thread { &thread } else { &[] },
+                        };
+                        match build(&out) {
+                            Ok(m) => {
+                                p.raw = Some(String::from_utf8_lossy(&m.formatted()).into_owned())
+                            }
+                            Err(err) => {
+                                p.error = Some(err.to_string());
+                                failed = true;
+                            }
+                        }
+                        p.from = Some(match &sender.display_name {
+                            Some(n) => format!("{n} <{}>", sender.from),
+                            None => sender.from.to_string(),
+                        });
+                        p.to = Some(lead.record.email.to_string());
+                        if e.thread && !thread.is_empty() {
+                            p.in_reply_to = thread.last().cloned();
+                            p.references = Some(thread.join(" "));
+                        }
+                        thread.push(message_id.clone());
+                        p.message_id = Some(message_id);
+                        p.subject = Some(r.subject);
+                        p.variant = Some(r.variant);
+                        p.template = Some(r.template);
+                        p.text = Some(r.text);
+                        p.html = r.html;
+                    }
+                    Err(err) => {
+                        p.error = Some(err.to_string());
+                        failed = true;
+                    }
+                }
+            }
+            StepKind::Task(t) => {
+                p.task = Some(t.kind.as_str());
+                match catalog.renderer.render_note(&input, seq, i) {
+                    Ok(n) => p.note = Some(n),
+                    Err(err) => {
+                        p.error = Some(err.to_string());
+                        failed = true;
+                    }
+                }
+            }
+        }
+        steps.push(p);
+    }
+    if let Some(only) = &args.step {
+        steps.retain(|s| &s.id == only);
+    }
+    let preview = Preview {
+        sequence: seq.id.clone(),
+        lead: email.to_string(),
+        mailbox: mailbox.map(|m| m.name.clone()),
+        timezone: tz.name().to_string(),
+        enrolled: enrollment.is_some(),
+        steps,
+    };
+    if args.json {
+        print_json(&preview)?;
+    } else {
+        print_human(&preview, args.raw);
+    }
+    if failed {
+        Err(Failure::silent())
+    } else {
+        Ok(())
+    }
+}
+
+fn print_human(p: &Preview, raw: bool) {
+    println!(
+        "{} for {} (time zone {}, mailbox {}{})",
+        p.sequence,
+        p.lead,
+        p.timezone,
+        p.mailbox.as_deref().unwrap_or("none"),
+        if p.enrolled { "" } else { ", if enrolled now" }
+    );
+    for s in &p.steps {
+        println!("\n=== step {} ({}, wait {}) ===", s.id, s.kind, s.wait);
+        if s.state != "planned" {
+            println!("state:       {}", s.state);
+        }
+        if let Some(d) = &s.due_local {
+            println!("goes out:    {d}");
+        }
+        if let Some(e) = &s.error {
+            println!("ERROR:       {e}");
+        }
+        if let Some(t) = s.task {
+            println!("task:        {t}");
+            if let Some(n) = &s.note {
+                println!("note:\n{n}");
+            }
+            continue;
+        }
+        if raw {
+            if let Some(r) = &s.raw {
+                println!("{}", r.replace("\r\n", "\n"));
+            }
+            continue;
+        }
+        for (k, v) in [
+            ("From", &s.from),
+            ("To", &s.to),
+            ("Subject", &s.subject),
+            ("Message-ID", &s.message_id),
+            ("In-Reply-To", &s.in_reply_to),
+            ("References", &s.references),
+        ] {
+            if let Some(v) = v {
+                println!("{:<12} {v}", format!("{k}:"));
+            }
+        }
+        if let (Some(v), Some(t)) = (&s.variant, &s.template) {
+            println!(
+                "{:<12} {t} (variant {v}){}",
+                "Template:",
+                if s.no_ask { ", no-ask" } else { "" }
+            );
+        }
+        if let Some(t) = &s.text {
+            println!("\n{t}");
+        }
+        if let Some(h) = &s.html {
+            println!("--- HTML ---\n{h}");
+        }
+    }
+}

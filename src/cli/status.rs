@@ -1,0 +1,220 @@
+//! `drumbeat status`: read straight from the store (no daemon needed).
+
+use std::path::Path;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+
+use super::output::{print_json, rfc3339, utc};
+use super::{Outcome, load_config, now, open_store};
+use crate::store::{AttentionItem, SequenceCounts, UpcomingSend};
+
+/// Flags of `status`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// How many upcoming sends to list.
+    #[arg(long, default_value_t = 10)]
+    limit: i64,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct MailboxStatus {
+    mailbox: String,
+    sent_today: i64,
+    daily_cap: u32,
+}
+
+#[derive(Serialize)]
+struct Upcoming {
+    email: String,
+    sequence: String,
+    step: Option<String>,
+    due_at: Option<String>,
+    mailbox: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Attention {
+    kind: String,
+    email: Option<String>,
+    sequence: Option<String>,
+    step: Option<String>,
+    touch: Option<i64>,
+    at: Option<String>,
+    detail: Option<String>,
+}
+
+/// The JSON of `status --json`.
+#[derive(Serialize)]
+struct Status {
+    generated_at: String,
+    sequences: Vec<SequenceCounts>,
+    mailboxes: Vec<MailboxStatus>,
+    due_now: i64,
+    upcoming: Vec<Upcoming>,
+    needs_attention: Vec<Attention>,
+}
+
+pub async fn run(config_path: &Path, args: Args) -> Outcome {
+    let config = load_config(config_path)?;
+    let store = open_store(&config).await?;
+    let now = now();
+    let local = now.with_timezone(&config.timezone);
+    let day_start = config
+        .timezone
+        .from_local_datetime(
+            &local
+                .date_naive()
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists as a time"),
+        )
+        .earliest()
+        .map_or(now.timestamp() - 86_400, |d| {
+            d.with_timezone(&Utc).timestamp()
+        });
+    let snap = store
+        .status(now.timestamp(), day_start, args.limit.max(0))
+        .await?;
+
+    let mut mailboxes: Vec<MailboxStatus> = config
+        .mailboxes
+        .iter()
+        .map(|m| MailboxStatus {
+            mailbox: m.name.clone(),
+            sent_today: snap
+                .sends_today
+                .iter()
+                .find(|s| s.mailbox == m.name)
+                .map_or(0, |s| s.sent_today),
+            daily_cap: m.daily_cap,
+        })
+        .collect();
+    for s in &snap.sends_today {
+        if !mailboxes.iter().any(|m| m.mailbox == s.mailbox) {
+            mailboxes.push(MailboxStatus {
+                mailbox: s.mailbox.clone(),
+                sent_today: s.sent_today,
+                daily_cap: 0,
+            });
+        }
+    }
+    let status = Status {
+        generated_at: now.to_rfc3339(),
+        sequences: snap.sequences,
+        mailboxes,
+        due_now: snap.due_now,
+        upcoming: snap.upcoming.into_iter().map(upcoming).collect(),
+        needs_attention: snap.attention.into_iter().map(attention).collect(),
+    };
+    if args.json {
+        return print_json(&status);
+    }
+    print_human(&status, now);
+    Ok(())
+}
+
+fn upcoming(u: UpcomingSend) -> Upcoming {
+    Upcoming {
+        email: u.email,
+        sequence: u.sequence_id,
+        step: u.step_id,
+        due_at: rfc3339(Some(u.due_at)),
+        mailbox: u.mailbox,
+    }
+}
+
+fn attention(a: AttentionItem) -> Attention {
+    Attention {
+        kind: a.kind,
+        email: a.email,
+        sequence: a.sequence_id,
+        step: a.step_id,
+        touch: a.touch_id,
+        at: rfc3339(a.at),
+        detail: a.detail,
+    }
+}
+
+fn print_human(s: &Status, now: DateTime<Utc>) {
+    const STATES: [&str; 8] = [
+        "active",
+        "paused",
+        "finished",
+        "replied",
+        "bounced",
+        "unsubscribed",
+        "stopped",
+        "failed",
+    ];
+    println!("drumbeat status at {}", now.format("%Y-%m-%d %H:%M UTC"));
+    println!("\nSequences");
+    if s.sequences.is_empty() {
+        println!("  (no enrollments yet: drumbeat leads import FILE.csv --sequence ID)");
+    } else {
+        print!("  {:<24} {:>8}", "sequence", "enrolled");
+        for st in STATES {
+            print!(" {:>12}", st);
+        }
+        println!();
+        for c in &s.sequences {
+            print!("  {:<24} {:>8}", c.sequence_id, c.enrolled);
+            for st in STATES {
+                print!(" {:>12}", c.states.get(st).copied().unwrap_or(0));
+            }
+            println!();
+        }
+    }
+    println!("\nMailboxes (sent today / daily cap)");
+    for m in &s.mailboxes {
+        println!("  {:<24} {:>5} / {}", m.mailbox, m.sent_today, m.daily_cap);
+    }
+    println!("\nDue now: {}", s.due_now);
+    println!("\nNext up");
+    if s.upcoming.is_empty() {
+        println!("  (nothing scheduled)");
+    }
+    for u in &s.upcoming {
+        let at = u
+            .due_at
+            .as_deref()
+            .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+            .map(|d| d.timestamp());
+        println!(
+            "  {}  {:<32} {}/{}{}",
+            utc(at),
+            u.email,
+            u.sequence,
+            u.step.as_deref().unwrap_or("?"),
+            u.mailbox
+                .as_deref()
+                .map(|m| format!("  ({m})"))
+                .unwrap_or_default()
+        );
+    }
+    println!("\nNeeds attention");
+    if s.needs_attention.is_empty() {
+        println!("  (nothing)");
+    }
+    for a in &s.needs_attention {
+        let at =
+            a.at.as_deref()
+                .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+                .map(|d| d.timestamp());
+        println!(
+            "  {:<18} {}  {} {}/{}{}{}",
+            a.kind,
+            utc(at),
+            a.email.as_deref().unwrap_or(""),
+            a.sequence.as_deref().unwrap_or(""),
+            a.step.as_deref().unwrap_or(""),
+            a.touch.map(|t| format!("  touch {t}")).unwrap_or_default(),
+            a.detail
+                .as_deref()
+                .map(|d| format!("  {d}"))
+                .unwrap_or_default()
+        );
+    }
+}

@@ -1,0 +1,537 @@
+//! config.toml: where the store, sequences and templates are, the default time zone, the
+//! mailboxes that send, and the HTTP settings. Typed; unknown keys are rejected with a
+//! suggestion; every problem names `config.toml:LINE:COL`.
+
+mod secret;
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::diag::{Diagnostic, did_you_mean, line_col};
+use crate::lead::Email;
+
+pub use secret::{Secret, SecretError, SecretSource};
+
+/// The loaded configuration, with paths made absolute against the config file's folder.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file as given.
+    pub path: PathBuf,
+    /// Its folder: relative paths in the file are relative to it.
+    pub dir: PathBuf,
+    /// The store URL: `sqlite://…` or `postgres://…` (sqlite paths made absolute).
+    pub store_url: String,
+    /// Folder of sequence YAML files.
+    pub sequences_dir: PathBuf,
+    /// Folder of templates.
+    pub templates_dir: PathBuf,
+    /// Time zone for leads without one, when the sequence names none.
+    pub timezone: Tz,
+    /// HTTP endpoint settings.
+    pub http: HttpConfig,
+    /// The sending identities, in file order.
+    pub mailboxes: Vec<Mailbox>,
+}
+
+/// Where the daemon listens and how links to it are written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Listen address, e.g. `127.0.0.1:8025`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Public base URL used in unsubscribe and tracking links.
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8025".into()
+}
+fn default_base_url() -> String {
+    "http://127.0.0.1:8025".into()
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: default_listen(),
+            base_url: default_base_url(),
+        }
+    }
+}
+
+/// One sending identity: a rep's own mailbox.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    /// Short name used in sequences and on the command line (`ana`).
+    pub name: String,
+    /// The From address.
+    pub from: Email,
+    /// The From display name (`Ana López`).
+    pub display_name: Option<String>,
+    /// Plain-text signature, available to templates as `sender.signature`.
+    pub signature: Option<String>,
+    /// Most emails this mailbox sends in one day.
+    pub daily_cap: u32,
+    /// How messages leave.
+    pub transport: Transport,
+    /// Where replies arrive, when watched.
+    pub imap: Option<ImapSettings>,
+}
+
+/// How a mailbox sends.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// Write each message as an `.eml` file into a folder (for trying drumbeat without a server).
+    Outbox {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// Send over SMTP.
+    Smtp(SmtpSettings),
+}
+
+/// Transport security of a mail connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Implicit TLS (SMTP 465, IMAP 993).
+    Tls,
+    /// Plain connection upgraded with STARTTLS (SMTP 587, IMAP 143).
+    Starttls,
+    /// No TLS: only for servers on loopback.
+    None,
+}
+
+/// How to authenticate to a mail server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// Username and password (SASL PLAIN or LOGIN, whichever the server offers).
+    Password,
+    /// OAuth2 bearer token (Gmail, Microsoft 365): the secret is the access token.
+    Xoauth2,
+}
+
+/// SMTP settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// Server host name.
+    pub host: String,
+    /// Port; defaults by security (465 for tls, 587 for starttls, 25 for none).
+    pub port: Option<u16>,
+    /// Transport security.
+    #[serde(default = "default_security")]
+    pub security: Security,
+    /// Login name; defaults to the From address.
+    pub username: Option<String>,
+    /// Password or token method.
+    #[serde(default = "default_auth")]
+    pub auth: AuthMethod,
+    /// Where the password (or OAuth token) comes from.
+    pub password: Option<SecretSource>,
+}
+
+/// IMAP settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSettings {
+    /// Server host name.
+    pub host: String,
+    /// Port; defaults by security (993 for tls, 143 otherwise).
+    pub port: Option<u16>,
+    /// Transport security.
+    #[serde(default = "default_security")]
+    pub security: Security,
+    /// Login name; defaults to the From address.
+    pub username: Option<String>,
+    /// Password or token method.
+    #[serde(default = "default_auth")]
+    pub auth: AuthMethod,
+    /// Where the password (or OAuth token) comes from.
+    pub password: Option<SecretSource>,
+    /// Folders watched besides INBOX (e.g. a spam folder where bounces land).
+    #[serde(default)]
+    pub folders: Vec<String>,
+}
+
+fn default_security() -> Security {
+    Security::Starttls
+}
+fn default_auth() -> AuthMethod {
+    AuthMethod::Password
+}
+
+/// config.toml as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    store: Option<Spanned<String>>,
+    sequences: Option<String>,
+    templates: Option<String>,
+    timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    http: HttpConfig,
+    #[serde(default, rename = "mailbox")]
+    mailboxes: Vec<RawMailbox>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMailbox {
+    name: Spanned<String>,
+    from: Spanned<String>,
+    display_name: Option<String>,
+    signature: Option<String>,
+    daily_cap: Option<Spanned<u32>>,
+    outbox: Option<Spanned<String>>,
+    smtp: Option<Spanned<SmtpSettings>>,
+    imap: Option<ImapSettings>,
+}
+
+/// The default daily cap: what a warmed-up personal mailbox sends without hurting its reputation.
+pub const DEFAULT_DAILY_CAP: u32 = 50;
+
+impl Config {
+    /// Loads and checks config.toml. Every problem found comes back, each as `file:line:col`.
+    pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![
+                Diagnostic::error(&shown, None, None, format!("cannot read the config: {e}"))
+                    .with_hint("pass --config PATH or set DRUMBEAT_CONFIG"),
+            ]
+        })?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Config::parse(&text, &shown, path, &dir)
+    }
+
+    /// Parses config text; `shown` names the file in diagnostics.
+    pub fn parse(
+        text: &str,
+        shown: &str,
+        path: &Path,
+        dir: &Path,
+    ) -> Result<Config, Vec<Diagnostic>> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| vec![toml_error(text, shown, &e)])?;
+        let at = |span: Range<usize>, msg: String| {
+            let (line, col) = line_col(text, span.start);
+            Diagnostic::error(shown, Some(line), Some(col), msg)
+        };
+        let mut problems = Vec::new();
+
+        let store_url = match &raw.store {
+            None => sqlite_url(dir, "data/drumbeat.db"),
+            Some(s) => {
+                let v = s.get_ref();
+                if let Some(rest) = v
+                    .strip_prefix("sqlite://")
+                    .or_else(|| v.strip_prefix("sqlite:"))
+                {
+                    sqlite_url(dir, rest)
+                } else if v.starts_with("postgres://") || v.starts_with("postgresql://") {
+                    v.clone()
+                } else {
+                    problems.push(
+                        at(s.span(), format!("store {v:?} is neither a sqlite:// nor a postgres:// URL"))
+                            .with_hint("e.g. store = \"sqlite://data/drumbeat.db\" or \"postgres://drumbeat@localhost/drumbeat\""),
+                    );
+                    String::new()
+                }
+            }
+        };
+
+        let timezone = match &raw.timezone {
+            None => Tz::UTC,
+            Some(s) => match parse_tz(s.get_ref()) {
+                Ok(tz) => tz,
+                Err(msg) => {
+                    problems.push(at(s.span(), msg));
+                    Tz::UTC
+                }
+            },
+        };
+
+        let mut mailboxes = Vec::new();
+        let mut names = HashSet::new();
+        for m in raw.mailboxes {
+            let name = m.name.get_ref().trim().to_string();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                problems.push(at(
+                    m.name.span(),
+                    format!("mailbox name {name:?} must be letters, digits, '-', '_' or '.'"),
+                ));
+            } else if !names.insert(name.clone()) {
+                problems.push(at(
+                    m.name.span(),
+                    format!("mailbox {name:?} is defined twice"),
+                ));
+            }
+            let from = match Email::parse(m.from.get_ref()) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    problems.push(at(m.from.span(), format!("mailbox {name:?}: from: {e}")));
+                    None
+                }
+            };
+            let daily_cap = match &m.daily_cap {
+                None => DEFAULT_DAILY_CAP,
+                Some(c) if *c.get_ref() == 0 => {
+                    problems.push(at(
+                        c.span(),
+                        format!("mailbox {name:?}: daily_cap must be at least 1"),
+                    ));
+                    1
+                }
+                Some(c) => *c.get_ref(),
+            };
+            let transport = match (m.outbox, m.smtp) {
+                (Some(dirname), None) => Some(Transport::Outbox {
+                    dir: dir.join(dirname.get_ref()),
+                }),
+                (None, Some(smtp)) => Some(Transport::Smtp(smtp.into_inner())),
+                (Some(o), Some(_)) => {
+                    problems.push(at(
+                        o.span(),
+                        format!("mailbox {name:?} has both outbox and smtp; keep one"),
+                    ));
+                    None
+                }
+                (None, None) => {
+                    problems.push(
+                        at(m.name.span(), format!("mailbox {name:?} has no transport"))
+                            .with_hint("add outbox = \"data/outbox\" to write .eml files, or an [mailbox.smtp] table"),
+                    );
+                    None
+                }
+            };
+            if let (Some(from), Some(transport)) = (from, transport) {
+                mailboxes.push(Mailbox {
+                    name,
+                    from,
+                    display_name: m.display_name.filter(|s| !s.trim().is_empty()),
+                    signature: m.signature.filter(|s| !s.trim().is_empty()),
+                    daily_cap,
+                    transport,
+                    imap: m.imap,
+                });
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Config {
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+            store_url,
+            sequences_dir: dir.join(raw.sequences.as_deref().unwrap_or("sequences")),
+            templates_dir: dir.join(raw.templates.as_deref().unwrap_or("templates")),
+            timezone,
+            http: raw.http,
+            mailboxes,
+        })
+    }
+
+    /// The mailbox with this name.
+    pub fn mailbox(&self, name: &str) -> Option<&Mailbox> {
+        self.mailboxes.iter().find(|m| m.name == name)
+    }
+
+    /// Checks that every secret the mailboxes name can be read now; one warning per secret
+    /// that cannot (the daemon may run where the CLI does not, so this does not fail).
+    pub fn check_secrets(&self) -> Vec<Diagnostic> {
+        let shown = self.path.display().to_string();
+        let mut out = Vec::new();
+        for m in &self.mailboxes {
+            let sources = [
+                (
+                    "smtp",
+                    match &m.transport {
+                        Transport::Smtp(s) => s.password.as_ref(),
+                        Transport::Outbox { .. } => None,
+                    },
+                ),
+                ("imap", m.imap.as_ref().and_then(|i| i.password.as_ref())),
+            ];
+            for (what, src) in sources {
+                if let Some(src) = src
+                    && let Err(e) = src.resolve(&self.dir)
+                {
+                    out.push(Diagnostic::warning(
+                        &shown,
+                        None,
+                        None,
+                        format!("mailbox {:?}: {what} password: {e}", m.name),
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Parses an IANA zone name, accepting any letter case, with a suggestion when close.
+pub fn parse_tz(name: &str) -> Result<Tz, String> {
+    if let Ok(tz) = name.parse::<Tz>() {
+        return Ok(tz);
+    }
+    if let Some(tz) = chrono_tz::TZ_VARIANTS
+        .iter()
+        .find(|t| t.name().eq_ignore_ascii_case(name))
+    {
+        return Ok(*tz);
+    }
+    let mut msg =
+        format!("{name:?} is not an IANA time zone (e.g. Europe/Berlin, America/New_York)");
+    if let Some(s) = did_you_mean(name, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name())) {
+        msg.push_str(&format!("; did you mean {s:?}?"));
+    }
+    Err(msg)
+}
+
+fn sqlite_url(dir: &Path, rest: &str) -> String {
+    let (file, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let path = if file == ":memory:" {
+        PathBuf::from(file)
+    } else {
+        dir.join(file)
+    };
+    let mut url = format!("sqlite://{}", path.display());
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
+}
+
+/// A TOML error as `file:line:col: message`, with a did-you-mean for unknown keys.
+fn toml_error(text: &str, shown: &str, e: &toml::de::Error) -> Diagnostic {
+    let (line, col) = e.span().map_or((None, None), |s| {
+        let (l, c) = line_col(text, s.start);
+        (Some(l), Some(c))
+    });
+    let message = e.message().trim().to_string();
+    let mut d = Diagnostic::error(shown, line, col, message.clone());
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let mut parts = rest.split('`');
+        let field = parts.next().unwrap_or_default();
+        let expected: Vec<&str> = parts.skip(1).step_by(2).collect();
+        if let Some(s) = did_you_mean(field, expected.iter().copied()) {
+            d.message = format!("unknown key `{field}`; did you mean `{s}`?");
+        } else {
+            d.message = format!(
+                "unknown key `{field}` (expected one of {})",
+                expected.join(", ")
+            );
+        }
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, Vec<Diagnostic>> {
+        Config::parse(
+            text,
+            "config.toml",
+            Path::new("config.toml"),
+            Path::new("/srv/db"),
+        )
+    }
+
+    const MAILBOX: &str =
+        "[[mailbox]]\nname = \"ana\"\nfrom = \"Ana@Example.com\"\noutbox = \"data/outbox\"\n";
+
+    #[test]
+    fn empty_config_uses_sqlite_in_data() {
+        let c = parse("").unwrap();
+        assert_eq!(c.store_url, "sqlite:///srv/db/data/drumbeat.db");
+        assert_eq!(c.timezone, Tz::UTC);
+        assert!(c.mailboxes.is_empty());
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_suggestion_and_position() {
+        let err = parse("timezone = \"UTC\"\nstor = \"x\"\n").unwrap_err();
+        assert_eq!(err.len(), 1);
+        assert_eq!(
+            err[0].to_string(),
+            "config.toml:2:1: unknown key `stor`; did you mean `store`?"
+        );
+    }
+
+    #[test]
+    fn invalid_timezone_names_line_and_suggests() {
+        let err = parse("timezone = \"Europe/Berln\"\n").unwrap_err();
+        let s = err[0].to_string();
+        assert!(
+            s.starts_with("config.toml:1:12: \"Europe/Berln\" is not an IANA time zone"),
+            "{s}"
+        );
+        assert!(s.contains("did you mean \"Europe/Berlin\""), "{s}");
+    }
+
+    #[test]
+    fn inline_secret_is_rejected() {
+        let text = "[[mailbox]]\nname = \"ana\"\nfrom = \"ana@example.com\"\n[mailbox.smtp]\nhost = \"smtp.example.com\"\npassword = \"hunter2\"\n";
+        let err = parse(text).unwrap_err();
+        let s = err[0].to_string();
+        assert!(s.starts_with("config.toml:6:"), "{s}");
+        assert!(s.contains("not written inline"), "{s}");
+        assert!(!s.contains("hunter2"), "secret leaked into the error: {s}");
+    }
+
+    #[test]
+    fn mailbox_is_typed_and_normalized() {
+        let c = parse(MAILBOX).unwrap();
+        let m = &c.mailboxes[0];
+        assert_eq!(m.from.as_str(), "ana@example.com");
+        assert_eq!(m.daily_cap, DEFAULT_DAILY_CAP);
+        assert!(
+            matches!(&m.transport, Transport::Outbox { dir } if dir == Path::new("/srv/db/data/outbox"))
+        );
+    }
+
+    #[test]
+    fn every_mailbox_problem_is_reported() {
+        let text = "[[mailbox]]\nname = \"ana\"\nfrom = \"nope\"\noutbox = \"o\"\n[[mailbox]]\nname = \"ana\"\nfrom = \"b@example.com\"\n";
+        let err = parse(text).unwrap_err();
+        let all: Vec<String> = err.iter().map(ToString::to_string).collect();
+        assert_eq!(all.len(), 3, "{all:#?}");
+        assert!(
+            all[0].starts_with("config.toml:3:8: mailbox \"ana\": from:"),
+            "{all:#?}"
+        );
+        assert!(
+            all[1].starts_with("config.toml:6:8: mailbox \"ana\" is defined twice"),
+            "{all:#?}"
+        );
+        assert!(all[2].contains("has no transport"), "{all:#?}");
+    }
+
+    #[test]
+    fn wrong_type_names_position() {
+        let err = parse("[[mailbox]]\nname = \"ana\"\nfrom = \"a@example.com\"\noutbox = \"o\"\ndaily_cap = \"forty\"\n").unwrap_err();
+        assert!(
+            err[0].to_string().starts_with("config.toml:5:13:"),
+            "{}",
+            err[0]
+        );
+    }
+}

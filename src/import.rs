@@ -1,0 +1,263 @@
+//! Lead import: a spreadsheet file into the store, in batches, optionally enrolling the leads
+//! into a sequence. Bad rows are reported with their row number and skipped; good rows always
+//! land. Importing the same file twice changes nothing.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::catalog::Sequence;
+use crate::config::{Config, parse_tz};
+use crate::lead::{LeadRecord, RowError, SheetError, SheetReader};
+use crate::store::{EnrollOutcome, EnrollRequest, LeadId, Store, StoreError, UpsertOutcome};
+
+/// How to import.
+pub struct ImportOptions<'a> {
+    /// Enroll imported leads into this sequence.
+    pub sequence: Option<&'a Sequence>,
+    /// Set this owner (a mailbox name) on every lead.
+    pub owner: Option<&'a str>,
+    /// Read and check everything, report what would happen, change nothing.
+    pub dry_run: bool,
+    /// Encoding of a legacy (non-UTF-8) export.
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+}
+
+/// What an import did (or, in a dry run, would do).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportSummary {
+    /// Data rows read (blank rows not counted).
+    pub rows: u64,
+    /// Leads created.
+    pub new: u64,
+    /// Leads whose data changed.
+    pub updated: u64,
+    /// Leads already stored with the same data.
+    pub unchanged: u64,
+    /// Rows not imported (bad data, or a forgotten person).
+    pub skipped: u64,
+    /// Leads enrolled into the sequence.
+    pub enrolled: u64,
+    /// Leads already in the sequence.
+    pub already_enrolled: u64,
+    /// Leads not enrolled because they are on the suppression list.
+    pub suppressed: u64,
+    /// Row problems, in file order.
+    pub errors: Vec<RowProblem>,
+    /// Owner values that name no mailbox in config.toml (kept as written).
+    pub unknown_owners: BTreeSet<String>,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+}
+
+/// One skipped row.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowProblem {
+    /// The file.
+    pub file: String,
+    /// Row as a spreadsheet shows it (the header is row 1).
+    pub row: u64,
+    /// Why.
+    pub reason: String,
+}
+
+impl From<RowError> for RowProblem {
+    fn from(e: RowError) -> Self {
+        RowProblem {
+            file: e.path,
+            row: e.row,
+            reason: e.reason,
+        }
+    }
+}
+
+/// Why an import could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file is unusable (cannot open, no email column…).
+    #[error(transparent)]
+    Sheet(#[from] SheetError),
+    /// The store failed; rows of batches before the failure are stored.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Leads per store transaction.
+const BATCH: usize = 2_000;
+
+/// Imports `path`. `progress` is called with the bytes read so far after each batch.
+pub async fn import_file(
+    store: &Store,
+    config: &Config,
+    path: &Path,
+    opts: &ImportOptions<'_>,
+    now: DateTime<Utc>,
+    progress: &dyn Fn(u64),
+) -> Result<ImportSummary, ImportError> {
+    let reader = SheetReader::open(path, opts.encoding)?;
+    let source = format!(
+        "csv:{}",
+        path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned()
+        )
+    );
+    let mut summary = ImportSummary {
+        dry_run: opts.dry_run,
+        ..Default::default()
+    };
+    let mut batch: Vec<(u64, LeadRecord)> = Vec::with_capacity(BATCH);
+    let mut bytes = 0;
+    let mut reader = reader;
+    loop {
+        let item = reader.next();
+        let done = item.is_none();
+        match item {
+            Some(Ok(row)) => {
+                summary.rows += 1;
+                let mut lead = row.lead;
+                if let Some(owner) = opts.owner {
+                    lead.owner = Some(owner.to_string());
+                } else if let Some(owner) = lead.owner.take() {
+                    lead.owner = Some(resolve_owner(config, &owner, &mut summary.unknown_owners));
+                }
+                batch.push((row.row, lead));
+            }
+            Some(Err(e)) => {
+                summary.rows += 1;
+                summary.skipped += 1;
+                summary.errors.push(e.into());
+            }
+            None => {}
+        }
+        if batch.len() >= BATCH || (done && !batch.is_empty()) {
+            bytes = reader.bytes_read();
+            write_batch(
+                store,
+                config,
+                &source,
+                opts,
+                &mut batch,
+                &mut summary,
+                now.timestamp(),
+            )
+            .await?;
+            progress(bytes);
+        }
+        if done {
+            break;
+        }
+    }
+    progress(bytes.max(reader.bytes_read()));
+    Ok(summary)
+}
+
+/// A CSV owner value (a mailbox name, From address or display name) as a mailbox name.
+fn resolve_owner(config: &Config, owner: &str, unknown: &mut BTreeSet<String>) -> String {
+    let found = config.mailboxes.iter().find(|m| {
+        m.name.eq_ignore_ascii_case(owner)
+            || m.from.as_str().eq_ignore_ascii_case(owner)
+            || m.display_name
+                .as_deref()
+                .is_some_and(|d| d.eq_ignore_ascii_case(owner))
+    });
+    match found {
+        Some(m) => m.name.clone(),
+        None => {
+            if unknown.len() < 100 {
+                unknown.insert(owner.to_string());
+            }
+            owner.to_string()
+        }
+    }
+}
+
+async fn write_batch(
+    store: &Store,
+    config: &Config,
+    source: &str,
+    opts: &ImportOptions<'_>,
+    batch: &mut Vec<(u64, LeadRecord)>,
+    summary: &mut ImportSummary,
+    now: i64,
+) -> Result<(), StoreError> {
+    // A forgotten person is not stored again.
+    let emails: Vec<&crate::lead::Email> = batch.iter().map(|(_, l)| &l.email).collect();
+    let forgotten = store.forgotten_among(&emails).await?;
+    let mut records = Vec::with_capacity(batch.len());
+    for (row, lead) in batch.drain(..) {
+        if forgotten.contains(&lead.email) {
+            summary.skipped += 1;
+            summary.errors.push(RowProblem {
+                file: source.trim_start_matches("csv:").to_string(),
+                row,
+                reason: format!("{} asked to be forgotten; not imported", lead.email),
+            });
+        } else {
+            records.push(lead);
+        }
+    }
+    if records.is_empty() {
+        return Ok(());
+    }
+    let outcomes = store
+        .upsert_leads(&records, source, now, opts.dry_run)
+        .await?;
+    for (_, o) in &outcomes {
+        match o {
+            UpsertOutcome::New => summary.new += 1,
+            UpsertOutcome::Updated => summary.updated += 1,
+            UpsertOutcome::Unchanged => summary.unchanged += 1,
+        }
+    }
+    if let Some(seq) = opts.sequence {
+        let requests: Vec<EnrollRequest<'_>> = records
+            .iter()
+            .zip(&outcomes)
+            .map(|(lead, (id, _))| enroll_request(config, seq, lead, *id, now))
+            .collect();
+        for o in store.enroll(&seq.id, &requests, now, opts.dry_run).await? {
+            match o {
+                EnrollOutcome::Enrolled(_) => summary.enrolled += 1,
+                EnrollOutcome::AlreadyEnrolled => summary.already_enrolled += 1,
+                EnrollOutcome::Suppressed => summary.suppressed += 1,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The enrollment of a lead into `seq` now: its first step is due at the first moment the
+/// step's wait has passed and the send window is open in the lead's time zone.
+pub fn enroll_request<'a>(
+    config: &Config,
+    seq: &'a Sequence,
+    lead: &'a LeadRecord,
+    id: LeadId,
+    now: i64,
+) -> EnrollRequest<'a> {
+    let first = &seq.steps[0];
+    let due = first_due_at(config, seq, lead, now);
+    EnrollRequest {
+        lead: id,
+        email: &lead.email,
+        first_step: &first.id,
+        due_at: due,
+    }
+}
+
+/// When the first step of `seq` would go out for `lead` if enrolled at `now`.
+pub fn first_due_at(config: &Config, seq: &Sequence, lead: &LeadRecord, now: i64) -> i64 {
+    let tz = seq.window.zone_for(
+        lead.timezone.as_deref().and_then(|t| parse_tz(t).ok()),
+        config.timezone,
+    );
+    let now_dt = DateTime::<Utc>::from_timestamp(now, 0).unwrap_or_default();
+    // A window that can never open leaves the step due "now"; the scheduler re-checks the
+    // window before sending, and validate refuses such windows.
+    seq.window
+        .due_at(tz, now_dt, seq.steps[0].wait)
+        .map_or(now, |d| d.timestamp())
+}

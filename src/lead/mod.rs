@@ -1,0 +1,15 @@
+//! Leads: turning spreadsheet exports into validated lead records.
+//!
+//! Leads arrive as CSV or tab-separated exports from Excel (any locale), Google Sheets,
+//! LibreOffice and CRMs (HubSpot, Salesforce, Apollo). [`SheetReader`] streams such a file row by
+//! row, maps its columns to [`LeadRecord`] fields whatever the header's spelling, and reports
+//! each bad row as a [`RowError`] carrying the file and the row number a spreadsheet shows,
+//! without stopping the good rows. [`Email`] is the one place an address is parsed and
+//! normalized; [`freemail`] tells a company domain from a free-mail provider.
+
+pub mod email;
+pub mod freemail;
+pub mod sheet;
+
+pub use email::{Email, EmailError};
+pub use sheet::{LeadRecord, RowError, SheetError, SheetReader, SheetRow};

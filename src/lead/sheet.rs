@@ -1,0 +1,506 @@
+//! Reading leads from spreadsheet exports: CSV or tab-separated text in UTF-8, UTF-16 or a
+//! legacy code page, as Excel, Google Sheets, LibreOffice and CRMs write them.
+//!
+//! [`SheetReader`] streams: it holds one record at a time, so memory stays flat whatever the
+//! file size. Whole-file problems (cannot read, no email column) are a [`SheetError`] before
+//! the first row; a bad row is a [`RowError`] with the row number a spreadsheet shows, and the
+//! rows after it still import.
+
+mod header;
+mod input;
+#[cfg(test)]
+mod tests;
+mod timezone;
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::rc::Rc;
+
+use encoding_rs::Encoding;
+use serde::Serialize;
+
+use super::email::{self, Email};
+use header::{Field, Header, HeaderError, column_letter};
+use input::{Input, Next, Records, TooLarge};
+
+/// How many distinct unknown time zones keep their did-you-mean answer cached.
+const ZONE_CACHE_LIMIT: usize = 1024;
+/// The advice for text that is not UTF-8: Excel's legacy CSV is the usual cause.
+const ENCODING_HINT: &str =
+    "if the file came from Excel, re-export as \"CSV UTF-8\" or pass --encoding windows-1252";
+
+/// One lead as read from a row: standard fields normalized, other columns kept as custom fields.
+///
+/// Every `Option` is `None` when its cell is empty or the sheet has no such column; `custom`
+/// holds the non-empty cells of the other columns under their snake_case keys (`Pain Point` →
+/// `pain_point`), so templates can say `lead.pain_point`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeadRecord {
+    /// The lead's address, normalized (lowercase, no display name).
+    pub email: Email,
+    /// Given name, or the first word of a single name column.
+    pub first_name: Option<String>,
+    /// Family name, or all but the first word of a single name column.
+    pub last_name: Option<String>,
+    /// Company or account name.
+    pub company: Option<String>,
+    /// Job title or role.
+    pub title: Option<String>,
+    /// A canonical IANA zone name such as `Europe/Berlin`.
+    pub timezone: Option<String>,
+    /// Phone number as written (Excel's `="0049…"` unwrapped).
+    pub phone: Option<String>,
+    /// The rep who owns the lead, as the export names them.
+    pub owner: Option<String>,
+    /// Every other named column with a non-empty cell, keyed by its snake_case header.
+    pub custom: BTreeMap<String, String>,
+}
+
+/// A lead and the row it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SheetRow {
+    /// The row as a spreadsheet shows it: the header is row 1, and a record whose quoted cells
+    /// span several lines is still one row.
+    pub row: u64,
+    /// The lead read from that row.
+    pub lead: LeadRecord,
+}
+
+/// A row that could not become a lead. The rows around it are unaffected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}:{row}: {reason}")]
+pub struct RowError {
+    /// The file as the caller named it.
+    pub path: String,
+    /// The row as a spreadsheet shows it (header is row 1).
+    pub row: u64,
+    /// What is wrong, written for the person who will fix the sheet.
+    pub reason: String,
+}
+
+/// A problem with the whole file: nothing can be imported until it is fixed. Every message
+/// starts with the file's name, and header problems with `{path}:1:`.
+#[derive(Debug, thiserror::Error)]
+pub enum SheetError {
+    /// The file could not be opened.
+    #[error("{path}: cannot open: {source}")]
+    Open {
+        /// The file as the caller named it.
+        path: String,
+        /// Why the system refused.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading failed before the header was complete.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file as the caller named it.
+        path: String,
+        /// The failed read.
+        #[source]
+        source: io::Error,
+    },
+    /// There is no header row at all.
+    #[error("{path}: the file is empty; expected a header row with an \"email\" column")]
+    Empty {
+        /// The file as the caller named it.
+        path: String,
+    },
+    /// No column maps to the email field.
+    #[error("{path}:1: {}", header::no_email_message(columns))]
+    NoEmailColumn {
+        /// The file as the caller named it.
+        path: String,
+        /// The named header cells as written.
+        columns: Vec<String>,
+    },
+    /// Two columns map to the same field.
+    #[error("{path}:1: {}", header::duplicate_message(first, second, field))]
+    DuplicateColumn {
+        /// The file as the caller named it.
+        path: String,
+        /// The earlier column's header as written.
+        first: String,
+        /// The later column's header as written.
+        second: String,
+        /// The field both feed, as a message says it (`email`, `the custom field "x"`).
+        field: String,
+    },
+    /// The header holds bytes that are not UTF-8 and no encoding was given.
+    #[error(
+        "{path}:1: header is not valid UTF-8 (byte {byte:#04X} in column {column}); {ENCODING_HINT}"
+    )]
+    HeaderNotUtf8 {
+        /// The file as the caller named it.
+        path: String,
+        /// The first byte that is not UTF-8.
+        byte: u8,
+        /// The column's spreadsheet letter.
+        column: String,
+    },
+    /// The header row exceeds the size limit, typically from a quote left open.
+    #[error("{path}:1: {reason}")]
+    HeaderTooLarge {
+        /// The file as the caller named it.
+        path: String,
+        /// Which limit it broke.
+        reason: String,
+    },
+}
+
+fn too_large_reason(limit: TooLarge) -> String {
+    match limit {
+        TooLarge::Bytes => format!(
+            "row is longer than {} MiB; is a quote (\") left open here or in an earlier row?",
+            input::MAX_RECORD_BYTES / (1024 * 1024)
+        ),
+        TooLarge::Cells => format!("row has more than {} cells", input::MAX_CELLS),
+    }
+}
+
+/// Streams [`SheetRow`]s out of a spreadsheet export.
+///
+/// The header row is read when the reader is made; iterating yields one item per non-blank
+/// row, in file order, each either a lead or the reason the row was rejected. Rows whose
+/// cells are all empty (Excel's trailing `,,,,`) are skipped without a report.
+///
+/// Format detection: a UTF-8 BOM is stripped; a UTF-16 BOM (Excel's "Unicode Text") selects
+/// UTF-16; `encoding` transcodes from a legacy code page such as windows-1252. Without either,
+/// the text is taken as UTF-8 and a row that is not is reported on its own. The delimiter is
+/// the most common of `,` `;` tab `|` on the header line, unless an Excel `sep=` line says.
+pub struct SheetReader {
+    path: String,
+    records: Records,
+    header: Header,
+    /// For each cell of the header row, whether it names a column.
+    named: Vec<bool>,
+    /// The row number of the last record read.
+    row: u64,
+    done: bool,
+    bytes_read: Rc<Cell<u64>>,
+    zone_suggestions: HashMap<String, Option<&'static str>>,
+}
+
+impl SheetReader {
+    /// Opens the file at `path` and reads its header. Messages name the file as `path` is
+    /// written.
+    pub fn open(path: &Path, encoding: Option<&'static Encoding>) -> Result<Self, SheetError> {
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|source| SheetError::Open {
+            path: name.clone(),
+            source,
+        })?;
+        Self::from_reader(&name, file, encoding)
+    }
+
+    /// Reads the header from `reader`; `name` stands for the file in messages.
+    pub fn from_reader<R: Read + 'static>(
+        name: &str,
+        reader: R,
+        encoding: Option<&'static Encoding>,
+    ) -> Result<Self, SheetError> {
+        let path = name.to_owned();
+        let read_error = |source| SheetError::Read {
+            path: path.clone(),
+            source,
+        };
+        let bytes_read = Rc::new(Cell::new(0));
+        let decoded = input::decode(reader, encoding, bytes_read.clone()).map_err(read_error)?;
+        let mut input = Input::new(decoded);
+        let delimiter = input::sniff_delimiter(&mut input).map_err(read_error)?;
+        let mut records = Records::new(input, delimiter);
+        match records.read().map_err(read_error)? {
+            Next::End => return Err(SheetError::Empty { path }),
+            Next::Record {
+                too_large: Some(limit),
+                ..
+            } => {
+                return Err(SheetError::HeaderTooLarge {
+                    path,
+                    reason: too_large_reason(limit),
+                });
+            }
+            Next::Record { .. } => {}
+        }
+        let mut cells = Vec::with_capacity(records.len());
+        for i in 0..records.len() {
+            let raw = records.cell(i);
+            let text = std::str::from_utf8(raw).map_err(|err| SheetError::HeaderNotUtf8 {
+                path: path.clone(),
+                byte: raw[err.valid_up_to()],
+                column: column_letter(i),
+            })?;
+            cells.push(clean_cell(text).into_owned());
+        }
+        let header = header::map_header(&cells).map_err(|err| match err {
+            HeaderError::NoEmail { names } => SheetError::NoEmailColumn {
+                path: path.clone(),
+                columns: names,
+            },
+            HeaderError::Duplicate {
+                first,
+                second,
+                field,
+            } => SheetError::DuplicateColumn {
+                path: path.clone(),
+                first,
+                second,
+                field,
+            },
+        })?;
+        let mut named = vec![false; header.len];
+        for column in &header.columns {
+            named[column.index] = true;
+        }
+        Ok(SheetReader {
+            path,
+            records,
+            header,
+            named,
+            row: 1,
+            done: false,
+            bytes_read,
+            zone_suggestions: HashMap::new(),
+        })
+    }
+
+    /// Each named column as written in the header and the field it feeds: `email`,
+    /// `first_name`, …, `first_name+last_name` for a split name column, or `custom:<key>`.
+    /// Columns with an empty header are left out: their cells are ignored.
+    pub fn columns(&self) -> Vec<(String, String)> {
+        self.header
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.field.to_string()))
+            .collect()
+    }
+
+    /// Bytes taken from the underlying file so far, for a progress bar. It runs ahead of the
+    /// rows yielded by up to the read buffer (about 64 KiB).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.get()
+    }
+
+    fn row_error(&self, row: u64, reason: String) -> RowError {
+        RowError {
+            path: self.path.clone(),
+            row,
+            reason,
+        }
+    }
+
+    /// Turns the current record into a lead; `Ok(None)` for a blank row.
+    fn read_lead(&mut self) -> Result<Option<LeadRecord>, String> {
+        let SheetReader {
+            records,
+            header,
+            named,
+            zone_suggestions,
+            ..
+        } = self;
+        let (width, most) = (header.width, header.len);
+        let n = records.len();
+        let mut cells: Vec<Cow<'_, str>> = Vec::with_capacity(n);
+        for i in 0..n {
+            if named.get(i) == Some(&false) {
+                cells.push(Cow::Borrowed(""));
+                continue;
+            }
+            let raw = records.cell(i);
+            let text = std::str::from_utf8(raw).map_err(|err| {
+                let column = match header.columns.iter().find(|c| c.index == i) {
+                    Some(c) => format!("\"{}\"", c.name),
+                    None => column_letter(i),
+                };
+                format!(
+                    "not valid UTF-8 (byte {:#04X} in column {column}); {ENCODING_HINT}",
+                    raw[err.valid_up_to()]
+                )
+            })?;
+            cells.push(clean_cell(text));
+        }
+        let used = cells
+            .iter()
+            .rposition(|c| !c.is_empty())
+            .map_or(0, |i| i + 1);
+        if used == 0 {
+            return Ok(None);
+        }
+        if n < width {
+            return Err(format!("row has {n} cells but the header has {width}"));
+        }
+        if used > most {
+            return Err(format!("row has {used} cells but the header has {most}"));
+        }
+
+        let mut email_cell = None;
+        let mut timezone_cell = None;
+        let mut lead = Fields::default();
+        for column in &header.columns {
+            let value = &cells[column.index];
+            if value.is_empty() {
+                continue;
+            }
+            let owned = || Some(value.to_string());
+            match &column.field {
+                Field::Email => email_cell = Some(value),
+                Field::Timezone => timezone_cell = Some(value),
+                Field::FirstName => lead.first_name = owned(),
+                Field::LastName => lead.last_name = owned(),
+                Field::Company => lead.company = owned(),
+                Field::Title => lead.title = owned(),
+                Field::Phone => lead.phone = owned(),
+                Field::Owner => lead.owner = owned(),
+                Field::FullName => {
+                    let (first, last) = split_name(value);
+                    lead.first_name = first;
+                    lead.last_name = last;
+                }
+                Field::Custom(key) => {
+                    lead.custom.insert(key.clone(), value.to_string());
+                }
+            }
+        }
+
+        let mut problems = Vec::new();
+        let email = match email_cell.map(|cell| Email::parse(cell)) {
+            Some(Ok(email)) => Some(email),
+            Some(Err(err)) => {
+                problems.push(err.to_string());
+                None
+            }
+            None => {
+                problems.push("email is empty".to_owned());
+                None
+            }
+        };
+        let timezone = match timezone_cell {
+            None => None,
+            Some(text) => match timezone::canonical_zone(text) {
+                Some(zone) => Some(zone.to_owned()),
+                None => {
+                    problems.push(zone_problem(text, zone_suggestions));
+                    None
+                }
+            },
+        };
+        match email {
+            Some(email) if problems.is_empty() => Ok(Some(LeadRecord {
+                email,
+                first_name: lead.first_name,
+                last_name: lead.last_name,
+                company: lead.company,
+                title: lead.title,
+                timezone,
+                phone: lead.phone,
+                owner: lead.owner,
+                custom: lead.custom,
+            })),
+            _ => Err(problems.join("; ")),
+        }
+    }
+}
+
+impl Iterator for SheetReader {
+    type Item = Result<SheetRow, RowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let next = match self.records.read() {
+                Ok(next) => next,
+                Err(err) => {
+                    self.done = true;
+                    let reason = format!("cannot read the rest of the file: {err}");
+                    return Some(Err(self.row_error(self.row + 1, reason)));
+                }
+            };
+            let Next::Record {
+                blank_lines,
+                too_large,
+            } = next
+            else {
+                self.done = true;
+                return None;
+            };
+            self.row += 1 + blank_lines;
+            if let Some(limit) = too_large {
+                return Some(Err(self.row_error(self.row, too_large_reason(limit))));
+            }
+            match self.read_lead() {
+                Ok(None) => continue,
+                Ok(Some(lead)) => {
+                    return Some(Ok(SheetRow {
+                        row: self.row,
+                        lead,
+                    }));
+                }
+                Err(reason) => return Some(Err(self.row_error(self.row, reason))),
+            }
+        }
+    }
+}
+
+impl std::iter::FusedIterator for SheetReader {}
+
+/// The optional fields of a lead while its row is read.
+#[derive(Default)]
+struct Fields {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    company: Option<String>,
+    title: Option<String>,
+    phone: Option<String>,
+    owner: Option<String>,
+    custom: BTreeMap<String, String>,
+}
+
+/// A cell as a spreadsheet shows it: surrounding whitespace (including no-break spaces)
+/// trimmed, and Excel's text-forcing formula `="00123"` reduced to `00123`. A leading
+/// apostrophe is kept: in a CSV file it is data.
+fn clean_cell(text: &str) -> Cow<'_, str> {
+    let text = email::trim(text);
+    match text
+        .strip_prefix("=\"")
+        .and_then(|rest| rest.strip_suffix('"'))
+    {
+        Some(inner) if inner.contains('"') => {
+            Cow::Owned(email::trim(&inner.replace("\"\"", "\"")).to_owned())
+        }
+        Some(inner) => Cow::Borrowed(email::trim(inner)),
+        None => Cow::Borrowed(text),
+    }
+}
+
+/// `Jane van der Berg` → (`Jane`, `van der Berg`).
+fn split_name(full: &str) -> (Option<String>, Option<String>) {
+    let full = full.trim();
+    match full.split_once(char::is_whitespace) {
+        Some((first, rest)) => (Some(first.to_owned()), Some(rest.trim().to_owned())),
+        None => (Some(full.to_owned()), None),
+    }
+}
+
+fn zone_problem(text: &str, cache: &mut HashMap<String, Option<&'static str>>) -> String {
+    let suggestion = match cache.get(text) {
+        Some(suggestion) => *suggestion,
+        None => {
+            let suggestion = timezone::suggest_zone(text);
+            if cache.len() < ZONE_CACHE_LIMIT {
+                cache.insert(text.to_owned(), suggestion);
+            }
+            suggestion
+        }
+    };
+    let mut problem = format!("timezone \"{text}\" is not an IANA time zone (e.g. Europe/Berlin)");
+    if let Some(zone) = suggestion {
+        problem.push_str(&format!("; did you mean \"{zone}\"?"));
+    }
+    problem
+}

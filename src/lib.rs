@@ -1,0 +1,15 @@
+//! drumbeat: a self-hosted outreach sequencer. Sequences (YAML) and templates (Tera) live as
+//! files in the rep's repo; leads come from spreadsheets; the store (SQLite or PostgreSQL) is
+//! the single source of truth. See DESIGN.md for the words and the invariants.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod diag;
+pub mod enrollment;
+pub mod import;
+pub mod lead;
+pub mod render;
+pub mod schedule;
+pub mod send;
+pub mod store;

@@ -1,0 +1,459 @@
+//! Rendering: one personal email (or task note) per lead and step, from the compiled templates.
+//!
+//! Strict by design: a variable that is missing or empty is an error unless the template gives
+//! a fallback (`{{ lead.first_name | default(value="there") }}`), so nobody receives "Hi ,".
+//! Deterministic: spintax and A/B variants are seeded by lead and step, so `preview` shows the
+//! very email the daemon sends.
+
+mod context;
+pub mod spintax;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use tera::{Kwargs, State, Tera};
+
+use crate::catalog::{Sequence, StepKind, TemplateSource};
+use crate::config::Mailbox;
+use crate::diag::Diagnostic;
+use crate::lead::LeadRecord;
+
+pub use context::STANDARD_LEAD_FIELDS;
+
+/// The compiled templates of a catalog.
+pub struct Renderer {
+    tera: Tera,
+    meta: HashMap<String, Meta>,
+}
+
+/// Where a compiled Tera template came from, to turn its positions into file positions.
+#[derive(Debug, Clone)]
+struct Meta {
+    file: String,
+    /// File line of the template's line 1.
+    first_line: usize,
+    /// The template source, to name the variable an error points at.
+    source: std::sync::Arc<str>,
+}
+
+/// One rendered email.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RenderedEmail {
+    /// The A/B variant picked for this lead (`main` when the step has one template).
+    pub variant: String,
+    /// Template name.
+    pub template: String,
+    /// Subject, on one line (`Re: …` for threaded steps).
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body, when the template has one.
+    pub html: Option<String>,
+}
+
+/// Why a render failed: nothing is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    /// Template file.
+    pub file: String,
+    /// Line in that file, when known.
+    pub line: Option<usize>,
+    /// Column, when known.
+    pub column: Option<usize>,
+    /// What went wrong.
+    pub kind: RenderErrorKind,
+}
+
+/// The kinds of render failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderErrorKind {
+    /// A variable the template needs is missing or empty for this lead.
+    Missing {
+        /// Dotted path, e.g. `lead.company`.
+        variable: String,
+    },
+    /// The subject rendered to nothing.
+    EmptySubject,
+    /// Anything else Tera reported.
+    Other(String),
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            RenderErrorKind::Missing { variable } => {
+                let field = variable.strip_prefix("lead.").unwrap_or_default();
+                let why = if STANDARD_LEAD_FIELDS.contains(&field) || !variable.starts_with("lead.")
+                {
+                    "which is empty"
+                } else {
+                    "which is empty or not a column of this lead"
+                };
+                write!(f, "template \"{}\" needs {variable}, {why}", self.file)?;
+                if let Some(line) = self.line {
+                    write!(f, " (line {line})")?;
+                }
+                Ok(())
+            }
+            RenderErrorKind::EmptySubject => {
+                write!(f, "template \"{}\": the subject renders empty", self.file)
+            }
+            RenderErrorKind::Other(msg) => {
+                write!(f, "{}", self.file)?;
+                if let Some(l) = self.line {
+                    write!(f, ":{l}")?;
+                    if let Some(c) = self.column {
+                        write!(f, ":{c}")?;
+                    }
+                }
+                write!(f, ": {msg}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+impl RenderError {
+    /// As a diagnostic at the template's position.
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        Diagnostic::error(
+            &self.file,
+            self.line,
+            self.column,
+            match &self.kind {
+                RenderErrorKind::Missing { variable } => format!("{variable} is not defined"),
+                RenderErrorKind::EmptySubject => "the subject renders empty".to_string(),
+                RenderErrorKind::Other(m) => m.clone(),
+            },
+        )
+    }
+}
+
+/// Who is being written to and who writes.
+pub struct RenderInput<'a> {
+    /// The lead, with its current data.
+    pub lead: &'a LeadRecord,
+    /// The sending mailbox.
+    pub sender: &'a Mailbox,
+}
+
+/// A stable 64-bit FNV-1a hash (seeds must not change between releases or platforms).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The seed of a lead's render of a step.
+pub fn seed(email: &str, sequence: &str, step: &str) -> u64 {
+    fnv1a(format!("{email}\u{0}{sequence}\u{0}{step}").as_bytes())
+}
+
+const SEED_VAR: &str = "_seed";
+
+impl Renderer {
+    /// Compiles templates and task notes. Syntax errors come back as diagnostics with file
+    /// positions; templates that fail are left out.
+    pub fn compile(
+        templates: &[TemplateSource],
+        sequences: &[&Sequence],
+    ) -> (Renderer, Vec<Diagnostic>) {
+        let mut tera = Tera::new();
+        tera.autoescape_on(vec![".html"]);
+        tera.register_filter("spin", |s: &str, _: Kwargs, state: &State| -> String {
+            let seed = state.get::<i64>(SEED_VAR).ok().flatten().unwrap_or(0);
+            spintax::expand(s, seed as u64)
+        });
+        let mut meta = HashMap::new();
+        let mut problems = Vec::new();
+        let mut add = |tera: &mut Tera, name: String, src: &str, file: &str, first_line: usize| {
+            let m = Meta {
+                file: file.to_string(),
+                first_line,
+                source: src.into(),
+            };
+            match tera.add_raw_template(&name, src) {
+                Ok(()) => {
+                    meta.insert(name, m);
+                }
+                Err(e) => problems.push(tera_diagnostic(&e, &m)),
+            }
+        };
+        for t in templates {
+            if let Some((subject, line)) = &t.subject {
+                add(
+                    &mut tera,
+                    format!("{}.subject", t.name),
+                    subject,
+                    &t.file,
+                    *line,
+                );
+            }
+            add(
+                &mut tera,
+                format!("{}.txt", t.name),
+                &t.body,
+                &t.file,
+                t.body_line,
+            );
+            if let Some((file, html)) = &t.html {
+                add(&mut tera, format!("{}.html", t.name), html, file, 1);
+            }
+        }
+        for seq in sequences {
+            for step in &seq.steps {
+                if let StepKind::Task(task) = &step.kind
+                    && let Some(note) = &task.note
+                {
+                    add(
+                        &mut tera,
+                        note_name(&seq.id, &step.id),
+                        note,
+                        &seq.file,
+                        task.note_line,
+                    );
+                }
+            }
+        }
+        (Renderer { tera, meta }, problems)
+    }
+
+    /// True when a template of this name compiled (its `.txt` body).
+    pub fn has_template(&self, name: &str) -> bool {
+        self.meta.contains_key(&format!("{name}.txt"))
+    }
+
+    /// True when the template has a subject line.
+    pub fn has_subject(&self, name: &str) -> bool {
+        self.meta.contains_key(&format!("{name}.subject"))
+    }
+
+    /// Renders the email of step `index` of `sequence` for a lead. For a threaded step the
+    /// subject is `Re: ` and the thread's first subject: `thread_subject` when the thread
+    /// already went out (what the lead saw), else the thread root rendered now.
+    pub fn render_email(
+        &self,
+        input: &RenderInput<'_>,
+        sequence: &Sequence,
+        index: usize,
+        thread_subject: Option<&str>,
+    ) -> Result<RenderedEmail, RenderError> {
+        let step = &sequence.steps[index];
+        let StepKind::Email(email) = &step.kind else {
+            return Err(RenderError {
+                file: sequence.file.clone(),
+                line: Some(step.line),
+                column: None,
+                kind: RenderErrorKind::Other(format!("step {:?} is not an email step", step.id)),
+            });
+        };
+        let seed = seed(input.lead.email.as_str(), &sequence.id, &step.id);
+        let variant = pick_variant(&email.variants, seed);
+        let ctx = context::build(input, sequence, index, seed);
+        let name = &variant.template;
+
+        let subject = if email.thread {
+            let root = match thread_subject {
+                Some(s) => s.to_string(),
+                None => match sequence.thread_root(index) {
+                    Some(root) => {
+                        let root_index = sequence
+                            .step_index(&root.id)
+                            .expect("thread root is a step of this sequence");
+                        self.render_email(input, sequence, root_index, None)?
+                            .subject
+                    }
+                    None => String::new(),
+                },
+            };
+            reply_subject(&root)
+        } else {
+            let s = one_line(&self.render(&format!("{name}.subject"), &ctx)?);
+            if s.is_empty() {
+                let file = self
+                    .meta
+                    .get(&format!("{name}.txt"))
+                    .map(|m| m.file.clone())
+                    .unwrap_or_default();
+                return Err(RenderError {
+                    file,
+                    line: None,
+                    column: None,
+                    kind: RenderErrorKind::EmptySubject,
+                });
+            }
+            s
+        };
+        let text = tidy_text(&self.render(&format!("{name}.txt"), &ctx)?);
+        let html_name = format!("{name}.html");
+        let html = if self.meta.contains_key(&html_name) {
+            Some(self.render(&html_name, &ctx)?)
+        } else {
+            None
+        };
+        Ok(RenderedEmail {
+            variant: variant.id.clone(),
+            template: name.clone(),
+            subject,
+            text,
+            html,
+        })
+    }
+
+    /// Renders the note of a task step (empty when the step has none).
+    pub fn render_note(
+        &self,
+        input: &RenderInput<'_>,
+        sequence: &Sequence,
+        index: usize,
+    ) -> Result<String, RenderError> {
+        let step = &sequence.steps[index];
+        let name = note_name(&sequence.id, &step.id);
+        if !self.meta.contains_key(&name) {
+            return Ok(String::new());
+        }
+        let seed = seed(input.lead.email.as_str(), &sequence.id, &step.id);
+        let ctx = context::build(input, sequence, index, seed);
+        Ok(tidy_text(&self.render(&name, &ctx)?))
+    }
+
+    fn render(&self, name: &str, ctx: &tera::Context) -> Result<String, RenderError> {
+        self.tera
+            .render(name, ctx)
+            .map_err(|e| match self.meta.get(name) {
+                Some(m) => render_error(&e, m),
+                None => RenderError {
+                    file: name.to_string(),
+                    line: None,
+                    column: None,
+                    kind: RenderErrorKind::Other(e.to_string()),
+                },
+            })
+    }
+}
+
+fn note_name(sequence: &str, step: &str) -> String {
+    format!("{sequence}/{step}.note")
+}
+
+/// Picks a variant by weight; the same seed always picks the same one.
+fn pick_variant(variants: &[crate::catalog::Variant], seed: u64) -> &crate::catalog::Variant {
+    let total: u64 = variants
+        .iter()
+        .map(|v| u64::from(v.weight))
+        .sum::<u64>()
+        .max(1);
+    // Mix the seed so the variant choice is independent of spintax choices.
+    let roll = fnv1a(&seed.to_le_bytes()) % total;
+    let mut acc = 0u64;
+    for v in variants {
+        acc += u64::from(v.weight);
+        if roll < acc {
+            return v;
+        }
+    }
+    variants
+        .last()
+        .expect("an email step has at least one variant")
+}
+
+/// `Re: ` + the thread's first subject, without stacking `Re: Re:`.
+pub fn reply_subject(root: &str) -> String {
+    let mut s = root.trim();
+    loop {
+        let lower = s.to_ascii_lowercase();
+        // Re: (English), AW: (German), SV: (Nordic)
+        if ["re:", "aw:", "sv:"].iter().any(|p| lower.starts_with(p)) {
+            s = s[3..].trim_start();
+        } else {
+            break;
+        }
+    }
+    format!("Re: {s}")
+}
+
+/// Subjects are one line: newlines and runs of spaces become one space.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Plain text as a person would type it: LF line ends, no trailing spaces, no blank lines at
+/// the ends or more than one blank line in a row, and a final newline.
+fn tidy_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 1);
+    let mut blank_run = 0;
+    for line in s.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank_run += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank_run > 0 { "\n\n" } else { "\n" });
+        }
+        blank_run = 0;
+        out.push_str(line);
+    }
+    out.push('\n');
+    out
+}
+
+fn tera_diagnostic(e: &tera::Error, m: &Meta) -> Diagnostic {
+    render_error(e, m).to_diagnostic()
+}
+
+fn render_error(e: &tera::Error, m: &Meta) -> RenderError {
+    let report = match e.kind() {
+        tera::ErrorKind::SyntaxError(r) | tera::ErrorKind::RenderingError(r) => Some(r),
+        _ => None,
+    };
+    let Some(r) = report else {
+        return RenderError {
+            file: m.file.clone(),
+            line: None,
+            column: None,
+            kind: RenderErrorKind::Other(e.to_string()),
+        };
+    };
+    let span = r.span();
+    let line = Some(m.first_line + span.start_line.saturating_sub(1));
+    let column = Some(span.start_col + 1);
+    let message = r.message().to_string();
+    let kind = if message.contains("is not defined") {
+        RenderErrorKind::Missing {
+            variable: variable_at(&m.source, span.range.clone()).unwrap_or_else(|| message.clone()),
+        }
+    } else {
+        RenderErrorKind::Other(message)
+    };
+    RenderError {
+        file: m.file.clone(),
+        line,
+        column,
+        kind,
+    }
+}
+
+/// The dotted variable path (`lead.company`) around `range` of `source`.
+fn variable_at(source: &str, range: std::ops::Range<usize>) -> Option<String> {
+    if source.is_empty()
+        || range.end > source.len()
+        || !source.is_char_boundary(range.start)
+        || !source.is_char_boundary(range.end)
+    {
+        return None;
+    }
+    let is_path = |c: char| c.is_alphanumeric() || c == '_' || c == '.';
+    let start = source[..range.start]
+        .rfind(|c: char| !is_path(c))
+        .map_or(0, |i| i + 1);
+    let end = source[range.end..]
+        .find(|c: char| !is_path(c))
+        .map_or(source.len(), |i| range.end + i);
+    let path = source[start..end].trim_matches('.');
+    (!path.is_empty()).then(|| path.to_string())
+}

@@ -1,0 +1,113 @@
+//! The message: one rendered email turned into RFC 5322 bytes with lettre. From the mailbox,
+//! To the lead, a Message-ID on the mailbox's domain, Date, plain text always (HTML as
+//! multipart/alternative when the template has one), threading headers for follow-ups in the
+//! same thread, and List-Unsubscribe. Values from lead data go through lettre's header encoders,
+//! which fold and RFC 2047-encode them, so they cannot inject headers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox as Addr, MultiPart, SinglePart};
+
+use crate::config::Mailbox;
+use crate::lead::LeadRecord;
+use crate::render::RenderedEmail;
+
+/// Everything needed to build one outgoing email.
+pub struct Outgoing<'a> {
+    /// The sending mailbox.
+    pub mailbox: &'a Mailbox,
+    /// The lead.
+    pub lead: &'a LeadRecord,
+    /// What to say.
+    pub rendered: &'a RenderedEmail,
+    /// `<id@domain>`, fixed at claim time and kept across retries.
+    pub message_id: &'a str,
+    /// The Date header.
+    pub date: DateTime<Utc>,
+    /// For a reply in the thread: the Message-IDs of the thread so far, oldest first
+    /// (In-Reply-To is the last; References lists them all).
+    pub thread: &'a [String],
+}
+
+/// Why a message could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    /// An address lettre does not accept.
+    #[error("address {0:?} cannot be used in a message: {1}")]
+    Address(String, String),
+    /// Anything else lettre refused.
+    #[error("cannot build the message: {0}")]
+    Build(#[from] lettre::error::Error),
+}
+
+/// A fresh Message-ID on the mailbox's domain: unique across processes and restarts
+/// (time, process id and a counter), and telling nothing about the lead.
+pub fn new_message_id(mailbox: &Mailbox) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let salt = crate::render::fnv1a(format!("{nanos}.{}.{n}", std::process::id()).as_bytes());
+    format!("<{nanos:x}.{salt:016x}.db@{}>", mailbox.from.domain())
+}
+
+/// The unsubscribe address of a mailbox (`mailto:` form of RFC 2369).
+pub fn list_unsubscribe(mailbox: &Mailbox) -> String {
+    format!("<mailto:{}?subject=unsubscribe>", mailbox.from.as_str())
+}
+
+/// Builds the message.
+pub fn build(o: &Outgoing<'_>) -> Result<lettre::Message, MessageError> {
+    let from_addr =
+        o.mailbox
+            .from
+            .as_str()
+            .parse()
+            .map_err(|e: lettre::address::AddressError| {
+                MessageError::Address(o.mailbox.from.to_string(), e.to_string())
+            })?;
+    let to_addr = o
+        .lead
+        .email
+        .as_str()
+        .parse()
+        .map_err(|e: lettre::address::AddressError| {
+            MessageError::Address(o.lead.email.to_string(), e.to_string())
+        })?;
+    let to_name = [o.lead.first_name.as_deref(), o.lead.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut b = lettre::Message::builder()
+        .from(Addr::new(o.mailbox.display_name.clone(), from_addr))
+        .to(Addr::new((!to_name.is_empty()).then_some(to_name), to_addr))
+        .subject(o.rendered.subject.clone())
+        .date(SystemTime::from(o.date))
+        .message_id(Some(o.message_id.to_string()));
+    if let Some(last) = o.thread.last() {
+        b = b.in_reply_to(last.clone()).references(o.thread.join(" "));
+    }
+    b = b.raw_header(HeaderValue::new(
+        HeaderName::new_from_ascii_str("List-Unsubscribe"),
+        list_unsubscribe(o.mailbox),
+    ));
+    let text = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .body(o.rendered.text.clone());
+    let message = match &o.rendered.html {
+        None => b.singlepart(text)?,
+        Some(html) => b.multipart(
+            MultiPart::alternative().singlepart(text).singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(html.clone()),
+            ),
+        )?,
+    };
+    Ok(message)
+}

@@ -1,0 +1,337 @@
+//! Enrollments (one lead in one sequence) and the touches made for them.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::events::{self, EventKind, NewEvent};
+use super::suppressions::values_for;
+use super::{LeadId, Store, StoreError, built, in_list, values_clause};
+use crate::enrollment::EnrollmentState;
+use crate::lead::Email;
+
+/// Row id of an enrollment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct EnrollmentId(pub i64);
+
+/// One lead to enroll.
+#[derive(Debug, Clone)]
+pub struct EnrollRequest<'a> {
+    /// The lead.
+    pub lead: LeadId,
+    /// Its address (checked against the suppression list).
+    pub email: &'a Email,
+    /// The sequence's first step.
+    pub first_step: &'a str,
+    /// When that step is due (unix seconds).
+    pub due_at: i64,
+}
+
+/// What enrolling one lead did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollOutcome {
+    /// A new enrollment.
+    Enrolled(EnrollmentId),
+    /// The lead is (or was) in this sequence already; nothing changed.
+    AlreadyEnrolled,
+    /// The address or its domain is on the suppression list.
+    Suppressed,
+}
+
+/// An enrollment as stored, with its lead's address.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrollmentRow {
+    /// Row id.
+    pub id: EnrollmentId,
+    /// The lead.
+    pub lead_id: LeadId,
+    /// The lead's address.
+    pub email: String,
+    /// The sequence.
+    pub sequence_id: String,
+    /// Its state.
+    pub state: EnrollmentState,
+    /// The step that goes next.
+    pub next_step_id: Option<String>,
+    /// When it is due (unix seconds).
+    pub next_due_at: Option<i64>,
+    /// Sticky mailbox, once the thread started.
+    pub mailbox: Option<String>,
+    /// Auto-resume time of a pause.
+    pub paused_until: Option<i64>,
+    /// Why it ended.
+    pub outcome: Option<String>,
+    /// Detail of the last state change.
+    pub reason: Option<String>,
+    /// When enrolled.
+    pub enrolled_at: i64,
+    /// When it ended.
+    pub finished_at: Option<i64>,
+}
+
+/// One state change made by [`Store::change_state`].
+#[derive(Debug, Clone, Serialize)]
+pub struct StateChange {
+    /// The sequence.
+    pub sequence_id: String,
+    /// State before.
+    pub from: EnrollmentState,
+    /// State after.
+    pub to: EnrollmentState,
+}
+
+/// A touch as stored (for timelines and status).
+#[derive(Debug, Clone, Serialize)]
+pub struct TouchRow {
+    /// Row id.
+    pub id: i64,
+    /// Sequence.
+    pub sequence_id: String,
+    /// Step.
+    pub step_id: String,
+    /// email or task.
+    pub kind: String,
+    /// A/B variant.
+    pub variant: Option<String>,
+    /// scheduled, sending, sent, failed, uncertain, skipped.
+    pub state: String,
+    /// Sending mailbox.
+    pub mailbox: Option<String>,
+    /// Message-ID given at claim time.
+    pub message_id: Option<String>,
+    /// Subject sent.
+    pub subject: Option<String>,
+    /// When sent (unix seconds).
+    pub sent_at: Option<i64>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+const ENROLLMENT_COLUMNS: &str = "e.id, e.lead_id, l.email, e.sequence_id, e.state, e.next_step_id, e.next_due_at, e.mailbox, \
+     e.paused_until, e.outcome, e.reason, e.enrolled_at, e.finished_at";
+
+impl Store {
+    /// Enrolls leads into a sequence in one transaction. Leads already in it (in any state)
+    /// and suppressed addresses are left alone. Outcomes come back in input order. With
+    /// `dry_run` nothing is kept.
+    pub async fn enroll(
+        &self,
+        sequence: &str,
+        requests: &[EnrollRequest<'_>],
+        now: i64,
+        dry_run: bool,
+    ) -> Result<Vec<EnrollOutcome>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(requests.len());
+        for chunk in requests.chunks(300) {
+            // Suppressed addresses (the address, its domain, or a forgotten hash).
+            let values: Vec<[String; 3]> = chunk.iter().map(|r| values_for(r.email)).collect();
+            let sql = format!(
+                "SELECT value FROM suppressions WHERE value IN ({})",
+                in_list(values.len() * 3, 1)
+            );
+            let mut q = sqlx::query(built(sql));
+            for v in &values {
+                q = q.bind(&v[0]).bind(&v[1]).bind(&v[2]);
+            }
+            let hits: std::collections::HashSet<String> = q
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>("value"))
+                .collect::<Result<_, _>>()?;
+            let suppressed: Vec<bool> = values
+                .iter()
+                .map(|v| v.iter().any(|x| hits.contains(x)))
+                .collect();
+
+            let mut seen = std::collections::HashSet::new();
+            let todo: Vec<&EnrollRequest<'_>> = chunk
+                .iter()
+                .zip(&suppressed)
+                .filter(|(r, s)| !**s && seen.insert(r.lead))
+                .map(|(r, _)| r)
+                .collect();
+            let mut created: HashMap<i64, i64> = HashMap::new();
+            if !todo.is_empty() {
+                let sql = format!(
+                    "INSERT INTO enrollments (lead_id, sequence_id, state, next_step_id, next_due_at, enrolled_at, updated_at) \
+                     VALUES {} ON CONFLICT (lead_id, sequence_id) DO NOTHING RETURNING id, lead_id",
+                    values_clause(todo.len(), 7, 1)
+                );
+                let mut q = sqlx::query(built(sql));
+                for r in &todo {
+                    q = q
+                        .bind(r.lead.0)
+                        .bind(sequence)
+                        .bind(EnrollmentState::Active.as_str())
+                        .bind(r.first_step)
+                        .bind(r.due_at)
+                        .bind(now)
+                        .bind(now);
+                }
+                for row in q.fetch_all(&mut *tx).await? {
+                    created.insert(row.try_get("lead_id")?, row.try_get("id")?);
+                }
+                for r in &todo {
+                    if let Some(id) = created.get(&r.lead.0) {
+                        let mut ev = NewEvent::about(EventKind::Enrolled, Some(r.lead));
+                        ev.enrollment = Some(EnrollmentId(*id));
+                        ev.sequence = Some(sequence);
+                        events::insert(&mut tx, &ev, now).await?;
+                    }
+                }
+            }
+            for (r, s) in chunk.iter().zip(&suppressed) {
+                out.push(if *s {
+                    EnrollOutcome::Suppressed
+                } else if let Some(id) = created.remove(&r.lead.0) {
+                    EnrollOutcome::Enrolled(EnrollmentId(id))
+                } else {
+                    EnrollOutcome::AlreadyEnrolled
+                });
+            }
+        }
+        if dry_run {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(out)
+    }
+
+    /// A lead's enrollments, oldest first.
+    pub async fn enrollments_for_lead(
+        &self,
+        lead: LeadId,
+    ) -> Result<Vec<EnrollmentRow>, StoreError> {
+        let sql = format!(
+            "SELECT {ENROLLMENT_COLUMNS} FROM enrollments e JOIN leads l ON l.id = e.lead_id WHERE e.lead_id = $1 ORDER BY e.enrolled_at, e.id"
+        );
+        let rows = sqlx::query(built(sql))
+            .bind(lead.0)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(enrollment_row).collect()
+    }
+
+    /// Moves a lead's enrollments (all, or the one in `sequence`) to `to`, where the transition
+    /// is allowed; each change is a guarded update plus an event, in one transaction. Pausing
+    /// keeps the due time; resuming makes a past due time due now; stopping clears it.
+    pub async fn change_state(
+        &self,
+        lead: LeadId,
+        sequence: Option<&str>,
+        to: EnrollmentState,
+        reason: &str,
+        now: i64,
+    ) -> Result<Vec<StateChange>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "SELECT {ENROLLMENT_COLUMNS} FROM enrollments e JOIN leads l ON l.id = e.lead_id WHERE e.lead_id = $1 ORDER BY e.id"
+        );
+        let rows = sqlx::query(built(sql))
+            .bind(lead.0)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut changes = Vec::new();
+        for row in rows.iter().map(enrollment_row) {
+            let row = row?;
+            if sequence.is_some_and(|s| s != row.sequence_id) || !row.state.can_become(to) {
+                continue;
+            }
+            let sql = match to {
+                EnrollmentState::Active => {
+                    "UPDATE enrollments SET state = $1, reason = $2, updated_at = $3, paused_until = NULL, \
+                     next_due_at = CASE WHEN next_due_at IS NULL OR next_due_at < $3 THEN $3 ELSE next_due_at END \
+                     WHERE id = $4 AND state = $5"
+                }
+                EnrollmentState::Paused => {
+                    "UPDATE enrollments SET state = $1, reason = $2, updated_at = $3 WHERE id = $4 AND state = $5"
+                }
+                _ => {
+                    "UPDATE enrollments SET state = $1, reason = $2, updated_at = $3, next_due_at = NULL, \
+                     finished_at = $3, outcome = $1 WHERE id = $4 AND state = $5"
+                }
+            };
+            let done = sqlx::query(sql)
+                .bind(to.as_str())
+                .bind(reason)
+                .bind(now)
+                .bind(row.id.0)
+                .bind(row.state.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if done != 1 {
+                continue;
+            }
+            let kind = match to {
+                EnrollmentState::Active => EventKind::Resumed,
+                EnrollmentState::Paused => EventKind::Paused,
+                _ => EventKind::Stopped,
+            };
+            let mut ev = NewEvent::about(kind, Some(lead));
+            ev.enrollment = Some(row.id);
+            ev.sequence = Some(&row.sequence_id);
+            ev.data = serde_json::json!({ "reason": reason, "from": row.state.as_str() });
+            events::insert(&mut tx, &ev, now).await?;
+            changes.push(StateChange {
+                sequence_id: row.sequence_id.clone(),
+                from: row.state,
+                to,
+            });
+        }
+        tx.commit().await?;
+        Ok(changes)
+    }
+
+    /// A lead's touches, oldest first.
+    pub async fn touches_for_lead(&self, lead: LeadId) -> Result<Vec<TouchRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, sequence_id, step_id, kind, variant, state, mailbox, message_id, subject, sent_at, error \
+             FROM touches WHERE lead_id = $1 ORDER BY created_at, id",
+        )
+        .bind(lead.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TouchRow {
+                    id: r.try_get("id")?,
+                    sequence_id: r.try_get("sequence_id")?,
+                    step_id: r.try_get("step_id")?,
+                    kind: r.try_get("kind")?,
+                    variant: r.try_get("variant")?,
+                    state: r.try_get("state")?,
+                    mailbox: r.try_get("mailbox")?,
+                    message_id: r.try_get("message_id")?,
+                    subject: r.try_get("subject")?,
+                    sent_at: r.try_get("sent_at")?,
+                    error: r.try_get("error")?,
+                })
+            })
+            .collect()
+    }
+}
+
+pub(super) fn enrollment_row(r: &AnyRow) -> Result<EnrollmentRow, StoreError> {
+    let state: String = r.try_get("state")?;
+    Ok(EnrollmentRow {
+        id: EnrollmentId(r.try_get("id")?),
+        lead_id: LeadId(r.try_get("lead_id")?),
+        email: r.try_get("email")?,
+        sequence_id: r.try_get("sequence_id")?,
+        state: state.parse().map_err(StoreError::Corrupt)?,
+        next_step_id: r.try_get("next_step_id")?,
+        next_due_at: r.try_get("next_due_at")?,
+        mailbox: r.try_get("mailbox")?,
+        paused_until: r.try_get("paused_until")?,
+        outcome: r.try_get("outcome")?,
+        reason: r.try_get("reason")?,
+        enrolled_at: r.try_get("enrolled_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}

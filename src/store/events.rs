@@ -1,0 +1,193 @@
+//! The append-only event log: every fact drumbeat learns or causes. Reports count from here,
+//! so a report for a past period never changes.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{EnrollmentId, LeadId, Store, StoreError};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// Lead put into a sequence.
+    Enrolled,
+    /// An email left (the server accepted it).
+    Sent,
+    /// A provider reported delivery.
+    Delivered,
+    /// Tracking pixel fetched.
+    Opened,
+    /// Tracked link followed.
+    Clicked,
+    /// The lead answered.
+    Replied,
+    /// An automatic answer (out of office).
+    AutoReplied,
+    /// A bounce.
+    Bounced,
+    /// The lead unsubscribed.
+    Unsubscribed,
+    /// A spam complaint.
+    Complained,
+    /// A meeting was booked.
+    MeetingBooked,
+    /// A manual task was created for the rep.
+    TaskDue,
+    /// A manual task was done.
+    TaskDone,
+    /// Enrollment paused.
+    Paused,
+    /// Enrollment resumed.
+    Resumed,
+    /// Enrollment stopped.
+    Stopped,
+    /// Enrollment finished its last step.
+    Finished,
+    /// A step failed.
+    Failed,
+    /// An address or domain was put on the suppression list.
+    Suppressed,
+    /// An address or domain was taken off it.
+    Unsuppressed,
+}
+
+impl EventKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Enrolled => "enrolled",
+            EventKind::Sent => "sent",
+            EventKind::Delivered => "delivered",
+            EventKind::Opened => "opened",
+            EventKind::Clicked => "clicked",
+            EventKind::Replied => "replied",
+            EventKind::AutoReplied => "auto-replied",
+            EventKind::Bounced => "bounced",
+            EventKind::Unsubscribed => "unsubscribed",
+            EventKind::Complained => "complained",
+            EventKind::MeetingBooked => "meeting-booked",
+            EventKind::TaskDue => "task-due",
+            EventKind::TaskDone => "task-done",
+            EventKind::Paused => "paused",
+            EventKind::Resumed => "resumed",
+            EventKind::Stopped => "stopped",
+            EventKind::Finished => "finished",
+            EventKind::Failed => "failed",
+            EventKind::Suppressed => "suppressed",
+            EventKind::Unsuppressed => "unsuppressed",
+        }
+    }
+}
+
+/// An event to record.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    /// What happened.
+    pub kind: EventKind,
+    /// To whom.
+    pub lead: Option<LeadId>,
+    /// In which enrollment.
+    pub enrollment: Option<EnrollmentId>,
+    /// Which touch.
+    pub touch: Option<i64>,
+    /// Which sequence.
+    pub sequence: Option<&'a str>,
+    /// Which step.
+    pub step: Option<&'a str>,
+    /// Which mailbox.
+    pub mailbox: Option<&'a str>,
+    /// Evidence and details.
+    pub data: serde_json::Value,
+}
+
+impl<'a> NewEvent<'a> {
+    /// An event about a lead with no further context.
+    pub fn about(kind: EventKind, lead: Option<LeadId>) -> Self {
+        NewEvent {
+            kind,
+            lead,
+            enrollment: None,
+            touch: None,
+            sequence: None,
+            step: None,
+            mailbox: None,
+            data: serde_json::Value::Object(Default::default()),
+        }
+    }
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    /// Row id (orders events recorded in the same second).
+    pub id: i64,
+    /// When (unix seconds, UTC).
+    pub at: i64,
+    /// What happened (see [`EventKind::as_str`]).
+    pub kind: String,
+    /// Sequence, when any.
+    pub sequence_id: Option<String>,
+    /// Step, when any.
+    pub step_id: Option<String>,
+    /// Mailbox, when any.
+    pub mailbox: Option<String>,
+    /// Details.
+    pub data: serde_json::Value,
+}
+
+/// Records an event inside the caller's transaction.
+pub(super) async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    e: &NewEvent<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, data) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(now)
+    .bind(e.kind.as_str())
+    .bind(e.lead.map(|l| l.0))
+    .bind(e.enrollment.map(|x| x.0))
+    .bind(e.touch)
+    .bind(e.sequence)
+    .bind(e.step)
+    .bind(e.mailbox)
+    .bind(e.data.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Records one event in its own transaction.
+    pub async fn record_event(&self, e: &NewEvent<'_>, now: i64) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        insert(&mut conn, e, now).await
+    }
+
+    /// A lead's timeline, oldest first.
+    pub async fn events_for_lead(&self, lead: LeadId) -> Result<Vec<EventRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, kind, sequence_id, step_id, mailbox, data FROM events WHERE lead_id = $1 ORDER BY at, id",
+        )
+        .bind(lead.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let data: String = r.try_get("data")?;
+                Ok(EventRow {
+                    id: r.try_get("id")?,
+                    at: r.try_get("at")?,
+                    kind: r.try_get("kind")?,
+                    sequence_id: r.try_get("sequence_id")?,
+                    step_id: r.try_get("step_id")?,
+                    mailbox: r.try_get("mailbox")?,
+                    data: serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data)),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,227 @@
+//! The store: the single source of truth (SQLite by default, PostgreSQL for teams). All SQL of
+//! drumbeat lives in this module, grouped by entity; the rest of the code calls typed functions.
+//!
+//! One code path serves both engines through sqlx's `Any` driver: statements use `$N` binds and
+//! SQL that both engines run; instants are UTC unix seconds. The two migration folders
+//! (`migrations/sqlite`, `migrations/postgres`) hold the same schema spelled per engine, and the
+//! store's tests run against both.
+
+mod enrollments;
+mod events;
+mod leads;
+mod status;
+mod suppressions;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+pub use enrollments::{
+    EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, StateChange, TouchRow,
+};
+pub use events::{EventKind, EventRow, NewEvent};
+pub use leads::{LeadId, StoredLead, UpsertOutcome};
+pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
+pub use suppressions::{SuppressionRow, forgotten_value};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file (WAL mode).
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// A failed store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Could not open or migrate the store.
+    #[error("cannot open the store {url}: {source}")]
+    Open {
+        /// The URL with any password removed.
+        url: String,
+        /// The cause.
+        source: sqlx::Error,
+    },
+    /// Schema migration failed.
+    #[error("cannot migrate the store {url}: {source}")]
+    Migrate {
+        /// The URL with any password removed.
+        url: String,
+        /// The cause.
+        source: sqlx::migrate::MigrateError,
+    },
+    /// A query failed.
+    #[error("store: {0}")]
+    Query(#[from] sqlx::Error),
+    /// Data in the store does not parse (a bug or a hand edit).
+    #[error("store holds bad data: {0}")]
+    Corrupt(String),
+}
+
+/// Handle to the store; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the store at `url` (creating a SQLite file and its folder when missing) and applies
+    /// pending migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let shown = redact_url(url);
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let mut url = url.to_string();
+        if backend == Backend::Sqlite {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            let path = path.split('?').next().unwrap_or_default();
+            if path != ":memory:"
+                && let Some(dir) = Path::new(path).parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                    url: shown.clone(),
+                    source: sqlx::Error::Io(e),
+                })?;
+            }
+            if !url.contains("mode=") {
+                url.push_str(if url.contains('?') {
+                    "&mode=rwc"
+                } else {
+                    "?mode=rwc"
+                });
+            }
+        }
+        let options = AnyConnectOptions::from_str(&url).map_err(|source| StoreError::Open {
+            url: shown.clone(),
+            source,
+        })?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                url: shown.clone(),
+                source,
+            })?;
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate { url: shown, source })?;
+        Ok(Store { pool, backend })
+    }
+
+    /// The engine.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Marks a statement assembled in this module as safe to run. Only constants and `$N`
+/// placeholders from [`values_clause`]/[`in_list`] are ever put into such a string; every value
+/// goes in as a bind.
+fn built(sql: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(sql)
+}
+
+/// `$start, $start+1, …` grouped in rows of `cols`: `($1, $2), ($3, $4)`.
+fn values_clause(rows: usize, cols: usize, start: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    let mut n = start;
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&n.to_string());
+            n += 1;
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// `$start, …` for an `IN (…)` list of `n` values.
+fn in_list(n: usize, start: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(redact_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
+    }
+
+    #[test]
+    fn values_clause_numbers_binds() {
+        assert_eq!(values_clause(2, 2, 1), "($1, $2), ($3, $4)");
+        assert_eq!(in_list(3, 4), "$4, $5, $6");
+    }
+}

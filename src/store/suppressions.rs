@@ -1,0 +1,280 @@
+//! The suppression list: addresses and domains that must never be emailed again, and the
+//! right to be forgotten.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::events::{self, EventKind, NewEvent};
+use super::{LeadId, Store, StoreError, built, in_list};
+use crate::lead::Email;
+
+/// One entry of the suppression list.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuppressionRow {
+    /// An address, `@domain`, or `sha256:HEX` of a forgotten address.
+    pub value: String,
+    /// unsubscribed, bounced, complained, manual, forgotten.
+    pub reason: String,
+    /// Free text.
+    pub note: Option<String>,
+    /// When (unix seconds).
+    pub created_at: i64,
+}
+
+/// The entry kept for a forgotten address: its SHA-256, so the person is recognised (and never
+/// emailed) without their address being stored.
+pub fn forgotten_value(email: &Email) -> String {
+    let digest = Sha256::digest(email.as_str().as_bytes());
+    let mut hex = String::with_capacity(64);
+    for b in digest.iter() {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    format!("sha256:{hex}")
+}
+
+/// The suppression values that would match an address: itself, its domain, its hash.
+pub(super) fn values_for(email: &Email) -> [String; 3] {
+    [
+        email.as_str().to_string(),
+        format!("@{}", email.domain()),
+        forgotten_value(email),
+    ]
+}
+
+/// Which enrollment states a suppression stops.
+const OPEN_STATES: &str = "('active', 'paused', 'failed')";
+
+impl Store {
+    /// Puts an address or `@domain` on the list and stops open enrollments it covers. Returns
+    /// false when it was already there.
+    pub async fn suppress(
+        &self,
+        value: &str,
+        reason: &str,
+        note: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let added = sqlx::query(
+            "INSERT INTO suppressions (value, reason, note, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (value) DO NOTHING",
+        )
+        .bind(value)
+        .bind(reason)
+        .bind(note)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        // Leads it covers: the address, or every address at the domain.
+        let (cond, arg) = match value.strip_prefix('@') {
+            Some(domain) => (
+                "l.email LIKE $1",
+                format!("%@{}", domain.replace('%', "").replace('_', "\\_")),
+            ),
+            None => ("l.email = $1", value.to_string()),
+        };
+        let like_escape = if value.starts_with('@') {
+            " ESCAPE '\\'"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT e.id, e.lead_id, e.sequence_id FROM enrollments e JOIN leads l ON l.id = e.lead_id \
+             WHERE {cond}{like_escape} AND e.state IN {OPEN_STATES}"
+        );
+        let rows = sqlx::query(built(sql))
+            .bind(&arg)
+            .fetch_all(&mut *tx)
+            .await?;
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            let lead: i64 = r.try_get("lead_id")?;
+            let seq: String = r.try_get("sequence_id")?;
+            sqlx::query(built(format!(
+                "UPDATE enrollments SET state = 'stopped', next_due_at = NULL, outcome = 'suppressed', reason = $1, \
+                 finished_at = $2, updated_at = $2 WHERE id = $3 AND state IN {OPEN_STATES}"
+            )))
+            .bind(format!("suppressed ({reason})"))
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            let mut ev = NewEvent::about(EventKind::Stopped, Some(LeadId(lead)));
+            ev.enrollment = Some(super::EnrollmentId(id));
+            ev.sequence = Some(&seq);
+            ev.data = serde_json::json!({ "reason": "suppressed", "suppression": reason });
+            events::insert(&mut tx, &ev, now).await?;
+        }
+        if added {
+            let mut ev = NewEvent::about(EventKind::Suppressed, None);
+            ev.data = serde_json::json!({ "reason": reason, "domain": value.starts_with('@') });
+            events::insert(&mut tx, &ev, now).await?;
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Takes an address or `@domain` off the list. Forgotten people stay on it.
+    pub async fn unsuppress(&self, value: &str, now: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let removed =
+            sqlx::query("DELETE FROM suppressions WHERE value = $1 AND reason <> 'forgotten'")
+                .bind(value)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
+        if removed {
+            let mut ev = NewEvent::about(EventKind::Unsuppressed, None);
+            ev.data = serde_json::json!({ "domain": value.starts_with('@') });
+            events::insert(&mut tx, &ev, now).await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    /// Why this address must not be emailed, when it must not.
+    pub async fn suppression_for(
+        &self,
+        email: &Email,
+    ) -> Result<Option<SuppressionRow>, StoreError> {
+        let v = values_for(email);
+        let row = sqlx::query("SELECT value, reason, note, created_at FROM suppressions WHERE value IN ($1, $2, $3) LIMIT 1")
+            .bind(&v[0])
+            .bind(&v[1])
+            .bind(&v[2])
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| suppression_row(&r)).transpose()
+    }
+
+    /// Of these addresses, those that must not be emailed.
+    pub async fn suppressed_among(&self, emails: &[&Email]) -> Result<HashSet<Email>, StoreError> {
+        let mut out = HashSet::new();
+        for chunk in emails.chunks(300) {
+            let values: Vec<[String; 3]> = chunk.iter().map(|e| values_for(e)).collect();
+            let sql = format!(
+                "SELECT value FROM suppressions WHERE value IN ({})",
+                in_list(values.len() * 3, 1)
+            );
+            let mut q = sqlx::query(built(sql));
+            for v in &values {
+                q = q.bind(&v[0]).bind(&v[1]).bind(&v[2]);
+            }
+            let hits: HashSet<String> = q
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>("value"))
+                .collect::<Result<_, _>>()?;
+            if hits.is_empty() {
+                continue;
+            }
+            for (e, v) in chunk.iter().zip(&values) {
+                if v.iter().any(|x| hits.contains(x)) {
+                    out.insert((*e).clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Of these addresses, those of people who asked to be forgotten.
+    pub async fn forgotten_among(&self, emails: &[&Email]) -> Result<HashSet<Email>, StoreError> {
+        let mut out = HashSet::new();
+        for chunk in emails.chunks(500) {
+            let hashes: Vec<String> = chunk.iter().map(|e| forgotten_value(e)).collect();
+            let sql = format!(
+                "SELECT value FROM suppressions WHERE value IN ({})",
+                in_list(hashes.len(), 1)
+            );
+            let mut q = sqlx::query(built(sql));
+            for h in &hashes {
+                q = q.bind(h);
+            }
+            let hits: HashSet<String> = q
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>("value"))
+                .collect::<Result<_, _>>()?;
+            for (e, h) in chunk.iter().zip(&hashes) {
+                if hits.contains(h) {
+                    out.insert((*e).clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The whole list, newest first.
+    pub async fn suppressions(&self) -> Result<Vec<SuppressionRow>, StoreError> {
+        let rows = sqlx::query("SELECT value, reason, note, created_at FROM suppressions ORDER BY created_at DESC, id DESC")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(suppression_row).collect()
+    }
+
+    /// Erases a person: their lead, enrollments, touches and tasks are deleted, events about
+    /// them lose every detail and the link to them (counts in reports stay), plain suppression
+    /// entries are replaced by the address's hash so they are never emailed again. Returns
+    /// whether a lead was stored.
+    pub async fn forget(&self, email: &Email, now: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let lead: Option<i64> = sqlx::query("SELECT id FROM leads WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("id"))
+            .transpose()?;
+        if let Some(id) = lead {
+            sqlx::query("UPDATE events SET lead_id = NULL, data = '{}' WHERE lead_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM tasks WHERE lead_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM touches WHERE lead_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM enrollments WHERE lead_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM leads WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM suppressions WHERE value = $1")
+            .bind(email.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO suppressions (value, reason, note, created_at) VALUES ($1, 'forgotten', NULL, $2) \
+             ON CONFLICT (value) DO NOTHING",
+        )
+        .bind(forgotten_value(email))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(lead.is_some())
+    }
+}
+
+fn suppression_row(r: &sqlx::any::AnyRow) -> Result<SuppressionRow, StoreError> {
+    Ok(SuppressionRow {
+        value: r.try_get("value")?,
+        reason: r.try_get("reason")?,
+        note: r.try_get("note")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
