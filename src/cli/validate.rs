@@ -194,7 +194,17 @@ fn check_leads(
                 lead: &row.lead,
                 sender,
             };
+            let mut failed_steps: Vec<&str> = Vec::new();
             for (i, step) in seq.steps.iter().enumerate() {
+                // A reply in a thread whose first email failed fails for the same reason,
+                // which that email's line already reports.
+                let root_failed = step.email().is_some_and(|e| e.thread)
+                    && seq
+                        .thread_root(i)
+                        .is_some_and(|r| failed_steps.contains(&r.id.as_str()));
+                if root_failed {
+                    continue;
+                }
                 let result = match step.kind {
                     StepKind::Email(_) => catalog
                         .renderer
@@ -204,6 +214,7 @@ fn check_leads(
                 };
                 if let Err(e) = result {
                     failed = true;
+                    failed_steps.push(&step.id);
                     let prefix = if sequences.len() > 1 {
                         format!("{}: ", seq.id)
                     } else {

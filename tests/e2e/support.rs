@@ -54,7 +54,10 @@ impl Project {
     /// `drumbeat ARGS…` run inside the project folder with its config.toml.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::cargo_bin("drumbeat").expect("the drumbeat binary");
-        c.current_dir(self.path()).env_remove("DRUMBEAT_CONFIG").env_remove("RUST_LOG").args(args);
+        c.current_dir(self.path())
+            .env_remove("DRUMBEAT_CONFIG")
+            .env_remove("RUST_LOG")
+            .args(args);
         c
     }
 
@@ -106,7 +109,9 @@ pub fn pg_server(test: &str) -> Option<String> {
         }
         _ => {
             if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{test}: DRUMBEAT_TEST_PG is not set under CI; scripts/testbed must start PostgreSQL");
+                panic!(
+                    "{test}: DRUMBEAT_TEST_PG is not set under CI; scripts/testbed must start PostgreSQL"
+                );
             }
             eprintln!(
                 "\n*** SKIPPED {test}: no PostgreSQL (set DRUMBEAT_TEST_PG, or run scripts/test which starts one) ***\n"
@@ -123,9 +128,14 @@ pub async fn fresh_pg_database(server: &str) -> String {
     let name = format!(
         "drumbeat_t_{}_{}",
         std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_nanos()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_nanos()
     );
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(server).await.expect("connect to DRUMBEAT_TEST_PG");
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(server)
+        .await
+        .expect("connect to DRUMBEAT_TEST_PG");
     conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
         .expect("create test database");
