@@ -231,16 +231,20 @@ fn one() -> u32 {
     1
 }
 
-/// Where a parsed sequence points at templates, for the catalog to check.
-pub(crate) struct TemplateRef {
+/// Where a parsed sequence points at a template, for the catalog to check.
+pub struct TemplateRef {
+    /// The name as written.
     pub name: String,
+    /// Its line in the sequence file.
     pub line: usize,
+    /// Its column.
     pub column: usize,
 }
 
-/// Parses one sequence file. Returns the sequence (when usable), every template it references
+/// Parses one sequence file (`file` names it in diagnostics). Never panics, whatever the
+/// text. Returns the sequence (when usable), every template it references
 /// (with positions), and every problem found.
-pub(crate) fn parse(
+pub fn parse(
     text: &str,
     file: &str,
     config: &Config,
