@@ -97,6 +97,20 @@ pub async fn import_file(
     progress: &dyn Fn(u64),
 ) -> Result<ImportSummary, ImportError> {
     let reader = SheetReader::open(path, opts.encoding)?;
+    import_sheet(store, config, reader, path, opts, now, progress).await
+}
+
+/// Imports the rows of `reader`, opened on `path` (with `opts.encoding`). Callers that must
+/// not touch the store for an unusable file open the reader first.
+pub async fn import_sheet(
+    store: &Store,
+    config: &Config,
+    reader: SheetReader,
+    path: &Path,
+    opts: &ImportOptions<'_>,
+    now: DateTime<Utc>,
+    progress: &dyn Fn(u64),
+) -> Result<ImportSummary, ImportError> {
     let source = format!(
         "csv:{}",
         path.file_name().map_or_else(
