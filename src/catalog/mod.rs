@@ -18,7 +18,7 @@ pub use sequence::{
     EmailStep, OnAutoReply, OnReply, Sequence, Step, StepKind, StopRules, TaskKind, TaskStep,
     Variant,
 };
-pub use template::TemplateSource;
+pub use template::{Subject, TemplateSource};
 
 /// Loaded sequences and compiled templates.
 pub struct Catalog {
@@ -129,9 +129,9 @@ impl Catalog {
                             Diagnostic::error(&t.file, Some(1), Some(1), format!("template {:?} has no subject, and step {:?} of {} starts a new thread", t.name, step.id, seq.file))
                                 .with_hint("add front matter:\n  ---\n  subject: Your subject\n  ---"),
                         ),
-                        (Some((_, line)), true) => problems.push(Diagnostic::warning(
+                        (Some(subject), true) => problems.push(Diagnostic::warning(
                             &t.file,
-                            Some(*line),
+                            Some(subject.line),
                             None,
                             format!("subject is ignored: step {:?} of {} replies in the thread (\"Re: …\")", step.id, seq.file),
                         )),
