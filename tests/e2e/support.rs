@@ -231,10 +231,17 @@ impl Project {
         std::fs::write(&path, text.replacen(from, to, 1)).expect("write edited file");
     }
 
-    /// Every file with its content, except SQLite's shared-memory index (`*-shm`), which any
-    /// reader rewrites and which holds no data.
+    /// Every file with its content, after folding SQLite's write-ahead log into each store
+    /// file (see [`settle_sqlite`]); SQLite's shared-memory index (`*-shm`), which readers
+    /// rewrite and which holds no data, is left out.
     pub fn files(&self) -> Vec<(PathBuf, Vec<u8>)> {
         let mut all = self.snapshot();
+        for (p, _) in &all {
+            if p.extension().is_some_and(|e| e == "db") {
+                settle_sqlite(&self.path().join(p));
+            }
+        }
+        all = self.snapshot();
         all.retain(|(p, _)| !p.to_string_lossy().ends_with("-shm"));
         all
     }
@@ -265,6 +272,27 @@ impl Project {
         args.extend_from_slice(extra);
         self.ok(&args)
     }
+}
+
+/// Checkpoints a SQLite file's write-ahead log into it and closes, so the file alone holds
+/// the data. Whether a command's exit leaves the log behind depends on timing; after this,
+/// two snapshots differ only when the data did.
+pub fn settle_sqlite(db: &Path) {
+    use sqlx::{Connection, Executor};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let url = format!("sqlite://{}", db.display());
+        let mut conn = sqlx::sqlite::SqliteConnection::connect(&url)
+            .await
+            .expect("open the store file");
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await
+            .expect("checkpoint the store");
+        conn.close().await.expect("close the store");
+    });
 }
 
 /// The five leads of the shipped sample-leads.csv, in file order.
