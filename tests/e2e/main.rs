@@ -5,6 +5,8 @@
 mod cli_bad_input;
 mod cli_config;
 mod cli_leads;
+mod cli_preview;
+mod cli_preview_raw;
 mod cli_templates;
 mod cli_validate;
 mod support;
