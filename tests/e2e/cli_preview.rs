@@ -1,6 +1,6 @@
 //! `drumbeat preview SEQ --lead EMAIL`: every step as it will be sent (From, To, Subject,
-//! threading headers), at a time inside the send window in the lead's own time zone, as a
-//! real RFC 5322 message with `--raw`, the same on every run; and clear errors.
+//! threading headers), at a time inside the send window in the lead's own time zone, the same
+//! on every run; and clear errors. `--raw` has its own file, cli_preview_raw.rs.
 
 use std::collections::HashMap;
 

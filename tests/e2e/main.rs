@@ -4,9 +4,12 @@
 
 mod cli_bad_input;
 mod cli_config;
+mod cli_control;
 mod cli_leads;
 mod cli_preview;
 mod cli_preview_raw;
+mod cli_status;
 mod cli_templates;
+mod cli_usage;
 mod cli_validate;
 mod support;
