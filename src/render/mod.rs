@@ -34,6 +34,8 @@ struct Meta {
     first_line: usize,
     /// File column of the template's first character (on its first line).
     first_column: usize,
+    /// Columns the file has before each later line (a YAML block's indentation).
+    indent: usize,
     /// The template source, to name the variable an error points at.
     source: std::sync::Arc<str>,
 }
@@ -172,24 +174,26 @@ impl Renderer {
         });
         let mut meta = HashMap::new();
         let mut problems = Vec::new();
-        let mut add = |tera: &mut Tera,
-                       name: String,
-                       src: &str,
-                       file: &str,
-                       (first_line, first_column): (usize, usize)| {
-            let m = Meta {
-                file: file.to_string(),
-                first_line,
-                first_column,
-                source: src.into(),
-            };
-            match tera.add_raw_template(&name, src) {
-                Ok(()) => {
-                    meta.insert(name, m);
+        let mut add =
+            |tera: &mut Tera,
+             name: String,
+             src: &str,
+             file: &str,
+             (first_line, first_column, indent): (usize, usize, usize)| {
+                let m = Meta {
+                    file: file.to_string(),
+                    first_line,
+                    first_column,
+                    indent,
+                    source: src.into(),
+                };
+                match tera.add_raw_template(&name, src) {
+                    Ok(()) => {
+                        meta.insert(name, m);
+                    }
+                    Err(e) => problems.push(tera_diagnostic(&e, &m)),
                 }
-                Err(e) => problems.push(tera_diagnostic(&e, &m)),
-            }
-        };
+            };
         for t in templates {
             if let Some(subject) = &t.subject {
                 add(
@@ -197,7 +201,7 @@ impl Renderer {
                     format!("{}.subject", t.name),
                     &subject.text,
                     &t.file,
-                    (subject.line, subject.column),
+                    (subject.line, subject.column, 0),
                 );
             }
             add(
@@ -205,10 +209,10 @@ impl Renderer {
                 format!("{}.txt", t.name),
                 &t.body,
                 &t.file,
-                (t.body_line, 1),
+                (t.body_line, 1, 0),
             );
             if let Some((file, html)) = &t.html {
-                add(&mut tera, format!("{}.html", t.name), html, file, (1, 1));
+                add(&mut tera, format!("{}.html", t.name), html, file, (1, 1, 0));
             }
         }
         for seq in sequences {
@@ -221,7 +225,7 @@ impl Renderer {
                         note_name(&seq.id, &step.id),
                         note,
                         &seq.file,
-                        (task.note_line, 1),
+                        (task.note_line, task.note_column, task.note_indent),
                     );
                 }
             }
@@ -431,7 +435,7 @@ fn render_error(e: &tera::Error, m: &Meta) -> RenderError {
     let column = Some(if span.start_line <= 1 {
         m.first_column + span.start_col
     } else {
-        span.start_col + 1
+        m.indent + span.start_col + 1
     });
     let message = r.message().to_string();
     let kind = if message.contains("is not defined") {
