@@ -287,3 +287,52 @@ fn sequence_id_used_twice_names_the_other_file() {
          2 sequence(s), 11 template(s): 1 error(s), 0 warning(s)\n",
     );
 }
+
+#[test]
+fn error_inside_a_block_task_note_names_its_file_line_and_column() {
+    let p = Project::shipped();
+    // The note is a `|` block indented six columns; this is its second line, file line 33.
+    p.edit(
+        SEQ,
+        "mention the benchmark you emailed about",
+        "mention the {{ x | upper( }} benchmark",
+    );
+    validate_fails_with(
+        &p,
+        "sequences/cold-outbound.yaml:33:73: Found `}}` but expected identifier.\n\
+         2 sequence(s), 11 template(s): 1 error(s), 0 warning(s)\n",
+    );
+}
+
+#[test]
+fn error_inside_an_inline_task_note_names_its_column_in_the_file() {
+    let p = Project::shipped();
+    p.edit(
+        "sequences/inbound-fast.yaml",
+        "    note: Last call attempt. Leave a voicemail pointing to the case study email.",
+        "    note: \"Last {{ x | upper( }} call attempt.\"",
+    );
+    validate_fails_with(
+        &p,
+        "sequences/inbound-fast.yaml:54:31: Found `}}` but expected identifier.\n\
+         2 sequence(s), 11 template(s): 1 error(s), 0 warning(s)\n",
+    );
+}
+
+#[test]
+fn validate_with_errors_leaves_an_existing_store_unchanged() {
+    let p = Project::shipped();
+    p.import_sample(&["--sequence", "cold-outbound"]);
+    p.edit(
+        SEQ,
+        "    wait: 3 business days",
+        "    wiat: 3 business days",
+    );
+    let state = p.store_state(&crate::support::SAMPLE_LEADS);
+    validate_fails_with(
+        &p,
+        "sequences/cold-outbound.yaml:23:5: unknown key `wiat`; did you mean `wait`?\n\
+         1 sequence(s), 11 template(s): 1 error(s), 0 warning(s)\n",
+    );
+    assert_eq!(p.store_state(&crate::support::SAMPLE_LEADS), state);
+}
