@@ -2,7 +2,7 @@
 //! into a sequence. Bad rows are reported with their row number and skipped; good rows always
 //! land. Importing the same file twice changes nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -97,6 +97,20 @@ pub async fn import_file(
     progress: &dyn Fn(u64),
 ) -> Result<ImportSummary, ImportError> {
     let reader = SheetReader::open(path, opts.encoding)?;
+    import_sheet(store, config, reader, path, opts, now, progress).await
+}
+
+/// Imports the rows of `reader`, opened on `path` (with `opts.encoding`). Callers that must
+/// not touch the store for an unusable file open the reader first.
+pub async fn import_sheet(
+    store: &Store,
+    config: &Config,
+    reader: SheetReader,
+    path: &Path,
+    opts: &ImportOptions<'_>,
+    now: DateTime<Utc>,
+    progress: &dyn Fn(u64),
+) -> Result<ImportSummary, ImportError> {
     let source = format!(
         "csv:{}",
         path.file_name().map_or_else(
@@ -213,11 +227,26 @@ async fn write_batch(
         }
     }
     if let Some(seq) = opts.sequence {
-        let requests: Vec<EnrollRequest<'_>> = records
-            .iter()
-            .zip(&outcomes)
-            .map(|(lead, (id, _))| enroll_request(config, seq, lead, *id, now))
-            .collect();
+        // In a dry run the leads that would be new were rolled back, so the store cannot
+        // enroll them even in a transaction it rolls back: they would be enrolled unless
+        // suppressed, and a repeat of one in the same batch would already be in.
+        let mut fresh: HashSet<&crate::lead::Email> = HashSet::new();
+        let mut requests: Vec<EnrollRequest<'_>> = Vec::with_capacity(records.len());
+        for (lead, (id, outcome)) in records.iter().zip(&outcomes) {
+            if opts.dry_run && (*outcome == UpsertOutcome::New || fresh.contains(&lead.email)) {
+                if !fresh.insert(&lead.email) {
+                    summary.already_enrolled += 1;
+                }
+            } else {
+                requests.push(enroll_request(config, seq, lead, *id, now));
+            }
+        }
+        if !fresh.is_empty() {
+            let fresh: Vec<&crate::lead::Email> = fresh.into_iter().collect();
+            let suppressed = store.suppressed_among(&fresh).await?.len() as u64;
+            summary.suppressed += suppressed;
+            summary.enrolled += fresh.len() as u64 - suppressed;
+        }
         for o in store.enroll(&seq.id, &requests, now, opts.dry_run).await? {
             match o {
                 EnrollOutcome::Enrolled(_) => summary.enrolled += 1,

@@ -18,7 +18,7 @@ pub use sequence::{
     EmailStep, OnAutoReply, OnReply, Sequence, Step, StepKind, StopRules, TaskKind, TaskStep,
     Variant,
 };
-pub use template::TemplateSource;
+pub use template::{Subject, TemplateSource};
 
 /// Loaded sequences and compiled templates.
 pub struct Catalog {
@@ -129,9 +129,9 @@ impl Catalog {
                             Diagnostic::error(&t.file, Some(1), Some(1), format!("template {:?} has no subject, and step {:?} of {} starts a new thread", t.name, step.id, seq.file))
                                 .with_hint("add front matter:\n  ---\n  subject: Your subject\n  ---"),
                         ),
-                        (Some((_, line)), true) => problems.push(Diagnostic::warning(
+                        (Some(subject), true) => problems.push(Diagnostic::warning(
                             &t.file,
-                            Some(*line),
+                            Some(subject.line),
                             None,
                             format!("subject is ignored: step {:?} of {} replies in the thread (\"Re: …\")", step.id, seq.file),
                         )),
@@ -172,7 +172,8 @@ impl Catalog {
     /// Renders every step of every sequence for a made-up lead that has every standard field,
     /// to catch misspelled variables (`lead.frist_name`, `sender.nmae`) before any real lead
     /// meets them. Custom columns (`lead.pain_point`) cannot be known without leads; they are
-    /// checked by `validate --leads`.
+    /// checked by `validate --leads`. A `lead.*` name one typo away from a standard field is
+    /// taken for that typo, not for a custom column.
     fn check_with_sample_lead(&self, config: &Config) -> Vec<Diagnostic> {
         let mut problems = Vec::new();
         let sender = config
@@ -202,6 +203,7 @@ impl Catalog {
                                 && let Some(field) = variable.strip_prefix("lead.")
                                 && !field.contains('.')
                                 && !STANDARD_LEAD_FIELDS.contains(&field)
+                                && misspelled_lead_field(field).is_none()
                                 && !lead.custom.contains_key(field)
                             {
                                 lead.custom.insert(field.to_string(), format!("<{field}>"));
@@ -224,7 +226,25 @@ impl Catalog {
     }
 }
 
+/// The standard lead field `field` is most likely a typo of (`frist_name` → `first_name`):
+/// at least 80% alike, the measure lead time zones use. Custom column names are rarely that
+/// close to a standard one (`company_size` is not).
+fn misspelled_lead_field(field: &str) -> Option<&'static str> {
+    STANDARD_LEAD_FIELDS
+        .iter()
+        .map(|f| (strsim::normalized_damerau_levenshtein(field, f), *f))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, f)| f)
+}
+
 fn variable_hint(variable: &str) -> String {
+    if let Some(field) = variable
+        .strip_prefix("lead.")
+        .and_then(misspelled_lead_field)
+    {
+        return format!("did you mean lead.{field}?");
+    }
     let root = variable.split('.').next().unwrap_or_default();
     match root {
         "lead" => format!(
@@ -310,4 +330,18 @@ pub fn used_templates(catalog: &Catalog) -> BTreeSet<String> {
         .filter_map(Step::email)
         .flat_map(|e| e.variants.iter().map(|v| v.template.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lead_field_typos_are_told_from_custom_columns() {
+        assert_eq!(misspelled_lead_field("frist_name"), Some("first_name"));
+        assert_eq!(misspelled_lead_field("compnay"), Some("company"));
+        assert_eq!(misspelled_lead_field("company_size"), None);
+        assert_eq!(misspelled_lead_field("pain_point"), None);
+        assert_eq!(misspelled_lead_field("interest"), None);
+    }
 }

@@ -115,6 +115,11 @@ pub struct TaskStep {
     pub note: Option<String>,
     /// Line where the note starts in the sequence file.
     pub note_line: usize,
+    /// Column of that line where the note's text starts.
+    pub note_column: usize,
+    /// Columns of indentation the file has before each later line of the note (a block
+    /// note's indentation; 0 when unknown), so positions in the note map to the file.
+    pub note_indent: usize,
 }
 
 /// Kind of manual task.
@@ -367,13 +372,16 @@ pub fn parse(
                         format!("step {sid:?}: no_ask is only for email steps"),
                     ));
                 }
+                let (note_line, note_column, note_indent) = rs
+                    .note
+                    .as_ref()
+                    .map_or((line, 1, 0), |n| scalar_start(text, &n.referenced));
                 Some(StepKind::Task(TaskStep {
                     kind: task.value,
                     note: rs.note.as_ref().map(|n| n.value.clone()),
-                    note_line: rs
-                        .note
-                        .as_ref()
-                        .map_or(line, |n| n.referenced.line() as usize),
+                    note_line,
+                    note_column,
+                    note_indent,
                 }))
             }
             (None, true) => {
@@ -569,6 +577,24 @@ fn parse_window(raw: Option<&RawWindow>, file: &str, problems: &mut Vec<Diagnost
     }
     window.holidays = holidays;
     window
+}
+
+/// Where the text of a string value starts in `text`: (line, column, indentation of its
+/// later lines). A block scalar (`note: |`) starts on its own line, and every line of it is
+/// indented alike; a quoted value starts after its quote.
+fn scalar_start(text: &str, at: &serde_saphyr::Location) -> (usize, usize, usize) {
+    let (line, column) = (at.line() as usize, at.column() as usize);
+    let Some(source) = text.lines().nth(line.saturating_sub(1)) else {
+        return (line, column, 0);
+    };
+    let before: String = source.chars().take(column.saturating_sub(1)).collect();
+    if before.trim().is_empty() {
+        return (line, column, column.saturating_sub(1));
+    }
+    match source.chars().nth(column.saturating_sub(1)) {
+        Some('"' | '\'') => (line, column + 1, 0),
+        _ => (line, column, 0),
+    }
 }
 
 /// `cold/intro.txt` and `cold/intro` name the same template.

@@ -15,14 +15,26 @@ pub struct TemplateSource {
     pub name: String,
     /// The `.txt` file as shown to the user.
     pub file: String,
-    /// Subject template and its line in the file.
-    pub subject: Option<(String, usize)>,
+    /// Subject template and where its text starts in the file.
+    pub subject: Option<Subject>,
     /// Plain-text body template.
     pub body: String,
     /// Line of the file where the body starts (so body line N is file line `body_line + N - 1`).
     pub body_line: usize,
     /// HTML body: file shown and source.
     pub html: Option<(String, String)>,
+}
+
+/// The subject line of a template, from its front matter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// The subject template.
+    pub text: String,
+    /// Line of the file where it starts.
+    pub line: usize,
+    /// Column of that line where its text starts (after the quote of a quoted value), so an
+    /// error inside the subject points at the right character.
+    pub column: usize,
 }
 
 #[derive(Deserialize)]
@@ -159,9 +171,21 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<TemplateSource, Diagn
                 d
             })?
         };
-        subject = fm
-            .subject
-            .map(|s| (s.value, s.referenced.line() as usize + 1));
+        subject = fm.subject.map(|s| {
+            let line = s.referenced.line() as usize;
+            let column = s.referenced.column() as usize;
+            let quoted = front
+                .lines()
+                .nth(line.saturating_sub(1))
+                .and_then(|l| l.chars().nth(column.saturating_sub(1)))
+                .is_some_and(|c| c == '"' || c == '\'');
+            Subject {
+                text: s.value,
+                // Front matter starts on line 2 of the file.
+                line: line + 1,
+                column: if quoted { column + 1 } else { column },
+            }
+        });
     }
     Ok(TemplateSource {
         name: name.to_string(),
@@ -208,9 +232,27 @@ mod tests {
             "---\nsubject: Hi {{ lead.company }}\n---\nHello\n",
         )
         .unwrap();
-        assert_eq!(t.subject, Some(("Hi {{ lead.company }}".to_string(), 2)));
+        assert_eq!(
+            t.subject,
+            Some(Subject {
+                text: "Hi {{ lead.company }}".to_string(),
+                line: 2,
+                column: 10
+            })
+        );
         assert_eq!(t.body, "Hello\n");
         assert_eq!(t.body_line, 4);
+    }
+
+    #[test]
+    fn quoted_subject_starts_after_its_quote() {
+        let t = parse(
+            "x",
+            "templates/x.txt",
+            "---\nsubject: \"Hi {{ x }}\"\n---\nHello\n",
+        )
+        .unwrap();
+        assert_eq!(t.subject.map(|s| (s.line, s.column)), Some((2, 11)));
     }
 
     #[test]

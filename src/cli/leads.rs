@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use super::output::{parse_encoding, print_json, rfc3339, utc};
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store, parse_email};
-use crate::import::{ImportOptions, enroll_request, import_file};
+use crate::import::{ImportOptions, enroll_request, import_sheet};
+use crate::lead::SheetReader;
 use crate::store::{EnrollOutcome, EnrollmentRow, EventRow, StoredLead, TouchRow};
 
 /// `drumbeat leads …`
@@ -92,6 +93,10 @@ async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
         (Some(id), Some(c)) => Some(c.sequence(id).ok_or_else(|| unknown_sequence(id, c))?),
         _ => None,
     };
+    // An unusable file (missing, no email column…) fails before the store is opened, so it
+    // leaves no trace, not even a new empty store.
+    let reader =
+        SheetReader::open(&args.file, args.encoding).map_err(|e| Failure::failed(e.to_string()))?;
     let store = open_store(&config).await?;
     let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
     let bar = if std::io::stderr().is_terminal() && !args.json {
@@ -118,7 +123,7 @@ async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
         dry_run: args.dry_run,
         encoding: args.encoding,
     };
-    let result = import_file(&store, &config, &args.file, &opts, now(), &progress).await;
+    let result = import_sheet(&store, &config, reader, &args.file, &opts, now(), &progress).await;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

@@ -26,7 +26,8 @@ pub struct Args {
     /// Only this step.
     #[arg(long, value_name = "ID")]
     step: Option<String>,
-    /// Print each email as the exact RFC 5322 message (headers and MIME body).
+    /// Print each email as the exact RFC 5322 message (headers and MIME body, CRLF line ends)
+    /// on stdout, and the step headings on stderr.
     #[arg(long, conflicts_with = "json")]
     raw: bool,
     /// Print as JSON.
@@ -278,35 +279,47 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
 }
 
 fn print_human(p: &Preview, raw: bool) {
-    println!(
+    // With --raw, stdout carries the messages and nothing else, so `--step ID --raw > x.eml`
+    // writes a real message file; the lines around them go to stderr.
+    let say = |line: String| {
+        if raw {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    say(format!(
         "{} for {} (time zone {}, mailbox {}{})",
         p.sequence,
         p.lead,
         p.timezone,
         p.mailbox.as_deref().unwrap_or("none"),
         if p.enrolled { "" } else { ", if enrolled now" }
-    );
+    ));
     for s in &p.steps {
-        println!("\n=== step {} ({}, wait {}) ===", s.id, s.kind, s.wait);
+        say(format!(
+            "\n=== step {} ({}, wait {}) ===",
+            s.id, s.kind, s.wait
+        ));
         if s.state != "planned" {
-            println!("state:       {}", s.state);
+            say(format!("state:       {}", s.state));
         }
         if let Some(d) = &s.due_local {
-            println!("goes out:    {d}");
+            say(format!("goes out:    {d}"));
         }
         if let Some(e) = &s.error {
-            println!("ERROR:       {e}");
+            say(format!("ERROR:       {e}"));
         }
         if let Some(t) = s.task {
-            println!("task:        {t}");
+            say(format!("task:        {t}"));
             if let Some(n) = &s.note {
-                println!("note:\n{n}");
+                say(format!("note:\n{n}"));
             }
             continue;
         }
         if raw {
             if let Some(r) = &s.raw {
-                println!("{}", r.replace("\r\n", "\n"));
+                print!("{r}");
             }
             continue;
         }

@@ -32,6 +32,10 @@ struct Meta {
     file: String,
     /// File line of the template's line 1.
     first_line: usize,
+    /// File column of the template's first character (on its first line).
+    first_column: usize,
+    /// Columns the file has before each later line (a YAML block's indentation).
+    indent: usize,
     /// The template source, to name the variable an error points at.
     source: std::sync::Arc<str>,
 }
@@ -170,27 +174,34 @@ impl Renderer {
         });
         let mut meta = HashMap::new();
         let mut problems = Vec::new();
-        let mut add = |tera: &mut Tera, name: String, src: &str, file: &str, first_line: usize| {
-            let m = Meta {
-                file: file.to_string(),
-                first_line,
-                source: src.into(),
-            };
-            match tera.add_raw_template(&name, src) {
-                Ok(()) => {
-                    meta.insert(name, m);
+        let mut add =
+            |tera: &mut Tera,
+             name: String,
+             src: &str,
+             file: &str,
+             (first_line, first_column, indent): (usize, usize, usize)| {
+                let m = Meta {
+                    file: file.to_string(),
+                    first_line,
+                    first_column,
+                    indent,
+                    source: src.into(),
+                };
+                match tera.add_raw_template(&name, src) {
+                    Ok(()) => {
+                        meta.insert(name, m);
+                    }
+                    Err(e) => problems.push(tera_diagnostic(&e, &m)),
                 }
-                Err(e) => problems.push(tera_diagnostic(&e, &m)),
-            }
-        };
+            };
         for t in templates {
-            if let Some((subject, line)) = &t.subject {
+            if let Some(subject) = &t.subject {
                 add(
                     &mut tera,
                     format!("{}.subject", t.name),
-                    subject,
+                    &subject.text,
                     &t.file,
-                    *line,
+                    (subject.line, subject.column, 0),
                 );
             }
             add(
@@ -198,10 +209,10 @@ impl Renderer {
                 format!("{}.txt", t.name),
                 &t.body,
                 &t.file,
-                t.body_line,
+                (t.body_line, 1, 0),
             );
             if let Some((file, html)) = &t.html {
-                add(&mut tera, format!("{}.html", t.name), html, file, 1);
+                add(&mut tera, format!("{}.html", t.name), html, file, (1, 1, 0));
             }
         }
         for seq in sequences {
@@ -214,7 +225,7 @@ impl Renderer {
                         note_name(&seq.id, &step.id),
                         note,
                         &seq.file,
-                        task.note_line,
+                        (task.note_line, task.note_column, task.note_indent),
                     );
                 }
             }
@@ -421,7 +432,11 @@ fn render_error(e: &tera::Error, m: &Meta) -> RenderError {
     };
     let span = r.span();
     let line = Some(m.first_line + span.start_line.saturating_sub(1));
-    let column = Some(span.start_col + 1);
+    let column = Some(if span.start_line <= 1 {
+        m.first_column + span.start_col
+    } else {
+        m.indent + span.start_col + 1
+    });
     let message = r.message().to_string();
     let kind = if message.contains("is not defined") {
         RenderErrorKind::Missing {

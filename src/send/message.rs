@@ -60,6 +60,15 @@ pub fn list_unsubscribe(mailbox: &Mailbox) -> String {
     format!("<mailto:{}?subject=unsubscribe>", mailbox.from.as_str())
 }
 
+/// The MIME boundary of a message: derived from its Message-ID and content instead of drawn at
+/// random, so building the same message twice (a preview, a retry) gives the same bytes. A
+/// body cannot hold a boundary that is a hash of itself.
+fn boundary(message_id: &str, text: &str, html: &str) -> String {
+    let id = crate::render::fnv1a(message_id.as_bytes());
+    let content = crate::render::fnv1a(format!("{text}\u{0}{html}").as_bytes());
+    format!("db{id:016x}{content:016x}")
+}
+
 /// Builds the message.
 pub fn build(o: &Outgoing<'_>) -> Result<lettre::Message, MessageError> {
     let from_addr =
@@ -102,11 +111,14 @@ pub fn build(o: &Outgoing<'_>) -> Result<lettre::Message, MessageError> {
     let message = match &o.rendered.html {
         None => b.singlepart(text)?,
         Some(html) => b.multipart(
-            MultiPart::alternative().singlepart(text).singlepart(
-                SinglePart::builder()
-                    .header(ContentType::TEXT_HTML)
-                    .body(html.clone()),
-            ),
+            MultiPart::alternative()
+                .boundary(boundary(o.message_id, &o.rendered.text, html))
+                .singlepart(text)
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(html.clone()),
+                ),
         )?,
     };
     Ok(message)

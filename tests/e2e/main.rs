@@ -2,4 +2,14 @@
 //! They run the real `drumbeat` binary on a temporary copy of the shipped files, and the store
 //! against real SQLite files and a real PostgreSQL server on loopback (DRUMBEAT_TEST_PG).
 
+mod cli_bad_input;
+mod cli_config;
+mod cli_control;
+mod cli_leads;
+mod cli_preview;
+mod cli_preview_raw;
+mod cli_status;
+mod cli_templates;
+mod cli_usage;
+mod cli_validate;
 mod support;

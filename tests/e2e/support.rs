@@ -147,3 +147,159 @@ pub async fn fresh_pg_database(server: &str) -> String {
 pub fn sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("drumbeat.db").display())
 }
+
+// ============================================================================================
+// CLI helpers (used by tests/e2e/cli_*.rs): run the binary and read what it said, edit the
+// shipped files, and fingerprints of the project and the store that prove a failed command
+// changed nothing.
+// ============================================================================================
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Everything printed on stdout.
+    pub stdout: String,
+    /// Everything printed on stderr.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Stdout parsed as JSON (panics with the output when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Asserts the exit code, showing both streams when it differs.
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Run {
+        assert_eq!(
+            self.code, expected,
+            "exit code {} (expected {expected})\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Stdout's lines.
+    pub fn out_lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    /// Stderr's lines.
+    pub fn err_lines(&self) -> Vec<&str> {
+        self.stderr.lines().collect()
+    }
+}
+
+impl Project {
+    /// Runs `drumbeat ARGS…` to completion with an empty, non-terminal stdin.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.cmd(args).output().expect("run drumbeat");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs a command that must succeed (exit 0).
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let run = self.run(args);
+        run.code(0);
+        run
+    }
+
+    /// Replaces the one occurrence of `from` in the file `rel` by `to` (panics when `from`
+    /// is not there exactly once, so a test never edits something other than it thinks).
+    #[track_caller]
+    pub fn edit(&self, rel: &str, from: &str, to: &str) {
+        let path = self.file(rel);
+        let text = std::fs::read_to_string(&path).expect("read file to edit");
+        assert_eq!(
+            text.matches(from).count(),
+            1,
+            "{from:?} must occur once in {rel}"
+        );
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write edited file");
+    }
+
+    /// Every file with its content, after folding SQLite's write-ahead log into each store
+    /// file (see [`settle_sqlite`]); SQLite's shared-memory index (`*-shm`), which readers
+    /// rewrite and which holds no data, is left out.
+    pub fn files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut all = self.snapshot();
+        for (p, _) in &all {
+            if p.extension().is_some_and(|e| e == "db") {
+                settle_sqlite(&self.path().join(p));
+            }
+        }
+        all = self.snapshot();
+        all.retain(|(p, _)| !p.to_string_lossy().ends_with("-shm"));
+        all
+    }
+
+    /// What the store says: `status --json` (without the two values that follow the clock:
+    /// `generated_at` and `due_now`), `suppressions --json`, and `leads show --json` of each
+    /// address (or its error message).
+    pub fn store_state(&self, emails: &[&str]) -> String {
+        let mut status = self.ok(&["status", "--json", "--limit", "1000"]).json();
+        let obj = status.as_object_mut().expect("status is an object");
+        obj.remove("generated_at");
+        obj.remove("due_now");
+        let mut out = format!(
+            "{status:#}\n{}\n",
+            self.ok(&["suppressions", "--json"]).stdout
+        );
+        for e in emails {
+            let r = self.run(&["leads", "show", e, "--json"]);
+            out.push_str(&format!("{e}: {} {}{}\n", r.code, r.stdout, r.stderr));
+        }
+        out
+    }
+
+    /// Imports the shipped sample-leads.csv with extra flags; it must succeed.
+    #[track_caller]
+    pub fn import_sample(&self, extra: &[&str]) -> Run {
+        let mut args = vec!["leads", "import", "sample-leads.csv"];
+        args.extend_from_slice(extra);
+        self.ok(&args)
+    }
+}
+
+/// Checkpoints a SQLite file's write-ahead log into it and closes, so the file alone holds
+/// the data. Whether a command's exit leaves the log behind depends on timing; after this,
+/// two snapshots differ only when the data did.
+pub fn settle_sqlite(db: &Path) {
+    use sqlx::{Connection, Executor};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let url = format!("sqlite://{}", db.display());
+        let mut conn = sqlx::sqlite::SqliteConnection::connect(&url)
+            .await
+            .expect("open the store file");
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await
+            .expect("checkpoint the store");
+        conn.close().await.expect("close the store");
+    });
+}
+
+/// The five leads of the shipped sample-leads.csv, in file order.
+pub const SAMPLE_LEADS: [&str; 5] = [
+    "maria.garcia@northwind.example",
+    "tom.becker@contoso.example",
+    "li.wei@fabrikam.example",
+    "sam.o'brien@tailspin.example",
+    "priya.n@gmail.com",
+];

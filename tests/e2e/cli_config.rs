@@ -1,0 +1,278 @@
+//! config.toml: broken files are reported at `config.toml:line:col`, a secret written inline
+//! is refused without ever being printed, and `--config PATH` / `DRUMBEAT_CONFIG` choose the
+//! file (and with it where the store lives).
+
+use crate::support::{Project, Run};
+
+const SECRET: &str = "hunter2-s3cret-VALUE";
+
+/// `validate` must fail with exactly these diagnostics (then the summary of an unusable
+/// config) and change nothing.
+#[track_caller]
+fn config_fails_with(p: &Project, diagnostics: &str) -> Run {
+    let before = p.files();
+    let run = p.run(&["validate"]);
+    run.code(1);
+    assert_eq!(
+        run.stdout,
+        format!("{diagnostics}0 sequence(s), 0 template(s): 1 error(s), 0 warning(s)\n")
+    );
+    assert!(p.files() == before, "validate changed files");
+    run
+}
+
+#[test]
+fn toml_syntax_error_names_line_and_column() {
+    let p = Project::shipped();
+    p.edit(
+        "config.toml",
+        "timezone = \"America/New_York\"",
+        "timezone = \"America/New_York",
+    );
+    config_fails_with(
+        &p,
+        "config.toml:13:29: invalid basic string, expected `\"`\n",
+    );
+}
+
+#[test]
+fn unknown_config_key_names_line_and_suggests_fix() {
+    let p = Project::shipped();
+    p.edit(
+        "config.toml",
+        "timezone = \"America/New_York\"",
+        "timezon = \"America/New_York\"",
+    );
+    config_fails_with(
+        &p,
+        "config.toml:13:1: unknown key `timezon`; did you mean `timezone`?\n",
+    );
+}
+
+#[test]
+fn unknown_mailbox_key_suggests_fix() {
+    let p = Project::shipped();
+    p.edit("config.toml", "daily_cap = 40", "daly_cap = 40");
+    config_fails_with(
+        &p,
+        "config.toml:30:1: unknown key `daly_cap`; did you mean `daily_cap`?\n",
+    );
+}
+
+#[test]
+fn wrong_type_in_config_names_the_value() {
+    let p = Project::shipped();
+    p.edit("config.toml", "daily_cap = 40", "daily_cap = \"forty\"");
+    config_fails_with(
+        &p,
+        "config.toml:30:13: invalid type: string \"forty\", expected u32\n",
+    );
+}
+
+#[test]
+fn invalid_time_zone_in_config_names_line_and_suggests_the_zone() {
+    let p = Project::shipped();
+    p.edit(
+        "config.toml",
+        "timezone = \"America/New_York\"",
+        "timezone = \"Amerika/New_York\"",
+    );
+    config_fails_with(
+        &p,
+        "config.toml:13:12: \"Amerika/New_York\" is not an IANA time zone (e.g. Europe/Berlin, \
+         America/New_York); did you mean \"America/New_York\"?\n",
+    );
+}
+
+#[test]
+fn inline_password_is_refused_and_never_printed() {
+    let p = Project::shipped();
+    let lines = std::fs::read_to_string(p.file("config.toml"))
+        .expect("read config")
+        .lines()
+        .count();
+    let mut config = std::fs::read_to_string(p.file("config.toml")).expect("read config");
+    config.push_str(&format!(
+        "\n[[mailbox]]\nname = \"ben\"\nfrom = \"ben@example.com\"\n[mailbox.smtp]\nhost = \"smtp.example.com\"\npassword = \"{SECRET}\"\n"
+    ));
+    p.write("config.toml", config);
+    let password_line = lines + 7;
+    let run = config_fails_with(
+        &p,
+        &format!(
+            "config.toml:{password_line}:12: secrets are not written inline in config.toml; use \
+             {{ env = \"VAR\" }}, {{ file = \"path\" }} or {{ credential = \"name\" }} (systemd LoadCredential)\n"
+        ),
+    );
+    assert!(!run.stdout.contains(SECRET) && !run.stderr.contains(SECRET));
+
+    for args in [
+        &["validate", "--json"][..],
+        &["status"],
+        &["leads", "import", "sample-leads.csv"],
+    ] {
+        let run = p.run(args);
+        run.code(1);
+        assert!(
+            !run.stdout.contains(SECRET) && !run.stderr.contains(SECRET),
+            "{args:?} printed the secret:\n{}{}",
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            run.stdout.contains("secrets are not written inline")
+                || run.stderr.contains("secrets are not written inline"),
+            "{args:?}: {}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    assert!(
+        !p.file("data").exists(),
+        "a command ran with a broken config"
+    );
+}
+
+#[test]
+fn secret_from_an_unset_environment_variable_is_a_warning_without_its_value() {
+    let p = Project::shipped();
+    p.edit(
+        "config.toml",
+        "outbox = \"data/outbox\"",
+        "[mailbox.smtp]\nhost = \"smtp.example.com\"\npassword = { env = \"DRUMBEAT_TEST_NO_SUCH_VAR\" }",
+    );
+    let run = p.run(&["validate"]);
+    run.code(0);
+    assert_eq!(
+        run.stdout,
+        "config.toml: warning: mailbox \"ana\": smtp password: environment variable \
+         DRUMBEAT_TEST_NO_SUCH_VAR is not set\n\
+         2 sequence(s), 11 template(s): 0 error(s), 1 warning(s)\n"
+    );
+}
+
+#[test]
+fn every_command_refuses_a_broken_config_with_its_position() {
+    let p = Project::shipped();
+    p.edit(
+        "config.toml",
+        "timezone = \"America/New_York\"",
+        "timezon = \"America/New_York\"",
+    );
+    let before = p.files();
+    for args in [
+        &["status"][..],
+        &["leads", "import", "sample-leads.csv"],
+        &[
+            "preview",
+            "cold-outbound",
+            "--lead",
+            "maria.garcia@northwind.example",
+        ],
+        &["suppressions"],
+    ] {
+        let run = p.run(args);
+        run.code(1);
+        assert_eq!(
+            run.stderr, "config.toml:13:1: unknown key `timezon`; did you mean `timezone`?\n",
+            "{args:?}"
+        );
+        assert_eq!(run.stdout, "", "{args:?}");
+    }
+    assert!(p.files() == before);
+}
+
+/// A project whose config is `sub/other.toml` (sequences, templates, store relative to it).
+fn project_with_config_elsewhere() -> Project {
+    let p = Project::shipped();
+    std::fs::create_dir(p.file("sub")).expect("mkdir sub");
+    for name in ["sequences", "templates"] {
+        std::fs::rename(p.file(name), p.file(&format!("sub/{name}"))).expect("move folder");
+    }
+    std::fs::rename(p.file("config.toml"), p.file("sub/other.toml")).expect("move config");
+    p
+}
+
+#[test]
+fn missing_default_config_says_how_to_choose_one() {
+    let p = project_with_config_elsewhere();
+    let run = p.run(&["validate"]);
+    run.code(1);
+    assert_eq!(
+        run.stdout,
+        "config.toml: cannot read the config: No such file or directory (os error 2)\n  \
+         hint: pass --config PATH or set DRUMBEAT_CONFIG\n\
+         0 sequence(s), 0 template(s): 1 error(s), 0 warning(s)\n"
+    );
+}
+
+#[test]
+fn config_flag_selects_the_file_and_paths_are_relative_to_it() {
+    let p = project_with_config_elsewhere();
+    let run = p.ok(&["validate", "--config", "sub/other.toml"]);
+    assert_eq!(
+        run.stdout,
+        "2 sequence(s), 11 template(s): 0 error(s), 0 warning(s)\n"
+    );
+    // A global flag: it may come before the command too.
+    p.ok(&[
+        "--config",
+        "sub/other.toml",
+        "leads",
+        "import",
+        "sample-leads.csv",
+    ]);
+    assert!(p.file("sub/data/drumbeat.db").is_file());
+    assert!(!p.file("data").exists());
+    p.ok(&[
+        "leads",
+        "show",
+        "maria.garcia@northwind.example",
+        "--config",
+        "sub/other.toml",
+    ]);
+}
+
+#[test]
+fn drumbeat_config_variable_selects_the_file() {
+    let p = project_with_config_elsewhere();
+    let run = p
+        .cmd(&["validate"])
+        .env("DRUMBEAT_CONFIG", "sub/other.toml")
+        .output()
+        .expect("run drumbeat");
+    assert_eq!(run.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        "2 sequence(s), 11 template(s): 0 error(s), 0 warning(s)\n"
+    );
+    let run = p
+        .cmd(&["leads", "import", "sample-leads.csv"])
+        .env("DRUMBEAT_CONFIG", "sub/other.toml")
+        .output()
+        .expect("run drumbeat");
+    assert_eq!(run.status.code(), Some(0));
+    assert!(p.file("sub/data/drumbeat.db").is_file());
+}
+
+#[test]
+fn config_flag_wins_over_the_variable() {
+    let p = project_with_config_elsewhere();
+    p.write("broken.toml", "stor = 1\n");
+    let run = p
+        .cmd(&["validate", "--config", "sub/other.toml"])
+        .env("DRUMBEAT_CONFIG", "broken.toml")
+        .output()
+        .expect("run drumbeat");
+    assert_eq!(run.status.code(), Some(0));
+    let run = p
+        .cmd(&["validate"])
+        .env("DRUMBEAT_CONFIG", "broken.toml")
+        .output()
+        .expect("run drumbeat");
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&run.stdout)
+            .starts_with("broken.toml:1:1: unknown key `stor`; did you mean `store`?\n")
+    );
+}
