@@ -38,6 +38,8 @@ pub struct ImportSummary {
     pub unchanged: u64,
     /// Rows not imported (bad data, or a forgotten person).
     pub skipped: u64,
+    /// Of those, rows with bad data (the file has problems to fix).
+    pub invalid: u64,
     /// Leads enrolled into the sequence.
     pub enrolled: u64,
     /// Leads already in the sequence.
@@ -142,6 +144,7 @@ pub async fn import_sheet(
             Some(Err(e)) => {
                 summary.rows += 1;
                 summary.skipped += 1;
+                summary.invalid += 1;
                 summary.errors.push(e.into());
             }
             None => {}

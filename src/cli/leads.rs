@@ -161,7 +161,12 @@ async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
         }
         println!("{line}");
     }
-    Ok(())
+    // Good rows are in; bad ones were reported and skipped: the command found problems.
+    if summary.invalid == 0 {
+        Ok(())
+    } else {
+        Err(Failure::silent())
+    }
 }
 
 pub(super) fn unknown_sequence(id: &str, catalog: &crate::catalog::Catalog) -> Failure {

@@ -121,6 +121,7 @@ pub type Outcome = Result<(), Failure>;
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     if let Command::Completions { shell } = &cli.command {
@@ -142,7 +143,12 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(async {
+        let result = run(cli).await;
+        close_stores().await;
+        result
+    });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !f.message.is_empty() {
@@ -221,11 +227,40 @@ fn load_catalog(config: &Config) -> Result<Catalog, Failure> {
     Ok(catalog)
 }
 
+/// Stores opened by the running command, closed before exit so SQLite checkpoints its WAL.
+static OPENED: std::sync::Mutex<Vec<Store>> = std::sync::Mutex::new(Vec::new());
+
 /// Opens the store named by the config.
 async fn open_store(config: &Config) -> Result<Store, Failure> {
-    Store::open(&config.store_url)
+    let store = Store::open(&config.store_url)
         .await
-        .map_err(|e| Failure::failed(e.to_string()))
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    OPENED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(store.clone());
+    Ok(store)
+}
+
+async fn close_stores() {
+    let stores = std::mem::take(
+        &mut *OPENED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    for s in stores {
+        s.close().await;
+    }
+}
+
+/// Output piped into `head` or a closed pager ends the program quietly, as for other Unix
+/// tools, instead of panicking in `println!` (Rust ignores SIGPIPE by default).
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// Parses an email given on the command line (a usage error when it is not one).

@@ -64,7 +64,7 @@ fn row_with_bad_email_is_reported_with_row_number_and_good_rows_import() {
         "leads.csv",
         "Email,First Name\na@acme.example,Al\nnot-an-email,Bo\nc@gamma.example,Cy\n",
     );
-    let run = p.ok(&["leads", "import", "leads.csv"]);
+    let run = p.problems(&["leads", "import", "leads.csv"]);
     assert_eq!(
         run.stderr,
         "leads.csv:3: \"not-an-email\" is not a valid email address (missing \"@\")\n"
@@ -76,7 +76,9 @@ fn row_with_bad_email_is_reported_with_row_number_and_good_rows_import() {
     p.ok(&["leads", "show", "a@acme.example"]);
     p.ok(&["leads", "show", "c@gamma.example"]);
 
-    let v = p.ok(&["leads", "import", "leads.csv", "--json"]).json();
+    let v = p
+        .problems(&["leads", "import", "leads.csv", "--json"])
+        .json();
     assert_eq!(
         v["errors"],
         serde_json::json!([{
@@ -98,7 +100,7 @@ fn ragged_rows_are_reported_and_the_others_import() {
          c@gamma.example,Cy,Gamma,extra\n\
          d@delta.example,Di,Delta\n",
     );
-    let run = p.ok(&["leads", "import", "leads.csv"]);
+    let run = p.problems(&["leads", "import", "leads.csv"]);
     assert_eq!(
         run.stderr,
         "leads.csv:3: row has 2 cells but the header has 3\n\
@@ -122,7 +124,7 @@ fn invalid_utf8_row_is_reported_with_encoding_hint_and_imports_with_windows_1252
         "legacy.csv",
         b"Email,First Name,Company\nf@acme.example,Fran\xe7ois,Acme\ng@acme.example,Gus,Acme\n",
     );
-    let run = p.ok(&["leads", "import", "legacy.csv"]);
+    let run = p.problems(&["leads", "import", "legacy.csv"]);
     assert_eq!(
         run.stderr,
         "legacy.csv:2: not valid UTF-8 (byte 0xE7 in column \"First Name\"); if the file came \
@@ -182,7 +184,7 @@ fn quoted_newlines_keep_later_row_numbers_right() {
          c@gamma.example,Cy,\"multi\n\nline\"\n\
          also bad,Di,y\n",
     );
-    let run = p.ok(&["leads", "import", "leads.csv"]);
+    let run = p.problems(&["leads", "import", "leads.csv"]);
     assert_eq!(
         run.stderr,
         "leads.csv:3: \"bad-email\" is not a valid email address (missing \"@\")\n\
@@ -203,7 +205,7 @@ fn bad_time_zone_cell_is_reported_with_a_suggestion() {
         "leads.csv",
         "Email,Time Zone\na@acme.example,Europe/Berln\nb@beta.example,Europe/Berlin\n",
     );
-    let run = p.ok(&["leads", "import", "leads.csv"]);
+    let run = p.problems(&["leads", "import", "leads.csv"]);
     assert_eq!(
         run.stderr,
         "leads.csv:2: timezone \"Europe/Berln\" is not an IANA time zone (e.g. Europe/Berlin); \
@@ -223,7 +225,7 @@ fn bad_rows_are_reported_but_do_not_touch_stored_leads() {
         "Email,First Name,Company\nnot-an-email,Maria,Evil Corp\nmaria.garcia@northwind.example,Maria\n",
     );
     let before = p.store_state(&SAMPLE_LEADS);
-    let run = p.ok(&["leads", "import", "leads.csv"]);
+    let run = p.problems(&["leads", "import", "leads.csv"]);
     assert_eq!(
         run.stderr,
         "leads.csv:2: \"not-an-email\" is not a valid email address (missing \"@\")\n\

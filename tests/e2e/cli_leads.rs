@@ -262,7 +262,7 @@ fn json_summary_has_every_count() {
     );
     p.import_sample(&["--sequence", "cold-outbound"]);
     p.ok(&["suppress", "new@acme.example"]);
-    let run = p.ok(&[
+    let run = p.problems(&[
         "leads",
         "import",
         "leads.csv",
@@ -279,6 +279,7 @@ fn json_summary_has_every_count() {
             "updated": 0,
             "unchanged": 1,
             "skipped": 1,
+            "invalid": 1,
             "enrolled": 0,
             "already_enrolled": 1,
             "suppressed": 1,

@@ -217,6 +217,15 @@ impl Project {
         run
     }
 
+    /// Runs a command that must do its work but report problems (exit 1), such as an import
+    /// that skipped bad rows.
+    #[track_caller]
+    pub fn problems(&self, args: &[&str]) -> Run {
+        let run = self.run(args);
+        run.code(1);
+        run
+    }
+
     /// Replaces the one occurrence of `from` in the file `rel` by `to` (panics when `from`
     /// is not there exactly once, so a test never edits something other than it thinks).
     #[track_caller]
