@@ -166,7 +166,7 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<TemplateSource, Diagn
         } else {
             serde_saphyr::from_str(front).map_err(|e| {
                 // Front matter starts on line 2 of the file.
-                let mut d = yaml_error(file, &e);
+                let mut d = yaml_error(file, front, &e);
                 d.line = d.line.map(|l| l + 1);
                 d
             })?

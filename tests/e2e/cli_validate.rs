@@ -77,7 +77,7 @@ fn wrong_type_names_line_and_column_of_the_value() {
     p.edit(SEQ, "    no_ask: true", "    no_ask: yes please");
     validate_fails_with(
         &p,
-        "sequences/cold-outbound.yaml:26:13: invalid boolean\n\
+        "sequences/cold-outbound.yaml:26:13: no_ask: expected true or false\n\
          1 sequence(s), 11 template(s): 1 error(s), 0 warning(s)\n",
     );
 }
@@ -88,7 +88,7 @@ fn list_given_a_scalar_is_a_type_error_at_the_value() {
     p.edit(SEQ, "mailboxes: [ana]", "mailboxes: ana");
     validate_fails_with(
         &p,
-        "sequences/cold-outbound.yaml:6:12: expected sequence start\n\
+        "sequences/cold-outbound.yaml:6:12: mailboxes: expected a list, e.g. [a, b] or lines starting with '- '\n\
          1 sequence(s), 11 template(s): 1 error(s), 0 warning(s)\n",
     );
 }
