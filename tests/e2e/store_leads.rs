@@ -194,6 +194,52 @@ async fn duplicate_emails_in_one_batch_later_records_win() {
     .await;
 }
 
+/// Importing the same file twice changes nothing, even when it names one person twice with
+/// different data (two rows from two CRM exports pasted together).
+#[tokio::test]
+async fn the_same_batch_twice_is_unchanged_even_with_conflicting_duplicates() {
+    for_each_store(
+        "the_same_batch_twice_is_unchanged_even_with_conflicting_duplicates",
+        |s| async move {
+            let batch = [
+                named_lead("a@acme.com", "Ann", "Acme Inc."),
+                named_lead("b@acme.com", "Bob", "Acme"),
+                named_lead("a@acme.com", "Anna", "Acme"),
+            ];
+            let first = s
+                .upsert_leads(&batch, "t", NOW, false)
+                .await
+                .expect("upsert");
+            assert_eq!(outcomes(&first), [New, New, Updated], "{}", s.engine);
+            let second = s
+                .upsert_leads(&batch, "t", NOW + 60, false)
+                .await
+                .expect("upsert");
+            assert_eq!(
+                outcomes(&second),
+                [Unchanged, Unchanged, Unchanged],
+                "{}",
+                s.engine
+            );
+
+            let a = s
+                .lead_by_email(&email("a@acme.com"))
+                .await
+                .expect("read")
+                .expect("stored");
+            assert_eq!(a.record.first_name.as_deref(), Some("Anna"), "{}", s.engine);
+            assert_eq!(a.record.company.as_deref(), Some("Acme"), "{}", s.engine);
+            assert_eq!(
+                a.updated_at, NOW,
+                "{}: nothing was written the second time",
+                s.engine
+            );
+            s.close().await;
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn batches_larger_than_one_statement_keep_order_ids_and_duplicates() {
     for_each_store(
