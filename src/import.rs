@@ -202,9 +202,34 @@ async fn write_batch(
     if records.is_empty() {
         return Ok(());
     }
-    let outcomes = store
-        .upsert_leads(&records, source, now, opts.dry_run)
-        .await?;
+    // Upsert and enroll in one transaction, so that a dry run can enroll leads it only
+    // pretends to create.
+    let (outcomes, enrolled) = match opts.sequence {
+        None => (
+            store
+                .upsert_leads(&records, source, now, opts.dry_run)
+                .await?,
+            Vec::new(),
+        ),
+        Some(seq) => {
+            let due: Vec<i64> = records
+                .iter()
+                .map(|lead| first_due_at(config, seq, lead, now))
+                .collect();
+            let done = store
+                .upsert_and_enroll(
+                    &records,
+                    source,
+                    &seq.id,
+                    &seq.steps[0].id,
+                    &due,
+                    now,
+                    opts.dry_run,
+                )
+                .await?;
+            (done.upserted, done.enrolled)
+        }
+    };
     for (_, o) in &outcomes {
         match o {
             UpsertOutcome::New => summary.new += 1,
@@ -212,18 +237,11 @@ async fn write_batch(
             UpsertOutcome::Unchanged => summary.unchanged += 1,
         }
     }
-    if let Some(seq) = opts.sequence {
-        let requests: Vec<EnrollRequest<'_>> = records
-            .iter()
-            .zip(&outcomes)
-            .map(|(lead, (id, _))| enroll_request(config, seq, lead, *id, now))
-            .collect();
-        for o in store.enroll(&seq.id, &requests, now, opts.dry_run).await? {
-            match o {
-                EnrollOutcome::Enrolled(_) => summary.enrolled += 1,
-                EnrollOutcome::AlreadyEnrolled => summary.already_enrolled += 1,
-                EnrollOutcome::Suppressed => summary.suppressed += 1,
-            }
+    for o in enrolled {
+        match o {
+            EnrollOutcome::Enrolled(_) => summary.enrolled += 1,
+            EnrollOutcome::AlreadyEnrolled => summary.already_enrolled += 1,
+            EnrollOutcome::Suppressed => summary.suppressed += 1,
         }
     }
     Ok(())

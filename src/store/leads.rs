@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Store, StoreError, built, in_list, values_clause};
+use super::enrollments::enroll;
+use super::{EnrollOutcome, EnrollRequest, Store, StoreError, built, in_list, values_clause};
 use crate::lead::{Email, LeadRecord};
 
 /// Row id of a lead.
@@ -28,6 +29,15 @@ pub struct StoredLead {
     pub created_at: i64,
     /// When it last changed.
     pub updated_at: i64,
+}
+
+/// What [`Store::upsert_and_enroll`] did, per input record.
+#[derive(Debug, Clone)]
+pub struct UpsertAndEnroll {
+    /// Each record's lead and what the upsert did to it.
+    pub upserted: Vec<(LeadId, UpsertOutcome)>,
+    /// What enrolling each record's lead did.
+    pub enrolled: Vec<EnrollOutcome>,
 }
 
 /// What an upsert did to one lead.
@@ -70,6 +80,44 @@ impl Store {
             tx.commit().await?;
         }
         Ok(out)
+    }
+
+    /// Upserts leads as [`Store::upsert_leads`] does and enrolls each into `sequence` as
+    /// [`Store::enroll`] does, in one transaction: a batch of an import lands whole, and its dry
+    /// run can tell what enrolling leads it only pretends to create would do. Record `i`'s first
+    /// step is `first_step`, due at `due_at[i]`. Returns both functions' outcomes, in input order.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upsert_and_enroll(
+        &self,
+        records: &[LeadRecord],
+        source: &str,
+        sequence: &str,
+        first_step: &str,
+        due_at: &[i64],
+        now: i64,
+        dry_run: bool,
+    ) -> Result<UpsertAndEnroll, StoreError> {
+        assert_eq!(records.len(), due_at.len(), "one due time per record");
+        let mut tx = self.pool.begin().await?;
+        let upserted = upsert(&mut tx, records, source, now).await?;
+        let requests: Vec<EnrollRequest<'_>> = records
+            .iter()
+            .zip(&upserted)
+            .zip(due_at)
+            .map(|((r, (id, _)), due)| EnrollRequest {
+                lead: *id,
+                email: &r.email,
+                first_step,
+                due_at: *due,
+            })
+            .collect();
+        let enrolled = enroll(&mut tx, sequence, &requests, now).await?;
+        if dry_run {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(UpsertAndEnroll { upserted, enrolled })
     }
 
     /// The lead with this email.

@@ -24,7 +24,7 @@ pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, StateChange, TouchRow,
 };
 pub use events::{EventKind, EventRow, NewEvent};
-pub use leads::{LeadId, StoredLead, UpsertOutcome};
+pub use leads::{LeadId, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
 

@@ -3,6 +3,7 @@
 //! against real SQLite files and a real PostgreSQL server on loopback (DRUMBEAT_TEST_PG).
 
 mod store_enrollments;
+mod store_import;
 mod store_leads;
 mod store_schema;
 mod store_suppressions;
