@@ -515,3 +515,44 @@ async fn a_finished_enrollment_is_not_stopped_by_a_later_suppression() {
     )
     .await;
 }
+
+/// SQLite hands a deleted row's id to the next row; a forgotten person's anonymous events must
+/// not then read as the history of someone else's enrollment or touch.
+#[tokio::test]
+async fn events_of_a_forgotten_person_never_attach_to_a_later_enrollment() {
+    for_each_store("events_of_a_forgotten_person_never_attach_to_a_later_enrollment", |s| async move {
+        let mut touch_ids = Vec::new();
+        let mut enrollment_ids = Vec::new();
+        for address in ["gone@acme.com", "next@acme.com"] {
+            let id = enrolled(&s, &[address]).await[0];
+            let enrollment = s.enrollments_for_lead(id).await.expect("read")[0].id.0;
+            s.exec(&format!(
+                "INSERT INTO touches (enrollment_id, lead_id, sequence_id, step_id, kind, state, created_at) \
+                 VALUES ({enrollment}, {}, '{SEQ}', 'intro', 'email', 'sent', {NOW})",
+                id.0
+            ))
+            .await;
+            let touch = s.int(&format!("SELECT id FROM touches WHERE lead_id = {}", id.0)).await;
+            let mut ev = NewEvent::about(EventKind::Sent, Some(id));
+            ev.enrollment = Some(drumbeat::store::EnrollmentId(enrollment));
+            ev.touch = Some(touch);
+            s.record_event(&ev, NOW + 1).await.expect("event");
+            enrollment_ids.push(enrollment);
+            touch_ids.push(touch);
+            if address == "gone@acme.com" {
+                s.forget(&email(address), NOW + 2).await.expect("forget");
+            }
+        }
+        let (enrollment, touch) = (enrollment_ids[1], touch_ids[1]);
+        assert_eq!(
+            s.int(&format!("SELECT COUNT(*) FROM events WHERE enrollment_id = {enrollment}")).await,
+            2,
+            "{}: only next@'s enrolled and sent events belong to its enrollment",
+            s.engine
+        );
+        assert_eq!(s.int(&format!("SELECT COUNT(*) FROM events WHERE touch_id = {touch}")).await, 1, "{}", s.engine);
+        assert_eq!(s.int("SELECT COUNT(*) FROM events WHERE lead_id IS NULL").await, 2, "{}: counts stay", s.engine);
+        s.close().await;
+    })
+    .await;
+}
