@@ -73,7 +73,13 @@ impl Store {
         let (cond, arg) = match value.strip_prefix('@') {
             Some(domain) => (
                 "l.email LIKE $1",
-                format!("%@{}", domain.replace('%', "").replace('_', "\\_")),
+                format!(
+                    "%@{}",
+                    domain
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                ),
             ),
             None => ("l.email = $1", value.to_string()),
         };

@@ -137,6 +137,7 @@ async fn suppressing_a_domain_stops_exactly_that_domains_open_enrollments() {
                 "acme.com@other.example",
                 "e@axb.com",
                 "f@a-b.com",
+                "g@ab.com",
             ];
             let ids = enrolled(&s, &addresses).await;
             // done@acme.com replied already: that stays as it is.
@@ -156,7 +157,7 @@ async fn suppressing_a_domain_stops_exactly_that_domains_open_enrollments() {
             assert_eq!(
                 states,
                 [
-                    Stopped, Stopped, Replied, Active, Active, Active, Active, Active
+                    Stopped, Stopped, Replied, Active, Active, Active, Active, Active, Active
                 ],
                 "{}",
                 s.engine
@@ -185,6 +186,20 @@ async fn suppressing_a_domain_stops_exactly_that_domains_open_enrollments() {
                 "{}: @a_b.com stopped f@a-b.com",
                 s.engine
             );
+            // Neither are `%` and the escape character itself (the store takes any text).
+            for value in ["@a%b.com", "@a\\b.com"] {
+                assert!(
+                    s.suppress(value, "manual", None, NOW + 3)
+                        .await
+                        .expect("suppress")
+                );
+                assert_eq!(
+                    state(&s, ids[8]).await,
+                    Active,
+                    "{}: {value} stopped g@ab.com",
+                    s.engine
+                );
+            }
             assert!(
                 s.suppression_for(&email("e@axb.com"))
                     .await
