@@ -344,3 +344,27 @@ async fn sqlite_and_postgres_migrations_define_the_same_schema() {
     sqlite.close().await;
     postgres.close().await;
 }
+
+/// A daemon and a CLI command started together on a new install both migrate.
+#[tokio::test]
+async fn several_stores_opening_a_fresh_database_at_once_all_succeed() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut urls = vec![("sqlite", crate::support::sqlite_url(dir.path()))];
+    if let Some(server) = pg_server("several_stores_opening_a_fresh_database_at_once_all_succeed") {
+        urls.push(("postgres", crate::support::fresh_pg_database(&server).await));
+    }
+    for (engine, url) in urls {
+        let opens = (0..4).map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Store::open(&url).await.map(|s| s.backend()) })
+        });
+        for o in opens.collect::<Vec<_>>() {
+            o.await
+                .expect("join")
+                .unwrap_or_else(|e| panic!("{engine}: concurrent open: {e}"));
+        }
+        let store = Store::open(&url).await.expect("open");
+        assert_eq!(store.count_leads().await.expect("count"), 0, "{engine}");
+        store.close().await;
+    }
+}
