@@ -636,3 +636,103 @@ async fn status_counts_states_due_sends_and_lists_upcoming_steps_in_due_order() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn status_lists_what_needs_a_person_newest_first() {
+    for_each_store(
+        "status_lists_what_needs_a_person_newest_first",
+        |s| async move {
+            let ids = leads(
+                &s,
+                &[
+                    "replied@acme.com",
+                    "old-reply@acme.com",
+                    "failed@acme.com",
+                    "task@acme.com",
+                ],
+            )
+            .await;
+            for (id, address) in ids.iter().zip([
+                "replied@acme.com",
+                "old-reply@acme.com",
+                "failed@acme.com",
+                "task@acme.com",
+            ]) {
+                enroll_one(&s, SEQ, *id, &email(address), NOW).await;
+            }
+            // A reply today and one 8 days ago (too old to list).
+            for (id, at) in [(ids[0], NOW - 3600), (ids[1], NOW - 8 * DAY)] {
+                let mut ev = NewEvent::about(EventKind::Replied, Some(id));
+                ev.sequence = Some(SEQ);
+                ev.step = Some("intro");
+                ev.data = serde_json::json!({ "snippet": "Sounds good, call me" });
+                s.record_event(&ev, at).await.expect("event");
+            }
+            s.change_state(
+                ids[2],
+                None,
+                Failed,
+                "template failed: no first_name",
+                NOW - 60,
+            )
+            .await
+            .expect("fail");
+            // An open task due yesterday, and a done one and a future one that need nobody.
+            let enrollment = s.enrollments_for_lead(ids[3]).await.expect("read")[0].id.0;
+            for (state, due) in [
+                ("open", NOW - DAY),
+                ("done", NOW - DAY),
+                ("open", NOW + DAY),
+            ] {
+                s.exec(&format!(
+                    "INSERT INTO tasks (enrollment_id, lead_id, kind, state, due_at, created_at) \
+                 VALUES ({enrollment}, {}, 'call', '{state}', {due}, {NOW})",
+                    ids[3].0
+                ))
+                .await;
+            }
+
+            let status = s.status(NOW, NOW - 3600, 10).await.expect("status");
+            let items: Vec<_> = status
+                .attention
+                .iter()
+                .map(|a| {
+                    (
+                        a.kind.as_str(),
+                        a.email.as_deref(),
+                        a.at,
+                        a.detail.as_deref(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                items,
+                [
+                    (
+                        "failed-enrollment",
+                        Some("failed@acme.com"),
+                        Some(NOW - 60),
+                        Some("template failed: no first_name")
+                    ),
+                    (
+                        "reply",
+                        Some("replied@acme.com"),
+                        Some(NOW - 3600),
+                        Some("Sounds good, call me")
+                    ),
+                    (
+                        "overdue-task",
+                        Some("task@acme.com"),
+                        Some(NOW - DAY),
+                        Some("call")
+                    ),
+                ],
+                "{}",
+                s.engine
+            );
+            assert_eq!(status.sequences[0].states["failed"], 1, "{}", s.engine);
+            s.close().await;
+        },
+    )
+    .await;
+}
