@@ -2,7 +2,7 @@
 //! into a sequence. Bad rows are reported with their row number and skipped; good rows always
 //! land. Importing the same file twice changes nothing.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -219,9 +219,34 @@ async fn write_batch(
     if records.is_empty() {
         return Ok(());
     }
-    let outcomes = store
-        .upsert_leads(&records, source, now, opts.dry_run)
-        .await?;
+    // Upsert and enroll in one transaction, so that a dry run can enroll leads it only
+    // pretends to create.
+    let (outcomes, enrolled) = match opts.sequence {
+        None => (
+            store
+                .upsert_leads(&records, source, now, opts.dry_run)
+                .await?,
+            Vec::new(),
+        ),
+        Some(seq) => {
+            let due: Vec<i64> = records
+                .iter()
+                .map(|lead| first_due_at(config, seq, lead, now))
+                .collect();
+            let done = store
+                .upsert_and_enroll(
+                    &records,
+                    source,
+                    &seq.id,
+                    &seq.steps[0].id,
+                    &due,
+                    now,
+                    opts.dry_run,
+                )
+                .await?;
+            (done.upserted, done.enrolled)
+        }
+    };
     for (_, o) in &outcomes {
         match o {
             UpsertOutcome::New => summary.new += 1,
@@ -229,33 +254,11 @@ async fn write_batch(
             UpsertOutcome::Unchanged => summary.unchanged += 1,
         }
     }
-    if let Some(seq) = opts.sequence {
-        // In a dry run the leads that would be new were rolled back, so the store cannot
-        // enroll them even in a transaction it rolls back: they would be enrolled unless
-        // suppressed, and a repeat of one in the same batch would already be in.
-        let mut fresh: HashSet<&crate::lead::Email> = HashSet::new();
-        let mut requests: Vec<EnrollRequest<'_>> = Vec::with_capacity(records.len());
-        for (lead, (id, outcome)) in records.iter().zip(&outcomes) {
-            if opts.dry_run && (*outcome == UpsertOutcome::New || fresh.contains(&lead.email)) {
-                if !fresh.insert(&lead.email) {
-                    summary.already_enrolled += 1;
-                }
-            } else {
-                requests.push(enroll_request(config, seq, lead, *id, now));
-            }
-        }
-        if !fresh.is_empty() {
-            let fresh: Vec<&crate::lead::Email> = fresh.into_iter().collect();
-            let suppressed = store.suppressed_among(&fresh).await?.len() as u64;
-            summary.suppressed += suppressed;
-            summary.enrolled += fresh.len() as u64 - suppressed;
-        }
-        for o in store.enroll(&seq.id, &requests, now, opts.dry_run).await? {
-            match o {
-                EnrollOutcome::Enrolled(_) => summary.enrolled += 1,
-                EnrollOutcome::AlreadyEnrolled => summary.already_enrolled += 1,
-                EnrollOutcome::Suppressed => summary.suppressed += 1,
-            }
+    for o in enrolled {
+        match o {
+            EnrollOutcome::Enrolled(_) => summary.enrolled += 1,
+            EnrollOutcome::AlreadyEnrolled => summary.already_enrolled += 1,
+            EnrollOutcome::Suppressed => summary.suppressed += 1,
         }
     }
     Ok(())

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::events::{self, EventKind, NewEvent};
 use super::suppressions::values_for;
@@ -124,76 +124,7 @@ impl Store {
         dry_run: bool,
     ) -> Result<Vec<EnrollOutcome>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut out = Vec::with_capacity(requests.len());
-        for chunk in requests.chunks(300) {
-            // Suppressed addresses (the address, its domain, or a forgotten hash).
-            let values: Vec<[String; 3]> = chunk.iter().map(|r| values_for(r.email)).collect();
-            let sql = format!(
-                "SELECT value FROM suppressions WHERE value IN ({})",
-                in_list(values.len() * 3, 1)
-            );
-            let mut q = sqlx::query(built(sql));
-            for v in &values {
-                q = q.bind(&v[0]).bind(&v[1]).bind(&v[2]);
-            }
-            let hits: std::collections::HashSet<String> = q
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| r.try_get::<String, _>("value"))
-                .collect::<Result<_, _>>()?;
-            let suppressed: Vec<bool> = values
-                .iter()
-                .map(|v| v.iter().any(|x| hits.contains(x)))
-                .collect();
-
-            let mut seen = std::collections::HashSet::new();
-            let todo: Vec<&EnrollRequest<'_>> = chunk
-                .iter()
-                .zip(&suppressed)
-                .filter(|(r, s)| !**s && seen.insert(r.lead))
-                .map(|(r, _)| r)
-                .collect();
-            let mut created: HashMap<i64, i64> = HashMap::new();
-            if !todo.is_empty() {
-                let sql = format!(
-                    "INSERT INTO enrollments (lead_id, sequence_id, state, next_step_id, next_due_at, enrolled_at, updated_at) \
-                     VALUES {} ON CONFLICT (lead_id, sequence_id) DO NOTHING RETURNING id, lead_id",
-                    values_clause(todo.len(), 7, 1)
-                );
-                let mut q = sqlx::query(built(sql));
-                for r in &todo {
-                    q = q
-                        .bind(r.lead.0)
-                        .bind(sequence)
-                        .bind(EnrollmentState::Active.as_str())
-                        .bind(r.first_step)
-                        .bind(r.due_at)
-                        .bind(now)
-                        .bind(now);
-                }
-                for row in q.fetch_all(&mut *tx).await? {
-                    created.insert(row.try_get("lead_id")?, row.try_get("id")?);
-                }
-                for r in &todo {
-                    if let Some(id) = created.get(&r.lead.0) {
-                        let mut ev = NewEvent::about(EventKind::Enrolled, Some(r.lead));
-                        ev.enrollment = Some(EnrollmentId(*id));
-                        ev.sequence = Some(sequence);
-                        events::insert(&mut tx, &ev, now).await?;
-                    }
-                }
-            }
-            for (r, s) in chunk.iter().zip(&suppressed) {
-                out.push(if *s {
-                    EnrollOutcome::Suppressed
-                } else if let Some(id) = created.remove(&r.lead.0) {
-                    EnrollOutcome::Enrolled(EnrollmentId(id))
-                } else {
-                    EnrollOutcome::AlreadyEnrolled
-                });
-            }
-        }
+        let out = enroll(&mut tx, sequence, requests, now).await?;
         if dry_run {
             tx.rollback().await?;
         } else {
@@ -315,6 +246,86 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// [`Store::enroll`] inside the caller's transaction.
+pub(super) async fn enroll(
+    conn: &mut AnyConnection,
+    sequence: &str,
+    requests: &[EnrollRequest<'_>],
+    now: i64,
+) -> Result<Vec<EnrollOutcome>, StoreError> {
+    let mut out = Vec::with_capacity(requests.len());
+    for chunk in requests.chunks(300) {
+        // Suppressed addresses (the address, its domain, or a forgotten hash).
+        let values: Vec<[String; 3]> = chunk.iter().map(|r| values_for(r.email)).collect();
+        let sql = format!(
+            "SELECT value FROM suppressions WHERE value IN ({})",
+            in_list(values.len() * 3, 1)
+        );
+        let mut q = sqlx::query(built(sql));
+        for v in &values {
+            q = q.bind(&v[0]).bind(&v[1]).bind(&v[2]);
+        }
+        let hits: std::collections::HashSet<String> = q
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>("value"))
+            .collect::<Result<_, _>>()?;
+        let suppressed: Vec<bool> = values
+            .iter()
+            .map(|v| v.iter().any(|x| hits.contains(x)))
+            .collect();
+
+        let mut seen = std::collections::HashSet::new();
+        let todo: Vec<&EnrollRequest<'_>> = chunk
+            .iter()
+            .zip(&suppressed)
+            .filter(|(r, s)| !**s && seen.insert(r.lead))
+            .map(|(r, _)| r)
+            .collect();
+        let mut created: HashMap<i64, i64> = HashMap::new();
+        if !todo.is_empty() {
+            let sql = format!(
+                "INSERT INTO enrollments (lead_id, sequence_id, state, next_step_id, next_due_at, enrolled_at, updated_at) \
+                 VALUES {} ON CONFLICT (lead_id, sequence_id) DO NOTHING RETURNING id, lead_id",
+                values_clause(todo.len(), 7, 1)
+            );
+            let mut q = sqlx::query(built(sql));
+            for r in &todo {
+                q = q
+                    .bind(r.lead.0)
+                    .bind(sequence)
+                    .bind(EnrollmentState::Active.as_str())
+                    .bind(r.first_step)
+                    .bind(r.due_at)
+                    .bind(now)
+                    .bind(now);
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                created.insert(row.try_get("lead_id")?, row.try_get("id")?);
+            }
+            for r in &todo {
+                if let Some(id) = created.get(&r.lead.0) {
+                    let mut ev = NewEvent::about(EventKind::Enrolled, Some(r.lead));
+                    ev.enrollment = Some(EnrollmentId(*id));
+                    ev.sequence = Some(sequence);
+                    events::insert(conn, &ev, now).await?;
+                }
+            }
+        }
+        for (r, s) in chunk.iter().zip(&suppressed) {
+            out.push(if *s {
+                EnrollOutcome::Suppressed
+            } else if let Some(id) = created.remove(&r.lead.0) {
+                EnrollOutcome::Enrolled(EnrollmentId(id))
+            } else {
+                EnrollOutcome::AlreadyEnrolled
+            });
+        }
+    }
+    Ok(out)
 }
 
 pub(super) fn enrollment_row(r: &AnyRow) -> Result<EnrollmentRow, StoreError> {

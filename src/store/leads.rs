@@ -2,10 +2,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
-use super::{Store, StoreError, built, in_list, values_clause};
+use super::enrollments::enroll;
+use super::{EnrollOutcome, EnrollRequest, Store, StoreError, built, in_list, values_clause};
 use crate::lead::{Email, LeadRecord};
 
 /// Row id of a lead.
@@ -30,6 +31,15 @@ pub struct StoredLead {
     pub updated_at: i64,
 }
 
+/// What [`Store::upsert_and_enroll`] did, per input record.
+#[derive(Debug, Clone)]
+pub struct UpsertAndEnroll {
+    /// Each record's lead and what the upsert did to it.
+    pub upserted: Vec<(LeadId, UpsertOutcome)>,
+    /// What enrolling each record's lead did.
+    pub enrolled: Vec<EnrollOutcome>,
+}
+
 /// What an upsert did to one lead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpsertOutcome {
@@ -50,7 +60,10 @@ impl Store {
     /// Inserts new leads and updates changed ones, in one transaction. A field the new record
     /// leaves empty keeps its stored value (an import never erases data); custom fields merge.
     /// Returns, for each input record in order, its id and what happened. The same email may
-    /// appear several times; later records win. With `dry_run` the transaction is rolled
+    /// appear several times; later records win, and each occurrence's outcome says what it
+    /// changes over the ones before it (the first of a new lead is `New`). When all of them
+    /// together leave the stored lead as it is, every occurrence is `Unchanged`, so the same
+    /// batch twice changes nothing the second time. With `dry_run` the transaction is rolled
     /// back: the outcomes say what would happen and nothing changes.
     pub async fn upsert_leads(
         &self,
@@ -60,28 +73,51 @@ impl Store {
         dry_run: bool,
     ) -> Result<Vec<(LeadId, UpsertOutcome)>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut out = Vec::with_capacity(records.len());
-        let mut start = 0;
-        while start < records.len() {
-            // A chunk holds each email once, so one statement never touches a row twice.
-            let mut seen = HashSet::new();
-            let mut end = start;
-            while end < records.len()
-                && end - start < CHUNK
-                && seen.insert(records[end].email.as_str())
-            {
-                end += 1;
-            }
-            let chunk = &records[start..end];
-            out.extend(upsert_chunk(&mut tx, chunk, source, now).await?);
-            start = end;
-        }
+        let out = upsert(&mut tx, records, source, now).await?;
         if dry_run {
             tx.rollback().await?;
         } else {
             tx.commit().await?;
         }
         Ok(out)
+    }
+
+    /// Upserts leads as [`Store::upsert_leads`] does and enrolls each into `sequence` as
+    /// [`Store::enroll`] does, in one transaction: a batch of an import lands whole, and its dry
+    /// run can tell what enrolling leads it only pretends to create would do. Record `i`'s first
+    /// step is `first_step`, due at `due_at[i]`. Returns both functions' outcomes, in input order.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upsert_and_enroll(
+        &self,
+        records: &[LeadRecord],
+        source: &str,
+        sequence: &str,
+        first_step: &str,
+        due_at: &[i64],
+        now: i64,
+        dry_run: bool,
+    ) -> Result<UpsertAndEnroll, StoreError> {
+        assert_eq!(records.len(), due_at.len(), "one due time per record");
+        let mut tx = self.pool.begin().await?;
+        let upserted = upsert(&mut tx, records, source, now).await?;
+        let requests: Vec<EnrollRequest<'_>> = records
+            .iter()
+            .zip(&upserted)
+            .zip(due_at)
+            .map(|((r, (id, _)), due)| EnrollRequest {
+                lead: *id,
+                email: &r.email,
+                first_step,
+                due_at: *due,
+            })
+            .collect();
+        let enrolled = enroll(&mut tx, sequence, &requests, now).await?;
+        if dry_run {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(UpsertAndEnroll { upserted, enrolled })
     }
 
     /// The lead with this email.
@@ -128,16 +164,106 @@ impl Store {
     }
 }
 
-async fn upsert_chunk(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    chunk: &[LeadRecord],
+/// [`Store::upsert_leads`] inside the caller's transaction.
+async fn upsert(
+    conn: &mut AnyConnection,
+    records: &[LeadRecord],
     source: &str,
     now: i64,
 ) -> Result<Vec<(LeadId, UpsertOutcome)>, StoreError> {
-    // Accounts first: one per company domain.
+    // Each address once, in order of first appearance, with the positions of its records:
+    // one statement then writes each lead once, with all its records folded together.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut group_of: HashMap<&str, usize> = HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        let g = *group_of.entry(r.email.as_str()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    let mut out: Vec<Option<(LeadId, UpsertOutcome)>> = vec![None; records.len()];
+    for chunk in groups.chunks(CHUNK) {
+        upsert_chunk(conn, records, chunk, source, now, &mut out).await?;
+    }
+    Ok(out
+        .into_iter()
+        .map(|o| o.expect("every record belongs to a group, and every group gets outcomes"))
+        .collect())
+}
+
+/// Upserts the leads of `groups` (each the positions in `records` of one address), filling
+/// their entries of `out`.
+async fn upsert_chunk(
+    conn: &mut AnyConnection,
+    records: &[LeadRecord],
+    groups: &[Vec<usize>],
+    source: &str,
+    now: i64,
+    out: &mut [Option<(LeadId, UpsertOutcome)>],
+) -> Result<(), StoreError> {
+    let first = |g: &Vec<usize>| &records[g[0]];
+
+    // What is stored already.
+    let sql = format!(
+        "SELECT {LEAD_COLUMNS} FROM leads WHERE email IN ({})",
+        in_list(groups.len(), 1)
+    );
+    let mut q = sqlx::query(built(sql));
+    for g in groups {
+        q = q.bind(first(g).email.as_str());
+    }
+    let mut existing: HashMap<String, (LeadId, LeadRecord, i64)> = HashMap::new();
+    for row in q.fetch_all(&mut *conn).await? {
+        let id = LeadId(row.try_get("id")?);
+        let fp: i64 = row.try_get("fingerprint")?;
+        let rec = lead_record(&row)?;
+        existing.insert(rec.email.as_str().to_string(), (id, rec, fp));
+    }
+
+    // Fold each address's records over what is stored; an occurrence's outcome is what it
+    // changes over the fold before it.
+    let mut writes: Vec<(&[usize], LeadRecord, i64, Vec<UpsertOutcome>)> = Vec::new();
+    for g in groups {
+        let stored = existing.get(first(g).email.as_str());
+        let mut current: Option<LeadRecord> = stored.map(|(_, rec, _)| rec.clone());
+        let mut steps = Vec::with_capacity(g.len());
+        for &i in g {
+            let r = &records[i];
+            let (next, step) = match &current {
+                None => (r.clone(), UpsertOutcome::New),
+                Some(c) => {
+                    let m = merge(c, r);
+                    let step = if m == *c {
+                        UpsertOutcome::Unchanged
+                    } else {
+                        UpsertOutcome::Updated
+                    };
+                    (m, step)
+                }
+            };
+            steps.push(step);
+            current = Some(next);
+        }
+        let folded = current.expect("a group holds at least one record");
+        let fp = fingerprint(&folded);
+        match stored {
+            Some((id, _, old_fp)) if *old_fp == fp => {
+                for &i in g {
+                    out[i] = Some((*id, UpsertOutcome::Unchanged));
+                }
+            }
+            _ => writes.push((g, folded, fp, steps)),
+        }
+    }
+    if writes.is_empty() {
+        return Ok(());
+    }
+
+    // Accounts: one per company domain.
     let mut domains: Vec<(&str, Option<&str>)> = Vec::new();
     let mut seen = HashSet::new();
-    for r in chunk {
+    for (_, r, _, _) in &writes {
         if let Some(d) = r.email.account_domain()
             && seen.insert(d)
         {
@@ -154,7 +280,7 @@ async fn upsert_chunk(
         for (d, name) in &domains {
             q = q.bind(*d).bind(name.map(str::to_string)).bind(now);
         }
-        q.execute(&mut **tx).await?;
+        q.execute(&mut *conn).await?;
         let sql = format!(
             "SELECT id, domain FROM accounts WHERE domain IN ({})",
             in_list(domains.len(), 1)
@@ -163,100 +289,57 @@ async fn upsert_chunk(
         for (d, _) in &domains {
             q = q.bind(*d);
         }
-        for row in q.fetch_all(&mut **tx).await? {
+        for row in q.fetch_all(&mut *conn).await? {
             account_ids.insert(row.try_get("domain")?, row.try_get("id")?);
         }
     }
 
-    // What is stored already.
     let sql = format!(
-        "SELECT {LEAD_COLUMNS} FROM leads WHERE email IN ({})",
-        in_list(chunk.len(), 1)
+        "INSERT INTO leads (email, first_name, last_name, company, title, timezone, phone, owner, account_id, custom, source, fingerprint, created_at, updated_at) \
+         VALUES {} \
+         ON CONFLICT (email) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name, \
+           company = excluded.company, title = excluded.title, timezone = excluded.timezone, phone = excluded.phone, \
+           owner = excluded.owner, account_id = excluded.account_id, custom = excluded.custom, \
+           fingerprint = excluded.fingerprint, updated_at = excluded.updated_at \
+         RETURNING id, email",
+        values_clause(writes.len(), 14, 1)
     );
     let mut q = sqlx::query(built(sql));
-    for r in chunk {
-        q = q.bind(r.email.as_str());
+    for (_, r, fp, _) in &writes {
+        let account = r
+            .email
+            .account_domain()
+            .and_then(|d| account_ids.get(d).copied());
+        q = q
+            .bind(r.email.as_str())
+            .bind(r.first_name.clone())
+            .bind(r.last_name.clone())
+            .bind(r.company.clone())
+            .bind(r.title.clone())
+            .bind(r.timezone.clone())
+            .bind(r.phone.clone())
+            .bind(r.owner.clone())
+            .bind(account)
+            .bind(custom_json(&r.custom))
+            .bind(source)
+            .bind(*fp)
+            .bind(now)
+            .bind(now);
     }
-    let mut existing: HashMap<String, (LeadId, LeadRecord, i64)> = HashMap::new();
-    for row in q.fetch_all(&mut **tx).await? {
-        let id = LeadId(row.try_get("id")?);
-        let fp: i64 = row.try_get("fingerprint")?;
-        let rec = lead_record(&row)?;
-        existing.insert(rec.email.as_str().to_string(), (id, rec, fp));
+    let mut ids: HashMap<String, i64> = HashMap::new();
+    for row in q.fetch_all(&mut *conn).await? {
+        ids.insert(row.try_get("email")?, row.try_get("id")?);
     }
-
-    let mut outcomes: Vec<Option<(LeadId, UpsertOutcome)>> = vec![None; chunk.len()];
-    let mut writes: Vec<(usize, LeadRecord, i64)> = Vec::new();
-    for (i, r) in chunk.iter().enumerate() {
-        match existing.get(r.email.as_str()) {
-            None => {
-                let fp = fingerprint(r);
-                writes.push((i, r.clone(), fp));
-            }
-            Some((id, old, old_fp)) => {
-                let merged = merge(old, r);
-                let fp = fingerprint(&merged);
-                if fp == *old_fp {
-                    outcomes[i] = Some((*id, UpsertOutcome::Unchanged));
-                } else {
-                    writes.push((i, merged, fp));
-                }
-            }
+    for (g, r, _, steps) in &writes {
+        let id = ids
+            .get(r.email.as_str())
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt(format!("upsert of {} returned no id", r.email)))?;
+        for (&i, step) in g.iter().zip(steps) {
+            out[i] = Some((LeadId(id), *step));
         }
     }
-    if !writes.is_empty() {
-        let sql = format!(
-            "INSERT INTO leads (email, first_name, last_name, company, title, timezone, phone, owner, account_id, custom, source, fingerprint, created_at, updated_at) \
-             VALUES {} \
-             ON CONFLICT (email) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name, \
-               company = excluded.company, title = excluded.title, timezone = excluded.timezone, phone = excluded.phone, \
-               owner = excluded.owner, account_id = excluded.account_id, custom = excluded.custom, \
-               fingerprint = excluded.fingerprint, updated_at = excluded.updated_at \
-             RETURNING id, email",
-            values_clause(writes.len(), 14, 1)
-        );
-        let mut q = sqlx::query(built(sql));
-        for (_, r, fp) in &writes {
-            let account = r
-                .email
-                .account_domain()
-                .and_then(|d| account_ids.get(d).copied());
-            q = q
-                .bind(r.email.as_str())
-                .bind(r.first_name.clone())
-                .bind(r.last_name.clone())
-                .bind(r.company.clone())
-                .bind(r.title.clone())
-                .bind(r.timezone.clone())
-                .bind(r.phone.clone())
-                .bind(r.owner.clone())
-                .bind(account)
-                .bind(custom_json(&r.custom))
-                .bind(source)
-                .bind(*fp)
-                .bind(now)
-                .bind(now);
-        }
-        let mut ids: HashMap<String, i64> = HashMap::new();
-        for row in q.fetch_all(&mut **tx).await? {
-            ids.insert(row.try_get("email")?, row.try_get("id")?);
-        }
-        for (i, r, _) in &writes {
-            let id = ids.get(r.email.as_str()).copied().ok_or_else(|| {
-                StoreError::Corrupt(format!("upsert of {} returned no id", r.email))
-            })?;
-            let outcome = if existing.contains_key(r.email.as_str()) {
-                UpsertOutcome::Updated
-            } else {
-                UpsertOutcome::New
-            };
-            outcomes[*i] = Some((LeadId(id), outcome));
-        }
-    }
-    Ok(outcomes
-        .into_iter()
-        .map(|o| o.expect("every record got an outcome"))
-        .collect())
+    Ok(())
 }
 
 /// `new` laid over `old`: given fields replace, empty ones keep the stored value.

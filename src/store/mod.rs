@@ -24,7 +24,7 @@ pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, StateChange, TouchRow,
 };
 pub use events::{EventKind, EventRow, NewEvent};
-pub use leads::{LeadId, StoredLead, UpsertOutcome};
+pub use leads::{LeadId, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
 
@@ -137,10 +137,21 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate { url: shown, source })?;
+        // sqlx takes no lock to migrate SQLite, so processes opening a new file at once all try
+        // to apply its migrations; a loser fails ("table … already exists") once the winner has
+        // committed one, and trying again finds it applied. Every failed try means another
+        // process applied a migration, so as many tries as there are migrations suffice.
+        let mut retries = match backend {
+            Backend::Sqlite => migrator.iter().count(),
+            Backend::Postgres => 0,
+        };
+        loop {
+            match migrator.run(&pool).await {
+                Ok(()) => break,
+                Err(_) if retries > 0 => retries -= 1,
+                Err(source) => return Err(StoreError::Migrate { url: shown, source }),
+            }
+        }
         Ok(Store { pool, backend })
     }
 

@@ -73,7 +73,13 @@ impl Store {
         let (cond, arg) = match value.strip_prefix('@') {
             Some(domain) => (
                 "l.email LIKE $1",
-                format!("%@{}", domain.replace('%', "").replace('_', "\\_")),
+                format!(
+                    "%@{}",
+                    domain
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                ),
             ),
             None => ("l.email = $1", value.to_string()),
         };
@@ -220,7 +226,8 @@ impl Store {
     }
 
     /// Erases a person: their lead, enrollments, touches and tasks are deleted, events about
-    /// them lose every detail and the link to them (counts in reports stay), plain suppression
+    /// them lose every detail and the link to them, their enrollments and touches (counts per
+    /// kind, sequence and step in reports stay), plain suppression
     /// entries are replaced by the address's hash so they are never emailed again. Returns
     /// whether a lead was stored.
     pub async fn forget(&self, email: &Email, now: i64) -> Result<bool, StoreError> {
@@ -232,10 +239,15 @@ impl Store {
             .map(|r| r.try_get("id"))
             .transpose()?;
         if let Some(id) = lead {
-            sqlx::query("UPDATE events SET lead_id = NULL, data = '{}' WHERE lead_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            // Enrollment and touch ids go too: SQLite gives a deleted row's id to the next
+            // row, which would make these events read as someone else's history.
+            sqlx::query(
+                "UPDATE events SET lead_id = NULL, enrollment_id = NULL, touch_id = NULL, data = '{}' \
+                 WHERE lead_id = $1",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("DELETE FROM tasks WHERE lead_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
