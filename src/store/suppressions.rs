@@ -57,6 +57,9 @@ impl Store {
         note: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {
+        // Addresses are stored lowercased (see `Email`); so are suppressions.
+        let value = value.trim().to_lowercase();
+        let value = value.as_str();
         let mut tx = self.pool.begin().await?;
         let added = sqlx::query(
             "INSERT INTO suppressions (value, reason, note, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (value) DO NOTHING",
@@ -126,6 +129,8 @@ impl Store {
 
     /// Takes an address or `@domain` off the list. Forgotten people stay on it.
     pub async fn unsuppress(&self, value: &str, now: i64) -> Result<bool, StoreError> {
+        let value = value.trim().to_lowercase();
+        let value = value.as_str();
         let mut tx = self.pool.begin().await?;
         let removed =
             sqlx::query("DELETE FROM suppressions WHERE value = $1 AND reason <> 'forgotten'")
