@@ -5,6 +5,7 @@
 pub mod no_ask;
 pub mod sequence;
 pub mod template;
+mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
