@@ -130,7 +130,7 @@ impl Store {
             let values: Vec<[String; 3]> = chunk.iter().map(|r| values_for(r.email)).collect();
             let sql = format!(
                 "SELECT value FROM suppressions WHERE value IN ({})",
-                in_list(values.len() * 3, 1)
+                in_list(self.backend, values.len() * 3)
             );
             let mut q = sqlx::query(built(sql));
             for v in &values {
@@ -159,7 +159,7 @@ impl Store {
                 let sql = format!(
                     "INSERT INTO enrollments (lead_id, sequence_id, state, next_step_id, next_due_at, enrolled_at, updated_at) \
                      VALUES {} ON CONFLICT (lead_id, sequence_id) DO NOTHING RETURNING id, lead_id",
-                    values_clause(todo.len(), 7, 1)
+                    values_clause(self.backend, todo.len(), 7)
                 );
                 let mut q = sqlx::query(built(sql));
                 for r in &todo {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, built, in_list, values_clause};
+use super::{Backend, Store, StoreError, built, in_list, values_clause};
 use crate::lead::{Email, LeadRecord};
 
 /// Row id of a lead.
@@ -73,7 +73,7 @@ impl Store {
                 end += 1;
             }
             let chunk = &records[start..end];
-            out.extend(upsert_chunk(&mut tx, chunk, source, now).await?);
+            out.extend(upsert_chunk(&mut tx, self.backend, chunk, source, now).await?);
             start = end;
         }
         if dry_run {
@@ -105,7 +105,7 @@ impl Store {
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
                 "SELECT {LEAD_COLUMNS}, (SELECT domain FROM accounts a WHERE a.id = leads.account_id) AS account FROM leads WHERE id IN ({})",
-                in_list(chunk.len(), 1)
+                in_list(self.backend, chunk.len())
             );
             let mut q = sqlx::query(built(sql));
             for id in chunk {
@@ -130,6 +130,7 @@ impl Store {
 
 async fn upsert_chunk(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
     chunk: &[LeadRecord],
     source: &str,
     now: i64,
@@ -148,7 +149,7 @@ async fn upsert_chunk(
     if !domains.is_empty() {
         let sql = format!(
             "INSERT INTO accounts (domain, name, created_at) VALUES {} ON CONFLICT (domain) DO NOTHING",
-            values_clause(domains.len(), 3, 1)
+            values_clause(backend, domains.len(), 3)
         );
         let mut q = sqlx::query(built(sql));
         for (d, name) in &domains {
@@ -157,7 +158,7 @@ async fn upsert_chunk(
         q.execute(&mut **tx).await?;
         let sql = format!(
             "SELECT id, domain FROM accounts WHERE domain IN ({})",
-            in_list(domains.len(), 1)
+            in_list(backend, domains.len())
         );
         let mut q = sqlx::query(built(sql));
         for (d, _) in &domains {
@@ -171,7 +172,7 @@ async fn upsert_chunk(
     // What is stored already.
     let sql = format!(
         "SELECT {LEAD_COLUMNS} FROM leads WHERE email IN ({})",
-        in_list(chunk.len(), 1)
+        in_list(backend, chunk.len())
     );
     let mut q = sqlx::query(built(sql));
     for r in chunk {
@@ -213,7 +214,7 @@ async fn upsert_chunk(
                owner = excluded.owner, account_id = excluded.account_id, custom = excluded.custom, \
                fingerprint = excluded.fingerprint, updated_at = excluded.updated_at \
              RETURNING id, email",
-            values_clause(writes.len(), 14, 1)
+            values_clause(backend, writes.len(), 14)
         );
         let mut q = sqlx::query(built(sql));
         for (_, r, fp) in &writes {

@@ -159,7 +159,7 @@ impl Store {
             let values: Vec<[String; 3]> = chunk.iter().map(|e| values_for(e)).collect();
             let sql = format!(
                 "SELECT value FROM suppressions WHERE value IN ({})",
-                in_list(values.len() * 3, 1)
+                in_list(self.backend, values.len() * 3)
             );
             let mut q = sqlx::query(built(sql));
             for v in &values {
@@ -190,7 +190,7 @@ impl Store {
             let hashes: Vec<String> = chunk.iter().map(|e| forgotten_value(e)).collect();
             let sql = format!(
                 "SELECT value FROM suppressions WHERE value IN ({})",
-                in_list(hashes.len(), 1)
+                in_list(self.backend, hashes.len())
             );
             let mut q = sqlx::query(built(sql));
             for h in &hashes {
