@@ -53,11 +53,23 @@ struct Figures {
 fn parent() {
     let rows = env_usize("DRUMBEAT_BENCH_ROWS", 1_000_000);
     let runs = env_usize("DRUMBEAT_BENCH_RUNS", 3).max(1);
-    let dir = tempfile::Builder::new()
-        .prefix("drumbeat-bench-import")
-        .tempdir()
-        .expect("a temporary folder");
-    let csv = dir.path().join("leads.csv");
+    // DRUMBEAT_BENCH_DIR keeps the CSV and the stores (to profile an import by hand);
+    // otherwise they go in a temporary folder removed at the end.
+    let temp;
+    let dir: PathBuf = match std::env::var_os("DRUMBEAT_BENCH_DIR") {
+        Some(d) => {
+            std::fs::create_dir_all(&d).expect("DRUMBEAT_BENCH_DIR can be created");
+            d.into()
+        }
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("drumbeat-bench-import")
+                .tempdir()
+                .expect("a temporary folder");
+            temp.path().to_path_buf()
+        }
+    };
+    let csv = dir.join("leads.csv");
     let started = Instant::now();
     let bytes = write_csv(&csv, rows).expect("the CSV is written");
     println!(
@@ -71,10 +83,10 @@ fn parent() {
     let mut results: Vec<Vec<Figures>> = vec![Vec::new(); scenarios.len()];
     for run in 1..=runs {
         println!("run {run}/{runs}");
-        let db = dir.path().join(format!("run{run}.db"));
+        let db = fresh_db(&dir.join(format!("run{run}.db")));
         results[0].push(run_child(&csv, &db, None, rows, scenarios[0]));
         results[1].push(run_child(&csv, &db, None, rows, scenarios[1]));
-        let db = dir.path().join(format!("run{run}-enroll.db"));
+        let db = fresh_db(&dir.join(format!("run{run}-enroll.db")));
         results[2].push(run_child(
             &csv,
             &db,
@@ -94,6 +106,20 @@ fn parent() {
             thousands((rows as f64 / best) as u64),
         );
     }
+}
+
+/// `path` with no store there (nor its WAL files) from an earlier run.
+fn fresh_db(path: &Path) -> PathBuf {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("cannot remove {}: {e}", Path::new(&p).display()),
+        }
+    }
+    path.to_path_buf()
 }
 
 /// Runs one import in a child process and prints its line.
