@@ -175,14 +175,17 @@ impl Store {
                 for row in q.fetch_all(&mut *tx).await? {
                     created.insert(row.try_get("lead_id")?, row.try_get("id")?);
                 }
-                for r in &todo {
-                    if let Some(id) = created.get(&r.lead.0) {
+                let enrolled: Vec<NewEvent<'_>> = todo
+                    .iter()
+                    .filter_map(|r| {
+                        let id = created.get(&r.lead.0)?;
                         let mut ev = NewEvent::about(EventKind::Enrolled, Some(r.lead));
                         ev.enrollment = Some(EnrollmentId(*id));
                         ev.sequence = Some(sequence);
-                        events::insert(&mut tx, &ev, now).await?;
-                    }
-                }
+                        Some(ev)
+                    })
+                    .collect();
+                events::insert_many(&mut tx, self.backend, &enrolled, now).await?;
             }
             for (r, s) in chunk.iter().zip(&suppressed) {
                 out.push(if *s {
