@@ -86,8 +86,11 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-/// Leads per store transaction.
-const BATCH: usize = 2_000;
+/// Leads per store transaction. Each commit writes every page it changed to SQLite's WAL, and
+/// new leads land all over the email and domain indexes, so small transactions rewrite the same
+/// index pages again and again: at 2,000 leads a 1,000,000-lead import wrote 6 GB for a
+/// 290 MB store. 20,000 leads (a few MiB of records) write a quarter of that.
+const BATCH: usize = 20_000;
 
 /// Imports `path`. `progress` is called with the bytes read so far after each batch.
 pub async fn import_file(

@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::events::{self, EventKind, NewEvent};
 use super::suppressions::values_for;
-use super::{LeadId, Store, StoreError, built, in_list, values_clause};
+use super::{Backend, LeadId, Store, StoreError, built, in_list, values_clause};
 use crate::enrollment::EnrollmentState;
 use crate::lead::Email;
 
@@ -124,7 +124,7 @@ impl Store {
         dry_run: bool,
     ) -> Result<Vec<EnrollOutcome>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let out = enroll(&mut tx, sequence, requests, now).await?;
+        let out = enroll(&mut tx, self.backend, sequence, requests, now).await?;
         if dry_run {
             tx.rollback().await?;
         } else {
@@ -251,6 +251,7 @@ impl Store {
 /// [`Store::enroll`] inside the caller's transaction.
 pub(super) async fn enroll(
     conn: &mut AnyConnection,
+    backend: Backend,
     sequence: &str,
     requests: &[EnrollRequest<'_>],
     now: i64,
@@ -261,7 +262,7 @@ pub(super) async fn enroll(
         let values: Vec<[String; 3]> = chunk.iter().map(|r| values_for(r.email)).collect();
         let sql = format!(
             "SELECT value FROM suppressions WHERE value IN ({})",
-            in_list(values.len() * 3, 1)
+            in_list(backend, values.len() * 3)
         );
         let mut q = sqlx::query(built(sql));
         for v in &values {
@@ -290,7 +291,7 @@ pub(super) async fn enroll(
             let sql = format!(
                 "INSERT INTO enrollments (lead_id, sequence_id, state, next_step_id, next_due_at, enrolled_at, updated_at) \
                  VALUES {} ON CONFLICT (lead_id, sequence_id) DO NOTHING RETURNING id, lead_id",
-                values_clause(todo.len(), 7, 1)
+                values_clause(backend, todo.len(), 7)
             );
             let mut q = sqlx::query(built(sql));
             for r in &todo {
@@ -306,14 +307,17 @@ pub(super) async fn enroll(
             for row in q.fetch_all(&mut *conn).await? {
                 created.insert(row.try_get("lead_id")?, row.try_get("id")?);
             }
-            for r in &todo {
-                if let Some(id) = created.get(&r.lead.0) {
+            let enrolled: Vec<NewEvent<'_>> = todo
+                .iter()
+                .filter_map(|r| {
+                    let id = created.get(&r.lead.0)?;
                     let mut ev = NewEvent::about(EventKind::Enrolled, Some(r.lead));
                     ev.enrollment = Some(EnrollmentId(*id));
                     ev.sequence = Some(sequence);
-                    events::insert(conn, &ev, now).await?;
-                }
-            }
+                    Some(ev)
+                })
+                .collect();
+            events::insert_many(conn, backend, &enrolled, now).await?;
         }
         for (r, s) in chunk.iter().zip(&suppressed) {
             out.push(if *s {

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{EnrollmentId, LeadId, Store, StoreError};
+use super::{Backend, EnrollmentId, LeadId, Store, StoreError, built, values_clause};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -157,6 +157,38 @@ pub(super) async fn insert(
     .bind(e.data.to_string())
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Records events inside the caller's transaction, in order, a few hundred per statement (an
+/// import that enrolls a million leads records a million events).
+pub(super) async fn insert_many(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    events: &[NewEvent<'_>],
+    now: i64,
+) -> Result<(), StoreError> {
+    for chunk in events.chunks(500) {
+        let sql = format!(
+            "INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, data) \
+             VALUES {}",
+            values_clause(backend, chunk.len(), 9)
+        );
+        let mut q = sqlx::query(built(sql));
+        for e in chunk {
+            q = q
+                .bind(now)
+                .bind(e.kind.as_str())
+                .bind(e.lead.map(|l| l.0))
+                .bind(e.enrollment.map(|x| x.0))
+                .bind(e.touch)
+                .bind(e.sequence)
+                .bind(e.step)
+                .bind(e.mailbox)
+                .bind(e.data.to_string());
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

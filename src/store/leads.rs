@@ -6,7 +6,9 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::enrollments::enroll;
-use super::{EnrollOutcome, EnrollRequest, Store, StoreError, built, in_list, values_clause};
+use super::{
+    Backend, EnrollOutcome, EnrollRequest, Store, StoreError, built, in_list, values_clause,
+};
 use crate::lead::{Email, LeadRecord};
 
 /// Row id of a lead.
@@ -73,7 +75,7 @@ impl Store {
         dry_run: bool,
     ) -> Result<Vec<(LeadId, UpsertOutcome)>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let out = upsert(&mut tx, records, source, now).await?;
+        let out = upsert(&mut tx, self.backend, records, source, now).await?;
         if dry_run {
             tx.rollback().await?;
         } else {
@@ -99,7 +101,7 @@ impl Store {
     ) -> Result<UpsertAndEnroll, StoreError> {
         assert_eq!(records.len(), due_at.len(), "one due time per record");
         let mut tx = self.pool.begin().await?;
-        let upserted = upsert(&mut tx, records, source, now).await?;
+        let upserted = upsert(&mut tx, self.backend, records, source, now).await?;
         let requests: Vec<EnrollRequest<'_>> = records
             .iter()
             .zip(&upserted)
@@ -111,7 +113,7 @@ impl Store {
                 due_at: *due,
             })
             .collect();
-        let enrolled = enroll(&mut tx, sequence, &requests, now).await?;
+        let enrolled = enroll(&mut tx, self.backend, sequence, &requests, now).await?;
         if dry_run {
             tx.rollback().await?;
         } else {
@@ -141,7 +143,7 @@ impl Store {
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
                 "SELECT {LEAD_COLUMNS}, (SELECT domain FROM accounts a WHERE a.id = leads.account_id) AS account FROM leads WHERE id IN ({})",
-                in_list(chunk.len(), 1)
+                in_list(self.backend, chunk.len())
             );
             let mut q = sqlx::query(built(sql));
             for id in chunk {
@@ -167,6 +169,7 @@ impl Store {
 /// [`Store::upsert_leads`] inside the caller's transaction.
 async fn upsert(
     conn: &mut AnyConnection,
+    backend: Backend,
     records: &[LeadRecord],
     source: &str,
     now: i64,
@@ -184,7 +187,7 @@ async fn upsert(
     }
     let mut out: Vec<Option<(LeadId, UpsertOutcome)>> = vec![None; records.len()];
     for chunk in groups.chunks(CHUNK) {
-        upsert_chunk(conn, records, chunk, source, now, &mut out).await?;
+        upsert_chunk(conn, backend, records, chunk, source, now, &mut out).await?;
     }
     Ok(out
         .into_iter()
@@ -196,6 +199,7 @@ async fn upsert(
 /// their entries of `out`.
 async fn upsert_chunk(
     conn: &mut AnyConnection,
+    backend: Backend,
     records: &[LeadRecord],
     groups: &[Vec<usize>],
     source: &str,
@@ -207,7 +211,7 @@ async fn upsert_chunk(
     // What is stored already.
     let sql = format!(
         "SELECT {LEAD_COLUMNS} FROM leads WHERE email IN ({})",
-        in_list(groups.len(), 1)
+        in_list(backend, groups.len())
     );
     let mut q = sqlx::query(built(sql));
     for g in groups {
@@ -274,7 +278,7 @@ async fn upsert_chunk(
     if !domains.is_empty() {
         let sql = format!(
             "INSERT INTO accounts (domain, name, created_at) VALUES {} ON CONFLICT (domain) DO NOTHING",
-            values_clause(domains.len(), 3, 1)
+            values_clause(backend, domains.len(), 3)
         );
         let mut q = sqlx::query(built(sql));
         for (d, name) in &domains {
@@ -283,7 +287,7 @@ async fn upsert_chunk(
         q.execute(&mut *conn).await?;
         let sql = format!(
             "SELECT id, domain FROM accounts WHERE domain IN ({})",
-            in_list(domains.len(), 1)
+            in_list(backend, domains.len())
         );
         let mut q = sqlx::query(built(sql));
         for (d, _) in &domains {
@@ -302,7 +306,7 @@ async fn upsert_chunk(
            owner = excluded.owner, account_id = excluded.account_id, custom = excluded.custom, \
            fingerprint = excluded.fingerprint, updated_at = excluded.updated_at \
          RETURNING id, email",
-        values_clause(writes.len(), 14, 1)
+        values_clause(backend, writes.len(), 14)
     );
     let mut q = sqlx::query(built(sql));
     for (_, r, fp, _) in &writes {
