@@ -295,7 +295,15 @@ pub fn first_due_at(config: &Config, seq: &Sequence, lead: &LeadRecord, now: i64
     let now_dt = DateTime::<Utc>::from_timestamp(now, 0).unwrap_or_default();
     // A window that can never open leaves the step due "now"; the scheduler re-checks the
     // window before sending, and validate refuses such windows.
-    seq.window
-        .due_at(tz, now_dt, seq.steps[0].wait)
-        .map_or(now, |d| d.timestamp())
+    let first = &seq.steps[0];
+    let seed = crate::schedule::plan::jitter_seed(lead.email.as_str(), &seq.id, &first.id);
+    crate::schedule::plan::due_after(
+        &seq.window,
+        tz,
+        now_dt,
+        first.wait,
+        seed,
+        config.sending.jitter,
+    )
+    .map_or(now, |d| d.timestamp())
 }

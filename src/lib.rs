@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod diag;
 pub mod enrollment;
 pub mod import;

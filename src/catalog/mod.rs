@@ -319,6 +319,8 @@ fn sample_mailbox() -> Mailbox {
             dir: PathBuf::from("data/outbox"),
         },
         imap: None,
+        pacing: crate::config::Pacing::default(),
+        dkim: None,
     }
 }
 

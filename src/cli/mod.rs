@@ -7,7 +7,9 @@ mod control;
 mod leads;
 mod output;
 mod preview;
+mod run;
 mod status;
+mod tasks;
 mod validate;
 
 use std::path::PathBuf;
@@ -39,8 +41,27 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Log format on stderr: plain text (journald adds the time) or one JSON object per line.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "plain",
+        env = "DRUMBEAT_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// JSON lines.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +91,15 @@ enum Command {
     Suppressions(control::ListArgs),
     /// Erase everything about a person; keep only a hash so they are never emailed again.
     Forget(control::ForgetArgs),
+    /// Run the sending daemon (or, with --once, send what is due now and exit).
+    Run(run::Args),
+    /// List the reps' tasks (calls, LinkedIn touches) with the lead's context.
+    Tasks(tasks::ListArgs),
+    /// Mark a task done or skipped.
+    #[command(subcommand)]
+    Task(tasks::TaskCommand),
+    /// Decide about an uncertain send: did it reach the server?
+    Resolve(tasks::ResolveArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -123,7 +153,7 @@ pub type Outcome = Result<(), Failure>;
 pub fn main() -> ExitCode {
     restore_sigpipe();
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose, cli.log_format);
     if let Command::Completions { shell } = &cli.command {
         clap_complete::generate(
             *shell,
@@ -179,11 +209,15 @@ async fn run(cli: Cli) -> Outcome {
         Command::Unsuppress(a) => control::unsuppress(&cli.config, a).await,
         Command::Suppressions(a) => control::list(&cli.config, a).await,
         Command::Forget(a) => control::forget(&cli.config, a).await,
+        Command::Run(a) => run::run(&cli.config, a).await,
+        Command::Tasks(a) => tasks::list(&cli.config, a).await,
+        Command::Task(c) => tasks::task(&cli.config, c).await,
+        Command::Resolve(a) => tasks::resolve(&cli.config, a).await,
         Command::Completions { .. } => Ok(()),
     }
 }
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, format: LogFormat) {
     let default = match verbose {
         0 => "warn",
         1 => "drumbeat=info,warn",
@@ -191,10 +225,13 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Plain => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 /// Prints diagnostics to stderr.

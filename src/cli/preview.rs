@@ -168,7 +168,14 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         let due = if i == start && enrollment.is_some() {
             Some(at)
         } else {
-            seq.window.due_at(tz, at, step.wait)
+            crate::schedule::plan::due_after(
+                &seq.window,
+                tz,
+                at,
+                step.wait,
+                crate::schedule::plan::jitter_seed(email.as_str(), &seq.id, &step.id),
+                config.sending.jitter,
+            )
         };
         if let Some(d) = due {
             at = d;

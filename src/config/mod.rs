@@ -3,6 +3,7 @@
 //! suggestion; every problem names `config.toml:LINE:COL`.
 
 mod secret;
+mod sending;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -16,6 +17,7 @@ use crate::diag::{Diagnostic, did_you_mean, line_col};
 use crate::lead::Email;
 
 pub use secret::{Secret, SecretError, SecretSource};
+pub use sending::{DkimAlgorithm, DkimSettings, Pacing, Sending, Warmup, parse_duration};
 
 /// The loaded configuration, with paths made absolute against the config file's folder.
 #[derive(Debug, Clone)]
@@ -34,6 +36,8 @@ pub struct Config {
     pub timezone: Tz,
     /// HTTP endpoint settings.
     pub http: HttpConfig,
+    /// Daemon-wide sending rules (`[sending]`).
+    pub sending: Sending,
     /// The sending identities, in file order.
     pub mailboxes: Vec<Mailbox>,
 }
@@ -83,6 +87,10 @@ pub struct Mailbox {
     pub transport: Transport,
     /// Where replies arrive, when watched.
     pub imap: Option<ImapSettings>,
+    /// Warm-up, minimum gap, parallel connections.
+    pub pacing: Pacing,
+    /// DKIM signing, when configured.
+    pub dkim: Option<DkimSettings>,
 }
 
 /// How a mailbox sends.
@@ -179,6 +187,7 @@ struct RawConfig {
     timezone: Option<Spanned<String>>,
     #[serde(default)]
     http: HttpConfig,
+    sending: Option<sending::RawSending>,
     #[serde(default, rename = "mailbox")]
     mailboxes: Vec<RawMailbox>,
 }
@@ -194,6 +203,10 @@ struct RawMailbox {
     outbox: Option<Spanned<String>>,
     smtp: Option<Spanned<SmtpSettings>>,
     imap: Option<ImapSettings>,
+    min_gap: Option<Spanned<String>>,
+    warmup: Option<Warmup>,
+    connections: Option<Spanned<usize>>,
+    dkim: Option<DkimSettings>,
 }
 
 /// The default daily cap: what a warmed-up personal mailbox sends without hurting its reputation.
@@ -262,6 +275,20 @@ impl Config {
             },
         };
 
+        let sending = match raw.sending.map(sending::RawSending::resolve) {
+            None => Sending::default(),
+            Some(Ok(s)) => s,
+            Some(Err(ps)) => {
+                for (span, msg) in ps {
+                    problems.push(match span {
+                        Some(span) => at(span, msg),
+                        None => Diagnostic::error(shown, None, None, msg),
+                    });
+                }
+                Sending::default()
+            }
+        };
+
         let mut mailboxes = Vec::new();
         let mut names = HashSet::new();
         for m in raw.mailboxes {
@@ -319,6 +346,36 @@ impl Config {
                     None
                 }
             };
+            let mut pacing = Pacing {
+                warmup: m.warmup,
+                ..Pacing::default()
+            };
+            if let Some(g) = &m.min_gap {
+                match parse_duration(g.get_ref()) {
+                    Ok(v) => pacing.min_gap = v,
+                    Err(e) => {
+                        problems.push(at(g.span(), format!("mailbox {name:?}: min_gap: {e}")))
+                    }
+                }
+            }
+            if let Some(c) = &m.connections {
+                if !(1..=16).contains(c.get_ref()) {
+                    problems.push(at(
+                        c.span(),
+                        format!("mailbox {name:?}: connections must be between 1 and 16"),
+                    ));
+                } else {
+                    pacing.connections = *c.get_ref();
+                }
+            }
+            if let Some(w) = &m.warmup
+                && w.start == 0
+            {
+                problems.push(at(
+                    m.name.span(),
+                    format!("mailbox {name:?}: warmup.start must be at least 1"),
+                ));
+            }
             if let (Some(from), Some(transport)) = (from, transport) {
                 mailboxes.push(Mailbox {
                     name,
@@ -328,6 +385,8 @@ impl Config {
                     daily_cap,
                     transport,
                     imap: m.imap,
+                    pacing,
+                    dkim: m.dkim,
                 });
             }
         }
@@ -342,6 +401,7 @@ impl Config {
             templates_dir: dir.join(raw.templates.as_deref().unwrap_or("templates")),
             timezone,
             http: raw.http,
+            sending,
             mailboxes,
         })
     }
@@ -359,13 +419,17 @@ impl Config {
         for m in &self.mailboxes {
             let sources = [
                 (
-                    "smtp",
+                    "smtp password",
                     match &m.transport {
                         Transport::Smtp(s) => s.password.as_ref(),
                         Transport::Outbox { .. } => None,
                     },
                 ),
-                ("imap", m.imap.as_ref().and_then(|i| i.password.as_ref())),
+                (
+                    "imap password",
+                    m.imap.as_ref().and_then(|i| i.password.as_ref()),
+                ),
+                ("dkim key", m.dkim.as_ref().map(|d| &d.key)),
             ];
             for (what, src) in sources {
                 if let Some(src) = src
@@ -375,7 +439,7 @@ impl Config {
                         &shown,
                         None,
                         None,
-                        format!("mailbox {:?}: {what} password: {e}", m.name),
+                        format!("mailbox {:?}: {what}: {e}", m.name),
                     ));
                 }
             }

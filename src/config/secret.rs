@@ -16,6 +16,9 @@ pub enum SecretSource {
     File(PathBuf),
     /// A systemd credential: `$CREDENTIALS_DIRECTORY/NAME` (see `LoadCredential=`).
     Credential(String),
+    /// The standard output of a command run with `sh -c`, read each time the secret is needed:
+    /// for OAuth2 access tokens that a helper refreshes (`oauth2-token ben@example.com`).
+    Command(String),
 }
 
 /// A secret's value. Its `Debug` and `Display` never show it.
@@ -66,6 +69,27 @@ impl SecretSource {
                     ))
                 })?
             }
+            SecretSource::Command(cmd) => {
+                let out = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(cmd)
+                    .current_dir(config_dir)
+                    .stdin(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .output()
+                    .map_err(|e| SecretError(format!("cannot run secret command {cmd:?}: {e}")))?;
+                if !out.status.success() {
+                    return Err(SecretError(format!(
+                        "secret command {cmd:?} failed ({})",
+                        out.status
+                    )));
+                }
+                String::from_utf8(out.stdout).map_err(|_| {
+                    SecretError(format!(
+                        "secret command {cmd:?} printed something not UTF-8"
+                    ))
+                })?
+            }
         };
         let value = value.trim_end_matches(['\r', '\n']).to_string();
         if value.is_empty() {
@@ -81,6 +105,7 @@ impl fmt::Display for SecretSource {
             SecretSource::Env(name) => write!(f, "env {name}"),
             SecretSource::File(path) => write!(f, "file {}", path.display()),
             SecretSource::Credential(name) => write!(f, "credential {name}"),
+            SecretSource::Command(cmd) => write!(f, "command {cmd:?}"),
         }
     }
 }
@@ -99,6 +124,7 @@ impl<'de> Deserialize<'de> for SecretSource {
             env: Option<String>,
             file: Option<PathBuf>,
             credential: Option<String>,
+            command: Option<String>,
         }
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -110,19 +136,20 @@ impl<'de> Deserialize<'de> for SecretSource {
         }
         let raw = Raw::deserialize(deserializer).map_err(|_| {
             de::Error::custom(
-                "a secret is a table: { env = \"VAR\" }, { file = \"path\" } or { credential = \"name\" }",
+                "a secret is a table: { env = \"VAR\" }, { file = \"path\" }, { credential = \"name\" } or { command = \"…\" }",
             )
         })?;
         match raw {
             Raw::Inline(_) => Err(de::Error::custom(
                 "secrets are not written inline in config.toml; use { env = \"VAR\" }, { file = \"path\" } or { credential = \"name\" } (systemd LoadCredential)",
             )),
-            Raw::Table(t) => match (t.env, t.file, t.credential) {
-                (Some(v), None, None) if !v.is_empty() => Ok(SecretSource::Env(v)),
-                (None, Some(p), None) => Ok(SecretSource::File(p)),
-                (None, None, Some(c)) if !c.is_empty() => Ok(SecretSource::Credential(c)),
+            Raw::Table(t) => match (t.env, t.file, t.credential, t.command) {
+                (Some(v), None, None, None) if !v.is_empty() => Ok(SecretSource::Env(v)),
+                (None, Some(p), None, None) => Ok(SecretSource::File(p)),
+                (None, None, Some(c), None) if !c.is_empty() => Ok(SecretSource::Credential(c)),
+                (None, None, None, Some(c)) if !c.trim().is_empty() => Ok(SecretSource::Command(c)),
                 _ => Err(de::Error::custom(
-                    "a secret names exactly one source: env, file or credential",
+                    "a secret names exactly one source: env, file, credential or command",
                 )),
             },
         }
@@ -145,6 +172,16 @@ mod tests {
         std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
         let src = SecretSource::File("pw".into());
         assert_eq!(src.resolve(dir.path()).unwrap().expose(), "s3cret");
+    }
+
+    #[test]
+    fn command_secret_is_its_output_and_a_failing_command_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = SecretSource::Command("printf 'tok\\n'".into());
+        assert_eq!(ok.resolve(dir.path()).unwrap().expose(), "tok");
+        let bad = SecretSource::Command("exit 3".into());
+        let err = bad.resolve(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("failed"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! ([`SendWindow::next_opening`]).
 
 mod local;
+pub mod pacing;
+pub mod plan;
 pub mod wait;
 pub mod window;
 

@@ -2,6 +2,8 @@
 //! `preview` uses the same functions as the daemon, so what it shows is what goes out.
 
 pub mod message;
+pub mod smtp;
+pub mod transport;
 
 use crate::catalog::Sequence;
 use crate::config::{Config, Mailbox};

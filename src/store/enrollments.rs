@@ -219,6 +219,30 @@ impl Store {
         Ok(changes)
     }
 
+    /// Pauses whose `paused_until` has come (an out-of-office return date) end: those
+    /// enrollments are active again and due now. Returns how many.
+    pub async fn resume_due_pauses(&self, now: i64) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE enrollments SET state = 'active', paused_until = NULL, reason = 'pause ended', updated_at = $1, \
+             next_due_at = CASE WHEN next_due_at IS NULL OR next_due_at < $1 THEN $1 ELSE next_due_at END \
+             WHERE state = 'paused' AND paused_until IS NOT NULL AND paused_until <= $1 RETURNING id, lead_id, sequence_id",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &rows {
+            let sequence: String = r.try_get("sequence_id")?;
+            let mut ev = NewEvent::about(EventKind::Resumed, Some(LeadId(r.try_get("lead_id")?)));
+            ev.enrollment = Some(EnrollmentId(r.try_get("id")?));
+            ev.sequence = Some(&sequence);
+            ev.data = serde_json::json!({ "reason": "pause ended" });
+            events::insert(&mut tx, &ev, now).await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+
     /// A lead's touches, oldest first.
     pub async fn touches_for_lead(&self, lead: LeadId) -> Result<Vec<TouchRow>, StoreError> {
         let rows = sqlx::query(

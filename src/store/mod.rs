@@ -6,11 +6,14 @@
 //! (`migrations/sqlite`, `migrations/postgres`) hold the same schema spelled per engine, and the
 //! store's tests run against both.
 
+mod daemons;
 mod enrollments;
 mod events;
 mod leads;
 mod status;
 mod suppressions;
+mod tasks;
+mod touches;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -20,6 +23,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
+pub use daemons::DaemonRow;
 pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, StateChange, TouchRow,
 };
@@ -27,6 +31,10 @@ pub use events::{EventKind, EventRow, NewEvent};
 pub use leads::{LeadId, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
+pub use tasks::{TaskFilter, TaskFinish, TaskRow};
+pub use touches::{
+    Claim, ClaimKind, Claimed, LEASE_SECONDS, Leased, Next, PastTouch, RecentSends, TouchInfo,
+};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

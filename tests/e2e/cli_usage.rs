@@ -19,6 +19,12 @@ const COMMANDS: &[&[&str]] = &[
     &["unsuppress"],
     &["suppressions"],
     &["forget"],
+    &["run"],
+    &["tasks"],
+    &["task"],
+    &["task", "done"],
+    &["task", "skip"],
+    &["resolve"],
     &["completions"],
 ];
 

@@ -1,0 +1,177 @@
+//! `drumbeat run`: the sending daemon (or, with `--once`, everything due now, then exit).
+//! Signals are handled here, and only here: SIGTERM/SIGINT stop claiming and let in-flight
+//! SMTP transactions finish; SIGHUP reloads sequences and templates. Under systemd
+//! (`Type=notify`), READY, STATUS and WATCHDOG go through sd-notify.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sd_notify::NotifyState;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, watch};
+
+use super::output::{print_json, utc};
+use super::{Failure, Outcome, load_catalog, load_config, open_store};
+use crate::daemon::{Clock, Daemon, TickReport};
+
+/// Flags of `run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Do everything that is due now, then exit (for a timer, cron, or to watch it happen).
+    #[arg(long)]
+    once: bool,
+    /// With --once: act as if it were this instant (RFC 3339, e.g. 2026-03-02T14:00:00Z).
+    /// Sends are recorded at that time; for trying a sequence's timing and for tests.
+    #[arg(long, requires = "once", value_name = "TIME", value_parser = parse_instant)]
+    now: Option<DateTime<Utc>>,
+    /// This daemon's name in the store (several daemons can share one PostgreSQL database;
+    /// each needs its own name). Defaults to the host name.
+    #[arg(long, env = "DRUMBEAT_INSTANCE", value_name = "NAME")]
+    instance: Option<String>,
+    /// With --once: print what was done as JSON.
+    #[arg(long, requires = "once")]
+    json: bool,
+}
+
+fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time (e.g. 2026-03-02T14:00:00Z): {e}"))
+}
+
+/// The default instance name: the host name.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "drumbeat".into())
+}
+
+pub async fn run(config_path: &Path, args: Args) -> Outcome {
+    let config = load_config(config_path)?;
+    let catalog = load_catalog(&config)?;
+    let store = open_store(&config).await?;
+    let instance = args.instance.clone().unwrap_or_else(host_name);
+    let clock = args.now.map_or(Clock::System, Clock::Fixed);
+    let daemon = Daemon::new(config, catalog, store, instance, clock).map_err(Failure::failed)?;
+    let recovered = daemon.start().await?;
+    if args.once {
+        return once(&daemon, recovered, args.json).await;
+    }
+    serve(daemon).await
+}
+
+async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
+    let report = daemon.run_once().await?;
+    let next = daemon.store().next_due_at().await?;
+    daemon.stop().await;
+    if json {
+        #[derive(serde::Serialize)]
+        struct Once<'a> {
+            #[serde(flatten)]
+            report: &'a TickReport,
+            recovered_uncertain: u64,
+            next_due_at: Option<String>,
+        }
+        return print_json(&Once {
+            report: &report,
+            recovered_uncertain: recovered,
+            next_due_at: super::output::rfc3339(next),
+        });
+    }
+    println!(
+        "sent {}, tasks created {}, deferred {}, retrying {}, failed {}, bounced {}, uncertain {}",
+        report.sent,
+        report.tasks,
+        report.deferred,
+        report.retried,
+        report.failed,
+        report.bounced,
+        report.uncertain
+    );
+    if recovered > 0 {
+        println!(
+            "{recovered} send(s) interrupted by a crash are uncertain: see `drumbeat status`, then `drumbeat resolve TOUCH --sent|--not-sent`"
+        );
+    }
+    match next {
+        Some(t) => println!("next send due {}", utc(Some(t))),
+        None => println!("nothing else is scheduled"),
+    }
+    Ok(())
+}
+
+async fn serve(daemon: Daemon) -> Outcome {
+    let daemon = Arc::new(daemon);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (reload_tx, reload_rx) = mpsc::channel(4);
+    let (_wake_tx, wake_rx) = mpsc::channel(4);
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+
+    // The loop's last sign of life, for the watchdog: a loop stuck longer than any SMTP
+    // transaction may take stops the pings, and systemd restarts the service.
+    let alive = Arc::new(AtomicI64::new(Utc::now().timestamp()));
+    let watchdog = sd_notify::watchdog_enabled().map(|every| {
+        let alive = alive.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every / 2);
+            loop {
+                tick.tick().await;
+                if Utc::now().timestamp() - alive.load(Ordering::Relaxed) < 900 {
+                    let _ = sd_notify::notify(&[NotifyState::Watchdog]);
+                }
+            }
+        })
+    });
+
+    let signals = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading sequences and templates");
+                    match NotifyState::monotonic_usec_now() {
+                        Ok(t) => { let _ = sd_notify::notify(&[NotifyState::Reloading, t]); }
+                        Err(_) => { let _ = sd_notify::notify(&[NotifyState::Reloading]); }
+                    }
+                    let _ = reload_tx.send(()).await;
+                }
+            }
+        }
+        tracing::info!("stopping: no new claims; in-flight sends finish");
+        let _ = sd_notify::notify(&[NotifyState::Stopping]);
+        let _ = stop_tx.send(true);
+    });
+
+    tracing::info!(instance = daemon.instance(), "drumbeat is running");
+    let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
+    let d = daemon.clone();
+    let alive_loop = alive.clone();
+    let result = d
+        .run(stop_rx, reload_rx, wake_rx, move |r, next| {
+            alive_loop.store(Utc::now().timestamp(), Ordering::Relaxed);
+            let status = format!(
+                "last tick: {} due, {} sent, {} deferred; next due {}",
+                r.due,
+                r.sent,
+                r.deferred,
+                next.map_or_else(|| "none".to_string(), |t| utc(Some(t)))
+            );
+            let _ = sd_notify::notify(&[NotifyState::Status(&status), NotifyState::Ready]);
+        })
+        .await;
+    signals.abort();
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    // Give in-flight work a bounded moment, then record the stop.
+    let _ = tokio::time::timeout(Duration::from_secs(30), daemon.stop()).await;
+    result.map_err(|e| Failure::failed(e.to_string()))
+}

@@ -1,0 +1,337 @@
+//! The daemon: `drumbeat run`. One scheduler loop that sleeps until the next due time (or a
+//! wake-up), runs [`Daemon::tick`], and records a heartbeat; the catalog is swapped on reload
+//! (a broken edit keeps the previous one); shutdown stops claiming and lets in-flight SMTP
+//! transactions finish. Signals and sd-notify live in the CLI (`cli/run.rs`): this module takes
+//! a shutdown channel and a reload channel, so tests drive it directly.
+
+mod tick;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::message::dkim::DkimConfig;
+use tokio::sync::{mpsc, watch};
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::diag::Diagnostic;
+use crate::send::transport::{MailTransport, dkim_signer};
+use crate::store::{Store, StoreError};
+
+pub use tick::{BATCH, TickReport, lead_zone};
+
+/// The longest the loop sleeps without looking at the store: new enrollments made by another
+/// process (a CLI import, the HTTP API of another instance) are seen within this time.
+pub const MAX_SLEEP: Duration = Duration::from_secs(15);
+
+/// Where the daemon's "now" comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    /// The system clock.
+    System,
+    /// A fixed instant (`run --once --now`, tests): every send happens at it.
+    Fixed(DateTime<Utc>),
+}
+
+/// A running sender.
+pub struct Daemon {
+    config: Config,
+    catalog: RwLock<Arc<Catalog>>,
+    store: Store,
+    instance: String,
+    transports: HashMap<String, Arc<MailTransport>>,
+    signers: HashMap<String, DkimConfig>,
+    fixed_clock: bool,
+    clock: Clock,
+    catalog_error: Mutex<Option<String>>,
+}
+
+impl Daemon {
+    /// A daemon for `config` with a loaded catalog. Fails when a mailbox's DKIM key cannot be
+    /// loaded (sending unsigned mail that was meant to be signed would hurt deliverability).
+    pub fn new(
+        config: Config,
+        catalog: Catalog,
+        store: Store,
+        instance: String,
+        clock: Clock,
+    ) -> Result<Daemon, String> {
+        let mut transports = HashMap::new();
+        let mut signers = HashMap::new();
+        for m in &config.mailboxes {
+            transports.insert(
+                m.name.clone(),
+                Arc::new(MailTransport::for_mailbox(&config, m)),
+            );
+            if let Some(s) = dkim_signer(&config, m)? {
+                signers.insert(m.name.clone(), s);
+            }
+        }
+        Ok(Daemon {
+            config,
+            catalog: RwLock::new(Arc::new(catalog)),
+            store,
+            instance,
+            transports,
+            signers,
+            fixed_clock: matches!(clock, Clock::Fixed(_)),
+            clock,
+            catalog_error: Mutex::new(None),
+        })
+    }
+
+    /// The current catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// This instance's name.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Now, by the daemon's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        match self.clock {
+            Clock::System => Utc::now(),
+            Clock::Fixed(t) => t,
+        }
+    }
+
+    /// Loads sequences and templates again. On errors the previous catalog stays in use and
+    /// the errors come back (they are also logged and shown by `status`).
+    pub fn reload(&self) -> Result<(), Vec<Diagnostic>> {
+        let (catalog, diags) = Catalog::load(&self.config);
+        let errors: Vec<Diagnostic> = diags.into_iter().filter(Diagnostic::is_error).collect();
+        let mut last = self
+            .catalog_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if errors.is_empty() {
+            *self
+                .catalog
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(catalog);
+            *last = None;
+            tracing::info!(
+                sequences = self.catalog().sequences.len(),
+                "catalog reloaded"
+            );
+            Ok(())
+        } else {
+            let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            for e in &shown {
+                tracing::error!("reload refused, previous catalog kept: {e}");
+            }
+            *last = Some(shown.join("\n"));
+            Err(errors)
+        }
+    }
+
+    /// The last refused reload, if the catalog in use is older than the files.
+    pub fn catalog_error(&self) -> Option<String> {
+        self.catalog_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Start-up: touches this instance (or a daemon whose lease ran out) left `sending` become
+    /// `uncertain`, and the instance is registered. Returns how many became uncertain.
+    pub async fn start(&self) -> Result<u64, StoreError> {
+        let now = self.now().timestamp();
+        let n = self.store.recover(&self.instance, now).await?;
+        if n > 0 {
+            tracing::warn!(
+                touches = n,
+                "found sends interrupted by a crash; they are uncertain and wait for `drumbeat resolve`"
+            );
+        }
+        self.store
+            .daemon_started(&self.instance, i64::from(std::process::id()), now)
+            .await?;
+        Ok(n)
+    }
+
+    /// Does everything that is due now, then returns what was done (`run --once`).
+    pub async fn run_once(&self) -> Result<TickReport, StoreError> {
+        let mut total = TickReport::default();
+        loop {
+            let now = self.now();
+            self.store.resume_due_pauses(now.timestamp()).await?;
+            let r = self.tick(now).await?;
+            let more = r.due >= BATCH as u64;
+            add(&mut total, &r);
+            if !more {
+                break;
+            }
+        }
+        self.heartbeat().await?;
+        Ok(total)
+    }
+
+    /// The long-running loop, until `shutdown` becomes true. A message on `reload` reloads
+    /// the catalog; one on `wake` ends a sleep early (a new enrollment).
+    pub async fn run(
+        &self,
+        mut shutdown: watch::Receiver<bool>,
+        mut reload: mpsc::Receiver<()>,
+        mut wake: mpsc::Receiver<()>,
+        mut on_tick: impl FnMut(&TickReport, Option<i64>),
+    ) -> Result<(), StoreError> {
+        let mut failures = 0u32;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let now = self.now();
+            let step = async {
+                self.store.resume_due_pauses(now.timestamp()).await?;
+                let r = self.tick(now).await?;
+                self.heartbeat().await?;
+                Ok::<_, StoreError>(r)
+            }
+            .await;
+            let wait = match step {
+                Ok(r) => {
+                    failures = 0;
+                    let next = self.store.next_due_at().await.ok().flatten();
+                    on_tick(&r, next);
+                    if r.due > 0 {
+                        tracing::info!(
+                            due = r.due,
+                            sent = r.sent,
+                            deferred = r.deferred,
+                            retried = r.retried,
+                            failed = r.failed,
+                            uncertain = r.uncertain,
+                            tasks = r.tasks,
+                            "tick"
+                        );
+                    }
+                    if r.due >= BATCH as u64 {
+                        Duration::ZERO
+                    } else {
+                        let until = next.map_or(MAX_SLEEP, |n| {
+                            Duration::from_secs(u64::try_from(n - now.timestamp()).unwrap_or(0))
+                        });
+                        until.min(MAX_SLEEP)
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    let backoff = Duration::from_secs(u64::from(failures.min(6)) * 5);
+                    tracing::error!(
+                        "scheduler step failed (retrying in {}s): {e}",
+                        backoff.as_secs()
+                    );
+                    backoff
+                }
+            };
+            if wait.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+                Some(()) = reload.recv() => { let _ = self.reload(); }
+                Some(()) = wake.recv() => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn heartbeat(&self) -> Result<(), StoreError> {
+        self.store
+            .daemon_seen(
+                &self.instance,
+                self.catalog_error().as_deref(),
+                self.now().timestamp(),
+            )
+            .await
+    }
+
+    /// Clean exit: connections closed, the instance marked stopped.
+    pub async fn stop(&self) {
+        for t in self.transports.values() {
+            t.close().await;
+        }
+        if let Err(e) = self
+            .store
+            .daemon_stopped(&self.instance, self.now().timestamp())
+            .await
+        {
+            tracing::warn!("could not record the stop: {e}");
+        }
+    }
+}
+
+/// Where an enrollment goes after the step of `touch` was done at `at` (a send resolved by
+/// hand, a task done): the next step not yet run, timed in the lead's zone; finished when
+/// none is left or the sequence is gone.
+pub async fn next_after_done(
+    config: &Config,
+    catalog: &Catalog,
+    store: &Store,
+    touch: &crate::store::TouchInfo,
+    at: DateTime<Utc>,
+) -> Result<crate::store::Next, StoreError> {
+    let enrollment = crate::store::EnrollmentId(touch.enrollment);
+    let lead = crate::store::LeadId(touch.lead);
+    let Some(seq) = catalog.sequence(&touch.sequence_id) else {
+        return Ok(crate::store::Next::Finished);
+    };
+    let Some(index) = seq.step_index(&touch.step_id) else {
+        // The step was removed since: carry on from where the touches say the lead is.
+        let past = store.past_touches(&[enrollment]).await?;
+        let past = past.get(&enrollment).cloned().unwrap_or_default();
+        return Ok(
+            match crate::schedule::plan::current_step(seq, None, &past) {
+                Some(i) => crate::store::Next::Step {
+                    id: seq.steps[i].id.clone(),
+                    due_at: at.timestamp(),
+                },
+                None => crate::store::Next::Finished,
+            },
+        );
+    };
+    let leads = store.leads_by_ids(&[lead]).await?;
+    let Some(l) = leads.get(&lead) else {
+        return Ok(crate::store::Next::Finished);
+    };
+    let past = store.past_touches(&[enrollment]).await?;
+    let past = past.get(&enrollment).cloned().unwrap_or_default();
+    let tz = lead_zone(seq, l, config.timezone);
+    Ok(crate::schedule::plan::next_after(
+        seq,
+        index,
+        &past,
+        at,
+        tz,
+        l.record.email.as_str(),
+        config.sending.jitter,
+    ))
+}
+
+fn add(total: &mut TickReport, r: &TickReport) {
+    total.due += r.due;
+    total.sent += r.sent;
+    total.retried += r.retried;
+    total.failed += r.failed;
+    total.bounced += r.bounced;
+    total.uncertain += r.uncertain;
+    total.tasks += r.tasks;
+    total.deferred += r.deferred;
+    total.stopped += r.stopped;
+    total.lost += r.lost;
+}

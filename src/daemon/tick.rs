@@ -1,0 +1,565 @@
+//! One scheduler step: lease what is due, decide each step (window, pacing, render), claim in
+//! one transaction, hand the emails to their mailboxes' transports, record each outcome.
+//! Tests call [`Daemon::tick`] directly with the instant they want.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use tokio::task::JoinSet;
+
+use super::Daemon;
+use crate::catalog::{Catalog, Sequence, StepKind};
+use crate::config::{Mailbox, parse_tz};
+use crate::enrollment::EnrollmentState;
+use crate::render::RenderInput;
+use crate::schedule::pacing::{Pace, Pacer, day_start};
+use crate::schedule::plan::{
+    current_step, jitter_seed, next_after, spread, thread_of, thread_subject,
+};
+use crate::send::choose_mailbox;
+use crate::send::message::{Outgoing, build, new_message_id};
+use crate::send::transport::Delivery;
+use crate::store::{
+    Claim, ClaimKind, Claimed, EnrollmentId, Leased, Next, PastTouch, StoreError, StoredLead,
+};
+
+/// Due enrollments leased per tick.
+pub const BATCH: i64 = 200;
+
+/// What one tick did, for logs, `run --once` and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TickReport {
+    /// Due enrollments leased.
+    pub due: u64,
+    /// Emails the server took.
+    pub sent: u64,
+    /// Emails to retry later (4xx, no connection).
+    pub retried: u64,
+    /// Emails refused for good, or not rendered.
+    pub failed: u64,
+    /// Leads bounced by a 5.1.x answer.
+    pub bounced: u64,
+    /// Hand-overs whose outcome is unknown.
+    pub uncertain: u64,
+    /// Tasks created for reps.
+    pub tasks: u64,
+    /// Steps moved to a later time (window closed, cap reached, gap, domain limit).
+    pub deferred: u64,
+    /// Enrollments stopped at claim time (suppressed) or finished (no step left).
+    pub stopped: u64,
+    /// Enrollments that changed under us (stopped, paused, taken by another daemon).
+    pub lost: u64,
+}
+
+/// What the daemon decided for one leased enrollment.
+enum Decision {
+    Defer(Option<String>, i64),
+    Finish,
+    Pause(String),
+    Email(Box<PreparedEmail>),
+    Task {
+        step: String,
+        kind: String,
+        note: String,
+        owner: Option<String>,
+    },
+    RenderFailed {
+        step: String,
+        error: String,
+    },
+}
+
+struct PreparedEmail {
+    step: String,
+    index: usize,
+    mailbox: String,
+    message_id: String,
+    variant: String,
+    subject: String,
+    bytes: Vec<u8>,
+    domain: Option<String>,
+    new_thread: bool,
+}
+
+impl Daemon {
+    /// Runs one scheduler step at `now`.
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
+        let t = now.timestamp();
+        let mut report = TickReport::default();
+        let store = &self.store;
+        let leased = store.lease_due(&self.instance, t, BATCH).await?;
+        if leased.is_empty() {
+            return Ok(report);
+        }
+        report.due = leased.len() as u64;
+        let catalog = self.catalog();
+        let ids: Vec<_> = leased.iter().map(|l| l.lead).collect();
+        let leads = store.leads_by_ids(&ids).await?;
+        let enrollments: Vec<EnrollmentId> = leased.iter().map(|l| l.enrollment).collect();
+        let past = store.past_touches(&enrollments).await?;
+        let recent = store
+            .recent_sends(day_start(self.config.timezone, now))
+            .await?;
+        let domains: Vec<&str> = leads
+            .values()
+            .filter_map(|l| l.record.email.account_domain())
+            .collect();
+        let domain_sends = store.sends_to_domains(&domains, t - 3600).await?;
+        let mut pacer = Pacer::new(
+            self.config.timezone,
+            recent.today,
+            recent.last,
+            recent.first,
+            domain_sends,
+            self.config.sending.domain_hourly_limit,
+        );
+
+        let mut decided = Vec::with_capacity(leased.len());
+        for l in &leased {
+            let no_past = Vec::new();
+            let past = past.get(&l.enrollment).unwrap_or(&no_past);
+            let d = match leads.get(&l.lead) {
+                None => Decision::Pause("the lead no longer exists".into()),
+                Some(lead) => self.decide(&catalog, l, lead, past, &mut pacer, now),
+            };
+            decided.push((l, d));
+        }
+
+        // Give back what waits; settle what ended.
+        let mut defer = Vec::new();
+        for (l, d) in &decided {
+            match d {
+                Decision::Defer(step, due) => {
+                    report.deferred += 1;
+                    defer.push((l.enrollment, step.clone(), *due));
+                }
+                Decision::Finish => {
+                    report.stopped += 1;
+                    store
+                        .settle_leased(
+                            &self.instance,
+                            l.enrollment,
+                            EnrollmentState::Finished,
+                            "no step left to run",
+                            t,
+                        )
+                        .await?;
+                }
+                Decision::Pause(reason) => {
+                    report.failed += 1;
+                    tracing::warn!(enrollment = l.enrollment.0, sequence = %l.sequence_id, "paused: {reason}");
+                    store
+                        .settle_leased(
+                            &self.instance,
+                            l.enrollment,
+                            EnrollmentState::Paused,
+                            reason,
+                            t,
+                        )
+                        .await?;
+                }
+                Decision::RenderFailed { step, error } => {
+                    report.failed += 1;
+                    tracing::warn!(enrollment = l.enrollment.0, sequence = %l.sequence_id, step = %step, "render failed, enrollment paused: {error}");
+                    store
+                        .fail_render(
+                            &self.instance,
+                            l.enrollment,
+                            l.lead,
+                            &l.sequence_id,
+                            step,
+                            error,
+                            t,
+                        )
+                        .await?;
+                }
+                _ => {}
+            }
+        }
+        store.defer(&self.instance, &defer, t).await?;
+
+        // Claim emails and tasks in one transaction.
+        let mut claims = Vec::new();
+        let mut prepared: Vec<Option<&PreparedEmail>> = Vec::new();
+        for (l, d) in &decided {
+            let Some(lead) = leads.get(&l.lead) else {
+                continue;
+            };
+            let (step, kind) = match d {
+                Decision::Email(e) => (
+                    e.step.as_str(),
+                    ClaimKind::Email {
+                        mailbox: e.mailbox.clone(),
+                        message_id: e.message_id.clone(),
+                        subject: e.subject.clone(),
+                        variant: e.variant.clone(),
+                        recipient_domain: e.domain.clone().unwrap_or_default(),
+                    },
+                ),
+                Decision::Task {
+                    step,
+                    kind,
+                    note,
+                    owner,
+                } => (
+                    step.as_str(),
+                    ClaimKind::Task {
+                        kind: kind.clone(),
+                        note: note.clone(),
+                        owner: owner.clone(),
+                    },
+                ),
+                _ => continue,
+            };
+            claims.push(Claim {
+                enrollment: l.enrollment,
+                lead: l.lead,
+                email: &lead.record.email,
+                sequence_id: &l.sequence_id,
+                step_id: step,
+                due_at: l.due_at,
+                kind,
+            });
+            prepared.push(match d {
+                Decision::Email(e) => Some(e.as_ref()),
+                _ => None,
+            });
+        }
+        if claims.is_empty() {
+            return Ok(report);
+        }
+        let outcomes = store.claim(&self.instance, &claims, t).await?;
+
+        // Hand the claimed emails over, in parallel across and within mailboxes (each
+        // mailbox's transport bounds its own connections).
+        let mut sends = JoinSet::new();
+        for ((claim, outcome), email) in claims.iter().zip(&outcomes).zip(&prepared) {
+            match (outcome, email) {
+                (Claimed::Go { touch, attempt }, Some(e)) => {
+                    let Some(transport) = self.transports.get(&e.mailbox).cloned() else {
+                        continue;
+                    };
+                    let from = self
+                        .config
+                        .mailbox(&e.mailbox)
+                        .map(|m| m.from.to_string())
+                        .unwrap_or_default();
+                    let to = claim.email.to_string();
+                    let message_id = e.message_id.clone();
+                    let bytes = e.bytes.clone();
+                    let (touch, attempt) = (*touch, *attempt);
+                    let index = e.index;
+                    let new_thread = e.new_thread;
+                    let enrollment = claim.enrollment;
+                    sends.spawn(async move {
+                        let d = transport.deliver(&from, &to, &message_id, &bytes).await;
+                        (touch, attempt, index, new_thread, enrollment, d)
+                    });
+                }
+                (Claimed::Go { .. }, None) => report.tasks += 1,
+                (Claimed::Suppressed, _) => report.stopped += 1,
+                (Claimed::Lost | Claimed::AlreadyDone, e) => {
+                    report.lost += 1;
+                    if let Some(e) = e {
+                        pacer.give_back(&e.mailbox);
+                    }
+                }
+            }
+        }
+        let by_enrollment: HashMap<EnrollmentId, &Leased> =
+            leased.iter().map(|l| (l.enrollment, l)).collect();
+        while let Some(joined) = sends.join_next().await {
+            let Ok((touch, attempt, index, new_thread, enrollment, delivery)) = joined else {
+                continue;
+            };
+            let l = by_enrollment[&enrollment];
+            let done_at = Utc::now().max(now);
+            // Under a controlled clock (tests, `--now`), the send happens at `now`.
+            let done_at = if self.fixed_clock { now } else { done_at };
+            self.record(
+                &catalog,
+                l,
+                &leads,
+                &past,
+                touch,
+                attempt,
+                index,
+                new_thread,
+                delivery,
+                done_at,
+                &mut report,
+            )
+            .await?;
+        }
+        Ok(report)
+    }
+
+    fn decide(
+        &self,
+        catalog: &Catalog,
+        l: &Leased,
+        lead: &StoredLead,
+        past: &[PastTouch],
+        pacer: &mut Pacer,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        let Some(seq) = catalog.sequence(&l.sequence_id) else {
+            return Decision::Pause(format!(
+                "sequence {:?} is no longer in the catalog (its file was removed or renamed)",
+                l.sequence_id
+            ));
+        };
+        let Some(index) = current_step(seq, l.step_id.as_deref(), past) else {
+            return Decision::Finish;
+        };
+        let step = &seq.steps[index];
+        let tz = lead_zone(seq, lead, self.config.timezone);
+        // Inside the window, or wait for its next opening (spread by jitter).
+        if !seq.window.is_open(tz, now) {
+            let seed = jitter_seed(lead.record.email.as_str(), &seq.id, &step.id);
+            return match spread(&seq.window, tz, now, seed, self.config.sending.jitter) {
+                Some(open) => Decision::Defer(Some(step.id.clone()), open.timestamp()),
+                None => Decision::Pause("the send window never opens".into()),
+            };
+        }
+        let owner = lead.record.owner.as_deref();
+        let Some(mailbox) = choose_mailbox(
+            &self.config,
+            seq,
+            lead.record.email.as_str(),
+            owner,
+            l.mailbox.as_deref(),
+        ) else {
+            return Decision::Pause(
+                "no mailbox can send this sequence (check [[mailbox]] in config.toml and the sequence's mailboxes)".into(),
+            );
+        };
+        match &step.kind {
+            StepKind::Task(task) => {
+                let input = RenderInput {
+                    lead: &lead.record,
+                    sender: mailbox,
+                };
+                match catalog.renderer.render_note(&input, seq, index) {
+                    Ok(note) => Decision::Task {
+                        step: step.id.clone(),
+                        kind: task.kind.as_str().to_string(),
+                        note,
+                        owner: Some(owner.map_or_else(|| mailbox.name.clone(), str::to_string)),
+                    },
+                    Err(e) => Decision::RenderFailed {
+                        step: step.id.clone(),
+                        error: e.to_string(),
+                    },
+                }
+            }
+            StepKind::Email(e) => {
+                let domain = lead.record.email.account_domain().map(str::to_string);
+                if let Pace::NotBefore(at) = pacer.ask(mailbox, domain.as_deref(), now) {
+                    return Decision::Defer(Some(step.id.clone()), at);
+                }
+                match self.prepare(catalog, seq, index, e.thread, lead, mailbox, l, past, now) {
+                    Ok(p) => Decision::Email(Box::new(p)),
+                    Err(error) => {
+                        pacer.give_back(&mailbox.name);
+                        Decision::RenderFailed {
+                            step: step.id.clone(),
+                            error,
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn prepare(
+        &self,
+        catalog: &Catalog,
+        seq: &Sequence,
+        index: usize,
+        threaded: bool,
+        lead: &StoredLead,
+        mailbox: &Mailbox,
+        l: &Leased,
+        past: &[PastTouch],
+        now: DateTime<Utc>,
+    ) -> Result<PreparedEmail, String> {
+        let step = &seq.steps[index];
+        let input = RenderInput {
+            lead: &lead.record,
+            sender: mailbox,
+        };
+        let (thread, root_subject) = if threaded {
+            (
+                thread_of(seq, index, past),
+                thread_subject(seq, index, past).or_else(|| l.thread_subject.clone()),
+            )
+        } else {
+            (Vec::new(), None)
+        };
+        let rendered = catalog
+            .renderer
+            .render_email(&input, seq, index, root_subject.as_deref())
+            .map_err(|e| e.to_string())?;
+        // A retry keeps the Message-ID it was first given.
+        let message_id = past
+            .iter()
+            .find(|t| t.step_id == step.id && t.kind == "email")
+            .and_then(|t| t.message_id.clone())
+            .unwrap_or_else(|| new_message_id(mailbox));
+        let message = build(&Outgoing {
+            mailbox,
+            lead: &lead.record,
+            rendered: &rendered,
+            message_id: &message_id,
+            date: now,
+            thread: &thread,
+        })
+        .map_err(|e| e.to_string())?;
+        let mut message = message;
+        if let Some(signer) = self.signers.get(&mailbox.name) {
+            message.sign(signer);
+        }
+        Ok(PreparedEmail {
+            step: step.id.clone(),
+            index,
+            mailbox: mailbox.name.clone(),
+            message_id,
+            variant: rendered.variant,
+            subject: rendered.subject,
+            bytes: message.formatted(),
+            domain: lead.record.email.account_domain().map(str::to_string),
+            new_thread: !threaded || thread.is_empty(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &self,
+        catalog: &Catalog,
+        l: &Leased,
+        leads: &HashMap<crate::store::LeadId, StoredLead>,
+        past: &HashMap<EnrollmentId, Vec<PastTouch>>,
+        touch: i64,
+        attempt: i64,
+        index: usize,
+        new_thread: bool,
+        delivery: Delivery,
+        at: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<(), StoreError> {
+        let t = at.timestamp();
+        let store = &self.store;
+        match delivery {
+            Delivery::Accepted { response } => {
+                report.sent += 1;
+                let next = match (catalog.sequence(&l.sequence_id), leads.get(&l.lead)) {
+                    (Some(seq), Some(lead)) => {
+                        let tz = lead_zone(seq, lead, self.config.timezone);
+                        let mut done = past.get(&l.enrollment).cloned().unwrap_or_default();
+                        done.push(PastTouch {
+                            id: touch,
+                            step_id: seq.steps[index].id.clone(),
+                            kind: "email".into(),
+                            state: "sent".into(),
+                            message_id: None,
+                            subject: None,
+                            sent_at: Some(t),
+                            attempt,
+                        });
+                        next_after(
+                            seq,
+                            index,
+                            &done,
+                            at,
+                            tz,
+                            lead.record.email.as_str(),
+                            self.config.sending.jitter,
+                        )
+                    }
+                    _ => Next::Finished,
+                };
+                tracing::info!(touch, enrollment = l.enrollment.0, sequence = %l.sequence_id, "sent");
+                store
+                    .record_sent(touch, &response, new_thread, &next, t)
+                    .await
+            }
+            Delivery::Retry { reason } => {
+                let schedule = &self.config.sending.retry_schedule;
+                match usize::try_from(attempt - 1)
+                    .ok()
+                    .and_then(|i| schedule.get(i))
+                {
+                    Some(wait) => {
+                        report.retried += 1;
+                        tracing::warn!(
+                            touch,
+                            attempt,
+                            "temporary failure, retrying in {wait}s: {reason}"
+                        );
+                        store.record_retry(touch, &reason, t + wait, t).await
+                    }
+                    None => {
+                        report.failed += 1;
+                        tracing::warn!(
+                            touch,
+                            attempt,
+                            "giving up after {attempt} attempts: {reason}"
+                        );
+                        let msg = format!("gave up after {attempt} attempts: {reason}");
+                        store
+                            .record_failed(touch, &msg, EnrollmentState::Failed, None, t)
+                            .await
+                    }
+                }
+            }
+            Delivery::Rejected {
+                reason,
+                no_such_user,
+                ..
+            } => {
+                report.failed += 1;
+                if no_such_user {
+                    report.bounced += 1;
+                    let email = leads.get(&l.lead).map(|lead| lead.record.email.to_string());
+                    tracing::info!(touch, "hard bounce at send time: {reason}");
+                    store
+                        .record_failed(
+                            touch,
+                            &reason,
+                            EnrollmentState::Bounced,
+                            email.as_deref(),
+                            t,
+                        )
+                        .await
+                } else {
+                    tracing::warn!(touch, "rejected: {reason}");
+                    store
+                        .record_failed(touch, &reason, EnrollmentState::Failed, None, t)
+                        .await
+                }
+            }
+            Delivery::Uncertain { reason } => {
+                report.uncertain += 1;
+                tracing::warn!(
+                    touch,
+                    "outcome unknown, needs `drumbeat resolve {touch}`: {reason}"
+                );
+                store.record_uncertain(touch, &reason).await
+            }
+        }
+    }
+}
+
+/// The zone a lead's window is read in: the lead's, the sequence window's, or the config's.
+pub fn lead_zone(seq: &Sequence, lead: &StoredLead, default: Tz) -> Tz {
+    seq.window.zone_for(
+        lead.record
+            .timezone
+            .as_deref()
+            .and_then(|t| parse_tz(t).ok()),
+        default,
+    )
+}

@@ -1,0 +1,408 @@
+//! SMTP delivery for one mailbox: a small pool of lettre connections driven one SMTP phase at
+//! a time, so every failure is classified by *when* it happened. Before the message body is
+//! handed over (connect, AUTH, MAIL, RCPT, DATA), a failure means the server does not have the
+//! message: a 4xx or a network error is retried, a 5xx fails. Once the body is on the wire,
+//! the server's final answer decides; without one (the connection dropped, a timeout) nobody
+//! knows, and the touch becomes `uncertain` instead of risking a second copy.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::Address;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use tokio::sync::{Mutex, Semaphore};
+
+use super::transport::Delivery;
+use crate::config::{AuthMethod, Security, SmtpSettings};
+
+/// Time allowed to connect and for each command's answer.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Time allowed for the answer to the end of the message (RFC 5321 §4.5.3.2.6 says 10 min).
+const DATA_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A mailbox's SMTP connections.
+pub struct SmtpPool {
+    settings: SmtpSettings,
+    /// The login when the settings name none: the From address.
+    default_user: String,
+    config_dir: PathBuf,
+    hello: ClientId,
+    #[allow(
+        clippy::vec_box,
+        reason = "connections move between the pool and an attempt as boxes"
+    )]
+    idle: Mutex<Vec<Box<AsyncSmtpConnection>>>,
+    slots: Semaphore,
+}
+
+/// Why a connection could not be set up (nothing was sent).
+struct SetupError(String, Option<bool>);
+
+impl SmtpPool {
+    /// A pool of up to `connections` connections.
+    pub fn new(
+        settings: SmtpSettings,
+        default_user: String,
+        config_dir: PathBuf,
+        connections: usize,
+    ) -> SmtpPool {
+        SmtpPool {
+            settings,
+            default_user,
+            config_dir,
+            hello: ClientId::default(),
+            idle: Mutex::new(Vec::new()),
+            slots: Semaphore::new(connections.max(1)),
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.settings.port.unwrap_or(match self.settings.security {
+            Security::Tls => 465,
+            Security::Starttls => 587,
+            Security::None => 25,
+        })
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SetupError> {
+        let host = self.settings.host.clone();
+        let tls = || {
+            TlsParameters::new(host.clone())
+                .map_err(|e| SetupError(format!("TLS setup for {host}: {e}"), Some(false)))
+        };
+        let implicit = match self.settings.security {
+            Security::Tls => Some(tls()?),
+            _ => None,
+        };
+        let mut conn = tokio::time::timeout(
+            COMMAND_TIMEOUT,
+            AsyncSmtpConnection::connect_tokio1(
+                (host.as_str(), self.port()),
+                Some(COMMAND_TIMEOUT),
+                &self.hello,
+                implicit,
+                None,
+            ),
+        )
+        .await
+        .map_err(|_| {
+            SetupError(
+                format!("connecting to {host}:{} timed out", self.port()),
+                None,
+            )
+        })?
+        .map_err(|e| smtp_setup_error(&format!("connecting to {host}:{}", self.port()), &e))?;
+        if self.settings.security == Security::Starttls {
+            if !conn.can_starttls() {
+                return Err(SetupError(
+                    format!(
+                        "{host} does not offer STARTTLS; refusing to send in the clear (set security = \"tls\" or, on loopback only, \"none\")"
+                    ),
+                    Some(false),
+                ));
+            }
+            conn.starttls(tls()?, &self.hello)
+                .await
+                .map_err(|e| smtp_setup_error("STARTTLS", &e))?;
+        }
+        if let Some(source) = &self.settings.password {
+            // Read at each connect: a token file or command may have been refreshed.
+            let secret = source
+                .resolve(&self.config_dir)
+                .map_err(|e| SetupError(format!("SMTP secret: {e}"), None))?;
+            let user = self
+                .settings
+                .username
+                .clone()
+                .unwrap_or_else(|| self.default_user.clone());
+            let mechanisms: &[Mechanism] = match self.settings.auth {
+                AuthMethod::Password => &[Mechanism::Plain, Mechanism::Login],
+                AuthMethod::Xoauth2 => &[Mechanism::Xoauth2],
+            };
+            let creds = Credentials::new(user, secret.expose().to_string());
+            tokio::time::timeout(COMMAND_TIMEOUT, conn.auth(mechanisms, &creds))
+                .await
+                .map_err(|_| SetupError("AUTH timed out".into(), None))?
+                .map_err(|e| smtp_setup_error("AUTH", &e))?;
+        }
+        Ok(conn)
+    }
+
+    /// Sends one message to one recipient.
+    pub async fn deliver(&self, from: &str, to: &str, message: &[u8]) -> Delivery {
+        let Ok(_slot) = self.slots.acquire().await else {
+            return Delivery::Retry {
+                reason: "the SMTP pool is closed".into(),
+            };
+        };
+        let (from, to) = match (from.parse::<Address>(), to.parse::<Address>()) {
+            (Ok(f), Ok(t)) => (f, t),
+            (Err(e), _) | (_, Err(e)) => {
+                return Delivery::Rejected {
+                    reason: format!("address not usable in SMTP: {e}"),
+                    code: None,
+                    no_such_user: false,
+                };
+            }
+        };
+        // A pooled connection may have been closed by the server while idle; then one fresh
+        // connection gets a second chance, before anything of this message was handed over.
+        let pooled = self.idle.lock().await.pop();
+        let reused = pooled.is_some();
+        let conn = match pooled {
+            Some(c) => c,
+            None => match self.connect().await {
+                Ok(c) => Box::new(c),
+                Err(e) => return setup_delivery(e),
+            },
+        };
+        match self.transact(conn, &from, &to, message).await {
+            Attempt::Done(d, keep) => {
+                if let Some(c) = keep {
+                    self.idle.lock().await.push(c);
+                }
+                d
+            }
+            Attempt::StaleConnection(_) if reused => {
+                let conn = match self.connect().await {
+                    Ok(c) => Box::new(c),
+                    Err(e) => return setup_delivery(e),
+                };
+                match self.transact(conn, &from, &to, message).await {
+                    Attempt::Done(d, keep) => {
+                        if let Some(c) = keep {
+                            self.idle.lock().await.push(c);
+                        }
+                        d
+                    }
+                    Attempt::StaleConnection(reason) => Delivery::Retry { reason },
+                }
+            }
+            Attempt::StaleConnection(reason) => Delivery::Retry { reason },
+        }
+    }
+
+    async fn transact(
+        &self,
+        mut conn: Box<AsyncSmtpConnection>,
+        from: &Address,
+        to: &Address,
+        message: &[u8],
+    ) -> Attempt {
+        let mut params = Vec::new();
+        if !message.is_ascii() {
+            if !conn.server_info().supports_feature(Extension::EightBitMime) {
+                conn.abort().await;
+                return Attempt::Done(
+                    Delivery::Rejected {
+                        reason:
+                            "the message has 8-bit content and the server does not offer 8BITMIME"
+                                .into(),
+                        code: None,
+                        no_such_user: false,
+                    },
+                    None,
+                );
+            }
+            params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        if from
+            .to_string()
+            .chars()
+            .chain(to.to_string().chars())
+            .any(|c| !c.is_ascii())
+        {
+            params.push(MailParameter::SmtpUtfEight);
+        }
+        // MAIL, RCPT, DATA: nothing is handed over yet.
+        let steps: [(&str, String); 3] = [
+            (
+                "MAIL FROM",
+                Mail::new(Some(from.clone()), params).to_string(),
+            ),
+            ("RCPT TO", Rcpt::new(to.clone(), vec![]).to_string()),
+            ("DATA", Data.to_string()),
+        ];
+        for (i, (what, cmd)) in steps.iter().enumerate() {
+            match tokio::time::timeout(COMMAND_TIMEOUT, conn.command(cmd)).await {
+                Err(_) => {
+                    conn.abort().await;
+                    return Attempt::Done(
+                        Delivery::Retry {
+                            reason: format!("{what}: no answer in {}s", COMMAND_TIMEOUT.as_secs()),
+                        },
+                        None,
+                    );
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    conn.abort().await;
+                    if e.status().is_none() {
+                        // No SMTP answer at all: a dropped (possibly stale) connection.
+                        return if i == 0 {
+                            Attempt::StaleConnection(format!("{what}: {e}"))
+                        } else {
+                            Attempt::Done(
+                                Delivery::Retry {
+                                    reason: format!("{what}: {e}"),
+                                },
+                                None,
+                            )
+                        };
+                    }
+                    return Attempt::Done(answer_delivery(what, &e), None);
+                }
+            }
+        }
+        // The body: from here on, a missing answer means the server may have the message.
+        match tokio::time::timeout(DATA_TIMEOUT, conn.message(message)).await {
+            Err(_) => {
+                conn.abort().await;
+                Attempt::Done(
+                    Delivery::Uncertain {
+                        reason: format!(
+                            "no answer to the end of the message in {}s",
+                            DATA_TIMEOUT.as_secs()
+                        ),
+                    },
+                    None,
+                )
+            }
+            Ok(Ok(resp)) => Attempt::Done(
+                Delivery::Accepted {
+                    response: format!(
+                        "{} {}",
+                        resp.code(),
+                        resp.message().collect::<Vec<_>>().join(" ")
+                    ),
+                },
+                Some(conn),
+            ),
+            Ok(Err(e)) if e.status().is_some() => {
+                conn.abort().await;
+                Attempt::Done(answer_delivery("end of DATA", &e), None)
+            }
+            Ok(Err(e)) => {
+                conn.abort().await;
+                Attempt::Done(
+                    Delivery::Uncertain {
+                        reason: format!("the connection broke while sending the message: {e}"),
+                    },
+                    None,
+                )
+            }
+        }
+    }
+
+    /// Closes idle connections politely.
+    pub async fn close(&self) {
+        let mut idle = self.idle.lock().await;
+        for mut c in idle.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), c.quit()).await;
+        }
+    }
+}
+
+enum Attempt {
+    /// The outcome, and the connection when it can be reused.
+    Done(Delivery, Option<Box<AsyncSmtpConnection>>),
+    /// The connection was dead before anything was said about this message.
+    StaleConnection(String),
+}
+
+fn smtp_setup_error(what: &str, e: &lettre::transport::smtp::Error) -> SetupError {
+    SetupError(format!("{what}: {e}"), e.status().map(|_| e.is_transient()))
+}
+
+/// A connection that could not be set up: retry, unless the server said no for good (a 5xx to
+/// AUTH means the password is wrong; retrying every minute would lock the account).
+fn setup_delivery(e: SetupError) -> Delivery {
+    match e.1 {
+        Some(false) => Delivery::Rejected {
+            reason: e.0,
+            code: None,
+            no_such_user: false,
+        },
+        _ => Delivery::Retry { reason: e.0 },
+    }
+}
+
+/// An SMTP answer that is not 2xx/3xx.
+fn answer_delivery(what: &str, e: &lettre::transport::smtp::Error) -> Delivery {
+    let text = e.to_string();
+    if e.is_transient() {
+        return Delivery::Retry {
+            reason: format!("{what}: {text}"),
+        };
+    }
+    let basic = e.status().map(|c| c.to_string()).unwrap_or_default();
+    let enhanced = enhanced_code(&text);
+    let no_such_user = match &enhanced {
+        Some(code) => code.starts_with("5.1."),
+        None => {
+            let lower = text.to_ascii_lowercase();
+            matches!(basic.as_str(), "550" | "551" | "553")
+                && [
+                    "user unknown",
+                    "no such user",
+                    "unknown user",
+                    "does not exist",
+                    "recipient rejected",
+                    "invalid recipient",
+                    "mailbox unavailable",
+                ]
+                .iter()
+                .any(|p| lower.contains(p))
+        }
+    };
+    Delivery::Rejected {
+        reason: format!("{what}: {text}"),
+        code: Some(enhanced.unwrap_or(basic)),
+        // A 5.1.x about the sender (MAIL FROM) is our problem, not the lead's address.
+        no_such_user: no_such_user && what != "MAIL FROM",
+    }
+}
+
+/// The first RFC 3463 enhanced status code (`5.1.1`) in a server's answer.
+pub fn enhanced_code(text: &str) -> Option<String> {
+    text.split(|c: char| c.is_whitespace() || "():,-;".contains(c))
+        .find(|w| {
+            let parts: Vec<&str> = w.split('.').collect();
+            parts.len() == 3
+                && matches!(parts[0], "2" | "4" | "5")
+                && (1..=3).contains(&parts[1].len())
+                && (1..=3).contains(&parts[2].len())
+                && parts[1..]
+                    .iter()
+                    .all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enhanced_codes_are_found_in_real_answers() {
+        assert_eq!(
+            enhanced_code(
+                "permanent error (550): 5.1.1 <x@example.com>: Recipient address rejected: User unknown"
+            ),
+            Some("5.1.1".into())
+        );
+        assert_eq!(
+            enhanced_code("550-5.1.1 The email account that you tried to reach does not exist."),
+            Some("5.1.1".into())
+        );
+        assert_eq!(
+            enhanced_code("451 4.7.1 Greylisted, try again"),
+            Some("4.7.1".into())
+        );
+        assert_eq!(enhanced_code("554 Transaction failed"), None);
+        assert_eq!(enhanced_code("version 1.2.3.4 here"), None);
+    }
+}

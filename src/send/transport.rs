@@ -1,0 +1,209 @@
+//! How a built message leaves a mailbox: over SMTP (see [`super::smtp`]), or as an `.eml` file
+//! in an outbox folder. Both answer with a [`Delivery`] that says what the daemon may do next.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use lettre::message::dkim::{
+    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
+    DkimSigningKey,
+};
+use lettre::message::header::HeaderName;
+
+use super::smtp::SmtpPool;
+use crate::config::{Config, DkimAlgorithm, Mailbox, Transport};
+
+/// What became of one hand-over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The server took it (2xx), or the file is in the outbox.
+    Accepted {
+        /// The server's answer.
+        response: String,
+    },
+    /// Not handed over (4xx, or no connection): try again later with the same Message-ID.
+    Retry {
+        /// Why.
+        reason: String,
+    },
+    /// Refused for good (5xx).
+    Rejected {
+        /// The server's answer.
+        reason: String,
+        /// The enhanced (`5.1.1`) or basic (`550`) code.
+        code: Option<String>,
+        /// The recipient does not exist (5.1.x): the lead bounced.
+        no_such_user: bool,
+    },
+    /// Handed over, but no answer came: the server may or may not have it.
+    Uncertain {
+        /// What happened.
+        reason: String,
+    },
+}
+
+/// A mailbox's way out.
+pub enum MailTransport {
+    /// `.eml` files in a folder.
+    Outbox(PathBuf),
+    /// SMTP.
+    Smtp(Box<SmtpPool>),
+}
+
+impl MailTransport {
+    /// The transport a mailbox's config asks for.
+    pub fn for_mailbox(config: &Config, m: &Mailbox) -> MailTransport {
+        match &m.transport {
+            Transport::Outbox { dir } => MailTransport::Outbox(dir.clone()),
+            Transport::Smtp(s) => MailTransport::Smtp(Box::new(SmtpPool::new(
+                s.clone(),
+                m.from.to_string(),
+                config.dir.clone(),
+                m.pacing.connections,
+            ))),
+        }
+    }
+
+    /// Hands one message over.
+    pub async fn deliver(&self, from: &str, to: &str, message_id: &str, bytes: &[u8]) -> Delivery {
+        match self {
+            MailTransport::Smtp(pool) => pool.deliver(from, to, bytes).await,
+            MailTransport::Outbox(dir) => {
+                let dir = dir.clone();
+                let name = outbox_name(message_id);
+                let bytes = bytes.to_vec();
+                match tokio::task::spawn_blocking(move || write_outbox(&dir, &name, &bytes)).await {
+                    Ok(Ok(path)) => Delivery::Accepted {
+                        response: format!("written to {}", path.display()),
+                    },
+                    Ok(Err(e)) => Delivery::Retry {
+                        reason: format!("cannot write to the outbox: {e}"),
+                    },
+                    Err(e) => Delivery::Retry {
+                        reason: format!("outbox writer failed: {e}"),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Closes connections.
+    pub async fn close(&self) {
+        if let MailTransport::Smtp(pool) = self {
+            pool.close().await;
+        }
+    }
+}
+
+/// The outbox file of a message: named by its Message-ID, so writing it again (a retry after
+/// an uncertain hand-over) replaces the same file instead of making a second email.
+fn outbox_name(message_id: &str) -> String {
+    let id: String = message_id
+        .trim_matches(['<', '>'])
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{id}.eml")
+}
+
+/// Writes the file whole or not at all: to a temporary name, flushed, then renamed.
+fn write_outbox(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+/// The DKIM signer of a mailbox, when it has a key. Errors name the mailbox and the key's
+/// source, never the key.
+pub fn dkim_signer(config: &Config, m: &Mailbox) -> Result<Option<DkimConfig>, String> {
+    let Some(d) = &m.dkim else {
+        return Ok(None);
+    };
+    let key = d
+        .key
+        .resolve(&config.dir)
+        .map_err(|e| format!("mailbox {:?}: DKIM key: {e}", m.name))?;
+    let algorithm = match d.algorithm {
+        DkimAlgorithm::Rsa => DkimSigningAlgorithm::Rsa,
+        DkimAlgorithm::Ed25519 => DkimSigningAlgorithm::Ed25519,
+    };
+    let key = DkimSigningKey::new(key.expose(), algorithm).map_err(|_| {
+        format!(
+            "mailbox {:?}: the DKIM key from {} is not a valid {} key (RSA keys are PKCS#1 PEM, \"BEGIN RSA PRIVATE KEY\"; convert with `openssl rsa -in key.pem -traditional`)",
+            m.name,
+            d.key,
+            match d.algorithm {
+                DkimAlgorithm::Rsa => "RSA",
+                DkimAlgorithm::Ed25519 => "Ed25519",
+            }
+        )
+    })?;
+    let headers = [
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "List-Unsubscribe",
+        "MIME-Version",
+        "Content-Type",
+    ]
+    .into_iter()
+    .map(HeaderName::new_from_ascii_str)
+    .collect();
+    Ok(Some(DkimConfig::new(
+        d.selector.clone(),
+        d.domain
+            .clone()
+            .unwrap_or_else(|| m.from.domain().to_string()),
+        key,
+        headers,
+        DkimCanonicalization {
+            header: DkimCanonicalizationType::Relaxed,
+            body: DkimCanonicalizationType::Relaxed,
+        },
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outbox_file_is_named_by_message_id_and_safe() {
+        assert_eq!(outbox_name("<abc.1@example.com>"), "abc.1@example.com.eml");
+        assert_eq!(outbox_name("<../../etc/x@y>"), ".._.._etc_x@y.eml");
+    }
+
+    #[tokio::test]
+    async fn outbox_writes_the_exact_bytes_once_per_message_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = MailTransport::Outbox(dir.path().join("out"));
+        let d = t
+            .deliver("a@x.test", "b@y.test", "<m1@x.test>", b"hello\r\n")
+            .await;
+        assert!(matches!(d, Delivery::Accepted { .. }), "{d:?}");
+        let d = t
+            .deliver("a@x.test", "b@y.test", "<m1@x.test>", b"hello\r\n")
+            .await;
+        assert!(matches!(d, Delivery::Accepted { .. }), "{d:?}");
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("out")).unwrap().collect();
+        assert_eq!(files.len(), 1);
+        assert_eq!(
+            std::fs::read(dir.path().join("out/m1@x.test.eml")).unwrap(),
+            b"hello\r\n"
+        );
+    }
+}
