@@ -190,6 +190,7 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Outcome {
+    check_fixed_now()?;
     match cli.command {
         Command::Validate(a) => validate::run(&cli.config, a).await,
         Command::Leads(c) => leads::run(&cli.config, c).await,
@@ -306,6 +307,32 @@ fn parse_email(s: &str) -> Result<crate::lead::Email, Failure> {
 }
 
 /// The current time in unix seconds.
+/// The CLI's "now": the system clock, or `DRUMBEAT_NOW` (RFC 3339) when set, so a whole
+/// simulated timeline (import, `run --once`, `task done`, `status`) can be driven by tests or
+/// by a rep trying a sequence's timing on a scratch store.
 fn now() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now()
+    fixed_now().unwrap_or_else(chrono::Utc::now)
+}
+
+static FIXED_NOW: std::sync::OnceLock<Option<chrono::DateTime<chrono::Utc>>> =
+    std::sync::OnceLock::new();
+
+fn fixed_now() -> Option<chrono::DateTime<chrono::Utc>> {
+    *FIXED_NOW.get_or_init(|| {
+        std::env::var("DRUMBEAT_NOW")
+            .ok()
+            .and_then(|v| chrono::DateTime::parse_from_rfc3339(v.trim()).ok())
+            .map(|d| d.with_timezone(&chrono::Utc))
+    })
+}
+
+/// Refuses a `DRUMBEAT_NOW` that does not parse (silently using the real clock instead would
+/// send real mail at the wrong time).
+fn check_fixed_now() -> Result<(), Failure> {
+    match std::env::var("DRUMBEAT_NOW") {
+        Ok(v) if chrono::DateTime::parse_from_rfc3339(v.trim()).is_err() => Err(Failure::usage(
+            format!("DRUMBEAT_NOW={v:?} is not an RFC 3339 time (e.g. 2026-03-02T14:00:00Z)"),
+        )),
+        _ => Ok(()),
+    }
 }

@@ -56,7 +56,13 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let catalog = load_catalog(&config)?;
     let store = open_store(&config).await?;
     let instance = args.instance.clone().unwrap_or_else(host_name);
-    let clock = args.now.map_or(Clock::System, Clock::Fixed);
+    let fixed = args.now.or_else(super::fixed_now);
+    if fixed.is_some() && !args.once {
+        return Err(Failure::usage(
+            "DRUMBEAT_NOW is set: the long-running daemon only runs on the real clock (use run --once)",
+        ));
+    }
+    let clock = fixed.map_or(Clock::System, Clock::Fixed);
     let daemon = Daemon::new(config, catalog, store, instance, clock).map_err(Failure::failed)?;
     let recovered = daemon.start().await?;
     if args.once {

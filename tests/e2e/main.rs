@@ -12,6 +12,8 @@ mod cli_status;
 mod cli_templates;
 mod cli_usage;
 mod cli_validate;
+mod daemon_send;
+mod sink;
 mod store_enrollments;
 mod store_import;
 mod store_leads;

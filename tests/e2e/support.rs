@@ -166,6 +166,15 @@ pub struct Run {
 }
 
 impl Run {
+    /// What a finished process said.
+    pub fn from_output(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Stdout parsed as JSON (panics with the output when it is not JSON).
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
@@ -201,12 +210,7 @@ impl Run {
 impl Project {
     /// Runs `drumbeat ARGS…` to completion with an empty, non-terminal stdin.
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = self.cmd(args).output().expect("run drumbeat");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::from_output(self.cmd(args).output().expect("run drumbeat"))
     }
 
     /// Runs a command that must succeed (exit 0).
