@@ -47,10 +47,24 @@ struct Attention {
     detail: Option<String>,
 }
 
+#[derive(Serialize)]
+struct DaemonStatus {
+    instance: String,
+    /// running (heartbeat within 2 minutes), stopped (clean exit), or silent (no heartbeat:
+    /// crashed or hung).
+    state: &'static str,
+    pid: i64,
+    started_at: Option<String>,
+    last_seen: Option<String>,
+    /// The last sequence/template reload the daemon refused (it keeps the previous catalog).
+    catalog_error: Option<String>,
+}
+
 /// The JSON of `status --json`.
 #[derive(Serialize)]
 struct Status {
     generated_at: String,
+    daemons: Vec<DaemonStatus>,
     sequences: Vec<SequenceCounts>,
     mailboxes: Vec<MailboxStatus>,
     due_now: i64,
@@ -101,8 +115,28 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
             });
         }
     }
+    let daemons = store
+        .daemons()
+        .await?
+        .into_iter()
+        .map(|d| DaemonStatus {
+            state: if d.stopped_at.is_some() {
+                "stopped"
+            } else if now.timestamp() - d.seen_at <= 120 {
+                "running"
+            } else {
+                "silent"
+            },
+            instance: d.instance,
+            pid: d.pid,
+            started_at: rfc3339(Some(d.started_at)),
+            last_seen: rfc3339(Some(d.seen_at)),
+            catalog_error: d.catalog_error,
+        })
+        .collect();
     let status = Status {
         generated_at: now.to_rfc3339(),
+        daemons,
         sequences: snap.sequences,
         mailboxes,
         due_now: snap.due_now,
@@ -150,6 +184,30 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
         "failed",
     ];
     println!("drumbeat status at {}", now.format("%Y-%m-%d %H:%M UTC"));
+    println!("\nDaemon");
+    if s.daemons.is_empty() {
+        println!("  (never run: drumbeat run)");
+    }
+    for d in &s.daemons {
+        let seen = d
+            .last_seen
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp());
+        println!(
+            "  {:<24} {:<8} pid {:<8} last seen {}",
+            d.instance,
+            d.state,
+            d.pid,
+            utc(seen)
+        );
+        if let Some(e) = &d.catalog_error {
+            println!("    reload refused, previous sequences still in use:");
+            for line in e.lines() {
+                println!("      {line}");
+            }
+        }
+    }
     println!("\nSequences");
     if s.sequences.is_empty() {
         println!("  (no enrollments yet: drumbeat leads import FILE.csv --sequence ID)");
@@ -216,5 +274,12 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
                 .map(|d| format!("  {d}"))
                 .unwrap_or_default()
         );
+        if a.kind == "uncertain-send"
+            && let Some(t) = a.touch
+        {
+            println!(
+                "      decide: drumbeat resolve {t} --sent   (or --not-sent to send it again)"
+            );
+        }
     }
 }

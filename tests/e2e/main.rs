@@ -12,6 +12,7 @@ mod cli_status;
 mod cli_templates;
 mod cli_usage;
 mod cli_validate;
+mod daemon_faults;
 mod daemon_send;
 mod sink;
 mod store_enrollments;

@@ -23,8 +23,6 @@ pub struct Sink {
 /// One message as the sink received it.
 #[derive(Debug, Clone)]
 pub struct Received {
-    /// The file it was written to.
-    pub file: PathBuf,
     /// The envelope recipient (`X-Rcpt-Args`).
     pub rcpt: String,
     /// The message exactly as sent (headers and body), with smtp-sink's own X- lines removed.
@@ -162,7 +160,7 @@ impl Sink {
             .into_iter()
             .filter_map(|f| {
                 let bytes = std::fs::read(&f).ok()?;
-                parse_dump(&f, &bytes)
+                parse_dump(&bytes)
             })
             .collect()
     }
@@ -203,7 +201,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// smtp-sink's dump: its own `X-…` lines (client, HELO, MAIL and RCPT arguments), then the
 /// message as received. Messages still being written (no end) are left for the next look.
-fn parse_dump(file: &Path, bytes: &[u8]) -> Option<Received> {
+fn parse_dump(bytes: &[u8]) -> Option<Received> {
     let text = String::from_utf8_lossy(bytes);
     let mut rcpt = String::new();
     let mut offset = 0;
@@ -235,9 +233,5 @@ fn parse_dump(file: &Path, bytes: &[u8]) -> Option<Received> {
         let s = String::from_utf8_lossy(&raw).replace('\n', "\r\n");
         raw = s.into_bytes();
     }
-    Some(Received {
-        file: file.to_path_buf(),
-        rcpt,
-        raw,
-    })
+    Some(Received { rcpt, raw })
 }

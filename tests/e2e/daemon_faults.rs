@@ -1,0 +1,238 @@
+//! The daemon against a misbehaving SMTP server (smtp-sink's fault options): a 4xx is retried
+//! with the same Message-ID, a 5.1.1 bounces and suppresses, a connection dropped after the
+//! message was handed over leaves the touch uncertain and never resent blindly, and a server
+//! that is down loses nothing.
+
+use std::time::Duration;
+
+use crate::daemon_send::{at, run_once, smtp_project};
+use crate::sink::Sink;
+use crate::support::Project;
+
+const LEAD: &str = "lead0@company0.example";
+/// Thursday 2026-03-05, 10:00 in New York: the window is open.
+const T0: &str = "2026-03-05T15:00:00Z";
+
+fn one_lead(p: &Project) {
+    p.write(
+        "leads.csv",
+        format!("Email,First Name,Company,Time Zone\n{LEAD},Ada,Company 0,America/New_York\n"),
+    );
+    at(
+        p,
+        "2026-03-05T14:00:00Z",
+        &["leads", "import", "leads.csv", "--sequence", "e2e"],
+    );
+}
+
+/// The lead's first touch as `lead show` reports it.
+fn intro_touch(p: &Project, now: &str) -> serde_json::Value {
+    let v = at(p, now, &["lead", "show", LEAD, "--json"]).json();
+    v["touches"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["step_id"] == "intro").cloned())
+        .unwrap_or_else(|| panic!("no intro touch: {v:#}"))
+}
+
+fn enrollment_state(p: &Project, now: &str) -> String {
+    let v = at(p, now, &["lead", "show", LEAD, "--json"]).json();
+    v["enrollments"][0]["state"]
+        .as_str()
+        .expect("state")
+        .to_string()
+}
+
+#[test]
+fn temporary_failure_is_retried_with_the_same_message_id() {
+    let test = "temporary_failure_is_retried_with_the_same_message_id";
+    let Some(mut sink) = Sink::start(test, &["-r", "RCPT"]) else {
+        return;
+    };
+    let p = smtp_project(&sink, "");
+    one_lead(&p);
+
+    let (r, next) = run_once(&p, T0);
+    assert_eq!(
+        (r["sent"].as_u64(), r["retried"].as_u64()),
+        (Some(0), Some(1)),
+        "{r:#}"
+    );
+    let first = intro_touch(&p, T0);
+    assert_eq!(first["state"], "scheduled");
+    let mid = first["message_id"]
+        .as_str()
+        .expect("a Message-ID was given at claim time")
+        .to_string();
+    assert!(
+        first["error"].as_str().expect("error").contains("450"),
+        "{first:#}"
+    );
+    // The retry is due one minute later (the first wait of the default schedule).
+    assert_eq!(next.as_deref(), Some("2026-03-05T15:01:00+00:00"));
+    assert!(sink.messages().is_empty());
+
+    sink.restart(&[]);
+    let (r, _) = run_once(&p, "2026-03-05T15:01:00Z");
+    assert_eq!(r["sent"], 1, "{r:#}");
+    let got = sink.wait_for(1, Duration::from_secs(5));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("Message-ID"), Some(mid.clone()));
+    assert_eq!(intro_touch(&p, "2026-03-05T15:01:00Z")["state"], "sent");
+}
+
+#[test]
+fn no_such_user_bounces_the_lead_and_suppresses_the_address() {
+    let test = "no_such_user_bounces_the_lead_and_suppresses_the_address";
+    let reply = "550 5.1.1 <lead0@company0.example>: Recipient address rejected: User unknown";
+    let Some(sink) = Sink::start(test, &["-f", "RCPT", "-B", reply]) else {
+        return;
+    };
+    let p = smtp_project(&sink, "");
+    one_lead(&p);
+    let (r, next) = run_once(&p, T0);
+    assert_eq!(
+        (r["failed"].as_u64(), r["bounced"].as_u64()),
+        (Some(1), Some(1)),
+        "{r:#}"
+    );
+    assert_eq!(next, None, "nothing else is scheduled");
+    let t = intro_touch(&p, T0);
+    assert_eq!(t["state"], "failed");
+    assert!(
+        t["error"].as_str().expect("error").contains("5.1.1"),
+        "{t:#}"
+    );
+    assert_eq!(enrollment_state(&p, T0), "bounced");
+    let list = at(&p, T0, &["suppressions", "--json"]).json();
+    assert_eq!(list[0]["value"], LEAD, "{list:#}");
+    assert_eq!(list[0]["reason"], "bounced");
+    assert!(sink.messages().is_empty());
+}
+
+#[test]
+fn permanent_failure_fails_the_step_without_suppressing() {
+    let test = "permanent_failure_fails_the_step_without_suppressing";
+    // smtp-sink's default hard reply: 500 5.3.0 (a server problem, not a bad address).
+    let Some(sink) = Sink::start(test, &["-f", "DATA"]) else {
+        return;
+    };
+    let p = smtp_project(&sink, "");
+    one_lead(&p);
+    let (r, _) = run_once(&p, T0);
+    assert_eq!(
+        (r["failed"].as_u64(), r["bounced"].as_u64()),
+        (Some(1), Some(0)),
+        "{r:#}"
+    );
+    assert_eq!(intro_touch(&p, T0)["state"], "failed");
+    assert_eq!(enrollment_state(&p, T0), "failed");
+    assert_eq!(
+        at(&p, T0, &["suppressions", "--json"]).json(),
+        serde_json::json!([])
+    );
+    // It shows under "needs attention".
+    let status = at(&p, T0, &["status", "--json"]).json();
+    let kinds: Vec<&str> = status["needs_attention"]
+        .as_array()
+        .expect("attention")
+        .iter()
+        .filter_map(|a| a["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"failed-send"), "{status:#}");
+}
+
+#[test]
+fn connection_dropped_after_the_message_leaves_it_uncertain_and_never_resent() {
+    let test = "connection_dropped_after_the_message_leaves_it_uncertain_and_never_resent";
+    // Disconnect without answering the end of the message.
+    let Some(sink) = Sink::start(test, &["-q", "."]) else {
+        return;
+    };
+    let p = smtp_project(&sink, "");
+    one_lead(&p);
+    let (r, next) = run_once(&p, T0);
+    assert_eq!(r["uncertain"], 1, "{r:#}");
+    assert_eq!(
+        next, None,
+        "an uncertain step waits for a person, nothing is scheduled"
+    );
+    let t = intro_touch(&p, T0);
+    assert_eq!(t["state"], "uncertain");
+    let before = sink.messages().len();
+    // Hours later, nothing was sent again.
+    let (r, _) = run_once(&p, "2026-03-05T19:00:00Z");
+    assert_eq!(r["sent"], 0, "{r:#}");
+    assert_eq!(sink.messages().len(), before);
+    assert_eq!(
+        intro_touch(&p, "2026-03-05T19:00:00Z")["state"],
+        "uncertain"
+    );
+    // status shows it with the command that decides it.
+    let status = at(&p, "2026-03-05T19:00:00Z", &["status", "--json"]).json();
+    let item = status["needs_attention"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["kind"] == "uncertain-send").cloned())
+        .unwrap_or_else(|| panic!("{status:#}"));
+    assert_eq!(item["touch"], t["id"]);
+    // The rep found it in the Sent folder: the lead moves on to the next step.
+    let id = t["id"].as_i64().expect("id").to_string();
+    at(&p, "2026-03-05T19:00:00Z", &["resolve", &id, "--sent"]);
+    assert_eq!(intro_touch(&p, "2026-03-05T19:00:00Z")["state"], "sent");
+    let v = at(
+        &p,
+        "2026-03-05T19:00:00Z",
+        &["lead", "show", LEAD, "--json"],
+    )
+    .json();
+    assert_eq!(v["enrollments"][0]["next_step_id"], "value");
+    // Deciding twice is refused.
+    let again = p
+        .cmd(&["resolve", &id, "--not-sent"])
+        .env("DRUMBEAT_NOW", "2026-03-05T19:00:00Z")
+        .output()
+        .expect("run");
+    assert_eq!(again.status.code(), Some(1));
+}
+
+#[test]
+fn uncertain_send_resolved_as_not_sent_goes_again_with_the_same_message_id() {
+    let test = "uncertain_send_resolved_as_not_sent_goes_again_with_the_same_message_id";
+    let Some(mut sink) = Sink::start(test, &["-q", "."]) else {
+        return;
+    };
+    let p = smtp_project(&sink, "");
+    one_lead(&p);
+    run_once(&p, T0);
+    let t = intro_touch(&p, T0);
+    assert_eq!(t["state"], "uncertain");
+    let mid = t["message_id"].as_str().expect("mid").to_string();
+    sink.restart(&[]);
+    let id = t["id"].as_i64().expect("id").to_string();
+    at(&p, "2026-03-05T16:00:00Z", &["resolve", &id, "--not-sent"]);
+    let (r, _) = run_once(&p, "2026-03-05T16:00:00Z");
+    assert_eq!(r["sent"], 1, "{r:#}");
+    let got = sink.wait_for(1, Duration::from_secs(5));
+    assert_eq!(got.last().and_then(|m| m.header("Message-ID")), Some(mid));
+}
+
+#[test]
+fn server_down_retries_with_backoff_and_loses_nothing() {
+    let test = "server_down_retries_with_backoff_and_loses_nothing";
+    let Some(mut sink) = Sink::start(test, &[]) else {
+        return;
+    };
+    let p = smtp_project(&sink, "");
+    one_lead(&p);
+    sink.stop();
+    let (r, next) = run_once(&p, T0);
+    assert_eq!(r["retried"], 1, "{r:#}");
+    assert_eq!(next.as_deref(), Some("2026-03-05T15:01:00+00:00"));
+    // Still down: the next wait is longer (5 minutes).
+    let (r, next) = run_once(&p, "2026-03-05T15:01:00Z");
+    assert_eq!(r["retried"], 1, "{r:#}");
+    assert_eq!(next.as_deref(), Some("2026-03-05T15:06:00+00:00"));
+    sink.restart(&[]);
+    let (r, _) = run_once(&p, "2026-03-05T15:06:00Z");
+    assert_eq!(r["sent"], 1, "{r:#}");
+    assert_eq!(sink.wait_for(1, Duration::from_secs(5)).len(), 1);
+}
