@@ -24,7 +24,7 @@ pub use tick::{BATCH, TickReport, lead_zone};
 
 /// The longest the loop sleeps without looking at the store: new enrollments made by another
 /// process (a CLI import, the HTTP API of another instance) are seen within this time.
-pub const MAX_SLEEP: Duration = Duration::from_secs(15);
+pub const MAX_SLEEP: Duration = Duration::from_secs(5);
 
 /// Where the daemon's "now" comes from.
 #[derive(Debug, Clone, Copy)]

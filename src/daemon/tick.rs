@@ -357,6 +357,11 @@ impl Daemon {
             StepKind::Email(e) => {
                 let domain = lead.record.email.account_domain().map(str::to_string);
                 if let Pace::NotBefore(at) = pacer.ask(mailbox, domain.as_deref(), now) {
+                    // Into the window (a cap's next day starts at midnight, before it opens).
+                    let seed = jitter_seed(lead.record.email.as_str(), &seq.id, &step.id);
+                    let at = DateTime::from_timestamp(at, 0)
+                        .and_then(|t| spread(&seq.window, tz, t, seed, self.config.sending.jitter))
+                        .map_or(at, |t| t.timestamp());
                     return Decision::Defer(Some(step.id.clone()), at);
                 }
                 match self.prepare(catalog, seq, index, e.thread, lead, mailbox, l, past, now) {

@@ -14,7 +14,9 @@ use crate::store::{Next, PastTouch};
 /// skipped), as opposed to waiting to be (re)tried.
 fn is_behind(t: &PastTouch) -> bool {
     match t.state.as_str() {
-        "scheduled" => t.kind == "task", // an open task: the lead waits at it
+        // An email waiting for a retry, or an open task: the lead waits at that step.
+        "scheduled" => false,
+        // A failure before anything was handed over (a render error) is retried on resume.
         "failed" => t.message_id.is_some(),
         _ => true,
     }
@@ -133,4 +135,160 @@ pub fn thread_subject(seq: &Sequence, index: usize, past: &[PastTouch]) -> Optio
     past.iter()
         .find(|t| t.step_id == root.id && t.kind == "email" && t.state == "sent")
         .and_then(|t| t.subject.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::path::Path;
+
+    fn seq(steps: &str) -> Sequence {
+        let config = Config::parse("", "config.toml", Path::new("config.toml"), Path::new("."))
+            .expect("empty config");
+        let text = format!(
+            "id: s\nwindow:\n  days: [mon-fri]\n  hours: \"09:00-17:00\"\n  timezone: UTC\nsteps:\n{steps}"
+        );
+        let (s, _, problems) = crate::catalog::sequence::parse(&text, "s.yaml", &config);
+        s.unwrap_or_else(|| panic!("{problems:?}"))
+    }
+
+    fn touch(step: &str, state: &str, kind: &str) -> PastTouch {
+        PastTouch {
+            id: 1,
+            step_id: step.into(),
+            kind: kind.into(),
+            state: state.into(),
+            message_id: (kind == "email").then(|| format!("<{step}@x>")),
+            subject: None,
+            sent_at: Some(1),
+            attempt: 1,
+        }
+    }
+
+    const FOUR: &str = "  - { id: a, wait: 0, template: t }\n  - { id: b, wait: 1 day, template: t, thread: true }\n  - { id: c, wait: 1 day, task: call }\n  - { id: d, wait: 1 day, template: t }\n";
+
+    #[test]
+    fn the_stored_step_is_current_until_it_ran() {
+        let s = seq(FOUR);
+        assert_eq!(
+            current_step(&s, Some("b"), &[touch("a", "sent", "email")]),
+            Some(1)
+        );
+        // A retry waits at its own step.
+        let retry = PastTouch {
+            state: "scheduled".into(),
+            ..touch("b", "x", "email")
+        };
+        assert_eq!(
+            current_step(&s, Some("b"), &[touch("a", "sent", "email"), retry]),
+            Some(1)
+        );
+        // An open task keeps the lead at it.
+        let open = touch("c", "scheduled", "task");
+        assert_eq!(current_step(&s, Some("c"), &[open]), Some(2));
+    }
+
+    #[test]
+    fn a_lead_at_a_removed_step_moves_on_to_the_next_one() {
+        // b was removed after a ran; the lead was waiting at b.
+        let s = seq(
+            "  - { id: a, wait: 0, template: t }\n  - { id: c, wait: 1 day, task: call }\n  - { id: d, wait: 1 day, template: t }\n",
+        );
+        assert_eq!(
+            current_step(&s, Some("b"), &[touch("a", "sent", "email")]),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn a_step_never_runs_twice_and_new_steps_apply_to_leads_that_have_not_passed_them() {
+        // a and b ran; a new step x was inserted before b, and b moved after d.
+        let s = seq(
+            "  - { id: a, wait: 0, template: t }\n  - { id: x, wait: 1 day, template: t }\n  - { id: d, wait: 1 day, template: t }\n  - { id: b, wait: 1 day, template: t }\n",
+        );
+        let past = [touch("a", "sent", "email"), touch("b", "sent", "email")];
+        // The lead passed b (now last): nothing after it is left.
+        assert_eq!(current_step(&s, None, &past), None);
+        // A lead that only had a gets the new step x.
+        assert_eq!(
+            current_step(&s, Some("b"), &[touch("a", "sent", "email")]),
+            Some(3)
+        );
+        assert_eq!(
+            current_step(&s, None, &[touch("a", "sent", "email")]),
+            Some(1)
+        );
+        let at = DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        match next_after(
+            &s,
+            0,
+            &[touch("a", "sent", "email")],
+            at,
+            Tz::UTC,
+            "x@y.z",
+            0,
+        ) {
+            Next::Step { id, .. } => assert_eq!(id, "x"),
+            Next::Finished => panic!("finished too early"),
+        }
+        assert!(matches!(
+            next_after(&s, 2, &past, at, Tz::UTC, "x@y.z", 0),
+            Next::Finished
+        ));
+    }
+
+    #[test]
+    fn the_thread_is_the_emails_sent_since_its_root() {
+        let s = seq(FOUR);
+        let past = [touch("a", "sent", "email"), touch("b", "sent", "email")];
+        assert_eq!(thread_of(&s, 1, &past[..1]), vec!["<a@x>".to_string()]);
+        // d starts a new thread; e replies in d's thread only.
+        let s = seq(&format!(
+            "{FOUR}  - {{ id: e, wait: 1 day, template: t, thread: true }}\n"
+        ));
+        let past = [
+            touch("a", "sent", "email"),
+            touch("b", "sent", "email"),
+            touch("d", "sent", "email"),
+        ];
+        assert_eq!(thread_of(&s, 4, &past), vec!["<d@x>".to_string()]);
+    }
+
+    #[test]
+    fn jitter_spreads_an_opening_but_stays_in_the_window() {
+        let s = seq(FOUR);
+        let friday_night = DateTime::parse_from_rfc3339("2026-03-06T20:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let monday_nine = DateTime::parse_from_rfc3339("2026-03-09T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut seen = std::collections::HashSet::new();
+        for seed in 0..200u64 {
+            let t = spread(
+                &s.window,
+                Tz::UTC,
+                friday_night,
+                crate::render::fnv1a(&seed.to_le_bytes()),
+                1200,
+            )
+            .expect("opens");
+            assert!(
+                t >= monday_nine && t < monday_nine + TimeDelta::seconds(1200),
+                "{t}"
+            );
+            seen.insert(t);
+        }
+        assert!(
+            seen.len() > 100,
+            "jitter spreads: {} distinct times",
+            seen.len()
+        );
+        // Inside the window nothing moves.
+        let inside = monday_nine + TimeDelta::hours(2);
+        assert_eq!(spread(&s.window, Tz::UTC, inside, 7, 1200), Some(inside));
+    }
 }

@@ -69,6 +69,16 @@ fn boundary(message_id: &str, text: &str, html: &str) -> String {
     format!("db{id:016x}{content:016x}")
 }
 
+/// Text for a header: line breaks and other control characters (which a spreadsheet cell can
+/// hold) become spaces, so a value can never end a header and start another.
+fn header_text(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Builds the message.
 pub fn build(o: &Outgoing<'_>) -> Result<lettre::Message, MessageError> {
     let from_addr =
@@ -87,15 +97,20 @@ pub fn build(o: &Outgoing<'_>) -> Result<lettre::Message, MessageError> {
         .map_err(|e: lettre::address::AddressError| {
             MessageError::Address(o.lead.email.to_string(), e.to_string())
         })?;
-    let to_name = [o.lead.first_name.as_deref(), o.lead.last_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let to_name = header_text(
+        &[o.lead.first_name.as_deref(), o.lead.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     let mut b = lettre::Message::builder()
-        .from(Addr::new(o.mailbox.display_name.clone(), from_addr))
+        .from(Addr::new(
+            o.mailbox.display_name.as_deref().map(header_text),
+            from_addr,
+        ))
         .to(Addr::new((!to_name.is_empty()).then_some(to_name), to_addr))
-        .subject(o.rendered.subject.clone())
+        .subject(header_text(&o.rendered.subject))
         .date(SystemTime::from(o.date))
         .message_id(Some(o.message_id.to_string()));
     if let Some(last) = o.thread.last() {

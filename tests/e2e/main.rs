@@ -13,6 +13,8 @@ mod cli_templates;
 mod cli_usage;
 mod cli_validate;
 mod daemon_faults;
+mod daemon_pacing;
+mod daemon_run;
 mod daemon_send;
 mod sink;
 mod store_enrollments;

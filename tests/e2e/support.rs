@@ -61,6 +61,22 @@ impl Project {
         c
     }
 
+    /// `drumbeat ARGS…` as a plain std Command, for a process the test spawns and signals
+    /// (the long-running daemon).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("drumbeat"))
+            .current_dir(self.path())
+            .env_remove("DRUMBEAT_CONFIG")
+            .env_remove("RUST_LOG")
+            .env_remove("DRUMBEAT_NOW")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start drumbeat")
+    }
+
     /// A listing of every file under the project (path and content), to prove a failed
     /// command changed nothing.
     pub fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
