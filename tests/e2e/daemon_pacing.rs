@@ -214,3 +214,67 @@ fn header_values_from_lead_data_cannot_inject_headers() {
         );
     }
 }
+
+#[test]
+fn mailbox_with_a_dkim_key_signs_its_messages() {
+    let p = project(
+        "dkim = { selector = \"s1\", key = { file = \"dkim.pem\" } }",
+        "[sending]\njitter = \"0\"",
+    );
+    let key = std::fs::read(crate::support::repo().join("tests/fixtures/dkim-test-rsa.pem"))
+        .expect("test key");
+    p.write("dkim.pem", key);
+    import(&p, &[("a@co.example", "Co")]);
+    let (r, _) = run_once(&p, T0);
+    assert_eq!(r["sent"], 1, "{r:#}");
+    let file = std::fs::read_dir(p.file("data/outbox"))
+        .expect("outbox")
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .expect("one email");
+    let raw = std::fs::read_to_string(file.path()).expect("read");
+    let sig = raw
+        .split("\r\n\r\n")
+        .next()
+        .expect("headers")
+        .replace("\r\n ", " ")
+        .replace("\r\n\t", " ")
+        .lines()
+        .find(|l| l.starts_with("DKIM-Signature:"))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no DKIM-Signature in:\n{raw}"));
+    for tag in [
+        "v=1",
+        "a=rsa-sha256",
+        "d=example.com",
+        "s=s1",
+        "c=relaxed/relaxed",
+    ] {
+        assert!(sig.contains(tag), "{tag} missing: {sig}");
+    }
+    assert!(
+        sig.to_ascii_lowercase().contains("list-unsubscribe"),
+        "{sig}"
+    );
+}
+
+#[test]
+fn an_unreadable_dkim_key_stops_the_daemon_from_starting() {
+    let p = project(
+        "dkim = { selector = \"s1\", key = { file = \"missing.pem\" } }",
+        "",
+    );
+    five(&p);
+    let run = p
+        .cmd(&["run", "--once"])
+        .env("DRUMBEAT_NOW", T0)
+        .output()
+        .expect("run");
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("DKIM key") && err.contains("missing.pem"),
+        "{err}"
+    );
+    assert_eq!(outbox_count(&p), 0);
+}
