@@ -9,6 +9,7 @@
 mod daemons;
 mod enrollments;
 mod events;
+mod inbox;
 mod leads;
 mod status;
 mod suppressions;
@@ -28,6 +29,7 @@ pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, StateChange, TouchRow,
 };
 pub use events::{EventKind, EventRow, NewEvent};
+pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy};
 pub use leads::{LeadId, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};

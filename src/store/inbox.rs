@@ -1,0 +1,637 @@
+//! The inbox watcher's side of the store: how far each folder was read, which daemon watches
+//! which mailbox (a lease), and recording a classified message together with what it does to
+//! the lead, in one transaction (DESIGN.md invariant 2: a reply recorded before a claim always
+//! prevents that send, because the claim checks the enrollment's state).
+
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+use super::enrollments::EnrollmentId;
+use super::events::{self, EventKind, NewEvent};
+use super::{LeadId, Store, StoreError, built, in_list};
+
+/// How far a folder was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FolderState {
+    /// The folder's UIDVALIDITY when it was read.
+    pub uidvalidity: i64,
+    /// The highest UID processed.
+    pub last_uid: i64,
+    /// When (unix seconds).
+    pub synced_at: i64,
+}
+
+/// What a sequence says to do about replies and auto-replies (from its `stop:` rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopPolicy {
+    /// A reply stops every open enrollment of the lead's account, not only the lead's.
+    pub stop_account: bool,
+    /// An auto-reply with a return date pauses the enrollment until then.
+    pub pause_on_auto_reply: bool,
+}
+
+/// A classified message, ready to be matched and acted on.
+#[derive(Debug, Clone)]
+pub struct InboundFact<'a> {
+    /// The watched mailbox.
+    pub mailbox: &'a str,
+    /// The folder it was found in.
+    pub folder: &'a str,
+    /// Its Message-ID (or a stable hash of the message when it has none).
+    pub message_key: &'a str,
+    /// Message-IDs it points at: In-Reply-To, References, and a bounce's original message.
+    pub refs: &'a [String],
+    /// Who it is about when no reference matches: the sender (replies) or the failed
+    /// recipient (bounces), lowercased.
+    pub address: Option<&'a str>,
+    /// reply, auto-reply, bounce-hard, bounce-soft, unsubscribe, later.
+    pub kind: &'a str,
+    /// The rule that decided.
+    pub rule: &'a str,
+    /// Everything else worth keeping (status code, recipient, dates, the reply's first lines).
+    pub evidence: serde_json::Value,
+    /// An auto-reply's pause end or a "later" reply's snooze date (unix seconds), already
+    /// computed in the lead's time zone.
+    pub until: Option<i64>,
+    /// When it arrived (unix seconds).
+    pub received_at: i64,
+}
+
+/// What recording a message did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum InboundOutcome {
+    /// It matched none of our touches or leads: nothing was stored.
+    Unmatched,
+    /// It was already recorded (seen in another folder, or again after a UIDVALIDITY change).
+    Duplicate,
+    /// Recorded and acted on.
+    Recorded {
+        /// The lead.
+        lead: i64,
+        /// The enrollment it is about, when known.
+        enrollment: Option<i64>,
+        /// What was done, for logs and tests: "stopped", "paused", "suppressed", "none"…
+        action: String,
+    },
+}
+
+/// A message the rep should look at (a human reply, a "later" without a date).
+#[derive(Debug, Clone, Serialize)]
+pub struct InboundRow {
+    /// Row id (what `drumbeat reply handled ID` takes).
+    pub id: i64,
+    /// Mailbox.
+    pub mailbox: String,
+    /// Kind.
+    pub kind: String,
+    /// The rule.
+    pub rule: String,
+    /// Lead address.
+    pub email: Option<String>,
+    /// Sequence of the enrollment.
+    pub sequence_id: Option<String>,
+    /// Evidence.
+    pub evidence: serde_json::Value,
+    /// Arrival.
+    pub received_at: i64,
+    /// Handled by the rep.
+    pub handled_at: Option<i64>,
+    /// The rep's outcome.
+    pub outcome: Option<String>,
+}
+
+/// One lead/enrollment a message was matched to.
+struct Target {
+    lead: i64,
+    enrollment: Option<i64>,
+    touch: Option<i64>,
+    sequence: Option<String>,
+}
+
+impl Store {
+    /// A folder's read position.
+    pub async fn folder_state(
+        &self,
+        mailbox: &str,
+        folder: &str,
+    ) -> Result<Option<FolderState>, StoreError> {
+        let row = sqlx::query(
+            "SELECT uidvalidity, last_uid, synced_at FROM inbox_folders WHERE mailbox = $1 AND folder = $2",
+        )
+        .bind(mailbox)
+        .bind(folder)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(FolderState {
+                uidvalidity: r.try_get("uidvalidity")?,
+                last_uid: r.try_get("last_uid")?,
+                synced_at: r.try_get("synced_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Moves a folder's read position (only forward, unless the UIDVALIDITY changed).
+    pub async fn set_folder_state(
+        &self,
+        mailbox: &str,
+        folder: &str,
+        state: FolderState,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        set_folder(&mut conn, mailbox, folder, state).await
+    }
+
+    /// Takes or renews the watcher lease of a mailbox until `until`. True when this instance
+    /// holds it now.
+    pub async fn lease_mailbox(
+        &self,
+        mailbox: &str,
+        instance: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "INSERT INTO mailbox_leases (mailbox, owner, until, state, updated_at) VALUES ($1, $2, $3, 'connecting', $4) \
+             ON CONFLICT (mailbox) DO UPDATE SET owner = excluded.owner, until = excluded.until, updated_at = excluded.updated_at \
+             WHERE mailbox_leases.owner = excluded.owner OR mailbox_leases.until < $4",
+        )
+        .bind(mailbox)
+        .bind(instance)
+        .bind(until)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Gives the lease up (a clean stop), so another instance can take over at once.
+    pub async fn release_mailbox(&self, mailbox: &str, instance: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE mailbox_leases SET until = 0, state = 'stopped' WHERE mailbox = $1 AND owner = $2",
+        )
+        .bind(mailbox)
+        .bind(instance)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records the watcher's connection state for `status`.
+    pub async fn set_watcher_state(
+        &self,
+        mailbox: &str,
+        instance: &str,
+        state: &str,
+        detail: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE mailbox_leases SET state = $1, detail = $2, updated_at = $3 WHERE mailbox = $4 AND owner = $5",
+        )
+        .bind(state)
+        .bind(detail)
+        .bind(now)
+        .bind(mailbox)
+        .bind(instance)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every watcher's state: (mailbox, owner, state, detail, updated_at, lease until).
+    pub async fn watcher_states(
+        &self,
+    ) -> Result<Vec<(String, String, String, Option<String>, i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT mailbox, owner, state, detail, updated_at, until FROM mailbox_leases ORDER BY mailbox",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("mailbox")?,
+                    r.try_get("owner")?,
+                    r.try_get("state")?,
+                    r.try_get("detail")?,
+                    r.try_get("updated_at")?,
+                    r.try_get("until")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Matches a classified message to our touches (by the Message-IDs it references) or,
+    /// failing that, to a lead of this mailbox with an open enrollment (by address), and acts
+    /// on it, all in one transaction with the folder's new read position (`uid`). Unmatched
+    /// mail only moves the read position.
+    pub async fn record_inbound(
+        &self,
+        fact: &InboundFact<'_>,
+        uid: Option<(i64, i64)>,
+        policy: &dyn Fn(&str) -> StopPolicy,
+        soft_bounce_limit: i64,
+        now: i64,
+    ) -> Result<InboundOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some((uidvalidity, last_uid)) = uid {
+            let state = FolderState {
+                uidvalidity,
+                last_uid,
+                synced_at: now,
+            };
+            set_folder(&mut tx, fact.mailbox, fact.folder, state).await?;
+        }
+        let Some(target) = self.match_target(&mut tx, fact).await? else {
+            tx.commit().await?;
+            return Ok(InboundOutcome::Unmatched);
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO inbound (mailbox, message_key, lead_id, enrollment_id, touch_id, kind, rule, evidence, received_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (mailbox, message_key) DO NOTHING",
+        )
+        .bind(fact.mailbox)
+        .bind(fact.message_key)
+        .bind(target.lead)
+        .bind(target.enrollment)
+        .bind(target.touch)
+        .bind(fact.kind)
+        .bind(fact.rule)
+        .bind(fact.evidence.to_string())
+        .bind(fact.received_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            tx.commit().await?;
+            return Ok(InboundOutcome::Duplicate);
+        }
+        // Kinds the rep need not look at are handled at once.
+        if !matches!(fact.kind, "reply" | "later") || (fact.kind == "later" && fact.until.is_some())
+        {
+            sqlx::query(
+                "UPDATE inbound SET handled_at = $1 WHERE mailbox = $2 AND message_key = $3",
+            )
+            .bind(now)
+            .bind(fact.mailbox)
+            .bind(fact.message_key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let policy = target.sequence.as_deref().map_or(
+            StopPolicy {
+                stop_account: false,
+                pause_on_auto_reply: true,
+            },
+            policy,
+        );
+        let action = act(&mut tx, fact, &target, policy, soft_bounce_limit, now).await?;
+        tx.commit().await?;
+        Ok(InboundOutcome::Recorded {
+            lead: target.lead,
+            enrollment: target.enrollment,
+            action,
+        })
+    }
+
+    async fn match_target(
+        &self,
+        tx: &mut AnyConnection,
+        fact: &InboundFact<'_>,
+    ) -> Result<Option<Target>, StoreError> {
+        let refs: Vec<&String> = fact.refs.iter().take(200).collect();
+        if !refs.is_empty() {
+            let sql = format!(
+                "SELECT t.id, t.enrollment_id, t.lead_id, t.sequence_id FROM touches t WHERE t.message_id IN ({}) \
+                 ORDER BY t.id DESC LIMIT 1",
+                in_list(self.backend, refs.len())
+            );
+            let mut q = sqlx::query(built(sql));
+            for r in &refs {
+                q = q.bind(r.as_str());
+            }
+            if let Some(r) = q.fetch_optional(&mut *tx).await? {
+                return Ok(Some(Target {
+                    lead: r.try_get("lead_id")?,
+                    enrollment: Some(r.try_get("enrollment_id")?),
+                    touch: Some(r.try_get("id")?),
+                    sequence: Some(r.try_get("sequence_id")?),
+                }));
+            }
+        }
+        let Some(address) = fact.address else {
+            return Ok(None);
+        };
+        let row = sqlx::query(
+            "SELECT e.id, e.lead_id, e.sequence_id FROM enrollments e JOIN leads l ON l.id = e.lead_id \
+             WHERE l.email = $1 AND (e.mailbox = $2 OR e.mailbox IS NULL) AND e.state IN ('active', 'paused') \
+             ORDER BY e.updated_at DESC, e.id DESC LIMIT 1",
+        )
+        .bind(address)
+        .bind(fact.mailbox)
+        .fetch_optional(&mut *tx)
+        .await?;
+        row.map(|r| {
+            Ok(Target {
+                lead: r.try_get("lead_id")?,
+                enrollment: Some(r.try_get("id")?),
+                touch: None,
+                sequence: Some(r.try_get("sequence_id")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// Messages waiting for the rep (human replies, "later" replies without a date), newest
+    /// first; with `all`, handled ones too.
+    pub async fn inbound(&self, all: bool, limit: i64) -> Result<Vec<InboundRow>, StoreError> {
+        let filter = if all {
+            ""
+        } else {
+            "WHERE i.handled_at IS NULL"
+        };
+        let sql = format!(
+            "SELECT i.id, i.mailbox, i.kind, i.rule, i.evidence, i.received_at, i.handled_at, i.outcome, l.email, e.sequence_id \
+             FROM inbound i LEFT JOIN leads l ON l.id = i.lead_id LEFT JOIN enrollments e ON e.id = i.enrollment_id \
+             {filter} ORDER BY i.received_at DESC, i.id DESC LIMIT $1"
+        );
+        let rows = sqlx::query(built(sql))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let evidence: String = r.try_get("evidence")?;
+                Ok(InboundRow {
+                    id: r.try_get("id")?,
+                    mailbox: r.try_get("mailbox")?,
+                    kind: r.try_get("kind")?,
+                    rule: r.try_get("rule")?,
+                    email: r.try_get("email")?,
+                    sequence_id: r.try_get("sequence_id")?,
+                    evidence: serde_json::from_str(&evidence).unwrap_or_default(),
+                    received_at: r.try_get("received_at")?,
+                    handled_at: r.try_get("handled_at")?,
+                    outcome: r.try_get("outcome")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The rep dealt with a reply: it leaves "needs attention", with an outcome for reports.
+    /// False when there is no such unhandled reply.
+    pub async fn handle_reply(
+        &self,
+        id: i64,
+        outcome: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE inbound SET handled_at = $1, outcome = $2 WHERE id = $3 AND handled_at IS NULL",
+        )
+        .bind(now)
+        .bind(outcome)
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Uncertain touches of a mailbox claimed before `claimed_before`: (touch id, Message-ID).
+    pub async fn uncertain_touches(
+        &self,
+        mailbox: &str,
+        claimed_before: i64,
+    ) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, message_id, claimed_at FROM touches WHERE state = 'uncertain' AND mailbox = $1 \
+             AND message_id IS NOT NULL AND claimed_at < $2 ORDER BY id LIMIT 500",
+        )
+        .bind(mailbox)
+        .bind(claimed_before)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("message_id")?,
+                    r.try_get("claimed_at")?,
+                ))
+            })
+            .collect()
+    }
+}
+
+async fn set_folder(
+    conn: &mut AnyConnection,
+    mailbox: &str,
+    folder: &str,
+    s: FolderState,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO inbox_folders (mailbox, folder, uidvalidity, last_uid, synced_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (mailbox, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity, \
+         last_uid = CASE WHEN inbox_folders.uidvalidity = excluded.uidvalidity AND inbox_folders.last_uid > excluded.last_uid \
+                    THEN inbox_folders.last_uid ELSE excluded.last_uid END, synced_at = excluded.synced_at",
+    )
+    .bind(mailbox)
+    .bind(folder)
+    .bind(s.uidvalidity)
+    .bind(s.last_uid)
+    .bind(s.synced_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Open enrollments: the ones a reply, bounce or unsubscribe ends.
+const OPEN: &str = "('active', 'paused')";
+
+async fn act(
+    tx: &mut AnyConnection,
+    fact: &InboundFact<'_>,
+    target: &Target,
+    policy: StopPolicy,
+    soft_bounce_limit: i64,
+    now: i64,
+) -> Result<String, StoreError> {
+    let lead = LeadId(target.lead);
+    let mut ev = NewEvent::about(EventKind::Replied, Some(lead));
+    ev.enrollment = target.enrollment.map(EnrollmentId);
+    ev.touch = target.touch;
+    ev.sequence = target.sequence.as_deref();
+    ev.mailbox = Some(fact.mailbox);
+    let mut data = fact.evidence.clone();
+    if let Some(o) = data.as_object_mut() {
+        o.insert("rule".into(), fact.rule.into());
+        o.insert("kind".into(), fact.kind.into());
+    }
+    ev.data = data;
+    let end_all = |state: &'static str, reason: &'static str| {
+        format!(
+            "UPDATE enrollments SET state = '{state}', outcome = '{state}', reason = '{reason}', updated_at = $1, \
+             finished_at = $1, next_due_at = NULL, lease_owner = NULL, lease_until = NULL WHERE lead_id = $2 AND state IN {OPEN}"
+        )
+    };
+    let action = match fact.kind {
+        "reply" => {
+            ev.kind = EventKind::Replied;
+            let n = exec(
+                tx,
+                &end_all("replied", "the lead replied"),
+                now,
+                target.lead,
+            )
+            .await?;
+            let mut action = format!("stopped {n}");
+            if policy.stop_account {
+                let m = sqlx::query(built(format!(
+                    "UPDATE enrollments SET state = 'stopped', outcome = 'account-replied', reason = 'someone at the same company replied', \
+                     updated_at = $1, finished_at = $1, next_due_at = NULL WHERE state IN {OPEN} AND lead_id IN (\
+                       SELECT id FROM leads WHERE account_id IS NOT NULL AND account_id = (SELECT account_id FROM leads WHERE id = $2) AND id <> $2)"
+                )))
+                .bind(now)
+                .bind(target.lead)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                action.push_str(&format!(", account {m}"));
+            }
+            action
+        }
+        "later" => {
+            ev.kind = EventKind::Replied;
+            pause(
+                tx,
+                target,
+                fact.until,
+                "the lead asked to be contacted later",
+                now,
+            )
+            .await?;
+            "paused".into()
+        }
+        "auto-reply" => {
+            ev.kind = EventKind::AutoReplied;
+            match (policy.pause_on_auto_reply, fact.until) {
+                (true, Some(until)) if until > now => {
+                    pause(tx, target, Some(until), "out of office", now).await?;
+                    "paused".into()
+                }
+                _ => "none".into(),
+            }
+        }
+        "unsubscribe" => {
+            ev.kind = EventKind::Unsubscribed;
+            exec(
+                tx,
+                &end_all("unsubscribed", "the lead asked to be removed"),
+                now,
+                target.lead,
+            )
+            .await?;
+            suppress(tx, target.lead, "unsubscribed", fact.rule, now).await?;
+            "suppressed".into()
+        }
+        "bounce-hard" | "bounce-soft" => {
+            ev.kind = EventKind::Bounced;
+            let mut hard = fact.kind == "bounce-hard";
+            if !hard {
+                let soft: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM inbound WHERE lead_id = $1 AND kind = 'bounce-soft'",
+                )
+                .bind(target.lead)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+                hard = soft >= soft_bounce_limit;
+            }
+            if hard {
+                exec(
+                    tx,
+                    &end_all("bounced", "the address bounced"),
+                    now,
+                    target.lead,
+                )
+                .await?;
+                suppress(tx, target.lead, "bounced", fact.rule, now).await?;
+                "suppressed".into()
+            } else {
+                // Try later: the sequence carries on after a day.
+                pause(
+                    tx,
+                    target,
+                    Some(now + 86_400),
+                    "soft bounce: trying again later",
+                    now,
+                )
+                .await?;
+                "paused".into()
+            }
+        }
+        _ => "none".into(),
+    };
+    events::insert(tx, &ev, now).await?;
+    Ok(action)
+}
+
+async fn exec(tx: &mut AnyConnection, sql: &str, now: i64, lead: i64) -> Result<u64, StoreError> {
+    Ok(sqlx::query(built(sql.to_string()))
+        .bind(now)
+        .bind(lead)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected())
+}
+
+/// Pauses the enrollment (until `until`, or until resumed by hand).
+async fn pause(
+    tx: &mut AnyConnection,
+    target: &Target,
+    until: Option<i64>,
+    reason: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let Some(enrollment) = target.enrollment else {
+        return Ok(());
+    };
+    sqlx::query(
+        "UPDATE enrollments SET state = 'paused', paused_until = $1, reason = $2, updated_at = $3, \
+         lease_owner = NULL, lease_until = NULL WHERE id = $4 AND state IN ('active', 'paused')",
+    )
+    .bind(until)
+    .bind(reason)
+    .bind(now)
+    .bind(enrollment)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Puts the lead's address on the suppression list.
+async fn suppress(
+    tx: &mut AnyConnection,
+    lead: i64,
+    reason: &str,
+    note: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO suppressions (value, reason, note, created_at) SELECT email, $1, $2, $3 FROM leads WHERE id = $4 \
+         ON CONFLICT (value) DO NOTHING",
+    )
+    .bind(reason)
+    .bind(note)
+    .bind(now)
+    .bind(lead)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
