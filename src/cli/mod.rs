@@ -7,6 +7,7 @@ mod control;
 mod leads;
 mod output;
 mod preview;
+mod replies;
 mod run;
 mod status;
 mod tasks;
@@ -100,6 +101,11 @@ enum Command {
     Task(tasks::TaskCommand),
     /// Decide about an uncertain send: did it reach the server?
     Resolve(tasks::ResolveArgs),
+    /// Replies from leads waiting for the rep (and, with --all, everything the inbox recorded).
+    Replies(replies::ListArgs),
+    /// Mark a reply handled.
+    #[command(subcommand)]
+    Reply(replies::ReplyCommand),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -214,6 +220,8 @@ async fn run(cli: Cli) -> Outcome {
         Command::Tasks(a) => tasks::list(&cli.config, a).await,
         Command::Task(c) => tasks::task(&cli.config, c).await,
         Command::Resolve(a) => tasks::resolve(&cli.config, a).await,
+        Command::Replies(a) => replies::list(&cli.config, a).await,
+        Command::Reply(c) => replies::reply(&cli.config, c).await,
         Command::Completions { .. } => Ok(()),
     }
 }

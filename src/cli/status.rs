@@ -38,6 +38,8 @@ struct Upcoming {
 
 #[derive(Serialize)]
 struct Attention {
+    /// A reply's id (for `drumbeat reply handled ID`).
+    id: Option<i64>,
     kind: String,
     email: Option<String>,
     sequence: Option<String>,
@@ -45,6 +47,17 @@ struct Attention {
     touch: Option<i64>,
     at: Option<String>,
     detail: Option<String>,
+}
+
+#[derive(Serialize)]
+struct WatcherStatus {
+    mailbox: String,
+    /// The daemon instance watching it.
+    instance: String,
+    /// connecting, idle, polling, disconnected, stopped.
+    state: String,
+    detail: Option<String>,
+    since: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -65,6 +78,7 @@ struct DaemonStatus {
 struct Status {
     generated_at: String,
     daemons: Vec<DaemonStatus>,
+    inbox: Vec<WatcherStatus>,
     sequences: Vec<SequenceCounts>,
     mailboxes: Vec<MailboxStatus>,
     due_now: i64,
@@ -134,9 +148,29 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
             catalog_error: d.catalog_error,
         })
         .collect();
+    let inbox = store
+        .watcher_states()
+        .await?
+        .into_iter()
+        .map(
+            |(mailbox, instance, state, detail, at, until)| WatcherStatus {
+                mailbox,
+                instance,
+                // A lease that ran out means nobody is watching, whatever was last said.
+                state: if until < now.timestamp() && state != "stopped" {
+                    "not-watched".into()
+                } else {
+                    state
+                },
+                detail,
+                since: rfc3339(Some(at)),
+            },
+        )
+        .collect();
     let status = Status {
         generated_at: now.to_rfc3339(),
         daemons,
+        inbox,
         sequences: snap.sequences,
         mailboxes,
         due_now: snap.due_now,
@@ -162,6 +196,7 @@ fn upcoming(u: UpcomingSend) -> Upcoming {
 
 fn attention(a: AttentionItem) -> Attention {
     Attention {
+        id: a.id,
         kind: a.kind,
         email: a.email,
         sequence: a.sequence_id,
@@ -206,6 +241,21 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
             for line in e.lines() {
                 println!("      {line}");
             }
+        }
+    }
+    if !s.inbox.is_empty() {
+        println!("\nInbox watchers");
+        for w in &s.inbox {
+            println!(
+                "  {:<24} {:<13} by {}{}",
+                w.mailbox,
+                w.state,
+                w.instance,
+                w.detail
+                    .as_deref()
+                    .map(|d| format!("  ({d})"))
+                    .unwrap_or_default()
+            );
         }
     }
     println!("\nSequences");

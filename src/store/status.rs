@@ -46,7 +46,9 @@ pub struct UpcomingSend {
 /// Something a person should look at.
 #[derive(Debug, Clone, Serialize)]
 pub struct AttentionItem {
-    /// `uncertain-send`, `failed-send`, `failed-enrollment`, `reply`, `overdue-task`.
+    /// The item's own id where it has one (a reply: what `drumbeat reply handled ID` takes).
+    pub id: Option<i64>,
+    /// `uncertain-send`, `failed-send`, `failed-enrollment`, `reply`, `later-reply`, `overdue-task`.
     pub kind: String,
     /// Lead address.
     pub email: Option<String>,
@@ -155,6 +157,7 @@ impl Store {
         {
             let state: String = r.try_get("state")?;
             attention.push(AttentionItem {
+                id: None,
                 kind: format!("{state}-send"),
                 email: r.try_get("email")?,
                 sequence_id: r.try_get("sequence_id")?,
@@ -172,6 +175,7 @@ impl Store {
         .await?
         {
             attention.push(AttentionItem {
+                id: None,
                 kind: "failed-enrollment".into(),
                 email: r.try_get("email")?,
                 sequence_id: r.try_get("sequence_id")?,
@@ -181,26 +185,28 @@ impl Store {
                 detail: r.try_get("reason")?,
             });
         }
-        // Replies of the last 7 days: the rep owes an answer.
+        // Replies the rep has not marked handled: they owe an answer.
         for r in sqlx::query(
-            "SELECT l.email, ev.sequence_id, ev.step_id, ev.at, ev.data FROM events ev JOIN leads l ON l.id = ev.lead_id \
-             WHERE ev.kind = 'replied' AND ev.at >= $1 ORDER BY ev.at DESC LIMIT 100",
+            "SELECT i.id, i.kind, i.received_at, i.evidence, l.email, e.sequence_id FROM inbound i \
+             LEFT JOIN leads l ON l.id = i.lead_id LEFT JOIN enrollments e ON e.id = i.enrollment_id \
+             WHERE i.handled_at IS NULL ORDER BY i.received_at DESC LIMIT 100",
         )
-        .bind(now - 7 * 86_400)
         .fetch_all(&self.pool)
         .await?
         {
-            let data: String = r.try_get("data")?;
+            let data: String = r.try_get("evidence")?;
             let snippet = serde_json::from_str::<serde_json::Value>(&data)
                 .ok()
                 .and_then(|v| v.get("snippet").and_then(|s| s.as_str()).map(str::to_string));
+            let kind: String = r.try_get("kind")?;
             attention.push(AttentionItem {
-                kind: "reply".into(),
+                kind: if kind == "later" { "later-reply".into() } else { "reply".into() },
+                id: Some(r.try_get("id")?),
                 email: r.try_get("email")?,
                 sequence_id: r.try_get("sequence_id")?,
-                step_id: r.try_get("step_id")?,
+                step_id: None,
                 touch_id: None,
-                at: r.try_get("at")?,
+                at: r.try_get("received_at")?,
                 detail: snippet,
             });
         }
@@ -214,6 +220,7 @@ impl Store {
         {
             let kind: String = r.try_get("kind")?;
             attention.push(AttentionItem {
+                id: None,
                 kind: "overdue-task".into(),
                 email: r.try_get("email")?,
                 sequence_id: r.try_get("sequence_id")?,

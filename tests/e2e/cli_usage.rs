@@ -25,6 +25,9 @@ const COMMANDS: &[&[&str]] = &[
     &["task", "done"],
     &["task", "skip"],
     &["resolve"],
+    &["replies"],
+    &["reply"],
+    &["reply", "handled"],
     &["completions"],
 ];
 
