@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod diag;
 pub mod enrollment;
 pub mod import;
+pub mod inbox;
 pub mod lead;
 pub mod render;
 pub mod schedule;
