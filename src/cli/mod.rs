@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 success, 1 the command found problems or failed, 2 usage error.
 
+mod classify;
 mod control;
 mod leads;
 mod output;
@@ -100,6 +101,8 @@ enum Command {
     Task(tasks::TaskCommand),
     /// Decide about an uncertain send: did it reach the server?
     Resolve(tasks::ResolveArgs),
+    /// Classify saved messages as the inbox watcher would: bounce, auto-reply, unsubscribe, later, reply.
+    Classify(classify::Args),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -214,6 +217,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Tasks(a) => tasks::list(&cli.config, a).await,
         Command::Task(c) => tasks::task(&cli.config, c).await,
         Command::Resolve(a) => tasks::resolve(&cli.config, a).await,
+        Command::Classify(a) => classify::run(a),
         Command::Completions { .. } => Ok(()),
     }
 }

@@ -25,6 +25,7 @@ const COMMANDS: &[&[&str]] = &[
     &["task", "done"],
     &["task", "skip"],
     &["resolve"],
+    &["classify"],
     &["completions"],
 ];
 
