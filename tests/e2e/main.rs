@@ -16,6 +16,7 @@ mod daemon_faults;
 mod daemon_pacing;
 mod daemon_run;
 mod daemon_send;
+mod inbox_classify;
 mod sink;
 mod store_enrollments;
 mod store_import;
