@@ -166,7 +166,7 @@ const BOUNCE_SUBJECTS: &[(&str, &str)] = &[
     ("delayed mail (still being retried)", "Postfix"),
     ("mail delivery failed", "Exim"),
     ("warning: message ", "Exim"),
-    ("failure notice", "qmail"),
+    ("failure notice", "qmail/Yahoo"),
     ("returned mail:", "Sendmail"),
     ("warning: could not send message", "Sendmail"),
     ("undeliverable:", "Exchange"),

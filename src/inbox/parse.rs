@@ -105,7 +105,26 @@ pub fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
     let message = MessageParser::default()
         .parse(raw)
         .ok_or(ParseError::NotAMessage)?;
-    if message.headers().is_empty() {
+    // RFC 5322 requires From and Date; accept any of the fields every real message or bounce
+    // has, so a text file whose first line happens to hold a colon is not taken for mail.
+    let known = [
+        "from",
+        "date",
+        "message-id",
+        "subject",
+        "to",
+        "received",
+        "return-path",
+        "content-type",
+        "mime-version",
+        "in-reply-to",
+        "references",
+        "sender",
+    ];
+    if !message
+        .headers_raw()
+        .any(|(name, _)| known.iter().any(|k| name.eq_ignore_ascii_case(k)))
+    {
         return Err(ParseError::NotAMessage);
     }
     let mut inbound = Inbound {
@@ -455,5 +474,10 @@ mod tests {
     fn text_that_is_not_a_message_is_refused() {
         assert_eq!(parse(b""), Err(ParseError::Empty));
         assert_eq!(parse(b" \n\r\n"), Err(ParseError::Empty));
+        assert_eq!(
+            parse(b"Note: call Ann\nabout the demo\n"),
+            Err(ParseError::NotAMessage)
+        );
+        assert!(parse(b"From: ann@example.net\n\nhi\n").is_ok());
     }
 }

@@ -94,10 +94,20 @@ pub fn visible(body: &str) -> String {
         if line == "--" || line == "-- " || line.trim() == "--" {
             break;
         }
+        // "On … wrote:" before '>' lines may be followed by an answer below (bottom
+        // posting): skip it and the quote, keep reading. Before unquoted history it ends
+        // the reply.
+        let attribution = attribution_lines(&lines, i);
+        if attribution > 0 {
+            if quoted_next(&lines, i + attribution) {
+                i += attribution;
+                continue;
+            }
+            break;
+        }
         if SEPARATORS.iter().any(|s| lower.starts_with(s))
             || is_underscore_rule(&lower) && starts_header_block(&lines, i + 1)
             || starts_header_block(&lines, i)
-            || is_attribution(&lines, i)
             || DEVICE_SIGNATURES.iter().any(|s| lower.starts_with(s)) && lower.len() < 80
         {
             break;
@@ -156,12 +166,7 @@ fn is_quote_intro(lines: &[&str], i: usize) -> bool {
     ]
     .iter()
     .any(|e| lower.ends_with(e));
-    intro
-        && lines
-            .iter()
-            .skip(i + 1)
-            .find(|l| !l.trim().is_empty())
-            .is_some_and(|l| l.trim_start().starts_with('>'))
+    intro && quoted_next(lines, i + 1)
 }
 
 fn is_underscore_rule(lower: &str) -> bool {
@@ -170,13 +175,14 @@ fn is_underscore_rule(lower: &str) -> bool {
 
 /// "On Mon, 2 Mar 2026 at 10:00, Ann <ann@example.com> wrote:" — on one line or wrapped
 /// onto the next two.
-fn is_attribution(lines: &[&str], i: usize) -> bool {
+/// How many lines the attribution starting at line i spans (0: none).
+fn attribution_lines(lines: &[&str], i: usize) -> usize {
     let first = lines[i].trim().to_lowercase();
     let Some((_, verb)) = ATTRIBUTIONS
         .iter()
         .find(|(start, _)| first.starts_with(start))
     else {
-        return false;
+        return 0;
     };
     let mut joined = first.clone();
     for k in 0..3 {
@@ -186,14 +192,23 @@ fn is_attribution(lines: &[&str], i: usize) -> bool {
                     joined.push(' ');
                     joined.push_str(&next.trim().to_lowercase());
                 }
-                _ => return false,
+                _ => return 0,
             }
         }
         if joined.contains(verb) && joined.trim_end().ends_with(':') {
-            return true;
+            return k + 1;
         }
     }
-    false
+    0
+}
+
+/// The next non-blank line from i on is quoted with '>'.
+fn quoted_next(lines: &[&str], i: usize) -> bool {
+    lines
+        .iter()
+        .skip(i)
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| l.trim_start().starts_with('>'))
 }
 
 /// A "From:" line followed, within four lines, by two more header labels.
@@ -283,6 +298,12 @@ mod tests {
     fn gmail_quote_in_html_is_cut() {
         let html = "<div dir=\"ltr\">Not now, thanks.<div>Ann</div></div><br><div class=\"gmail_quote\"><div class=\"gmail_attr\">On Mon wrote:</div><blockquote>Hi</blockquote></div>";
         assert_eq!(visible(&html_to_text(html)), "Not now, thanks.\nAnn");
+    }
+
+    #[test]
+    fn bottom_posted_answer_below_the_attribution_is_kept() {
+        let body = "On Mon, 2 Mar 2026 at 09:14, Sam Rep <sam@example.com> wrote:\n> Could a call help?\n\nYes, Thursday works.\n";
+        assert_eq!(visible(body), "Yes, Thursday works.");
     }
 
     #[test]
