@@ -87,6 +87,7 @@ impl Classification {
 /// and relative ones ("next quarter", "back Monday").
 pub fn classify(mail: &Inbound, received: NaiveDate) -> Classification {
     bounce(mail)
+        .or_else(|| report(mail))
         .or_else(|| auto_reply(mail, received))
         .or_else(|| unsubscribe(mail))
         .or_else(|| later(mail, received))
@@ -473,6 +474,25 @@ fn dsn_bounce(mail: &Inbound) -> Option<Classification> {
     Some(c)
 }
 
+/// Other machine reports (RFC 6522 multipart/report): a read receipt (RFC 8098) is an
+/// automatic answer, not a person writing; an abuse report (RFC 5965, a spam complaint)
+/// means "never again", like an unsubscribe.
+fn report(mail: &Inbound) -> Option<Classification> {
+    match mail.report_type.as_deref()? {
+        "disposition-notification" => Some(Classification::new(
+            Kind::AutoReply,
+            "RFC 8098 disposition-notification (read receipt)",
+            mail,
+        )),
+        "feedback-report" => Some(Classification::new(
+            Kind::Unsubscribe,
+            "RFC 5965 feedback-report (spam complaint)",
+            mail,
+        )),
+        _ => None,
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Auto-replies
 
@@ -810,8 +830,37 @@ const LATER_ALONE: &[&str] = &[
     "op een later moment",
 ];
 
+/// "Not now" context that, with a date at least a week out, means "later" (lowercase).
+const LATER_CONTEXT: &[&str] = &[
+    "not a priority",
+    "no budget",
+    "budget is",
+    "right now",
+    "at the moment",
+    "currently",
+    "this quarter",
+    "slammed",
+    "swamped",
+    "too busy",
+    "busy until",
+    "not now",
+    "maybe in",
+    "perhaps in",
+    "derzeit",
+    "im moment",
+    "actuellement",
+    "en ce moment",
+    "ahora mismo",
+    "en este momento",
+    "no momento",
+    "agora",
+    "op dit moment",
+    "momenteel",
+];
+
 fn later(mail: &Inbound, received: NaiveDate) -> Option<Classification> {
     let visible = mail.visible_text.to_lowercase();
+    let week_out = received.checked_add_days(chrono::Days::new(7));
     let (rule, at) = if let Some((p, at)) = LATER_ASKS
         .iter()
         .find_map(|p| visible.find(p).map(|at| (p, at)))
@@ -826,6 +875,14 @@ fn later(mail: &Inbound, received: NaiveDate) -> Option<Classification> {
         .find_map(|p| visible.find(p).map(|at| (p, at)))
     {
         (format!("later: {p}"), at)
+    } else if let Some((p, at)) = LATER_CONTEXT
+        .iter()
+        .find_map(|p| visible.find(p).map(|at| (p, at)))
+        .filter(|_| {
+            dates::later_date(&visible, received).is_some_and(|d| week_out.is_some_and(|w| d >= w))
+        })
+    {
+        (format!("later: {p}, with a date a week or more ahead"), at)
     } else {
         return None;
     };
@@ -884,6 +941,81 @@ mod tests {
             severity(None, "message could not be delivered").0,
             Kind::BounceHard
         );
+    }
+
+    fn reply(text: &str) -> Inbound {
+        Inbound {
+            subject: "Re: Quick question".into(),
+            in_reply_to: vec!["<18ed5c2a9f0b41db@example.com>".into()],
+            body: text.into(),
+            visible_text: text.into(),
+            ..Inbound::default()
+        }
+    }
+
+    fn kind_of(text: &str) -> (Kind, String) {
+        let received = NaiveDate::from_ymd_opt(2026, 3, 2).expect("a valid date");
+        let c = classify(&reply(text), received);
+        (c.kind, c.rule)
+    }
+
+    #[test]
+    fn unsubscribe_requests_in_six_languages() {
+        for text in [
+            "Please remove me from your mailing list.",
+            "Stop emailing me.",
+            "Bitte tragen Sie mich aus Ihrem Verteiler aus. Ich möchte mich abmelden.",
+            "Merci de me désinscrire de votre liste.",
+            "Por favor, darme de baja de su lista.",
+            "Por favor, quero descadastrar meu e-mail.",
+            "Graag uitschrijven, dank u.",
+        ] {
+            assert_eq!(kind_of(text).0, Kind::Unsubscribe, "{text}");
+        }
+    }
+
+    #[test]
+    fn later_replies_and_what_is_not_later() {
+        for text in [
+            "Not a priority right now - maybe in Q3?",
+            "We're slammed. Ping me in two weeks.",
+            "Circle back in January.",
+            "Pas maintenant, recontactez-moi le mois prochain.",
+            "Melden Sie sich bitte nächsten Monat wieder.",
+            "Agora não, fale comigo no próximo trimestre.",
+            "Nu niet, neem over drie weken contact op.",
+        ] {
+            assert_eq!(kind_of(text).0, Kind::Later, "{text}");
+        }
+        for text in [
+            "Thursday works, I'm busy right now but free then.",
+            "Sure, let's talk next week. Can you send times?",
+            "Can you follow up with pricing?",
+            "Not interested.",
+        ] {
+            assert_eq!(kind_of(text).0, Kind::Reply, "{text}");
+        }
+    }
+
+    #[test]
+    fn out_of_office_text_without_headers() {
+        for text in [
+            "I am out of the office until 3/16 with no access to email.",
+            "Ich bin im Urlaub und ab dem 16. März wieder erreichbar.",
+            "Je suis en congé jusqu'au lundi 16 mars.",
+            "Estoy de vacaciones hasta el 16 de marzo.",
+            "Estou de férias até 16/03.",
+            "Ik ben met vakantie tot 16 maart.",
+        ] {
+            let received = NaiveDate::from_ymd_opt(2026, 3, 2).expect("a valid date");
+            let c = classify(&reply(text), received);
+            assert_eq!(c.kind, Kind::AutoReply, "{text}");
+            assert_eq!(
+                c.return_date,
+                NaiveDate::from_ymd_opt(2026, 3, 16),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -286,7 +286,17 @@ fn read_parts(message: &Message<'_>, inbound: &mut Inbound) {
             PartType::Message(original) => read_original(original, inbound),
             _ if subtype == "delivery-status" || subtype == "global-delivery-status" => {
                 inbound.has_delivery_status = true;
-                inbound.dsn.extend(delivery_status(part.contents()));
+                let (recipients, ids) = delivery_status(part.contents());
+                inbound.dsn.extend(recipients);
+                for id in ids {
+                    push_unique(&mut inbound.original_message_ids, id);
+                }
+            }
+            _ if subtype == "disposition-notification" => {
+                let (_, ids) = delivery_status(part.contents());
+                for id in ids {
+                    push_unique(&mut inbound.original_message_ids, id);
+                }
             }
             _ if subtype == "rfc822-headers" || subtype == "global-headers" => {
                 if let Some(headers) = MessageParser::default().parse_headers(part.contents()) {
@@ -334,10 +344,12 @@ fn push_unique(list: &mut Vec<String>, id: String) {
 }
 
 /// The recipient blocks of a `message/delivery-status` body: blocks split on blank lines,
-/// each read as a header block (RFC 3464 §2.1).
-fn delivery_status(raw: &[u8]) -> Vec<DsnRecipient> {
+/// each read as a header block (RFC 3464 §2.1); with the original's Message-ID when a block
+/// names it (`Original-Message-ID` of RFC 8098 read receipts, Gmail's `X-Original-Message-ID`).
+fn delivery_status(raw: &[u8]) -> (Vec<DsnRecipient>, Vec<String>) {
     let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
     let mut out = Vec::new();
+    let mut ids = Vec::new();
     for block in text.split("\n\n") {
         if block.trim().is_empty() {
             continue;
@@ -354,6 +366,11 @@ fn delivery_status(raw: &[u8]) -> Vec<DsnRecipient> {
                 "original-recipient" => r.original_recipient = typed_address(&value),
                 "action" => r.action = Some(value.trim().to_ascii_lowercase()),
                 "status" => r.status = enhanced_status(&value),
+                "original-message-id" | "x-original-message-id" => {
+                    if let Some(id) = bracketed(&value) {
+                        push_unique(&mut ids, id);
+                    }
+                }
                 "diagnostic-code" => {
                     let v = value.split_once(';').map_or(value.as_str(), |(_, v)| v);
                     r.diagnostic = Some(v.trim().to_string());
@@ -365,7 +382,7 @@ fn delivery_status(raw: &[u8]) -> Vec<DsnRecipient> {
             out.push(r);
         }
     }
-    out
+    (out, ids)
 }
 
 /// `rfc822; a@example.com` → `a@example.com`.
