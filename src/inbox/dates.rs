@@ -324,6 +324,15 @@ fn year_after(tokens: &[Token], i: usize) -> Option<(i32, usize)> {
 
 /// The date that starts at token i, if any.
 fn date_at(tokens: &[Token], i: usize, received: NaiveDate) -> Option<Found> {
+    date_or_weekday_at(tokens, i, received, true)
+}
+
+fn date_or_weekday_at(
+    tokens: &[Token],
+    i: usize,
+    received: NaiveDate,
+    weekdays: bool,
+) -> Option<Found> {
     let found = |date, end| {
         Some(Found {
             date,
@@ -411,6 +420,9 @@ fn date_at(tokens: &[Token], i: usize, received: NaiveDate) -> Option<Found> {
                 };
                 return found(ymd(y, m, d, received)?, end);
             }
+            if !weekdays {
+                return None;
+            }
             let day = WEEKDAYS
                 .iter()
                 .find(|(n, _)| n == w)
@@ -426,7 +438,7 @@ fn date_at(tokens: &[Token], i: usize, received: NaiveDate) -> Option<Found> {
                 })?;
             // "Monday, March 16" is the date, not the week day.
             let after = skip_fillers(tokens, i + 1);
-            if let Some(f) = date_at(tokens, after, received) {
+            if let Some(f) = date_or_weekday_at(tokens, after, received, false) {
                 return Some(Found { start: i, ..f });
             }
             Some(Found {
@@ -897,6 +909,30 @@ mod tests {
         );
         // A date without a year that has passed this year is next year's.
         assert_eq!(return_date("back on 1 February", r), Some(d(2027, 2, 1)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_gives_a_date_or_none_without_panic(text in "\\PC{0,300}") {
+            let r = d(2026, 3, 2);
+            let _ = return_date(&text, r);
+            let _ = later_date(&text, r);
+        }
+
+        #[test]
+        fn date_like_text_gives_a_date_or_none_without_panic(
+            text in "((until|bis|jusqu'au|hasta|até|tot en met|after|in|next|monday|Q|de|[0-9]{1,5}|[./-]|März|march|maart|two|weeks|quarter) ?){0,12}"
+        ) {
+            let r = d(2026, 12, 31);
+            let _ = return_date(&text, r);
+            let _ = later_date(&text, r);
+        }
+    }
+
+    #[test]
+    fn many_week_days_in_a_row_are_cheap() {
+        let text = "monday ".repeat(2_000);
+        assert_eq!(return_date(&text, d(2026, 3, 2)), Some(d(2026, 3, 9)));
     }
 
     #[test]

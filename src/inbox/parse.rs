@@ -130,11 +130,10 @@ pub fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
     let mut inbound = Inbound {
         message_id: message.message_id().and_then(bracketed),
         subject: message.subject().unwrap_or_default().trim().to_string(),
-        date: message.date().and_then(|d| {
-            Utc.timestamp_opt(d.to_timestamp(), 0)
-                .single()
-                .filter(|_| d.year > 0)
-        }),
+        date: message
+            .date()
+            .filter(|d| d.is_valid())
+            .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single()),
         in_reply_to: id_list(message.in_reply_to().as_text_list()),
         references: id_list(message.references().as_text_list()),
         ..Inbound::default()
