@@ -15,6 +15,8 @@
 
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 
+use super::words::{MONTHS, NUMBER_WORDS, PT_WEEKDAYS, RETURN_WORDS, THROUGH_WORDS, WEEKDAYS};
+
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     Word(String),
@@ -79,152 +81,9 @@ fn tokenize(text: &str) -> Vec<Token> {
     out
 }
 
-const MONTHS: &[(&str, u32)] = &[
-    ("january", 1),
-    ("jan", 1),
-    ("januar", 1),
-    ("jänner", 1),
-    ("janvier", 1),
-    ("janv", 1),
-    ("enero", 1),
-    ("ene", 1),
-    ("janeiro", 1),
-    ("januari", 1),
-    ("february", 2),
-    ("feb", 2),
-    ("februar", 2),
-    ("février", 2),
-    ("fevrier", 2),
-    ("févr", 2),
-    ("febrero", 2),
-    ("fevereiro", 2),
-    ("fev", 2),
-    ("februari", 2),
-    ("march", 3),
-    ("mar", 3),
-    ("märz", 3),
-    ("maerz", 3),
-    ("mär", 3),
-    ("mars", 3),
-    ("marzo", 3),
-    ("março", 3),
-    ("marco", 3),
-    ("maart", 3),
-    ("mrt", 3),
-    ("april", 4),
-    ("apr", 4),
-    ("avril", 4),
-    ("avr", 4),
-    ("abril", 4),
-    ("abr", 4),
-    ("may", 5),
-    ("mai", 5),
-    ("mayo", 5),
-    ("maio", 5),
-    ("mei", 5),
-    ("june", 6),
-    ("jun", 6),
-    ("juni", 6),
-    ("juin", 6),
-    ("junio", 6),
-    ("junho", 6),
-    ("july", 7),
-    ("jul", 7),
-    ("juli", 7),
-    ("juillet", 7),
-    ("juil", 7),
-    ("julio", 7),
-    ("julho", 7),
-    ("august", 8),
-    ("aug", 8),
-    ("août", 8),
-    ("aout", 8),
-    ("agosto", 8),
-    ("augustus", 8),
-    ("september", 9),
-    ("sep", 9),
-    ("sept", 9),
-    ("septembre", 9),
-    ("septiembre", 9),
-    ("setiembre", 9),
-    ("setembro", 9),
-    ("october", 10),
-    ("oct", 10),
-    ("oktober", 10),
-    ("okt", 10),
-    ("octobre", 10),
-    ("octubre", 10),
-    ("outubro", 10),
-    ("november", 11),
-    ("nov", 11),
-    ("novembre", 11),
-    ("noviembre", 11),
-    ("novembro", 11),
-    ("december", 12),
-    ("dec", 12),
-    ("dezember", 12),
-    ("dez", 12),
-    ("décembre", 12),
-    ("decembre", 12),
-    ("déc", 12),
-    ("diciembre", 12),
-    ("dic", 12),
-    ("dezembro", 12),
-];
-
 pub(crate) fn month(word: &str) -> Option<u32> {
     MONTHS.iter().find(|(n, _)| *n == word).map(|(_, m)| *m)
 }
-
-const WEEKDAYS: &[(&str, Weekday)] = &[
-    ("monday", Weekday::Mon),
-    ("montag", Weekday::Mon),
-    ("lundi", Weekday::Mon),
-    ("lunes", Weekday::Mon),
-    ("maandag", Weekday::Mon),
-    ("tuesday", Weekday::Tue),
-    ("dienstag", Weekday::Tue),
-    ("mardi", Weekday::Tue),
-    ("martes", Weekday::Tue),
-    ("dinsdag", Weekday::Tue),
-    ("wednesday", Weekday::Wed),
-    ("mittwoch", Weekday::Wed),
-    ("mercredi", Weekday::Wed),
-    ("miércoles", Weekday::Wed),
-    ("miercoles", Weekday::Wed),
-    ("woensdag", Weekday::Wed),
-    ("thursday", Weekday::Thu),
-    ("donnerstag", Weekday::Thu),
-    ("jeudi", Weekday::Thu),
-    ("jueves", Weekday::Thu),
-    ("donderdag", Weekday::Thu),
-    ("friday", Weekday::Fri),
-    ("freitag", Weekday::Fri),
-    ("vendredi", Weekday::Fri),
-    ("viernes", Weekday::Fri),
-    ("vrijdag", Weekday::Fri),
-    ("saturday", Weekday::Sat),
-    ("samstag", Weekday::Sat),
-    ("samedi", Weekday::Sat),
-    ("sábado", Weekday::Sat),
-    ("sabado", Weekday::Sat),
-    ("zaterdag", Weekday::Sat),
-    ("sunday", Weekday::Sun),
-    ("sonntag", Weekday::Sun),
-    ("dimanche", Weekday::Sun),
-    ("domingo", Weekday::Sun),
-    ("zondag", Weekday::Sun),
-];
-
-/// Portuguese week days need "-feira" (segunda alone also means "second").
-const PT_WEEKDAYS: &[(&str, Weekday)] = &[
-    ("segunda", Weekday::Mon),
-    ("terça", Weekday::Tue),
-    ("terca", Weekday::Tue),
-    ("quarta", Weekday::Wed),
-    ("quinta", Weekday::Thu),
-    ("sexta", Weekday::Fri),
-];
 
 /// Words that may sit between a day and a month or a month and a year.
 const FILLERS: &[&str] = &[
@@ -474,67 +333,6 @@ fn all_dates(tokens: &[Token], received: NaiveDate) -> Vec<Found> {
     out
 }
 
-/// Words after which a date is the return date (last word of the phrase).
-const RETURN_WORDS: &[&str] = &[
-    // en
-    "until",
-    "till",
-    "til",
-    "back",
-    "return",
-    "returning",
-    "returns",
-    "on",
-    // de
-    "bis",
-    "zurück",
-    "zuruck",
-    "wieder",
-    "ab",
-    "zum",
-    // fr
-    "jusqu",
-    "jusque",
-    "retour",
-    "partir",
-    "au",
-    "dès",
-    "des",
-    // es
-    "hasta",
-    "regreso",
-    "regresaré",
-    "regresare",
-    "volveré",
-    "volvere",
-    "vuelta",
-    "al",
-    // pt
-    "até",
-    "ate",
-    "retorno",
-    "regresso",
-    "volto",
-    "voltarei",
-    "retornarei",
-    // nl
-    "tot",
-    "terug",
-    "vanaf",
-    "weer",
-];
-
-/// Phrases ending in these mean "through": the day after is the return date.
-const THROUGH_WORDS: &[&str] = &[
-    "through",
-    "thru",
-    "inclusive",
-    "einschließlich",
-    "einschliesslich",
-    "inclus",
-    "inclusive",
-];
-
 /// The return date an out-of-office text states, if any.
 pub fn return_date(text: &str, received: NaiveDate) -> Option<NaiveDate> {
     let tokens = tokenize(text);
@@ -566,62 +364,6 @@ pub fn return_date(text: &str, received: NaiveDate) -> Option<NaiveDate> {
         .max()
         .or_else(|| found.iter().find(|f| f.weekday_only).map(|f| f.date))
 }
-
-/// Number words up to twelve, and "a"/"one" in every language.
-const NUMBER_WORDS: &[(&str, u32)] = &[
-    ("a", 1),
-    ("an", 1),
-    ("one", 1),
-    ("einer", 1),
-    ("einem", 1),
-    ("un", 1),
-    ("une", 1),
-    ("uno", 1),
-    ("una", 1),
-    ("um", 1),
-    ("uma", 1),
-    ("een", 1),
-    ("two", 2),
-    ("couple", 2),
-    ("zwei", 2),
-    ("deux", 2),
-    ("dos", 2),
-    ("dois", 2),
-    ("duas", 2),
-    ("twee", 2),
-    ("three", 3),
-    ("few", 3),
-    ("drei", 3),
-    ("trois", 3),
-    ("tres", 3),
-    ("três", 3),
-    ("drie", 3),
-    ("four", 4),
-    ("vier", 4),
-    ("quatre", 4),
-    ("cuatro", 4),
-    ("quatro", 4),
-    ("five", 5),
-    ("fünf", 5),
-    ("cinq", 5),
-    ("cinco", 5),
-    ("vijf", 5),
-    ("six", 6),
-    ("sechs", 6),
-    ("seis", 6),
-    ("zes", 6),
-    ("eight", 8),
-    ("acht", 8),
-    ("huit", 8),
-    ("ocho", 8),
-    ("oito", 8),
-    ("twelve", 12),
-    ("zwölf", 12),
-    ("douze", 12),
-    ("doce", 12),
-    ("doze", 12),
-    ("twaalf", 12),
-];
 
 enum Unit {
     Day,

@@ -10,6 +10,7 @@ pub mod classify;
 mod dates;
 pub mod parse;
 mod reply_text;
+mod words;
 
 pub use classify::{Classification, Kind, classify};
 pub use parse::{Inbound, ParseError, parse};
