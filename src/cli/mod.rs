@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 success, 1 the command found problems or failed, 2 usage error.
 
+mod classify;
 mod control;
 mod leads;
 mod output;
@@ -106,6 +107,8 @@ enum Command {
     /// Mark a reply handled.
     #[command(subcommand)]
     Reply(replies::ReplyCommand),
+    /// Classify saved messages as the inbox watcher would: bounce, auto-reply, unsubscribe, later, reply.
+    Classify(classify::Args),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -222,6 +225,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Resolve(a) => tasks::resolve(&cli.config, a).await,
         Command::Replies(a) => replies::list(&cli.config, a).await,
         Command::Reply(c) => replies::reply(&cli.config, c).await,
+        Command::Classify(a) => classify::run(a),
         Command::Completions { .. } => Ok(()),
     }
 }

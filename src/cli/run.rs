@@ -156,7 +156,25 @@ async fn serve(daemon: Daemon) -> Outcome {
         let _ = stop_tx.send(true);
     });
 
-    tracing::info!(instance = daemon.instance(), "drumbeat is running");
+    // One inbox watcher per mailbox with IMAP settings.
+    let watchers: Vec<_> = daemon
+        .config()
+        .mailboxes
+        .iter()
+        .filter(|m| m.imap.is_some())
+        .map(|m| {
+            tokio::spawn(crate::inbox::watch::run(
+                daemon.clone(),
+                m.clone(),
+                stop_rx.clone(),
+            ))
+        })
+        .collect();
+    tracing::info!(
+        instance = daemon.instance(),
+        watchers = watchers.len(),
+        "drumbeat is running"
+    );
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
     let d = daemon.clone();
     let alive_loop = alive.clone();
@@ -176,6 +194,9 @@ async fn serve(daemon: Daemon) -> Outcome {
     signals.abort();
     if let Some(w) = watchdog {
         w.abort();
+    }
+    for w in watchers {
+        let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
     }
     // Give in-flight work a bounded moment, then record the stop.
     let _ = tokio::time::timeout(Duration::from_secs(30), daemon.stop()).await;

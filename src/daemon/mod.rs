@@ -90,6 +90,11 @@ impl Daemon {
             .clone()
     }
 
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// This instance's name.
     pub fn instance(&self) -> &str {
         &self.instance
@@ -163,8 +168,41 @@ impl Daemon {
         Ok(n)
     }
 
-    /// Does everything that is due now, then returns what was done (`run --once`).
+    /// Reads every watched mailbox once (replies recorded now stop sends claimed after).
+    /// Problems are logged and shown in `status`; they do not stop sending.
+    pub async fn check_inboxes(&self) {
+        for m in self.config.mailboxes.iter().filter(|m| m.imap.is_some()) {
+            match crate::inbox::watch::check_once(self, m).await {
+                Ok(r) => tracing::info!(
+                    mailbox = %m.name,
+                    read = r.read,
+                    recorded = r.recorded,
+                    unmatched = r.unmatched,
+                    duplicates = r.duplicates,
+                    malformed = r.malformed,
+                    "inbox checked"
+                ),
+                Err(e) => {
+                    tracing::warn!(mailbox = %m.name, "inbox not checked: {e}");
+                    let _ = self
+                        .store
+                        .set_watcher_state(
+                            &m.name,
+                            &self.instance,
+                            "disconnected",
+                            Some(&e.to_string()),
+                            Utc::now().timestamp(),
+                        )
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Does everything that is due now, then returns what was done (`run --once`): reads the
+    /// watched inboxes first, so a reply that arrived stops its lead before anything is claimed.
     pub async fn run_once(&self) -> Result<TickReport, StoreError> {
+        self.check_inboxes().await;
         let mut total = TickReport::default();
         loop {
             let now = self.now();

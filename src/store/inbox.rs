@@ -233,7 +233,7 @@ impl Store {
         &self,
         fact: &InboundFact<'_>,
         uid: Option<(i64, i64)>,
-        policy: &dyn Fn(&str) -> StopPolicy,
+        policy: &(dyn Fn(&str) -> StopPolicy + Sync),
         soft_bounce_limit: i64,
         now: i64,
     ) -> Result<InboundOutcome, StoreError> {

@@ -372,3 +372,11 @@ fn stopped_or_suppressed_leads_are_never_sent_to() {
         "only the lead that was not stopped gets mail: {got:?}"
     );
 }
+
+/// A short stable hash, for unique ids in test messages.
+pub fn short_hash(s: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    format!("{:016x}", h.finish())
+}

@@ -1,0 +1,105 @@
+//! `drumbeat classify FILE.eml…`: what the inbox watcher would make of saved messages —
+//! bounce, auto-reply, unsubscribe, later or reply, with the rule that decided. Reads files
+//! only: no config, no store, no network.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::output::print_json;
+use super::{Failure, Outcome};
+use crate::inbox::{self, Classification};
+
+/// Flags of `classify`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Raw messages, one per file (as saved by a mail client: .eml, or a Maildir file).
+    #[arg(required = true, value_name = "FILE.eml")]
+    files: Vec<PathBuf>,
+    /// Print a JSON array, one object per file.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One file's result in `--json`.
+#[derive(Serialize)]
+struct Row {
+    file: String,
+    #[serde(flatten)]
+    classification: Option<Classification>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+pub fn run(args: Args) -> Outcome {
+    let mut rows = Vec::with_capacity(args.files.len());
+    let mut failed = 0;
+    for path in &args.files {
+        let file = path.display().to_string();
+        match classify_file(path) {
+            Ok(c) => {
+                if !args.json {
+                    print_plain(&file, &c);
+                }
+                rows.push(Row {
+                    file,
+                    classification: Some(c),
+                    error: None,
+                });
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("drumbeat: {file}: {e}");
+                rows.push(Row {
+                    file,
+                    classification: None,
+                    error: Some(e),
+                });
+            }
+        }
+    }
+    if args.json {
+        print_json(&rows)?;
+    }
+    if failed > 0 {
+        return Err(Failure::silent());
+    }
+    Ok(())
+}
+
+/// Reads and classifies one file; the day received is the message's Date (else today).
+fn classify_file(path: &Path) -> Result<Classification, String> {
+    let raw = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mail = inbox::parse(&raw).map_err(|e| e.to_string())?;
+    let received = mail.date.unwrap_or_else(super::now).date_naive();
+    Ok(inbox::classify(&mail, received))
+}
+
+fn print_plain(file: &str, c: &Classification) {
+    println!("{file}: {} ({})", c.kind, c.rule);
+    if let Some(s) = &c.status {
+        println!("  status: {s}");
+    }
+    if let Some(r) = &c.recipient {
+        println!("  recipient: {r}");
+    }
+    if let Some(d) = c.return_date {
+        println!("  return date: {d}");
+    }
+    if let Some(d) = c.later_date {
+        println!("  later date: {d}");
+    }
+    if !c.text.is_empty() {
+        let mut lines = c.text.lines();
+        if let Some(first) = lines.next() {
+            println!("  text: {first}");
+        }
+        for line in lines {
+            if line.trim().is_empty() {
+                println!();
+            } else {
+                println!("        {line}");
+            }
+        }
+    }
+}

@@ -1,0 +1,480 @@
+//! One watcher per mailbox with IMAP settings, inside the daemon: it holds the mailbox's lease
+//! (so one daemon watches it at a time), reads every folder it watches from where it stopped
+//! (UIDVALIDITY and last UID in the store), classifies each new message and records it with its
+//! effect in one transaction, waits with IDLE on INBOX (or polls where IDLE is missing), and
+//! settles `uncertain` sends by looking for their Message-ID in the Sent folder.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use super::classify::{Kind, classify};
+use super::imap::{self, Fetched, ImapError, ImapSession};
+use super::parse::parse;
+use crate::catalog::{OnAutoReply, OnReply};
+use crate::config::{ImapSettings, Mailbox};
+use crate::daemon::{Daemon, next_after_done};
+use crate::store::{FolderState, InboundFact, InboundOutcome, StopPolicy};
+
+/// How long a watcher's lease lasts; it is renewed at least every third of that.
+pub const LEASE: i64 = 180;
+/// How long one IDLE waits before the watcher renews its lease and looks at the other folders.
+pub const IDLE_FOR: Duration = Duration::from_secs(50);
+/// How often a server without IDLE is polled.
+pub const POLL: Duration = Duration::from_secs(30);
+/// A soft bounce this many times for one lead counts as hard.
+pub const SOFT_BOUNCE_LIMIT: i64 = 3;
+/// An uncertain send not found in the Sent folder this long after its claim is sent again
+/// (with the same Message-ID).
+pub const SENT_GRACE: i64 = 30 * 60;
+/// How far back the first look at a folder (or one renumbered by a UIDVALIDITY change) reads.
+pub const FIRST_LOOK_DAYS: u64 = 14;
+/// Messages fetched per round trip.
+const FETCH_CHUNK: usize = 50;
+
+/// What processing one message did (for tests and the benchmark).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Messages read.
+    pub read: u64,
+    /// Matched and recorded.
+    pub recorded: u64,
+    /// Not about any lead of ours.
+    pub unmatched: u64,
+    /// Seen before (another folder, a renumbered folder).
+    pub duplicates: u64,
+    /// Not parseable as mail: logged and skipped.
+    pub malformed: u64,
+}
+
+/// Runs the watcher of `mailbox` until `shutdown` turns true.
+pub async fn run(daemon: Arc<Daemon>, mailbox: Mailbox, mut shutdown: watch::Receiver<bool>) {
+    let Some(settings) = mailbox.imap.clone() else {
+        return;
+    };
+    let name = mailbox.name.clone();
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let now = Utc::now().timestamp();
+        let ours = daemon
+            .store()
+            .lease_mailbox(&name, daemon.instance(), now, now + LEASE)
+            .await
+            .unwrap_or(false);
+        if !ours {
+            // Another daemon watches it; look again when its lease could have run out.
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(u64::try_from(LEASE / 3).unwrap_or(60))) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
+        match session(&daemon, &mailbox, &settings, &mut shutdown, &mut backoff).await {
+            Ok(()) => break,
+            Err(e) => {
+                let auth = matches!(e, ImapError::Auth(_));
+                tracing::warn!(mailbox = %name, "IMAP: {e}; reconnecting in {}s", backoff.as_secs());
+                let _ = daemon
+                    .store()
+                    .set_watcher_state(
+                        &name,
+                        daemon.instance(),
+                        "disconnected",
+                        Some(&e.to_string()),
+                        Utc::now().timestamp(),
+                    )
+                    .await;
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => {}
+                }
+                let cap = if auth { 900 } else { 300 };
+                backoff = (backoff * 2).min(Duration::from_secs(cap));
+            }
+        }
+    }
+    let _ = daemon
+        .store()
+        .release_mailbox(&name, daemon.instance())
+        .await;
+}
+
+async fn session(
+    daemon: &Daemon,
+    mailbox: &Mailbox,
+    settings: &ImapSettings,
+    shutdown: &mut watch::Receiver<bool>,
+    backoff: &mut Duration,
+) -> Result<(), ImapError> {
+    let store = daemon.store();
+    let name = mailbox.name.as_str();
+    let state = |s: &'static str, d: Option<String>| async move {
+        let _ = store
+            .set_watcher_state(
+                name,
+                daemon.instance(),
+                s,
+                d.as_deref(),
+                Utc::now().timestamp(),
+            )
+            .await;
+    };
+    state("connecting", None).await;
+    let mut session = imap::connect(settings, mailbox.from.as_str(), &daemon.config().dir).await?;
+    *backoff = Duration::from_secs(1);
+    let idle = imap::has_idle(&mut session).await?;
+    tracing::info!(mailbox = name, idle, "IMAP connected");
+    let mut folders = vec!["INBOX".to_string()];
+    folders.extend(settings.folders.iter().cloned());
+    loop {
+        let now = Utc::now().timestamp();
+        if !store
+            .lease_mailbox(name, daemon.instance(), now, now + LEASE)
+            .await
+            .map_err(|e| ImapError::Connection(e.to_string()))?
+        {
+            let _ = session.logout().await;
+            return Err(ImapError::Connection(
+                "another daemon took over this mailbox".into(),
+            ));
+        }
+        for folder in &folders {
+            sync_folder(daemon, &mut session, name, folder).await?;
+        }
+        settle_uncertain(daemon, &mut session, name).await?;
+        if *shutdown.borrow() {
+            let _ = session.logout().await;
+            return Ok(());
+        }
+        if idle {
+            state("idle", None).await;
+            imap::examine(&mut session, "INBOX").await?;
+            let mut handle = session.idle();
+            handle.init().await?;
+            let (wait, stop) = handle.wait_with_timeout(IDLE_FOR);
+            tokio::select! {
+                r = wait => { r?; }
+                _ = shutdown.changed() => {}
+            }
+            drop(stop);
+            session = handle.done().await?;
+        } else {
+            state("polling", None).await;
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        if *shutdown.borrow() {
+            let _ = session.logout().await;
+            return Ok(());
+        }
+    }
+}
+
+/// Reads a folder from where the store says it stopped.
+pub async fn sync_folder(
+    daemon: &Daemon,
+    session: &mut ImapSession,
+    mailbox: &str,
+    folder: &str,
+) -> Result<SyncReport, ImapError> {
+    let store = daemon.store();
+    let opened = imap::examine(session, folder).await?;
+    let uidvalidity = i64::from(opened.uidvalidity);
+    let known = store
+        .folder_state(mailbox, folder)
+        .await
+        .map_err(|e| ImapError::Connection(e.to_string()))?;
+    let uids = match known {
+        Some(s) if s.uidvalidity == uidvalidity => {
+            imap::uids_after(session, u32::try_from(s.last_uid).unwrap_or(u32::MAX)).await?
+        }
+        // First look, or the server renumbered the folder: read the recent past; messages
+        // already recorded are recognised by their Message-ID and act only once.
+        other => {
+            if other.is_some() {
+                tracing::warn!(
+                    mailbox,
+                    folder,
+                    "UIDVALIDITY changed; re-reading recent mail"
+                );
+            }
+            let since = Utc::now()
+                .date_naive()
+                .checked_sub_days(Days::new(FIRST_LOOK_DAYS))
+                .unwrap_or_default();
+            let uids = imap::uids_since(session, since).await?;
+            if uids.is_empty() {
+                let last = i64::from(opened.uid_next.unwrap_or(1)).saturating_sub(1);
+                store
+                    .set_folder_state(
+                        mailbox,
+                        folder,
+                        FolderState {
+                            uidvalidity,
+                            last_uid: last,
+                            synced_at: Utc::now().timestamp(),
+                        },
+                    )
+                    .await
+                    .map_err(|e| ImapError::Connection(e.to_string()))?;
+            }
+            uids
+        }
+    };
+    let mut report = SyncReport::default();
+    for chunk in uids.chunks(FETCH_CHUNK) {
+        for m in imap::fetch(session, chunk).await? {
+            process(daemon, mailbox, folder, uidvalidity, &m, &mut report)
+                .await
+                .map_err(|e| ImapError::Connection(e.to_string()))?;
+        }
+    }
+    Ok(report)
+}
+
+/// Classifies one message and records it (with the folder's new position).
+pub async fn process(
+    daemon: &Daemon,
+    mailbox: &str,
+    folder: &str,
+    uidvalidity: i64,
+    m: &Fetched,
+    report: &mut SyncReport,
+) -> Result<(), crate::store::StoreError> {
+    report.read += 1;
+    let store = daemon.store();
+    // The daemon's clock (a fixed one under `run --once` with DRUMBEAT_NOW), so a pause's end
+    // is compared with the same "now" the scheduler uses.
+    let now = daemon.now();
+    let position = FolderState {
+        uidvalidity,
+        last_uid: i64::from(m.uid),
+        synced_at: now.timestamp(),
+    };
+    let inbound = match parse(&m.raw) {
+        Ok(i) => i,
+        Err(e) => {
+            report.malformed += 1;
+            tracing::warn!(
+                mailbox,
+                folder,
+                uid = m.uid,
+                "skipping a message that is not valid mail: {e}"
+            );
+            return store.set_folder_state(mailbox, folder, position).await;
+        }
+    };
+    let received = m
+        .received_at
+        .and_then(|t| DateTime::from_timestamp(t, 0))
+        .or(inbound.date)
+        .unwrap_or(now);
+    let tz = daemon.config().timezone;
+    let c = classify(&inbound, received.with_timezone(&tz).date_naive());
+    let kind = c.kind.as_str();
+    let until = match c.kind {
+        Kind::AutoReply => c.return_date.map(|d| day_start(tz, next_business_day(d))),
+        Kind::Later => c.later_date.map(|d| day_start(tz, d)),
+        _ => None,
+    };
+    let address = match c.kind {
+        Kind::BounceHard | Kind::BounceSoft => c.recipient.clone().map(|r| r.to_lowercase()),
+        _ => inbound.from.clone(),
+    };
+    let mut refs: Vec<String> = inbound.in_reply_to.clone();
+    refs.extend(inbound.references.iter().cloned());
+    refs.extend(inbound.original_message_ids.iter().cloned());
+    let key = inbound.message_id.clone().unwrap_or_else(|| {
+        let digest = Sha256::digest(&m.raw);
+        format!(
+            "sha256:{}",
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )
+    });
+    let evidence = serde_json::json!({
+        "status": c.status,
+        "recipient": c.recipient,
+        "return_date": c.return_date,
+        "later_date": c.later_date,
+        "snippet": c.text,
+        "subject": inbound.subject,
+        "folder": folder,
+    });
+    let fact = InboundFact {
+        mailbox,
+        folder,
+        message_key: &key,
+        refs: &refs,
+        address: address.as_deref(),
+        kind,
+        rule: &c.rule,
+        evidence,
+        until,
+        received_at: received.timestamp(),
+    };
+    let catalog = daemon.catalog();
+    let policy = |seq: &str| match catalog.sequence(seq) {
+        Some(s) => StopPolicy {
+            stop_account: s.stop.on_reply == OnReply::StopAccount,
+            pause_on_auto_reply: s.stop.on_auto_reply == OnAutoReply::Pause,
+        },
+        None => StopPolicy {
+            stop_account: false,
+            pause_on_auto_reply: true,
+        },
+    };
+    let outcome = store
+        .record_inbound(
+            &fact,
+            Some((uidvalidity, i64::from(m.uid))),
+            &policy,
+            SOFT_BOUNCE_LIMIT,
+            now.timestamp(),
+        )
+        .await?;
+    match &outcome {
+        InboundOutcome::Recorded {
+            lead,
+            enrollment,
+            action,
+        } => {
+            report.recorded += 1;
+            tracing::info!(mailbox, folder, uid = m.uid, lead, enrollment, kind, rule = %c.rule, action = %action, "inbound mail recorded");
+        }
+        InboundOutcome::Duplicate => report.duplicates += 1,
+        InboundOutcome::Unmatched => report.unmatched += 1,
+    }
+    Ok(())
+}
+
+/// Uncertain sends of this mailbox: found in the Sent folder → sent; still missing a while
+/// after their claim → sent again with the same Message-ID.
+pub async fn settle_uncertain(
+    daemon: &Daemon,
+    session: &mut ImapSession,
+    mailbox: &str,
+) -> Result<(), ImapError> {
+    let store = daemon.store();
+    let now = daemon.now();
+    let waiting = store
+        .uncertain_touches(mailbox, now.timestamp())
+        .await
+        .map_err(|e| ImapError::Connection(e.to_string()))?;
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    let Some(sent) = imap::sent_folder(session).await? else {
+        return Ok(());
+    };
+    imap::examine(session, &sent).await?;
+    let catalog = daemon.catalog();
+    for (touch, message_id, claimed_at) in waiting {
+        let found = imap::has_message_id(session, &message_id).await?;
+        let err = |e: crate::store::StoreError| ImapError::Connection(e.to_string());
+        if found {
+            let Some(t) = store.touch(touch).await.map_err(err)? else {
+                continue;
+            };
+            let next = next_after_done(daemon.config(), &catalog, store, &t, now)
+                .await
+                .map_err(err)?;
+            let new_thread = catalog
+                .sequence(&t.sequence_id)
+                .and_then(|s| s.step(&t.step_id))
+                .and_then(|s| s.email())
+                .is_none_or(|e| !e.thread);
+            store
+                .record_sent(
+                    touch,
+                    &format!("found in {sent}"),
+                    new_thread,
+                    &next,
+                    now.timestamp(),
+                )
+                .await
+                .map_err(err)?;
+            tracing::info!(
+                mailbox,
+                touch,
+                "uncertain send found in {sent}: recorded as sent"
+            );
+        } else if now.timestamp() - claimed_at > SENT_GRACE {
+            store
+                .resolve_not_sent(touch, now.timestamp())
+                .await
+                .map_err(err)?;
+            tracing::info!(
+                mailbox,
+                touch,
+                "uncertain send not in {sent}: sending it again with the same Message-ID"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn next_business_day(d: NaiveDate) -> NaiveDate {
+    let mut n = d.succ_opt().unwrap_or(d);
+    while matches!(n.weekday(), Weekday::Sat | Weekday::Sun) {
+        n = n.succ_opt().unwrap_or(n);
+    }
+    n
+}
+
+fn day_start(tz: chrono_tz::Tz, d: NaiveDate) -> i64 {
+    tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
+        .earliest()
+        .map_or_else(
+            || d.and_time(NaiveTime::MIN).and_utc().timestamp(),
+            |t| t.timestamp(),
+        )
+}
+
+/// One look at a mailbox (for `run --once`): take the lease, read every watched folder,
+/// settle uncertain sends, log out. A daemon that holds the lease elsewhere is left alone.
+pub async fn check_once(daemon: &Daemon, mailbox: &Mailbox) -> Result<SyncReport, ImapError> {
+    let Some(settings) = &mailbox.imap else {
+        return Ok(SyncReport::default());
+    };
+    let store = daemon.store();
+    let now = Utc::now().timestamp();
+    let err = |e: crate::store::StoreError| ImapError::Connection(e.to_string());
+    if !store
+        .lease_mailbox(&mailbox.name, daemon.instance(), now, now + LEASE)
+        .await
+        .map_err(err)?
+    {
+        tracing::info!(mailbox = %mailbox.name, "another daemon watches this mailbox");
+        return Ok(SyncReport::default());
+    }
+    let mut session = imap::connect(settings, mailbox.from.as_str(), &daemon.config().dir).await?;
+    let mut total = SyncReport::default();
+    let mut folders = vec!["INBOX".to_string()];
+    folders.extend(settings.folders.iter().cloned());
+    for folder in &folders {
+        let r = sync_folder(daemon, &mut session, &mailbox.name, folder).await?;
+        total.read += r.read;
+        total.recorded += r.recorded;
+        total.unmatched += r.unmatched;
+        total.duplicates += r.duplicates;
+        total.malformed += r.malformed;
+    }
+    settle_uncertain(daemon, &mut session, &mailbox.name).await?;
+    let _ = session.logout().await;
+    store
+        .release_mailbox(&mailbox.name, daemon.instance())
+        .await
+        .map_err(err)?;
+    Ok(total)
+}

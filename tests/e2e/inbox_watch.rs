@@ -1,0 +1,443 @@
+//! The inbox watcher end to end: the real daemon against a real Dovecot (mail delivered by
+//! IMAP APPEND) and a real SMTP sink. `run --once` reads the inbox before it claims anything,
+//! so these tests also show the race that matters: a reply recorded before the claim always
+//! wins, and nothing is sent after it.
+
+use std::time::{Duration, Instant};
+
+use crate::daemon_send::{at, run_once, smtp_project};
+use crate::imap::{Imap, fresh_user, imap_server};
+use crate::sink::Sink;
+use crate::support::Project;
+
+/// Thursday 2026-03-05, 10:00 in New York: the intro goes out.
+const T0: &str = "2026-03-05T15:00:00Z";
+/// When the no-ask follow-up is due (2 business days later; Monday 9 March is a holiday).
+const T1: &str = "2026-03-10T15:00:00Z";
+
+struct Setup {
+    p: Project,
+    sink: Sink,
+    imap: Imap,
+}
+
+fn setup(test: &str, leads: &[(&str, &str)]) -> Option<Setup> {
+    let server = imap_server(test)?;
+    let sink = Sink::start(test, &[])?;
+    let user = fresh_user(test);
+    let p = smtp_project(
+        &sink,
+        "[sending]\njitter = \"0\"\ndomain_hourly_limit = 0\n",
+    );
+    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
+    p.write(
+        "config.toml",
+        format!(
+            "{config}[mailbox.imap]\nhost = \"{}\"\nport = {}\nsecurity = \"none\"\nusername = \"{user}\"\n\
+             password = {{ env = \"DRUMBEAT_TEST_IMAP_PASSWORD\" }}\nfolders = [\"Junk\"]\n",
+            server.0, server.1
+        ),
+    );
+    let mut csv = String::from("Email,First Name,Company,Time Zone\n");
+    for (email, company) in leads {
+        csv.push_str(&format!("{email},Ann,{company},America/New_York\n"));
+    }
+    p.write("leads.csv", csv);
+    at(
+        &p,
+        "2026-03-05T14:00:00Z",
+        &["leads", "import", "leads.csv", "--sequence", "e2e"],
+    );
+    let mut imap = Imap::login(&server, &user);
+    imap.create("Junk");
+    Some(Setup { p, sink, imap })
+}
+
+/// Sends the intros; returns (recipient, Message-ID, Subject) of each.
+fn send_intros(s: &Setup, n: usize) -> Vec<(String, String, String)> {
+    let (r, _) = run_once(&s.p, T0);
+    assert_eq!(r["sent"].as_u64(), Some(n as u64), "{r:#}");
+    s.sink
+        .wait_for(n, Duration::from_secs(5))
+        .iter()
+        .map(|m| {
+            (
+                m.rcpt.clone(),
+                m.header("Message-ID").expect("mid"),
+                m.header("Subject").expect("subject"),
+            )
+        })
+        .collect()
+}
+
+fn reply(from: &str, mid: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "Return-Path: <{from}>\r\nFrom: Ann Lead <{from}>\r\nTo: Rita Rep <rep@example.com>\r\nSubject: Re: {subject}\r\n\
+         Date: Fri, 06 Mar 2026 16:12:09 +0100\r\nMessage-ID: <CAF{n}x@mail.gmail.com>\r\nIn-Reply-To: {mid}\r\nReferences: {mid}\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=\"UTF-8\"\r\n\r\n{body}\r\n\r\n\
+         On Thu, Mar 5, 2026 at 10:00 AM Rita Rep <rep@example.com> wrote:\r\n> Hello Ann,\r\n> Worth a 15-minute look next week?\r\n",
+        n = crate::daemon_send::short_hash(&format!("{from}{mid}{body}"))
+    )
+    .into_bytes()
+}
+
+fn lead(p: &Project, email: &str) -> serde_json::Value {
+    at(p, T1, &["lead", "show", email, "--json"]).json()
+}
+
+#[test]
+fn a_reply_stops_the_lead_before_its_next_step_and_waits_for_the_rep() {
+    let test = "a_reply_stops_the_lead_before_its_next_step_and_waits_for_the_rep";
+    let Some(mut s) = setup(
+        test,
+        &[
+            ("ann@acme.example", "Acme"),
+            ("bob@acme.example", "Acme"),
+            ("cy@other.example", "Other"),
+        ],
+    ) else {
+        return;
+    };
+    let sent = send_intros(&s, 3);
+    let (_, mid, subject) = sent
+        .iter()
+        .find(|m| m.0 == "ann@acme.example")
+        .expect("ann's intro")
+        .clone();
+    s.imap.append(
+        "INBOX",
+        &reply(
+            "ann@acme.example",
+            &mid,
+            &subject,
+            "Thanks Rita, this is timely. Can we talk Tuesday at 3?",
+        ),
+    );
+
+    // The follow-up is due now; the reply is read first, so it never goes out to Ann, nor to
+    // Bob (the sequence stops the whole account), while Cy gets his.
+    let (r, _) = run_once(&s.p, T1);
+    assert_eq!(r["sent"], 1, "{r:#}");
+    let got = s.sink.wait_for(4, Duration::from_secs(5));
+    assert_eq!(got.len(), 4);
+    assert_eq!(
+        got.iter().filter(|m| m.rcpt == "cy@other.example").count(),
+        2
+    );
+    let ann = lead(&s.p, "ann@acme.example");
+    assert_eq!(ann["enrollments"][0]["state"], "replied");
+    assert_eq!(
+        lead(&s.p, "bob@acme.example")["enrollments"][0]["state"],
+        "stopped"
+    );
+    assert!(
+        ann["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["kind"] == "replied")
+    );
+
+    // It waits for the rep under "needs attention", with the reply's first line.
+    let status = at(&s.p, T1, &["status", "--json"]).json();
+    let item = status["needs_attention"]
+        .as_array()
+        .expect("attention")
+        .iter()
+        .find(|a| a["kind"] == "reply")
+        .cloned()
+        .unwrap_or_else(|| panic!("{status:#}"));
+    assert_eq!(item["email"], "ann@acme.example");
+    assert!(
+        item["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("this is timely"),
+        "{item:#}"
+    );
+    assert!(
+        !item["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("15-minute"),
+        "quoted text leaked: {item:#}"
+    );
+    let id = item["id"].as_i64().expect("reply id").to_string();
+    at(
+        &s.p,
+        T1,
+        &["reply", "handled", &id, "--outcome", "interested"],
+    );
+    let status = at(&s.p, T1, &["status", "--json"]).json();
+    assert!(
+        !status["needs_attention"]
+            .as_array()
+            .expect("attention")
+            .iter()
+            .any(|a| a["kind"] == "reply")
+    );
+
+    // Watching changed nothing in the mailbox (no \Seen flag set).
+    let after = s.imap.flags("INBOX");
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(after.iter().all(|l| !l.contains("\\Seen")), "{after:?}");
+}
+
+#[test]
+fn out_of_office_pauses_until_the_return_date() {
+    let test = "out_of_office_pauses_until_the_return_date";
+    let Some(mut s) = setup(test, &[("ann@acme.example", "Acme")]) else {
+        return;
+    };
+    let sent = send_intros(&s, 1);
+    let (_, mid, subject) = sent[0].clone();
+    let ooo = format!(
+        "From: Ann Lead <ann@acme.example>\r\nTo: rep@example.com\r\nSubject: Automatic reply: {subject}\r\n\
+         Date: Thu, 05 Mar 2026 15:00:05 +0000\r\nMessage-ID: <ooo-1@acme.example>\r\nIn-Reply-To: {mid}\r\n\
+         Auto-Submitted: auto-replied\r\nX-Auto-Response-Suppress: All\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Thank you for your message. I am out of the office until March 20, 2026 with limited access to email.\r\n"
+    );
+    s.imap.append("INBOX", ooo.as_bytes());
+    let (r, _) = run_once(&s.p, T1);
+    assert_eq!(r["sent"], 0, "{r:#}");
+    let ann = lead(&s.p, "ann@acme.example");
+    let e = &ann["enrollments"][0];
+    assert_eq!(e["state"], "paused", "{ann:#}");
+    // Until the business day after the return date, at midnight in config.toml's zone
+    // (New York): Monday 2026-03-23 04:00 UTC.
+    assert_eq!(e["paused_until"], 1_774_238_400, "{e:#}");
+    assert!(
+        ann["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["kind"] == "auto-replied")
+    );
+}
+
+#[test]
+fn hard_bounce_in_the_junk_folder_bounces_and_suppresses() {
+    let test = "hard_bounce_in_the_junk_folder_bounces_and_suppresses";
+    let Some(mut s) = setup(test, &[("gone@acme.example", "Acme")]) else {
+        return;
+    };
+    let sent = send_intros(&s, 1);
+    let (_, mid, subject) = sent[0].clone();
+    let dsn = format!(
+        "From: MAILER-DAEMON@mx.acme.example (Mail Delivery System)\r\nTo: rep@example.com\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nDate: Thu, 05 Mar 2026 15:00:09 +0000\r\nMessage-ID: <dsn-1@mx.acme.example>\r\n\
+         Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B1\"\r\n\r\n\
+         --B1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nI'm sorry to have to inform you that your message could not\r\nbe delivered to one or more recipients.\r\n\r\n\
+         <gone@acme.example>: host mx.acme.example said: 550 5.1.1 <gone@acme.example>: Recipient address rejected: User unknown\r\n\r\n\
+         --B1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.acme.example\r\nArrival-Date: Thu,  5 Mar 2026 15:00:08 +0000\r\n\r\n\
+         Final-Recipient: rfc822; gone@acme.example\r\nOriginal-Recipient: rfc822;gone@acme.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <gone@acme.example>: Recipient address rejected: User unknown\r\n\r\n\
+         --B1\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Rita Rep <rep@example.com>\r\nTo: gone@acme.example\r\nSubject: {subject}\r\nMessage-ID: {mid}\r\n\r\n--B1--\r\n"
+    );
+    s.imap.append("Junk", dsn.as_bytes());
+    let (r, _) = run_once(&s.p, T1);
+    assert_eq!(r["sent"], 0, "{r:#}");
+    assert_eq!(
+        lead(&s.p, "gone@acme.example")["enrollments"][0]["state"],
+        "bounced"
+    );
+    let list = at(&s.p, T1, &["suppressions", "--json"]).json();
+    assert_eq!(list[0]["value"], "gone@acme.example", "{list:#}");
+    assert_eq!(list[0]["reason"], "bounced");
+}
+
+#[test]
+fn unsubscribe_reply_suppresses_and_strangers_are_ignored() {
+    let test = "unsubscribe_reply_suppresses_and_strangers_are_ignored";
+    let Some(mut s) = setup(
+        test,
+        &[("ann@acme.example", "Acme"), ("cy@other.example", "Other")],
+    ) else {
+        return;
+    };
+    let sent = send_intros(&s, 2);
+    let (_, mid, subject) = sent
+        .iter()
+        .find(|m| m.0 == "ann@acme.example")
+        .expect("intro")
+        .clone();
+    s.imap.append(
+        "INBOX",
+        &reply(
+            "ann@acme.example",
+            &mid,
+            &subject,
+            "Please remove me from your list.",
+        ),
+    );
+    s.imap.append(
+        "INBOX",
+        b"From: someone@stranger.example\r\nTo: rep@example.com\r\nSubject: Lunch?\r\nMessage-ID: <s1@stranger.example>\r\n\r\nAre you free Friday?\r\n",
+    );
+    s.imap
+        .append("INBOX", b"this is \xff\xfe not a mail message at all");
+    let (r, _) = run_once(&s.p, T1);
+    assert_eq!(r["sent"], 1, "only Cy's follow-up: {r:#}");
+    assert_eq!(
+        lead(&s.p, "ann@acme.example")["enrollments"][0]["state"],
+        "unsubscribed"
+    );
+    let list = at(&s.p, T1, &["suppressions", "--json"]).json();
+    assert_eq!(list[0]["value"], "ann@acme.example");
+    assert_eq!(list[0]["reason"], "unsubscribed");
+    // The stranger's mail left no trace: nothing needs attention.
+    let replies = at(&s.p, T1, &["replies", "--all", "--json"]).json();
+    assert_eq!(replies.as_array().expect("replies").len(), 1, "{replies:#}");
+}
+
+#[test]
+fn mail_that_arrived_while_stopped_is_processed_once_and_renumbering_is_harmless() {
+    let test = "mail_that_arrived_while_stopped_is_processed_once_and_renumbering_is_harmless";
+    let emails: Vec<(String, String)> = (0..20)
+        .map(|i| (format!("l{i}@co{i}.example"), format!("Co {i}")))
+        .collect();
+    let rows: Vec<(&str, &str)> = emails
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let Some(mut s) = setup(test, &rows) else {
+        return;
+    };
+    let sent = send_intros(&s, 20);
+    // 20 replies arrive while nothing watches; half in a folder we will renumber.
+    s.imap.create("Replies");
+    let mut msgs = Vec::new();
+    for (i, (to, mid, subject)) in sent.iter().enumerate() {
+        let m = reply(
+            to,
+            mid,
+            subject,
+            &format!("Reply number {i}: sounds good, let's talk."),
+        );
+        let folder = if i % 2 == 0 { "INBOX" } else { "Replies" };
+        s.imap.append(folder, &m);
+        msgs.push((folder, m));
+    }
+    let config = std::fs::read_to_string(s.p.file("config.toml")).expect("config");
+    s.p.write(
+        "config.toml",
+        config.replace("folders = [\"Junk\"]", "folders = [\"Junk\", \"Replies\"]"),
+    );
+    run_once(&s.p, T1);
+    let replies = |p: &Project| {
+        at(p, T1, &["replies", "--all", "--json"])
+            .json()
+            .as_array()
+            .expect("replies")
+            .len()
+    };
+    assert_eq!(replies(&s.p), 20);
+    // Again: nothing is new.
+    run_once(&s.p, T1);
+    assert_eq!(replies(&s.p), 20);
+    // The server renumbers a folder (new UIDVALIDITY) holding the same messages: they are
+    // recognised, not acted on again.
+    s.imap.delete("Replies");
+    s.imap.create("Replies");
+    for (folder, m) in &msgs {
+        if *folder == "Replies" {
+            s.imap.append("Replies", m);
+        }
+    }
+    run_once(&s.p, T1);
+    assert_eq!(replies(&s.p), 20);
+    let status = at(&s.p, T1, &["status", "--json"]).json();
+    assert_eq!(
+        status["sequences"][0]["states"]["replied"], 20,
+        "{status:#}"
+    );
+}
+
+#[test]
+fn an_uncertain_send_found_in_the_sent_folder_is_recorded_as_sent() {
+    let test = "an_uncertain_send_found_in_the_sent_folder_is_recorded_as_sent";
+    let Some(server) = imap_server(test) else {
+        return;
+    };
+    let Some(mut sink) = Sink::start(test, &["-q", "."]) else {
+        return;
+    };
+    let user = fresh_user(test);
+    let p = smtp_project(&sink, "[sending]\njitter = \"0\"\n");
+    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
+    p.write(
+        "config.toml",
+        format!(
+            "{config}[mailbox.imap]\nhost = \"{}\"\nport = {}\nsecurity = \"none\"\nusername = \"{user}\"\npassword = {{ env = \"DRUMBEAT_TEST_IMAP_PASSWORD\" }}\n",
+            server.0, server.1
+        ),
+    );
+    p.write(
+        "leads.csv",
+        "Email,First Name,Company,Time Zone\nann@acme.example,Ann,Acme,America/New_York\n",
+    );
+    at(
+        &p,
+        "2026-03-05T14:00:00Z",
+        &["leads", "import", "leads.csv", "--sequence", "e2e"],
+    );
+    let (r, _) = run_once(&p, T0);
+    assert_eq!(r["uncertain"], 1, "{r:#}");
+    let got = sink.wait_for(1, Duration::from_secs(5));
+    // The server did take it, and (like Gmail) filed it under Sent.
+    let mut imap = Imap::login(&server, &user);
+    imap.append("Sent", &got[0].raw);
+    sink.restart(&[]);
+    run_once(&p, T0);
+    let ann = at(&p, T0, &["lead", "show", "ann@acme.example", "--json"]).json();
+    assert_eq!(ann["touches"][0]["state"], "sent", "{ann:#}");
+    assert_eq!(ann["enrollments"][0]["next_step_id"], "value");
+}
+
+#[test]
+fn the_daemon_sees_a_reply_within_seconds_with_idle() {
+    let test = "the_daemon_sees_a_reply_within_seconds_with_idle";
+    let Some(mut s) = setup(test, &[("ann@acme.example", "Acme")]) else {
+        return;
+    };
+    let sent = send_intros(&s, 1);
+    let (_, mid, subject) = sent[0].clone();
+    let mut daemon = s.p.spawn(&["run", "--instance", "idle-test"]);
+    // Wait until the watcher is idling on INBOX.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = s.p.ok(&["status", "--json"]).json();
+        if st["inbox"][0]["state"] == "idle" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the watcher did not reach IDLE: {st:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s.imap.append(
+        "INBOX",
+        &reply("ann@acme.example", &mid, &subject, "Yes, interested."),
+    );
+    let appended = Instant::now();
+    loop {
+        let state =
+            s.p.ok(&["lead", "show", "ann@acme.example", "--json"])
+                .json()["enrollments"][0]["state"]
+                .clone();
+        if state == "replied" {
+            break;
+        }
+        assert!(
+            appended.elapsed() < Duration::from_secs(20),
+            "reply not seen within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("APPEND to enrollment stopped: {:?}", appended.elapsed());
+    // SAFETY: kill(2) on the daemon we spawned.
+    unsafe { libc::kill(i32::try_from(daemon.id()).expect("pid"), libc::SIGTERM) };
+    let _ = daemon.wait();
+}
