@@ -90,6 +90,11 @@ impl Daemon {
             .clone()
     }
 
+    /// True under `run --once --now` / DRUMBEAT_NOW: every instant is the fixed one.
+    pub fn clock_is_fixed(&self) -> bool {
+        self.fixed_clock
+    }
+
     /// The configuration it runs with.
     pub fn config(&self) -> &Config {
         &self.config

@@ -32,6 +32,8 @@ pub const SOFT_BOUNCE_LIMIT: i64 = 3;
 pub const SENT_GRACE: i64 = 30 * 60;
 /// How far back the first look at a folder (or one renumbered by a UIDVALIDITY change) reads.
 pub const FIRST_LOOK_DAYS: u64 = 14;
+/// How long an out-of-office without a return date pauses its lead.
+pub const AUTO_REPLY_DAYS: i64 = 3;
 /// Messages fetched per round trip.
 const FETCH_CHUNK: usize = 50;
 
@@ -272,16 +274,28 @@ pub async fn process(
             return store.set_folder_state(mailbox, folder, position).await;
         }
     };
-    let received = m
-        .received_at
-        .and_then(|t| DateTime::from_timestamp(t, 0))
-        .or(inbound.date)
+    // The sender's Date anchors what the text says ("back on Monday"); the server's
+    // INTERNALDATE stands in when the Date header is missing or not believable.
+    // Under a fixed clock (a simulation) the daemon's "now" is the server's time.
+    let internal = if daemon.clock_is_fixed() {
+        Some(now)
+    } else {
+        m.received_at.and_then(|t| DateTime::from_timestamp(t, 0))
+    };
+    let received = inbound
+        .date
+        .filter(|d| internal.is_none_or(|i| (*d - i).num_days().abs() <= 30))
+        .or(internal)
         .unwrap_or(now);
     let tz = daemon.config().timezone;
     let c = classify(&inbound, received.with_timezone(&tz).date_naive());
     let kind = c.kind.as_str();
     let until = match c.kind {
-        Kind::AutoReply => c.return_date.map(|d| day_start(tz, next_business_day(d))),
+        // Back on the business day after the stated return date; without one, a few days.
+        Kind::AutoReply => Some(c.return_date.map_or_else(
+            || (now + chrono::TimeDelta::days(AUTO_REPLY_DAYS)).timestamp(),
+            |d| day_start(tz, next_business_day(d)),
+        )),
         Kind::Later => c.later_date.map(|d| day_start(tz, d)),
         _ => None,
     };

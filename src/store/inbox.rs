@@ -411,7 +411,7 @@ impl Store {
     ) -> Result<Vec<(i64, String, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, message_id, claimed_at FROM touches WHERE state = 'uncertain' AND mailbox = $1 \
-             AND message_id IS NOT NULL AND claimed_at < $2 ORDER BY id LIMIT 500",
+             AND message_id IS NOT NULL AND claimed_at <= $2 ORDER BY id LIMIT 500",
         )
         .bind(mailbox)
         .bind(claimed_before)

@@ -29,6 +29,12 @@ fn setup(test: &str, leads: &[(&str, &str)]) -> Option<Setup> {
         &sink,
         "[sending]\njitter = \"0\"\ndomain_hourly_limit = 0\n",
     );
+    // A reply from anyone at a company stops everyone there.
+    p.edit(
+        "sequences/e2e.yaml",
+        "steps:\n",
+        "stop: { on_reply: stop_account, on_auto_reply: pause }\nsteps:\n",
+    );
     let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
     p.write(
         "config.toml",
@@ -199,7 +205,8 @@ fn out_of_office_pauses_until_the_return_date() {
     );
     s.imap.append("INBOX", ooo.as_bytes());
     let (r, _) = run_once(&s.p, T1);
-    assert_eq!(r["sent"], 0, "{r:#}");
+    let recorded = at(&s.p, T1, &["replies", "--all", "--json"]).json();
+    assert_eq!(r["sent"], 0, "{r:#} {recorded:#}");
     let ann = lead(&s.p, "ann@acme.example");
     let e = &ann["enrollments"][0];
     assert_eq!(e["state"], "paused", "{ann:#}");
