@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::events::{self, EventKind, NewEvent};
-use super::{LeadId, Store, StoreError, built, in_list};
+use super::{Backend, LeadId, Store, StoreError, built, in_list};
 use crate::lead::Email;
 
 /// One entry of the suppression list.
@@ -202,6 +202,25 @@ impl Store {
     /// Of these addresses, those of people who asked to be forgotten.
     pub async fn forgotten_among(&self, emails: &[&Email]) -> Result<HashSet<Email>, StoreError> {
         let mut out = HashSet::new();
+        // Most stores hold no forgotten person: one look at the index then spares hashing every
+        // address of an import. (SQLite compares bytes, so the range is exactly the `sha256:`
+        // values; PostgreSQL's collation may not, so it asks LIKE.)
+        let probe = match self.backend {
+            Backend::Sqlite => {
+                "SELECT 1 AS one FROM suppressions WHERE value >= 'sha256:' AND value < 'sha256;' LIMIT 1"
+            }
+            Backend::Postgres => {
+                "SELECT 1 AS one FROM suppressions WHERE value LIKE 'sha256:%' LIMIT 1"
+            }
+        };
+        if emails.is_empty()
+            || sqlx::query(probe)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_none()
+        {
+            return Ok(out);
+        }
         for chunk in emails.chunks(500) {
             let hashes: Vec<String> = chunk.iter().map(|e| forgotten_value(e)).collect();
             let sql = format!(
