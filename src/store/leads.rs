@@ -1,5 +1,6 @@
 //! Leads and accounts.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::any::AnyRow;
@@ -237,23 +238,26 @@ async fn upsert_chunk(
 
     // Fold each address's records over what is stored; an occurrence's outcome is what it
     // changes over the fold before it.
-    let mut writes: Vec<(&[usize], LeadRecord, i64, Vec<UpsertOutcome>)> = Vec::new();
+    // A lead to write: its records' positions, the fold (a record that is all there is to
+    // write is borrowed, not copied), its fingerprint and each record's outcome.
+    type Write<'a> = (&'a [usize], Cow<'a, LeadRecord>, i64, Vec<UpsertOutcome>);
+    let mut writes: Vec<Write<'_>> = Vec::new();
     for g in groups {
         let stored = existing.get(first(g).email.as_str());
-        let mut current: Option<LeadRecord> = stored.map(|(_, rec, _)| rec.clone());
+        let mut current: Option<Cow<'_, LeadRecord>> = stored.map(|(_, rec, _)| Cow::Borrowed(rec));
         let mut steps = Vec::with_capacity(g.len());
         for &i in g {
             let r = &records[i];
             let (next, step) = match &current {
-                None => (r.clone(), UpsertOutcome::New),
+                None => (Cow::Borrowed(r), UpsertOutcome::New),
                 Some(c) => {
                     let m = merge(c, r);
-                    let step = if m == *c {
+                    let step = if m == **c {
                         UpsertOutcome::Unchanged
                     } else {
                         UpsertOutcome::Updated
                     };
-                    (m, step)
+                    (Cow::Owned(m), step)
                 }
             };
             steps.push(step);
