@@ -7,10 +7,11 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio::sync::mpsc;
 
 use crate::catalog::Sequence;
 use crate::config::{Config, parse_tz};
-use crate::lead::{LeadRecord, RowError, SheetError, SheetReader};
+use crate::lead::{LeadRecord, RowError, SheetError, SheetReader, SheetRow};
 use crate::store::{EnrollOutcome, EnrollRequest, LeadId, Store, StoreError, UpsertOutcome};
 
 /// How to import.
@@ -127,33 +128,39 @@ pub async fn import_sheet(
         dry_run: opts.dry_run,
         ..Default::default()
     };
+    // The rows are read and checked on a thread of their own, a batch ahead of the store:
+    // reading the next batch overlaps writing this one.
+    let (reading, mut chunks) = spawn_reader(reader, path)?;
     let mut batch: Vec<(u64, LeadRecord)> = Vec::with_capacity(BATCH);
     let mut bytes = 0;
-    let mut reader = reader;
-    loop {
-        let item = reader.next();
-        let done = item.is_none();
-        match item {
-            Some(Ok(row)) => {
-                summary.rows += 1;
-                let mut lead = row.lead;
-                if let Some(owner) = opts.owner {
-                    lead.owner = Some(owner.to_string());
-                } else if let Some(owner) = lead.owner.take() {
-                    lead.owner = Some(resolve_owner(config, &owner, &mut summary.unknown_owners));
+    let mut last_bytes = 0;
+    let mut finished = false;
+    while let Some(chunk) = chunks.recv().await {
+        for item in chunk.items {
+            match item {
+                Ok(row) => {
+                    summary.rows += 1;
+                    let mut lead = row.lead;
+                    if let Some(owner) = opts.owner {
+                        lead.owner = Some(owner.to_string());
+                    } else if let Some(owner) = lead.owner.take() {
+                        lead.owner =
+                            Some(resolve_owner(config, &owner, &mut summary.unknown_owners));
+                    }
+                    batch.push((row.row, lead));
                 }
-                batch.push((row.row, lead));
+                Err(e) => {
+                    summary.rows += 1;
+                    summary.skipped += 1;
+                    summary.invalid += 1;
+                    summary.errors.push(e.into());
+                }
             }
-            Some(Err(e)) => {
-                summary.rows += 1;
-                summary.skipped += 1;
-                summary.invalid += 1;
-                summary.errors.push(e.into());
-            }
-            None => {}
         }
-        if batch.len() >= BATCH || (done && !batch.is_empty()) {
-            bytes = reader.bytes_read();
+        last_bytes = chunk.bytes;
+        // A batch is full exactly at the end of a chunk.
+        if batch.len() >= BATCH || (chunk.last && !batch.is_empty()) {
+            bytes = chunk.bytes;
             write_batch(
                 store,
                 config,
@@ -166,12 +173,74 @@ pub async fn import_sheet(
             .await?;
             progress(bytes);
         }
-        if done {
+        if chunk.last {
+            finished = true;
             break;
         }
     }
-    progress(bytes.max(reader.bytes_read()));
+    if !finished {
+        // The reading thread stopped without its last chunk: it panicked; so does the import.
+        if let Err(panic) = reading.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
+    progress(bytes.max(last_bytes));
     Ok(summary)
+}
+
+/// Rows read from the sheet, in file order. A chunk ends after at most [`CHUNK_ROWS`] rows,
+/// after the row that fills a batch, or at the end of the file.
+struct Chunk {
+    items: Vec<Result<SheetRow, RowError>>,
+    /// The reader's bytes read just after the chunk's last row.
+    bytes: u64,
+    /// Whether the file ends with this chunk.
+    last: bool,
+}
+
+/// Rows per [`Chunk`]: small, so that the rows read ahead stay about one batch.
+const CHUNK_ROWS: usize = 1_000;
+
+/// Starts a thread that reads `reader` and hands its rows over in [`Chunk`]s, about one batch
+/// ahead of the store. It stops at the end of the file, or as soon as the receiver is gone.
+fn spawn_reader(
+    mut reader: SheetReader,
+    path: &Path,
+) -> Result<(std::thread::JoinHandle<()>, mpsc::Receiver<Chunk>), ImportError> {
+    let (tx, rx) = mpsc::channel(BATCH / CHUNK_ROWS);
+    let handle = std::thread::Builder::new()
+        .name("drumbeat-import-read".into())
+        .spawn(move || {
+            let mut items = Vec::with_capacity(CHUNK_ROWS);
+            let mut leads = 0;
+            loop {
+                let item = reader.next();
+                let last = item.is_none();
+                let mut fills_batch = false;
+                if let Some(item) = item {
+                    if item.is_ok() {
+                        leads += 1;
+                        fills_batch = leads % BATCH == 0;
+                    }
+                    items.push(item);
+                }
+                if items.len() >= CHUNK_ROWS || fills_batch || last {
+                    let chunk = Chunk {
+                        items: std::mem::replace(&mut items, Vec::with_capacity(CHUNK_ROWS)),
+                        bytes: reader.bytes_read(),
+                        last,
+                    };
+                    if tx.blocking_send(chunk).is_err() || last {
+                        break;
+                    }
+                }
+            }
+        })
+        .map_err(|source| SheetError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+    Ok((handle, rx))
 }
 
 /// A CSV owner value (a mailbox name, From address or display name) as a mailbox name.

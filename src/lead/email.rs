@@ -199,6 +199,11 @@ fn normalize(s: &str) -> String {
     if let (Some(open), true) = (s.rfind('<'), s.ends_with('>')) {
         s = strip_mailto(trim(&s[open + 1..s.len() - 1]));
     }
+    // Nearly every address is ASCII, which has no invisible characters and lowercases byte by
+    // byte; `char::to_lowercase` would build the String one char at a time.
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
     s.chars()
         .filter(|c| !is_invisible(*c))
         .flat_map(char::to_lowercase)
@@ -247,7 +252,9 @@ fn validate(s: &str) -> Result<(), EmailProblem> {
 /// Domains must be dotted host names: letters (any script), digits and inner hyphens.
 fn validate_domain(domain: &str) -> Result<(), EmailProblem> {
     let invalid = || EmailProblem::InvalidDomain(domain.to_owned());
-    if domain.starts_with('[') || domain.parse::<IpAddr>().is_ok() {
+    // An IP address starts with a digit (v4) or holds a colon (v6); others need no parsing.
+    let maybe_ip = domain.starts_with(|c: char| c.is_ascii_digit()) || domain.contains(':');
+    if domain.starts_with('[') || (maybe_ip && domain.parse::<IpAddr>().is_ok()) {
         return Err(EmailProblem::IpAddress);
     }
     if !domain.contains('.') {
@@ -278,7 +285,29 @@ fn validate_domain(domain: &str) -> Result<(), EmailProblem> {
 
 /// Characters RFC 5322 allows unquoted before the `@` (plus UTF-8 letters, RFC 6531).
 fn is_local_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '.' || "!#$%&'*+-/=?^_`{|}~".contains(c)
+    c.is_alphanumeric()
+        || matches!(
+            c,
+            '.' | '!'
+                | '#'
+                | '$'
+                | '%'
+                | '&'
+                | '\''
+                | '*'
+                | '+'
+                | '-'
+                | '/'
+                | '='
+                | '?'
+                | '^'
+                | '_'
+                | '`'
+                | '{'
+                | '|'
+                | '}'
+                | '~'
+        )
 }
 
 /// The input as an error message shows it: at most [`QUOTE_LIMIT`] characters.

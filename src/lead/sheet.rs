@@ -13,12 +13,12 @@ mod tests;
 mod timezone;
 
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use encoding_rs::Encoding;
 use serde::Serialize;
@@ -162,7 +162,8 @@ fn too_large_reason(limit: TooLarge) -> String {
     }
 }
 
-/// Streams [`SheetRow`]s out of a spreadsheet export.
+/// Streams [`SheetRow`]s out of a spreadsheet export. It is `Send`, so rows can be read on a
+/// thread of their own while another writes the ones read before.
 ///
 /// The header row is read when the reader is made; iterating yields one item per non-blank
 /// row, in file order, each either a lead or the reason the row was rejected. Rows whose
@@ -181,7 +182,7 @@ pub struct SheetReader {
     /// The row number of the last record read.
     row: u64,
     done: bool,
-    bytes_read: Rc<Cell<u64>>,
+    bytes_read: Arc<AtomicU64>,
     zone_suggestions: HashMap<String, Option<&'static str>>,
 }
 
@@ -198,7 +199,7 @@ impl SheetReader {
     }
 
     /// Reads the header from `reader`; `name` stands for the file in messages.
-    pub fn from_reader<R: Read + 'static>(
+    pub fn from_reader<R: Read + Send + 'static>(
         name: &str,
         reader: R,
         encoding: Option<&'static Encoding>,
@@ -208,7 +209,7 @@ impl SheetReader {
             path: path.clone(),
             source,
         };
-        let bytes_read = Rc::new(Cell::new(0));
+        let bytes_read = Arc::new(AtomicU64::new(0));
         let decoded = input::decode(reader, encoding, bytes_read.clone()).map_err(read_error)?;
         let mut input = Input::new(decoded);
         let delimiter = input::sniff_delimiter(&mut input).map_err(read_error)?;
@@ -282,7 +283,7 @@ impl SheetReader {
     /// Bytes taken from the underlying file so far, for a progress bar. It runs ahead of the
     /// rows yielded by up to the read buffer (about 64 KiB).
     pub fn bytes_read(&self) -> u64 {
-        self.bytes_read.get()
+        self.bytes_read.load(Ordering::Relaxed)
     }
 
     fn row_error(&self, row: u64, reason: String) -> RowError {

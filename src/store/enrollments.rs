@@ -7,8 +7,10 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::events::{self, EventKind, NewEvent};
-use super::suppressions::values_for;
-use super::{Backend, LeadId, Store, StoreError, built, in_list, values_clause};
+use super::suppressions::{any_forgotten, plain_values_for, values_for};
+use super::{
+    Backend, LeadId, Store, StoreError, built, in_list, json_rows, json_safe, values_clause,
+};
 use crate::enrollment::EnrollmentState;
 use crate::lead::Email;
 
@@ -281,17 +283,38 @@ pub(super) async fn enroll(
     now: i64,
 ) -> Result<Vec<EnrollOutcome>, StoreError> {
     let mut out = Vec::with_capacity(requests.len());
+    // Without any forgotten person on the list, no address needs hashing.
+    let forgotten = !requests.is_empty() && any_forgotten(&mut *conn, backend).await?;
     for chunk in requests.chunks(300) {
-        // Suppressed addresses (the address, its domain, or a forgotten hash).
-        let values: Vec<[String; 3]> = chunk.iter().map(|r| values_for(r.email)).collect();
-        let sql = format!(
-            "SELECT value FROM suppressions WHERE value IN ({})",
-            in_list(backend, values.len() * 3)
-        );
-        let mut q = sqlx::query(built(sql));
-        for v in &values {
-            q = q.bind(&v[0]).bind(&v[1]).bind(&v[2]);
-        }
+        // Suppressed addresses (the address, its domain, or a forgotten hash). SQLite gets
+        // them as one JSON array (addresses, domains and hex are JSON-safe).
+        let values: Vec<Vec<String>> = chunk
+            .iter()
+            .map(|r| {
+                if forgotten {
+                    values_for(r.email).into()
+                } else {
+                    plain_values_for(r.email).into()
+                }
+            })
+            .collect();
+        let q = if backend == Backend::Sqlite {
+            let all: Vec<&String> = values.iter().flatten().collect();
+            sqlx::query(
+                "SELECT value FROM suppressions WHERE value IN (SELECT j.value FROM json_each(?) AS j)",
+            )
+            .bind(json_rows(&all)?)
+        } else {
+            let sql = format!(
+                "SELECT value FROM suppressions WHERE value IN ({})",
+                in_list(backend, values.iter().map(Vec::len).sum())
+            );
+            let mut q = sqlx::query(built(sql));
+            for v in values.iter().flatten() {
+                q = q.bind(v);
+            }
+            q
+        };
         let hits: std::collections::HashSet<String> = q
             .fetch_all(&mut *conn)
             .await?
@@ -312,22 +335,41 @@ pub(super) async fn enroll(
             .collect();
         let mut created: HashMap<i64, i64> = HashMap::new();
         if !todo.is_empty() {
-            let sql = format!(
-                "INSERT INTO enrollments (lead_id, sequence_id, state, next_step_id, next_due_at, enrolled_at, updated_at) \
-                 VALUES {} ON CONFLICT (lead_id, sequence_id) DO NOTHING RETURNING id, lead_id",
-                values_clause(backend, todo.len(), 7)
-            );
-            let mut q = sqlx::query(built(sql));
-            for r in &todo {
-                q = q
-                    .bind(r.lead.0)
-                    .bind(sequence)
-                    .bind(EnrollmentState::Active.as_str())
-                    .bind(r.first_step)
-                    .bind(r.due_at)
-                    .bind(now)
-                    .bind(now);
-            }
+            let q = if backend == Backend::Sqlite && todo.iter().all(|r| json_safe(r.first_step)) {
+                // One bind for the rows, `[[lead_id, first_step, due_at], …]`: see json_rows.
+                let rows: Vec<(i64, &str, i64)> = todo
+                    .iter()
+                    .map(|r| (r.lead.0, r.first_step, r.due_at))
+                    .collect();
+                sqlx::query(
+                    "INSERT INTO enrollments (lead_id, sequence_id, state, next_step_id, next_due_at, enrolled_at, updated_at) \
+                     SELECT j.value ->> 0, ?, ?, j.value ->> 1, j.value ->> 2, ?, ? FROM jsonb_each(?) AS j WHERE true \
+                     ON CONFLICT (lead_id, sequence_id) DO NOTHING RETURNING id, lead_id",
+                )
+                .bind(sequence)
+                .bind(EnrollmentState::Active.as_str())
+                .bind(now)
+                .bind(now)
+                .bind(json_rows(&rows)?)
+            } else {
+                let sql = format!(
+                    "INSERT INTO enrollments (lead_id, sequence_id, state, next_step_id, next_due_at, enrolled_at, updated_at) \
+                     VALUES {} ON CONFLICT (lead_id, sequence_id) DO NOTHING RETURNING id, lead_id",
+                    values_clause(backend, todo.len(), 7)
+                );
+                let mut q = sqlx::query(built(sql));
+                for r in &todo {
+                    q = q
+                        .bind(r.lead.0)
+                        .bind(sequence)
+                        .bind(EnrollmentState::Active.as_str())
+                        .bind(r.first_step)
+                        .bind(r.due_at)
+                        .bind(now)
+                        .bind(now);
+                }
+                q
+            };
             for row in q.fetch_all(&mut *conn).await? {
                 created.insert(row.try_get("lead_id")?, row.try_get("id")?);
             }

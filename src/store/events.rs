@@ -4,7 +4,9 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Backend, EnrollmentId, LeadId, Store, StoreError, built, values_clause};
+use super::{
+    Backend, EnrollmentId, LeadId, Store, StoreError, built, json_rows, json_safe, values_clause,
+};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -169,24 +171,66 @@ pub(super) async fn insert_many(
     now: i64,
 ) -> Result<(), StoreError> {
     for chunk in events.chunks(500) {
-        let sql = format!(
-            "INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, data) \
-             VALUES {}",
-            values_clause(backend, chunk.len(), 9)
-        );
-        let mut q = sqlx::query(built(sql));
-        for e in chunk {
-            q = q
-                .bind(now)
-                .bind(e.kind.as_str())
-                .bind(e.lead.map(|l| l.0))
-                .bind(e.enrollment.map(|x| x.0))
-                .bind(e.touch)
-                .bind(e.sequence)
-                .bind(e.step)
-                .bind(e.mailbox)
-                .bind(e.data.to_string());
-        }
+        let safe = |t: Option<&str>| t.is_none_or(json_safe);
+        let q = if backend == Backend::Sqlite
+            && chunk
+                .iter()
+                .all(|e| safe(e.sequence) && safe(e.step) && safe(e.mailbox))
+        {
+            // One bind for the rows (see json_rows); `data` travels as its JSON text.
+            type Row<'a> = (
+                &'a str,
+                Option<i64>,
+                Option<i64>,
+                Option<i64>,
+                Option<&'a str>,
+                Option<&'a str>,
+                Option<&'a str>,
+                String,
+            );
+            let rows: Vec<Row<'_>> = chunk
+                .iter()
+                .map(|e| {
+                    (
+                        e.kind.as_str(),
+                        e.lead.map(|l| l.0),
+                        e.enrollment.map(|x| x.0),
+                        e.touch,
+                        e.sequence,
+                        e.step,
+                        e.mailbox,
+                        e.data.to_string(),
+                    )
+                })
+                .collect();
+            sqlx::query(
+                "INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, data) \
+                 SELECT ?, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, \
+                   j.value ->> 5, j.value ->> 6, j.value ->> 7 FROM jsonb_each(?) AS j",
+            )
+            .bind(now)
+            .bind(json_rows(&rows)?)
+        } else {
+            let sql = format!(
+                "INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, data) \
+                 VALUES {}",
+                values_clause(backend, chunk.len(), 9)
+            );
+            let mut q = sqlx::query(built(sql));
+            for e in chunk {
+                q = q
+                    .bind(now)
+                    .bind(e.kind.as_str())
+                    .bind(e.lead.map(|l| l.0))
+                    .bind(e.enrollment.map(|x| x.0))
+                    .bind(e.touch)
+                    .bind(e.sequence)
+                    .bind(e.step)
+                    .bind(e.mailbox)
+                    .bind(e.data.to_string());
+            }
+            q
+        };
         q.execute(&mut *conn).await?;
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! Leads and accounts.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::any::AnyRow;
@@ -7,7 +8,8 @@ use sqlx::{AnyConnection, Row};
 
 use super::enrollments::enroll;
 use super::{
-    Backend, EnrollOutcome, EnrollRequest, Store, StoreError, built, in_list, values_clause,
+    Backend, EnrollOutcome, EnrollRequest, Store, StoreError, built, in_list, json_rows, json_safe,
+    values_clause,
 };
 use crate::lead::{Email, LeadRecord};
 
@@ -208,15 +210,24 @@ async fn upsert_chunk(
 ) -> Result<(), StoreError> {
     let first = |g: &Vec<usize>| &records[g[0]];
 
-    // What is stored already.
-    let sql = format!(
-        "SELECT {LEAD_COLUMNS} FROM leads WHERE email IN ({})",
-        in_list(backend, groups.len())
-    );
-    let mut q = sqlx::query(built(sql));
-    for g in groups {
-        q = q.bind(first(g).email.as_str());
-    }
+    // What is stored already. (Addresses never hold NUL: they are JSON-safe.)
+    let q = if backend == Backend::Sqlite {
+        let emails: Vec<&str> = groups.iter().map(|g| first(g).email.as_str()).collect();
+        sqlx::query(built(format!(
+            "SELECT {LEAD_COLUMNS} FROM leads WHERE email IN (SELECT j.value FROM json_each(?) AS j)"
+        )))
+        .bind(json_rows(&emails)?)
+    } else {
+        let sql = format!(
+            "SELECT {LEAD_COLUMNS} FROM leads WHERE email IN ({})",
+            in_list(backend, groups.len())
+        );
+        let mut q = sqlx::query(built(sql));
+        for g in groups {
+            q = q.bind(first(g).email.as_str());
+        }
+        q
+    };
     let mut existing: HashMap<String, (LeadId, LeadRecord, i64)> = HashMap::new();
     for row in q.fetch_all(&mut *conn).await? {
         let id = LeadId(row.try_get("id")?);
@@ -227,23 +238,26 @@ async fn upsert_chunk(
 
     // Fold each address's records over what is stored; an occurrence's outcome is what it
     // changes over the fold before it.
-    let mut writes: Vec<(&[usize], LeadRecord, i64, Vec<UpsertOutcome>)> = Vec::new();
+    // A lead to write: its records' positions, the fold (a record that is all there is to
+    // write is borrowed, not copied), its fingerprint and each record's outcome.
+    type Write<'a> = (&'a [usize], Cow<'a, LeadRecord>, i64, Vec<UpsertOutcome>);
+    let mut writes: Vec<Write<'_>> = Vec::new();
     for g in groups {
         let stored = existing.get(first(g).email.as_str());
-        let mut current: Option<LeadRecord> = stored.map(|(_, rec, _)| rec.clone());
+        let mut current: Option<Cow<'_, LeadRecord>> = stored.map(|(_, rec, _)| Cow::Borrowed(rec));
         let mut steps = Vec::with_capacity(g.len());
         for &i in g {
             let r = &records[i];
             let (next, step) = match &current {
-                None => (r.clone(), UpsertOutcome::New),
+                None => (Cow::Borrowed(r), UpsertOutcome::New),
                 Some(c) => {
                     let m = merge(c, r);
-                    let step = if m == *c {
+                    let step = if m == **c {
                         UpsertOutcome::Unchanged
                     } else {
                         UpsertOutcome::Updated
                     };
-                    (m, step)
+                    (Cow::Owned(m), step)
                 }
             };
             steps.push(step);
@@ -275,61 +289,146 @@ async fn upsert_chunk(
         }
     }
     let mut account_ids: HashMap<String, i64> = HashMap::new();
+    // SQLite reads the rows of the account and lead statements out of one JSON bind each,
+    // unless a field holds NUL (custom fields travel as their own JSON text, which never does).
+    let json = backend == Backend::Sqlite
+        && writes.iter().all(|(_, r, _, _)| {
+            [
+                &r.first_name,
+                &r.last_name,
+                &r.company,
+                &r.title,
+                &r.timezone,
+                &r.phone,
+                &r.owner,
+            ]
+            .into_iter()
+            .flatten()
+            .all(|f| json_safe(f))
+        });
     if !domains.is_empty() {
-        let sql = format!(
-            "INSERT INTO accounts (domain, name, created_at) VALUES {} ON CONFLICT (domain) DO NOTHING",
-            values_clause(backend, domains.len(), 3)
-        );
-        let mut q = sqlx::query(built(sql));
-        for (d, name) in &domains {
-            q = q.bind(*d).bind(name.map(str::to_string)).bind(now);
-        }
-        q.execute(&mut *conn).await?;
-        let sql = format!(
-            "SELECT id, domain FROM accounts WHERE domain IN ({})",
-            in_list(backend, domains.len())
-        );
-        let mut q = sqlx::query(built(sql));
-        for (d, _) in &domains {
-            q = q.bind(*d);
-        }
-        for row in q.fetch_all(&mut *conn).await? {
+        let (insert, select) = if json {
+            // One bind each: `[[domain, name], …]` (the domains are addresses' domains, and
+            // the names companies of JSON-safe records).
+            let rows = json_rows(&domains)?;
+            (
+                sqlx::query(
+                    "INSERT INTO accounts (domain, name, created_at) \
+                     SELECT j.value ->> 0, j.value ->> 1, ? FROM jsonb_each(?) AS j WHERE true \
+                     ON CONFLICT (domain) DO NOTHING",
+                )
+                .bind(now)
+                .bind(rows.clone()),
+                sqlx::query(
+                    "SELECT id, domain FROM accounts \
+                     WHERE domain IN (SELECT j.value ->> 0 FROM jsonb_each(?) AS j)",
+                )
+                .bind(rows),
+            )
+        } else {
+            let sql = format!(
+                "INSERT INTO accounts (domain, name, created_at) VALUES {} ON CONFLICT (domain) DO NOTHING",
+                values_clause(backend, domains.len(), 3)
+            );
+            let mut insert = sqlx::query(built(sql));
+            for (d, name) in &domains {
+                insert = insert.bind(*d).bind(name.map(str::to_string)).bind(now);
+            }
+            let sql = format!(
+                "SELECT id, domain FROM accounts WHERE domain IN ({})",
+                in_list(backend, domains.len())
+            );
+            let mut select = sqlx::query(built(sql));
+            for (d, _) in &domains {
+                select = select.bind(*d);
+            }
+            (insert, select)
+        };
+        insert.execute(&mut *conn).await?;
+        for row in select.fetch_all(&mut *conn).await? {
             account_ids.insert(row.try_get("domain")?, row.try_get("id")?);
         }
     }
 
-    let sql = format!(
-        "INSERT INTO leads (email, first_name, last_name, company, title, timezone, phone, owner, account_id, custom, source, fingerprint, created_at, updated_at) \
-         VALUES {} \
-         ON CONFLICT (email) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name, \
+    const UPSERT: &str = "ON CONFLICT (email) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name, \
            company = excluded.company, title = excluded.title, timezone = excluded.timezone, phone = excluded.phone, \
            owner = excluded.owner, account_id = excluded.account_id, custom = excluded.custom, \
            fingerprint = excluded.fingerprint, updated_at = excluded.updated_at \
-         RETURNING id, email",
-        values_clause(backend, writes.len(), 14)
-    );
-    let mut q = sqlx::query(built(sql));
-    for (_, r, fp, _) in &writes {
-        let account = r
-            .email
+         RETURNING id, email";
+    let account_of = |r: &LeadRecord| {
+        r.email
             .account_domain()
-            .and_then(|d| account_ids.get(d).copied());
-        q = q
-            .bind(r.email.as_str())
-            .bind(r.first_name.clone())
-            .bind(r.last_name.clone())
-            .bind(r.company.clone())
-            .bind(r.title.clone())
-            .bind(r.timezone.clone())
-            .bind(r.phone.clone())
-            .bind(r.owner.clone())
-            .bind(account)
-            .bind(custom_json(&r.custom))
-            .bind(source)
-            .bind(*fp)
-            .bind(now)
-            .bind(now);
-    }
+            .and_then(|d| account_ids.get(d).copied())
+    };
+    let q = if json {
+        // One bind for all rows: `[[email, first_name, …, account_id, custom, fingerprint], …]`.
+        type Row<'a> = (
+            &'a str,
+            &'a Option<String>,
+            &'a Option<String>,
+            &'a Option<String>,
+            &'a Option<String>,
+            &'a Option<String>,
+            &'a Option<String>,
+            &'a Option<String>,
+            Option<i64>,
+            String,
+            i64,
+        );
+        let rows: Vec<Row<'_>> = writes
+            .iter()
+            .map(|(_, r, fp, _)| {
+                (
+                    r.email.as_str(),
+                    &r.first_name,
+                    &r.last_name,
+                    &r.company,
+                    &r.title,
+                    &r.timezone,
+                    &r.phone,
+                    &r.owner,
+                    account_of(r),
+                    custom_json(&r.custom),
+                    *fp,
+                )
+            })
+            .collect();
+        sqlx::query(built(format!(
+            "INSERT INTO leads (email, first_name, last_name, company, title, timezone, phone, owner, account_id, custom, fingerprint, source, created_at, updated_at) \
+             SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, \
+               j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9, j.value ->> 10, ?, ?, ? \
+             FROM jsonb_each(?) AS j WHERE true {UPSERT}"
+        )))
+        .bind(source)
+        .bind(now)
+        .bind(now)
+        .bind(json_rows(&rows)?)
+    } else {
+        let sql = format!(
+            "INSERT INTO leads (email, first_name, last_name, company, title, timezone, phone, owner, account_id, custom, source, fingerprint, created_at, updated_at) \
+             VALUES {} {UPSERT}",
+            values_clause(backend, writes.len(), 14)
+        );
+        let mut q = sqlx::query(built(sql));
+        for (_, r, fp, _) in &writes {
+            q = q
+                .bind(r.email.as_str())
+                .bind(r.first_name.clone())
+                .bind(r.last_name.clone())
+                .bind(r.company.clone())
+                .bind(r.title.clone())
+                .bind(r.timezone.clone())
+                .bind(r.phone.clone())
+                .bind(r.owner.clone())
+                .bind(account_of(r))
+                .bind(custom_json(&r.custom))
+                .bind(source)
+                .bind(*fp)
+                .bind(now)
+                .bind(now);
+        }
+        q
+    };
     let mut ids: HashMap<String, i64> = HashMap::new();
     for row in q.fetch_all(&mut *conn).await? {
         ids.insert(row.try_get("email")?, row.try_get("id")?);

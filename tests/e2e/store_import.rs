@@ -534,3 +534,102 @@ async fn import_skips_a_forgotten_person_and_names_the_row() {
     )
     .await;
 }
+
+/// A file of more than two batches (20,000 leads each), with bad rows, a blank line and a
+/// forgotten person spread over it: row numbers, counts, the order of the problems (a batch's
+/// bad rows as read, then its forgotten people when it is written) and the progress reports
+/// come out as when the rows were read and written one batch after the other.
+#[tokio::test]
+async fn import_across_batches_keeps_rows_counts_and_problem_order() {
+    for_each_store(
+        "import_across_batches_keeps_rows_counts_and_problem_order",
+        |s| async move {
+            const BATCH: usize = 20_000;
+            let dir = tempfile::tempdir().expect("a temp dir");
+            let config = config(dir.path());
+            s.forget(&email("gone@acme.com"), NOW)
+                .await
+                .expect("forget");
+            // Data rows: (spreadsheet row, what it holds).
+            enum Cell {
+                Good(usize),
+                Bad,
+                Forgotten,
+                Blank,
+            }
+            let mut cells = Vec::new();
+            for i in 0..(2 * BATCH + 700) {
+                cells.push(match i {
+                    3 | 19_999 | 20_001 | 40_500 => Cell::Bad,
+                    10 | 20_005 => Cell::Forgotten,
+                    7 => Cell::Blank,
+                    _ => Cell::Good(i),
+                });
+            }
+            let mut text = String::from("Email,First Name\n");
+            for c in &cells {
+                match c {
+                    Cell::Good(i) => text.push_str(&format!("p{i}@acme{}.com,P\n", i % 97)),
+                    Cell::Bad => text.push_str("not-an-address,X\n"),
+                    Cell::Forgotten => text.push_str("gone@acme.com,G\n"),
+                    Cell::Blank => text.push('\n'),
+                }
+            }
+            let path = dir.path().join("big.csv");
+            std::fs::write(&path, &text).expect("write");
+
+            // What reading and writing one batch after the other reports.
+            let (mut expected, mut forgotten, mut leads) = (Vec::new(), Vec::new(), 0);
+            for (i, c) in cells.iter().enumerate() {
+                let row = i as u64 + 2;
+                match c {
+                    Cell::Bad => expected.push((row, false)),
+                    Cell::Blank => {}
+                    Cell::Good(_) | Cell::Forgotten => {
+                        leads += 1;
+                        if matches!(c, Cell::Forgotten) {
+                            forgotten.push((row, true));
+                        }
+                        if leads % BATCH == 0 {
+                            expected.append(&mut forgotten);
+                        }
+                    }
+                }
+            }
+            expected.append(&mut forgotten);
+
+            let seen = std::sync::Mutex::new(Vec::new());
+            let opts = ImportOptions {
+                sequence: None,
+                owner: None,
+                dry_run: false,
+                encoding: None,
+            };
+            let summary = import_file(&s, &config, &path, &opts, at(NOW), &|b| {
+                seen.lock().expect("not poisoned").push(b)
+            })
+            .await
+            .expect("import runs");
+            let good = cells.iter().filter(|c| matches!(c, Cell::Good(_))).count() as u64;
+            assert_eq!(
+                (summary.rows, summary.new, summary.skipped, summary.invalid),
+                (good + 6, good, 6, 4),
+                "{}",
+                s.engine
+            );
+            let got: Vec<(u64, bool)> = summary
+                .errors
+                .iter()
+                .map(|e| (e.row, e.reason.contains("forgotten")))
+                .collect();
+            assert_eq!(got, expected, "{}", s.engine);
+            let seen = seen.into_inner().expect("not poisoned");
+            assert_eq!(seen.len(), 4, "three batches and the end: {seen:?}");
+            assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+            assert_eq!(seen.last().copied(), Some(text.len() as u64));
+            assert_eq!(s.count_leads().await.expect("count"), good as i64);
+            s.close().await;
+        },
+    )
+    .await;
+}

@@ -1,9 +1,9 @@
 //! From the file's bytes to CSV records: decoding, delimiter sniffing, and splitting records
 //! while counting the rows a spreadsheet would show.
 
-use std::cell::Cell;
 use std::io::{self, Read};
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use encoding_rs::Encoding;
 use encoding_rs_io::DecodeReaderBytesBuilder;
@@ -21,13 +21,13 @@ const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 /// Counts the bytes taken from the underlying file, for progress reporting.
 struct Counting<R> {
     inner: R,
-    count: Rc<Cell<u64>>,
+    count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.set(self.count.get() + n as u64);
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -38,11 +38,11 @@ impl<R: Read> Read for Counting<R> {
 /// A BOM wins over everything: UTF-8's is stripped, UTF-16's selects transcoding. Otherwise an
 /// explicit `encoding` transcodes; otherwise a file whose first characters look like UTF-16
 /// without BOM (ASCII with every other byte zero) is transcoded from UTF-16.
-pub(super) fn decode<R: Read + 'static>(
+pub(super) fn decode<R: Read + Send + 'static>(
     reader: R,
     encoding: Option<&'static Encoding>,
-    count: Rc<Cell<u64>>,
-) -> io::Result<Box<dyn Read>> {
+    count: Arc<AtomicU64>,
+) -> io::Result<Box<dyn Read + Send>> {
     let mut counting = Counting {
         inner: reader,
         count,
@@ -84,7 +84,7 @@ fn bomless_utf16(head: &[u8]) -> Option<&'static Encoding> {
 
 /// A refillable window over the decoded stream.
 pub(super) struct Input {
-    inner: Box<dyn Read>,
+    inner: Box<dyn Read + Send>,
     buf: Box<[u8]>,
     start: usize,
     end: usize,
@@ -92,7 +92,7 @@ pub(super) struct Input {
 }
 
 impl Input {
-    pub(super) fn new(inner: Box<dyn Read>) -> Self {
+    pub(super) fn new(inner: Box<dyn Read + Send>) -> Self {
         Input {
             inner,
             buf: vec![0; BUFFER_SIZE].into_boxed_slice(),
@@ -351,7 +351,7 @@ mod tests {
     use super::*;
 
     fn records(text: &[u8]) -> (u8, Vec<(u64, Vec<String>)>) {
-        let count = Rc::new(Cell::new(0));
+        let count = Arc::new(AtomicU64::new(0));
         let reader = decode(io::Cursor::new(text.to_vec()), None, count).unwrap();
         let mut input = Input::new(reader);
         let delimiter = sniff_delimiter(&mut input).unwrap();
@@ -409,7 +409,7 @@ mod tests {
         let mut text = b"email\n\"".to_vec();
         text.extend(std::iter::repeat_n(b'x', MAX_RECORD_BYTES + 10));
         text.extend(b"\"\nok@acme.com\n");
-        let count = Rc::new(Cell::new(0));
+        let count = Arc::new(AtomicU64::new(0));
         let reader = decode(io::Cursor::new(text), None, count.clone()).unwrap();
         let mut records = Records::new(Input::new(reader), b',');
         assert!(matches!(
@@ -436,7 +436,7 @@ mod tests {
         ));
         assert_eq!(records.cell(0), b"ok@acme.com");
         assert_eq!(records.read().unwrap(), Next::End);
-        assert!(count.get() > MAX_RECORD_BYTES as u64);
+        assert!(count.load(Ordering::Relaxed) > MAX_RECORD_BYTES as u64);
     }
 
     #[test]
