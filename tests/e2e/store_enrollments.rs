@@ -660,13 +660,17 @@ async fn status_lists_what_needs_a_person_newest_first() {
             ]) {
                 enroll_one(&s, SEQ, *id, &email(address), NOW).await;
             }
-            // A reply today and one 8 days ago (too old to list).
-            for (id, at) in [(ids[0], NOW - 3600), (ids[1], NOW - 8 * DAY)] {
-                let mut ev = NewEvent::about(EventKind::Replied, Some(id));
-                ev.sequence = Some(SEQ);
-                ev.step = Some("intro");
-                ev.data = serde_json::json!({ "snippet": "Sounds good, call me" });
-                s.record_event(&ev, at).await.expect("event");
+            // A reply the rep has not handled, and one already handled (listed no more).
+            for (i, (id, at, handled)) in [(ids[0], NOW - 3600, "NULL".to_string()), (ids[1], NOW - 8 * DAY, (NOW - DAY).to_string())]
+                .into_iter()
+                .enumerate()
+            {
+                s.exec(&format!(
+                    "INSERT INTO inbound (mailbox, message_key, lead_id, kind, rule, evidence, received_at, handled_at, created_at) \
+                     VALUES ('ana', '<r{i}@x>', {}, 'reply', 'no automatic sign', '{{\"snippet\": \"Sounds good, call me\"}}', {at}, {handled}, {NOW})",
+                    id.0
+                ))
+                .await;
             }
             s.change_state(
                 ids[2],
