@@ -22,6 +22,7 @@ mod inbox_watch;
 mod sink;
 mod store_enrollments;
 mod store_import;
+mod store_inbox;
 mod store_leads;
 mod store_schema;
 mod store_suppressions;
