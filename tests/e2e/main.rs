@@ -12,8 +12,13 @@ mod cli_status;
 mod cli_templates;
 mod cli_usage;
 mod cli_validate;
+mod daemon_crash;
+mod daemon_pg;
 mod daemon_send;
+// `Sink::restart` is for the fault tests (server down and back); not every build uses it.
+#[allow(dead_code)]
 mod sink;
+mod store_claims;
 mod store_enrollments;
 mod store_import;
 mod store_leads;
