@@ -21,7 +21,8 @@ use crate::send::choose_mailbox;
 use crate::send::message::{Outgoing, build, new_message_id};
 use crate::send::transport::Delivery;
 use crate::store::{
-    Claim, ClaimKind, Claimed, EnrollmentId, Leased, Next, PastTouch, StoreError, StoredLead,
+    Claim, ClaimKind, Claimed, EnrollmentId, Leased, Next, PastTouch, SentRecord, StoreError,
+    StoredLead,
 };
 
 /// Due enrollments leased per tick.
@@ -350,6 +351,8 @@ impl Daemon {
             while let Some(more) = sends.try_join_next() {
                 done.push(more);
             }
+            let mut sent = Vec::with_capacity(done.len());
+            let mut freed = Vec::with_capacity(done.len());
             for joined in done {
                 let Ok((touch, attempt, index, new_thread, enrollment, mailbox, delivery)) = joined
                 else {
@@ -364,9 +367,14 @@ impl Daemon {
                 };
                 self.record(
                     catalog, l, leads, past, touch, attempt, index, new_thread, delivery, done_at,
-                    report,
+                    report, &mut sent,
                 )
                 .await?;
+                freed.push(mailbox);
+            }
+            self.store.record_sent_many(&sent).await?;
+            // Only now is the connection free for the next claim.
+            for mailbox in freed {
                 if let Some(n) = busy.get_mut(&mailbox) {
                     *n -= 1;
                 }
@@ -528,6 +536,7 @@ impl Daemon {
         delivery: Delivery,
         at: DateTime<Utc>,
         report: &mut TickReport,
+        sent: &mut Vec<SentRecord>,
     ) -> Result<(), StoreError> {
         let t = at.timestamp();
         let store = &self.store;
@@ -561,9 +570,15 @@ impl Daemon {
                     _ => Next::Finished,
                 };
                 tracing::info!(touch, enrollment = l.enrollment.0, sequence = %l.sequence_id, "sent");
-                store
-                    .record_sent(touch, &response, new_thread, &next, t)
-                    .await
+                // Recorded with the others that finished together (`record_sent_many`).
+                sent.push(SentRecord {
+                    touch,
+                    response,
+                    new_thread,
+                    next,
+                    at: t,
+                });
+                Ok(())
             }
             Delivery::Retry { reason } => {
                 let schedule = &self.config.sending.retry_schedule;
