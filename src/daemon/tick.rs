@@ -2,7 +2,7 @@
 //! one transaction, hand the emails to their mailboxes' transports, record each outcome.
 //! Tests call [`Daemon::tick`] directly with the instant they want.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -21,7 +21,8 @@ use crate::send::choose_mailbox;
 use crate::send::message::{Outgoing, build, new_message_id};
 use crate::send::transport::Delivery;
 use crate::store::{
-    Claim, ClaimKind, Claimed, EnrollmentId, Leased, Next, PastTouch, StoreError, StoredLead,
+    Claim, ClaimKind, Claimed, EnrollmentId, Leased, Next, PastTouch, SentRecord, StoreError,
+    StoredLead,
 };
 
 /// Due enrollments leased per tick.
@@ -179,7 +180,7 @@ impl Daemon {
         }
         store.defer(&self.instance, &defer, t).await?;
 
-        // Claim emails and tasks in one transaction.
+        // Tasks are claimed in one transaction; emails a few at a time (see `send_claimed`).
         let mut claims = Vec::new();
         let mut prepared: Vec<Option<&PreparedEmail>> = Vec::new();
         for (l, d) in &decided {
@@ -226,73 +227,159 @@ impl Daemon {
                 _ => None,
             });
         }
-        if claims.is_empty() {
-            return Ok(report);
-        }
-        let outcomes = store.claim(&self.instance, &claims, t).await?;
-
-        // Hand the claimed emails over, in parallel across and within mailboxes (each
-        // mailbox's transport bounds its own connections).
-        let mut sends = JoinSet::new();
-        for ((claim, outcome), email) in claims.iter().zip(&outcomes).zip(&prepared) {
-            match (outcome, email) {
-                (Claimed::Go { touch, attempt }, Some(e)) => {
-                    let Some(transport) = self.transports.get(&e.mailbox).cloned() else {
-                        continue;
-                    };
-                    let from = self
-                        .config
-                        .mailbox(&e.mailbox)
-                        .map(|m| m.from.to_string())
-                        .unwrap_or_default();
-                    let to = claim.email.to_string();
-                    let message_id = e.message_id.clone();
-                    let bytes = e.bytes.clone();
-                    let (touch, attempt) = (*touch, *attempt);
-                    let index = e.index;
-                    let new_thread = e.new_thread;
-                    let enrollment = claim.enrollment;
-                    sends.spawn(async move {
-                        let d = transport.deliver(&from, &to, &message_id, &bytes).await;
-                        (touch, attempt, index, new_thread, enrollment, d)
-                    });
-                }
-                (Claimed::Go { .. }, None) => report.tasks += 1,
-                (Claimed::Suppressed, _) => report.stopped += 1,
-                (Claimed::Lost | Claimed::AlreadyDone, e) => {
-                    report.lost += 1;
-                    if let Some(e) = e {
-                        pacer.give_back(&e.mailbox);
-                    }
+        let (tasks, emails): (Vec<_>, Vec<_>) = claims
+            .into_iter()
+            .zip(prepared)
+            .partition(|(_, e)| e.is_none());
+        if !tasks.is_empty() {
+            let tasks: Vec<Claim<'_>> = tasks.into_iter().map(|(c, _)| c).collect();
+            for outcome in store.claim(&self.instance, &tasks, t).await? {
+                match outcome {
+                    Claimed::Go { .. } => report.tasks += 1,
+                    Claimed::Suppressed => report.stopped += 1,
+                    Claimed::Lost | Claimed::AlreadyDone => report.lost += 1,
                 }
             }
         }
+        let emails: Vec<(Claim<'_>, &PreparedEmail)> = emails
+            .into_iter()
+            .filter_map(|(c, e)| Some((c, e?)))
+            .collect();
+        self.send_claimed(
+            &catalog,
+            &leased,
+            &leads,
+            &past,
+            emails,
+            &mut pacer,
+            now,
+            &mut report,
+        )
+        .await?;
+        Ok(report)
+    }
+
+    /// Claims the prepared emails and hands them over. A claim commits before any byte goes
+    /// to SMTP, and an email is claimed only when its mailbox has a connection free for it:
+    /// the touches left `sending` at any moment (those a crash turns into `uncertain`) are
+    /// at most the ones being handed over or recorded, one per connection.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_claimed(
+        &self,
+        catalog: &Catalog,
+        leased: &[Leased],
+        leads: &HashMap<crate::store::LeadId, StoredLead>,
+        past: &HashMap<EnrollmentId, Vec<PastTouch>>,
+        emails: Vec<(Claim<'_>, &PreparedEmail)>,
+        pacer: &mut Pacer,
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<(), StoreError> {
+        let t = now.timestamp();
         let by_enrollment: HashMap<EnrollmentId, &Leased> =
             leased.iter().map(|l| (l.enrollment, l)).collect();
-        while let Some(joined) = sends.join_next().await {
-            let Ok((touch, attempt, index, new_thread, enrollment, delivery)) = joined else {
+        let room = |mailbox: &str| {
+            self.config
+                .mailbox(mailbox)
+                .map_or(1, |m| m.pacing.connections.max(1))
+        };
+        let mut waiting: VecDeque<(Claim<'_>, &PreparedEmail)> = emails.into();
+        let mut busy: HashMap<String, usize> = HashMap::new();
+        let mut sends = JoinSet::new();
+        loop {
+            // Claim as many waiting emails as their mailboxes have free connections, in one
+            // transaction.
+            let mut batch = Vec::new();
+            let mut later = VecDeque::new();
+            while let Some((c, e)) = waiting.pop_front() {
+                let n = busy.entry(e.mailbox.clone()).or_default();
+                if *n < room(&e.mailbox) {
+                    *n += 1;
+                    batch.push((c, e));
+                } else {
+                    later.push_back((c, e));
+                }
+            }
+            waiting = later;
+            if !batch.is_empty() {
+                let claims: Vec<Claim<'_>> = batch.iter().map(|(c, _)| c.clone()).collect();
+                let outcomes = self.store.claim(&self.instance, &claims, t).await?;
+                for ((claim, e), outcome) in batch.into_iter().zip(outcomes) {
+                    let transport = self.transports.get(&e.mailbox).cloned();
+                    match (outcome, transport) {
+                        (Claimed::Go { touch, attempt }, Some(transport)) => {
+                            let from = self
+                                .config
+                                .mailbox(&e.mailbox)
+                                .map(|m| m.from.to_string())
+                                .unwrap_or_default();
+                            let to = claim.email.to_string();
+                            let message_id = e.message_id.clone();
+                            let bytes = e.bytes.clone();
+                            let (index, new_thread) = (e.index, e.new_thread);
+                            let enrollment = claim.enrollment;
+                            let mailbox = e.mailbox.clone();
+                            sends.spawn(async move {
+                                let d = transport.deliver(&from, &to, &message_id, &bytes).await;
+                                (touch, attempt, index, new_thread, enrollment, mailbox, d)
+                            });
+                            continue;
+                        }
+                        // Every configured mailbox has a transport.
+                        (Claimed::Go { .. }, None) => {}
+                        (Claimed::Suppressed, _) => report.stopped += 1,
+                        (Claimed::Lost | Claimed::AlreadyDone, _) => {
+                            report.lost += 1;
+                            pacer.give_back(&e.mailbox);
+                        }
+                    }
+                    if let Some(n) = busy.get_mut(&e.mailbox) {
+                        *n -= 1;
+                    }
+                }
+            }
+            // Record what came back: the first outcome, and any others already there.
+            let Some(first) = sends.join_next().await else {
+                if waiting.is_empty() {
+                    return Ok(());
+                }
+                // Nothing is in flight (a send task that panicked was not counted back).
+                busy.clear();
                 continue;
             };
-            let l = by_enrollment[&enrollment];
-            let done_at = Utc::now().max(now);
-            // Under a controlled clock (tests, `--now`), the send happens at `now`.
-            let done_at = if self.fixed_clock { now } else { done_at };
-            self.record(
-                &catalog,
-                l,
-                &leads,
-                &past,
-                touch,
-                attempt,
-                index,
-                new_thread,
-                delivery,
-                done_at,
-                &mut report,
-            )
-            .await?;
+            let mut done = vec![first];
+            while let Some(more) = sends.try_join_next() {
+                done.push(more);
+            }
+            let mut sent = Vec::with_capacity(done.len());
+            let mut freed = Vec::with_capacity(done.len());
+            for joined in done {
+                let Ok((touch, attempt, index, new_thread, enrollment, mailbox, delivery)) = joined
+                else {
+                    continue;
+                };
+                let l = by_enrollment[&enrollment];
+                // Under a controlled clock (tests, `--now`), the send happens at `now`.
+                let done_at = if self.fixed_clock {
+                    now
+                } else {
+                    Utc::now().max(now)
+                };
+                self.record(
+                    catalog, l, leads, past, touch, attempt, index, new_thread, delivery, done_at,
+                    report, &mut sent,
+                )
+                .await?;
+                freed.push(mailbox);
+            }
+            self.store.record_sent_many(&sent).await?;
+            // Only now is the connection free for the next claim.
+            for mailbox in freed {
+                if let Some(n) = busy.get_mut(&mailbox) {
+                    *n -= 1;
+                }
+            }
         }
-        Ok(report)
     }
 
     fn decide(
@@ -454,6 +541,7 @@ impl Daemon {
         delivery: Delivery,
         at: DateTime<Utc>,
         report: &mut TickReport,
+        sent: &mut Vec<SentRecord>,
     ) -> Result<(), StoreError> {
         let t = at.timestamp();
         let store = &self.store;
@@ -487,9 +575,15 @@ impl Daemon {
                     _ => Next::Finished,
                 };
                 tracing::info!(touch, enrollment = l.enrollment.0, sequence = %l.sequence_id, "sent");
-                store
-                    .record_sent(touch, &response, new_thread, &next, t)
-                    .await
+                // Recorded with the others that finished together (`record_sent_many`).
+                sent.push(SentRecord {
+                    touch,
+                    response,
+                    new_thread,
+                    next,
+                    at: t,
+                });
+                Ok(())
             }
             Delivery::Retry { reason } => {
                 let schedule = &self.config.sending.retry_schedule;

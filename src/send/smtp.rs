@@ -77,24 +77,36 @@ impl SmtpPool {
             Security::Tls => Some(tls()?),
             _ => None,
         };
-        let mut conn = tokio::time::timeout(
-            COMMAND_TIMEOUT,
-            AsyncSmtpConnection::connect_tokio1(
-                (host.as_str(), self.port()),
-                Some(COMMAND_TIMEOUT),
-                &self.hello,
-                implicit,
-                None,
-            ),
-        )
-        .await
-        .map_err(|_| {
-            SetupError(
-                format!("connecting to {host}:{} timed out", self.port()),
-                None,
-            )
-        })?
-        .map_err(|e| smtp_setup_error(&format!("connecting to {host}:{}", self.port()), &e))?;
+        let target = format!("{host}:{}", self.port());
+        let connecting = async {
+            match implicit {
+                // Implicit TLS: lettre opens the socket itself (Nagle's algorithm stays on).
+                Some(tls) => AsyncSmtpConnection::connect_tokio1(
+                    (host.as_str(), self.port()),
+                    Some(COMMAND_TIMEOUT),
+                    &self.hello,
+                    Some(tls),
+                    None,
+                )
+                .await
+                .map_err(|e| smtp_setup_error(&format!("connecting to {target}"), &e)),
+                None => {
+                    let tcp = tokio::net::TcpStream::connect((host.as_str(), self.port()))
+                        .await
+                        .map_err(|e| SetupError(format!("connecting to {target}: {e}"), None))?;
+                    // lettre writes the end of the message (CRLF.CRLF) apart from its body;
+                    // with Nagle's algorithm that small write waits for the server to ACK the
+                    // body, which it delays (40 ms on Linux): one message per delayed ACK.
+                    let _ = tcp.set_nodelay(true);
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
+                        .await
+                        .map_err(|e| smtp_setup_error(&format!("connecting to {target}"), &e))
+                }
+            }
+        };
+        let mut conn = tokio::time::timeout(COMMAND_TIMEOUT, connecting)
+            .await
+            .map_err(|_| SetupError(format!("connecting to {target} timed out"), None))??;
         if self.settings.security == Security::Starttls {
             if !conn.can_starttls() {
                 return Err(SetupError(

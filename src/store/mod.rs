@@ -35,7 +35,8 @@ pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, Up
 pub use suppressions::{SuppressionRow, forgotten_value};
 pub use tasks::{TaskFilter, TaskFinish, TaskRow};
 pub use touches::{
-    Claim, ClaimKind, Claimed, LEASE_SECONDS, Leased, Next, PastTouch, RecentSends, TouchInfo,
+    Claim, ClaimKind, Claimed, LEASE_SECONDS, Leased, Next, PastTouch, RecentSends, SentRecord,
+    TouchInfo,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

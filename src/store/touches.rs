@@ -146,6 +146,21 @@ pub enum Next {
     Finished,
 }
 
+/// A send the server took, to record (see [`Store::record_sent_many`]).
+#[derive(Debug, Clone)]
+pub struct SentRecord {
+    /// The touch.
+    pub touch: i64,
+    /// The server's answer.
+    pub response: String,
+    /// The email started its thread (its subject and Message-ID name the thread).
+    pub new_thread: bool,
+    /// Where the enrollment goes next.
+    pub next: Next,
+    /// When it was sent (unix seconds).
+    pub at: i64,
+}
+
 /// A touch as the daemon's recovery and `resolve` see it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TouchInfo {
@@ -351,45 +366,29 @@ impl Store {
         next: &Next,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let Some(t) = touch_info(&mut tx, touch).await? else {
+        self.record_sent_many(&[SentRecord {
+            touch,
+            response: response.to_string(),
+            new_thread,
+            next: next.clone(),
+            at: now,
+        }])
+        .await
+    }
+
+    /// [`Store::record_sent`] for several touches in one transaction (the daemon records the
+    /// sends that finished together at once: one commit instead of one each).
+    pub async fn record_sent_many(&self, sends: &[SentRecord]) -> Result<(), StoreError> {
+        if sends.is_empty() {
             return Ok(());
-        };
-        let done = sqlx::query(
-            "UPDATE touches SET state = 'sent', sent_at = $1, next_attempt_at = NULL, error = NULL \
-             WHERE id = $2 AND state IN ('sending', 'uncertain')",
-        )
-        .bind(now)
-        .bind(touch)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if done == 1 {
-            let mut ev = event_for(&t, EventKind::Sent);
-            ev.data = serde_json::json!({ "message_id": t.message_id, "response": response });
-            events::insert(&mut tx, &ev, now).await?;
-            // The first email of a thread names it; later threaded steps reply to it.
-            if t.kind == "email" {
-                let sql = if new_thread {
-                    "UPDATE enrollments SET mailbox = COALESCE(mailbox, $1), thread_subject = $2, thread_message_id = $3 WHERE id = $4"
-                } else {
-                    "UPDATE enrollments SET mailbox = COALESCE(mailbox, $1), \
-                     thread_subject = COALESCE(thread_subject, $2), thread_message_id = COALESCE(thread_message_id, $3) WHERE id = $4"
-                };
-                sqlx::query(sql)
-                    .bind(t.mailbox.as_deref())
-                    .bind(t.subject.as_deref())
-                    .bind(t.message_id.as_deref())
-                    .bind(t.enrollment)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            advance(&mut tx, &t, next, now).await?;
+        }
+        let mut tx = self.pool.begin().await?;
+        for s in sends {
+            record_sent_in(&mut tx, s).await?;
         }
         tx.commit().await?;
         Ok(())
     }
-
     /// The server said "try later" or could not be reached before the message was handed
     /// over: the touch waits for `retry_at` with the same Message-ID.
     pub async fn record_retry(
@@ -809,6 +808,43 @@ async fn claim_one(
     }
 }
 
+async fn record_sent_in(tx: &mut AnyConnection, s: &SentRecord) -> Result<(), StoreError> {
+    // One statement marks it sent and reads what the event and the enrollment need.
+    let row = sqlx::query(
+        "UPDATE touches SET state = 'sent', sent_at = $1, next_attempt_at = NULL, error = NULL \
+         WHERE id = $2 AND state IN ('sending', 'uncertain') \
+         RETURNING id, enrollment_id, lead_id, sequence_id, step_id, kind, state, mailbox, message_id, subject, claimed_at, error",
+    )
+    .bind(s.at)
+    .bind(s.touch)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let t = touch_info_from(&row)?;
+    let mut ev = event_for(&t, EventKind::Sent);
+    ev.data = serde_json::json!({ "message_id": t.message_id, "response": s.response });
+    events::insert(tx, &ev, s.at).await?;
+    // The first email of a thread names it; later threaded steps reply to it.
+    if t.kind == "email" {
+        let sql = if s.new_thread {
+            "UPDATE enrollments SET mailbox = COALESCE(mailbox, $1), thread_subject = $2, thread_message_id = $3 WHERE id = $4"
+        } else {
+            "UPDATE enrollments SET mailbox = COALESCE(mailbox, $1), \
+             thread_subject = COALESCE(thread_subject, $2), thread_message_id = COALESCE(thread_message_id, $3) WHERE id = $4"
+        };
+        sqlx::query(sql)
+            .bind(t.mailbox.as_deref())
+            .bind(t.subject.as_deref())
+            .bind(t.message_id.as_deref())
+            .bind(t.enrollment)
+            .execute(&mut *tx)
+            .await?;
+    }
+    advance(tx, &t, &s.next, s.at).await
+}
+
 async fn release(
     tx: &mut AnyConnection,
     enrollment: EnrollmentId,
@@ -874,23 +910,24 @@ pub(super) async fn touch_info(
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.map(|r| {
-        Ok(TouchInfo {
-            id: r.try_get("id")?,
-            enrollment: r.try_get("enrollment_id")?,
-            lead: r.try_get("lead_id")?,
-            sequence_id: r.try_get("sequence_id")?,
-            step_id: r.try_get("step_id")?,
-            kind: r.try_get("kind")?,
-            state: r.try_get("state")?,
-            mailbox: r.try_get("mailbox")?,
-            message_id: r.try_get("message_id")?,
-            subject: r.try_get("subject")?,
-            claimed_at: r.try_get("claimed_at")?,
-            error: r.try_get("error")?,
-        })
+    row.as_ref().map(touch_info_from).transpose()
+}
+
+fn touch_info_from(r: &sqlx::any::AnyRow) -> Result<TouchInfo, StoreError> {
+    Ok(TouchInfo {
+        id: r.try_get("id")?,
+        enrollment: r.try_get("enrollment_id")?,
+        lead: r.try_get("lead_id")?,
+        sequence_id: r.try_get("sequence_id")?,
+        step_id: r.try_get("step_id")?,
+        kind: r.try_get("kind")?,
+        state: r.try_get("state")?,
+        mailbox: r.try_get("mailbox")?,
+        message_id: r.try_get("message_id")?,
+        subject: r.try_get("subject")?,
+        claimed_at: r.try_get("claimed_at")?,
+        error: r.try_get("error")?,
     })
-    .transpose()
 }
 
 pub(super) fn event_for(t: &TouchInfo, kind: EventKind) -> NewEvent<'_> {

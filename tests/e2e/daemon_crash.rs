@@ -1,0 +1,346 @@
+//! The long-running daemon (`drumbeat run`, real clock) killed with SIGKILL at random moments
+//! while it sends to a real SMTP server (Postfix's smtp-sink), and restarted each time:
+//! afterwards every touch is sent exactly once or is `uncertain`, and no Message-ID reached the
+//! sink twice (DESIGN.md invariant 1). The helpers here also serve daemon_pg.rs.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{Timelike, Utc};
+
+use crate::daemon_send::smtp_project;
+use crate::sink::{Received, Sink};
+use crate::support::{Project, Run};
+
+/// A zone where it is around noon now, so a window of 00:00–23:59 every day stays open for
+/// hours whatever time the test runs (the long-running daemon only runs on the real clock).
+pub fn noon_zone() -> String {
+    let offset = 12 - i64::from(Utc::now().hour());
+    match offset {
+        0 => "Etc/UTC".to_string(),
+        // POSIX signs are inverted: Etc/GMT-3 is UTC+3.
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+}
+
+/// A project whose one SMTP mailbox (`connections` parallel connections, no practical daily
+/// cap, no jitter, no domain limit) sends a one-step sequence `blast` whose window is open
+/// now, with `leads` leads imported into it. `store` replaces the SQLite store (PostgreSQL).
+pub fn blast_project(sink: &Sink, store: Option<&str>, leads: usize, connections: u32) -> Project {
+    let p = smtp_project(sink, "[sending]\njitter = \"0\"\ndomain_hourly_limit = 0\n");
+    p.edit(
+        "config.toml",
+        "daily_cap = 500",
+        &format!("daily_cap = 1000000\nconnections = {connections}"),
+    );
+    if let Some(url) = store {
+        p.edit(
+            "config.toml",
+            "store = \"sqlite://data/drumbeat.db\"",
+            &format!("store = \"{url}\""),
+        );
+    }
+    let _ = std::fs::remove_file(p.file("sequences/e2e.yaml"));
+    p.write(
+        "sequences/blast.yaml",
+        format!(
+            r#"id: blast
+name: One email, window always open
+mailboxes: [rep]
+window:
+  days: [mon-sun]
+  hours: "00:00-23:59"
+  timezone: {zone}
+steps:
+  - id: intro
+    wait: 0
+    template: cold/intro
+"#,
+            zone = noon_zone()
+        ),
+    );
+    let mut csv = String::from("Email,First Name,Company\n");
+    for i in 0..leads {
+        csv.push_str(&format!("lead{i}@company{i}.example,Lead{i},Company {i}\n"));
+    }
+    p.write("leads.csv", csv);
+    p.ok(&["leads", "import", "leads.csv", "--sequence", "blast"]);
+    p
+}
+
+/// Starts `drumbeat run --instance NAME` (the long-running daemon, real clock) in the
+/// project; its log is appended to `log`.
+pub fn spawn_daemon(p: &Project, instance: &str, log: &Path) -> Child {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("daemon log file");
+    Command::new(env!("CARGO_BIN_EXE_drumbeat"))
+        .current_dir(p.path())
+        .env_remove("DRUMBEAT_CONFIG")
+        .env_remove("DRUMBEAT_NOW")
+        .env_remove("DRUMBEAT_INSTANCE")
+        .env("RUST_LOG", "drumbeat=info")
+        .env("NO_COLOR", "1")
+        .args(["run", "--instance", instance])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .expect("start drumbeat run")
+}
+
+/// One touch row.
+#[derive(Debug, Clone)]
+pub struct TouchRow {
+    pub lead: i64,
+    pub state: String,
+    pub message_id: Option<String>,
+}
+
+/// Every touch in the store at `url`, read directly (the daemon may be dead or running).
+pub fn touches(url: &str) -> Vec<TouchRow> {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let mut conn = sqlx::AnyConnection::connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("open the store {url}: {e}"));
+        let rows = sqlx::query("SELECT lead_id, state, message_id FROM touches ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .expect("read touches");
+        let out = rows
+            .iter()
+            .map(|r| TouchRow {
+                lead: r.try_get("lead_id").expect("lead_id"),
+                state: r.try_get("state").expect("state"),
+                message_id: r.try_get("message_id").expect("message_id"),
+            })
+            .collect();
+        conn.close().await.expect("close");
+        out
+    })
+}
+
+/// Counts of touches by state.
+pub fn by_state(rows: &[TouchRow]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for r in rows {
+        *m.entry(r.state.clone()).or_default() += 1;
+    }
+    m
+}
+
+/// Waits (bounded) until `done` holds for the touches at `url`; returns the last look.
+pub fn wait_for_store(
+    url: &str,
+    within: Duration,
+    done: impl Fn(&[TouchRow]) -> bool,
+) -> Vec<TouchRow> {
+    let deadline = Instant::now() + within;
+    loop {
+        let rows = touches(url);
+        if done(&rows) || Instant::now() > deadline {
+            return rows;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Checks what reached the sink against the store: no Message-ID twice, no lead twice, every
+/// `sent` touch's Message-ID there exactly once. Returns the Message-IDs seen at the sink.
+pub fn assert_exactly_once(got: &[Received], rows: &[TouchRow]) -> HashSet<String> {
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut rcpts: HashMap<&str, usize> = HashMap::new();
+    for m in got {
+        let id = m
+            .header("Message-ID")
+            .unwrap_or_else(|| panic!("a message without Message-ID: {}", m.file.display()));
+        *ids.entry(id).or_default() += 1;
+        *rcpts.entry(m.rcpt.as_str()).or_default() += 1;
+    }
+    let twice: Vec<_> = ids.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "Message-IDs at the sink twice: {twice:?}");
+    let leads_twice: Vec<_> = rcpts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        leads_twice.is_empty(),
+        "leads that got two messages: {leads_twice:?}"
+    );
+    for r in rows.iter().filter(|r| r.state == "sent") {
+        let id = r
+            .message_id
+            .as_deref()
+            .expect("a sent touch has a Message-ID");
+        assert_eq!(
+            ids.get(id),
+            Some(&1),
+            "sent touch of lead {} ({id}) is not at the sink exactly once",
+            r.lead
+        );
+    }
+    ids.into_keys().collect()
+}
+
+/// A small xorshift generator: no dependency, and the seed is printed to replay a run.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+}
+
+const LEADS: usize = 500;
+const KILLS: usize = 20;
+const CONNECTIONS: u32 = 2;
+
+#[test]
+fn daemon_killed_at_random_moments_sends_each_touch_at_most_once() {
+    let test = "daemon_killed_at_random_moments_sends_each_touch_at_most_once";
+    let Some(sink) = Sink::start(test, &[]) else {
+        return;
+    };
+    let started = Instant::now();
+    let p = blast_project(&sink, None, LEADS, CONNECTIONS);
+    let url = format!("sqlite://{}", p.file("data/drumbeat.db").display());
+    let log = p.file("daemon.log");
+    let seed = std::env::var("DRUMBEAT_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock after 1970")
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("{test}: seed {seed} (DRUMBEAT_TEST_SEED={seed} replays the kill times)");
+    let mut rng = XorShift(seed);
+
+    // Each kill leaves some touches `sending`; a later start turns exactly those into
+    // `uncertain`, and they are never sent again.
+    let mut interrupted: HashSet<String> = HashSet::new();
+    let mut uncertain_before: HashSet<String> = HashSet::new();
+    let mut last_sending = 0;
+    for kill in 0..KILLS {
+        let after = Duration::from_millis(rng.next() % 300);
+        let mut daemon = spawn_daemon(&p, "crash", &log);
+        // The kill moment is the point of the test, not a wait for something.
+        std::thread::sleep(after);
+        daemon.kill().expect("SIGKILL the daemon");
+        daemon.wait().expect("reap the daemon");
+        let rows = touches(&url);
+        let ids = |state: &str| -> HashSet<String> {
+            rows.iter()
+                .filter(|r| r.state == state)
+                .filter_map(|r| r.message_id.clone())
+                .collect()
+        };
+        let (sending, uncertain) = (ids("sending"), ids("uncertain"));
+        assert!(
+            uncertain_before.is_subset(&uncertain),
+            "kill {kill}: an uncertain touch changed state without a person"
+        );
+        assert!(
+            uncertain
+                .difference(&uncertain_before)
+                .all(|id| interrupted.contains(id)),
+            "kill {kill}: a touch became uncertain that no kill interrupted"
+        );
+        assert!(
+            interrupted
+                .iter()
+                .all(|id| sending.contains(id) || uncertain.contains(id)),
+            "kill {kill}: an interrupted send was sent again"
+        );
+        interrupted.extend(sending.iter().cloned());
+        last_sending = sending.len();
+        uncertain_before = uncertain;
+        eprintln!(
+            "{test}: kill {kill:2} after {:3} ms: {:?}, {} at the sink",
+            after.as_millis(),
+            by_state(&rows),
+            sink.messages().len()
+        );
+    }
+
+    // A last daemon (run --once: everything due now, then exit) finishes the work.
+    let mut recovered_once = None;
+    for _ in 0..10 {
+        let out = p
+            .cmd(&["run", "--once", "--json", "--instance", "crash"])
+            .env_remove("DRUMBEAT_NOW")
+            .output()
+            .expect("run --once");
+        let run = Run::from_output(out);
+        run.code(0);
+        let v = run.json();
+        recovered_once.get_or_insert(v["recovered_uncertain"].as_u64().unwrap_or(0));
+        if v["due"] == 0 {
+            break;
+        }
+    }
+    let rows = touches(&url);
+    let states = by_state(&rows);
+    let uncertain = states.get("uncertain").copied().unwrap_or(0);
+    let sent = states.get("sent").copied().unwrap_or(0);
+    let uncertain_ids: HashSet<String> = rows
+        .iter()
+        .filter(|r| r.state == "uncertain")
+        .filter_map(|r| r.message_id.clone())
+        .collect();
+    assert_eq!(
+        uncertain_ids, interrupted,
+        "exactly the interrupted sends are uncertain: {states:?}"
+    );
+    assert_eq!(
+        recovered_once,
+        Some(last_sending as u64),
+        "run --once reports the sends the last kill interrupted as recovered"
+    );
+    eprintln!(
+        "{test}: {sent} sent, {uncertain} uncertain after {KILLS} kills, in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // Every touch is sent or uncertain, one per lead.
+    assert_eq!(rows.len(), LEADS, "one touch per lead: {states:?}");
+    assert_eq!(sent + uncertain, LEADS, "{states:?}");
+    let leads: HashSet<i64> = rows.iter().map(|r| r.lead).collect();
+    assert_eq!(leads.len(), LEADS);
+    assert!(
+        uncertain <= KILLS * CONNECTIONS as usize,
+        "{uncertain} uncertain touches after {KILLS} kills with {CONNECTIONS} connections: \
+         more than were in flight"
+    );
+
+    // The sink: every sent message exactly once, nothing twice.
+    let got = sink.wait_for(sent, Duration::from_secs(10));
+    let at_sink = assert_exactly_once(&got, &rows);
+    // What reached the sink beyond the sent touches can only be uncertain ones.
+    let sent_ids: HashSet<&str> = rows
+        .iter()
+        .filter(|r| r.state == "sent")
+        .filter_map(|r| r.message_id.as_deref())
+        .collect();
+    for id in &at_sink {
+        assert!(
+            sent_ids.contains(id.as_str()) || uncertain_ids.contains(id),
+            "{id} reached the sink but is neither sent nor uncertain"
+        );
+    }
+}
