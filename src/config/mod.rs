@@ -168,6 +168,9 @@ pub struct ImapSettings {
     /// Folders watched besides INBOX (e.g. a spam folder where bounces land).
     #[serde(default)]
     pub folders: Vec<String>,
+    /// Extra trusted CA certificates (PEM), for a server whose certificate comes from a
+    /// private CA; relative to config.toml. The system's trust store is always used.
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_security() -> Security {

@@ -82,23 +82,48 @@ impl async_imap::Authenticator for &XOAuth2 {
     }
 }
 
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, ImapError> {
-    use rustls_platform_verifier::BuilderVerifierExt;
+/// TLS with the system's trust store (rustls-platform-verifier), plus the certificates of
+/// `ca_file` when the config names one.
+fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, ImapError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let setup = |e: String| ImapError::Connection(format!("TLS setup: {e}"));
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut extra = Vec::new();
+    if let Some(path) = ca_file {
+        for cert in CertificateDer::pem_file_iter(path)
+            .map_err(|e| setup(format!("cannot read ca_file {}: {e}", path.display())))?
+        {
+            extra.push(cert.map_err(|e| setup(format!("ca_file {}: {e}", path.display())))?);
+        }
+        if extra.is_empty() {
+            return Err(setup(format!(
+                "ca_file {} holds no certificate",
+                path.display()
+            )));
+        }
+    }
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+            .map_err(|e| setup(e.to_string()))?;
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ImapError::Connection(format!("TLS setup: {e}")))?
-        .with_platform_verifier()
-        .map_err(|e| ImapError::Connection(format!("TLS setup: {e}")))?
+        .map_err(|e| setup(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
-async fn tls_wrap(stream: TcpStream, host: &str) -> Result<Box<dyn ImapStream>, ImapError> {
+async fn tls_wrap(
+    stream: TcpStream,
+    host: &str,
+    ca_file: Option<&Path>,
+) -> Result<Box<dyn ImapStream>, ImapError> {
     let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
         ImapError::Connection(format!("{host:?} is not a valid TLS server name: {e}"))
     })?;
-    let tls = tokio_rustls::TlsConnector::from(tls_config()?)
+    let tls = tokio_rustls::TlsConnector::from(tls_config(ca_file)?)
         .connect(name, stream)
         .await
         .map_err(|e| ImapError::Connection(format!("TLS with {host}: {e}")))?;
@@ -129,8 +154,10 @@ pub async fn connect(
         Ok(TcpStream::connect((host, port)).await?)
     })
     .await?;
+    let ca = settings.ca_file.as_ref().map(|p| config_dir.join(p));
+    let ca = ca.as_deref();
     let stream: Box<dyn ImapStream> = match settings.security {
-        Security::Tls => tls_wrap(tcp, host).await?,
+        Security::Tls => tls_wrap(tcp, host, ca).await?,
         Security::Starttls => {
             let mut client = Client::new(tcp);
             timed("greeting", async { Ok(client.read_response().await?) }).await?;
@@ -138,7 +165,7 @@ pub async fn connect(
                 Ok(client.run_command_and_check_ok("STARTTLS", None).await?)
             })
             .await?;
-            tls_wrap(client.into_inner(), host).await?
+            tls_wrap(client.into_inner(), host, ca).await?
         }
         Security::None => Box::new(tcp),
     };

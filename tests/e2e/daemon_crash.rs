@@ -164,7 +164,7 @@ pub fn assert_exactly_once(got: &[Received], rows: &[TouchRow]) -> HashSet<Strin
     for m in got {
         let id = m
             .header("Message-ID")
-            .unwrap_or_else(|| panic!("a message without Message-ID: {}", m.file.display()));
+            .unwrap_or_else(|| panic!("a message without Message-ID, to {}", m.rcpt));
         *ids.entry(id).or_default() += 1;
         *rcpts.entry(m.rcpt.as_str()).or_default() += 1;
     }
