@@ -448,3 +448,86 @@ fn the_daemon_sees_a_reply_within_seconds_with_idle() {
     unsafe { libc::kill(i32::try_from(daemon.id()).expect("pid"), libc::SIGTERM) };
     let _ = daemon.wait();
 }
+
+/// The TLS endpoints of the test Dovecot and its CA, or None after a loud skip.
+fn tls_server(test: &str) -> Option<((String, u16), (String, u16), String)> {
+    let plain = imap_server(test)?;
+    let (Ok(tls), Ok(ca)) = (
+        std::env::var("DRUMBEAT_TEST_IMAPS"),
+        std::env::var("DRUMBEAT_TEST_IMAP_CA"),
+    ) else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{test}: DRUMBEAT_TEST_IMAPS/DRUMBEAT_TEST_IMAP_CA are not set under CI");
+        }
+        eprintln!("\n*** SKIPPED {test}: no TLS IMAP server (run scripts/test) ***\n");
+        return None;
+    };
+    let (host, port) = tls.rsplit_once(':').expect("HOST:PORT");
+    Some((plain, (host.to_string(), port.parse().expect("port")), ca))
+}
+
+#[test]
+fn the_watcher_speaks_tls_and_starttls_and_refuses_an_unknown_certificate() {
+    let test = "the_watcher_speaks_tls_and_starttls_and_refuses_an_unknown_certificate";
+    let Some((plain, tls, ca)) = tls_server(test) else {
+        return;
+    };
+    for (security, server, ca_file) in [
+        ("tls", &tls, Some(ca.as_str())),
+        ("starttls", &plain, Some(ca.as_str())),
+        ("tls", &tls, None),
+    ] {
+        let Some(sink) = Sink::start(test, &[]) else {
+            return;
+        };
+        let user = fresh_user(test);
+        let p = smtp_project(&sink, "[sending]\njitter = \"0\"\n");
+        let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
+        let ca_line = ca_file
+            .map(|c| format!("ca_file = \"{c}\"\n"))
+            .unwrap_or_default();
+        p.write(
+            "config.toml",
+            format!(
+                "{config}[mailbox.imap]\nhost = \"{}\"\nport = {}\nsecurity = \"{security}\"\nusername = \"{user}\"\n\
+                 password = {{ env = \"DRUMBEAT_TEST_IMAP_PASSWORD\" }}\n{ca_line}",
+                server.0, server.1
+            ),
+        );
+        p.write(
+            "leads.csv",
+            "Email,First Name,Company,Time Zone\nann@acme.example,Ann,Acme,America/New_York\n",
+        );
+        at(
+            &p,
+            "2026-03-05T14:00:00Z",
+            &["leads", "import", "leads.csv", "--sequence", "e2e"],
+        );
+        run_once(&p, T0);
+        let got = sink.wait_for(1, Duration::from_secs(5));
+        let mid = got[0].header("Message-ID").expect("mid");
+        let subject = got[0].header("Subject").expect("subject");
+        Imap::login(&plain, &user).append(
+            "INBOX",
+            &reply("ann@acme.example", &mid, &subject, "Interested, call me."),
+        );
+        run_once(&p, T1);
+        let state = lead(&p, "ann@acme.example")["enrollments"][0]["state"].clone();
+        if ca_file.is_some() {
+            assert_eq!(state, "replied", "{security}");
+        } else {
+            // A certificate nobody vouches for: no connection, and status says why.
+            assert_eq!(state, "active", "{security} without the CA");
+            let st = at(&p, T1, &["status", "--json"]).json();
+            assert_eq!(st["inbox"][0]["state"], "disconnected", "{st:#}");
+            let detail = st["inbox"][0]["detail"]
+                .as_str()
+                .expect("detail")
+                .to_lowercase();
+            assert!(
+                detail.contains("certificate") || detail.contains("issuer"),
+                "{detail}"
+            );
+        }
+    }
+}
