@@ -449,8 +449,11 @@ fn the_daemon_sees_a_reply_within_seconds_with_idle() {
     let _ = daemon.wait();
 }
 
-/// The TLS endpoints of the test Dovecot and its CA, or None after a loud skip.
-fn tls_server(test: &str) -> Option<((String, u16), (String, u16), String)> {
+/// A server address.
+type Server = (String, u16);
+
+/// The plain and TLS endpoints of the test Dovecot and its CA, or None after a loud skip.
+fn tls_server(test: &str) -> Option<(Server, Server, String)> {
     let plain = imap_server(test)?;
     let (Ok(tls), Ok(ca)) = (
         std::env::var("DRUMBEAT_TEST_IMAPS"),
