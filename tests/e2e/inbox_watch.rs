@@ -534,3 +534,116 @@ fn the_watcher_speaks_tls_and_starttls_and_refuses_an_unknown_certificate() {
         }
     }
 }
+
+#[test]
+fn every_corpus_message_delivered_to_dovecot_is_recorded_as_its_kind() {
+    let test = "every_corpus_message_delivered_to_dovecot_is_recorded_as_its_kind";
+    let dir = crate::support::repo().join("tests/fixtures/mail");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("corpus")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| n.ends_with(".eml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 25, "the corpus is there: {names:?}");
+    // Each message is about a lead of its own: the address the watcher matches on (the sender,
+    // or a bounce's failed recipient) is rewritten to a fresh lead's.
+    let received = chrono::NaiveDate::from_ymd_opt(2026, 3, 5).expect("date");
+    let mut cases = Vec::new(); // (name, lead address or None for "must leave no trace", expected kind, raw)
+    for (i, name) in names.iter().enumerate() {
+        let raw = std::fs::read(dir.join(name)).expect("fixture");
+        let expected: serde_json::Value =
+            std::fs::read_to_string(dir.join(name.replace(".eml", ".json")))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(serde_json::Value::Null);
+        let Ok(mail) = drumbeat::inbox::parse(&raw) else {
+            cases.push((name.clone(), None, String::new(), raw));
+            continue;
+        };
+        let c = drumbeat::inbox::classify(&mail, received);
+        let address = match c.kind.as_str() {
+            "bounce-hard" | "bounce-soft" => c.recipient.clone(),
+            _ => mail.from.clone(),
+        };
+        let (Some(address), Some(kind)) = (address, expected["kind"].as_str()) else {
+            cases.push((name.clone(), None, String::new(), raw));
+            continue;
+        };
+        if name.contains("stranger") {
+            cases.push((name.clone(), None, String::new(), raw));
+            continue;
+        }
+        let lead = format!("f{i:03}@leads{i:03}.example");
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let re = regex_lite_replace(&text, &address, &lead);
+        cases.push((name.clone(), Some(lead), kind.to_string(), re.into_bytes()));
+    }
+
+    let Some(mut s) = setup(test, &[]) else {
+        return;
+    };
+    let mut csv = String::from("Email,First Name,Company,Time Zone\n");
+    for (_, lead, _, _) in &cases {
+        if let Some(l) = lead {
+            csv.push_str(&format!("{l},Pat,Co,America/New_York\n"));
+        }
+    }
+    s.p.write("leads.csv", csv);
+    at(
+        &s.p,
+        "2026-03-05T14:00:00Z",
+        &["leads", "import", "leads.csv", "--sequence", "e2e"],
+    );
+    for (_, _, _, raw) in &cases {
+        s.imap.append("INBOX", raw);
+    }
+    // A weekend: nothing is sent, only the inbox is read.
+    run_once(&s.p, "2026-03-07T15:00:00Z");
+    let recorded = at(&s.p, T1, &["replies", "--all", "--limit", "1000", "--json"]).json();
+    let recorded = recorded.as_array().expect("rows");
+    let mut wrong = Vec::new();
+    for (name, lead, kind, _) in &cases {
+        match lead {
+            Some(l) => {
+                let got: Vec<&str> = recorded
+                    .iter()
+                    .filter(|r| r["email"] == l.as_str())
+                    .filter_map(|r| r["kind"].as_str())
+                    .collect();
+                if got != [kind.as_str()] {
+                    wrong.push(format!("{name}: expected {kind}, recorded {got:?}"));
+                }
+            }
+            None => {}
+        }
+    }
+    let leads = cases.iter().filter(|c| c.1.is_some()).count();
+    assert!(
+        wrong.is_empty(),
+        "{} of {leads} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    // Nothing else was recorded: strangers and non-messages leave no trace.
+    assert_eq!(recorded.len(), leads, "{recorded:#?}");
+}
+
+/// Replaces every occurrence of `from` (any letter case) in `text` by `to`.
+fn regex_lite_replace(text: &str, from: &str, to: &str) -> String {
+    let lower = text.to_lowercase();
+    let needle = from.to_lowercase();
+    if lower.len() != text.len() {
+        return text.replace(from, to);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(pos) = lower[i..].find(&needle) {
+        out.push_str(&text[i..i + pos]);
+        out.push_str(to);
+        i += pos + needle.len();
+    }
+    out.push_str(&text[i..]);
+    out
+}
