@@ -605,18 +605,15 @@ fn every_corpus_message_delivered_to_dovecot_is_recorded_as_its_kind() {
     let recorded = recorded.as_array().expect("rows");
     let mut wrong = Vec::new();
     for (name, lead, kind, _) in &cases {
-        match lead {
-            Some(l) => {
-                let got: Vec<&str> = recorded
-                    .iter()
-                    .filter(|r| r["email"] == l.as_str())
-                    .filter_map(|r| r["kind"].as_str())
-                    .collect();
-                if got != [kind.as_str()] {
-                    wrong.push(format!("{name}: expected {kind}, recorded {got:?}"));
-                }
+        if let Some(l) = lead {
+            let got: Vec<&str> = recorded
+                .iter()
+                .filter(|r| r["email"] == l.as_str())
+                .filter_map(|r| r["kind"].as_str())
+                .collect();
+            if got != [kind.as_str()] {
+                wrong.push(format!("{name}: expected {kind}, recorded {got:?}"));
             }
-            None => {}
         }
     }
     let leads = cases.iter().filter(|c| c.1.is_some()).count();
