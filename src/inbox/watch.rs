@@ -155,8 +155,20 @@ async fn session(
             return Ok(());
         }
         if idle {
+            // Mail that arrived while the folders were read would not wake an IDLE that
+            // starts now: look at UIDNEXT first, and read again if it moved.
+            let opened = imap::examine(&mut session, "INBOX").await?;
+            let seen = store
+                .folder_state(name, "INBOX")
+                .await
+                .map_err(|e| ImapError::Connection(e.to_string()))?;
+            if let (Some(next), Some(seen)) = (opened.uid_next, seen)
+                && seen.uidvalidity == i64::from(opened.uidvalidity)
+                && i64::from(next) > seen.last_uid + 1
+            {
+                continue;
+            }
             state("idle", None).await;
-            imap::examine(&mut session, "INBOX").await?;
             let mut handle = session.idle();
             handle.init().await?;
             let (wait, stop) = handle.wait_with_timeout(IDLE_FOR);
@@ -238,6 +250,19 @@ pub async fn sync_folder(
                 .await
                 .map_err(|e| ImapError::Connection(e.to_string()))?;
         }
+    }
+    // Everything below the UIDNEXT seen when the folder was opened has been read (UIDs of
+    // messages deleted meanwhile leave gaps); later mail gets higher UIDs.
+    if let Some(next) = opened.uid_next {
+        let state = FolderState {
+            uidvalidity,
+            last_uid: i64::from(next).saturating_sub(1),
+            synced_at: Utc::now().timestamp(),
+        };
+        store
+            .set_folder_state(mailbox, folder, state)
+            .await
+            .map_err(|e| ImapError::Connection(e.to_string()))?;
     }
     Ok(report)
 }
