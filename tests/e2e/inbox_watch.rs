@@ -15,6 +15,20 @@ const T0: &str = "2026-03-05T15:00:00Z";
 /// When the no-ask follow-up is due (2 business days later; Monday 9 March is a holiday).
 const T1: &str = "2026-03-10T15:00:00Z";
 
+/// Appends an `[mailbox.imap]` table to the project's one mailbox: `user` on `server`, with
+/// the test password, and `extra` lines (security, folders, ca_file…).
+fn watch_mailbox(p: &Project, server: &(String, u16), user: &str, extra: &str) {
+    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
+    p.write(
+        "config.toml",
+        format!(
+            "{config}[mailbox.imap]\nhost = \"{}\"\nport = {}\nusername = \"{user}\"\n\
+             password = {{ env = \"DRUMBEAT_TEST_IMAP_PASSWORD\" }}\n{extra}",
+            server.0, server.1
+        ),
+    );
+}
+
 struct Setup {
     p: Project,
     sink: Sink,
@@ -35,14 +49,11 @@ fn setup(test: &str, leads: &[(&str, &str)]) -> Option<Setup> {
         "steps:\n",
         "stop: { on_reply: stop_account, on_auto_reply: pause }\nsteps:\n",
     );
-    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
-    p.write(
-        "config.toml",
-        format!(
-            "{config}[mailbox.imap]\nhost = \"{}\"\nport = {}\nsecurity = \"none\"\nusername = \"{user}\"\n\
-             password = {{ env = \"DRUMBEAT_TEST_IMAP_PASSWORD\" }}\nfolders = [\"Junk\"]\n",
-            server.0, server.1
-        ),
+    watch_mailbox(
+        &p,
+        &server,
+        &user,
+        "security = \"none\"\nfolders = [\"Junk\"]\n",
     );
     let mut csv = String::from("Email,First Name,Company,Time Zone\n");
     for (email, company) in leads {
@@ -372,14 +383,7 @@ fn an_uncertain_send_found_in_the_sent_folder_is_recorded_as_sent() {
     };
     let user = fresh_user(test);
     let p = smtp_project(&sink, "[sending]\njitter = \"0\"\n");
-    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
-    p.write(
-        "config.toml",
-        format!(
-            "{config}[mailbox.imap]\nhost = \"{}\"\nport = {}\nsecurity = \"none\"\nusername = \"{user}\"\npassword = {{ env = \"DRUMBEAT_TEST_IMAP_PASSWORD\" }}\n",
-            server.0, server.1
-        ),
-    );
+    watch_mailbox(&p, &server, &user, "security = \"none\"\n");
     p.write(
         "leads.csv",
         "Email,First Name,Company,Time Zone\nann@acme.example,Ann,Acme,America/New_York\n",
@@ -485,17 +489,14 @@ fn the_watcher_speaks_tls_and_starttls_and_refuses_an_unknown_certificate() {
         };
         let user = fresh_user(test);
         let p = smtp_project(&sink, "[sending]\njitter = \"0\"\n");
-        let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
         let ca_line = ca_file
             .map(|c| format!("ca_file = \"{c}\"\n"))
             .unwrap_or_default();
-        p.write(
-            "config.toml",
-            format!(
-                "{config}[mailbox.imap]\nhost = \"{}\"\nport = {}\nsecurity = \"{security}\"\nusername = \"{user}\"\n\
-                 password = {{ env = \"DRUMBEAT_TEST_IMAP_PASSWORD\" }}\n{ca_line}",
-                server.0, server.1
-            ),
+        watch_mailbox(
+            &p,
+            server,
+            &user,
+            &format!("security = \"{security}\"\n{ca_line}"),
         );
         p.write(
             "leads.csv",
