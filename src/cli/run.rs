@@ -108,6 +108,14 @@ async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
         Some(t) => println!("next send due {}", utc(Some(t))),
         None => println!("nothing else is scheduled"),
     }
+    if report.sent == 0 && report.tasks == 0 && next.is_some() {
+        // A first run outside every lead's send window sends nothing: say why, and how to
+        // see the emails anyway.
+        println!(
+            "(nothing was due now: each lead's first email waits for the send window in the lead's time zone;
+ `drumbeat status` lists what goes next, `drumbeat preview SEQUENCE --lead EMAIL` shows it)"
+        );
+    }
     Ok(())
 }
 
