@@ -87,6 +87,15 @@ fn send_intros(s: &Setup, n: usize) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// `lead` answers the intro it got (from `send_intros`): a reply lands in INBOX.
+fn answer_intro(s: &mut Setup, sent: &[(String, String, String)], lead: &str, body: &str) {
+    let (_, mid, subject) = sent
+        .iter()
+        .find(|m| m.0 == lead)
+        .unwrap_or_else(|| panic!("no intro to {lead}"));
+    s.imap.append("INBOX", &reply(lead, mid, subject, body));
+}
+
 fn reply(from: &str, mid: &str, subject: &str, body: &str) -> Vec<u8> {
     format!(
         "Return-Path: <{from}>\r\nFrom: Ann Lead <{from}>\r\nTo: Rita Rep <rep@example.com>\r\nSubject: Re: {subject}\r\n\
@@ -116,19 +125,11 @@ fn a_reply_stops_the_lead_before_its_next_step_and_waits_for_the_rep() {
         return;
     };
     let sent = send_intros(&s, 3);
-    let (_, mid, subject) = sent
-        .iter()
-        .find(|m| m.0 == "ann@acme.example")
-        .expect("ann's intro")
-        .clone();
-    s.imap.append(
-        "INBOX",
-        &reply(
-            "ann@acme.example",
-            &mid,
-            &subject,
-            "Thanks Rita, this is timely. Can we talk Tuesday at 3?",
-        ),
+    answer_intro(
+        &mut s,
+        &sent,
+        "ann@acme.example",
+        "Thanks Rita, this is timely. Can we talk Tuesday at 3?",
     );
 
     // The follow-up is due now; the reply is read first, so it never goes out to Ann, nor to
@@ -275,19 +276,11 @@ fn unsubscribe_reply_suppresses_and_strangers_are_ignored() {
         return;
     };
     let sent = send_intros(&s, 2);
-    let (_, mid, subject) = sent
-        .iter()
-        .find(|m| m.0 == "ann@acme.example")
-        .expect("intro")
-        .clone();
-    s.imap.append(
-        "INBOX",
-        &reply(
-            "ann@acme.example",
-            &mid,
-            &subject,
-            "Please remove me from your list.",
-        ),
+    answer_intro(
+        &mut s,
+        &sent,
+        "ann@acme.example",
+        "Please remove me from your list.",
     );
     s.imap.append(
         "INBOX",
