@@ -44,8 +44,22 @@ fn enrollment_state(p: &Project, now: &str) -> String {
 
 #[test]
 fn temporary_failure_is_retried_with_the_same_message_id() {
-    let test = "temporary_failure_is_retried_with_the_same_message_id";
-    let Some(mut sink) = Sink::start(test, &["-r", "RCPT"]) else {
+    temporary_failure("temporary_failure_is_retried_with_the_same_message_id", &[]);
+}
+
+/// The same against a server that does not offer PIPELINING (one command at a time).
+#[test]
+fn temporary_failure_without_pipelining_is_retried_the_same_way() {
+    temporary_failure(
+        "temporary_failure_without_pipelining_is_retried_the_same_way",
+        &["-p"],
+    );
+}
+
+fn temporary_failure(test: &str, extra: &[&str]) {
+    let mut args = vec!["-r", "RCPT"];
+    args.extend_from_slice(extra);
+    let Some(mut sink) = Sink::start(test, &args) else {
         return;
     };
     let p = smtp_project(&sink, "");
@@ -71,7 +85,7 @@ fn temporary_failure_is_retried_with_the_same_message_id() {
     assert_eq!(next.as_deref(), Some("2026-03-05T15:01:00+00:00"));
     assert!(sink.messages().is_empty());
 
-    sink.restart(&[]);
+    sink.restart(extra);
     let (r, _) = run_once(&p, "2026-03-05T15:01:00Z");
     assert_eq!(r["sent"], 1, "{r:#}");
     let got = sink.wait_for(1, Duration::from_secs(5));
@@ -82,9 +96,27 @@ fn temporary_failure_is_retried_with_the_same_message_id() {
 
 #[test]
 fn no_such_user_bounces_the_lead_and_suppresses_the_address() {
-    let test = "no_such_user_bounces_the_lead_and_suppresses_the_address";
+    no_such_user(
+        "no_such_user_bounces_the_lead_and_suppresses_the_address",
+        &[],
+    );
+}
+
+/// The same against a server that does not offer PIPELINING: with it, the answer to DATA
+/// that follows the refused RCPT must not decide.
+#[test]
+fn no_such_user_without_pipelining_bounces_the_same_way() {
+    no_such_user(
+        "no_such_user_without_pipelining_bounces_the_same_way",
+        &["-p"],
+    );
+}
+
+fn no_such_user(test: &str, extra: &[&str]) {
     let reply = "550 5.1.1 <lead0@company0.example>: Recipient address rejected: User unknown";
-    let Some(sink) = Sink::start(test, &["-f", "RCPT", "-B", reply]) else {
+    let mut args = vec!["-f", "RCPT", "-B", reply];
+    args.extend_from_slice(extra);
+    let Some(sink) = Sink::start(test, &args) else {
         return;
     };
     let p = smtp_project(&sink, "");
