@@ -97,19 +97,20 @@ SIZE=$("$BIN" preview bench --lead lead0@company0.example --step intro --raw 2>/
 start=$(date +%s.%N)
 # DRUMBEAT_BENCH_PERF=FILE: record a profile of the send with perf (call graphs) into FILE.
 PERF=()
-[ -n "${DRUMBEAT_BENCH_PERF:-}" ] && PERF=(perf record -q -F 999 --call-graph dwarf -o "$DRUMBEAT_BENCH_PERF" --)
-/usr/bin/time -v -o time.txt "${PERF[@]}" "$BIN" run --once --json --instance bench > once.json
+[ -n "${DRUMBEAT_BENCH_PERF:-}" ] && PERF=(perf record -q -F 999 ${DRUMBEAT_BENCH_PERF_CG:---call-graph dwarf} -o "$DRUMBEAT_BENCH_PERF" --)
+/usr/bin/time -v -o time.txt "${PERF[@]}" "$BIN" ${DRUMBEAT_BENCH_ARGS:-} run --once --json --instance bench > once.json 2>${DRUMBEAT_BENCH_STDERR:-/dev/stderr}
 end=$(date +%s.%N)
 unset DRUMBEAT_NOW
 SENT=$(python3 -c 'import json,sys; print(json.load(open("once.json"))["sent"])')
 [ "$SENT" -eq "$N" ] || die "drumbeat sent $SENT of $N: $(cat once.json)"
 RSS_KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' time.txt)
+CPU_S=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' time.txt)
 
 sstart=$(date +%s.%N)
 "$SOURCE" -s "$CONNS" -m "$N" -l "$SIZE" -f rep@example.com -t lead@company.example "127.0.0.1:$PORT"
 send=$(date +%s.%N)
 
-python3 - "$N" "$CONNS" "$SIZE" "$start" "$end" "$sstart" "$send" "$RSS_KB" <<'EOF'
+python3 - "$N" "$CONNS" "$SIZE" "$start" "$end" "$sstart" "$send" "$RSS_KB" "$CPU_S" <<'EOF'
 import sys
 n, conns, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 d = float(sys.argv[5]) - float(sys.argv[4])
@@ -120,5 +121,6 @@ print(f"drumbeat:     {d:6.2f} s  {n / d:8.0f} msg/s")
 print(f"smtp-source:  {s:6.2f} s  {n / s:8.0f} msg/s")
 print(f"ratio:        {100 * (n / d) / (n / s):6.1f} % of smtp-source (goal: >= 80 %)")
 print(f"drumbeat peak RSS: {rss / 1024:.1f} MiB")
+print(f"drumbeat CPU: {float(sys.argv[9]):.2f} s (user + system), {1e6 * float(sys.argv[9]) / n:.0f} us per message")
 print(f"load average: {open('/proc/loadavg').read().split()[0]} (other work on the machine slows both senders)")
 EOF

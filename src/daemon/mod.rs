@@ -20,7 +20,7 @@ use crate::diag::Diagnostic;
 use crate::send::transport::{MailTransport, dkim_signer};
 use crate::store::{Store, StoreError};
 
-pub use tick::{BATCH, TickReport, lead_zone};
+pub use tick::{BATCH, QUEUE_PER_CONNECTION, TickReport, lead_zone};
 
 /// The longest the loop sleeps without looking at the store: new enrollments made by another
 /// process (a CLI import, the HTTP API of another instance) are seen within this time.

@@ -6,11 +6,14 @@
 //! (`migrations/sqlite`, `migrations/postgres`) hold the same schema spelled per engine, and the
 //! store's tests run against both.
 
+mod claims;
 mod daemons;
 mod enrollments;
 mod events;
 mod inbox;
 mod leads;
+mod sent;
+mod statements;
 mod status;
 mod suppressions;
 mod tasks;
@@ -31,12 +34,12 @@ pub use enrollments::{
 pub use events::{EventKind, EventRow, NewEvent};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy};
 pub use leads::{LeadId, StoredLead, UpsertAndEnroll, UpsertOutcome};
+pub use sent::SentRecord;
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
 pub use tasks::{TaskFilter, TaskFinish, TaskRow};
 pub use touches::{
-    Claim, ClaimKind, Claimed, LEASE_SECONDS, Leased, Next, PastTouch, RecentSends, SentRecord,
-    TouchInfo,
+    Claim, ClaimKind, Claimed, LEASE_SECONDS, Leased, Next, PastTouch, RecentSends, TouchInfo,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -136,7 +139,7 @@ impl Store {
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA temp_store = MEMORY;",
+                             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;",
                         )
                         .await?;
                     }
@@ -197,8 +200,14 @@ fn built(sql: String) -> sqlx::AssertSqlSafe<String> {
 /// a lookup that scans every parameter before it: binding a 7,000-value batch insert that way is
 /// quadratic, and took 80% of an import's time. Anonymous parameters are bound by position.
 fn values_clause(backend: Backend, rows: usize, cols: usize) -> String {
+    values_clause_from(backend, 1, rows, cols)
+}
+
+/// [`values_clause`] whose first placeholder is bind number `first`: for a statement whose
+/// VALUES list is followed by other placeholders, numbered `first + rows * cols` on.
+fn values_clause_from(backend: Backend, first: usize, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 6);
-    let mut n = 1;
+    let mut n = first;
     for r in 0..rows {
         if r > 0 {
             s.push_str(", ");
@@ -233,13 +242,25 @@ fn json_safe(text: &str) -> bool {
 /// Placeholders for an `IN (…)` list of `n` values; like [`values_clause`], they are the
 /// statement's only ones.
 fn in_list(backend: Backend, n: usize) -> String {
+    in_list_from(backend, 1, n)
+}
+
+/// [`in_list`] whose first placeholder is bind number `first`.
+fn in_list_from(backend: Backend, first: usize, n: usize) -> String {
     let mut s = String::with_capacity(n * 6);
-    for i in 1..=n {
-        if i > 1 {
+    for i in first..first + n {
+        if i > first {
             s.push_str(", ");
         }
         push_placeholder(&mut s, backend, i);
     }
+    s
+}
+
+/// Bind parameter `n` (1-based) as each engine spells it, on its own.
+fn placeholder(backend: Backend, n: usize) -> String {
+    let mut s = String::new();
+    push_placeholder(&mut s, backend, n);
     s
 }
 

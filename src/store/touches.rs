@@ -15,14 +15,13 @@
 //!    message was handed over. A crashed daemon's `sending` touches become `uncertain` on
 //!    `recover`; they are never sent again without a person (or the Sent folder) deciding.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use super::enrollments::EnrollmentId;
 use super::events::{self, EventKind, NewEvent};
-use super::suppressions::values_for;
 use super::{Backend, LeadId, Store, StoreError, built, in_list};
 use crate::enrollment::EnrollmentState;
 use crate::lead::Email;
@@ -144,21 +143,6 @@ pub enum Next {
     },
     /// That was the last step.
     Finished,
-}
-
-/// A send the server took, to record (see [`Store::record_sent_many`]).
-#[derive(Debug, Clone)]
-pub struct SentRecord {
-    /// The touch.
-    pub touch: i64,
-    /// The server's answer.
-    pub response: String,
-    /// The email started its thread (its subject and Message-ID name the thread).
-    pub new_thread: bool,
-    /// Where the enrollment goes next.
-    pub next: Next,
-    /// When it was sent (unix seconds).
-    pub at: i64,
 }
 
 /// A touch as the daemon's recovery and `resolve` see it.
@@ -312,83 +296,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Claims steps in one transaction: each enrollment must still be active and leased by
-    /// `instance`, and its address must not be suppressed. A claimed email touch is `sending`
-    /// with its Message-ID; a claimed task is `scheduled` with an open task row. The enrollment
-    /// is left with no due time until the outcome is recorded.
-    pub async fn claim(
-        &self,
-        instance: &str,
-        claims: &[Claim<'_>],
-        now: i64,
-    ) -> Result<Vec<Claimed>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut out = Vec::with_capacity(claims.len());
-        // One query for the suppression check of the whole batch.
-        let values: Vec<[String; 3]> = claims.iter().map(|c| values_for(c.email)).collect();
-        let mut suppressed: HashSet<String> = HashSet::new();
-        for chunk in values.chunks(300) {
-            let sql = format!(
-                "SELECT value FROM suppressions WHERE value IN ({})",
-                in_list(self.backend, chunk.len() * 3)
-            );
-            let mut q = sqlx::query(built(sql));
-            for v in chunk {
-                q = q.bind(&v[0]).bind(&v[1]).bind(&v[2]);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                suppressed.insert(r.try_get("value")?);
-            }
-        }
-        for (c, v) in claims.iter().zip(&values) {
-            out.push(
-                claim_one(
-                    &mut tx,
-                    instance,
-                    c,
-                    v.iter().any(|x| suppressed.contains(x)),
-                    now,
-                )
-                .await?,
-            );
-        }
-        tx.commit().await?;
-        Ok(out)
-    }
-
-    /// The server took the message: the touch is `sent`, an event says so, and the enrollment
-    /// moves on (unless it was stopped meanwhile, by a reply that raced the send).
-    pub async fn record_sent(
-        &self,
-        touch: i64,
-        response: &str,
-        new_thread: bool,
-        next: &Next,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        self.record_sent_many(&[SentRecord {
-            touch,
-            response: response.to_string(),
-            new_thread,
-            next: next.clone(),
-            at: now,
-        }])
-        .await
-    }
-
-    /// [`Store::record_sent`] for several touches in one transaction (the daemon records the
-    /// sends that finished together at once: one commit instead of one each).
-    pub async fn record_sent_many(&self, sends: &[SentRecord]) -> Result<(), StoreError> {
-        if sends.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        for s in sends {
-            record_sent_in(&mut tx, s).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
     /// The server said "try later" or could not be reached before the message was handed
     /// over: the touch waits for `retry_at` with the same Message-ID.
     pub async fn record_retry(
@@ -673,179 +580,7 @@ impl Store {
     }
 }
 
-async fn claim_one(
-    tx: &mut AnyConnection,
-    instance: &str,
-    c: &Claim<'_>,
-    suppressed: bool,
-    now: i64,
-) -> Result<Claimed, StoreError> {
-    // Still active, still ours: a stop, pause or reply recorded since the lease wins.
-    let held = sqlx::query(
-        "UPDATE enrollments SET next_due_at = NULL, next_step_id = $1, lease_until = $2, updated_at = $3 \
-         WHERE id = $4 AND state = 'active' AND lease_owner = $5",
-    )
-    .bind(c.step_id)
-    .bind(now + LEASE_SECONDS)
-    .bind(now)
-    .bind(c.enrollment.0)
-    .bind(instance)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if held != 1 {
-        return Ok(Claimed::Lost);
-    }
-    if suppressed {
-        sqlx::query(
-            "UPDATE enrollments SET state = 'stopped', outcome = 'suppressed', reason = 'the address is on the suppression list', \
-             finished_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2",
-        )
-        .bind(now)
-        .bind(c.enrollment.0)
-        .execute(&mut *tx)
-        .await?;
-        let mut ev = NewEvent::about(EventKind::Stopped, Some(c.lead));
-        ev.enrollment = Some(c.enrollment);
-        ev.sequence = Some(c.sequence_id);
-        ev.step = Some(c.step_id);
-        ev.data = serde_json::json!({ "reason": "suppressed" });
-        events::insert(tx, &ev, now).await?;
-        return Ok(Claimed::Suppressed);
-    }
-    match &c.kind {
-        ClaimKind::Email {
-            mailbox,
-            message_id,
-            subject,
-            variant,
-            recipient_domain,
-        } => {
-            // A retry (or a render failure fixed and resumed) re-claims its row and keeps the
-            // Message-ID it was given the first time.
-            let row = sqlx::query(
-                "INSERT INTO touches (enrollment_id, lead_id, sequence_id, step_id, kind, variant, state, mailbox, \
-                   message_id, subject, attempt, due_at, claimed_at, created_at, recipient_domain) \
-                 VALUES ($1, $2, $3, $4, 'email', $5, 'sending', $6, $7, $8, 1, $9, $10, $10, $11) \
-                 ON CONFLICT (enrollment_id, step_id) DO UPDATE SET state = 'sending', attempt = touches.attempt + 1, \
-                   claimed_at = excluded.claimed_at, mailbox = COALESCE(touches.mailbox, excluded.mailbox), \
-                   message_id = COALESCE(touches.message_id, excluded.message_id), \
-                   subject = excluded.subject, variant = excluded.variant, error = NULL, \
-                   recipient_domain = excluded.recipient_domain \
-                 WHERE touches.state = 'scheduled' OR (touches.state = 'failed' AND touches.message_id IS NULL) \
-                 RETURNING id, attempt",
-            )
-            .bind(c.enrollment.0)
-            .bind(c.lead.0)
-            .bind(c.sequence_id)
-            .bind(c.step_id)
-            .bind(variant)
-            .bind(mailbox)
-            .bind(message_id)
-            .bind(subject)
-            .bind(c.due_at)
-            .bind(now)
-            .bind(recipient_domain)
-            .fetch_optional(&mut *tx)
-            .await?;
-            match row {
-                Some(r) => Ok(Claimed::Go {
-                    touch: r.try_get("id")?,
-                    attempt: r.try_get("attempt")?,
-                }),
-                None => {
-                    release(tx, c.enrollment, now).await?;
-                    Ok(Claimed::AlreadyDone)
-                }
-            }
-        }
-        ClaimKind::Task { kind, note, owner } => {
-            let row = sqlx::query(
-                "INSERT INTO touches (enrollment_id, lead_id, sequence_id, step_id, kind, state, due_at, claimed_at, created_at) \
-                 VALUES ($1, $2, $3, $4, 'task', 'scheduled', $5, $6, $6) \
-                 ON CONFLICT (enrollment_id, step_id) DO NOTHING RETURNING id",
-            )
-            .bind(c.enrollment.0)
-            .bind(c.lead.0)
-            .bind(c.sequence_id)
-            .bind(c.step_id)
-            .bind(c.due_at)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(r) = row else {
-                release(tx, c.enrollment, now).await?;
-                return Ok(Claimed::AlreadyDone);
-            };
-            let touch: i64 = r.try_get("id")?;
-            sqlx::query(
-                "INSERT INTO tasks (touch_id, enrollment_id, lead_id, kind, note, owner, state, due_at, created_at, sequence_id, step_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $7, $8, $9)",
-            )
-            .bind(touch)
-            .bind(c.enrollment.0)
-            .bind(c.lead.0)
-            .bind(kind)
-            .bind(note)
-            .bind(owner.as_deref())
-            .bind(now)
-            .bind(c.sequence_id)
-            .bind(c.step_id)
-            .execute(&mut *tx)
-            .await?;
-            // A task is in the rep's hands, not a daemon's: no lease.
-            release(tx, c.enrollment, now).await?;
-            let mut ev = NewEvent::about(EventKind::TaskDue, Some(c.lead));
-            ev.enrollment = Some(c.enrollment);
-            ev.touch = Some(touch);
-            ev.sequence = Some(c.sequence_id);
-            ev.step = Some(c.step_id);
-            ev.mailbox = owner.as_deref();
-            ev.data = serde_json::json!({ "task": kind });
-            events::insert(tx, &ev, now).await?;
-            Ok(Claimed::Go { touch, attempt: 1 })
-        }
-    }
-}
-
-async fn record_sent_in(tx: &mut AnyConnection, s: &SentRecord) -> Result<(), StoreError> {
-    // One statement marks it sent and reads what the event and the enrollment need.
-    let row = sqlx::query(
-        "UPDATE touches SET state = 'sent', sent_at = $1, next_attempt_at = NULL, error = NULL \
-         WHERE id = $2 AND state IN ('sending', 'uncertain') \
-         RETURNING id, enrollment_id, lead_id, sequence_id, step_id, kind, state, mailbox, message_id, subject, claimed_at, error",
-    )
-    .bind(s.at)
-    .bind(s.touch)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        return Ok(());
-    };
-    let t = touch_info_from(&row)?;
-    let mut ev = event_for(&t, EventKind::Sent);
-    ev.data = serde_json::json!({ "message_id": t.message_id, "response": s.response });
-    events::insert(tx, &ev, s.at).await?;
-    // The first email of a thread names it; later threaded steps reply to it.
-    if t.kind == "email" {
-        let sql = if s.new_thread {
-            "UPDATE enrollments SET mailbox = COALESCE(mailbox, $1), thread_subject = $2, thread_message_id = $3 WHERE id = $4"
-        } else {
-            "UPDATE enrollments SET mailbox = COALESCE(mailbox, $1), \
-             thread_subject = COALESCE(thread_subject, $2), thread_message_id = COALESCE(thread_message_id, $3) WHERE id = $4"
-        };
-        sqlx::query(sql)
-            .bind(t.mailbox.as_deref())
-            .bind(t.subject.as_deref())
-            .bind(t.message_id.as_deref())
-            .bind(t.enrollment)
-            .execute(&mut *tx)
-            .await?;
-    }
-    advance(tx, &t, &s.next, s.at).await
-}
-
-async fn release(
+pub(super) async fn release(
     tx: &mut AnyConnection,
     enrollment: EnrollmentId,
     now: i64,
@@ -913,7 +648,7 @@ pub(super) async fn touch_info(
     row.as_ref().map(touch_info_from).transpose()
 }
 
-fn touch_info_from(r: &sqlx::any::AnyRow) -> Result<TouchInfo, StoreError> {
+pub(super) fn touch_info_from(r: &sqlx::any::AnyRow) -> Result<TouchInfo, StoreError> {
     Ok(TouchInfo {
         id: r.try_get("id")?,
         enrollment: r.try_get("enrollment_id")?,

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Timelike, Utc};
+use drumbeat::daemon::QUEUE_PER_CONNECTION;
 
 use crate::daemon_send::smtp_project;
 use crate::sink::{Received, Sink};
@@ -252,6 +253,12 @@ fn daemon_killed_at_random_moments_sends_each_touch_at_most_once() {
         };
         let (sending, uncertain) = (ids("sending"), ids("uncertain"));
         assert!(
+            sending.len() <= QUEUE_PER_CONNECTION * CONNECTIONS as usize,
+            "kill {kill}: {} touches were sending with {CONNECTIONS} connections: more than \
+             the daemon claims ahead",
+            sending.len()
+        );
+        assert!(
             uncertain_before.is_subset(&uncertain),
             "kill {kill}: an uncertain touch changed state without a person"
         );
@@ -323,7 +330,7 @@ fn daemon_killed_at_random_moments_sends_each_touch_at_most_once() {
     let leads: HashSet<i64> = rows.iter().map(|r| r.lead).collect();
     assert_eq!(leads.len(), LEADS);
     assert!(
-        uncertain <= KILLS * CONNECTIONS as usize,
+        uncertain <= KILLS * QUEUE_PER_CONNECTION * CONNECTIONS as usize,
         "{uncertain} uncertain touches after {KILLS} kills with {CONNECTIONS} connections: \
          more than were in flight"
     );
