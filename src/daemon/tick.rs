@@ -110,8 +110,16 @@ impl Daemon {
         let leads = store.leads_by_ids(&ids).await?;
         let enrollments: Vec<EnrollmentId> = leased.iter().map(|l| l.enrollment).collect();
         let past = store.past_touches(&enrollments).await?;
+        // The first send only matters to a mailbox that warms up.
+        let warming: Vec<&str> = self
+            .config
+            .mailboxes
+            .iter()
+            .filter(|m| m.pacing.warmup.is_some())
+            .map(|m| m.name.as_str())
+            .collect();
         let recent = store
-            .recent_sends(day_start(self.config.timezone, now))
+            .recent_sends(&warming, day_start(self.config.timezone, now))
             .await?;
         let domains: Vec<&str> = leads
             .values()

@@ -690,7 +690,11 @@ impl Store {
     /// Claims per mailbox since `day_start`, each mailbox's last claim, and its first send.
     /// Reads only today's touches (the `touches_mailbox_claimed` index), so the cost grows
     /// with today's sends, which the caps bound.
-    pub async fn recent_sends(&self, day_start: i64) -> Result<RecentSends, StoreError> {
+    pub async fn recent_sends(
+        &self,
+        mailboxes: &[&str],
+        day_start: i64,
+    ) -> Result<RecentSends, StoreError> {
         let mut out = RecentSends::default();
         for r in sqlx::query(
             "SELECT mailbox, COUNT(*) AS n, MAX(claimed_at) AS last FROM touches \
@@ -705,13 +709,18 @@ impl Store {
             out.today.insert(m.clone(), r.try_get("n")?);
             out.last.insert(m, r.try_get("last")?);
         }
-        for r in sqlx::query(
-            "SELECT mailbox, MIN(sent_at) AS first FROM touches WHERE mailbox IS NOT NULL AND sent_at IS NOT NULL GROUP BY mailbox",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        {
-            out.first.insert(r.try_get("mailbox")?, r.try_get("first")?);
+        // One index probe per mailbox (mailbox, sent_at): a GROUP BY over every touch ever
+        // sent would grow with the history at every tick.
+        for m in mailboxes {
+            let first: Option<i64> = sqlx::query_scalar(
+                "SELECT MIN(sent_at) FROM touches WHERE mailbox = $1 AND sent_at IS NOT NULL",
+            )
+            .bind(*m)
+            .fetch_one(&self.pool)
+            .await?;
+            if let Some(first) = first {
+                out.first.insert(m.to_string(), first);
+            }
         }
         Ok(out)
     }
