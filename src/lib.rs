@@ -8,6 +8,7 @@ pub mod config;
 pub mod daemon;
 pub mod diag;
 pub mod enrollment;
+pub mod http;
 pub mod import;
 pub mod inbox;
 pub mod lead;

@@ -170,6 +170,11 @@ impl Catalog {
         self.sequences.get(id)
     }
 
+    /// Every sequence.
+    pub fn sequences(&self) -> impl Iterator<Item = &Sequence> {
+        self.sequences.values()
+    }
+
     /// Renders every step of every sequence for a made-up lead that has every standard field,
     /// to catch misspelled variables (`lead.frist_name`, `sender.nmae`) before any real lead
     /// meets them. Custom columns (`lead.pain_point`) cannot be known without leads; they are

@@ -123,7 +123,7 @@ async fn serve(daemon: Daemon) -> Outcome {
     let daemon = Arc::new(daemon);
     let (stop_tx, stop_rx) = watch::channel(false);
     let (reload_tx, reload_rx) = mpsc::channel(4);
-    let (_wake_tx, wake_rx) = mpsc::channel(4);
+    let (wake_tx, wake_rx) = mpsc::channel(4);
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -164,6 +164,11 @@ async fn serve(daemon: Daemon) -> Outcome {
         let _ = stop_tx.send(true);
     });
 
+    // The HTTP side: unsubscribe links, tracking, webhooks, the API.
+    let (http_addr, http) = crate::http::start(daemon.clone(), wake_tx, stop_rx.clone())
+        .await
+        .map_err(Failure::failed)?;
+
     // One inbox watcher per mailbox with IMAP settings.
     let watchers: Vec<_> = daemon
         .config()
@@ -181,6 +186,7 @@ async fn serve(daemon: Daemon) -> Outcome {
     tracing::info!(
         instance = daemon.instance(),
         watchers = watchers.len(),
+        http = %http_addr,
         "drumbeat is running"
     );
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
@@ -206,6 +212,7 @@ async fn serve(daemon: Daemon) -> Outcome {
     for w in watchers {
         let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
     }
+    let _ = tokio::time::timeout(Duration::from_secs(10), http).await;
     // Give in-flight work a bounded moment, then record the stop.
     let _ = tokio::time::timeout(Duration::from_secs(30), daemon.stop()).await;
     result.map_err(|e| Failure::failed(e.to_string()))

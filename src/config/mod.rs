@@ -2,6 +2,7 @@
 //! mailboxes that send, and the HTTP settings. Typed; unknown keys are rejected with a
 //! suggestion; every problem names `config.toml:LINE:COL`.
 
+mod http;
 mod secret;
 mod sending;
 
@@ -16,6 +17,7 @@ use toml::Spanned;
 use crate::diag::{Diagnostic, did_you_mean, line_col};
 use crate::lead::Email;
 
+pub use http::{HttpConfig, Tracking};
 pub use secret::{Secret, SecretError, SecretSource};
 pub use sending::{DkimAlgorithm, DkimSettings, Pacing, Sending, Warmup, parse_duration};
 
@@ -40,34 +42,6 @@ pub struct Config {
     pub sending: Sending,
     /// The sending identities, in file order.
     pub mailboxes: Vec<Mailbox>,
-}
-
-/// Where the daemon listens and how links to it are written.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpConfig {
-    /// Listen address, e.g. `127.0.0.1:8025`.
-    #[serde(default = "default_listen")]
-    pub listen: String,
-    /// Public base URL used in unsubscribe and tracking links.
-    #[serde(default = "default_base_url")]
-    pub base_url: String,
-}
-
-fn default_listen() -> String {
-    "127.0.0.1:8025".into()
-}
-fn default_base_url() -> String {
-    "http://127.0.0.1:8025".into()
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            listen: default_listen(),
-            base_url: default_base_url(),
-        }
-    }
 }
 
 /// One sending identity: a rep's own mailbox.
@@ -188,8 +162,8 @@ struct RawConfig {
     sequences: Option<String>,
     templates: Option<String>,
     timezone: Option<Spanned<String>>,
-    #[serde(default)]
-    http: HttpConfig,
+    http: Option<http::RawHttp>,
+    tracking: Option<http::RawTracking>,
     sending: Option<sending::RawSending>,
     #[serde(default, rename = "mailbox")]
     mailboxes: Vec<RawMailbox>,
@@ -291,6 +265,14 @@ impl Config {
                 Sending::default()
             }
         };
+
+        let (http, http_problems) = http::resolve(raw.http, raw.tracking);
+        for (span, msg) in http_problems {
+            problems.push(match span {
+                Some(span) => at(span, msg),
+                None => Diagnostic::error(shown, None, None, msg),
+            });
+        }
 
         let mut mailboxes = Vec::new();
         let mut names = HashSet::new();
@@ -403,7 +385,7 @@ impl Config {
             sequences_dir: dir.join(raw.sequences.as_deref().unwrap_or("sequences")),
             templates_dir: dir.join(raw.templates.as_deref().unwrap_or("templates")),
             timezone,
-            http: raw.http,
+            http,
             sending,
             mailboxes,
         })

@@ -13,6 +13,7 @@ mod events;
 mod inbox;
 mod leads;
 mod sent;
+mod settings;
 mod statements;
 mod status;
 mod suppressions;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{Timelike, Utc};
 
-use crate::support::Project;
+use crate::support::{Project, wait_until};
 
 /// A zone where it is about noon now, so a window of 00:00–23:59 every day is open for hours.
 fn noon_zone() -> String {
@@ -94,17 +94,6 @@ fn outbox(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     out.sort();
     out
-}
-
-fn wait_until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn signal(child: &Child, sig: i32) {

@@ -18,6 +18,8 @@ mod daemon_pacing;
 mod daemon_pg;
 mod daemon_run;
 mod daemon_send;
+mod http;
+mod http_server;
 mod imap;
 mod inbox_classify;
 mod inbox_watch;

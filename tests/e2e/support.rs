@@ -28,7 +28,37 @@ impl Project {
         for d in ["sequences", "templates"] {
             copy_dir(&repo().join(d), &dir.path().join(d));
         }
+        // Daemons of tests running side by side each listen on a port of their own.
+        let config = dir.path().join("config.toml");
+        let text = std::fs::read_to_string(&config).expect("read config.toml");
+        std::fs::write(
+            &config,
+            text.replace("listen = \"127.0.0.1:8025\"", "listen = \"127.0.0.1:0\""),
+        )
+        .expect("write config.toml");
         Project { dir }
+    }
+
+    /// Gives the daemon's HTTP side a free loopback port of its own (listen and base_url);
+    /// returns the base URL.
+    pub fn http_base(&self) -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let text = std::fs::read_to_string(self.file("config.toml")).expect("read config.toml");
+        let base = format!("http://127.0.0.1:{port}");
+        let text = text
+            .replace(
+                "listen = \"127.0.0.1:0\"",
+                &format!("listen = \"127.0.0.1:{port}\""),
+            )
+            .replace(
+                "base_url = \"http://127.0.0.1:8025\"",
+                &format!("base_url = \"{base}\""),
+            );
+        std::fs::write(self.file("config.toml"), text).expect("write config.toml");
+        base
     }
 
     /// The folder.
@@ -499,5 +529,17 @@ pub fn named_lead(address: &str, first: &str, company: &str) -> LeadRecord {
         first_name: Some(first.to_string()),
         company: Some(company.to_string()),
         ..lead(address)
+    }
+}
+
+/// Waits for `cond` to hold, checking every 50 ms; fails the test after `within`.
+pub fn wait_until(what: &str, within: std::time::Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }

@@ -1,0 +1,213 @@
+//! The daemon's HTTP side (one axum server, `[http]` in config.toml): one-click unsubscribe,
+//! click and open tracking, email providers' webhooks, the API for new leads and booked
+//! meetings, and the health and metrics endpoints. Every handler is stateless beyond the
+//! store, so several daemons can serve behind any load balancer (DESIGN.md, Scale).
+//!
+//! Errors are JSON, `{"error": "...", "field": "..."}` with a 4xx or 5xx status; bodies are
+//! limited in size everywhere ([`BODY_LIMIT`]).
+
+pub mod health;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Secret;
+use crate::daemon::Daemon;
+pub use tokens::{Token, TokenError, TokenKey, TokenKind};
+
+/// The largest request body any endpoint takes (a provider's batch of events stays well
+/// under it; the API's JSON is far smaller).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The setting that holds the token key the daemons made themselves.
+const TOKEN_KEY_SETTING: &str = "token_key";
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    daemon: Arc<Daemon>,
+    tokens: TokenKey,
+    api_token: Option<Secret>,
+    wake: mpsc::Sender<()>,
+}
+
+impl AppState {
+    /// The daemon (config, catalog, store, clock).
+    pub fn daemon(&self) -> &Daemon {
+        &self.inner.daemon
+    }
+
+    /// The key of unsubscribe and tracking links.
+    pub fn tokens(&self) -> &TokenKey {
+        &self.inner.tokens
+    }
+
+    /// The API's bearer token, when config.toml names one.
+    pub fn api_token(&self) -> Option<&Secret> {
+        self.inner.api_token.as_ref()
+    }
+
+    /// Wakes the scheduler (a new enrollment is due now).
+    pub fn wake(&self) {
+        let _ = self.inner.wake.try_send(());
+    }
+}
+
+/// An error answer: a status and a JSON body naming what is wrong.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What is wrong, for a person.
+    pub message: String,
+    /// The request field at fault, when one is.
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    /// An error with `status` and `message`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// 400 about one field of the request.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    /// 500 for a store failure (logged; the client learns nothing of the store).
+    pub fn store(e: crate::store::StoreError) -> ApiError {
+        tracing::error!("HTTP: store error: {e}");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store is not reachable; try again",
+        )
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(ErrorBody {
+                error: &self.message,
+                field: self.field.as_deref(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+/// Every route.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::routes())
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// The token key: from config.toml, else the one the daemons share through the store (made
+/// at the first start).
+pub async fn token_key(daemon: &Daemon) -> Result<TokenKey, String> {
+    let config = daemon.config();
+    match &config.http.token_key {
+        Some(source) => {
+            let secret = source
+                .resolve(&config.dir)
+                .map_err(|e| format!("http.token_key: {e}"))?;
+            if secret.expose().len() < 16 {
+                return Err("http.token_key: the key is shorter than 16 characters".into());
+            }
+            Ok(TokenKey::new(secret.expose().as_bytes()))
+        }
+        None => {
+            let key = daemon
+                .store()
+                .setting_or_insert(TOKEN_KEY_SETTING, tokens::new_key, daemon.now().timestamp())
+                .await
+                .map_err(|e| format!("cannot read the token key from the store: {e}"))?;
+            Ok(TokenKey::new(key.as_bytes()))
+        }
+    }
+}
+
+/// Binds `[http] listen` and serves until `stop` turns true. Fails at once when the address
+/// cannot be bound (in use, not ours) or a key cannot be read.
+pub async fn start(
+    daemon: Arc<Daemon>,
+    wake: mpsc::Sender<()>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), String> {
+    let config = daemon.config();
+    let tokens = token_key(&daemon).await?;
+    let api_token = match &config.http.api_token {
+        Some(source) => Some(
+            source
+                .resolve(&config.dir)
+                .map_err(|e| format!("http.api_token: {e}"))?,
+        ),
+        None => None,
+    };
+    let listen = config.http.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen} ([http] listen): {e}"))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let state = AppState {
+        inner: Arc::new(Inner {
+            daemon,
+            tokens,
+            api_token,
+            wake,
+        }),
+    };
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            while !*stop.borrow() {
+                if stop.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!("HTTP server stopped: {e}");
+        }
+    });
+    tracing::info!(%local, "HTTP listening");
+    Ok((local, task))
+}
