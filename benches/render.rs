@@ -53,7 +53,11 @@ fn main() {
         let mut emails = 0usize;
         let mut bytes = 0usize;
         'run: for lead in leads.iter().cycle() {
-            let input = RenderInput { lead, sender };
+            let input = RenderInput {
+                lead,
+                sender,
+                unsubscribe_url: drumbeat::render::SAMPLE_UNSUBSCRIBE_URL,
+            };
             for seq in &sequences {
                 let mut thread_subject: Option<String> = None;
                 for (i, step) in seq.steps.iter().enumerate() {

@@ -195,6 +195,7 @@ impl Catalog {
                     let input = RenderInput {
                         lead: &lead,
                         sender: &sender,
+                        unsubscribe_url: crate::render::SAMPLE_UNSUBSCRIBE_URL,
                     };
                     let result = match step.kind {
                         StepKind::Email(_) => {

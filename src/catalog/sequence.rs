@@ -27,6 +27,22 @@ pub struct Sequence {
     pub stop: StopRules,
     /// Ordered steps, at least one.
     pub steps: Vec<Step>,
+    /// Click and open tracking for this sequence, over config.toml's `[tracking]`.
+    pub tracking: SequenceTracking,
+    /// Add a plain one-line unsubscribe footer to every email.
+    pub unsubscribe_footer: bool,
+}
+
+/// `tracking:` in a sequence: turns config.toml's click or open tracking off (or on) for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequenceTracking {
+    /// Track clicks (unset: `[tracking] clicks`).
+    #[serde(default)]
+    pub clicks: Option<bool>,
+    /// Track opens (unset: `[tracking] opens`).
+    #[serde(default)]
+    pub opens: Option<bool>,
 }
 
 /// What happens to other enrollments when a lead replies or auto-replies.
@@ -188,6 +204,10 @@ struct RawSequence {
     window: Option<RawWindow>,
     #[serde(default = "default_stop")]
     stop: StopRules,
+    #[serde(default)]
+    tracking: SequenceTracking,
+    #[serde(default)]
+    unsubscribe_footer: bool,
     steps: Spanned<Vec<RawStep>>,
 }
 
@@ -431,6 +451,8 @@ pub fn parse(
         mailboxes,
         window,
         stop: raw.stop,
+        tracking: raw.tracking,
+        unsubscribe_footer: raw.unsubscribe_footer,
         steps,
     };
     (Some(sequence), refs, problems)

@@ -13,6 +13,7 @@ use crate::catalog::StepKind;
 use crate::config::parse_tz;
 use crate::render::RenderInput;
 use crate::send::choose_mailbox;
+use crate::send::links::{Links, dress};
 use crate::send::message::{Outgoing, build};
 
 /// Flags of `preview`.
@@ -91,6 +92,10 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         )));
     }
     let store = open_store(&config).await?;
+    // The links the daemon would put in: the same key, this preview's Message-IDs.
+    let tokens = crate::http::token_key_from(&config, &store, now().timestamp())
+        .await
+        .map_err(Failure::failed)?;
     let Some(lead) = store.lead_by_email(&email).await? else {
         return Err(Failure::failed(format!(
             "no lead {email}; import it first (drumbeat leads import FILE.csv)"
@@ -191,9 +196,18 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
             steps.push(p);
             continue;
         };
+        let message_id = format!(
+            "<preview.{}.{}@{}>",
+            lead.id.0,
+            step.id,
+            sender.from.domain()
+        );
+        let links = Links::new(&tokens, &config.http.base_url, &message_id);
+        let unsubscribe_url = links.unsubscribe();
         let input = RenderInput {
             lead: &lead.record,
             sender,
+            unsubscribe_url: &unsubscribe_url,
         };
         match &step.kind {
             StepKind::Email(e) => {
@@ -202,13 +216,8 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
                     thread.clear();
                 }
                 match catalog.renderer.render_email(&input, seq, i, None) {
-                    Ok(r) => {
-                        let message_id = format!(
-                            "<preview.{}.{}@{}>",
-                            lead.id.0,
-                            step.id,
-                            sender.from.domain()
-                        );
+                    Ok(mut r) => {
+                        dress(&mut r, &links, seq, config.http.tracking);
                         let out = Outgoing {
                             mailbox: sender,
                             lead: &lead.record,
@@ -216,6 +225,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
                             message_id: &message_id,
                             date: at,
                             thread: if e.thread { &thread } else { &[] },
+                            unsubscribe_url: Some(&unsubscribe_url),
                         };
                         match build(&out) {
                             Ok(m) => {

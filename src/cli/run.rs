@@ -65,6 +65,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let clock = fixed.map_or(Clock::System, Clock::Fixed);
     let daemon = Daemon::new(config, catalog, store, instance, clock).map_err(Failure::failed)?;
     let recovered = daemon.start().await?;
+    daemon.load_tokens().await.map_err(Failure::failed)?;
     if args.once {
         return once(&daemon, recovered, args.json).await;
     }

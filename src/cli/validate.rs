@@ -193,6 +193,7 @@ fn check_leads(
             let input = RenderInput {
                 lead: &row.lead,
                 sender,
+                unsubscribe_url: crate::render::SAMPLE_UNSUBSCRIBE_URL,
             };
             let mut failed_steps: Vec<&str> = Vec::new();
             for (i, step) in seq.steps.iter().enumerate() {

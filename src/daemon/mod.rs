@@ -46,6 +46,8 @@ pub struct Daemon {
     fixed_clock: bool,
     clock: Clock,
     catalog_error: Mutex<Option<String>>,
+    /// The key of unsubscribe and tracking links (see [`Daemon::load_tokens`]).
+    tokens: std::sync::OnceLock<crate::http::TokenKey>,
 }
 
 impl Daemon {
@@ -79,6 +81,7 @@ impl Daemon {
             fixed_clock: matches!(clock, Clock::Fixed(_)),
             clock,
             catalog_error: Mutex::new(None),
+            tokens: std::sync::OnceLock::new(),
         })
     }
 
@@ -171,6 +174,20 @@ impl Daemon {
             .daemon_started(&self.instance, i64::from(std::process::id()), now)
             .await?;
         Ok(n)
+    }
+
+    /// Reads the key of unsubscribe and tracking links (config.toml's, else the one the
+    /// daemons share through the store). Without it, emails carry only the mailto:
+    /// unsubscribe and no tracked links; `drumbeat run` loads it before the first tick.
+    pub async fn load_tokens(&self) -> Result<(), String> {
+        let key = crate::http::token_key(self).await?;
+        let _ = self.tokens.set(key);
+        Ok(())
+    }
+
+    /// The key of unsubscribe and tracking links, once loaded.
+    pub fn tokens(&self) -> Option<&crate::http::TokenKey> {
+        self.tokens.get()
     }
 
     /// Reads every watched mailbox once (replies recorded now stop sends claimed after).

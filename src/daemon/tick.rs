@@ -18,6 +18,7 @@ use crate::schedule::plan::{
     current_step, jitter_seed, next_after, spread, thread_of, thread_subject,
 };
 use crate::send::choose_mailbox;
+use crate::send::links::{Links, dress};
 use crate::send::message::{Outgoing, build, new_message_id};
 use crate::send::transport::Delivery;
 use crate::store::{
@@ -447,6 +448,7 @@ impl Daemon {
                 let input = RenderInput {
                     lead: &lead.record,
                     sender: mailbox,
+                    unsubscribe_url: crate::render::SAMPLE_UNSUBSCRIBE_URL,
                 };
                 match catalog.renderer.render_note(&input, seq, index) {
                     Ok(note) => Decision::Task {
@@ -499,9 +501,22 @@ impl Daemon {
         now: DateTime<Utc>,
     ) -> Result<PreparedEmail, String> {
         let step = &seq.steps[index];
+        // A retry keeps the Message-ID it was first given (and so its links).
+        let message_id = past
+            .iter()
+            .find(|t| t.step_id == step.id && t.kind == "email")
+            .and_then(|t| t.message_id.clone())
+            .unwrap_or_else(|| new_message_id(mailbox));
+        let links = self
+            .tokens()
+            .map(|key| Links::new(key, &self.config.http.base_url, &message_id));
+        let unsubscribe_url = links.as_ref().map(Links::unsubscribe);
         let input = RenderInput {
             lead: &lead.record,
             sender: mailbox,
+            unsubscribe_url: unsubscribe_url
+                .as_deref()
+                .unwrap_or(crate::render::SAMPLE_UNSUBSCRIBE_URL),
         };
         let (thread, root_subject) = if threaded {
             (
@@ -511,16 +526,13 @@ impl Daemon {
         } else {
             (Vec::new(), None)
         };
-        let rendered = catalog
+        let mut rendered = catalog
             .renderer
             .render_email(&input, seq, index, root_subject.as_deref())
             .map_err(|e| e.to_string())?;
-        // A retry keeps the Message-ID it was first given.
-        let message_id = past
-            .iter()
-            .find(|t| t.step_id == step.id && t.kind == "email")
-            .and_then(|t| t.message_id.clone())
-            .unwrap_or_else(|| new_message_id(mailbox));
+        if let Some(links) = &links {
+            dress(&mut rendered, links, seq, self.config.http.tracking);
+        }
         let message = build(&Outgoing {
             mailbox,
             lead: &lead.record,
@@ -528,6 +540,7 @@ impl Daemon {
             message_id: &message_id,
             date: now,
             thread: &thread,
+            unsubscribe_url: unsubscribe_url.as_deref(),
         })
         .map_err(|e| e.to_string())?;
         let mut message = message;

@@ -7,6 +7,7 @@
 //! limited in size everywhere ([`BODY_LIMIT`]).
 
 pub mod health;
+pub mod links;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -130,6 +131,7 @@ impl IntoResponse for ApiError {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
+        .merge(links::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -138,7 +140,15 @@ pub fn router(state: AppState) -> Router {
 /// The token key: from config.toml, else the one the daemons share through the store (made
 /// at the first start).
 pub async fn token_key(daemon: &Daemon) -> Result<TokenKey, String> {
-    let config = daemon.config();
+    token_key_from(daemon.config(), daemon.store(), daemon.now().timestamp()).await
+}
+
+/// [`token_key`] from a config and a store.
+pub async fn token_key_from(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+    now: i64,
+) -> Result<TokenKey, String> {
     match &config.http.token_key {
         Some(source) => {
             let secret = source
@@ -150,9 +160,8 @@ pub async fn token_key(daemon: &Daemon) -> Result<TokenKey, String> {
             Ok(TokenKey::new(secret.expose().as_bytes()))
         }
         None => {
-            let key = daemon
-                .store()
-                .setting_or_insert(TOKEN_KEY_SETTING, tokens::new_key, daemon.now().timestamp())
+            let key = store
+                .setting_or_insert(TOKEN_KEY_SETTING, tokens::new_key, now)
                 .await
                 .map_err(|e| format!("cannot read the token key from the store: {e}"))?;
             Ok(TokenKey::new(key.as_bytes()))

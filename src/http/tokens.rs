@@ -3,9 +3,11 @@
 //! the link it points at, or learn the lead's address from it.
 //!
 //! A token is `base64url(payload || tag)` without padding, where the payload is one version
-//! byte, one kind byte, for a click the link's index (two bytes, big-endian), then the
-//! Message-ID without its angle brackets, and the tag is the first 16 bytes of the HMAC of the
-//! payload. Tokens exist as soon as the Message-ID does (before the claim), and a retry keeps
+//! byte, one kind byte, for a click the link's index (two bytes, big-endian) and its URL
+//! (two bytes of length, then the URL), then the Message-ID without its angle brackets, and
+//! the tag is the first 16 bytes of the HMAC of the payload. A click token carries the URL
+//! that was in the email, signed: the redirect goes there and nowhere else, and nothing needs
+//! storing per link. Tokens exist as soon as the Message-ID does (before the claim), and a retry keeps
 //! the Message-ID, so every copy of an email carries the same links.
 
 use aws_lc_rs::{constant_time, hmac};
@@ -16,14 +18,16 @@ const VERSION: u8 = 1;
 const TAG_LEN: usize = 16;
 /// Longest Message-ID a token carries (RFC 5322 lines stop at 998 characters anyway).
 const MAX_ID: usize = 255;
+/// Longest URL a click token carries; longer links are left as they are.
+pub const MAX_URL: usize = 2048;
 
 /// What a token is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenKind {
     /// The one-click unsubscribe URL (`/u/TOKEN`).
     Unsubscribe,
-    /// A tracked link (`/c/TOKEN`): the index of the link in the email.
-    Click(u16),
+    /// A tracked link (`/c/TOKEN`): the index of the link in the email, and its URL.
+    Click(u16, String),
     /// The open pixel (`/o/TOKEN.gif`).
     Open,
 }
@@ -72,7 +76,7 @@ impl TokenKey {
     }
 
     /// The token for `kind` in the email `message_id` (`<id@domain>` or `id@domain`).
-    pub fn sign(&self, message_id: &str, kind: TokenKind) -> String {
+    pub fn sign(&self, message_id: &str, kind: &TokenKind) -> String {
         let id = message_id.trim_start_matches('<').trim_end_matches('>');
         let id = &id.as_bytes()[..id.len().min(MAX_ID)];
         let mut payload = Vec::with_capacity(4 + id.len() + TAG_LEN);
@@ -80,9 +84,12 @@ impl TokenKey {
         match kind {
             TokenKind::Unsubscribe => payload.push(b'u'),
             TokenKind::Open => payload.push(b'o'),
-            TokenKind::Click(link) => {
+            TokenKind::Click(link, url) => {
                 payload.push(b'c');
                 payload.extend_from_slice(&link.to_be_bytes());
+                let url = &url.as_bytes()[..url.len().min(MAX_URL)];
+                payload.extend_from_slice(&(url.len() as u16).to_be_bytes());
+                payload.extend_from_slice(url);
             }
         }
         payload.extend_from_slice(id);
@@ -93,7 +100,7 @@ impl TokenKey {
 
     /// Checks a token from a URL. Nothing in it is trusted before the signature is.
     pub fn verify(&self, token: &str) -> Result<Token, TokenError> {
-        if token.len() > 2 * (MAX_ID + 4 + TAG_LEN) {
+        if token.len() > 2 * (MAX_ID + MAX_URL + 6 + TAG_LEN) {
             return Err(TokenError::Malformed);
         }
         let raw = URL_SAFE_NO_PAD
@@ -112,10 +119,13 @@ impl TokenKey {
         let (kind, id) = match payload[1] {
             b'u' => (TokenKind::Unsubscribe, &payload[2..]),
             b'o' => (TokenKind::Open, &payload[2..]),
-            b'c' if payload.len() > 4 => (
-                TokenKind::Click(u16::from_be_bytes([payload[2], payload[3]])),
-                &payload[4..],
-            ),
+            b'c' if payload.len() > 6 => {
+                let link = u16::from_be_bytes([payload[2], payload[3]]);
+                let len = usize::from(u16::from_be_bytes([payload[4], payload[5]]));
+                let url = payload.get(6..6 + len).ok_or(TokenError::Malformed)?;
+                let url = std::str::from_utf8(url).map_err(|_| TokenError::Malformed)?;
+                (TokenKind::Click(link, url.to_string()), &payload[6 + len..])
+            }
             _ => return Err(TokenError::Malformed),
         };
         let id = std::str::from_utf8(id).map_err(|_| TokenError::Malformed)?;
@@ -150,10 +160,10 @@ mod tests {
         for kind in [
             TokenKind::Unsubscribe,
             TokenKind::Open,
-            TokenKind::Click(0),
-            TokenKind::Click(65535),
+            TokenKind::Click(0, "https://example.com/a?b=c#d".into()),
+            TokenKind::Click(65535, String::new()),
         ] {
-            let t = key.sign(MID, kind);
+            let t = key.sign(MID, &kind);
             assert!(
                 t.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -172,7 +182,7 @@ mod tests {
     fn another_key_or_a_changed_byte_is_refused() {
         let key = TokenKey::new(b"0123456789abcdef0123456789abcdef");
         let other = TokenKey::new(b"fedcba9876543210fedcba9876543210");
-        let t = key.sign(MID, TokenKind::Click(3));
+        let t = key.sign(MID, &TokenKind::Click(3, "https://example.com/".into()));
         assert_eq!(other.verify(&t), Err(TokenError::BadSignature));
         // Point the click at another link: the tag no longer matches.
         let mut raw = URL_SAFE_NO_PAD.decode(&t).unwrap();

@@ -84,6 +84,7 @@ pub(super) fn build(
     ctx.insert_value("sender", Value::from(sender));
     ctx.insert_value("sequence", Value::from(seq));
     ctx.insert_value("step", Value::from(st));
+    ctx.insert_value("unsubscribe_url", Value::from(input.unsubscribe_url));
     ctx.insert_value(SEED_VAR, Value::from(seed as i64));
     ctx
 }

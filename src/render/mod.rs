@@ -140,7 +140,12 @@ pub struct RenderInput<'a> {
     pub lead: &'a LeadRecord,
     /// The sending mailbox.
     pub sender: &'a Mailbox,
+    /// The email's one-click unsubscribe URL (`{{ unsubscribe_url }}` in templates).
+    pub unsubscribe_url: &'a str,
 }
+
+/// `{{ unsubscribe_url }}` where there is no real email yet (checks with a sample lead).
+pub const SAMPLE_UNSUBSCRIBE_URL: &str = "https://drumbeat.invalid/u/sample";
 
 /// A stable 64-bit FNV-1a hash (seeds must not change between releases or platforms).
 pub fn fnv1a(bytes: &[u8]) -> u64 {

@@ -30,6 +30,8 @@ pub struct Outgoing<'a> {
     /// For a reply in the thread: the Message-IDs of the thread so far, oldest first
     /// (In-Reply-To is the last; References lists them all).
     pub thread: &'a [String],
+    /// The one-click unsubscribe URL (RFC 8058), besides the mailto: one.
+    pub unsubscribe_url: Option<&'a str>,
 }
 
 /// Why a message could not be built.
@@ -55,9 +57,15 @@ pub fn new_message_id(mailbox: &Mailbox) -> String {
     format!("<{nanos:x}.{salt:016x}.db@{}>", mailbox.from.domain())
 }
 
-/// The unsubscribe address of a mailbox (`mailto:` form of RFC 2369).
-pub fn list_unsubscribe(mailbox: &Mailbox) -> String {
-    format!("<mailto:{}?subject=unsubscribe>", mailbox.from.as_str())
+/// The List-Unsubscribe header (RFC 2369): the one-click URL first when there is one (RFC
+/// 8058; Gmail and Yahoo require it of bulk senders), then the mailbox's own address, which
+/// the inbox watcher understands.
+pub fn list_unsubscribe(mailbox: &Mailbox, url: Option<&str>) -> String {
+    let mailto = format!("<mailto:{}?subject=unsubscribe>", mailbox.from.as_str());
+    match url {
+        Some(url) => format!("<{url}>, {mailto}"),
+        None => mailto,
+    }
 }
 
 /// The MIME boundary of a message: derived from its Message-ID and content instead of drawn at
@@ -118,8 +126,14 @@ pub fn build(o: &Outgoing<'_>) -> Result<lettre::Message, MessageError> {
     }
     b = b.raw_header(HeaderValue::new(
         HeaderName::new_from_ascii_str("List-Unsubscribe"),
-        list_unsubscribe(o.mailbox),
+        list_unsubscribe(o.mailbox, o.unsubscribe_url),
     ));
+    if o.unsubscribe_url.is_some() {
+        b = b.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+            "List-Unsubscribe=One-Click".to_string(),
+        ));
+    }
     let text = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
         .body(o.rendered.text.clone());

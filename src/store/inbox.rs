@@ -616,7 +616,7 @@ async fn pause(
 }
 
 /// Puts the lead's address on the suppression list.
-async fn suppress(
+pub(super) async fn suppress(
     tx: &mut AnyConnection,
     lead: i64,
     reason: &str,

@@ -19,6 +19,7 @@ mod status;
 mod suppressions;
 mod tasks;
 mod touches;
+mod tracking;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -42,6 +43,7 @@ pub use tasks::{TaskFilter, TaskFinish, TaskRow};
 pub use touches::{
     Claim, ClaimKind, Claimed, LEASE_SECONDS, Leased, Next, PastTouch, RecentSends, TouchInfo,
 };
+pub use tracking::TrackedTouch;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

@@ -75,10 +75,14 @@ fn raw_prints_a_real_rfc5322_message_with_html_alternative() {
         h["message-id"],
         json["steps"][0]["message_id"].as_str().expect("id")
     );
-    assert_eq!(
-        h["list-unsubscribe"],
-        "<mailto:ana@example.com?subject=unsubscribe>"
+    // The one-click URL (RFC 8058) on the configured base URL, then the mailbox's address.
+    let unsubscribe = &h["list-unsubscribe"];
+    assert!(
+        unsubscribe.starts_with("<http://127.0.0.1:8025/u/")
+            && unsubscribe.ends_with(">, <mailto:ana@example.com?subject=unsubscribe>"),
+        "{unsubscribe}"
     );
+    assert_eq!(h["list-unsubscribe-post"], "List-Unsubscribe=One-Click");
     assert_eq!(h["mime-version"], "1.0");
     let date = DateTime::parse_from_rfc2822(&h["date"]).expect("an RFC 5322 date");
     let due = DateTime::parse_from_rfc3339(json["steps"][0]["due_at"].as_str().expect("due"))

@@ -40,8 +40,18 @@ impl Project {
     }
 
     /// Gives the daemon's HTTP side a free loopback port of its own (listen and base_url);
-    /// returns the base URL.
+    /// returns the base URL (the same one on later calls).
     pub fn http_base(&self) -> String {
+        let current = std::fs::read_to_string(self.file("config.toml")).expect("read config.toml");
+        if !current.contains("listen = \"127.0.0.1:0\"")
+            && let Some(base) = current
+                .lines()
+                .find_map(|l| l.strip_prefix("base_url = \""))
+                .and_then(|l| l.strip_suffix('"'))
+        {
+            // Given a port already.
+            return base.to_string();
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
