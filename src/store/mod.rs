@@ -19,6 +19,7 @@ mod status;
 mod suppressions;
 mod tasks;
 mod touches;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -39,6 +40,7 @@ pub use sent::SentRecord;
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
 pub use tasks::{TaskFilter, TaskFinish, TaskRow};
+pub use webhooks::{Attempt, Delivery, EndpointQueue, FeedEvent, NewDelivery};
 pub use touches::{
     Claim, ClaimKind, Claimed, LEASE_SECONDS, Leased, Next, PastTouch, RecentSends, TouchInfo,
 };

@@ -32,3 +32,4 @@ mod store_leads;
 mod store_schema;
 mod store_suppressions;
 mod support;
+mod webhooks_out;
