@@ -153,8 +153,8 @@ pub(super) fn resolve(
             ok = false;
         }
         let format = match w.format.as_ref().map(|f| f.get_ref().trim()) {
-            None | Some("standard") => WebhookFormat::Standard,
-            Some("slack") => WebhookFormat::Slack,
+            None | Some("standard") => Some(WebhookFormat::Standard),
+            Some("slack") => Some(WebhookFormat::Slack),
             Some(other) => {
                 problems.push((
                     w.format.as_ref().map(Spanned::span),
@@ -163,10 +163,10 @@ pub(super) fn resolve(
                     ),
                 ));
                 ok = false;
-                WebhookFormat::Standard
+                None
             }
         };
-        if format == WebhookFormat::Standard && w.secret.is_none() {
+        if format == Some(WebhookFormat::Standard) && w.secret.is_none() {
             problems.push((
                 Some(w.name.span()),
                 format!(
@@ -175,7 +175,7 @@ pub(super) fn resolve(
             ));
             ok = false;
         }
-        if ok {
+        if let (true, Some(format)) = (ok, format) {
             out.push(Webhook {
                 name,
                 url,
@@ -299,11 +299,12 @@ mod tests {
         assert!(all.contains("config.toml:2:8: webhook name \"a b\""), "{all}");
         assert!(all.contains("config.toml:7:7: webhook \"slack\": url: must start with https://"), "{all}");
         assert!(!all.contains("sekrit"), "{all}");
-        assert!(all.contains("config.toml:13:10: webhook \"crm\": format \"xml\""), "{all}");
-        assert!(all.contains("config.toml:14:8: webhook \"crm2\" has no secret"), "{all}");
-        assert!(all.contains("config.toml:19:18: webhooks.retry: a wait must be longer than 0"), "{all}");
-        assert!(all.contains("config.toml:19:23: webhooks.retry: \"3 fortnights\": unknown unit"), "{all}");
-        assert!(all.contains("config.toml:20:11: webhooks.timeout must be between"), "{all}");
+        assert_eq!(err.len(), 7, "{all}");
+        assert!(all.contains("config.toml:14:10: webhook \"crm\": format \"xml\""), "{all}");
+        assert!(all.contains("config.toml:16:8: webhook \"crm2\" has no secret"), "{all}");
+        assert!(all.contains("config.toml:20:17: webhooks.retry: a wait must be longer than 0"), "{all}");
+        assert!(all.contains("config.toml:20:22: webhooks.retry: \"3 fortnights\": unknown unit"), "{all}");
+        assert!(all.contains("config.toml:21:11: webhooks.timeout must be between"), "{all}");
     }
 
     #[test]
