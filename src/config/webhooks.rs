@@ -158,9 +158,7 @@ pub(super) fn resolve(
             Some(other) => {
                 problems.push((
                     w.format.as_ref().map(Spanned::span),
-                    format!(
-                        "webhook {name:?}: format {other:?} is not \"standard\" or \"slack\""
-                    ),
+                    format!("webhook {name:?}: format {other:?} is not \"standard\" or \"slack\""),
                 ));
                 ok = false;
                 None
@@ -269,7 +267,10 @@ mod tests {
         assert!(!w.wants("sent"));
         assert_eq!(w.format, super::WebhookFormat::Standard);
         assert_eq!(c.webhook_settings.retry, super::DEFAULT_RETRY.to_vec());
-        assert_eq!(super::DEFAULT_RETRY.iter().sum::<i64>(), 23 * 3600 + 35 * 60 + 5);
+        assert_eq!(
+            super::DEFAULT_RETRY.iter().sum::<i64>(),
+            23 * 3600 + 35 * 60 + 5
+        );
     }
 
     #[test]
@@ -296,22 +297,46 @@ mod tests {
         )
         .unwrap_err();
         let all = err.join("\n");
-        assert!(all.contains("config.toml:2:8: webhook name \"a b\""), "{all}");
-        assert!(all.contains("config.toml:7:7: webhook \"slack\": url: must start with https://"), "{all}");
+        assert!(
+            all.contains("config.toml:2:8: webhook name \"a b\""),
+            "{all}"
+        );
+        assert!(
+            all.contains("config.toml:7:7: webhook \"slack\": url: must start with https://"),
+            "{all}"
+        );
         assert!(!all.contains("sekrit"), "{all}");
         assert_eq!(err.len(), 7, "{all}");
-        assert!(all.contains("config.toml:14:10: webhook \"crm\": format \"xml\""), "{all}");
-        assert!(all.contains("config.toml:16:8: webhook \"crm2\" has no secret"), "{all}");
-        assert!(all.contains("config.toml:20:17: webhooks.retry: a wait must be longer than 0"), "{all}");
-        assert!(all.contains("config.toml:20:22: webhooks.retry: \"3 fortnights\": unknown unit"), "{all}");
-        assert!(all.contains("config.toml:21:11: webhooks.timeout must be between"), "{all}");
+        assert!(
+            all.contains("config.toml:14:10: webhook \"crm\": format \"xml\""),
+            "{all}"
+        );
+        assert!(
+            all.contains("config.toml:16:8: webhook \"crm2\" has no secret"),
+            "{all}"
+        );
+        assert!(
+            all.contains("config.toml:20:17: webhooks.retry: a wait must be longer than 0"),
+            "{all}"
+        );
+        assert!(
+            all.contains("config.toml:20:22: webhooks.retry: \"3 fortnights\": unknown unit"),
+            "{all}"
+        );
+        assert!(
+            all.contains("config.toml:21:11: webhooks.timeout must be between"),
+            "{all}"
+        );
     }
 
     #[test]
     fn duplicate_names_and_unknown_keys_are_refused() {
         let one = "[[webhook]]\nname = \"crm\"\nurl = \"https://c.example.com/\"\nevents = [\"*\"]\nsecret = { env = \"X\" }\n";
         let err = parse(&format!("{one}{one}")).unwrap_err();
-        assert!(err[0].starts_with("config.toml:7:8: webhook \"crm\" is defined twice"), "{err:#?}");
+        assert!(
+            err[0].starts_with("config.toml:7:8: webhook \"crm\" is defined twice"),
+            "{err:#?}"
+        );
         let err = parse(&one.replace("events", "event")).unwrap_err();
         assert!(err[0].contains("unknown key `event`"), "{err:#?}");
     }

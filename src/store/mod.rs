@@ -40,10 +40,10 @@ pub use sent::SentRecord;
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
 pub use tasks::{TaskFilter, TaskFinish, TaskRow};
-pub use webhooks::{Attempt, Delivery, EndpointQueue, FeedEvent, NewDelivery};
 pub use touches::{
     Claim, ClaimKind, Claimed, LEASE_SECONDS, Leased, Next, PastTouch, RecentSends, TouchInfo,
 };
+pub use webhooks::{Attempt, Delivery, EndpointQueue, FeedEvent, NewDelivery};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

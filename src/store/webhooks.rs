@@ -184,8 +184,7 @@ impl Store {
                     touch_id: r.try_get("touch_id")?,
                     message_id: r.try_get("message_id")?,
                     subject: r.try_get("subject")?,
-                    data: serde_json::from_str(&data)
-                        .unwrap_or(serde_json::Value::String(data)),
+                    data: serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data)),
                 })
             })
             .collect()

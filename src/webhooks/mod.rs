@@ -275,7 +275,10 @@ mod tests {
             );
         }
         assert_eq!(
-            format!("{:?}", SigningKey::parse("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap()),
+            format!(
+                "{:?}",
+                SigningKey::parse("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap()
+            ),
             "SigningKey(***)"
         );
     }
@@ -312,7 +315,14 @@ mod tests {
             message_id: None,
             ..event("suppressed")
         });
-        let keys = |v: &Value| v["data"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        let keys = |v: &Value| {
+            v["data"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+        };
         assert_eq!(keys(&p), keys(&sent));
     }
 

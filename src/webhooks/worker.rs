@@ -310,7 +310,9 @@ impl Dispatcher {
             }
         }
         loop {
-            let r = self.send_due(daemon.store(), daemon.instance(), now).await?;
+            let r = self
+                .send_due(daemon.store(), daemon.instance(), now)
+                .await?;
             report.delivered += r.delivered;
             report.retrying += r.retrying;
             report.failed += r.failed;
@@ -338,10 +340,7 @@ pub async fn run(daemon: Arc<Daemon>, mut shutdown: watch::Receiver<bool>) {
     };
     let grace = Duration::from_secs(d.timeout.unsigned_abs() + 1);
     let mut backoff = Duration::from_secs(1);
-    tracing::info!(
-        endpoints = d.endpoints.len(),
-        "webhook dispatcher started"
-    );
+    tracing::info!(endpoints = d.endpoints.len(), "webhook dispatcher started");
     loop {
         if *shutdown.borrow() {
             break;
@@ -386,7 +385,11 @@ pub async fn run(daemon: Arc<Daemon>, mut shutdown: watch::Receiver<bool>) {
             }
         }
     }
-    match daemon.store().release_webhook_leases(daemon.instance()).await {
+    match daemon
+        .store()
+        .release_webhook_leases(daemon.instance())
+        .await
+    {
         Ok(n) if n > 0 => tracing::info!(released = n, "webhook leases given back"),
         Ok(_) => {}
         Err(e) => tracing::warn!("webhooks: cannot give leases back: {e}"),

@@ -196,7 +196,11 @@ fn webhooks_reach_the_receiver_signed_with_their_type_and_data() {
     let slack = Receiver::start(&[]);
     let p = project(&format!(
         "{}[[webhook]]\nname = \"team-channel\"\nurl = \"{}/services/T0/B0/tok\"\nevents = [\"stopped\"]\nformat = \"slack\"\n",
-        endpoint("crm", &format!("{}/hooks/drumbeat", rx.url), "[\"sent\", \"stopped\"]"),
+        endpoint(
+            "crm",
+            &format!("{}/hooks/drumbeat", rx.url),
+            "[\"sent\", \"stopped\"]"
+        ),
         slack.url
     ));
     // The first start gives the endpoints their read position; the enrollments made by the
@@ -217,15 +221,28 @@ fn webhooks_reach_the_receiver_signed_with_their_type_and_data() {
         assert_eq!(body["timestamp"], T0, "{body}");
         let data = &body["data"];
         assert_eq!(r.header("webhook-id"), format!("evt_{}", data["event_id"]));
-        assert!(data["lead"]["email"].as_str().is_some_and(|e| e.contains('@')), "{body}");
+        assert!(
+            data["lead"]["email"]
+                .as_str()
+                .is_some_and(|e| e.contains('@')),
+            "{body}"
+        );
         assert!(data["lead"]["id"].is_i64(), "{body}");
         assert_eq!(data["sequence"], "cold-outbound", "{body}");
         assert_eq!(data["step"], "intro", "{body}");
         assert_eq!(data["mailbox"], "ana", "{body}");
-        assert!(data["message_id"].as_str().is_some_and(|m| m.starts_with('<')), "{body}");
+        assert!(
+            data["message_id"]
+                .as_str()
+                .is_some_and(|m| m.starts_with('<')),
+            "{body}"
+        );
         assert!(data["subject"].is_string(), "{body}");
     }
-    assert!(slack.requests().is_empty(), "the Slack endpoint wants stops only");
+    assert!(
+        slack.requests().is_empty(),
+        "the Slack endpoint wants stops only"
+    );
 
     p.ok(&["stop", MARIA]);
     let report = once(&p, T0);
@@ -238,7 +255,11 @@ fn webhooks_reach_the_receiver_signed_with_their_type_and_data() {
     let posted = slack.requests();
     assert_eq!(posted.len(), 1, "{posted:#?}");
     assert_eq!(posted[0].path, "/services/T0/B0/tok");
-    assert_eq!(posted[0].header("webhook-signature"), "", "no secret, no signature");
+    assert_eq!(
+        posted[0].header("webhook-signature"),
+        "",
+        "no secret, no signature"
+    );
     let text = posted[0].json()["text"].as_str().expect("text").to_string();
     assert!(
         text.starts_with(&format!("Maria Garcia &lt;{MARIA}&gt; was stopped")),
@@ -273,7 +294,11 @@ fn an_endpoint_that_keeps_failing_shows_in_status_without_its_url_or_secret() {
     let rx = Receiver::start(&[500, 500, 500]);
     let p = project(&format!(
         "{}[webhooks]\nretry = [\"1 minute\"]\n",
-        endpoint("crm", &format!("{}/T000/B000/urltoken", rx.url), "[\"stopped\"]")
+        endpoint(
+            "crm",
+            &format!("{}/T000/B000/urltoken", rx.url),
+            "[\"stopped\"]"
+        )
     ));
     once(&p, T0);
     p.import_sample(&["--sequence", "cold-outbound"]);
@@ -303,7 +328,9 @@ fn an_endpoint_that_keeps_failing_shows_in_status_without_its_url_or_secret() {
     assert_eq!(status[0]["pending"], 0, "{status}");
     assert_eq!(status[0]["last_status"], 500, "{status}");
     assert!(
-        status[0]["last_error"].as_str().is_some_and(|e| e.contains("500")),
+        status[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("500")),
         "{status}"
     );
     let json = p.ok(&["status", "--json"]).json();
@@ -321,7 +348,10 @@ fn an_endpoint_that_keeps_failing_shows_in_status_without_its_url_or_secret() {
     for out in [text, json.to_string()] {
         assert!(!out.contains("urltoken"), "the URL leaked: {out}");
         assert!(!out.contains("MfKQ9r8"), "the secret leaked: {out}");
-        assert!(!out.contains("response body"), "the response body leaked: {out}");
+        assert!(
+            !out.contains("response body"),
+            "the response body leaked: {out}"
+        );
     }
 }
 
