@@ -2,7 +2,11 @@
 //! queuing is idempotent per endpoint and event, leases keep two daemons off one delivery,
 //! and only the lease holder records an attempt.
 
+use std::path::Path;
+
+use drumbeat::config::Config;
 use drumbeat::store::{Attempt, EventKind, NewDelivery, NewEvent};
+use drumbeat::webhooks::Dispatcher;
 
 use crate::support::{NOW, for_each_store, lead};
 
@@ -170,6 +174,40 @@ async fn webhook_queue_is_idempotent_leased_and_guarded() {
             assert_eq!(q.last_error.as_deref(), Some("cannot connect"), "{e}");
             assert_eq!(q.last_attempt_at, Some(NOW + 4), "{e}");
             assert_eq!(q.last_delivered_at, Some(NOW + 3), "{e}");
+            s.close().await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn feeder_stops_before_a_fresh_hole_in_event_ids_and_run_once_goes_past_it() {
+    for_each_store(
+        "feeder_stops_before_a_fresh_hole_in_event_ids_and_run_once_goes_past_it",
+        |s| async move {
+            let e = s.engine;
+            let config = Config::parse(
+                "[[webhook]]\nname = \"team\"\nurl = \"http://127.0.0.1:9/\"\nevents = [\"*\"]\nformat = \"slack\"\n",
+                "config.toml",
+                Path::new("config.toml"),
+                Path::new("."),
+            )
+            .expect("config");
+            let mut feeder = Dispatcher::new(&config).expect("dispatcher");
+            assert_eq!(feeder.feed(&s, NOW, true).await.expect("feed"), 0, "{e}");
+            for _ in 0..3 {
+                let ev = NewEvent::about(EventKind::Suppressed, None);
+                s.record_event(&ev, NOW).await.expect("event");
+            }
+            // The middle event's id looks taken by a transaction that has not committed yet.
+            let middle = s.int("SELECT MIN(id) + 1 FROM events").await;
+            s.exec(&format!("DELETE FROM events WHERE id = {middle}")).await;
+            assert_eq!(feeder.feed(&s, NOW, true).await.expect("feed"), 1, "{e}");
+            assert_eq!(feeder.feed(&s, NOW, true).await.expect("feed"), 0, "{e}: waits");
+            // `run --once` does not wait.
+            assert_eq!(feeder.feed(&s, NOW, false).await.expect("feed"), 1, "{e}");
+            let queued = s.int("SELECT COUNT(*) FROM webhook_deliveries").await;
+            assert_eq!(queued, 2, "{e}");
             s.close().await;
         },
     )
