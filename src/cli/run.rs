@@ -235,8 +235,8 @@ async fn serve(daemon: Daemon) -> Outcome {
         let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), http).await;
-    // It lets in-flight posts finish for up to [webhooks] timeout (at most 5 minutes).
-    let _ = tokio::time::timeout(Duration::from_secs(310), hooks).await;
+    // It gives in-flight posts at most 5 seconds, then gives them back.
+    let _ = tokio::time::timeout(Duration::from_secs(10), hooks).await;
     // Give in-flight work a bounded moment, then record the stop.
     let _ = tokio::time::timeout(Duration::from_secs(30), daemon.stop()).await;
     result.map_err(|e| Failure::failed(e.to_string()))

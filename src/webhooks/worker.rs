@@ -25,6 +25,8 @@ const SEND_BATCH: i64 = 32;
 const PARALLEL: usize = 8;
 /// How often the loop looks for new events when nothing is due sooner.
 const POLL: Duration = Duration::from_secs(1);
+/// The longest a stopping daemon waits for posts in flight before it gives them back.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long a hole in event ids is waited for (on PostgreSQL a transaction that took an id
 /// may commit after a later one); a hole older than this is a rolled-back id and is skipped.
 const GAP_GRACE: Duration = Duration::from_secs(10);
@@ -325,7 +327,8 @@ impl Dispatcher {
 }
 
 /// The dispatcher task of `drumbeat run`: feeds and posts until `shutdown` turns true. A stop
-/// lets in-flight posts finish for up to the webhook timeout, then gives their leases back
+/// lets in-flight posts finish for up to 5 seconds (or the webhook timeout, when shorter),
+/// then gives their leases back
 /// (they are posted again, with the same `webhook-id`, by the next daemon to run).
 pub async fn run(daemon: Arc<Daemon>, mut shutdown: watch::Receiver<bool>) {
     if daemon.config().webhooks.is_empty() {
@@ -338,7 +341,7 @@ pub async fn run(daemon: Arc<Daemon>, mut shutdown: watch::Receiver<bool>) {
             return;
         }
     };
-    let grace = Duration::from_secs(d.timeout.unsigned_abs() + 1);
+    let grace = STOP_GRACE.min(Duration::from_secs(d.timeout.unsigned_abs() + 1));
     let mut backoff = Duration::from_secs(1);
     tracing::info!(endpoints = d.endpoints.len(), "webhook dispatcher started");
     loop {

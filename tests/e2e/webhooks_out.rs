@@ -43,7 +43,8 @@ impl Request {
     }
 }
 
-/// A small HTTP/1.1 server on 127.0.0.1: answers the scripted statuses in order, then 200.
+/// A small HTTP/1.1 server on 127.0.0.1: answers the scripted statuses in order, then 200;
+/// a scripted 0 reads the request and never answers.
 struct Receiver {
     url: String,
     seen: Arc<Mutex<Vec<Request>>>,
@@ -91,6 +92,10 @@ impl Receiver {
                     body: String::from_utf8_lossy(&body).into_owned(),
                     answered,
                 });
+                if answered == 0 {
+                    std::thread::sleep(Duration::from_secs(120));
+                    continue;
+                }
                 let _ = write!(
                     stream,
                     "HTTP/1.1 {answered} X\r\nContent-Length: 13\r\nConnection: close\r\n\r\nresponse body"
@@ -383,4 +388,38 @@ fn the_daemon_retries_a_delivery_answered_500_with_the_same_webhook_id() {
         let s = webhook_status(&p);
         s[0]["delivered"] == 1 && s[0]["pending"] == 0 && s[0]["state"] == "ok"
     });
+}
+
+#[test]
+fn a_stopping_daemon_gives_back_a_post_in_flight_within_seconds() {
+    let rx = Receiver::start(&[0]);
+    let p = project(&format!(
+        "{}[webhooks]\ntimeout = \"60s\"\n",
+        endpoint("crm", &rx.url, "[\"stopped\"]")
+    ));
+    p.import_sample(&["--sequence", "cold-outbound"]);
+    let mut daemon = Served::start(&p, "hooks");
+    p.ok(&["stop", MARIA]);
+    wait_until("the post in flight", Duration::from_secs(30), || {
+        !rx.requests().is_empty()
+    });
+    let pid = i32::try_from(daemon.child.id()).expect("pid");
+    // SAFETY: kill(2) with a pid we spawned and a valid signal number.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let stopping = std::time::Instant::now();
+    wait_until("the daemon's exit", Duration::from_secs(20), || {
+        daemon.child.try_wait().expect("wait").is_some()
+    });
+    assert!(
+        stopping.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        stopping.elapsed()
+    );
+    // Given back without counting an attempt: the next daemon posts it, same webhook-id.
+    let s = webhook_status(&p);
+    assert_eq!(
+        (s[0]["pending"].as_i64(), s[0]["retrying"].as_i64()),
+        (Some(1), Some(0)),
+        "{s}"
+    );
 }
