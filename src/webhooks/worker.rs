@@ -251,7 +251,8 @@ impl Dispatcher {
         let made = usize::try_from(d.attempts).unwrap_or(usize::MAX);
         match self.retry.get(made) {
             Some(wait) => {
-                let jitter = (d.id.unsigned_abs() * 7919 % (wait.unsigned_abs() / 10 + 1)) as i64;
+                let jitter = (d.id.unsigned_abs().wrapping_mul(7919)
+                    % (wait.unsigned_abs() / 10 + 1)) as i64;
                 let at = now + wait + jitter;
                 tracing::warn!(endpoint = %d.endpoint, delivery = d.id, attempt = made + 1, "webhook failed: {error}; next attempt in {}s", at - now);
                 Attempt::Retry { status, error, at }
