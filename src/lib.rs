@@ -16,3 +16,4 @@ pub mod render;
 pub mod schedule;
 pub mod send;
 pub mod store;
+pub mod webhooks;

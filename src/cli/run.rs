@@ -66,6 +66,10 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let daemon = Daemon::new(config, catalog, store, instance, clock).map_err(Failure::failed)?;
     let recovered = daemon.start().await?;
     daemon.load_tokens().await.map_err(Failure::failed)?;
+    // Outgoing webhooks: an endpoint new to the store starts at the newest event, before this
+    // run records any.
+    crate::webhooks::init_cursors(daemon.store(), daemon.config(), daemon.now().timestamp())
+        .await?;
     if args.once {
         return once(&daemon, recovered, args.json).await;
     }
@@ -74,6 +78,13 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
 
 async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
     let report = daemon.run_once().await?;
+    // Webhooks of what just happened (and retries now due) go out before the exit.
+    let hooks = if daemon.config().webhooks.is_empty() {
+        None
+    } else {
+        let mut d = crate::webhooks::Dispatcher::new(daemon.config()).map_err(Failure::failed)?;
+        Some(d.flush(daemon).await?)
+    };
     let next = daemon.store().next_due_at().await?;
     daemon.stop().await;
     if json {
@@ -83,11 +94,14 @@ async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
             report: &'a TickReport,
             recovered_uncertain: u64,
             next_due_at: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            webhooks: Option<crate::webhooks::FlushReport>,
         }
         return print_json(&Once {
             report: &report,
             recovered_uncertain: recovered,
             next_due_at: super::output::rfc3339(next),
+            webhooks: hooks,
         });
     }
     println!(
@@ -100,6 +114,12 @@ async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
         report.bounced,
         report.uncertain
     );
+    if let Some(h) = hooks {
+        println!(
+            "webhooks: queued {}, delivered {}, retrying {}, failed {}",
+            h.queued, h.delivered, h.retrying, h.failed
+        );
+    }
     if recovered > 0 {
         println!(
             "{recovered} send(s) interrupted by a crash are uncertain: see `drumbeat status`, then `drumbeat resolve TOUCH --sent|--not-sent`"
@@ -184,6 +204,8 @@ async fn serve(daemon: Daemon) -> Outcome {
             ))
         })
         .collect();
+    // Outgoing webhooks: one dispatcher (it returns at once when no endpoint is configured).
+    let hooks = tokio::spawn(crate::webhooks::run(daemon.clone(), stop_rx.clone()));
     tracing::info!(
         instance = daemon.instance(),
         watchers = watchers.len(),
@@ -214,6 +236,8 @@ async fn serve(daemon: Daemon) -> Outcome {
         let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), http).await;
+    // It gives in-flight posts at most 5 seconds, then gives them back.
+    let _ = tokio::time::timeout(Duration::from_secs(10), hooks).await;
     // Give in-flight work a bounded moment, then record the stop.
     let _ = tokio::time::timeout(Duration::from_secs(30), daemon.stop()).await;
     result.map_err(|e| Failure::failed(e.to_string()))

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::output::{print_json, rfc3339, utc};
 use super::{Outcome, load_config, now, open_store};
-use crate::store::{AttentionItem, SequenceCounts, UpcomingSend};
+use crate::config::Config;
+use crate::store::{AttentionItem, SequenceCounts, Store, StoreError, UpcomingSend};
 
 /// Flags of `status`.
 #[derive(Debug, clap::Args)]
@@ -73,12 +74,32 @@ struct DaemonStatus {
     catalog_error: Option<String>,
 }
 
+#[derive(Serialize)]
+struct WebhookStatus {
+    endpoint: String,
+    /// ok (the latest attempt was delivered, or none was made), retrying (the latest attempt
+    /// failed; it will be tried again), failing (the latest attempt failed and deliveries were
+    /// given up on).
+    state: &'static str,
+    pending: i64,
+    retrying: i64,
+    failed: i64,
+    delivered: i64,
+    last_status: Option<i64>,
+    last_error: Option<String>,
+    last_attempt_at: Option<String>,
+    last_delivered_at: Option<String>,
+}
+
 /// The JSON of `status --json`.
 #[derive(Serialize)]
 struct Status {
     generated_at: String,
     daemons: Vec<DaemonStatus>,
     inbox: Vec<WatcherStatus>,
+    /// Outgoing webhooks, per endpoint of config.toml (absent when none is configured).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    webhooks: Vec<WebhookStatus>,
     sequences: Vec<SequenceCounts>,
     mailboxes: Vec<MailboxStatus>,
     due_now: i64,
@@ -167,21 +188,75 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
             },
         )
         .collect();
+    let webhooks = webhooks(&config, &store).await?;
+    let mut needs_attention: Vec<Attention> = snap.attention.into_iter().map(attention).collect();
+    for w in webhooks.iter().filter(|w| w.state == "failing") {
+        needs_attention.push(Attention {
+            id: None,
+            kind: "webhook-failing".into(),
+            email: None,
+            sequence: None,
+            step: None,
+            touch: None,
+            at: w.last_attempt_at.clone(),
+            detail: Some(format!(
+                "endpoint {}: {} failed, {} pending: {}",
+                w.endpoint,
+                w.failed,
+                w.pending,
+                w.last_error.as_deref().unwrap_or("")
+            )),
+        });
+    }
     let status = Status {
         generated_at: now.to_rfc3339(),
         daemons,
         inbox,
+        webhooks,
         sequences: snap.sequences,
         mailboxes,
         due_now: snap.due_now,
         upcoming: snap.upcoming.into_iter().map(upcoming).collect(),
-        needs_attention: snap.attention.into_iter().map(attention).collect(),
+        needs_attention,
     };
     if args.json {
         return print_json(&status);
     }
     print_human(&status, now);
     Ok(())
+}
+
+/// The queue of each endpoint of config.toml.
+async fn webhooks(config: &Config, store: &Store) -> Result<Vec<WebhookStatus>, StoreError> {
+    if config.webhooks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let queues = store.webhook_queues().await?;
+    Ok(config
+        .webhooks
+        .iter()
+        .map(|w| {
+            let q = queues.iter().find(|q| q.endpoint == w.name);
+            let last_error = q.and_then(|q| q.last_error.clone());
+            let failed = q.map_or(0, |q| q.failed);
+            WebhookStatus {
+                endpoint: w.name.clone(),
+                state: match (&last_error, failed) {
+                    (None, _) => "ok",
+                    (Some(_), 0) => "retrying",
+                    (Some(_), _) => "failing",
+                },
+                pending: q.map_or(0, |q| q.pending),
+                retrying: q.map_or(0, |q| q.retrying),
+                failed,
+                delivered: q.map_or(0, |q| q.delivered),
+                last_status: q.and_then(|q| q.last_status),
+                last_error,
+                last_attempt_at: rfc3339(q.and_then(|q| q.last_attempt_at)),
+                last_delivered_at: rfc3339(q.and_then(|q| q.last_delivered_at)),
+            }
+        })
+        .collect())
 }
 
 fn upcoming(u: UpcomingSend) -> Upcoming {
@@ -254,6 +329,24 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
                 w.detail
                     .as_deref()
                     .map(|d| format!("  ({d})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if !s.webhooks.is_empty() {
+        println!("\nWebhooks (pending / retrying / failed / delivered)");
+        for w in &s.webhooks {
+            println!(
+                "  {:<24} {:<9} {:>6} / {} / {} / {}{}",
+                w.endpoint,
+                w.state,
+                w.pending,
+                w.retrying,
+                w.failed,
+                w.delivered,
+                w.last_error
+                    .as_deref()
+                    .map(|e| format!("  last error: {e}"))
                     .unwrap_or_default()
             );
         }

@@ -5,6 +5,7 @@
 mod http;
 mod secret;
 mod sending;
+mod webhooks;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -20,6 +21,7 @@ use crate::lead::Email;
 pub use http::{HttpConfig, Tracking};
 pub use secret::{Secret, SecretError, SecretSource};
 pub use sending::{DkimAlgorithm, DkimSettings, Pacing, Sending, Warmup, parse_duration};
+pub use webhooks::{DEFAULT_RETRY, Webhook, WebhookFormat, WebhookSettings};
 
 /// The loaded configuration, with paths made absolute against the config file's folder.
 #[derive(Debug, Clone)]
@@ -42,6 +44,10 @@ pub struct Config {
     pub sending: Sending,
     /// The sending identities, in file order.
     pub mailboxes: Vec<Mailbox>,
+    /// The endpoints that hear about events (`[[webhook]]`), in file order.
+    pub webhooks: Vec<Webhook>,
+    /// Retry schedule and timeout of outgoing webhooks (`[webhooks]`).
+    pub webhook_settings: WebhookSettings,
 }
 
 /// One sending identity: a rep's own mailbox.
@@ -167,6 +173,9 @@ struct RawConfig {
     sending: Option<sending::RawSending>,
     #[serde(default, rename = "mailbox")]
     mailboxes: Vec<RawMailbox>,
+    #[serde(default, rename = "webhook")]
+    webhook: Vec<webhooks::RawWebhook>,
+    webhooks: Option<webhooks::RawWebhookSettings>,
 }
 
 #[derive(Deserialize)]
@@ -268,6 +277,15 @@ impl Config {
 
         let (http, http_problems) = http::resolve(raw.http, raw.tracking);
         for (span, msg) in http_problems {
+            problems.push(match span {
+                Some(span) => at(span, msg),
+                None => Diagnostic::error(shown, None, None, msg),
+            });
+        }
+
+        let (webhooks, webhook_settings, webhook_problems) =
+            webhooks::resolve(raw.webhook, raw.webhooks);
+        for (span, msg) in webhook_problems {
             problems.push(match span {
                 Some(span) => at(span, msg),
                 None => Diagnostic::error(shown, None, None, msg),
@@ -388,6 +406,8 @@ impl Config {
             http,
             sending,
             mailboxes,
+            webhooks,
+            webhook_settings,
         })
     }
 
@@ -427,6 +447,18 @@ impl Config {
                         format!("mailbox {:?}: {what}: {e}", m.name),
                     ));
                 }
+            }
+        }
+        for w in &self.webhooks {
+            if let Some(src) = &w.secret
+                && let Err(e) = crate::webhooks::signing_key(src, &self.dir)
+            {
+                out.push(Diagnostic::warning(
+                    &shown,
+                    None,
+                    None,
+                    format!("webhook {:?}: secret: {e}", w.name),
+                ));
             }
         }
         out

@@ -55,6 +55,35 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind, in declaration order (for names in config.toml and did-you-mean).
+    pub const ALL: [EventKind; 20] = [
+        EventKind::Enrolled,
+        EventKind::Sent,
+        EventKind::Delivered,
+        EventKind::Opened,
+        EventKind::Clicked,
+        EventKind::Replied,
+        EventKind::AutoReplied,
+        EventKind::Bounced,
+        EventKind::Unsubscribed,
+        EventKind::Complained,
+        EventKind::MeetingBooked,
+        EventKind::TaskDue,
+        EventKind::TaskDone,
+        EventKind::Paused,
+        EventKind::Resumed,
+        EventKind::Stopped,
+        EventKind::Finished,
+        EventKind::Failed,
+        EventKind::Suppressed,
+        EventKind::Unsuppressed,
+    ];
+
+    /// The kind stored as `name` (see [`EventKind::as_str`]).
+    pub fn parse(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -20,6 +20,7 @@ mod suppressions;
 mod tasks;
 mod touches;
 mod tracking;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -44,6 +45,7 @@ pub use touches::{
     Claim, ClaimKind, Claimed, LEASE_SECONDS, Leased, Next, PastTouch, RecentSends, TouchInfo,
 };
 pub use tracking::TrackedTouch;
+pub use webhooks::{Attempt, Delivery, EndpointQueue, FeedEvent, NewDelivery};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

@@ -32,4 +32,6 @@ mod store_inbox;
 mod store_leads;
 mod store_schema;
 mod store_suppressions;
+mod store_webhooks;
 mod support;
+mod webhooks_out;
