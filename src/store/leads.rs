@@ -91,7 +91,7 @@ impl Store {
         now: i64,
         dry_run: bool,
     ) -> Result<Vec<(LeadId, UpsertOutcome)>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         bulk_cache(&mut tx, self.backend).await?;
         let out = upsert(&mut tx, self.backend, records, source, now).await?;
         if dry_run {
@@ -118,7 +118,7 @@ impl Store {
         dry_run: bool,
     ) -> Result<UpsertAndEnroll, StoreError> {
         assert_eq!(records.len(), due_at.len(), "one due time per record");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         bulk_cache(&mut tx, self.backend).await?;
         let upserted = upsert(&mut tx, self.backend, records, source, now).await?;
         let requests: Vec<EnrollRequest<'_>> = records

@@ -30,7 +30,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use daemons::DaemonRow;
 pub use enrollments::{
-    EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, StateChange, TouchRow,
+    EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, MeetingBooked, StateChange, TouchRow,
 };
 pub use events::{EventKind, EventRow, NewEvent};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy};
@@ -178,6 +178,17 @@ impl Store {
     /// The engine.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A transaction that is going to write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a transaction that reads first and writes later would fail with
+    /// SQLITE_BUSY, without waiting, when another connection wrote in between; this one waits
+    /// for the lock (busy_timeout) instead. PostgreSQL takes row locks as it goes.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Closes the pool, waiting for connections to finish.
