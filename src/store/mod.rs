@@ -12,6 +12,7 @@ mod enrollments;
 mod events;
 mod inbox;
 mod leads;
+mod metrics;
 mod sent;
 mod settings;
 mod statements;
@@ -34,7 +35,8 @@ pub use enrollments::{
 };
 pub use events::{EventKind, EventRow, NewEvent};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy};
-pub use leads::{LeadId, StoredLead, UpsertAndEnroll, UpsertOutcome};
+pub use metrics::{COUNTED_EVENTS, MetricsSnapshot};
+pub use leads::{LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use sent::SentRecord;
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
@@ -80,6 +82,20 @@ pub enum StoreError {
     /// Data in the store does not parse (a bug or a hand edit).
     #[error("store holds bad data: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether trying the same transaction again may succeed: SQLite was busy past its
+    /// busy_timeout, or PostgreSQL aborted it for a deadlock or a serialization failure.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Query(sqlx::Error::Database(e)) = self else {
+            return false;
+        };
+        matches!(
+            e.code().as_deref(),
+            Some("40001" | "40P01" | "5" | "6" | "517" | "261" | "262")
+        ) || e.message().contains("database is locked")
+    }
 }
 
 /// Handle to the store; cheap to clone.
