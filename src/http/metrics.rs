@@ -26,7 +26,10 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
     let daemon = state.daemon();
     let now = daemon.now().timestamp();
     let snapshot = daemon.store().metrics(now).await.map_err(ApiError::store)?;
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], render(&snapshot, now)))
+    Ok((
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        render(&snapshot, now),
+    ))
 }
 
 /// The snapshot as Prometheus text: each family with its HELP and TYPE lines, then its samples.
@@ -66,7 +69,11 @@ pub fn render(m: &MetricsSnapshot, now: i64) -> String {
             "drumbeat_unsubscribes_total",
             "Leads who unsubscribed.",
         ),
-        ("complained", "drumbeat_complaints_total", "Spam complaints."),
+        (
+            "complained",
+            "drumbeat_complaints_total",
+            "Spam complaints.",
+        ),
         (
             "meeting-booked",
             "drumbeat_meetings_booked_total",
@@ -198,12 +205,12 @@ mod tests {
             webhook_failures: vec![("crm".into(), 4)],
         };
         let text = render(&m, 15);
-        assert!(text.contains("drumbeat_sends_total{mailbox=\"ana \\\"a\\\"\",result=\"sent\"} 3\n"));
+        assert!(
+            text.contains("drumbeat_sends_total{mailbox=\"ana \\\"a\\\"\",result=\"sent\"} 3\n")
+        );
         assert!(text.contains("drumbeat_replies_total 1\n"));
         assert!(text.contains("drumbeat_bounces_total 0\n"));
-        assert!(text.contains(
-            "drumbeat_inbox_watcher_state{mailbox=\"ana\",state=\"idle\"} 1\n"
-        ));
+        assert!(text.contains("drumbeat_inbox_watcher_state{mailbox=\"ana\",state=\"idle\"} 1\n"));
         assert!(text.contains("drumbeat_webhook_deliveries_failed{endpoint=\"crm\"} 4\n"));
         let mut typed = None;
         for line in text.lines() {

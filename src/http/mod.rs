@@ -6,7 +6,9 @@
 //! Errors are JSON, `{"error": "...", "field": "..."}` with a 4xx or 5xx status; bodies are
 //! limited in size everywhere ([`BODY_LIMIT`]).
 
+pub mod api;
 pub mod health;
+pub mod metrics;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -130,6 +132,8 @@ impl IntoResponse for ApiError {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
+        .merge(api::routes())
+        .merge(metrics::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -35,8 +35,8 @@ pub use enrollments::{
 };
 pub use events::{EventKind, EventRow, NewEvent};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy};
-pub use metrics::{COUNTED_EVENTS, MetricsSnapshot};
 pub use leads::{LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
+pub use metrics::{COUNTED_EVENTS, MetricsSnapshot};
 pub use sent::SentRecord;
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
