@@ -130,6 +130,9 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
+/// A lead as sent: the prefix of its fields in messages (`leads[3].`) and its fields.
+type RawLead = (String, serde_json::Map<String, Value>);
+
 /// One lead's answer to `POST /api/leads`.
 #[derive(Debug, Serialize)]
 struct LeadResult {
@@ -194,10 +197,7 @@ async fn post_leads(
         })?),
     };
     let batch = body.contains_key("leads");
-    let (raw, owner): (
-        Vec<(String, serde_json::Map<String, Value>)>,
-        Option<String>,
-    ) = if batch {
+    let (raw, owner): (Vec<RawLead>, Option<String>) = if batch {
         let owner = match body.remove("owner") {
             None | Some(Value::Null) => None,
             Some(Value::String(o)) => Some(o),
