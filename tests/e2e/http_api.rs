@@ -236,7 +236,10 @@ fn api_lead_with_sequence_is_emailed_at_once_and_a_booked_meeting_stops_it() {
         .expect("GET")
         .json()
         .expect("JSON");
-    assert_eq!(api["lead"]["pain_point"], "slow follow-up", "{api}");
+    assert_eq!(
+        api["lead"]["custom"]["pain_point"], "slow follow-up",
+        "{api}"
+    );
     assert_eq!(api["lead"]["source"], "api", "{api}");
 
     let r = authed(s.client.post(s.url("/api/events/meeting-booked")))
@@ -260,20 +263,15 @@ fn api_lead_with_sequence_is_emailed_at_once_and_a_booked_meeting_stops_it() {
         .send()
         .expect("POST");
     assert_eq!(r.status(), 404);
-    drop(s);
-
     let shown = p
         .ok(&["leads", "show", "jane.doe@acme.example", "--json"])
         .json();
-    let api_after = {
-        let s = Served::start(&p, "api-flow-2");
-        let v: Value = authed(s.client.get(s.url("/api/leads/jane.doe@acme.example")))
-            .send()
-            .expect("GET")
-            .json()
-            .expect("JSON");
-        v
-    };
+    let api_after: Value = authed(s.client.get(s.url("/api/leads/jane.doe@acme.example")))
+        .send()
+        .expect("GET")
+        .json()
+        .expect("JSON");
+    drop(s);
     assert_eq!(api_after, shown, "the API and the CLI show the same lead");
     let e = &shown["enrollments"][0];
     assert_eq!(e["state"], "stopped", "{shown:#}");
@@ -414,9 +412,9 @@ fn metrics_parse_as_prometheus_text_and_match_the_store() {
     let s = Served::start(&p, "api-metrics");
     let r = authed(s.client.post(s.url("/api/leads")))
         .json(&json!({"leads": [
-            {"email": "m1@one.example", "first_name": "A"},
-            {"email": "m2@two.example", "first_name": "B"},
-            {"email": "m3@three.example", "first_name": "C"},
+            {"email": "m1@one.example", "first_name": "A", "company": "One"},
+            {"email": "m2@two.example", "first_name": "B", "company": "Two"},
+            {"email": "m3@three.example", "first_name": "C", "company": "Three"},
         ], "sequence": "now"}))
         .send()
         .expect("POST");
