@@ -243,8 +243,9 @@ fn spawn_reader(
     Ok((handle, rx))
 }
 
-/// A CSV owner value (a mailbox name, From address or display name) as a mailbox name.
-fn resolve_owner(config: &Config, owner: &str, unknown: &mut BTreeSet<String>) -> String {
+/// A CSV owner value (a mailbox name, From address or display name) as a mailbox name; a
+/// value that names no mailbox is kept as written and noted in `unknown`.
+pub fn resolve_owner(config: &Config, owner: &str, unknown: &mut BTreeSet<String>) -> String {
     let found = config.mailboxes.iter().find(|m| {
         m.name.eq_ignore_ascii_case(owner)
             || m.from.as_str().eq_ignore_ascii_case(owner)

@@ -10,7 +10,7 @@ use super::output::{parse_encoding, print_json, rfc3339, utc};
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store, parse_email};
 use crate::import::{ImportOptions, enroll_request, import_sheet};
 use crate::lead::SheetReader;
-use crate::store::{EnrollOutcome, EnrollmentRow, EventRow, StoredLead, TouchRow};
+use crate::store::EnrollOutcome;
 
 /// `drumbeat leads …`
 #[derive(Debug, clap::Subcommand)]
@@ -180,27 +180,12 @@ pub(super) fn unknown_sequence(id: &str, catalog: &crate::catalog::Catalog) -> F
     Failure::usage(msg)
 }
 
-/// The JSON of `leads show --json`.
-#[derive(Serialize)]
-struct LeadView {
-    lead: StoredLead,
-    enrollments: Vec<EnrollmentRow>,
-    touches: Vec<TouchRow>,
-    events: Vec<EventRow>,
-}
-
 async fn show(config_path: &Path, args: ShowArgs) -> Outcome {
     let email = parse_email(&args.email)?;
     let config = load_config(config_path)?;
     let store = open_store(&config).await?;
-    let Some(lead) = store.lead_by_email(&email).await? else {
+    let Some(view) = store.lead_view(&email).await? else {
         return Err(Failure::failed(format!("no lead {email}")));
-    };
-    let view = LeadView {
-        enrollments: store.enrollments_for_lead(lead.id).await?,
-        touches: store.touches_for_lead(lead.id).await?,
-        events: store.events_for_lead(lead.id).await?,
-        lead,
     };
     if args.json {
         return print_json(&view);

@@ -6,8 +6,10 @@
 //! Errors are JSON, `{"error": "...", "field": "..."}` with a 4xx or 5xx status; bodies are
 //! limited in size everywhere ([`BODY_LIMIT`]).
 
+pub mod api;
 pub mod health;
 pub mod links;
+pub mod metrics;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -132,6 +134,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(links::routes())
+        .merge(api::routes())
+        .merge(metrics::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -12,4 +12,6 @@ pub mod freemail;
 pub mod sheet;
 
 pub use email::{Email, EmailError};
-pub use sheet::{LeadRecord, RowError, SheetError, SheetReader, SheetRow};
+pub use sheet::{
+    FieldProblem, LeadRecord, RowError, SheetError, SheetReader, SheetRow, lead_from_named,
+};

@@ -338,71 +338,131 @@ impl SheetReader {
             return Err(format!("row has {used} cells but the header has {most}"));
         }
 
-        let mut email_cell = None;
-        let mut timezone_cell = None;
-        let mut lead = Fields::default();
-        for column in &header.columns {
-            let value = &cells[column.index];
-            if value.is_empty() {
-                continue;
-            }
-            let owned = || Some(value.to_string());
-            match &column.field {
-                Field::Email => email_cell = Some(value),
-                Field::Timezone => timezone_cell = Some(value),
-                Field::FirstName => lead.first_name = owned(),
-                Field::LastName => lead.last_name = owned(),
-                Field::Company => lead.company = owned(),
-                Field::Title => lead.title = owned(),
-                Field::Phone => lead.phone = owned(),
-                Field::Owner => lead.owner = owned(),
-                Field::FullName => {
-                    let (first, last) = split_name(value);
-                    lead.first_name = first;
-                    lead.last_name = last;
-                }
-                Field::Custom(key) => {
-                    lead.custom.insert(key.clone(), value.to_string());
-                }
-            }
-        }
+        let values = header
+            .columns
+            .iter()
+            .map(|column| (column, cells[column.index].as_ref()));
+        lead_from_columns(values, zone_suggestions)
+            .map(Some)
+            .map_err(|problems| {
+                problems
+                    .into_iter()
+                    .map(|(_, reason)| reason)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+    }
+}
 
-        let mut problems = Vec::new();
-        let email = match email_cell.map(|cell| Email::parse(cell)) {
-            Some(Ok(email)) => Some(email),
-            Some(Err(err)) => {
-                problems.push(err.to_string());
-                None
-            }
-            None => {
-                problems.push("email is empty".to_owned());
-                None
-            }
-        };
-        let timezone = match timezone_cell {
-            None => None,
-            Some(text) => match timezone::canonical_zone(text) {
-                Some(zone) => Some(zone.to_owned()),
-                None => {
-                    problems.push(zone_problem(text, zone_suggestions));
-                    None
-                }
-            },
-        };
-        match email {
-            Some(email) if problems.is_empty() => Ok(Some(LeadRecord {
-                email,
-                first_name: lead.first_name,
-                last_name: lead.last_name,
-                company: lead.company,
-                title: lead.title,
-                timezone,
-                phone: lead.phone,
-                owner: lead.owner,
-                custom: lead.custom,
-            })),
-            _ => Err(problems.join("; ")),
+/// A lead from its named values (a JSON object of the HTTP API): the names are read as a
+/// sheet's header row and the values as one row under it, so the same names are understood
+/// (`email`, `first_name`, `Company`, `name`, any other name a custom field) and the same
+/// rules and messages apply as in a CSV import. A problem names the value at fault.
+pub fn lead_from_named(values: &[(String, String)]) -> Result<LeadRecord, FieldProblem> {
+    let names: Vec<String> = values
+        .iter()
+        .map(|(name, _)| clean_cell(name).into_owned())
+        .collect();
+    let header = header::map_header(&names).map_err(|err| match err {
+        HeaderError::NoEmail { .. } => FieldProblem {
+            field: "email".to_owned(),
+            reason: "email is missing".to_owned(),
+        },
+        HeaderError::Duplicate { ref second, .. } => FieldProblem {
+            field: second.clone(),
+            reason: err.to_string().replace("columns", "fields"),
+        },
+    })?;
+    let cells: Vec<Cow<'_, str>> = values.iter().map(|(_, v)| clean_cell(v)).collect();
+    let columns = header
+        .columns
+        .iter()
+        .map(|column| (column, cells[column.index].as_ref()));
+    lead_from_columns(columns, &mut HashMap::new()).map_err(|mut problems| {
+        let (field, reason) = problems.remove(0);
+        FieldProblem { field, reason }
+    })
+}
+
+/// A named value that cannot become part of a lead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct FieldProblem {
+    /// The value's name as the caller wrote it.
+    pub field: String,
+    /// What is wrong, written for the person who sent it.
+    pub reason: String,
+}
+
+/// The lead of one row: each named column with its cleaned cell. Problems come back with
+/// the name of their column, in column order.
+fn lead_from_columns<'a>(
+    values: impl Iterator<Item = (&'a header::Column, &'a str)>,
+    zone_suggestions: &mut HashMap<String, Option<&'static str>>,
+) -> Result<LeadRecord, Vec<(String, String)>> {
+    let mut email_cell = None;
+    let mut timezone_cell = None;
+    let mut lead = Fields::default();
+    for (column, value) in values {
+        if value.is_empty() {
+            continue;
         }
+        let owned = || Some(value.to_string());
+        match &column.field {
+            Field::Email => email_cell = Some((column, value)),
+            Field::Timezone => timezone_cell = Some((column, value)),
+            Field::FirstName => lead.first_name = owned(),
+            Field::LastName => lead.last_name = owned(),
+            Field::Company => lead.company = owned(),
+            Field::Title => lead.title = owned(),
+            Field::Phone => lead.phone = owned(),
+            Field::Owner => lead.owner = owned(),
+            Field::FullName => {
+                let (first, last) = split_name(value);
+                lead.first_name = first;
+                lead.last_name = last;
+            }
+            Field::Custom(key) => {
+                lead.custom.insert(key.clone(), value.to_string());
+            }
+        }
+    }
+
+    let mut problems = Vec::new();
+    let email = match email_cell.map(|(column, cell)| (column, Email::parse(cell))) {
+        Some((_, Ok(email))) => Some(email),
+        Some((column, Err(err))) => {
+            problems.push((column.name.clone(), err.to_string()));
+            None
+        }
+        None => {
+            problems.push(("email".to_owned(), "email is empty".to_owned()));
+            None
+        }
+    };
+    let timezone = match timezone_cell {
+        None => None,
+        Some((column, text)) => match timezone::canonical_zone(text) {
+            Some(zone) => Some(zone.to_owned()),
+            None => {
+                problems.push((column.name.clone(), zone_problem(text, zone_suggestions)));
+                None
+            }
+        },
+    };
+    match email {
+        Some(email) if problems.is_empty() => Ok(LeadRecord {
+            email,
+            first_name: lead.first_name,
+            last_name: lead.last_name,
+            company: lead.company,
+            title: lead.title,
+            timezone,
+            phone: lead.phone,
+            owner: lead.owner,
+            custom: lead.custom,
+        }),
+        _ => Err(problems),
     }
 }
 

@@ -42,6 +42,15 @@ pub enum EnrollOutcome {
     Suppressed,
 }
 
+/// What [`Store::record_meeting_booked`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeetingBooked {
+    /// The sequences whose enrollment stopped.
+    pub stopped: Vec<String>,
+    /// Whether the event was recorded (false: the same report came before).
+    pub recorded: bool,
+}
+
 /// An enrollment as stored, with its lead's address.
 #[derive(Debug, Clone, Serialize)]
 pub struct EnrollmentRow {
@@ -245,6 +254,60 @@ impl Store {
         Ok(rows.len() as u64)
     }
 
+    /// A meeting was booked with the lead (a scheduling tool's webhook, the API): every open
+    /// enrollment of the lead stops with outcome `meeting-booked`, and a `meeting-booked` event
+    /// carrying `data` is recorded, in one transaction; a claim made after it never sends
+    /// (DESIGN.md invariant 2). The same report again (an event with the same `data` already
+    /// recorded, nothing left to stop) changes nothing: webhooks are retried. Returns the
+    /// sequences stopped and whether the event was new.
+    pub async fn record_meeting_booked(
+        &self,
+        lead: LeadId,
+        data: &serde_json::Value,
+        now: i64,
+    ) -> Result<MeetingBooked, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let stopped: Vec<String> = sqlx::query(
+            "SELECT sequence_id FROM enrollments WHERE lead_id = $1 AND state IN ('active', 'paused') ORDER BY id",
+        )
+        .bind(lead.0)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("sequence_id"))
+        .collect::<Result<_, _>>()?;
+        end_open(
+            &mut tx,
+            lead,
+            EnrollmentState::Stopped,
+            EventKind::MeetingBooked.as_str(),
+            "a meeting was booked",
+            now,
+        )
+        .await?;
+        let text = data.to_string();
+        let seen = stopped.is_empty()
+            && sqlx::query(
+                "SELECT id FROM events WHERE lead_id = $1 AND kind = $2 AND data = $3 LIMIT 1",
+            )
+            .bind(lead.0)
+            .bind(EventKind::MeetingBooked.as_str())
+            .bind(&text)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !seen {
+            let mut ev = NewEvent::about(EventKind::MeetingBooked, Some(lead));
+            ev.data = data.clone();
+            events::insert(&mut tx, &ev, now).await?;
+        }
+        tx.commit().await?;
+        Ok(MeetingBooked {
+            stopped,
+            recorded: !seen,
+        })
+    }
+
     /// A lead's touches, oldest first.
     pub async fn touches_for_lead(&self, lead: LeadId) -> Result<Vec<TouchRow>, StoreError> {
         let rows = sqlx::query(
@@ -272,6 +335,31 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Ends every open (active or paused) enrollment of `lead` in `state`, with `outcome` and
+/// `reason`, inside the caller's transaction; their leases are dropped, so a daemon working on
+/// one finds it gone when it claims. Returns how many ended.
+pub(super) async fn end_open(
+    conn: &mut AnyConnection,
+    lead: LeadId,
+    state: EnrollmentState,
+    outcome: &str,
+    reason: &str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE enrollments SET state = $1, outcome = $2, reason = $3, updated_at = $4, finished_at = $4, \
+         next_due_at = NULL, lease_owner = NULL, lease_until = NULL WHERE lead_id = $5 AND state IN ('active', 'paused')",
+    )
+    .bind(state.as_str())
+    .bind(outcome)
+    .bind(reason)
+    .bind(now)
+    .bind(lead.0)
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
 
 /// [`Store::enroll`] inside the caller's transaction.

@@ -6,9 +6,10 @@
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
-use super::enrollments::EnrollmentId;
+use super::enrollments::{EnrollmentId, end_open};
 use super::events::{self, EventKind, NewEvent};
 use super::{LeadId, Store, StoreError, built, in_list};
+use crate::enrollment::EnrollmentState;
 
 /// How far a folder was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -474,20 +475,16 @@ async fn act(
         o.insert("kind".into(), fact.kind.into());
     }
     ev.data = data;
-    let end_all = |state: &'static str, reason: &'static str| {
-        format!(
-            "UPDATE enrollments SET state = '{state}', outcome = '{state}', reason = '{reason}', updated_at = $1, \
-             finished_at = $1, next_due_at = NULL, lease_owner = NULL, lease_until = NULL WHERE lead_id = $2 AND state IN {OPEN}"
-        )
-    };
     let action = match fact.kind {
         "reply" => {
             ev.kind = EventKind::Replied;
-            let n = exec(
+            let n = end_open(
                 tx,
-                &end_all("replied", "the lead replied"),
+                lead,
+                EnrollmentState::Replied,
+                "replied",
+                "the lead replied",
                 now,
-                target.lead,
             )
             .await?;
             let mut action = format!("stopped {n}");
@@ -530,11 +527,13 @@ async fn act(
         }
         "unsubscribe" => {
             ev.kind = EventKind::Unsubscribed;
-            exec(
+            end_open(
                 tx,
-                &end_all("unsubscribed", "the lead asked to be removed"),
+                lead,
+                EnrollmentState::Unsubscribed,
+                "unsubscribed",
+                "the lead asked to be removed",
                 now,
-                target.lead,
             )
             .await?;
             suppress(tx, target.lead, "unsubscribed", fact.rule, now).await?;
@@ -554,11 +553,13 @@ async fn act(
                 hard = soft >= soft_bounce_limit;
             }
             if hard {
-                exec(
+                end_open(
                     tx,
-                    &end_all("bounced", "the address bounced"),
+                    lead,
+                    EnrollmentState::Bounced,
+                    "bounced",
+                    "the address bounced",
                     now,
-                    target.lead,
                 )
                 .await?;
                 suppress(tx, target.lead, "bounced", fact.rule, now).await?;
@@ -580,15 +581,6 @@ async fn act(
     };
     events::insert(tx, &ev, now).await?;
     Ok(action)
-}
-
-async fn exec(tx: &mut AnyConnection, sql: &str, now: i64, lead: i64) -> Result<u64, StoreError> {
-    Ok(sqlx::query(built(sql.to_string()))
-        .bind(now)
-        .bind(lead)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected())
 }
 
 /// Pauses the enrollment (until `until`, or until resumed by hand).

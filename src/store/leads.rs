@@ -35,6 +35,20 @@ pub struct StoredLead {
     pub updated_at: i64,
 }
 
+/// Everything about one lead: what `drumbeat leads show --json` prints and
+/// `GET /api/leads/{email}` answers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LeadView {
+    /// The lead.
+    pub lead: StoredLead,
+    /// Its enrollments, oldest first.
+    pub enrollments: Vec<super::EnrollmentRow>,
+    /// Its touches, oldest first.
+    pub touches: Vec<super::TouchRow>,
+    /// Its timeline, oldest first.
+    pub events: Vec<super::EventRow>,
+}
+
 /// What [`Store::upsert_and_enroll`] did, per input record.
 #[derive(Debug, Clone)]
 pub struct UpsertAndEnroll {
@@ -91,7 +105,7 @@ impl Store {
         now: i64,
         dry_run: bool,
     ) -> Result<Vec<(LeadId, UpsertOutcome)>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         bulk_cache(&mut tx, self.backend).await?;
         let out = upsert(&mut tx, self.backend, records, source, now).await?;
         if dry_run {
@@ -118,7 +132,7 @@ impl Store {
         dry_run: bool,
     ) -> Result<UpsertAndEnroll, StoreError> {
         assert_eq!(records.len(), due_at.len(), "one due time per record");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         bulk_cache(&mut tx, self.backend).await?;
         let upserted = upsert(&mut tx, self.backend, records, source, now).await?;
         let requests: Vec<EnrollRequest<'_>> = records
@@ -151,6 +165,19 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| stored_lead(&r)).transpose()
+    }
+
+    /// Everything about the lead with this email, or None when there is none.
+    pub async fn lead_view(&self, email: &Email) -> Result<Option<LeadView>, StoreError> {
+        let Some(lead) = self.lead_by_email(email).await? else {
+            return Ok(None);
+        };
+        Ok(Some(LeadView {
+            enrollments: self.enrollments_for_lead(lead.id).await?,
+            touches: self.touches_for_lead(lead.id).await?,
+            events: self.events_for_lead(lead.id).await?,
+            lead,
+        }))
     }
 
     /// Leads by id (missing ids are left out).

@@ -12,6 +12,7 @@ mod enrollments;
 mod events;
 mod inbox;
 mod leads;
+mod metrics;
 mod sent;
 mod settings;
 mod statements;
@@ -32,11 +33,12 @@ use sqlx::{AnyPool, Executor};
 
 pub use daemons::DaemonRow;
 pub use enrollments::{
-    EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, StateChange, TouchRow,
+    EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, MeetingBooked, StateChange, TouchRow,
 };
 pub use events::{EventKind, EventRow, NewEvent};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy};
-pub use leads::{LeadId, StoredLead, UpsertAndEnroll, UpsertOutcome};
+pub use leads::{LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
+pub use metrics::{COUNTED_EVENTS, MetricsSnapshot};
 pub use sent::SentRecord;
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
@@ -84,6 +86,20 @@ pub enum StoreError {
     /// Data in the store does not parse (a bug or a hand edit).
     #[error("store holds bad data: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether trying the same transaction again may succeed: SQLite was busy past its
+    /// busy_timeout, or PostgreSQL aborted it for a deadlock or a serialization failure.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Query(sqlx::Error::Database(e)) = self else {
+            return false;
+        };
+        matches!(
+            e.code().as_deref(),
+            Some("40001" | "40P01" | "5" | "6" | "517" | "261" | "262")
+        ) || e.message().contains("database is locked")
+    }
 }
 
 /// Handle to the store; cheap to clone.
@@ -182,6 +198,17 @@ impl Store {
     /// The engine.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A transaction that is going to write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a transaction that reads first and writes later would fail with
+    /// SQLITE_BUSY, without waiting, when another connection wrote in between; this one waits
+    /// for the lock (busy_timeout) instead. PostgreSQL takes row locks as it goes.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Closes the pool, waiting for connections to finish.

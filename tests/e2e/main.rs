@@ -19,6 +19,7 @@ mod daemon_pg;
 mod daemon_run;
 mod daemon_send;
 mod http;
+mod http_api;
 mod http_links;
 mod http_server;
 mod imap;

@@ -1,0 +1,570 @@
+//! The API (`/api/…`, a bearer token from `[http] api_token`): new leads from web forms and
+//! CRMs, a lead's whole story, and booked meetings from scheduling tools. Without a token in
+//! config.toml the API does not exist (404). Bodies are JSON, at most [`API_BODY_LIMIT`];
+//! every error is JSON naming the field at fault.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{ApiError, AppState};
+use crate::import::{first_due_at, resolve_owner};
+use crate::lead::{Email, LeadRecord, lead_from_named};
+use crate::store::{EnrollOutcome, LeadId, Store, StoreError, UpsertOutcome};
+
+/// The largest body the API takes: a batch of a few hundred leads.
+pub const API_BODY_LIMIT: usize = 256 * 1024;
+
+/// The most leads one request may carry.
+pub const MAX_LEADS: usize = 1000;
+
+/// How often a transaction the store aborted for contention (SQLite busy, a PostgreSQL
+/// deadlock) is tried again before the client gets a 503.
+const TRIES: u32 = 8;
+
+/// Where API leads come from (`leads.source`).
+const SOURCE: &str = "api";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/leads", post(post_leads))
+        .route("/api/leads/{email}", get(get_lead))
+        .route("/api/events/meeting-booked", post(meeting_booked))
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+}
+
+/// A request that carried the API's bearer token.
+pub struct Authorized;
+
+impl FromRequestParts<AppState> for Authorized {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(token) = state.api_token() else {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "no such endpoint").into_response());
+        };
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let (message, challenge) = match given {
+            None => (
+                "this endpoint needs the API token: Authorization: Bearer <token>",
+                "Bearer",
+            ),
+            Some(given)
+                if aws_lc_rs::constant_time::verify_slices_are_equal(
+                    given.as_bytes(),
+                    token.expose().as_bytes(),
+                )
+                .is_ok() =>
+            {
+                return Ok(Authorized);
+            }
+            Some(_) => ("the API token is wrong", "Bearer error=\"invalid_token\""),
+        };
+        let mut r = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+        Err(r)
+    }
+}
+
+/// A JSON body whose every rejection is a JSON error: 415 without a JSON content type, 413
+/// over the size limit, 400 for text that is not JSON.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be JSON, sent with Content-Type: application/json",
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not valid JSON: {}", e.body_text()),
+        ),
+        JsonRejection::JsonDataError(e) => ApiError::new(StatusCode::BAD_REQUEST, e.body_text()),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the body is larger than {} KiB; send fewer leads per request",
+                    API_BODY_LIMIT / 1024
+                ),
+            )
+        }
+        other => ApiError::new(other.status(), other.body_text()),
+    }
+}
+
+/// A lead as sent: the prefix of its fields in messages (`leads[3].`) and its fields.
+type RawLead = (String, serde_json::Map<String, Value>);
+
+/// One lead's answer to `POST /api/leads`.
+#[derive(Debug, Serialize)]
+struct LeadResult {
+    id: Option<LeadId>,
+    email: String,
+    /// created, updated, unchanged, or forgotten (the person asked to be forgotten: not stored).
+    lead: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrollment: Option<EnrollmentResult>,
+    /// An owner that names no mailbox (kept as written, as an import does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct EnrollmentResult {
+    sequence: String,
+    /// enrolled, already-enrolled, or suppressed.
+    result: &'static str,
+    /// The enrollment's state now (absent for a suppressed address).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_step: Option<String>,
+    /// When the next step is due (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    due_at: Option<String>,
+}
+
+/// `POST /api/leads`: one lead (`{"email": …, "first_name": …, "sequence": …}`) or a batch
+/// (`{"leads": [{…}, …], "sequence": …, "owner": …}`). Fields are read as a CSV import reads
+/// its columns; the first bad one fails the request and nothing is stored.
+async fn post_leads(
+    _: Authorized,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, ApiError> {
+    let daemon = state.daemon();
+    let config = daemon.config();
+    let Value::Object(mut body) = body else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "the body must be a JSON object: one lead, or {\"leads\": [...]}",
+        ));
+    };
+    let sequence = match body.remove("sequence") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err(ApiError::field("sequence", "sequence must be a string")),
+    };
+    let catalog = daemon.catalog();
+    let seq = match &sequence {
+        None => None,
+        Some(id) => Some(catalog.sequence(id).ok_or_else(|| {
+            let ids: Vec<&str> = catalog.sequences.keys().map(String::as_str).collect();
+            let mut msg = format!("unknown sequence {id:?}");
+            match crate::diag::did_you_mean(id, ids.iter().copied()) {
+                Some(s) => msg.push_str(&format!("; did you mean {s:?}?")),
+                None => msg.push_str(&format!(" (sequences: {})", ids.join(", "))),
+            }
+            ApiError::field("sequence", msg)
+        })?),
+    };
+    let batch = body.contains_key("leads");
+    let (raw, owner): (Vec<RawLead>, Option<String>) = if batch {
+        let owner = match body.remove("owner") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(o)) => Some(o),
+            Some(_) => return Err(ApiError::field("owner", "owner must be a string")),
+        };
+        if let Some(k) = body.keys().find(|k| *k != "leads") {
+            return Err(ApiError::field(
+                k.clone(),
+                format!("unknown field {k:?} next to \"leads\" (expected sequence, owner)"),
+            ));
+        }
+        let Some(Value::Array(items)) = body.remove("leads") else {
+            return Err(ApiError::field(
+                "leads",
+                "leads must be an array of objects",
+            ));
+        };
+        if items.is_empty() || items.len() > MAX_LEADS {
+            return Err(ApiError::field(
+                "leads",
+                format!("leads must hold 1 to {MAX_LEADS} leads"),
+            ));
+        }
+        let mut raw = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let Value::Object(map) = item else {
+                return Err(ApiError::field(
+                    format!("leads[{i}]"),
+                    "each lead must be a JSON object",
+                ));
+            };
+            raw.push((format!("leads[{i}]."), map));
+        }
+        (raw, owner)
+    } else {
+        let owner = match body.get("owner") {
+            Some(Value::String(o)) => Some(o.clone()),
+            _ => None,
+        };
+        (vec![(String::new(), body)], owner)
+    };
+    // The owner option must name a mailbox (as `leads import --owner` must).
+    let owner = match owner {
+        None => None,
+        Some(o) => {
+            let mut unknown = BTreeSet::new();
+            let name = resolve_owner(config, &o, &mut unknown);
+            if !unknown.is_empty() {
+                let names: Vec<&str> = config.mailboxes.iter().map(|m| m.name.as_str()).collect();
+                return Err(ApiError::field(
+                    "owner",
+                    format!(
+                        "owner {o:?} is not a mailbox in config.toml (mailboxes: {})",
+                        names.join(", ")
+                    ),
+                ));
+            }
+            Some(name)
+        }
+    };
+
+    let mut records: Vec<(LeadRecord, Option<String>)> = Vec::with_capacity(raw.len());
+    for (prefix, map) in raw {
+        let mut values = Vec::with_capacity(map.len());
+        for (k, v) in map {
+            let text = match v {
+                Value::Null => String::new(),
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Array(_) | Value::Object(_) => {
+                    return Err(ApiError::field(
+                        format!("{prefix}{k}"),
+                        format!("{k} must be a string, a number or null"),
+                    ));
+                }
+            };
+            values.push((k, text));
+        }
+        let mut lead = lead_from_named(&values)
+            .map_err(|p| ApiError::field(format!("{prefix}{}", p.field), p.reason))?;
+        let mut warning = None;
+        if let Some(o) = &owner {
+            lead.owner = Some(o.clone());
+        } else if let Some(o) = lead.owner.take() {
+            let mut unknown = BTreeSet::new();
+            lead.owner = Some(resolve_owner(config, &o, &mut unknown));
+            if !unknown.is_empty() {
+                warning = Some(format!(
+                    "owner {o:?} is not a mailbox in config.toml; kept as written"
+                ));
+            }
+        }
+        records.push((lead, warning));
+    }
+
+    // A person who asked to be forgotten is not stored again.
+    let store = daemon.store();
+    let emails: Vec<&Email> = records.iter().map(|(l, _)| &l.email).collect();
+    let forgotten = store
+        .forgotten_among(&emails)
+        .await
+        .map_err(ApiError::store)?;
+    if !batch && !forgotten.is_empty() {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            message: "this person asked to be forgotten; the lead is not stored".into(),
+            field: Some("email".into()),
+        });
+    }
+    let mut results: Vec<LeadResult> = Vec::with_capacity(records.len());
+    let mut keep: Vec<(usize, LeadRecord)> = Vec::new();
+    for (i, (lead, warning)) in records.into_iter().enumerate() {
+        results.push(LeadResult {
+            id: None,
+            email: lead.email.to_string(),
+            lead: "forgotten",
+            enrollment: None,
+            warning,
+        });
+        if !forgotten.contains(&lead.email) {
+            keep.push((i, lead));
+        }
+    }
+    // Concurrent requests lock leads in one order (by address), so they never deadlock.
+    keep.sort_by(|a, b| a.1.email.as_str().cmp(b.1.email.as_str()));
+    let (positions, leads): (Vec<usize>, Vec<LeadRecord>) = keep.into_iter().unzip();
+
+    let now = daemon.now().timestamp();
+    let (upserted, enrolled) = match seq {
+        None if leads.is_empty() => (Vec::new(), Vec::new()),
+        None => (
+            retry(|| store.upsert_leads(&leads, SOURCE, now, false)).await?,
+            Vec::new(),
+        ),
+        Some(seq) => {
+            let due: Vec<i64> = leads
+                .iter()
+                .map(|l| first_due_at(config, seq, l, now))
+                .collect();
+            let done = retry(|| {
+                store.upsert_and_enroll(&leads, SOURCE, &seq.id, &seq.steps[0].id, &due, now, false)
+            })
+            .await?;
+            let enrolled: Vec<(EnrollOutcome, i64)> = done.enrolled.into_iter().zip(due).collect();
+            (done.upserted, enrolled)
+        }
+    };
+    let mut created = false;
+    let mut woke = false;
+    for (k, &pos) in positions.iter().enumerate() {
+        let (id, outcome) = upserted[k];
+        let r = &mut results[pos];
+        r.id = Some(id);
+        r.lead = match outcome {
+            UpsertOutcome::New => {
+                created = true;
+                "created"
+            }
+            UpsertOutcome::Updated => "updated",
+            UpsertOutcome::Unchanged => "unchanged",
+        };
+        let (Some(seq), Some((outcome, due))) = (seq, enrolled.get(k)) else {
+            continue;
+        };
+        r.enrollment = Some(match outcome {
+            EnrollOutcome::Enrolled(_) => {
+                created = true;
+                woke |= *due <= now + crate::daemon::MAX_SLEEP.as_secs() as i64;
+                EnrollmentResult {
+                    sequence: seq.id.clone(),
+                    result: "enrolled",
+                    state: Some("active".into()),
+                    next_step: Some(seq.steps[0].id.clone()),
+                    due_at: rfc3339(Some(*due)),
+                }
+            }
+            EnrollOutcome::AlreadyEnrolled => {
+                let current = store
+                    .enrollments_for_lead(id)
+                    .await
+                    .map_err(ApiError::store)?
+                    .into_iter()
+                    .find(|e| e.sequence_id == seq.id);
+                EnrollmentResult {
+                    sequence: seq.id.clone(),
+                    result: "already-enrolled",
+                    state: current.as_ref().map(|e| e.state.as_str().to_string()),
+                    next_step: current.as_ref().and_then(|e| e.next_step_id.clone()),
+                    due_at: rfc3339(current.and_then(|e| e.next_due_at)),
+                }
+            }
+            EnrollOutcome::Suppressed => EnrollmentResult {
+                sequence: seq.id.clone(),
+                result: "suppressed",
+                state: None,
+                next_step: None,
+                due_at: None,
+            },
+        });
+    }
+    if woke {
+        // The first step is due now or within the scheduler's longest sleep: wake it.
+        state.wake();
+    }
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(if batch {
+        (status, Json(serde_json::json!({ "leads": results }))).into_response()
+    } else {
+        let one = results.pop().expect("a single-lead request has one result");
+        (status, Json(one)).into_response()
+    })
+}
+
+/// Runs a store transaction again while the store aborts it for contention.
+async fn retry<T, F, Fut>(mut f: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut tries = 0;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_transient() && tries + 1 < TRIES => {
+                tries += 1;
+                tracing::debug!(tries, "API: store busy, trying again: {e}");
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(tries))).await;
+            }
+            Err(e) => return Err(ApiError::store(e)),
+        }
+    }
+}
+
+fn rfc3339(t: Option<i64>) -> Option<String> {
+    t.and_then(|t| chrono::DateTime::<chrono::Utc>::from_timestamp(t, 0))
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn parse_email(text: &str) -> Result<Email, ApiError> {
+    Email::parse(text).map_err(|e| ApiError::field("email", e.to_string()))
+}
+
+async fn find_lead(store: &Store, email: &Email) -> Result<LeadId, ApiError> {
+    match store.lead_by_email(email).await.map_err(ApiError::store)? {
+        Some(l) => Ok(l.id),
+        None => Err(no_lead(email)),
+    }
+}
+
+fn no_lead(email: &Email) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        message: format!("no lead {email}"),
+        field: Some("email".into()),
+    }
+}
+
+/// `GET /api/leads/{email}`: what `drumbeat leads show EMAIL --json` prints.
+async fn get_lead(
+    _: Authorized,
+    State(state): State<AppState>,
+    Path(email): Path<String>,
+) -> Result<Response, ApiError> {
+    let email = parse_email(&email)?;
+    match state
+        .daemon()
+        .store()
+        .lead_view(&email)
+        .await
+        .map_err(ApiError::store)?
+    {
+        Some(view) => Ok(Json(view).into_response()),
+        None => Err(no_lead(&email)),
+    }
+}
+
+/// `POST /api/events/meeting-booked`: `{"email": …, "at"?: RFC 3339 or unix seconds,
+/// "source"?: …}`. The lead's open enrollments stop (outcome meeting-booked) and the event is
+/// recorded; the same report again changes nothing.
+async fn meeting_booked(
+    _: Authorized,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, ApiError> {
+    let Value::Object(body) = body else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "the body must be a JSON object: {\"email\": \"...\"}",
+        ));
+    };
+    if let Some(k) = body
+        .keys()
+        .find(|k| !matches!(k.as_str(), "email" | "at" | "source"))
+    {
+        return Err(ApiError::field(
+            k.clone(),
+            format!("unknown field {k:?} (expected email, at, source)"),
+        ));
+    }
+    let email = match body.get("email") {
+        Some(Value::String(s)) => parse_email(s)?,
+        None | Some(Value::Null) => return Err(ApiError::field("email", "email is missing")),
+        Some(_) => return Err(ApiError::field("email", "email must be a string")),
+    };
+    let at =
+        match body.get("at") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => Some(n.as_i64().ok_or_else(|| {
+                ApiError::field("at", "at must be unix seconds or an RFC 3339 time")
+            })?),
+            Some(Value::String(s)) => Some(
+                chrono::DateTime::parse_from_rfc3339(s.trim())
+                    .map_err(|e| {
+                        ApiError::field(
+                            "at",
+                            format!(
+                                "at {s:?} is not an RFC 3339 time (e.g. 2026-12-02T15:30:00Z): {e}"
+                            ),
+                        )
+                    })?
+                    .timestamp(),
+            ),
+            Some(_) => {
+                return Err(ApiError::field(
+                    "at",
+                    "at must be unix seconds or an RFC 3339 time",
+                ));
+            }
+        };
+    let source = match body.get("source") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.len() <= 200 => Some(s.clone()),
+        Some(_) => {
+            return Err(ApiError::field(
+                "source",
+                "source must be a string of at most 200 bytes",
+            ));
+        }
+    };
+    let daemon = state.daemon();
+    let store = daemon.store();
+    let lead = find_lead(store, &email).await?;
+    let now = daemon.now().timestamp();
+    let mut data = serde_json::Map::new();
+    if let Some(at) = at {
+        data.insert("at".into(), at.into());
+    }
+    if let Some(s) = source {
+        data.insert("source".into(), s.into());
+    }
+    let data = Value::Object(data);
+    let done = retry(|| store.record_meeting_booked(lead, &data, now)).await?;
+    tracing::info!(
+        lead = lead.0,
+        stopped = done.stopped.len(),
+        "meeting booked"
+    );
+    Ok(Json(serde_json::json!({
+        "id": lead,
+        "email": email.to_string(),
+        "stopped": done.stopped,
+        "recorded": done.recorded,
+    }))
+    .into_response())
+}

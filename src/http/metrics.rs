@@ -1,0 +1,225 @@
+//! `GET /metrics`: the store's figures in the Prometheus text format (version 0.0.4), computed
+//! at scrape time from the store, so every daemon sharing a store answers the same.
+
+use std::fmt::Write;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use super::{ApiError, AppState};
+use crate::store::MetricsSnapshot;
+
+/// The Prometheus text format's content type.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Watcher states reported as one series each (1 for the current one).
+const WATCHER_STATES: [&str; 5] = ["connecting", "connected", "idle", "polling", "disconnected"];
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let daemon = state.daemon();
+    let now = daemon.now().timestamp();
+    let snapshot = daemon.store().metrics(now).await.map_err(ApiError::store)?;
+    Ok((
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        render(&snapshot, now),
+    ))
+}
+
+/// The snapshot as Prometheus text: each family with its HELP and TYPE lines, then its samples.
+pub fn render(m: &MetricsSnapshot, now: i64) -> String {
+    let mut out = String::with_capacity(2048);
+    family(
+        &mut out,
+        "drumbeat_sends_total",
+        "counter",
+        "Emails by sending mailbox and result: sent (accepted by the server), failed, uncertain (a crash mid-send, waiting for a person), retried (hand-overs after the first).",
+    );
+    for (mailbox, result, n) in &m.sends {
+        sample(
+            &mut out,
+            "drumbeat_sends_total",
+            &[("mailbox", mailbox), ("result", result)],
+            *n,
+        );
+    }
+    family(
+        &mut out,
+        "drumbeat_due_enrollments",
+        "gauge",
+        "Active enrollments whose next step is due now (the scheduler's backlog).",
+    );
+    sample(&mut out, "drumbeat_due_enrollments", &[], m.due);
+    for (kind, name, help) in [
+        ("replied", "drumbeat_replies_total", "Replies from leads."),
+        (
+            "auto-replied",
+            "drumbeat_auto_replies_total",
+            "Automatic answers (out of office).",
+        ),
+        ("bounced", "drumbeat_bounces_total", "Bounces."),
+        (
+            "unsubscribed",
+            "drumbeat_unsubscribes_total",
+            "Leads who unsubscribed.",
+        ),
+        (
+            "complained",
+            "drumbeat_complaints_total",
+            "Spam complaints.",
+        ),
+        (
+            "meeting-booked",
+            "drumbeat_meetings_booked_total",
+            "Meetings booked.",
+        ),
+        (
+            "enrolled",
+            "drumbeat_enrollments_total",
+            "Leads put into a sequence.",
+        ),
+    ] {
+        family(&mut out, name, "counter", help);
+        let n = m
+            .events
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map_or(0, |(_, n)| *n);
+        sample(&mut out, name, &[], n);
+    }
+    family(
+        &mut out,
+        "drumbeat_inbox_watcher_state",
+        "gauge",
+        "Each IMAP watcher's connection state: 1 for its current state, 0 for the others.",
+    );
+    for (mailbox, current, _, until) in &m.watchers {
+        // A lease that ran out means no daemon watches the mailbox any more.
+        let current = if *until < now {
+            "disconnected"
+        } else {
+            current.as_str()
+        };
+        for state in WATCHER_STATES {
+            sample(
+                &mut out,
+                "drumbeat_inbox_watcher_state",
+                &[("mailbox", mailbox), ("state", state)],
+                i64::from(state == current),
+            );
+        }
+    }
+    family(
+        &mut out,
+        "drumbeat_inbox_watcher_updated_timestamp_seconds",
+        "gauge",
+        "When each IMAP watcher last changed state (unix seconds).",
+    );
+    for (mailbox, _, updated_at, _) in &m.watchers {
+        sample(
+            &mut out,
+            "drumbeat_inbox_watcher_updated_timestamp_seconds",
+            &[("mailbox", mailbox)],
+            *updated_at,
+        );
+    }
+    family(
+        &mut out,
+        "drumbeat_webhook_deliveries_failed",
+        "gauge",
+        "Outgoing webhook deliveries that failed for good, by endpoint.",
+    );
+    for (endpoint, n) in &m.webhook_failures {
+        sample(
+            &mut out,
+            "drumbeat_webhook_deliveries_failed",
+            &[("endpoint", endpoint)],
+            *n,
+        );
+    }
+    out
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {}", escape_help(help));
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: i64) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        out.push('{');
+        for (i, (k, v)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{k}=\"{}\"", escape_label(v));
+        }
+        out.push('}');
+    }
+    let _ = writeln!(out, " {value}");
+}
+
+/// A label value as the text format wants it: `\`, `"` and line feeds escaped.
+fn escape_label(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+/// HELP text: `\` and line feeds escaped.
+fn escape_help(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(escape_label("x\ny"), "x\\ny");
+    }
+
+    #[test]
+    fn every_sample_follows_its_type_line() {
+        let m = MetricsSnapshot {
+            sends: vec![("ana \"a\"".into(), "sent", 3)],
+            due: 2,
+            events: vec![("replied".into(), 1)],
+            watchers: vec![("ana".into(), "idle".into(), 10, 20)],
+            webhook_failures: vec![("crm".into(), 4)],
+        };
+        let text = render(&m, 15);
+        assert!(
+            text.contains("drumbeat_sends_total{mailbox=\"ana \\\"a\\\"\",result=\"sent\"} 3\n")
+        );
+        assert!(text.contains("drumbeat_replies_total 1\n"));
+        assert!(text.contains("drumbeat_bounces_total 0\n"));
+        assert!(text.contains("drumbeat_inbox_watcher_state{mailbox=\"ana\",state=\"idle\"} 1\n"));
+        assert!(text.contains("drumbeat_webhook_deliveries_failed{endpoint=\"crm\"} 4\n"));
+        let mut typed = None;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                typed = rest.split(' ').next().map(str::to_string);
+            } else if !line.starts_with('#') {
+                let name = line.split(['{', ' ']).next().unwrap_or_default();
+                assert_eq!(Some(name), typed.as_deref(), "{line}");
+            }
+        }
+    }
+}
