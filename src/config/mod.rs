@@ -3,6 +3,7 @@
 //! suggestion; every problem names `config.toml:LINE:COL`.
 
 mod http;
+mod providers;
 mod secret;
 mod sending;
 
@@ -18,6 +19,9 @@ use crate::diag::{Diagnostic, did_you_mean, line_col};
 use crate::lead::Email;
 
 pub use http::{HttpConfig, Tracking};
+pub use providers::{
+    MailgunConfig, PostmarkConfig, Provider, ProvidersConfig, SendgridConfig, SesConfig,
+};
 pub use secret::{Secret, SecretError, SecretSource};
 pub use sending::{DkimAlgorithm, DkimSettings, Pacing, Sending, Warmup, parse_duration};
 
@@ -40,6 +44,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Daemon-wide sending rules (`[sending]`).
     pub sending: Sending,
+    /// Email providers' webhooks (`[providers.*]`).
+    pub providers: ProvidersConfig,
     /// The sending identities, in file order.
     pub mailboxes: Vec<Mailbox>,
 }
@@ -65,6 +71,10 @@ pub struct Mailbox {
     pub pacing: Pacing,
     /// DKIM signing, when configured.
     pub dkim: Option<DkimSettings>,
+    /// The email provider this mailbox's SMTP server belongs to, when it is one: messages
+    /// then carry our Message-ID in that provider's custom-arguments header, so its webhook
+    /// events name the touch.
+    pub provider: Option<Provider>,
 }
 
 /// How a mailbox sends.
@@ -165,6 +175,7 @@ struct RawConfig {
     http: Option<http::RawHttp>,
     tracking: Option<http::RawTracking>,
     sending: Option<sending::RawSending>,
+    providers: Option<providers::RawProviders>,
     #[serde(default, rename = "mailbox")]
     mailboxes: Vec<RawMailbox>,
 }
@@ -184,6 +195,7 @@ struct RawMailbox {
     warmup: Option<Warmup>,
     connections: Option<Spanned<usize>>,
     dkim: Option<DkimSettings>,
+    provider: Option<Provider>,
 }
 
 /// The default daily cap: what a warmed-up personal mailbox sends without hurting its reputation.
@@ -268,6 +280,14 @@ impl Config {
 
         let (http, http_problems) = http::resolve(raw.http, raw.tracking);
         for (span, msg) in http_problems {
+            problems.push(match span {
+                Some(span) => at(span, msg),
+                None => Diagnostic::error(shown, None, None, msg),
+            });
+        }
+
+        let (providers, provider_problems) = providers::resolve(raw.providers, dir);
+        for (span, msg) in provider_problems {
             problems.push(match span {
                 Some(span) => at(span, msg),
                 None => Diagnostic::error(shown, None, None, msg),
@@ -372,6 +392,7 @@ impl Config {
                     imap: m.imap,
                     pacing,
                     dkim: m.dkim,
+                    provider: m.provider,
                 });
             }
         }
@@ -387,6 +408,7 @@ impl Config {
             timezone,
             http,
             sending,
+            providers,
             mailboxes,
         })
     }

@@ -7,6 +7,7 @@
 //! limited in size everywhere ([`BODY_LIMIT`]).
 
 pub mod health;
+pub mod providers;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -130,6 +131,7 @@ impl IntoResponse for ApiError {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
+        .merge(providers::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -120,6 +120,7 @@ pub fn build(o: &Outgoing<'_>) -> Result<lettre::Message, MessageError> {
         HeaderName::new_from_ascii_str("List-Unsubscribe"),
         list_unsubscribe(o.mailbox),
     ));
+    b = crate::http::providers::tag_message(b, o.mailbox, o.message_id);
     let text = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
         .body(o.rendered.text.clone());

@@ -474,12 +474,6 @@ async fn act(
         o.insert("kind".into(), fact.kind.into());
     }
     ev.data = data;
-    let end_all = |state: &'static str, reason: &'static str| {
-        format!(
-            "UPDATE enrollments SET state = '{state}', outcome = '{state}', reason = '{reason}', updated_at = $1, \
-             finished_at = $1, next_due_at = NULL, lease_owner = NULL, lease_until = NULL WHERE lead_id = $2 AND state IN {OPEN}"
-        )
-    };
     let action = match fact.kind {
         "reply" => {
             ev.kind = EventKind::Replied;
@@ -582,6 +576,27 @@ async fn act(
     Ok(action)
 }
 
+/// The statement that ends every open enrollment of a lead (`$1` now, `$2` the lead) in
+/// `state`, with `reason`.
+fn end_all(state: &'static str, reason: &'static str) -> String {
+    format!(
+        "UPDATE enrollments SET state = '{state}', outcome = '{state}', reason = '{reason}', updated_at = $1, \
+         finished_at = $1, next_due_at = NULL, lease_owner = NULL, lease_until = NULL WHERE lead_id = $2 AND state IN {OPEN}"
+    )
+}
+
+/// Ends every open enrollment of `lead` in `state` (bounced, unsubscribed, replied…), as a
+/// bounce or unsubscribe found in the inbox does; returns how many.
+pub(super) async fn end_open_enrollments(
+    tx: &mut AnyConnection,
+    lead: i64,
+    state: &'static str,
+    reason: &'static str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    exec(tx, &end_all(state, reason), now, lead).await
+}
+
 async fn exec(tx: &mut AnyConnection, sql: &str, now: i64, lead: i64) -> Result<u64, StoreError> {
     Ok(sqlx::query(built(sql.to_string()))
         .bind(now)
@@ -616,7 +631,7 @@ async fn pause(
 }
 
 /// Puts the lead's address on the suppression list.
-async fn suppress(
+pub(super) async fn suppress(
     tx: &mut AnyConnection,
     lead: i64,
     reason: &str,

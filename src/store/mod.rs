@@ -12,6 +12,7 @@ mod enrollments;
 mod events;
 mod inbox;
 mod leads;
+mod provider_events;
 mod sent;
 mod settings;
 mod statements;
@@ -35,6 +36,7 @@ pub use enrollments::{
 pub use events::{EventKind, EventRow, NewEvent};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy};
 pub use leads::{LeadId, StoredLead, UpsertAndEnroll, UpsertOutcome};
+pub use provider_events::{ProviderEvent, ProviderKind, ProviderOutcome};
 pub use sent::SentRecord;
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
