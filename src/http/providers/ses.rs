@@ -414,3 +414,141 @@ pub fn parse_event(sns_id: &str, message: &str) -> Result<Option<ProviderEvent>,
         data: serde_json::Value::Object(data),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::KeySize;
+    use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+    use proptest::prelude::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("tests/fixtures/providers/ses/{name}")).unwrap()
+    }
+
+    #[test]
+    fn a_signature_over_the_canonical_string_verifies_and_a_changed_field_does_not() {
+        let kp = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+        let key = kp.public_key().as_ref().to_vec();
+        let mut m = parse_sns(&fixture("notification.json")).unwrap();
+        m.signature_version = "2".into();
+        let mut sig = vec![0; kp.public_modulus_len()];
+        kp.sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            canonical(&m).as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
+        m.signature = STANDARD.encode(&sig);
+        assert!(verify(&m, std::slice::from_ref(&key)));
+        let mut changed = m.clone();
+        changed.message.push(' ');
+        assert!(!verify(&changed, std::slice::from_ref(&key)));
+        let mut v1 = m.clone();
+        v1.signature_version = "1".into();
+        assert!(!verify(&v1, std::slice::from_ref(&key)));
+        let mut short = m.clone();
+        short.signature.truncate(40);
+        assert!(!verify(&short, &[key]));
+    }
+
+    #[test]
+    fn the_canonical_string_follows_the_sns_field_order() {
+        let m = parse_sns(&fixture("subscription-confirmation.json")).unwrap();
+        let c = canonical(&m);
+        let names: Vec<&str> = c.lines().step_by(2).collect();
+        // The Message has a line break of its own: count field names instead.
+        assert!(c.starts_with("Message\nYou have chosen"));
+        for f in [
+            "\nMessageId\n",
+            "\nSubscribeURL\n",
+            "\nTimestamp\n",
+            "\nToken\n",
+            "\nTopicArn\n",
+            "\nType\nSubscriptionConfirmation\n",
+        ] {
+            assert!(c.contains(f), "{f:?} in {c}");
+        }
+        assert!(!names.is_empty());
+    }
+
+    #[test]
+    fn only_sns_hosts_are_trusted_for_certificates_and_confirmations() {
+        assert!(sns_url(
+            "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3e.pem",
+            true
+        ));
+        assert!(sns_url(
+            "https://sns.cn-north-1.amazonaws.com.cn/x.pem",
+            true
+        ));
+        assert!(sns_url(
+            "https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription",
+            false
+        ));
+        assert!(!sns_url("http://sns.us-west-2.amazonaws.com/x.pem", true));
+        assert!(!sns_url(
+            "https://sns.us-west-2.amazonaws.com.evil.com/x.pem",
+            true
+        ));
+        assert!(!sns_url(
+            "https://evil.com/sns.us-west-2.amazonaws.com/x.pem",
+            true
+        ));
+        assert!(!sns_url(
+            "https://sns.us-west-2.amazonaws.com:8443/x.pem",
+            true
+        ));
+        assert!(!sns_url(
+            "https://user@sns.us-west-2.amazonaws.com/x.pem",
+            true
+        ));
+        assert!(!sns_url("https://sns.us-west-2.amazonaws.com/x.txt", true));
+    }
+
+    #[test]
+    fn the_documented_ses_events_map_to_ours() {
+        for (name, kind) in [
+            ("bounce.json", "bounce-hard"),
+            ("bounce-transient.json", "bounce-soft"),
+            ("complaint.json", "complained"),
+            ("delivery.json", "delivered"),
+            ("open.json", "opened"),
+            ("click.json", "clicked"),
+        ] {
+            let text = String::from_utf8(fixture(name)).unwrap();
+            let e = parse_event("sns-1", &text).unwrap().unwrap();
+            assert_eq!(e.kind.as_str(), kind, "{name}");
+            assert_eq!(
+                e.message_id.as_deref(),
+                Some("<1700000000.abc.db@example.com>")
+            );
+            assert_eq!(e.recipient.as_deref(), Some("recipient@example.com"));
+        }
+        assert!(
+            parse_event("x", r#"{"eventType":"Send","mail":{}}"#)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(parse_event("x", "{").unwrap_err().field, "Message");
+    }
+
+    proptest! {
+        #[test]
+        fn parsers_and_checks_never_panic(body in proptest::collection::vec(any::<u8>(), 0..400), s in ".{0,80}") {
+            let _ = parse_sns(&body);
+            let _ = parse_event("id", &s);
+            let _ = sns_url(&s, true);
+            let _ = spki_of_pem(&body);
+        }
+
+        #[test]
+        fn event_parser_never_panics_on_ses_shaped_json(t in "[A-Za-z]{0,12}", s in ".{0,40}") {
+            let v = serde_json::json!({"eventType": t, "bounce": {"bounceType": s, "bouncedRecipients": [{"emailAddress": s}]},
+                "mail": {"headers": [{"name": "Message-ID", "value": s}], "destination": [s], "commonHeaders": {"messageId": s}}});
+            let _ = parse_event("id", &v.to_string());
+        }
+    }
+}
