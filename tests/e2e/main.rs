@@ -19,6 +19,7 @@ mod daemon_pg;
 mod daemon_run;
 mod daemon_send;
 mod http;
+mod http_providers;
 mod http_server;
 mod imap;
 mod inbox_classify;
