@@ -207,7 +207,7 @@ fn recipient(raw: &str) -> Option<String> {
 /// Lowercase hex to bytes; None on anything else.
 fn hex(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     let nib = |c: u8| match c {

@@ -82,7 +82,7 @@ pub(super) async fn handle(
     };
     let raw = body(raw)?;
     let m = parse_sns(&raw)?;
-    if !cfg.topic_arns.iter().any(|t| *t == m.topic_arn) {
+    if !cfg.topic_arns.contains(&m.topic_arn) {
         tracing::warn!(topic = %m.topic_arn, "SES webhook: a message from a topic not in providers.ses.topic_arns");
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
