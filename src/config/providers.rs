@@ -198,3 +198,52 @@ pub(super) fn resolve(
     }
     (out, problems)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{Config, Provider};
+
+    fn parse(text: &str) -> Result<Config, Vec<String>> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        Config::parse(text, "config.toml", &dir.join("config.toml"), dir)
+            .map_err(|ds| ds.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn provider_tables_are_typed_and_mailboxes_name_their_provider() {
+        let c = parse(
+            "[providers.sendgrid]\npublic_key = { env = \"SG_KEY\" }\n\
+             [providers.ses]\ntopic_arns = [\"arn:aws:sns:us-east-1:123456789012:ses\"]\n\
+             [[mailbox]]\nname = \"ana\"\nfrom = \"a@example.com\"\noutbox = \"o\"\nprovider = \"ses\"\n",
+        )
+        .expect("config");
+        assert!(c.providers.sendgrid.is_some());
+        assert!(c.providers.mailgun.is_none());
+        let ses = c.providers.ses.expect("ses");
+        assert!(ses.confirm_subscriptions);
+        assert_eq!(c.mailboxes[0].provider, Some(Provider::Ses));
+    }
+
+    #[test]
+    fn provider_problems_name_the_line() {
+        let all = parse(
+            "[providers.ses]\ntopic_arns = [\"arn:aws:sqs:x\"]\ncertificates = \"no/such/dir\"\n\
+             [providers.postmark]\nusername = \"a:b\"\npassword = { env = \"P\" }\n",
+        )
+        .unwrap_err();
+        for want in [
+            "config.toml:2:15: providers.ses.topic_arns",
+            "config.toml:3:16: providers.ses.certificates",
+            "config.toml:5:12: providers.postmark.username",
+        ] {
+            assert!(all.iter().any(|l| l.starts_with(want)), "{want} in {all:?}");
+        }
+        let unknown = parse("[providers.sendgrid]\npublic_kee = { env = \"X\" }\n").unwrap_err();
+        assert!(unknown[0].starts_with("config.toml:2:1:"), "{unknown:?}");
+        let bad = parse("[[mailbox]]\nname = \"a\"\nfrom = \"a@example.com\"\noutbox = \"o\"\nprovider = \"sparkpost\"\n")
+            .unwrap_err();
+        assert!(bad[0].starts_with("config.toml:5:"), "{bad:?}");
+    }
+}
