@@ -16,15 +16,15 @@ use crate::daemon_send::{at, run_once};
 use crate::http::Served;
 use crate::support::Project;
 
-const LEAD: &str = "ada@company0.example";
+pub const LEAD: &str = "ada@company0.example";
 /// Tuesday 2027-03-02, 09:00 in New York: in the future, so the live daemon (real clock) never
 /// finds a follow-up due while a test runs.
-const IMPORT_AT: &str = "2027-03-02T14:00:00Z";
-const SEND_AT: &str = "2027-03-02T15:00:00Z";
+pub const IMPORT_AT: &str = "2027-03-02T14:00:00Z";
+pub const SEND_AT: &str = "2027-03-02T15:00:00Z";
 /// Well after every follow-up of the shipped sequence would be due.
-const LATER: &str = "2027-04-01T15:00:00Z";
+pub const LATER: &str = "2027-04-01T15:00:00Z";
 
-fn fixture(rel: &str) -> String {
+pub fn fixture(rel: &str) -> String {
     std::fs::read_to_string(
         crate::support::repo()
             .join("tests/fixtures/providers")
@@ -33,14 +33,14 @@ fn fixture(rel: &str) -> String {
     .unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
 }
 
-fn unix_now() -> i64 {
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("after 1970")
         .as_secs() as i64
 }
 
-fn openssl(p: &Project, args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
+pub fn openssl(p: &Project, args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
     use std::io::Write;
     let mut child = Command::new("openssl")
         .args(args)
@@ -67,12 +67,16 @@ fn openssl(p: &Project, args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
 
 /// A project whose mailbox `ana` sends through `provider` with `[providers.*]` = `table`, one
 /// lead enrolled and its intro sent; returns the intro's Message-ID.
-fn project_with_sent_intro(provider: &str, table: &str) -> (Project, String) {
+pub fn project_with_sent_intro(provider: &str, table: &str) -> (Project, String) {
     project_with(provider, table, |_| {})
 }
 
 /// [`project_with_sent_intro`], with `setup` run before the config names its files.
-fn project_with(provider: &str, table: &str, setup: impl FnOnce(&Project)) -> (Project, String) {
+pub fn project_with(
+    provider: &str,
+    table: &str,
+    setup: impl FnOnce(&Project),
+) -> (Project, String) {
     let p = Project::shipped();
     setup(&p);
     p.edit(
@@ -102,7 +106,7 @@ fn project_with(provider: &str, table: &str, setup: impl FnOnce(&Project)) -> (P
     (p, id)
 }
 
-fn lead(p: &Project) -> Value {
+pub fn lead(p: &Project) -> Value {
     at(p, SEND_AT, &["lead", "show", LEAD, "--json"]).json()
 }
 
@@ -116,7 +120,7 @@ fn intro_message_id(p: &Project) -> String {
         .to_string()
 }
 
-fn outbox(p: &Project) -> Vec<String> {
+pub fn outbox(p: &Project) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(p.file("data/outbox"))
         .map(|d| {
             d.flatten()
@@ -128,7 +132,7 @@ fn outbox(p: &Project) -> Vec<String> {
     out
 }
 
-fn suppression(p: &Project) -> Option<String> {
+pub fn suppression(p: &Project) -> Option<String> {
     let v = p.ok(&["suppressions", "--json"]).json();
     v.as_array()
         .into_iter()
@@ -137,7 +141,7 @@ fn suppression(p: &Project) -> Option<String> {
         .map(|s| s["reason"].as_str().unwrap_or_default().to_string())
 }
 
-fn enrollment_state(p: &Project) -> String {
+pub fn enrollment_state(p: &Project) -> String {
     lead(p)["enrollments"][0]["state"]
         .as_str()
         .unwrap_or_default()
@@ -145,14 +149,14 @@ fn enrollment_state(p: &Project) -> String {
 }
 
 /// Asserts a JSON 4xx with `status`, and returns its error message.
-fn refused(r: reqwest::blocking::Response, status: u16) -> String {
+pub fn refused(r: reqwest::blocking::Response, status: u16) -> String {
     assert_eq!(r.status().as_u16(), status);
     let v: Value = r.json().expect("a JSON error");
     v["error"].as_str().expect("an error message").to_string()
 }
 
 /// The next step is never sent: later runs send nothing more and the lead stays stopped.
-fn assert_no_more_sends(p: &Project, state: &str) {
+pub fn assert_no_more_sends(p: &Project, state: &str) {
     let before = outbox(p).len();
     run_once(p, LATER);
     run_once(p, "2027-05-03T15:00:00Z");
@@ -497,147 +501,6 @@ fn postmark_needs_its_basic_credentials_and_a_hard_bounce_stops_the_sequence() {
     .json()
     .expect("JSON");
     assert_eq!(v["accepted"], 1, "{v}");
-    drop(s);
-    assert_eq!(suppression(&p).as_deref(), Some("bounced"));
-    assert_no_more_sends(&p, "bounced");
-}
-
-// ---- Amazon SES through SNS ----------------------------------------------------------------
-
-const TOPIC: &str = "arn:aws:sns:us-west-2:123456789012:MyTopic";
-
-/// The SNS canonical string of a message (the documented field order).
-fn canonical(m: &Value) -> String {
-    let fields: &[&str] = if m["Type"] == "Notification" {
-        &[
-            "Message",
-            "MessageId",
-            "Subject",
-            "Timestamp",
-            "TopicArn",
-            "Type",
-        ]
-    } else {
-        &[
-            "Message",
-            "MessageId",
-            "SubscribeURL",
-            "Timestamp",
-            "Token",
-            "TopicArn",
-            "Type",
-        ]
-    };
-    fields
-        .iter()
-        .filter_map(|f| m[*f].as_str().map(|v| format!("{f}\n{v}\n")))
-        .collect()
-}
-
-fn sns_sign(p: &Project, m: &mut Value, version: &str) {
-    m["SignatureVersion"] = json!(version);
-    let digest = if version == "1" { "-sha1" } else { "-sha256" };
-    let sig = openssl(
-        p,
-        &["dgst", digest, "-sign", "sns.key"],
-        Some(canonical(m).as_bytes()),
-    );
-    m["Signature"] = json!(STANDARD.encode(sig));
-}
-
-fn sns_notification(p: &Project, event: &str, id: &str, sns_id: &str, at: &str) -> Value {
-    let mut ses: Value = serde_json::from_str(&fixture(&format!("ses/{event}"))).expect("JSON");
-    for h in ses["mail"]["headers"].as_array_mut().expect("headers") {
-        if h["name"] == "X-Drumbeat-Message-Id" {
-            h["value"] = json!(id);
-        }
-    }
-    ses["mail"]["destination"] = json!([LEAD]);
-    let mut m: Value = serde_json::from_str(&fixture("ses/notification.json")).expect("JSON");
-    m["TopicArn"] = json!(TOPIC);
-    m["MessageId"] = json!(sns_id);
-    m["Message"] = json!(ses.to_string());
-    m["Timestamp"] = json!(at);
-    sns_sign(p, &mut m, "2");
-    m
-}
-
-#[test]
-fn ses_notifications_need_a_pinned_sns_signature_and_a_hard_bounce_stops_the_sequence() {
-    let make_cert = |p: &Project| {
-        std::fs::create_dir_all(p.file("sns-certs")).expect("mkdir");
-        let args = "req -x509 -newkey rsa:2048 -nodes -keyout sns.key -out sns-certs/sns.pem -days 2 -subj /CN=sns.amazonaws.com";
-        openssl(p, &args.split(' ').collect::<Vec<_>>(), None);
-    };
-    let (p, id) = project_with(
-        "ses",
-        &format!("[providers.ses]\ntopic_arns = [\"{TOPIC}\"]\ncertificates = \"sns-certs\"\n"),
-        make_cert,
-    );
-    assert!(outbox(&p)[0].contains(&format!("X-Drumbeat-Message-Id: {id}")));
-    let s = Served::start(&p, "providers-ses");
-    let post = |m: &Value| {
-        s.client
-            .post(s.url("/webhooks/ses"))
-            .header("Content-Type", "text/plain; charset=UTF-8")
-            .header("x-amz-sns-message-type", m["Type"].as_str().unwrap_or(""))
-            .body(m.to_string())
-            .send()
-            .expect("POST /webhooks/ses")
-    };
-    let now = chrono::Utc::now();
-    let iso =
-        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let before = p.store_state(&[LEAD]);
-
-    let good = sns_notification(&p, "bounce.json", &id, "sns-bounce-1", &iso(now));
-    let mut tampered = good.clone();
-    tampered["Message"] = json!(
-        good["Message"]
-            .as_str()
-            .unwrap()
-            .replace("Permanent", "Transient")
-    );
-    refused(post(&tampered), 401);
-    let mut truncated = good.clone();
-    truncated["Signature"] = json!(good["Signature"].as_str().unwrap()[..60]);
-    refused(post(&truncated), 401);
-    let stale = sns_notification(
-        &p,
-        "bounce.json",
-        &id,
-        "sns-bounce-2",
-        &iso(now - chrono::Duration::hours(2)),
-    );
-    refused(post(&stale), 403);
-    let mut other_topic = good.clone();
-    other_topic["TopicArn"] = json!("arn:aws:sns:us-west-2:123456789012:NotOurs");
-    sns_sign(&p, &mut other_topic, "2");
-    refused(post(&other_topic), 403);
-    assert_eq!(post(&json!({"Type": "Notification"})).status(), 400);
-    assert_eq!(
-        p.store_state(&[LEAD]),
-        before,
-        "a refused webhook changed the store"
-    );
-
-    // A subscription confirmation for a URL that is not an SNS host is logged, not fetched.
-    let mut confirm: Value =
-        serde_json::from_str(&fixture("ses/subscription-confirmation.json")).expect("JSON");
-    confirm["TopicArn"] = json!(TOPIC);
-    confirm["Timestamp"] = json!(iso(now));
-    confirm["SubscribeURL"] = json!(format!("{}/never-fetched", s.base));
-    sns_sign(&p, &mut confirm, "1");
-    let v: Value = post(&confirm).json().expect("JSON");
-    assert_eq!(v["subscription"], "logged", "{v}");
-
-    let open = sns_notification(&p, "open.json", &id, "sns-open-1", &iso(now));
-    let v: Value = post(&open).json().expect("JSON");
-    assert_eq!(v["accepted"], 1, "{v}");
-    let v: Value = post(&good).json().expect("JSON");
-    assert_eq!(v["accepted"], 1, "{v}");
-    let v: Value = post(&good).json().expect("JSON");
-    assert_eq!(v["duplicates"], 1, "{v}");
     drop(s);
     assert_eq!(suppression(&p).as_deref(), Some("bounced"));
     assert_no_more_sends(&p, "bounced");

@@ -20,6 +20,7 @@ mod daemon_run;
 mod daemon_send;
 mod http;
 mod http_providers;
+mod http_providers_ses;
 mod http_server;
 mod imap;
 mod inbox_classify;
