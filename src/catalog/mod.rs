@@ -327,6 +327,7 @@ fn sample_mailbox() -> Mailbox {
         imap: None,
         pacing: crate::config::Pacing::default(),
         dkim: None,
+        provider: None,
     }
 }
 

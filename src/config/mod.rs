@@ -3,6 +3,7 @@
 //! suggestion; every problem names `config.toml:LINE:COL`.
 
 mod http;
+mod providers;
 mod secret;
 mod sending;
 mod webhooks;
@@ -19,6 +20,9 @@ use crate::diag::{Diagnostic, did_you_mean, line_col};
 use crate::lead::Email;
 
 pub use http::{HttpConfig, Tracking};
+pub use providers::{
+    MailgunConfig, PostmarkConfig, Provider, ProvidersConfig, SendgridConfig, SesConfig,
+};
 pub use secret::{Secret, SecretError, SecretSource};
 pub use sending::{DkimAlgorithm, DkimSettings, Pacing, Sending, Warmup, parse_duration};
 pub use webhooks::{DEFAULT_RETRY, Webhook, WebhookFormat, WebhookSettings};
@@ -42,6 +46,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Daemon-wide sending rules (`[sending]`).
     pub sending: Sending,
+    /// Email providers' webhooks (`[providers.*]`).
+    pub providers: ProvidersConfig,
     /// The sending identities, in file order.
     pub mailboxes: Vec<Mailbox>,
     /// The endpoints that hear about events (`[[webhook]]`), in file order.
@@ -71,6 +77,10 @@ pub struct Mailbox {
     pub pacing: Pacing,
     /// DKIM signing, when configured.
     pub dkim: Option<DkimSettings>,
+    /// The email provider this mailbox's SMTP server belongs to, when it is one: messages
+    /// then carry our Message-ID in that provider's custom-arguments header, so its webhook
+    /// events name the touch.
+    pub provider: Option<Provider>,
 }
 
 /// How a mailbox sends.
@@ -171,6 +181,7 @@ struct RawConfig {
     http: Option<http::RawHttp>,
     tracking: Option<http::RawTracking>,
     sending: Option<sending::RawSending>,
+    providers: Option<providers::RawProviders>,
     #[serde(default, rename = "mailbox")]
     mailboxes: Vec<RawMailbox>,
     #[serde(default, rename = "webhook")]
@@ -193,6 +204,7 @@ struct RawMailbox {
     warmup: Option<Warmup>,
     connections: Option<Spanned<usize>>,
     dkim: Option<DkimSettings>,
+    provider: Option<Provider>,
 }
 
 /// The default daily cap: what a warmed-up personal mailbox sends without hurting its reputation.
@@ -285,7 +297,8 @@ impl Config {
 
         let (webhooks, webhook_settings, webhook_problems) =
             webhooks::resolve(raw.webhook, raw.webhooks);
-        for (span, msg) in webhook_problems {
+        let (providers, provider_problems) = providers::resolve(raw.providers, dir);
+        for (span, msg) in webhook_problems.into_iter().chain(provider_problems) {
             problems.push(match span {
                 Some(span) => at(span, msg),
                 None => Diagnostic::error(shown, None, None, msg),
@@ -390,6 +403,7 @@ impl Config {
                     imap: m.imap,
                     pacing,
                     dkim: m.dkim,
+                    provider: m.provider,
                 });
             }
         }
@@ -405,6 +419,7 @@ impl Config {
             timezone,
             http,
             sending,
+            providers,
             mailboxes,
             webhooks,
             webhook_settings,

@@ -10,6 +10,7 @@ pub mod api;
 pub mod health;
 pub mod links;
 pub mod metrics;
+pub mod providers;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -136,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .merge(links::routes())
         .merge(api::routes())
         .merge(metrics::routes())
+        .merge(providers::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -150,6 +150,7 @@ mod tests {
                 connections: 1,
             },
             dkim: None,
+            provider: None,
         }
     }
 

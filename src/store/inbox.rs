@@ -583,6 +583,19 @@ async fn act(
     Ok(action)
 }
 
+/// Ends every open enrollment of `lead` in `state` (bounced, unsubscribed, replied…), as a
+/// bounce or unsubscribe found in the inbox does; returns how many.
+pub(super) async fn end_open_enrollments(
+    tx: &mut AnyConnection,
+    lead: i64,
+    state: &'static str,
+    reason: &'static str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let state: EnrollmentState = state.parse().unwrap_or(EnrollmentState::Stopped);
+    end_open(tx, LeadId(lead), state, state.as_str(), reason, now).await
+}
+
 /// Pauses the enrollment (until `until`, or until resumed by hand).
 async fn pause(
     tx: &mut AnyConnection,

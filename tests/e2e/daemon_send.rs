@@ -22,6 +22,9 @@ pub fn smtp_project(sink: &Sink, extra_config: &str) -> Project {
             r#"store = "sqlite://data/drumbeat.db"
 timezone = "America/New_York"
 {extra_config}
+[http]
+listen = "127.0.0.1:0"
+
 [[mailbox]]
 name = "rep"
 from = "rep@example.com"
@@ -237,9 +240,16 @@ fn fifty_leads_get_every_step_threaded_on_time_and_exactly_once() {
                     .expect("mid")
                     .ends_with("@example.com>")
             );
+            // The one-click URL (RFC 8058), then the mailbox's own address.
+            let unsubscribe = m.header("List-Unsubscribe").expect("List-Unsubscribe");
+            assert!(
+                unsubscribe.starts_with("<http://127.0.0.1:8025/u/")
+                    && unsubscribe.ends_with(">, <mailto:rep@example.com?subject=unsubscribe>"),
+                "{unsubscribe}"
+            );
             assert_eq!(
-                m.header("List-Unsubscribe").as_deref(),
-                Some("<mailto:rep@example.com?subject=unsubscribe>")
+                m.header("List-Unsubscribe-Post").as_deref(),
+                Some("List-Unsubscribe=One-Click")
             );
             // Inside the window in the lead's zone: a weekday, not the holiday, 09:00–17:00.
             let local = date_of(m).with_timezone(&tz);

@@ -21,6 +21,8 @@ mod daemon_send;
 mod http;
 mod http_api;
 mod http_links;
+mod http_providers;
+mod http_providers_ses;
 mod http_server;
 mod imap;
 mod inbox_classify;
