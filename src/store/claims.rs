@@ -74,7 +74,7 @@ impl Store {
         if stmts.is_empty() {
             return Ok(vec![Claimed::Lost; claims.len()]);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut rows = statements::run(&mut tx, self.backend, stmts)
             .await?
             .into_iter()

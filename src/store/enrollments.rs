@@ -134,7 +134,7 @@ impl Store {
         now: i64,
         dry_run: bool,
     ) -> Result<Vec<EnrollOutcome>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let out = enroll(&mut tx, self.backend, sequence, requests, now).await?;
         if dry_run {
             tx.rollback().await?;
@@ -170,7 +170,7 @@ impl Store {
         reason: &str,
         now: i64,
     ) -> Result<Vec<StateChange>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "SELECT {ENROLLMENT_COLUMNS} FROM enrollments e JOIN leads l ON l.id = e.lead_id WHERE e.lead_id = $1 ORDER BY e.id"
         );
@@ -233,7 +233,7 @@ impl Store {
     /// Pauses whose `paused_until` has come (an out-of-office return date) end: those
     /// enrollments are active again and due now. Returns how many.
     pub async fn resume_due_pauses(&self, now: i64) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rows = sqlx::query(
             "UPDATE enrollments SET state = 'active', paused_until = NULL, reason = 'pause ended', updated_at = $1, \
              next_due_at = CASE WHEN next_due_at IS NULL OR next_due_at < $1 THEN $1 ELSE next_due_at END \
@@ -266,7 +266,7 @@ impl Store {
         data: &serde_json::Value,
         now: i64,
     ) -> Result<MeetingBooked, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let stopped: Vec<String> = sqlx::query(
             "SELECT sequence_id FROM enrollments WHERE lead_id = $1 AND state IN ('active', 'paused') ORDER BY id",
         )

@@ -238,7 +238,7 @@ impl Store {
         soft_bounce_limit: i64,
         now: i64,
     ) -> Result<InboundOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some((uidvalidity, last_uid)) = uid {
             let state = FolderState {
                 uidvalidity,

@@ -100,7 +100,7 @@ impl Store {
         e: &ProviderEvent,
         now: i64,
     ) -> Result<ProviderOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let target = match_target(&mut tx, e).await?;
         let inserted = sqlx::query(
             "INSERT INTO provider_events (provider, event_id, kind, message_id, touch_id, received_at, token) \

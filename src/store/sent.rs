@@ -52,7 +52,7 @@ impl Store {
         if stmts.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         statements::run(&mut tx, self.backend, stmts).await?;
         tx.commit().await?;
         Ok(())

@@ -86,7 +86,7 @@ impl Store {
         // Addresses are stored lowercased (see `Email`); so are suppressions.
         let value = value.trim().to_lowercase();
         let value = value.as_str();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let added = sqlx::query(
             "INSERT INTO suppressions (value, reason, note, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (value) DO NOTHING",
         )
@@ -157,7 +157,7 @@ impl Store {
     pub async fn unsuppress(&self, value: &str, now: i64) -> Result<bool, StoreError> {
         let value = value.trim().to_lowercase();
         let value = value.as_str();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let removed =
             sqlx::query("DELETE FROM suppressions WHERE value = $1 AND reason <> 'forgotten'")
                 .bind(value)
@@ -267,7 +267,7 @@ impl Store {
     /// entries are replaced by the address's hash so they are never emailed again. Returns
     /// whether a lead was stored.
     pub async fn forget(&self, email: &Email, now: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let lead: Option<i64> = sqlx::query("SELECT id FROM leads WHERE email = $1")
             .bind(email.as_str())
             .fetch_optional(&mut *tx)

@@ -131,7 +131,7 @@ impl Store {
         next: &Next,
         now: i64,
     ) -> Result<TaskFinish, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let Some(row) = sqlx::query("SELECT state, touch_id FROM tasks WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)

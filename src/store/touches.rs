@@ -243,7 +243,7 @@ impl Store {
         if items.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (id, step, due) in items {
             sqlx::query(
                 "UPDATE enrollments SET next_step_id = COALESCE($1, next_step_id), next_due_at = $2, \
@@ -305,7 +305,7 @@ impl Store {
         retry_at: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let Some(t) = touch_info(&mut tx, touch).await? else {
             return Ok(());
         };
@@ -341,7 +341,7 @@ impl Store {
         suppress: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let Some(t) = touch_info(&mut tx, touch).await? else {
             return Ok(());
         };
@@ -419,7 +419,7 @@ impl Store {
     /// of its own is in flight) or by a daemon whose lease ran out become `uncertain`. Returns
     /// how many.
     pub async fn recover(&self, instance: &str, now: i64) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE touches SET state = 'uncertain', \
              error = 'the daemon stopped while handing this message to the server; it may or may not have been sent' \
@@ -451,7 +451,7 @@ impl Store {
     /// A person says an uncertain touch did not reach the server: it is sent again at the
     /// next tick, with the same Message-ID.
     pub async fn resolve_not_sent(&self, touch: i64, now: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let Some(t) = touch_info(&mut tx, touch).await? else {
             return Ok(false);
         };
@@ -490,7 +490,7 @@ impl Store {
         reason: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let finished = if to.is_final() { "$1" } else { "NULL" };
         let sql = format!(
             "UPDATE enrollments SET state = $2, reason = $3, updated_at = $1, next_due_at = CASE WHEN $2 = 'paused' THEN next_due_at ELSE NULL END, \
@@ -539,7 +539,7 @@ impl Store {
         error: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let held = sqlx::query(
             "UPDATE enrollments SET state = 'paused', reason = $1, updated_at = $2, lease_owner = NULL, lease_until = NULL, \
              next_step_id = $3 WHERE id = $4 AND state = 'active' AND lease_owner = $5",

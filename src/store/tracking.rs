@@ -75,7 +75,7 @@ impl Store {
         how: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let already: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM suppressions WHERE value = (SELECT email FROM leads WHERE id = $1)",
         )

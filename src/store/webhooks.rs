@@ -198,7 +198,7 @@ impl Store {
         cursors: &[(&str, i64)],
         now: i64,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut added = 0;
         for d in deliveries {
             added += sqlx::query(
