@@ -19,7 +19,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use super::{AppState, TokenKind};
-use crate::store::TrackedTouch;
+use crate::store::{Hit, TrackedTouch};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -27,11 +27,6 @@ pub fn routes() -> Router<AppState> {
         .route("/c/{token}", get(click).head(click))
         .route("/o/{file}", get(open))
 }
-
-/// Clicks this soon after delivery, after another one, are a scanner's (a person reads first).
-const SCANNER_BURST_SECONDS: i64 = 60;
-/// Anything this soon after delivery is a machine's.
-const TOO_SOON_SECONDS: i64 = 5;
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
@@ -81,15 +76,15 @@ async fn touch_for(
 }
 
 async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match touch_for(&state, &token, |k| matches!(k, TokenKind::Unsubscribe)).await {
-        Err(r) => r,
-        Ok((_, None)) => gone(),
-        Ok((_, Some(_))) => page(
+    // Only a page: the signed token is enough, the store is not asked (the POST does that).
+    match state.tokens().verify(&token) {
+        Ok(t) if matches!(t.kind, TokenKind::Unsubscribe) => page(
             StatusCode::OK,
             "Unsubscribe",
             "<p>Stop receiving these emails? One click and you will not hear from us again.</p>\
              <form method=\"post\"><button type=\"submit\">Unsubscribe</button></form>",
         ),
+        _ => invalid_link(),
     }
 }
 
@@ -177,12 +172,10 @@ async fn click(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    let (kind, touch) = match touch_for(&state, &token, |k| matches!(k, TokenKind::Click(..))).await
-    {
-        Err(r) => return r,
-        Ok(x) => x,
+    let Ok(t) = state.tokens().verify(&token) else {
+        return invalid_link();
     };
-    let TokenKind::Click(link, url) = kind else {
+    let TokenKind::Click(link, url) = t.kind else {
         return invalid_link();
     };
     // Signed by us for an http(s) link in the email; checked again all the same.
@@ -190,30 +183,15 @@ async fn click(
     if !(lower.starts_with("http://") || lower.starts_with("https://")) {
         return invalid_link();
     }
-    if let Some(t) = touch {
-        let store = state.daemon().store();
-        let now = state.daemon().now().timestamp();
-        let mut why = scanner(&method, &headers);
-        if why.is_none()
-            && let Some(sent) = t.sent_at
-        {
-            let after = now - sent;
-            if (0..TOO_SOON_SECONDS).contains(&after) {
-                why = Some("clicked within seconds of delivery");
-            } else if (0..SCANNER_BURST_SECONDS).contains(&after)
-                && store.clicks_since(t.touch, sent).await.unwrap_or(0) > 0
-            {
-                why = Some("several links clicked within seconds of delivery");
-            }
-        }
-        if let Err(e) = store
-            .record_click(&t, link, &url, why.is_none(), why, now)
-            .await
-        {
-            // The reader still gets where they were going.
-            tracing::error!(touch = t.touch, "cannot record a click: {e}");
-        }
-    }
+    let hit = Hit {
+        message_id: t.message_id,
+        link: Some(link),
+        url: Some(url.clone()),
+        why: scanner(&method, &headers),
+        at: state.daemon().now().timestamp(),
+    };
+    // Durable before the redirect; the reader gets where they were going either way.
+    state.recorder().record(hit).await;
     (
         StatusCode::FOUND,
         [
@@ -255,26 +233,18 @@ async fn open(
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(token) = file.strip_suffix(".gif") else {
-        return invalid_link();
+    let t = match file.strip_suffix(".gif").map(|t| state.tokens().verify(t)) {
+        Some(Ok(t)) if matches!(t.kind, TokenKind::Open) => t,
+        _ => return invalid_link(),
     };
-    let touch = match touch_for(&state, token, |k| matches!(k, TokenKind::Open)).await {
-        Err(r) => return r,
-        Ok((_, t)) => t,
+    let hit = Hit {
+        message_id: t.message_id,
+        link: None,
+        url: None,
+        why: proxy(&headers),
+        at: state.daemon().now().timestamp(),
     };
-    if let Some(t) = touch {
-        let now = state.daemon().now().timestamp();
-        let mut why = proxy(&headers);
-        if why.is_none()
-            && t.sent_at
-                .is_some_and(|s| (0..TOO_SOON_SECONDS).contains(&(now - s)))
-        {
-            why = Some("prefetched on delivery");
-        }
-        if let Err(e) = state.daemon().store().record_open(&t, why, now).await {
-            tracing::error!(touch = t.touch, "cannot record an open: {e}");
-        }
-    }
+    state.recorder().record(hit).await;
     (
         StatusCode::OK,
         [

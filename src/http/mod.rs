@@ -11,6 +11,7 @@ pub mod health;
 pub mod links;
 pub mod metrics;
 pub mod providers;
+pub mod recorder;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -46,6 +47,7 @@ struct Inner {
     tokens: TokenKey,
     api_token: Option<Secret>,
     wake: mpsc::Sender<()>,
+    recorder: recorder::Recorder,
 }
 
 impl AppState {
@@ -62,6 +64,11 @@ impl AppState {
     /// The API's bearer token, when config.toml names one.
     pub fn api_token(&self) -> Option<&Secret> {
         self.inner.api_token.as_ref()
+    }
+
+    /// Records clicks and opens (group commit).
+    pub fn recorder(&self) -> &recorder::Recorder {
+        &self.inner.recorder
     }
 
     /// Wakes the scheduler (a new enrollment is due now).
@@ -201,6 +208,7 @@ pub async fn start(
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let state = AppState {
         inner: Arc::new(Inner {
+            recorder: recorder::Recorder::start(daemon.store().clone()),
             daemon,
             tokens,
             api_token,

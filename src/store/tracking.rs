@@ -7,7 +7,8 @@ use sqlx::Row;
 use super::enrollments::EnrollmentId;
 use super::events::{self, EventKind, NewEvent};
 use super::inbox::suppress;
-use super::{LeadId, Store, StoreError};
+use super::statements::{self, Stmt, Val};
+use super::{Backend, LeadId, Store, StoreError};
 
 /// A sent email, as a link in it finds it.
 #[derive(Debug, Clone)]
@@ -101,46 +102,92 @@ impl Store {
         Ok(already == 0)
     }
 
-    /// A click on link `link` (to `url`) of the email. `human` is false for a security
-    /// scanner's fetch, with `why`.
-    pub async fn record_click(
-        &self,
-        t: &TrackedTouch,
-        link: u16,
-        url: &str,
-        human: bool,
-        why: Option<&str>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let mut ev = t.event(EventKind::Clicked);
-        ev.data = json!({ "link": link, "url": url, "human": human, "scanner": why });
-        let mut conn = self.pool.acquire().await?;
-        events::insert(&mut conn, &ev, now).await
+    /// Records clicks and opens, many in one transaction (the HTTP side group-commits the
+    /// hits that arrive together). Each is matched to its email by Message-ID in SQL; a hit on
+    /// an unknown email records nothing. A click that comes within seconds of delivery, or
+    /// after another click of the same email within a minute of delivery, is a scanner's.
+    pub async fn record_hits(&self, hits: &[Hit]) -> Result<(), StoreError> {
+        let mut stmts = Vec::new();
+        for (kind, clicks) in [("clicked", true), ("opened", false)] {
+            let rows: Vec<Vec<Val>> = hits
+                .iter()
+                .filter(|h| h.link.is_some() == clicks)
+                .map(|h| {
+                    vec![
+                        Val::from(h.message_id.as_str()),
+                        Val::from(h.link.map(i64::from)),
+                        Val::from(h.url.as_deref()),
+                        Val::from(h.why),
+                        Val::from(h.at),
+                    ]
+                })
+                .collect();
+            if !rows.is_empty() {
+                stmts.push(hit_statement(self.backend, kind, rows));
+            }
+        }
+        if stmts.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        statements::run(&mut tx, self.backend, stmts).await?;
+        tx.commit().await?;
+        Ok(())
     }
+}
 
-    /// How many clicks the email got since `since` (for telling a scanner that clicks every
-    /// link at once from a person).
-    pub async fn clicks_since(&self, touch: i64, since: i64) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM events WHERE touch_id = $1 AND kind = 'clicked' AND at >= $2",
-        )
-        .bind(touch)
-        .bind(since)
-        .fetch_one(&self.pool)
-        .await?)
-    }
+/// A click on a tracked link (`link` and `url` set) or an open of the pixel.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// The email's Message-ID (`<id@domain>`).
+    pub message_id: String,
+    /// The link's index, for a click.
+    pub link: Option<u16>,
+    /// The link's URL, for a click.
+    pub url: Option<String>,
+    /// Why it is not a person's, when the request already tells (a HEAD, a scanner's user
+    /// agent, an image proxy).
+    pub why: Option<&'static str>,
+    /// When (unix seconds).
+    pub at: i64,
+}
 
-    /// An open of the email (its pixel fetched); `proxy` when a mail provider's image proxy
-    /// or privacy prefetch fetched it, not a person.
-    pub async fn record_open(
-        &self,
-        t: &TrackedTouch,
-        proxy: Option<&str>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let mut ev = t.event(EventKind::Opened);
-        ev.data = json!({ "human": proxy.is_none(), "proxy": proxy });
-        let mut conn = self.pool.acquire().await?;
-        events::insert(&mut conn, &ev, now).await
-    }
+/// The insert of the `kind` events of `rows` (`message_id, link, url, why, at`).
+fn hit_statement(backend: Backend, kind: &str, rows: Vec<Vec<Val>>) -> Stmt {
+    let soon = if kind == "clicked" {
+        "clicked within seconds of delivery"
+    } else {
+        "prefetched on delivery"
+    };
+    // Several links of one email within a minute of delivery: a scanner clicking everything.
+    let burst = if kind == "clicked" {
+        "WHEN v.at - t.sent_at BETWEEN 0 AND 59 AND EXISTS (SELECT 1 FROM events e \
+           WHERE e.touch_id = t.id AND e.kind = 'clicked' AND e.at >= t.sent_at) \
+         THEN 'several links clicked within seconds of delivery'"
+    } else {
+        ""
+    };
+    let data = match (backend, kind) {
+        (Backend::Sqlite, "clicked") => {
+            "json_object('link', w.link, 'url', w.url, 'human', json(CASE WHEN w.why IS NULL THEN 'true' ELSE 'false' END), 'scanner', w.why)"
+        }
+        (Backend::Sqlite, _) => {
+            "json_object('human', json(CASE WHEN w.why IS NULL THEN 'true' ELSE 'false' END), 'proxy', w.why)"
+        }
+        (Backend::Postgres, "clicked") => {
+            "json_build_object('link', w.link, 'url', w.url, 'human', w.why IS NULL, 'scanner', w.why)::text"
+        }
+        (Backend::Postgres, _) => "json_build_object('human', w.why IS NULL, 'proxy', w.why)::text",
+    };
+    let mut s = Stmt::new(backend);
+    s.values(&["message_id", "link", "url", "why", "at"], rows)
+        .sql(&format!(
+            "INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, data) \
+             SELECT w.at, '{kind}', w.lead_id, w.enrollment_id, w.id, w.sequence_id, w.step_id, w.mailbox, {data} \
+             FROM (SELECT v.at, v.link, v.url, t.lead_id, t.enrollment_id, t.id, t.sequence_id, t.step_id, t.mailbox, \
+                     COALESCE(v.why, CASE WHEN t.sent_at IS NULL THEN NULL \
+                       WHEN v.at - t.sent_at BETWEEN 0 AND 4 THEN '{soon}' {burst} END) AS why \
+                   FROM v JOIN touches t ON t.message_id = v.message_id) AS w"
+        ));
+    s
 }
