@@ -36,6 +36,13 @@ pub struct Args {
     json: bool,
 }
 
+impl Args {
+    /// The long-running daemon (not `--once`).
+    pub fn long_running(&self) -> bool {
+        !self.once
+    }
+}
+
 fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
