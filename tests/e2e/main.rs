@@ -30,6 +30,7 @@ mod inbox_watch;
 mod sink;
 mod store_claims;
 mod store_enrollments;
+mod store_http;
 mod store_import;
 mod store_inbox;
 mod store_leads;

@@ -11,11 +11,11 @@ use drumbeat::store::{
 use crate::support::{NOW, StoreCase, email, for_each_store, lead};
 
 const SEQ: &str = "cold-outbound";
-const ME: &str = "daemon-a";
+pub const ME: &str = "daemon-a";
 
 /// Stores and enrolls leads with these addresses, first step due at NOW; leases them all as
 /// `ME` and returns the leases in address order.
-async fn enrolled_and_leased(s: &StoreCase, addresses: &[&str]) -> Vec<(Leased, Email)> {
+pub async fn enrolled_and_leased(s: &StoreCase, addresses: &[&str]) -> Vec<(Leased, Email)> {
     let records: Vec<_> = addresses.iter().map(|a| lead(a)).collect();
     let ids: Vec<LeadId> = s
         .upsert_leads(&records, "t", NOW, false)
@@ -52,7 +52,7 @@ async fn enrolled_and_leased(s: &StoreCase, addresses: &[&str]) -> Vec<(Leased, 
         .collect()
 }
 
-fn email_claim<'a>(l: &'a Leased, address: &'a Email, n: usize) -> Claim<'a> {
+pub fn email_claim<'a>(l: &'a Leased, address: &'a Email, n: usize) -> Claim<'a> {
     Claim {
         enrollment: l.enrollment,
         lead: l.lead,
@@ -251,101 +251,6 @@ async fn suppression_added_between_lease_and_claim_prevents_the_send() {
                 "{}",
                 s.engine
             );
-            s.close().await;
-        },
-    )
-    .await;
-}
-
-/// Clicks and opens recorded in one group commit, on both engines: matched to the email by
-/// Message-ID (an unknown one records nothing), a person's click counted as human, a click
-/// within seconds of delivery or a second link within a minute of it counted as a scanner's,
-/// an image proxy's open flagged.
-#[tokio::test]
-async fn clicks_and_opens_are_matched_by_message_id_and_scanners_told_apart() {
-    for_each_store(
-        "clicks_and_opens_are_matched_by_message_id_and_scanners_told_apart",
-        |s| async move {
-            let leased = enrolled_and_leased(&s, &["ada@example.com", "bob@example.com"]).await;
-            let claims: Vec<_> = leased
-                .iter()
-                .enumerate()
-                .map(|(n, (l, e))| email_claim(l, e, n))
-                .collect();
-            let out = s.claim(ME, &claims, NOW).await.expect("claim");
-            let touches: Vec<i64> = out
-                .iter()
-                .map(|c| match c {
-                    Claimed::Go { touch, .. } => *touch,
-                    other => panic!("{other:?}"),
-                })
-                .collect();
-            for t in &touches {
-                s.record_sent(*t, "250 ok", true, &drumbeat::store::Next::Finished, NOW)
-                    .await
-                    .expect("sent");
-            }
-            let hit = |n: usize, link: Option<u16>, why: Option<&'static str>, at: i64| {
-                drumbeat::store::Hit {
-                    message_id: format!("<claim-test-{n}@example.com>"),
-                    link,
-                    url: link.map(|l| format!("https://example.com/{l}")),
-                    why,
-                    at,
-                }
-            };
-            // Ada: a person's click an hour after delivery. Bob: a click 2 s after delivery,
-            // then (next batch) another link 20 s after. Opens: a proxy's, and an unknown id.
-            s.record_hits(&[
-                hit(0, Some(0), None, NOW + 3600),
-                hit(1, Some(0), None, NOW + 2),
-                hit(0, None, Some("gmail image proxy"), NOW + 3700),
-                drumbeat::store::Hit {
-                    message_id: "<nobody@example.com>".into(),
-                    ..hit(0, Some(1), None, NOW + 10)
-                },
-            ])
-            .await
-            .expect("hits");
-            s.record_hits(&[hit(1, Some(1), None, NOW + 20)])
-                .await
-                .expect("hits");
-            let rows = s
-                .rows(
-                    "SELECT touch_id, kind, data FROM events WHERE kind IN ('clicked', 'opened') ORDER BY id",
-                )
-                .await;
-            let got: Vec<(i64, String, serde_json::Value)> = rows
-                .into_iter()
-                .map(|r| {
-                    (
-                        r[0].as_deref().expect("touch").parse().expect("id"),
-                        r[1].clone().expect("kind"),
-                        serde_json::from_str(r[2].as_deref().expect("data")).expect("JSON"),
-                    )
-                })
-                .collect();
-            assert_eq!(got.len(), 4, "{}: {got:#?}", s.engine);
-            let (ada, bob) = (touches[0], touches[1]);
-            let find = |touch: i64, kind: &str, link: Option<u64>| {
-                got.iter()
-                    .find(|(t, k, d)| {
-                        *t == touch && k == kind && d["link"].as_u64() == link
-                    })
-                    .unwrap_or_else(|| panic!("{}: {touch} {kind} {link:?}: {got:#?}", s.engine))
-                    .2
-                    .clone()
-            };
-            let d = find(ada, "clicked", Some(0));
-            assert_eq!(d["human"], true, "{}: {d}", s.engine);
-            assert_eq!(d["url"], "https://example.com/0");
-            let d = find(bob, "clicked", Some(0));
-            assert_eq!(d["human"], false, "{}: {d}", s.engine);
-            assert_eq!(d["scanner"], "clicked within seconds of delivery");
-            let d = find(bob, "clicked", Some(1));
-            assert_eq!(d["scanner"], "several links clicked within seconds of delivery", "{}", s.engine);
-            let d = find(ada, "opened", None);
-            assert_eq!((d["human"].clone(), d["proxy"].clone()), (false.into(), "gmail image proxy".into()));
             s.close().await;
         },
     )
