@@ -476,6 +476,36 @@ impl Config {
                 ));
             }
         }
+        // The keys that check providers' webhooks, and the HTTP side's own secrets.
+        let p = &self.providers;
+        let http = [
+            (
+                "providers.sendgrid.public_key",
+                p.sendgrid.as_ref().map(|c| &c.public_key),
+            ),
+            (
+                "providers.mailgun.signing_key",
+                p.mailgun.as_ref().map(|c| &c.signing_key),
+            ),
+            (
+                "providers.postmark.password",
+                p.postmark.as_ref().map(|c| &c.password),
+            ),
+            ("http.token_key", self.http.token_key.as_ref()),
+            ("http.api_token", self.http.api_token.as_ref()),
+        ];
+        for (what, src) in http {
+            if let Some(src) = src
+                && let Err(e) = src.resolve(&self.dir)
+            {
+                out.push(Diagnostic::warning(
+                    &shown,
+                    None,
+                    None,
+                    format!("{what}: {e}"),
+                ));
+            }
+        }
         out
     }
 }

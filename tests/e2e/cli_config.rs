@@ -152,6 +152,38 @@ fn secret_from_an_unset_environment_variable_is_a_warning_without_its_value() {
 }
 
 #[test]
+fn unreadable_http_and_provider_secrets_are_warnings_naming_the_key() {
+    let p = Project::shipped();
+    p.edit(
+        "config.toml",
+        "base_url = \"http://127.0.0.1:8025\"",
+        "base_url = \"http://127.0.0.1:8025\"\napi_token = { file = \"no-such-token\" }\n\n\
+         [providers.mailgun]\nsigning_key = { env = \"DRUMBEAT_TEST_NO_SUCH_VAR\" }",
+    );
+    let run = p.run(&["validate"]);
+    run.code(0);
+    assert!(
+        run.stdout.contains(
+            "config.toml: warning: providers.mailgun.signing_key: environment variable \
+             DRUMBEAT_TEST_NO_SUCH_VAR is not set\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("config.toml: warning: http.api_token: cannot read secret file"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("0 error(s), 2 warning(s)"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn every_command_refuses_a_broken_config_with_its_position() {
     let p = Project::shipped();
     p.edit(
