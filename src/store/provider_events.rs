@@ -218,7 +218,23 @@ async fn act(
     };
     let note = format!("{} webhook", e.provider);
     let mut action = "none".to_string();
-    match (e.kind, target) {
+    // As in the inbox: the third soft bounce of a lead (from the inbox or any provider,
+    // this one included) counts as hard.
+    let mut effective = e.kind;
+    if let (ProviderKind::BounceSoft, Some(t)) = (e.kind, target) {
+        let soft: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM inbound WHERE lead_id = $1 AND kind = 'bounce-soft') \
+               + (SELECT COUNT(*) FROM provider_events p JOIN touches t ON t.id = p.touch_id \
+                  WHERE t.lead_id = $1 AND p.kind = 'bounce-soft')",
+        )
+        .bind(t.lead)
+        .fetch_one(&mut *tx)
+        .await?;
+        if soft >= crate::inbox::watch::SOFT_BOUNCE_LIMIT {
+            effective = ProviderKind::BounceHard;
+        }
+    }
+    match (effective, target) {
         (ProviderKind::Complained, Some(t)) => {
             end_open_enrollments(
                 tx,
@@ -276,7 +292,10 @@ async fn act(
         o.insert("provider".into(), e.provider.into());
         o.insert("provider_event".into(), e.event_id.clone().into());
         if matches!(e.kind, ProviderKind::BounceHard | ProviderKind::BounceSoft) {
-            o.insert("hard".into(), (e.kind == ProviderKind::BounceHard).into());
+            o.insert(
+                "hard".into(),
+                (effective == ProviderKind::BounceHard).into(),
+            );
         }
     }
     ev.data = data;

@@ -120,7 +120,11 @@ async fn clicks_and_opens_are_matched_by_message_id_and_scanners_told_apart() {
 async fn provider_events_act_once_and_refuse_replays() {
     use drumbeat::store::{ProviderEvent, ProviderKind, ProviderOutcome};
     for_each_store("provider_events_act_once_and_refuse_replays", |s| async move {
-        let touches = sent_intros(&s, &["ada@example.com", "bob@example.com"]).await;
+        let touches = sent_intros(
+            &s,
+            &["ada@example.com", "bob@example.com", "cy@example.com"],
+        )
+        .await;
         let event = |id: &str, kind, mid: Option<&str>, to: Option<&str>, token: Option<&str>| {
             ProviderEvent {
                 provider: "mailgun",
@@ -175,8 +179,26 @@ async fn provider_events_act_once_and_refuse_replays() {
             s.record_provider_event(&complaint, NOW + 63).await.expect("complaint"),
             ProviderOutcome::Recorded { .. }
         ));
+        // Cy: two soft bounces leave the sequence going; the third counts as hard.
+        for n in 1..=3 {
+            let soft = event(
+                &format!("soft-{n}"),
+                ProviderKind::BounceSoft,
+                Some("<claim-test-2@example.com>"),
+                None,
+                None,
+            );
+            s.record_provider_event(&soft, NOW + 100 + n)
+                .await
+                .expect("soft bounce");
+            let cy = s
+                .rows("SELECT e.state FROM enrollments e JOIN leads l ON l.id = e.lead_id WHERE l.email = 'cy@example.com'")
+                .await;
+            let want = if n < 3 { "active" } else { "bounced" };
+            assert_eq!(cy[0][0].as_deref(), Some(want), "{}: after {n}", s.engine);
+        }
         let states = s
-            .rows("SELECT l.email, e.state FROM enrollments e JOIN leads l ON l.id = e.lead_id ORDER BY l.email")
+            .rows("SELECT l.email, e.state FROM enrollments e JOIN leads l ON l.id = e.lead_id WHERE l.email <> 'cy@example.com' ORDER BY l.email")
             .await;
         assert_eq!(
             states,
@@ -188,7 +210,7 @@ async fn provider_events_act_once_and_refuse_replays() {
             s.engine
         );
         let suppressed = s
-            .rows("SELECT value, reason FROM suppressions ORDER BY value")
+            .rows("SELECT value, reason FROM suppressions WHERE value <> 'cy@example.com' ORDER BY value")
             .await;
         assert_eq!(
             suppressed,
@@ -200,9 +222,9 @@ async fn provider_events_act_once_and_refuse_replays() {
             s.engine
         );
         assert_eq!(
-            s.int("SELECT COUNT(*) FROM events WHERE kind = 'bounced'").await,
-            1,
-            "{}: one bounce event despite the retry",
+            s.int("SELECT COUNT(*) FROM events WHERE kind = 'bounced' AND data LIKE '%\"hard\":true%'").await,
+            2,
+            "{}: one hard bounce event for Ada despite the retry, one for Cy's third soft one",
             s.engine
         );
         s.close().await;
