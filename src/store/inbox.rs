@@ -544,7 +544,9 @@ async fn act(
             let mut hard = fact.kind == "bounce-hard";
             if !hard {
                 let soft: i64 = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM inbound WHERE lead_id = $1 AND kind = 'bounce-soft'",
+                    "SELECT (SELECT COUNT(*) FROM inbound WHERE lead_id = $1 AND kind = 'bounce-soft') \
+                       + (SELECT COUNT(*) FROM provider_events p JOIN touches t ON t.id = p.touch_id \
+                          WHERE t.lead_id = $1 AND p.kind = 'bounce-soft') AS n",
                 )
                 .bind(target.lead)
                 .fetch_one(&mut *tx)
