@@ -25,7 +25,7 @@ pub use providers::{
 };
 pub use secret::{Secret, SecretError, SecretSource};
 pub use sending::{DkimAlgorithm, DkimSettings, Pacing, Sending, Warmup, parse_duration};
-pub use webhooks::{DEFAULT_RETRY, Webhook, WebhookFormat, WebhookSettings};
+pub use webhooks::{DEFAULT_RETRY, Webhook, WebhookFormat, WebhookSettings, WebhookUrl};
 
 /// The loaded configuration, with paths made absolute against the config file's folder.
 #[derive(Debug, Clone)]
@@ -465,6 +465,16 @@ impl Config {
             }
         }
         for w in &self.webhooks {
+            if let webhooks::WebhookUrl::Secret(_) = &w.url
+                && let Err(e) = w.url.resolve(&self.dir)
+            {
+                out.push(Diagnostic::warning(
+                    &shown,
+                    None,
+                    None,
+                    format!("webhook {:?}: url: {e}", w.name),
+                ));
+            }
             if let Some(src) = &w.secret
                 && let Err(e) = crate::webhooks::signing_key(src, &self.dir)
             {

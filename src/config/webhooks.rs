@@ -16,13 +16,46 @@ pub struct Webhook {
     /// Its name in config.toml: what `status` shows (never the URL, which may hold a token).
     pub name: String,
     /// Where deliveries are posted (`http://` or `https://`).
-    pub url: String,
+    pub url: WebhookUrl,
     /// The event kinds it wants.
     pub events: Vec<EventKind>,
     /// The signing secret (`whsec_…`); required for the standard format.
     pub secret: Option<SecretSource>,
     /// What the body looks like.
     pub format: WebhookFormat,
+}
+
+/// Where an endpoint's deliveries go: written in config.toml, or, for a URL that holds a
+/// token (Slack's incoming webhooks), read from a secret source when a delivery is made.
+#[derive(Debug, Clone)]
+pub enum WebhookUrl {
+    /// The URL itself.
+    Plain(String),
+    /// A secret holding the URL (`{ credential = … }`, `{ env = … }`, …).
+    Secret(SecretSource),
+}
+
+impl WebhookUrl {
+    /// The URL, read now; a secret's URL is checked like a written one.
+    pub fn resolve(&self, dir: &std::path::Path) -> Result<String, String> {
+        match self {
+            WebhookUrl::Plain(url) => Ok(url.clone()),
+            WebhookUrl::Secret(source) => {
+                let secret = source.resolve(dir).map_err(|e| e.to_string())?;
+                let url = secret.expose().trim().to_string();
+                check_url(&url).map_err(|m| format!("the URL in the secret: {m}"))?;
+                Ok(url)
+            }
+        }
+    }
+}
+
+/// `url` as written: a string or a secret source.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawUrl {
+    Plain(String),
+    Secret(SecretSource),
 }
 
 impl Webhook {
@@ -69,7 +102,7 @@ impl Default for WebhookSettings {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawWebhook {
     name: Spanned<String>,
-    url: Spanned<String>,
+    url: Spanned<RawUrl>,
     events: Spanned<Vec<Spanned<String>>>,
     secret: Option<SecretSource>,
     format: Option<Spanned<String>>,
@@ -115,11 +148,18 @@ pub(super) fn resolve(
             continue;
         }
         let mut ok = true;
-        let url = w.url.get_ref().trim().to_string();
-        if let Err(msg) = check_url(&url) {
-            problems.push((Some(w.url.span()), format!("webhook {name:?}: url: {msg}")));
-            ok = false;
-        }
+        let span = w.url.span();
+        let url = match w.url.into_inner() {
+            RawUrl::Plain(url) => {
+                let url = url.trim().to_string();
+                if let Err(msg) = check_url(&url) {
+                    problems.push((Some(span), format!("webhook {name:?}: url: {msg}")));
+                    ok = false;
+                }
+                WebhookUrl::Plain(url)
+            }
+            RawUrl::Secret(source) => WebhookUrl::Secret(source),
+        };
         let mut events = Vec::new();
         for e in w.events.get_ref() {
             let wanted = e.get_ref().trim();
@@ -243,6 +283,7 @@ fn check_url(url: &str) -> Result<(), String> {
 mod tests {
     use std::path::Path;
 
+    use super::{SecretSource, WebhookUrl};
     use crate::config::Config;
 
     fn parse(text: &str) -> Result<Config, Vec<String>> {
@@ -253,6 +294,34 @@ mod tests {
             Path::new("/srv"),
         )
         .map_err(|e| e.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn a_url_can_come_from_a_secret_and_is_checked_when_read() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(
+            dir.path().join("good"),
+            "https://hooks.slack.example/T0/B0/sekrit\n",
+        )
+        .expect("write");
+        std::fs::write(dir.path().join("bad"), "ftp://hooks.slack.example/sekrit").expect("write");
+        let c = parse(
+            "[[webhook]]\nname = \"slack\"\nurl = { file = \"good\" }\nevents = [\"replied\"]\nformat = \"slack\"\n",
+        )
+        .expect("parses");
+        let url = &c.webhooks[0].url;
+        assert!(matches!(url, WebhookUrl::Secret(_)));
+        assert!(!format!("{url:?}").contains("sekrit"));
+        assert_eq!(
+            url.resolve(dir.path()).as_deref(),
+            Ok("https://hooks.slack.example/T0/B0/sekrit")
+        );
+        let bad = WebhookUrl::Secret(SecretSource::File("bad".into()));
+        let err = bad.resolve(dir.path()).expect_err("not http");
+        assert!(
+            err.contains("must start with https://") && !err.contains("sekrit"),
+            "{err}"
+        );
     }
 
     #[test]

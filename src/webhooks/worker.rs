@@ -200,9 +200,13 @@ impl Dispatcher {
         let id = webhook_id(d.event_id);
         // The attempt's own time (the spec's replay protection), not the event's.
         let timestamp = Utc::now().timestamp();
+        let url = match w.url.resolve(&self.config_dir) {
+            Ok(url) => url,
+            Err(e) => return self.failed(d, now, None, format!("url: {e}")),
+        };
         let mut req = self
             .client
-            .post(&w.url)
+            .post(&url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("webhook-id", &id)
             .header("webhook-timestamp", timestamp.to_string());
