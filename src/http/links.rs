@@ -19,7 +19,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use super::{AppState, TokenKind};
-use crate::store::{Hit, TrackedTouch};
+use crate::store::{Hit, TouchInfo};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -61,7 +61,7 @@ async fn touch_for(
     state: &AppState,
     token: &str,
     want: fn(&TokenKind) -> bool,
-) -> Result<(TokenKind, Option<TrackedTouch>), Response> {
+) -> Result<(TokenKind, Option<TouchInfo>), Response> {
     let t = state.tokens().verify(token).map_err(|_| invalid_link())?;
     if !want(&t.kind) {
         return Err(invalid_link());
@@ -120,7 +120,7 @@ async fn unsubscribe(
         .await
     {
         Ok(_) => {
-            tracing::info!(touch = touch.touch, via = how, "unsubscribed");
+            tracing::info!(touch = touch.id, via = how, "unsubscribed");
             page(
                 StatusCode::OK,
                 "You are unsubscribed",

@@ -2,69 +2,27 @@
 //! opens. Each is found by the email's Message-ID (what the link's token carries).
 
 use serde_json::json;
-use sqlx::Row;
 
-use super::enrollments::EnrollmentId;
-use super::events::{self, EventKind, NewEvent};
+use super::events::{self, EventKind};
 use super::inbox::suppress;
 use super::statements::{self, Stmt, Val};
-use super::{Backend, LeadId, Store, StoreError};
-
-/// A sent email, as a link in it finds it.
-#[derive(Debug, Clone)]
-pub struct TrackedTouch {
-    /// Touch row.
-    pub touch: i64,
-    /// Its lead.
-    pub lead: i64,
-    /// Its enrollment.
-    pub enrollment: i64,
-    /// Sequence.
-    pub sequence: String,
-    /// Step.
-    pub step: String,
-    /// The mailbox that sent it.
-    pub mailbox: Option<String>,
-    /// When the server took it.
-    pub sent_at: Option<i64>,
-}
-
-impl TrackedTouch {
-    fn event(&self, kind: EventKind) -> NewEvent<'_> {
-        let mut ev = NewEvent::about(kind, Some(LeadId(self.lead)));
-        ev.enrollment = Some(EnrollmentId(self.enrollment));
-        ev.touch = Some(self.touch);
-        ev.sequence = Some(&self.sequence);
-        ev.step = Some(&self.step);
-        ev.mailbox = self.mailbox.as_deref();
-        ev
-    }
-}
+use super::touches::{TouchInfo, event_for, touch_info_from};
+use super::{Backend, Store, StoreError};
 
 impl Store {
     /// The email with this Message-ID (`<id@domain>`).
     pub async fn touch_by_message_id(
         &self,
         message_id: &str,
-    ) -> Result<Option<TrackedTouch>, StoreError> {
+    ) -> Result<Option<TouchInfo>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, lead_id, enrollment_id, sequence_id, step_id, mailbox, sent_at FROM touches WHERE message_id = $1",
+            "SELECT id, enrollment_id, lead_id, sequence_id, step_id, kind, state, mailbox, message_id, subject, claimed_at, error \
+             FROM touches WHERE message_id = $1",
         )
         .bind(message_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(TrackedTouch {
-                touch: r.try_get("id")?,
-                lead: r.try_get("lead_id")?,
-                enrollment: r.try_get("enrollment_id")?,
-                sequence: r.try_get("sequence_id")?,
-                step: r.try_get("step_id")?,
-                mailbox: r.try_get("mailbox")?,
-                sent_at: r.try_get("sent_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(touch_info_from).transpose()
     }
 
     /// The lead asked to be removed through the email's unsubscribe link: the address is
@@ -72,7 +30,7 @@ impl Store {
     /// false when the address was suppressed already (nothing changes, no second event).
     pub async fn unsubscribe_touch(
         &self,
-        t: &TrackedTouch,
+        t: &TouchInfo,
         how: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
@@ -94,7 +52,7 @@ impl Store {
         .await?;
         suppress(&mut tx, t.lead, "unsubscribed", how, now).await?;
         if already == 0 {
-            let mut ev = t.event(EventKind::Unsubscribed);
+            let mut ev = event_for(t, EventKind::Unsubscribed);
             ev.data = json!({ "via": how });
             events::insert(&mut tx, &ev, now).await?;
         }
