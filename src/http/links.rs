@@ -255,3 +255,64 @@ async fn open(
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn ua(s: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::USER_AGENT, HeaderValue::from_str(s).expect("ascii"));
+        h
+    }
+
+    #[test]
+    fn scanners_are_told_from_browsers() {
+        let safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
+        assert_eq!(scanner(&Method::GET, &ua(safari)), None);
+        assert_eq!(scanner(&Method::HEAD, &ua(safari)), Some("HEAD request"));
+        assert_eq!(
+            scanner(&Method::GET, &HeaderMap::new()),
+            Some("no user agent")
+        );
+        for bot in [
+            "Mozilla/5.0 (compatible; Proofpoint URL Defense)",
+            "Barracuda Sentinel (EE)",
+            "python-requests/2.31.0",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) BingPreview/1.0b",
+        ] {
+            assert_eq!(
+                scanner(&Method::GET, &ua(bot)),
+                Some("security scanner user agent"),
+                "{bot}"
+            );
+        }
+    }
+
+    #[test]
+    fn image_proxies_and_privacy_prefetch_are_not_people() {
+        assert_eq!(
+            proxy(&ua(
+                "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+            )),
+            Some("gmail image proxy")
+        );
+        assert_eq!(
+            proxy(&ua(
+                "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html"
+            )),
+            Some("yahoo image proxy")
+        );
+        assert_eq!(
+            proxy(&ua("Mozilla/5.0")),
+            Some("apple mail privacy protection")
+        );
+        assert_eq!(
+            proxy(&ua(
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
+            )),
+            None
+        );
+    }
+}
