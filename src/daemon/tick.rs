@@ -519,9 +519,16 @@ impl Daemon {
                 .unwrap_or(crate::render::SAMPLE_UNSUBSCRIBE_URL),
         };
         let (thread, root_subject) = if threaded {
+            // A thread lives in one mailbox: emails another mailbox sent (before the lead
+            // changed owner) are not in it, so this one starts a new thread.
+            let past: Vec<PastTouch> = past
+                .iter()
+                .filter(|t| t.mailbox.as_deref().is_none_or(|m| m == mailbox.name))
+                .cloned()
+                .collect();
             (
-                thread_of(seq, index, past),
-                thread_subject(seq, index, past).or_else(|| l.thread_subject.clone()),
+                thread_of(seq, index, &past),
+                thread_subject(seq, index, &past).or_else(|| l.thread_subject.clone()),
             )
         } else {
             (Vec::new(), None)
@@ -594,6 +601,7 @@ impl Daemon {
                             subject: None,
                             sent_at: Some(t),
                             attempt,
+                            mailbox: None,
                         });
                         next_after(
                             seq,
