@@ -100,14 +100,45 @@ impl Group {
     }
 }
 
+/// Routes arriving leads (an import's batch, an API request) that come without an owner;
+/// leads already stored with an owner keep it. See [`route`] for `enrolling` and `dry_run`.
+pub async fn route_arrivals(
+    store: &Store,
+    config: &Config,
+    records: &mut [LeadRecord],
+    enrolling: bool,
+    dry_run: bool,
+    now: i64,
+) -> Result<RouteSummary, StoreError> {
+    if config.routing.rules.is_empty() {
+        return Ok(RouteSummary::default());
+    }
+    let unowned: Vec<&crate::lead::Email> = records
+        .iter()
+        .filter(|l| l.owner.is_none())
+        .map(|l| &l.email)
+        .collect();
+    if unowned.is_empty() {
+        return Ok(RouteSummary::default());
+    }
+    let owned = store.owned_among(&unowned).await?;
+    let mut to_route: Vec<&mut LeadRecord> = records
+        .iter_mut()
+        .filter(|l| l.owner.is_none() && !owned.contains(&l.email))
+        .collect();
+    route(store, config, &mut to_route, enrolling, dry_run, now).await
+}
+
 /// Gives an owner to each lead in `leads` whose `owner` is None, by the rules of config.toml.
 /// `enrolling`: the leads are about to be enrolled, so each one routed counts toward its
-/// rep's open workload for the caps of the rest of the batch.
+/// rep's open workload for the caps of the rest of the batch. `dry_run`: the group cursors
+/// are read, not moved.
 pub async fn route(
     store: &Store,
     config: &Config,
     leads: &mut [&mut LeadRecord],
     enrolling: bool,
+    dry_run: bool,
     now: i64,
 ) -> Result<RouteSummary, StoreError> {
     let routing = &config.routing;
@@ -151,7 +182,11 @@ pub async fn route(
     };
     let mut cursors: HashMap<&str, (u64, Vec<usize>)> = HashMap::new();
     for (g, n) in wanted {
-        let first = store.take_turns(g, n, now).await?;
+        let first = if dry_run {
+            store.peek_turns(g).await?
+        } else {
+            store.take_turns(g, n, now).await?
+        };
         cursors.insert(g, (first, routing.groups[g].round()));
     }
     for (i, group) in pending {

@@ -39,6 +39,16 @@ impl Store {
         Ok(u64::try_from(total - n).unwrap_or(0))
     }
 
+    /// The number of turns `group`'s round robin has taken (what [`Store::take_turns`] would
+    /// return now), without taking any: for dry runs.
+    pub async fn peek_turns(&self, group: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .setting(&cursor_key(group))
+            .await?
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0))
+    }
+
     /// Each rep's open workload: the leads they own that have an active or paused enrollment.
     pub async fn open_workload(&self) -> Result<HashMap<String, u64>, StoreError> {
         let rows = sqlx::query(
