@@ -52,7 +52,9 @@ pub struct ImportSummary {
     pub errors: Vec<RowProblem>,
     /// Owner values that name no mailbox in config.toml (kept as written).
     pub unknown_owners: BTreeSet<String>,
-    /// What the routing rules did with leads that came without an owner.
+    /// What the routing rules did with leads that came without an owner (left out of the
+    /// JSON when there are no rules).
+    #[serde(skip_serializing_if = "RouteSummary::is_empty")]
     pub routing: RouteSummary,
     /// Whether nothing was written.
     pub dry_run: bool,

@@ -27,6 +27,11 @@ pub struct RouteSummary {
 }
 
 impl RouteSummary {
+    /// Whether no lead went through the rules.
+    pub fn is_empty(&self) -> bool {
+        self.routed == 0 && self.unmatched == 0 && self.capped.is_empty()
+    }
+
     /// Adds another batch's counts.
     pub fn add(&mut self, other: RouteSummary) {
         self.routed += other.routed;
