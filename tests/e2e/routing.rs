@@ -335,3 +335,37 @@ fn header(message: &str, name: &str) -> Option<String> {
             .map(|(_, v)| v.trim().to_string())
     })
 }
+
+/// A lead posted to the API without an owner is routed; one with an owner keeps it.
+#[test]
+fn api_leads_without_an_owner_are_routed() {
+    const TOKEN: &str = "test-api-token-0123456789";
+    let p = project(RULES);
+    let token = p.write("api.token", TOKEN);
+    p.edit(
+        "config.toml",
+        "[http]\n",
+        &format!("[http]\napi_token = {{ file = \"{}\" }}\n", token.display()),
+    );
+    let s = crate::http::Served::start(&p, "routing-api");
+    for body in [
+        serde_json::json!({"email": "eu@emea.example", "territory": "EMEA"}),
+        serde_json::json!({"leads": [
+            {"email": "b1@bank.example", "industry": "banking"},
+            {"email": "o1@other.example", "owner": "cara"},
+        ]}),
+    ] {
+        let r = s
+            .client
+            .post(s.url("/api/leads"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .expect("POST");
+        assert!(r.status().is_success(), "{:?}", r.text());
+    }
+    drop(s);
+    assert_eq!(owner_of(&p, "eu@emea.example").as_deref(), Some("ana"));
+    assert_eq!(owner_of(&p, "b1@bank.example").as_deref(), Some("cara"));
+    assert_eq!(owner_of(&p, "o1@other.example").as_deref(), Some("cara"));
+}
