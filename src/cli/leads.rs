@@ -423,6 +423,23 @@ pub async fn enroll(config_path: &Path, args: EnrollArgs) -> Outcome {
             }),
         }
     }
+    // Leads enrolled without an owner get one by the [[route]] rules.
+    let mut records: Vec<_> = leads
+        .iter()
+        .filter(|l| l.record.owner.is_none())
+        .map(|l| l.record.clone())
+        .collect();
+    if !records.is_empty() && !config.routing.rules.is_empty() {
+        let mut refs: Vec<_> = records.iter_mut().collect();
+        let summary = crate::routing::route(&store, &config, &mut refs, true, false, now).await?;
+        let unowned = leads.iter().filter(|l| l.record.owner.is_none());
+        let changes: Vec<_> = unowned
+            .zip(&records)
+            .filter_map(|(l, r)| r.owner.as_deref().map(|o| (l, o)))
+            .collect();
+        store.change_owners(&changes, now).await?;
+        report_capped(&summary);
+    }
     let requests: Vec<_> = leads
         .iter()
         .map(|l| enroll_request(&config, seq, &l.record, l.id, now))

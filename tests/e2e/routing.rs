@@ -369,3 +369,16 @@ fn api_leads_without_an_owner_are_routed() {
     assert_eq!(owner_of(&p, "b1@bank.example").as_deref(), Some("cara"));
     assert_eq!(owner_of(&p, "o1@other.example").as_deref(), Some("cara"));
 }
+
+/// A lead stored before there were rules gets an owner when it is enrolled.
+#[test]
+fn enrolling_an_unowned_lead_routes_it() {
+    let p = project("");
+    p.write("one.csv", "email,territory\nlee@emea.example,EMEA\n");
+    p.ok(&["leads", "import", "one.csv"]);
+    assert_eq!(owner_of(&p, "lee@emea.example"), None);
+    let config = std::fs::read_to_string(p.file("config.toml")).expect("read config.toml");
+    p.write("config.toml", format!("{config}{RULES}"));
+    p.ok(&["enroll", "s", "lee@emea.example"]);
+    assert_eq!(owner_of(&p, "lee@emea.example").as_deref(), Some("ana"));
+}
