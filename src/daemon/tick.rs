@@ -518,18 +518,24 @@ impl Daemon {
                 .as_deref()
                 .unwrap_or(crate::render::SAMPLE_UNSUBSCRIBE_URL),
         };
+        // A thread lives in one mailbox: emails another mailbox sent (before the lead changed
+        // owner) are not in it, so this one starts a new thread, under the thread's subject
+        // without "Re:".
+        let mut moved = false;
         let (thread, root_subject) = if threaded {
-            // A thread lives in one mailbox: emails another mailbox sent (before the lead
-            // changed owner) are not in it, so this one starts a new thread.
-            let past: Vec<PastTouch> = past
+            let ours: Vec<PastTouch> = past
                 .iter()
                 .filter(|t| t.mailbox.as_deref().is_none_or(|m| m == mailbox.name))
                 .cloned()
                 .collect();
-            (
-                thread_of(seq, index, &past),
-                thread_subject(seq, index, &past).or_else(|| l.thread_subject.clone()),
-            )
+            let thread = thread_of(seq, index, &ours);
+            moved = thread.is_empty() && !thread_of(seq, index, past).is_empty();
+            let subject = if moved {
+                thread_subject(seq, index, past)
+            } else {
+                thread_subject(seq, index, &ours).or_else(|| l.thread_subject.clone())
+            };
+            (thread, subject)
         } else {
             (Vec::new(), None)
         };
@@ -537,6 +543,9 @@ impl Daemon {
             .renderer
             .render_email(&input, seq, index, root_subject.as_deref())
             .map_err(|e| e.to_string())?;
+        if moved && let Some(fresh) = rendered.subject.strip_prefix("Re: ") {
+            rendered.subject = fresh.to_string();
+        }
         if let Some(links) = &links {
             dress(&mut rendered, links, seq, self.config.http.tracking);
         }

@@ -262,6 +262,12 @@ fn reassigned_leads_get_their_next_email_as_a_new_thread_from_the_new_owner() {
         "the follow-up leaves from ben:\n{follow_up}"
     );
     assert_eq!(header(&follow_up, "In-Reply-To"), None, "{follow_up}");
+    // The new thread keeps the subject the lead knows, without "Re:".
+    assert_eq!(
+        header(&follow_up, "Subject"),
+        header(&intro, "Subject"),
+        "{follow_up}"
+    );
     assert_eq!(header(&follow_up, "References"), None, "{follow_up}");
     assert!(!follow_up.contains(&intro_id));
     // Nothing more from ana.
