@@ -388,3 +388,83 @@ fn enrolling_an_unowned_lead_routes_it() {
     p.ok(&["enroll", "s", "lee@emea.example"]);
     assert_eq!(owner_of(&p, "lee@emea.example").as_deref(), Some("ana"));
 }
+
+/// On both engines: an import with a sequence routes by caps (counting the leads it enrolls),
+/// and a change of owner clears the old owner's mailbox and thread from open enrollments only.
+#[tokio::test]
+async fn routing_and_owner_changes_in_the_store_on_both_engines() {
+    crate::support::for_each_store("routing_and_owner_changes_in_the_store", |case| async move {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let text = format!(
+            "sequences = {:?}\ntemplates = {:?}\n\
+             [[mailbox]]\nname = \"ana\"\nfrom = \"ana@example.com\"\noutbox = \"o\"\n\
+             [[mailbox]]\nname = \"ben\"\nfrom = \"ben@example.com\"\noutbox = \"o\"\n\
+             [[route]]\ngroup = \"team\"\n[groups]\nteam = [{{ rep = \"ana\", max_open = 2 }}, \"ben\"]\n",
+            crate::support::repo().join("sequences").display().to_string(),
+            crate::support::repo().join("templates").display().to_string(),
+        );
+        let config = drumbeat::config::Config::parse(
+            &text,
+            "config.toml",
+            &dir.path().join("config.toml"),
+            dir.path(),
+        )
+        .unwrap_or_else(|d| panic!("{d:?}"));
+        let (catalog, _) = drumbeat::catalog::Catalog::load(&config);
+        let seq = catalog.sequence("cold-outbound").expect("shipped sequence");
+        let csv = dir.path().join("leads.csv");
+        let mut rows = String::from("email\n");
+        for i in 0..6 {
+            rows.push_str(&format!("l{i}@lead{i}.example\n"));
+        }
+        std::fs::write(&csv, rows).expect("write csv");
+        let opts = drumbeat::import::ImportOptions {
+            sequence: Some(seq),
+            owner: None,
+            dry_run: false,
+            encoding: None,
+        };
+        let now = chrono::DateTime::from_timestamp(crate::support::NOW, 0).expect("an instant");
+        let summary = drumbeat::import::import_file(&case, &config, &csv, &opts, now, &|_| {})
+            .await
+            .expect("import");
+        assert_eq!(summary.routing.routed, 6, "{}", case.engine);
+        let ana = case.leads_owned_by("ana").await.expect("ana's leads");
+        let ben = case.leads_owned_by("ben").await.expect("ben's leads");
+        assert_eq!((ana.len(), ben.len()), (2, 4), "{}", case.engine);
+        let workload = case.open_workload().await.expect("workload");
+        assert_eq!(workload.get("ana"), Some(&2), "{}", case.engine);
+
+        // ana's first lead has a thread from ana; the second one's enrollment is finished.
+        let (a0, a1) = (ana[0].id.0, ana[1].id.0);
+        case.exec(&format!(
+            "UPDATE enrollments SET mailbox = 'ana', thread_subject = 'Hi', thread_message_id = '<m@x>' \
+             WHERE lead_id IN ({a0}, {a1})"
+        ))
+        .await;
+        case.exec(&format!(
+            "UPDATE enrollments SET state = 'finished' WHERE lead_id = {a1}"
+        ))
+        .await;
+        let changes: Vec<_> = ana.iter().map(|l| (l, "ben")).collect();
+        assert_eq!(case.change_owners(&changes, crate::support::NOW).await.expect("change"), 2);
+        let rows = case
+            .rows(&format!(
+                "SELECT lead_id, mailbox, thread_subject, thread_message_id FROM enrollments \
+                 WHERE lead_id IN ({a0}, {a1}) ORDER BY lead_id"
+            ))
+            .await;
+        let open = vec![Some(a0.to_string()), None, None, None];
+        let done = vec![
+            Some(a1.to_string()),
+            Some("ana".to_string()),
+            Some("Hi".to_string()),
+            Some("<m@x>".to_string()),
+        ];
+        assert_eq!(rows, vec![open, done], "{}", case.engine);
+        assert_eq!(case.leads_owned_by("ana").await.expect("ana").len(), 0);
+        assert!(case.unowned_leads().await.expect("unowned").is_empty());
+        case.close().await;
+    })
+    .await;
+}
