@@ -344,4 +344,21 @@ mod tests {
         );
         assert!(has("config.toml:11:", "weight must be"), "{all:#?}");
     }
+
+    #[test]
+    fn a_misspelt_member_key_names_the_group_line_and_the_keys() {
+        let text = "[[mailbox]]\nname = \"ana\"\nfrom = \"ana@example.com\"\noutbox = \"o\"\n\
+             [groups]\nteam = [\n  \"ana\",\n  { rep = \"ana\", wieght = 2 },\n]\n";
+        let err = Config::parse(
+            text,
+            "config.toml",
+            Path::new("config.toml"),
+            Path::new("/"),
+        )
+        .unwrap_err();
+        let s = err[0].to_string();
+        // The line of the group (toml reports an untagged value at its list).
+        assert!(s.starts_with("config.toml:6:"), "{s}");
+        assert!(s.contains("keys: rep, weight, max_open"), "{s}");
+    }
 }

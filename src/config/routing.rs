@@ -78,7 +78,10 @@ pub(super) struct RawRoute {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a value or a list of values, e.g. \"EMEA\" or [\"fintech\", \"banking\"]"
+)]
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
@@ -86,7 +89,10 @@ enum OneOrMany {
 
 /// A group member as written: `"ben"` or `{ rep = "cara", weight = 2, max_open = 200 }`.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a mailbox name or { rep = \"NAME\", weight = N, max_open = N } (keys: rep, weight, max_open)"
+)]
 pub(super) enum RawMember {
     Name(String),
     Full(RawMemberTable),
