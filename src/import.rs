@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use crate::catalog::Sequence;
 use crate::config::{Config, parse_tz};
 use crate::lead::{LeadRecord, RowError, SheetError, SheetReader, SheetRow};
+use crate::routing::{RouteSummary, route_arrivals};
 use crate::store::{EnrollOutcome, EnrollRequest, LeadId, Store, StoreError, UpsertOutcome};
 
 /// How to import.
@@ -51,6 +52,10 @@ pub struct ImportSummary {
     pub errors: Vec<RowProblem>,
     /// Owner values that name no mailbox in config.toml (kept as written).
     pub unknown_owners: BTreeSet<String>,
+    /// What the routing rules did with leads that came without an owner (left out of the
+    /// JSON when there are no rules).
+    #[serde(skip_serializing_if = "RouteSummary::is_empty")]
+    pub routing: RouteSummary,
     /// Whether nothing was written.
     pub dry_run: bool,
 }
@@ -291,6 +296,18 @@ async fn write_batch(
     }
     if records.is_empty() {
         return Ok(());
+    }
+    if opts.owner.is_none() {
+        let routed = route_arrivals(
+            store,
+            config,
+            &mut records,
+            opts.sequence.is_some(),
+            opts.dry_run,
+            now,
+        )
+        .await?;
+        summary.routing.add(routed);
     }
     // Upsert and enroll in one transaction, so that a dry run can enroll leads it only
     // pretends to create.

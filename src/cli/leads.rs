@@ -20,6 +20,37 @@ pub enum LeadsCommand {
     Import(ImportArgs),
     /// Everything about one lead: fields, enrollments, touches and events.
     Show(ShowArgs),
+    /// Give leads an owner by the [[route]] rules of config.toml: the leads named (routed
+    /// again even when they have an owner), or every lead without one.
+    Assign(AssignArgs),
+    /// Move every lead of one rep to another (when someone leaves). Their next emails leave
+    /// from the new owner's mailbox as new threads.
+    Reassign(ReassignArgs),
+}
+
+/// Flags of `leads assign`.
+#[derive(Debug, clap::Args)]
+pub struct AssignArgs {
+    /// Email addresses of stored leads.
+    #[arg(
+        required_unless_present = "all_unowned",
+        conflicts_with = "all_unowned"
+    )]
+    emails: Vec<String>,
+    /// Every lead that has no owner.
+    #[arg(long)]
+    all_unowned: bool,
+}
+
+/// Flags of `leads reassign`.
+#[derive(Debug, clap::Args)]
+pub struct ReassignArgs {
+    /// The rep whose leads move (a mailbox name, or an owner as stored).
+    #[arg(long, value_name = "REP")]
+    from: String,
+    /// The mailbox that owns them from now on.
+    #[arg(long, value_name = "MAILBOX")]
+    to: String,
 }
 
 /// Flags of `leads import`.
@@ -71,7 +102,102 @@ pub async fn run(config_path: &Path, cmd: LeadsCommand) -> Outcome {
     match cmd {
         LeadsCommand::Import(a) => import(config_path, a).await,
         LeadsCommand::Show(a) => show(config_path, a).await,
+        LeadsCommand::Assign(a) => assign(config_path, a).await,
+        LeadsCommand::Reassign(a) => reassign(config_path, a).await,
     }
+}
+
+async fn assign(config_path: &Path, args: AssignArgs) -> Outcome {
+    let config = load_config(config_path)?;
+    if config.routing.rules.is_empty() {
+        return Err(Failure::usage(
+            "config.toml has no [[route]] rules; add some (see README: Routing leads)".to_string(),
+        ));
+    }
+    let emails = args
+        .emails
+        .iter()
+        .map(|e| parse_email(e))
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = open_store(&config).await?;
+    let leads = if args.all_unowned {
+        store.unowned_leads().await?
+    } else {
+        let mut leads = Vec::new();
+        for email in &emails {
+            match store.lead_by_email(email).await? {
+                Some(l) => leads.push(l),
+                None => {
+                    return Err(Failure::failed(format!(
+                        "{email}: no such lead; import it first (drumbeat leads import FILE.csv)"
+                    )));
+                }
+            }
+        }
+        leads
+    };
+    let mut records: Vec<_> = leads
+        .iter()
+        .map(|l| {
+            let mut r = l.record.clone();
+            r.owner = None;
+            r
+        })
+        .collect();
+    let mut refs: Vec<_> = records.iter_mut().collect();
+    let now = now().timestamp();
+    let summary = crate::routing::route(&store, &config, &mut refs, true, false, now).await?;
+    let changes: Vec<_> = leads
+        .iter()
+        .zip(&records)
+        .filter_map(|(l, r)| r.owner.as_deref().map(|o| (l, o)))
+        .collect();
+    let changed = store.change_owners(&changes, now).await?;
+    for (l, o) in &changes {
+        if l.record.owner.as_deref() != Some(*o) {
+            println!("{}: {o}", l.record.email);
+        }
+    }
+    println!(
+        "assigned {changed} of {} leads ({} kept their owner, {} matched no rule)",
+        leads.len(),
+        summary.routed - changed,
+        summary.unmatched
+    );
+    report_capped(&summary);
+    Ok(())
+}
+
+/// Warns about leads left without an owner because every rep of their group is at their cap.
+fn report_capped(summary: &crate::routing::RouteSummary) {
+    for (group, n) in &summary.capped {
+        eprintln!(
+            "warning: {n} leads left without an owner: every rep of group {group:?} is at their max_open; \
+             run `drumbeat leads assign --all-unowned` when they have room"
+        );
+    }
+}
+
+async fn reassign(config_path: &Path, args: ReassignArgs) -> Outcome {
+    let config = load_config(config_path)?;
+    let Some(to) = config.mailbox(&args.to) else {
+        let names: Vec<&str> = config.mailboxes.iter().map(|m| m.name.as_str()).collect();
+        return Err(Failure::usage(format!(
+            "--to {:?} is not a mailbox in config.toml (mailboxes: {})",
+            args.to,
+            names.join(", ")
+        )));
+    };
+    let from = crate::import::resolve_owner(&config, &args.from, &mut Default::default());
+    let store = open_store(&config).await?;
+    let leads = store.leads_owned_by(&from).await?;
+    let changes: Vec<_> = leads.iter().map(|l| (l, to.name.as_str())).collect();
+    let moved = store.change_owners(&changes, now().timestamp()).await?;
+    println!(
+        "moved {moved} leads from {from} to {}; their next emails start new threads from {}",
+        to.name, to.from
+    );
+    Ok(())
 }
 
 async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
@@ -160,6 +286,14 @@ async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
             line.push_str(" (dry run: nothing changed)");
         }
         println!("{line}");
+        let r = &summary.routing;
+        if r.routed > 0 || r.unmatched > 0 {
+            println!(
+                "routed {} leads to owners by the [[route]] rules ({} matched no rule)",
+                r.routed, r.unmatched
+            );
+        }
+        report_capped(r);
     }
     // Good rows are in; bad ones were reported and skipped: the command found problems.
     if summary.invalid == 0 {
@@ -288,6 +422,23 @@ pub async fn enroll(config_path: &Path, args: EnrollArgs) -> Outcome {
                 due_at: None,
             }),
         }
+    }
+    // Leads enrolled without an owner get one by the [[route]] rules.
+    let mut records: Vec<_> = leads
+        .iter()
+        .filter(|l| l.record.owner.is_none())
+        .map(|l| l.record.clone())
+        .collect();
+    if !records.is_empty() && !config.routing.rules.is_empty() {
+        let mut refs: Vec<_> = records.iter_mut().collect();
+        let summary = crate::routing::route(&store, &config, &mut refs, true, false, now).await?;
+        let unowned = leads.iter().filter(|l| l.record.owner.is_none());
+        let changes: Vec<_> = unowned
+            .zip(&records)
+            .filter_map(|(l, r)| r.owner.as_deref().map(|o| (l, o)))
+            .collect();
+        store.change_owners(&changes, now).await?;
+        report_capped(&summary);
     }
     let requests: Vec<_> = leads
         .iter()

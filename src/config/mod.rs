@@ -4,6 +4,7 @@
 
 mod http;
 mod providers;
+mod routing;
 mod secret;
 mod sending;
 mod webhooks;
@@ -23,6 +24,7 @@ pub use http::{HttpConfig, Tracking};
 pub use providers::{
     MailgunConfig, PostmarkConfig, Provider, ProvidersConfig, SendgridConfig, SesConfig,
 };
+pub use routing::{Condition, Group, Member, Routing, Rule, Target};
 pub use secret::{Secret, SecretError, SecretSource};
 pub use sending::{DkimAlgorithm, DkimSettings, Pacing, Sending, Warmup, parse_duration};
 pub use webhooks::{DEFAULT_RETRY, Webhook, WebhookFormat, WebhookSettings, WebhookUrl};
@@ -54,6 +56,8 @@ pub struct Config {
     pub webhooks: Vec<Webhook>,
     /// Retry schedule and timeout of outgoing webhooks (`[webhooks]`).
     pub webhook_settings: WebhookSettings,
+    /// Which rep owns a new lead (`[[route]]`, `[groups]`).
+    pub routing: Routing,
 }
 
 /// One sending identity: a rep's own mailbox.
@@ -187,6 +191,9 @@ struct RawConfig {
     #[serde(default, rename = "webhook")]
     webhook: Vec<webhooks::RawWebhook>,
     webhooks: Option<webhooks::RawWebhookSettings>,
+    #[serde(default, rename = "route")]
+    routes: Vec<routing::RawRoute>,
+    groups: Option<routing::RawGroups>,
 }
 
 #[derive(Deserialize)]
@@ -407,6 +414,13 @@ impl Config {
                 });
             }
         }
+        let (routing, routing_problems) = routing::resolve(raw.routes, raw.groups, &names);
+        for (span, msg) in routing_problems {
+            problems.push(match span {
+                Some(span) => at(span, msg),
+                None => Diagnostic::error(shown, None, None, msg),
+            });
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -423,6 +437,7 @@ impl Config {
             mailboxes,
             webhooks,
             webhook_settings,
+            routing,
         })
     }
 

@@ -518,11 +518,24 @@ impl Daemon {
                 .as_deref()
                 .unwrap_or(crate::render::SAMPLE_UNSUBSCRIBE_URL),
         };
+        // A thread lives in one mailbox: emails another mailbox sent (before the lead changed
+        // owner) are not in it, so this one starts a new thread, under the thread's subject
+        // without "Re:".
+        let mut moved = false;
         let (thread, root_subject) = if threaded {
-            (
-                thread_of(seq, index, past),
-                thread_subject(seq, index, past).or_else(|| l.thread_subject.clone()),
-            )
+            let ours: Vec<PastTouch> = past
+                .iter()
+                .filter(|t| t.mailbox.as_deref().is_none_or(|m| m == mailbox.name))
+                .cloned()
+                .collect();
+            let thread = thread_of(seq, index, &ours);
+            moved = thread.is_empty() && !thread_of(seq, index, past).is_empty();
+            let subject = if moved {
+                thread_subject(seq, index, past)
+            } else {
+                thread_subject(seq, index, &ours).or_else(|| l.thread_subject.clone())
+            };
+            (thread, subject)
         } else {
             (Vec::new(), None)
         };
@@ -530,6 +543,9 @@ impl Daemon {
             .renderer
             .render_email(&input, seq, index, root_subject.as_deref())
             .map_err(|e| e.to_string())?;
+        if moved && let Some(fresh) = rendered.subject.strip_prefix("Re: ") {
+            rendered.subject = fresh.to_string();
+        }
         if let Some(links) = &links {
             dress(&mut rendered, links, seq, self.config.http.tracking);
         }
@@ -594,6 +610,7 @@ impl Daemon {
                             subject: None,
                             sent_at: Some(t),
                             attempt,
+                            mailbox: None,
                         });
                         next_after(
                             seq,

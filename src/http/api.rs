@@ -324,9 +324,13 @@ async fn post_leads(
     }
     // Concurrent requests lock leads in one order (by address), so they never deadlock.
     keep.sort_by(|a, b| a.1.email.as_str().cmp(b.1.email.as_str()));
-    let (positions, leads): (Vec<usize>, Vec<LeadRecord>) = keep.into_iter().unzip();
+    let (positions, mut leads): (Vec<usize>, Vec<LeadRecord>) = keep.into_iter().unzip();
 
     let now = daemon.now().timestamp();
+    // Leads that arrive without an owner get one by the [[route]] rules.
+    crate::routing::route_arrivals(store, config, &mut leads, seq.is_some(), false, now)
+        .await
+        .map_err(ApiError::store)?;
     let (upserted, enrolled) = match seq {
         None if leads.is_empty() => (Vec::new(), Vec::new()),
         None => (

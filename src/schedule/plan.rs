@@ -163,6 +163,7 @@ mod tests {
             subject: None,
             sent_at: Some(1),
             attempt: 1,
+            mailbox: None,
         }
     }
 

@@ -69,7 +69,7 @@ pub enum UpsertOutcome {
     Unchanged,
 }
 
-const LEAD_COLUMNS: &str = "id, email, first_name, last_name, company, title, timezone, phone, owner, custom, source, created_at, updated_at, fingerprint";
+pub(super) const LEAD_COLUMNS: &str = "id, email, first_name, last_name, company, title, timezone, phone, owner, custom, source, created_at, updated_at, fingerprint";
 
 /// Rows per multi-row statement: well under SQLite's and PostgreSQL's bind limits.
 const CHUNK: usize = 500;
@@ -508,7 +508,7 @@ fn merge(old: &LeadRecord, new: &LeadRecord) -> LeadRecord {
 }
 
 /// A hash of everything an import can change, to tell unchanged rows cheaply.
-fn fingerprint(r: &LeadRecord) -> i64 {
+pub(super) fn fingerprint(r: &LeadRecord) -> i64 {
     let mut s = String::with_capacity(128);
     for f in [
         &r.first_name,
@@ -553,7 +553,7 @@ fn lead_record(row: &AnyRow) -> Result<LeadRecord, StoreError> {
     })
 }
 
-fn stored_lead(row: &AnyRow) -> Result<StoredLead, StoreError> {
+pub(super) fn stored_lead(row: &AnyRow) -> Result<StoredLead, StoreError> {
     Ok(StoredLead {
         id: LeadId(row.try_get("id")?),
         record: lead_record(row)?,

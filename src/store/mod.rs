@@ -14,6 +14,7 @@ mod inbox;
 mod leads;
 mod metrics;
 mod provider_events;
+mod routing;
 mod sent;
 mod settings;
 mod statements;

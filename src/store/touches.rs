@@ -64,6 +64,8 @@ pub struct PastTouch {
     pub sent_at: Option<i64>,
     /// How many times it was handed to a server.
     pub attempt: i64,
+    /// The mailbox it left from (emails).
+    pub mailbox: Option<String>,
 }
 
 /// What the daemon decided to do with one due step.
@@ -270,7 +272,7 @@ impl Store {
         let mut out: HashMap<EnrollmentId, Vec<PastTouch>> = HashMap::new();
         for chunk in enrollments.chunks(500) {
             let sql = format!(
-                "SELECT id, enrollment_id, step_id, kind, state, message_id, subject, sent_at, attempt \
+                "SELECT id, enrollment_id, step_id, kind, state, message_id, subject, sent_at, attempt, mailbox \
                  FROM touches WHERE enrollment_id IN ({}) ORDER BY id",
                 in_list(self.backend, chunk.len())
             );
@@ -290,6 +292,7 @@ impl Store {
                         subject: r.try_get("subject")?,
                         sent_at: r.try_get("sent_at")?,
                         attempt: r.try_get("attempt")?,
+                        mailbox: r.try_get("mailbox")?,
                     });
             }
         }
