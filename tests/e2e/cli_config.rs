@@ -52,21 +52,33 @@ fn unknown_config_key_names_line_and_suggests_fix() {
 #[test]
 fn unknown_mailbox_key_suggests_fix() {
     let p = Project::shipped();
+    let line = line_of(&p, "daily_cap = 40");
     p.edit("config.toml", "daily_cap = 40", "daly_cap = 40");
     config_fails_with(
         &p,
-        "config.toml:30:1: unknown key `daly_cap`; did you mean `daily_cap`?\n",
+        &format!("config.toml:{line}:1: unknown key `daly_cap`; did you mean `daily_cap`?\n"),
     );
 }
 
 #[test]
 fn wrong_type_in_config_names_the_value() {
     let p = Project::shipped();
+    let line = line_of(&p, "daily_cap = 40");
     p.edit("config.toml", "daily_cap = 40", "daily_cap = \"forty\"");
     config_fails_with(
         &p,
-        "config.toml:30:13: invalid type: string \"forty\", expected u32\n",
+        &format!("config.toml:{line}:13: invalid type: string \"forty\", expected u32\n"),
     );
+}
+
+/// The 1-based line of the shipped config.toml that starts with `text`.
+fn line_of(p: &Project, text: &str) -> usize {
+    std::fs::read_to_string(p.file("config.toml"))
+        .expect("config.toml")
+        .lines()
+        .position(|l| l.starts_with(text))
+        .expect("the line is in the shipped config.toml")
+        + 1
 }
 
 #[test]
