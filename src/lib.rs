@@ -13,6 +13,7 @@ pub mod import;
 pub mod inbox;
 pub mod lead;
 pub mod render;
+pub mod report;
 pub mod routing;
 pub mod schedule;
 pub mod send;

@@ -9,6 +9,7 @@ mod leads;
 mod output;
 mod preview;
 mod replies;
+mod report;
 mod run;
 mod status;
 mod tasks;
@@ -107,6 +108,8 @@ enum Command {
     /// Mark a reply handled.
     #[command(subcommand)]
     Reply(replies::ReplyCommand),
+    /// The numbers of a period by rep, sequence, step, variant or source (and follow-through).
+    Report(report::Args),
     /// Classify saved messages as the inbox watcher would: bounce, auto-reply, unsubscribe, later, reply.
     Classify(classify::Args),
     /// Print shell completions.
@@ -233,6 +236,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Replies(a) => replies::list(&cli.config, a).await,
         Command::Reply(c) => replies::reply(&cli.config, c).await,
         Command::Classify(a) => classify::run(a),
+        Command::Report(a) => report::run(&cli.config, a).await,
         Command::Completions { .. } => Ok(()),
     }
 }

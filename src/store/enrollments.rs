@@ -218,7 +218,12 @@ impl Store {
             let mut ev = NewEvent::about(kind, Some(lead));
             ev.enrollment = Some(row.id);
             ev.sequence = Some(&row.sequence_id);
-            ev.data = serde_json::json!({ "reason": reason, "from": row.state.as_str() });
+            ev.data = if kind == EventKind::Stopped {
+                // Reports count stops by hand (a sequence cut short by the rep).
+                serde_json::json!({ "reason": reason, "from": row.state.as_str(), "by": "hand" })
+            } else {
+                serde_json::json!({ "reason": reason, "from": row.state.as_str() })
+            };
             events::insert(&mut tx, &ev, now).await?;
             changes.push(StateChange {
                 sequence_id: row.sequence_id.clone(),
@@ -297,7 +302,16 @@ impl Store {
             .await?
             .is_some();
         if !seen {
+            // Credited to the lead's owner, for the report by rep.
+            let owner: Option<String> = sqlx::query("SELECT owner FROM leads WHERE id = $1")
+                .bind(lead.0)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("owner"))
+                .transpose()?
+                .flatten();
             let mut ev = NewEvent::about(EventKind::MeetingBooked, Some(lead));
+            ev.mailbox = owner.as_deref();
             ev.data = data.clone();
             events::insert(&mut tx, &ev, now).await?;
         }

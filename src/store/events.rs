@@ -12,6 +12,11 @@ use super::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EventKind {
+    /// A new lead arrived (import, API, CLI); `mailbox` is its owner then, `data.source` where
+    /// it came from.
+    Received,
+    /// A lead got a new owner (`mailbox`; `data.from` the one before).
+    Assigned,
     /// Lead put into a sequence.
     Enrolled,
     /// An email left (the server accepted it).
@@ -52,11 +57,15 @@ pub enum EventKind {
     Suppressed,
     /// An address or domain was taken off it.
     Unsuppressed,
+    /// The rep dealt with a reply (`data.outcome`: interested, referral, …).
+    ReplyHandled,
 }
 
 impl EventKind {
     /// Every kind, in declaration order (for names in config.toml and did-you-mean).
-    pub const ALL: [EventKind; 20] = [
+    pub const ALL: [EventKind; 23] = [
+        EventKind::Received,
+        EventKind::Assigned,
         EventKind::Enrolled,
         EventKind::Sent,
         EventKind::Delivered,
@@ -77,6 +86,7 @@ impl EventKind {
         EventKind::Failed,
         EventKind::Suppressed,
         EventKind::Unsuppressed,
+        EventKind::ReplyHandled,
     ];
 
     /// The kind stored as `name` (see [`EventKind::as_str`]).
@@ -87,6 +97,8 @@ impl EventKind {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
+            EventKind::Received => "received",
+            EventKind::Assigned => "assigned",
             EventKind::Enrolled => "enrolled",
             EventKind::Sent => "sent",
             EventKind::Delivered => "delivered",
@@ -107,6 +119,7 @@ impl EventKind {
             EventKind::Failed => "failed",
             EventKind::Suppressed => "suppressed",
             EventKind::Unsuppressed => "unsuppressed",
+            EventKind::ReplyHandled => "reply-handled",
         }
     }
 }

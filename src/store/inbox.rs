@@ -392,16 +392,34 @@ impl Store {
         outcome: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "UPDATE inbound SET handled_at = $1, outcome = $2 WHERE id = $3 AND handled_at IS NULL",
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "UPDATE inbound SET handled_at = $1, outcome = $2 WHERE id = $3 AND handled_at IS NULL \
+             RETURNING lead_id, enrollment_id, touch_id, mailbox",
         )
         .bind(now)
         .bind(outcome)
         .bind(id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        // The outcome as an event: reports count positive outcomes from the event log.
+        let mailbox: String = row.try_get("mailbox")?;
+        let mut ev = NewEvent::about(
+            EventKind::ReplyHandled,
+            row.try_get::<Option<i64>, _>("lead_id")?.map(LeadId),
+        );
+        ev.enrollment = row
+            .try_get::<Option<i64>, _>("enrollment_id")?
+            .map(EnrollmentId);
+        ev.touch = row.try_get("touch_id")?;
+        ev.mailbox = Some(&mailbox);
+        ev.data = serde_json::json!({ "reply": id, "outcome": outcome });
+        events::insert(&mut tx, &ev, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Uncertain touches of a mailbox claimed before `claimed_before`: (touch id, Message-ID).

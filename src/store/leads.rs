@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::enrollments::enroll;
+use super::events::{self, EventKind, NewEvent};
 use super::{
     Backend, EnrollOutcome, EnrollRequest, Store, StoreError, built, in_list, json_rows, json_safe,
     values_clause,
@@ -477,6 +478,9 @@ async fn upsert_chunk(
     for row in q.fetch_all(&mut *conn).await? {
         ids.insert(row.try_get("email")?, row.try_get("id")?);
     }
+    // The log: a new lead arrived (owned by whom, from where), a stored one changed owner.
+    let source_data = serde_json::json!({ "source": source });
+    let mut arrivals: Vec<NewEvent<'_>> = Vec::new();
     for (g, r, _, steps) in &writes {
         let id = ids
             .get(r.email.as_str())
@@ -485,7 +489,23 @@ async fn upsert_chunk(
         for (&i, step) in g.iter().zip(steps) {
             out[i] = Some((LeadId(id), *step));
         }
+        match existing.get(r.email.as_str()) {
+            None => {
+                let mut ev = NewEvent::about(EventKind::Received, Some(LeadId(id)));
+                ev.mailbox = r.owner.as_deref();
+                ev.data = source_data.clone();
+                arrivals.push(ev);
+            }
+            Some((_, old, _)) if old.owner != r.owner && r.owner.is_some() => {
+                let mut ev = NewEvent::about(EventKind::Assigned, Some(LeadId(id)));
+                ev.mailbox = r.owner.as_deref();
+                ev.data = serde_json::json!({ "from": old.owner, "by": source });
+                arrivals.push(ev);
+            }
+            Some(_) => {}
+        }
     }
+    events::insert_many(conn, backend, &arrivals, now).await?;
     Ok(())
 }
 

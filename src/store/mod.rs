@@ -14,6 +14,7 @@ mod inbox;
 mod leads;
 mod metrics;
 mod provider_events;
+mod report;
 mod routing;
 mod sent;
 mod settings;
@@ -42,6 +43,7 @@ pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy
 pub use leads::{LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use metrics::{COUNTED_EVENTS, MetricsSnapshot};
 pub use provider_events::{ProviderEvent, ProviderKind, ProviderOutcome};
+pub use report::{ActivityCounts, CohortCounts, Grouping, POSITIVE_OUTCOMES, QuarterHour};
 pub use sent::SentRecord;
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};

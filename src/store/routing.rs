@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::Row;
 
+use super::events::{self, EventKind, NewEvent};
 use super::leads::{LEAD_COLUMNS, fingerprint, stored_lead};
 use super::{Store, StoreError, StoredLead, built, in_list};
 use crate::lead::Email;
@@ -144,6 +145,10 @@ impl Store {
             .bind(lead.id.0)
             .execute(&mut *tx)
             .await?;
+            let mut ev = NewEvent::about(EventKind::Assigned, Some(lead.id));
+            ev.mailbox = Some(owner);
+            ev.data = serde_json::json!({ "from": old, "by": "routing" });
+            events::insert(&mut tx, &ev, now).await?;
             if let Some(old) = old {
                 sqlx::query(
                     "UPDATE enrollments SET mailbox = NULL, thread_subject = NULL, thread_message_id = NULL, \

@@ -99,9 +99,11 @@ fn record_set(backend: Backend, sends: &[&SentRecord], at: i64, out: &mut Vec<St
         .collect();
     let finishes = sends.iter().any(|s| matches!(s.next, Next::Finished));
     let data = match backend {
-        Backend::Sqlite => "json_object('message_id', t.message_id, 'response', v.response)",
+        Backend::Sqlite => {
+            "json_object('message_id', t.message_id, 'response', v.response, 'variant', t.variant)"
+        }
         Backend::Postgres => {
-            "json_build_object('message_id', t.message_id, 'response', v.response)::text"
+            "json_build_object('message_id', t.message_id, 'response', v.response, 'variant', t.variant)::text"
         }
     };
     // The events first: they read the touches' and enrollments' states before the updates.

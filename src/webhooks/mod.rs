@@ -25,6 +25,9 @@ pub use worker::{Dispatcher, FlushReport, init_cursors, run};
 /// spec recommends. A kind this table does not know yet is `drumbeat.KIND`.
 pub fn event_type(kind: &str) -> String {
     let known = match kind {
+        "received" => "lead.received",
+        "assigned" => "lead.assigned",
+        "reply-handled" => "reply.handled",
         "enrolled" => "enrollment.started",
         "paused" => "enrollment.paused",
         "resumed" => "enrollment.resumed",
@@ -94,6 +97,9 @@ pub fn standard_payload(e: &FeedEvent) -> Value {
 /// What happened, in words, for a Slack-style message.
 fn phrase(kind: &str) -> &str {
     match kind {
+        "received" => "arrived",
+        "assigned" => "got a new owner",
+        "reply-handled" => "had their reply handled",
         "enrolled" => "was enrolled",
         "sent" => "was sent an email",
         "delivered" => "received an email",

@@ -1,0 +1,358 @@
+//! `drumbeat report`: how many leads came in, how fast each was first contacted, how many
+//! touches each got and what came of it, by rep, sequence, step, A/B variant or lead source;
+//! who follows up (the follow-through view); and the same as one HTML page with charts.
+//!
+//! Every number comes from the event log (see `store::report` for what each counts), so a
+//! report for a period in the past never changes.
+
+pub mod html;
+pub mod period;
+pub mod stats;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::store::{ActivityCounts, CohortCounts, Grouping, Store, StoreError};
+pub use period::{Period, PeriodOut};
+use stats::{Arm, Comparison, compare, median, percentile_sorted, rate};
+
+/// One row of a report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// The group: a rep, a sequence, `sequence / step`, `sequence / step / variant`, a source.
+    pub key: String,
+    /// The key's parts (sequence, step, variant).
+    pub parts: Vec<String>,
+    /// Leads received in the period (by sequence: enrolled). None where it has no meaning
+    /// (steps, variants).
+    pub received: Option<i64>,
+    /// Of those, emailed before the period ended.
+    pub contacted: Option<i64>,
+    /// Median wait from arrival to the first email, in seconds (speed to lead).
+    pub first_touch_median_secs: Option<i64>,
+    /// 90th percentile of that wait.
+    pub first_touch_p90_secs: Option<i64>,
+    /// Touches (emails, tasks done) per contacted lead, by the period's end.
+    pub touches_per_lead: Option<f64>,
+    /// Emails sent in the period.
+    pub sent: i64,
+    /// Distinct leads emailed in the period.
+    pub emailed: i64,
+    /// Leads who replied (people, not auto-replies).
+    pub replied: i64,
+    /// `replied / emailed`.
+    pub reply_rate: Option<f64>,
+    /// Leads with a positive outcome (meeting booked; reply marked interested or referral).
+    pub positive: i64,
+    /// `positive / emailed`.
+    pub positive_rate: Option<f64>,
+    /// Leads who booked a meeting.
+    pub meetings: i64,
+    /// `meetings / emailed`.
+    pub meeting_rate: Option<f64>,
+    /// Leads who bounced.
+    pub bounced: i64,
+    /// `bounced / emailed`.
+    pub bounce_rate: Option<f64>,
+    /// Leads who unsubscribed.
+    pub unsubscribed: i64,
+    /// `unsubscribed / emailed`.
+    pub unsubscribe_rate: Option<f64>,
+}
+
+/// Who follows up: one rep's leads received in the period and what the rep did with them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FollowThrough {
+    /// The rep (mailbox name), or `(unowned)`.
+    pub rep: String,
+    /// Leads received in the period that the rep owned at its end.
+    pub received: i64,
+    /// Of those, never emailed by the period's end.
+    pub never_contacted: i64,
+    /// Of those, stopped by hand after fewer than five touches.
+    pub stopped_early: i64,
+    /// The rep's open tasks past due now.
+    pub tasks_overdue: i64,
+}
+
+/// The variants of one step compared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AbTest {
+    /// The sequence.
+    pub sequence: String,
+    /// The step.
+    pub step: String,
+    /// The comparison and its verdict.
+    #[serde(flatten)]
+    pub comparison: Comparison,
+}
+
+/// A report as `drumbeat report` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The period.
+    pub period: PeriodOut,
+    /// How rows are grouped.
+    pub by: Grouping,
+    /// One per group.
+    pub rows: Vec<Row>,
+    /// Per rep (with `--by rep`).
+    pub follow_through: Vec<FollowThrough>,
+    /// Per step with variants (with `--by variant`).
+    pub ab_tests: Vec<AbTest>,
+}
+
+/// Emails and replies on one local day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Day {
+    /// The date in the report's zone.
+    pub date: NaiveDate,
+    /// Emails sent.
+    pub sent: i64,
+    /// Replies.
+    pub replied: i64,
+}
+
+/// Everything the HTML report draws.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Dashboard {
+    /// The period.
+    pub period: PeriodOut,
+    /// `2026-11-01 to 2026-11-30 (Europe/Madrid)`.
+    pub title: String,
+    /// By rep.
+    pub reps: Vec<Row>,
+    /// By sequence (the funnels).
+    pub sequences: Vec<Row>,
+    /// By step (reply rate per step).
+    pub steps: Vec<Row>,
+    /// By variant.
+    pub variants: Vec<Row>,
+    /// The A/B tests.
+    pub ab_tests: Vec<AbTest>,
+    /// Per rep.
+    pub follow_through: Vec<FollowThrough>,
+    /// Every day of the period.
+    pub days: Vec<Day>,
+    /// When it was made.
+    pub generated_at: DateTime<Utc>,
+}
+
+/// What a group with no key is called.
+fn unknown(by: Grouping) -> &'static str {
+    match by {
+        Grouping::Rep => "(unowned)",
+        Grouping::Source => "(unknown)",
+        _ => "(none)",
+    }
+}
+
+/// The rows of a report `by`, over `period`.
+pub async fn rows(store: &Store, by: Grouping, period: &Period) -> Result<Vec<Row>, StoreError> {
+    let (since, until) = (period.since.timestamp(), period.until.timestamp());
+    let activity = store.report_activity(by, since, until).await?;
+    let cohort = store.report_cohort(by, since, until).await?;
+    Ok(merge(by, activity, cohort))
+}
+
+/// Activity and cohort counts joined on their key, sorted by key.
+pub fn merge(by: Grouping, activity: Vec<ActivityCounts>, cohort: Vec<CohortCounts>) -> Vec<Row> {
+    let label = |parts: &[Option<String>]| -> Vec<String> {
+        parts
+            .iter()
+            .map(|p| p.clone().unwrap_or_else(|| unknown(by).to_string()))
+            .collect()
+    };
+    let has_cohort = matches!(by, Grouping::Rep | Grouping::Source | Grouping::Sequence);
+    let mut groups: BTreeMap<Vec<String>, (ActivityCounts, Option<CohortCounts>)> = BTreeMap::new();
+    for a in activity {
+        let k = label(&a.key);
+        groups.entry(k).or_default().0 = a;
+    }
+    for c in cohort {
+        let k = label(std::slice::from_ref(&c.key));
+        groups.entry(k).or_default().1 = Some(c);
+    }
+    groups
+        .into_iter()
+        .map(|(parts, (a, c))| {
+            let c = c.unwrap_or_default();
+            let mut waits = c.waits;
+            let med = median(&mut waits);
+            let p90 = percentile_sorted(&waits, 90);
+            let cohort_value = |v: i64| has_cohort.then_some(v);
+            Row {
+                key: parts.join(" / "),
+                parts,
+                received: cohort_value(c.received),
+                contacted: cohort_value(c.contacted),
+                first_touch_median_secs: med,
+                first_touch_p90_secs: p90,
+                touches_per_lead: if has_cohort {
+                    rate(c.touches, c.contacted)
+                } else {
+                    None
+                },
+                sent: a.sent,
+                emailed: a.emailed,
+                replied: a.replied,
+                reply_rate: rate(a.replied, a.emailed),
+                positive: a.positive,
+                positive_rate: rate(a.positive, a.emailed),
+                meetings: a.meetings,
+                meeting_rate: rate(a.meetings, a.emailed),
+                bounced: a.bounced,
+                bounce_rate: rate(a.bounced, a.emailed),
+                unsubscribed: a.unsubscribed,
+                unsubscribe_rate: rate(a.unsubscribed, a.emailed),
+            }
+        })
+        .collect()
+}
+
+/// The follow-through view: every rep in `reps` (the mailboxes), and any other owner the
+/// period saw.
+pub async fn follow_through(
+    store: &Store,
+    reps: &[String],
+    period: &Period,
+    now: DateTime<Utc>,
+) -> Result<Vec<FollowThrough>, StoreError> {
+    let (since, until) = (period.since.timestamp(), period.until.timestamp());
+    let cohort = store.report_cohort(Grouping::Rep, since, until).await?;
+    let overdue = store.report_overdue_tasks(now.timestamp()).await?;
+    let mut out: BTreeMap<String, FollowThrough> = BTreeMap::new();
+    let entry = |out: &mut BTreeMap<String, FollowThrough>, rep: &str| {
+        out.entry(rep.to_string())
+            .or_insert_with(|| FollowThrough {
+                rep: rep.to_string(),
+                received: 0,
+                never_contacted: 0,
+                stopped_early: 0,
+                tasks_overdue: 0,
+            })
+            .rep
+            .clone()
+    };
+    for r in reps {
+        entry(&mut out, r);
+    }
+    for c in cohort {
+        let rep = c.key.as_deref().unwrap_or(unknown(Grouping::Rep));
+        let k = entry(&mut out, rep);
+        let f = out.get_mut(&k).expect("just inserted");
+        f.received += c.received;
+        f.never_contacted += c.received - c.contacted;
+        f.stopped_early += c.short_stops;
+    }
+    for (owner, n) in overdue {
+        let rep = owner.as_deref().unwrap_or(unknown(Grouping::Rep));
+        let k = entry(&mut out, rep);
+        out.get_mut(&k).expect("just inserted").tasks_overdue += n;
+    }
+    Ok(out.into_values().collect())
+}
+
+/// The A/B tests among rows by variant: each step with two variants or more.
+pub fn ab_tests(variant_rows: &[Row]) -> Vec<AbTest> {
+    let mut steps: BTreeMap<(String, String), Vec<Arm>> = BTreeMap::new();
+    for r in variant_rows {
+        let [sequence, step, variant] = &r.parts[..] else {
+            continue;
+        };
+        if variant == unknown(Grouping::Variant) {
+            continue;
+        }
+        steps
+            .entry((sequence.clone(), step.clone()))
+            .or_default()
+            .push(Arm::new(variant, r.sent, r.replied));
+    }
+    steps
+        .into_iter()
+        .filter(|(_, arms)| arms.len() >= 2)
+        .map(|((sequence, step), arms)| AbTest {
+            sequence,
+            step,
+            comparison: compare(arms),
+        })
+        .collect()
+}
+
+/// The report `by` over `period`.
+pub async fn build(
+    store: &Store,
+    by: Grouping,
+    period: &Period,
+    reps: &[String],
+    now: DateTime<Utc>,
+) -> Result<Report, StoreError> {
+    let rows = rows(store, by, period).await?;
+    let follow_through = if by == Grouping::Rep {
+        follow_through(store, reps, period, now).await?
+    } else {
+        Vec::new()
+    };
+    let ab = if by == Grouping::Variant {
+        ab_tests(&rows)
+    } else {
+        Vec::new()
+    };
+    Ok(Report {
+        period: period.out(),
+        by,
+        rows,
+        follow_through,
+        ab_tests: ab,
+    })
+}
+
+/// Everything the HTML report shows.
+pub async fn dashboard(
+    store: &Store,
+    period: &Period,
+    reps: &[String],
+    now: DateTime<Utc>,
+) -> Result<Dashboard, StoreError> {
+    let variants = rows(store, Grouping::Variant, period).await?;
+    let quarters = store
+        .report_quarter_hours(period.since.timestamp(), period.until.timestamp())
+        .await?;
+    let mut days: BTreeMap<NaiveDate, Day> = period
+        .days()
+        .into_iter()
+        .map(|date| {
+            (
+                date,
+                Day {
+                    date,
+                    sent: 0,
+                    replied: 0,
+                },
+            )
+        })
+        .collect();
+    for q in quarters {
+        let Some(at) = DateTime::<Utc>::from_timestamp(q.start, 0) else {
+            continue;
+        };
+        if let Some(d) = days.get_mut(&at.with_timezone(&period.tz).date_naive()) {
+            d.sent += q.sent;
+            d.replied += q.replied;
+        }
+    }
+    Ok(Dashboard {
+        period: period.out(),
+        title: period.describe(),
+        reps: rows(store, Grouping::Rep, period).await?,
+        sequences: rows(store, Grouping::Sequence, period).await?,
+        steps: rows(store, Grouping::Step, period).await?,
+        ab_tests: ab_tests(&variants),
+        variants,
+        follow_through: follow_through(store, reps, period, now).await?,
+        days: days.into_values().collect(),
+        generated_at: now,
+    })
+}

@@ -1,0 +1,333 @@
+//! What `drumbeat report` reads: counts over the event log for a period, grouped by rep,
+//! sequence, step, variant or lead source. Only `events` is read (tasks overdue aside, which are
+//! a state of now), so a report for a period in the past never changes.
+//!
+//! Two kinds of numbers:
+//! - **activity**: what happened in the period (emails sent, replies, bounces…). An outcome (a
+//!   reply, a bounce, a meeting) is credited to the email it answers: the touch it names, else
+//!   the lead's last email before it; so a reply counts for the step and variant it came after.
+//! - **cohort**: the leads received (or, by sequence, enrolled) in the period, and what became
+//!   of them by its end: contacted or not, how soon, how many touches, stopped by hand early.
+
+use sqlx::Row;
+
+use super::{Backend, Store, StoreError, built};
+
+/// How report rows are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Grouping {
+    /// The rep (mailbox) who owns the lead, sent the email or got the reply.
+    Rep,
+    /// The sequence.
+    Sequence,
+    /// Sequence and step.
+    Step,
+    /// Sequence, step and A/B variant.
+    Variant,
+    /// Where the lead came from (`csv:FILE`, `api`, `cli`).
+    Source,
+}
+
+impl Grouping {
+    /// The name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grouping::Rep => "rep",
+            Grouping::Sequence => "sequence",
+            Grouping::Step => "step",
+            Grouping::Variant => "variant",
+            Grouping::Source => "source",
+        }
+    }
+
+    /// Number of key parts: sequence/step/variant.
+    pub fn key_parts(self) -> usize {
+        match self {
+            Grouping::Step => 2,
+            Grouping::Variant => 3,
+            _ => 1,
+        }
+    }
+}
+
+/// What happened in the period, for one group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityCounts {
+    /// The group's key (one part, or sequence/step[/variant]); `None` parts are unknown.
+    pub key: Vec<Option<String>>,
+    /// Emails sent.
+    pub sent: i64,
+    /// Distinct leads emailed.
+    pub emailed: i64,
+    /// Distinct leads who replied (a person, not an auto-reply).
+    pub replied: i64,
+    /// Distinct leads with a positive outcome: a meeting booked, or a reply the rep marked
+    /// interested, referral or meeting-booked.
+    pub positive: i64,
+    /// Distinct leads who booked a meeting.
+    pub meetings: i64,
+    /// Distinct leads who bounced.
+    pub bounced: i64,
+    /// Distinct leads who unsubscribed.
+    pub unsubscribed: i64,
+}
+
+/// The leads that arrived in the period (by sequence: were enrolled), for one group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CohortCounts {
+    /// The group's key.
+    pub key: Option<String>,
+    /// Leads received (enrolled).
+    pub received: i64,
+    /// Of those, emailed before the period ended.
+    pub contacted: i64,
+    /// Seconds from arrival to the first email, one per contacted lead.
+    pub waits: Vec<i64>,
+    /// Touches (emails sent, tasks done) the contacted leads got before the period ended.
+    pub touches: i64,
+    /// Leads whose sequence the rep stopped by hand after fewer than five touches.
+    pub short_stops: i64,
+}
+
+/// Emails sent and replies in one quarter-hour (every time zone's midnight falls on one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuarterHour {
+    /// Unix seconds of its start.
+    pub start: i64,
+    /// Emails sent.
+    pub sent: i64,
+    /// Replies.
+    pub replied: i64,
+}
+
+/// The outcomes a rep's `reply handled --outcome` word makes positive.
+pub const POSITIVE_OUTCOMES: [&str; 4] = ["interested", "referral", "meeting-booked", "positive"];
+
+/// `col`'s `key` as text, per engine.
+fn json_text(backend: Backend, col: &str, key: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_extract({col}, '$.{key}')"),
+        Backend::Postgres => format!("({col}::jsonb ->> '{key}')"),
+    }
+}
+
+/// Comma-separated aggregation of an integer expression, per engine.
+fn concat(backend: Backend, expr: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("group_concat({expr})"),
+        Backend::Postgres => format!("string_agg(({expr})::text, ',')"),
+    }
+}
+
+fn key_columns(backend: Backend, by: Grouping) -> String {
+    match by {
+        Grouping::Rep => "COALESCE(ev.mailbox, s.mailbox) AS k0".into(),
+        Grouping::Sequence => "s.sequence_id AS k0".into(),
+        Grouping::Step => "s.sequence_id AS k0, s.step_id AS k1".into(),
+        Grouping::Variant => format!(
+            "s.sequence_id AS k0, s.step_id AS k1, {} AS k2",
+            json_text(backend, "s.data", "variant")
+        ),
+        Grouping::Source => "l.source AS k0".into(),
+    }
+}
+
+impl Store {
+    /// What happened between `since` and `until` (unix seconds, `until` excluded), by `by`.
+    pub async fn report_activity(
+        &self,
+        by: Grouping,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<ActivityCounts>, StoreError> {
+        let b = self.backend;
+        let outcome = json_text(b, "ev.data", "outcome");
+        let positive = POSITIVE_OUTCOMES
+            .iter()
+            .map(|o| format!("'{o}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let keys = key_columns(b, by);
+        let group: Vec<String> = (0..by.key_parts()).map(|i| format!("k{i}")).collect();
+        let group = group.join(", ");
+        let source_join = if by == Grouping::Source {
+            "LEFT JOIN leads l ON l.id = ev.lead_id"
+        } else {
+            ""
+        };
+        // A person: the lead, or for a forgotten one (its lead_id cleared) the enrollment.
+        let who = "COALESCE(ev.lead_id, -ev.enrollment_id, -ev.id)";
+        let count =
+            |kind: &str| format!("COUNT(DISTINCT CASE WHEN ev.kind = '{kind}' THEN {who} END)");
+        let sql = format!(
+            "WITH ev AS (\
+               SELECT e.id, e.kind, e.lead_id, e.enrollment_id, e.mailbox, e.data, \
+                 CASE WHEN e.kind = 'sent' THEN e.id ELSE COALESCE(\
+                   (SELECT c.id FROM events c WHERE c.touch_id = e.touch_id AND c.kind = 'sent' ORDER BY c.id LIMIT 1), \
+                   (SELECT c.id FROM events c WHERE c.lead_id = e.lead_id AND c.kind = 'sent' AND c.at <= e.at \
+                    ORDER BY c.at DESC, c.id DESC LIMIT 1)) END AS credit \
+               FROM events e \
+               WHERE e.kind IN ('sent', 'replied', 'bounced', 'unsubscribed', 'meeting-booked', 'reply-handled') \
+                 AND e.at >= $1 AND e.at < $2) \
+             SELECT {keys}, \
+               CAST(SUM(CASE WHEN ev.kind = 'sent' THEN 1 ELSE 0 END) AS BIGINT) AS sent, \
+               {emailed} AS emailed, {replied} AS replied, \
+               COUNT(DISTINCT CASE WHEN ev.kind = 'meeting-booked' \
+                 OR (ev.kind = 'reply-handled' AND {outcome} IN ({positive})) THEN {who} END) AS positive, \
+               {meetings} AS meetings, {bounced} AS bounced, {unsubscribed} AS unsubscribed \
+             FROM ev LEFT JOIN events s ON s.id = ev.credit {source_join} \
+             GROUP BY {group} ORDER BY {group}",
+            emailed = count("sent"),
+            replied = count("replied"),
+            meetings = count("meeting-booked"),
+            bounced = count("bounced"),
+            unsubscribed = count("unsubscribed"),
+        );
+        let rows = sqlx::query(built(sql))
+            .bind(since)
+            .bind(until)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let key = (0..by.key_parts())
+                    .map(|i| r.try_get::<Option<String>, _>(format!("k{i}").as_str()))
+                    .collect::<Result<_, _>>()?;
+                Ok(ActivityCounts {
+                    key,
+                    sent: r.try_get("sent")?,
+                    emailed: r.try_get("emailed")?,
+                    replied: r.try_get("replied")?,
+                    positive: r.try_get("positive")?,
+                    meetings: r.try_get("meetings")?,
+                    bounced: r.try_get("bounced")?,
+                    unsubscribed: r.try_get("unsubscribed")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The leads received between `since` and `until` (by sequence: enrolled), by `by` (rep,
+    /// source or sequence; other groupings have no cohort), and what became of them by `until`.
+    /// A lead counts for the rep who owned it at `until`.
+    pub async fn report_cohort(
+        &self,
+        by: Grouping,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<CohortCounts>, StoreError> {
+        let b = self.backend;
+        let by_hand = format!("{} = 'hand'", json_text(b, "x.data", "by"));
+        let touch_kinds = "('sent', 'task-done')";
+        let (arrival, same_seq, key) = match by {
+            Grouping::Rep => (
+                "received",
+                "",
+                "COALESCE((SELECT a.mailbox FROM events a WHERE a.lead_id = c.lead_id AND a.kind = 'assigned' \
+                   AND a.at < $2 ORDER BY a.at DESC, a.id DESC LIMIT 1), c.mailbox)"
+                    .to_string(),
+            ),
+            Grouping::Source => ("received", "", json_text(b, "c.data", "source")),
+            Grouping::Sequence => (
+                "enrolled",
+                "AND {t}.sequence_id = r.sequence_id AND {t}.at >= r.at",
+                "c.sequence_id".to_string(),
+            ),
+            Grouping::Step | Grouping::Variant => return Ok(Vec::new()),
+        };
+        let within = |t: &str| same_seq.replace("{t}", t);
+        let sql = format!(
+            "SELECT {key} AS k, COUNT(*) AS received, COUNT(c.first) AS contacted, \
+               {waits} AS waits, \
+               CAST(SUM(CASE WHEN c.first IS NOT NULL THEN c.touches ELSE 0 END) AS BIGINT) AS touches, \
+               CAST(SUM(c.short_stop) AS BIGINT) AS short_stops \
+             FROM (SELECT r.at, r.lead_id, r.mailbox, r.data, r.sequence_id, \
+                 (SELECT MIN(s.at) FROM events s WHERE s.lead_id = r.lead_id AND s.kind = 'sent' AND s.at < $2 {s_within}) AS first, \
+                 (SELECT COUNT(*) FROM events s WHERE s.lead_id = r.lead_id AND s.kind IN {touch_kinds} AND s.at < $2 {s_within}) AS touches, \
+                 CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.lead_id = r.lead_id AND x.kind = 'stopped' \
+                   AND x.at < $2 {x_within} AND {by_hand} \
+                   AND (SELECT COUNT(*) FROM events s WHERE s.lead_id = x.lead_id AND s.kind IN {touch_kinds} \
+                        AND s.at <= x.at {s_within}) < 5) THEN 1 ELSE 0 END AS short_stop \
+               FROM events r WHERE r.kind = '{arrival}' AND r.at >= $1 AND r.at < $2) c \
+             GROUP BY k ORDER BY k",
+            waits = concat(b, "c.first - c.at"),
+            s_within = within("s"),
+            x_within = within("x"),
+        );
+        let rows = sqlx::query(built(sql))
+            .bind(since)
+            .bind(until)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let waits: Option<String> = r.try_get("waits")?;
+                let waits = waits
+                    .as_deref()
+                    .unwrap_or("")
+                    .split(',')
+                    .filter(|w| !w.is_empty())
+                    .map(|w| {
+                        w.trim().parse::<i64>().map(|w| w.max(0)).map_err(|_| {
+                            StoreError::Corrupt(format!("a wait that is not a number: {w:?}"))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(CohortCounts {
+                    key: r.try_get("k")?,
+                    received: r.try_get("received")?,
+                    contacted: r.try_get("contacted")?,
+                    waits,
+                    touches: r.try_get("touches")?,
+                    short_stops: r.try_get("short_stops")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Open tasks past due at `now`, by owner (a state of now, not of a period).
+    pub async fn report_overdue_tasks(
+        &self,
+        now: i64,
+    ) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT owner, COUNT(*) AS n FROM tasks WHERE state = 'open' AND due_at < $1 GROUP BY owner ORDER BY owner",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("owner")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    /// Emails sent and replies per quarter-hour between `since` and `until`, oldest first
+    /// (quarter-hours with neither left out).
+    pub async fn report_quarter_hours(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<QuarterHour>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at / 900 AS q, \
+               CAST(SUM(CASE WHEN kind = 'sent' THEN 1 ELSE 0 END) AS BIGINT) AS sent, \
+               CAST(SUM(CASE WHEN kind = 'replied' THEN 1 ELSE 0 END) AS BIGINT) AS replied \
+             FROM events WHERE kind IN ('sent', 'replied') AND at >= $1 AND at < $2 GROUP BY at / 900 ORDER BY q",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let q: i64 = r.try_get("q")?;
+                Ok(QuarterHour {
+                    start: q * 900,
+                    sent: r.try_get("sent")?,
+                    replied: r.try_get("replied")?,
+                })
+            })
+            .collect()
+    }
+}
