@@ -222,35 +222,38 @@ pub async fn follow_through(
 ) -> Result<Vec<FollowThrough>, StoreError> {
     let (since, until) = (period.since.timestamp(), period.until.timestamp());
     let cohort = store.report_cohort(Grouping::Rep, since, until).await?;
+    follow_through_of(store, reps, &cohort, now).await
+}
+
+/// [`follow_through`] from the cohort by rep already read.
+async fn follow_through_of(
+    store: &Store,
+    reps: &[String],
+    cohort: &[CohortCounts],
+    now: DateTime<Utc>,
+) -> Result<Vec<FollowThrough>, StoreError> {
     let overdue = store.report_overdue_tasks(now.timestamp()).await?;
     let mut out: BTreeMap<String, FollowThrough> = BTreeMap::new();
-    let entry = |out: &mut BTreeMap<String, FollowThrough>, rep: &str| {
-        out.entry(rep.to_string())
-            .or_insert_with(|| FollowThrough {
-                rep: rep.to_string(),
-                received: 0,
-                never_contacted: 0,
-                stopped_early: 0,
-                tasks_overdue: 0,
-            })
-            .rep
-            .clone()
-    };
+    fn row<'a>(out: &'a mut BTreeMap<String, FollowThrough>, rep: &str) -> &'a mut FollowThrough {
+        out.entry(rep.to_string()).or_insert_with(|| FollowThrough {
+            rep: rep.to_string(),
+            received: 0,
+            never_contacted: 0,
+            stopped_early: 0,
+            tasks_overdue: 0,
+        })
+    }
     for r in reps {
-        entry(&mut out, r);
+        row(&mut out, r);
     }
     for c in cohort {
-        let rep = c.key.as_deref().unwrap_or(unknown(Grouping::Rep));
-        let k = entry(&mut out, rep);
-        let f = out.get_mut(&k).expect("just inserted");
+        let f = row(&mut out, c.key.as_deref().unwrap_or(unknown(Grouping::Rep)));
         f.received += c.received;
         f.never_contacted += c.received - c.contacted;
         f.stopped_early += c.short_stops;
     }
     for (owner, n) in overdue {
-        let rep = owner.as_deref().unwrap_or(unknown(Grouping::Rep));
-        let k = entry(&mut out, rep);
-        out.get_mut(&k).expect("just inserted").tasks_overdue += n;
+        row(&mut out, owner.as_deref().unwrap_or(unknown(Grouping::Rep))).tasks_overdue += n;
     }
     Ok(out.into_values().collect())
 }
@@ -289,12 +292,16 @@ pub async fn build(
     reps: &[String],
     now: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
-    let rows = rows(store, by, period).await?;
+    let (since, until) = (period.since.timestamp(), period.until.timestamp());
+    let activity = store.report_activity(by, since, until).await?;
+    let cohort = store.report_cohort(by, since, until).await?;
+    // By rep, the follow-through view reads the same cohort.
     let follow_through = if by == Grouping::Rep {
-        follow_through(store, reps, period, now).await?
+        follow_through_of(store, reps, &cohort, now).await?
     } else {
         Vec::new()
     };
+    let rows = merge(by, activity, cohort);
     let ab = if by == Grouping::Variant {
         ab_tests(&rows)
     } else {
@@ -343,15 +350,16 @@ pub async fn dashboard(
             d.replied += q.replied;
         }
     }
+    let by_rep = build(store, Grouping::Rep, period, reps, now).await?;
     Ok(Dashboard {
         period: period.out(),
         title: period.describe(),
-        reps: rows(store, Grouping::Rep, period).await?,
+        reps: by_rep.rows,
         sequences: rows(store, Grouping::Sequence, period).await?,
         steps: rows(store, Grouping::Step, period).await?,
         ab_tests: ab_tests(&variants),
         variants,
-        follow_through: follow_through(store, reps, period, now).await?,
+        follow_through: by_rep.follow_through,
         days: days.into_values().collect(),
         generated_at: now,
     })

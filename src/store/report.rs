@@ -120,14 +120,17 @@ fn concat(backend: Backend, expr: &str) -> String {
     }
 }
 
-fn key_columns(backend: Backend, by: Grouping) -> String {
+/// The group key columns (`k0`, `k1`…) of an event whose email is `s` (the event itself for
+/// an email; the email it answers for an outcome), `e` the event.
+fn key_columns(backend: Backend, by: Grouping, e: &str, s: &str) -> String {
     match by {
-        Grouping::Rep => "COALESCE(ev.mailbox, s.mailbox) AS k0".into(),
-        Grouping::Sequence => "s.sequence_id AS k0".into(),
-        Grouping::Step => "s.sequence_id AS k0, s.step_id AS k1".into(),
+        Grouping::Rep if e == s => format!("{e}.mailbox AS k0"),
+        Grouping::Rep => format!("COALESCE({e}.mailbox, {s}.mailbox) AS k0"),
+        Grouping::Sequence => format!("{s}.sequence_id AS k0"),
+        Grouping::Step => format!("{s}.sequence_id AS k0, {s}.step_id AS k1"),
         Grouping::Variant => format!(
-            "s.sequence_id AS k0, s.step_id AS k1, {} AS k2",
-            json_text(backend, "s.data", "variant")
+            "{s}.sequence_id AS k0, {s}.step_id AS k1, {} AS k2",
+            json_text(backend, &format!("{s}.data"), "variant")
         ),
         Grouping::Source => "l.source AS k0".into(),
     }
@@ -148,36 +151,45 @@ impl Store {
             .map(|o| format!("'{o}'"))
             .collect::<Vec<_>>()
             .join(", ");
-        let keys = key_columns(b, by);
         let group: Vec<String> = (0..by.key_parts()).map(|i| format!("k{i}")).collect();
         let group = group.join(", ");
-        let source_join = if by == Grouping::Source {
-            "LEFT JOIN leads l ON l.id = ev.lead_id"
-        } else {
-            ""
+        let source_join = |e: &str| {
+            if by == Grouping::Source {
+                format!("LEFT JOIN leads l ON l.id = {e}.lead_id")
+            } else {
+                String::new()
+            }
         };
         // A person: the lead, or for a forgotten one (its lead_id cleared) the enrollment.
         let who = "COALESCE(ev.lead_id, -ev.enrollment_id, -ev.id)";
         let count =
             |kind: &str| format!("COUNT(DISTINCT CASE WHEN ev.kind = '{kind}' THEN {who} END)");
+        // Emails are their own key; an outcome takes the key of the email it answers: the
+        // touch it names, else the lead's last email before it.
         let sql = format!(
             "WITH ev AS (\
-               SELECT e.id, e.kind, e.lead_id, e.enrollment_id, e.mailbox, e.data, \
-                 CASE WHEN e.kind = 'sent' THEN e.id ELSE COALESCE(\
+               SELECT e.id, e.kind, e.lead_id, e.enrollment_id, e.data, {email_keys} \
+               FROM events e {email_source} \
+               WHERE e.kind = 'sent' AND e.at >= $1 AND e.at < $2 \
+               UNION ALL \
+               SELECT e.id, e.kind, e.lead_id, e.enrollment_id, e.data, {outcome_keys} \
+               FROM events e LEFT JOIN events s ON s.id = COALESCE(\
                    (SELECT c.id FROM events c WHERE c.touch_id = e.touch_id AND c.kind = 'sent' ORDER BY c.id LIMIT 1), \
                    (SELECT c.id FROM events c WHERE c.lead_id = e.lead_id AND c.kind = 'sent' AND c.at <= e.at \
-                    ORDER BY c.at DESC, c.id DESC LIMIT 1)) END AS credit \
-               FROM events e \
-               WHERE e.kind IN ('sent', 'replied', 'bounced', 'unsubscribed', 'meeting-booked', 'reply-handled') \
+                    ORDER BY c.at DESC, c.id DESC LIMIT 1)) {outcome_source} \
+               WHERE e.kind IN ('replied', 'bounced', 'unsubscribed', 'meeting-booked', 'reply-handled') \
                  AND e.at >= $1 AND e.at < $2) \
-             SELECT {keys}, \
+             SELECT {group}, \
                CAST(SUM(CASE WHEN ev.kind = 'sent' THEN 1 ELSE 0 END) AS BIGINT) AS sent, \
                {emailed} AS emailed, {replied} AS replied, \
                COUNT(DISTINCT CASE WHEN ev.kind = 'meeting-booked' \
                  OR (ev.kind = 'reply-handled' AND {outcome} IN ({positive})) THEN {who} END) AS positive, \
                {meetings} AS meetings, {bounced} AS bounced, {unsubscribed} AS unsubscribed \
-             FROM ev LEFT JOIN events s ON s.id = ev.credit {source_join} \
-             GROUP BY {group} ORDER BY {group}",
+             FROM ev GROUP BY {group} ORDER BY {group}",
+            email_keys = key_columns(b, by, "e", "e"),
+            outcome_keys = key_columns(b, by, "e", "s"),
+            email_source = source_join("e"),
+            outcome_source = source_join("e"),
             emailed = count("sent"),
             replied = count("replied"),
             meetings = count("meeting-booked"),

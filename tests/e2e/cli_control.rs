@@ -77,12 +77,14 @@ fn pause_resume_stop_change_states_and_leave_events_in_the_timeline() {
     assert_eq!(e["next_due_at"], Value::Null);
     assert_eq!(
         event_kinds(&p, MARIA),
-        ["enrolled", "paused", "resumed", "stopped"]
+        ["received", "enrolled", "paused", "resumed", "stopped"]
     );
-    let stopped = &v["events"][3];
+    let stopped = &v["events"][4];
     assert_eq!(stopped["sequence_id"], "cold-outbound");
     assert_eq!(stopped["data"]["reason"], "asked on the phone");
     assert_eq!(stopped["data"]["from"], "active");
+    // Reports count it as a stop by hand.
+    assert_eq!(stopped["data"]["by"], "hand");
 
     let out = p.ok(&["leads", "show", MARIA]).stdout;
     assert!(
@@ -211,7 +213,11 @@ fn suppressing_a_domain_stops_every_lead_there_and_no_other() {
             [pair("cold-outbound", "stopped")],
             "{email}"
         );
-        assert_eq!(event_kinds(&p, email), ["enrolled", "stopped"], "{email}");
+        assert_eq!(
+            event_kinds(&p, email),
+            ["received", "enrolled", "stopped"],
+            "{email}"
+        );
     }
     let status = p.ok(&["status", "--json"]).json();
     assert_eq!(status["sequences"][0]["states"]["active"], 4);

@@ -205,8 +205,10 @@ fn leads_show_lists_fields_enrollments_and_timeline() {
         enrollment.starts_with("  cold-outbound        active       next: intro at "),
         "{out}"
     );
+    // The lead's arrival, then its enrollment.
+    assert!(lines[timeline + 1].contains("  received "), "{out}");
     assert!(
-        lines[timeline + 1].ends_with("  enrolled       cold-outbound"),
+        lines[timeline + 2].ends_with("  enrolled       cold-outbound"),
         "{out}"
     );
 
@@ -222,8 +224,10 @@ fn leads_show_lists_fields_enrollments_and_timeline() {
     assert_eq!(v["enrollments"][0]["sequence_id"], "cold-outbound");
     assert_eq!(v["enrollments"][0]["state"], "active");
     assert_eq!(v["touches"], serde_json::json!([]));
-    assert_eq!(v["events"][0]["kind"], "enrolled");
-    assert_eq!(v["events"][0]["sequence_id"], "cold-outbound");
+    assert_eq!(v["events"][0]["kind"], "received");
+    assert_eq!(v["events"][0]["data"]["source"], "csv:sample-leads.csv");
+    assert_eq!(v["events"][1]["kind"], "enrolled");
+    assert_eq!(v["events"][1]["sequence_id"], "cold-outbound");
 }
 
 #[test]
