@@ -5,6 +5,7 @@
 
 mod classify;
 mod control;
+mod digest;
 mod leads;
 mod output;
 mod preview;
@@ -107,6 +108,8 @@ enum Command {
     /// Mark a reply handled.
     #[command(subcommand)]
     Reply(replies::ReplyCommand),
+    /// A rep's daily digest: replies waiting, tasks due, today's steps, yesterday's numbers.
+    Digest(digest::Args),
     /// Classify saved messages as the inbox watcher would: bounce, auto-reply, unsubscribe, later, reply.
     Classify(classify::Args),
     /// Print shell completions.
@@ -232,6 +235,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Resolve(a) => tasks::resolve(&cli.config, a).await,
         Command::Replies(a) => replies::list(&cli.config, a).await,
         Command::Reply(c) => replies::reply(&cli.config, c).await,
+        Command::Digest(a) => digest::run(&cli.config, a).await,
         Command::Classify(a) => classify::run(a),
         Command::Completions { .. } => Ok(()),
     }
