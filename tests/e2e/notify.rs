@@ -494,7 +494,7 @@ fn the_digest_fires_once_at_eight_in_the_reps_zone_with_what_waits() {
     for want in [
         "drumbeat digest for rep — Friday 6 March 2026 (Asia/Tokyo)",
         "REPLIES WAITING FOR YOU (1)",
-        "Ann Lead <ann@acme.example> (Acme) — e2e, Thu 5 Mar 00:30",
+        "Ann Lead <ann@acme.example> (Acme) — e2e, Fri 6 Mar 01:12",
         "| Interesting. What would it cost?",
         "TASKS DUE TODAY (1, 1 overdue)",
         "call  Bob Lead <bob@acme.example> (Acme) — overdue since Thu 5 Mar",
