@@ -28,6 +28,7 @@ const COMMANDS: &[&[&str]] = &[
     &["replies"],
     &["reply"],
     &["reply", "handled"],
+    &["digest"],
     &["classify"],
     &["completions"],
 ];
