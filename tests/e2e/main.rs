@@ -36,6 +36,7 @@ mod store_http;
 mod store_import;
 mod store_inbox;
 mod store_leads;
+mod store_notifications;
 mod store_schema;
 mod store_suppressions;
 mod store_webhooks;
