@@ -290,6 +290,10 @@ fn a_reply_tells_the_rep_by_email_and_webhook_outside_the_cap_and_an_auto_reply_
         s.hook.heads()
     );
 
+    let st = at(&s.p, "2026-03-05T15:20:00Z", &["status", "--json"]).json();
+    assert_eq!(st["webhooks"][0]["endpoint"], "notify:rep", "{st:#}");
+    assert_eq!(st["webhooks"][0]["delivered"], 1, "{st:#}");
+
     // Another run sends nothing again.
     let (r, _) = run_once(&s.p, "2026-03-05T15:30:00Z");
     assert_eq!(r["notifications"]["sent"], 0, "{r:#}");
