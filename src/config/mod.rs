@@ -498,6 +498,19 @@ impl Config {
                 }
             }
         }
+        for m in &self.mailboxes {
+            if let Some(url @ WebhookUrl::Secret(_)) =
+                m.notify.as_ref().and_then(|n| n.webhook.as_ref())
+                && let Err(e) = url.resolve(&self.dir)
+            {
+                out.push(Diagnostic::warning(
+                    &shown,
+                    None,
+                    None,
+                    format!("mailbox {:?}: notify.webhook: {e}", m.name),
+                ));
+            }
+        }
         for w in &self.webhooks {
             if let webhooks::WebhookUrl::Secret(_) = &w.url
                 && let Err(e) = w.url.resolve(&self.dir)

@@ -231,6 +231,21 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_webhook_secret_is_a_warning_without_its_value() {
+        let c = parse(&format!(
+            "{ANA}[mailbox.notify]\nwebhook = {{ env = \"DRUMBEAT_TEST_SURELY_UNSET_SLACK\" }}\n"
+        ))
+        .unwrap();
+        let w: Vec<String> = c.check_secrets().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            w,
+            [
+                "config.toml: warning: mailbox \"ana\": notify.webhook: environment variable DRUMBEAT_TEST_SURELY_UNSET_SLACK is not set"
+            ],
+        );
+    }
+
+    #[test]
     fn no_channel_and_unknown_keys_are_refused() {
         let err = parse(&format!("{ANA}[mailbox.notify]\nemail = false\n")).unwrap_err();
         assert!(
