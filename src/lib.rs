@@ -12,6 +12,7 @@ pub mod http;
 pub mod import;
 pub mod inbox;
 pub mod lead;
+pub mod notify;
 pub mod render;
 pub mod report;
 pub mod routing;

@@ -328,6 +328,7 @@ fn sample_mailbox() -> Mailbox {
         pacing: crate::config::Pacing::default(),
         dkim: None,
         provider: None,
+        notify: None,
     }
 }
 

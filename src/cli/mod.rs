@@ -5,6 +5,7 @@
 
 mod classify;
 mod control;
+mod digest;
 mod leads;
 mod output;
 mod preview;
@@ -110,6 +111,8 @@ enum Command {
     Reply(replies::ReplyCommand),
     /// The numbers of a period by rep, sequence, step, variant or source (and follow-through).
     Report(report::Args),
+    /// A rep's daily digest: replies waiting, tasks due, today's steps, yesterday's numbers.
+    Digest(digest::Args),
     /// Classify saved messages as the inbox watcher would: bounce, auto-reply, unsubscribe, later, reply.
     Classify(classify::Args),
     /// Print shell completions.
@@ -235,6 +238,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Resolve(a) => tasks::resolve(&cli.config, a).await,
         Command::Replies(a) => replies::list(&cli.config, a).await,
         Command::Reply(c) => replies::reply(&cli.config, c).await,
+        Command::Digest(a) => digest::run(&cli.config, a).await,
         Command::Classify(a) => classify::run(a),
         Command::Report(a) => report::run(&cli.config, a).await,
         Command::Completions { .. } => Ok(()),

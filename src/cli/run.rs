@@ -85,8 +85,10 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
 
 async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
     let report = daemon.run_once().await?;
+    // The reps hear about the replies just read, and get the digests due now.
+    let notified = crate::notify::flush(daemon).await?;
     // Webhooks of what just happened (and retries now due) go out before the exit.
-    let hooks = if daemon.config().webhooks.is_empty() {
+    let hooks = if !crate::webhooks::has_endpoints(daemon.config()) {
         None
     } else {
         let mut d = crate::webhooks::Dispatcher::new(daemon.config()).map_err(Failure::failed)?;
@@ -103,12 +105,14 @@ async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
             next_due_at: Option<String>,
             #[serde(skip_serializing_if = "Option::is_none")]
             webhooks: Option<crate::webhooks::FlushReport>,
+            notifications: crate::notify::NotifyReport,
         }
         return print_json(&Once {
             report: &report,
             recovered_uncertain: recovered,
             next_due_at: super::output::rfc3339(next),
             webhooks: hooks,
+            notifications: notified,
         });
     }
     println!(
@@ -125,6 +129,12 @@ async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
         println!(
             "webhooks: queued {}, delivered {}, retrying {}, failed {}",
             h.queued, h.delivered, h.retrying, h.failed
+        );
+    }
+    if notified.digests + notified.sent + notified.retrying + notified.failed > 0 {
+        println!(
+            "notifications: digests {}, sent {}, retrying {}, failed {}",
+            notified.digests, notified.sent, notified.retrying, notified.failed
         );
     }
     if recovered > 0 {
@@ -213,6 +223,8 @@ async fn serve(daemon: Daemon) -> Outcome {
         .collect();
     // Outgoing webhooks: one dispatcher (it returns at once when no endpoint is configured).
     let hooks = tokio::spawn(crate::webhooks::run(daemon.clone(), stop_rx.clone()));
+    // Rep notifications and daily digests: one notifier.
+    let notifier = tokio::spawn(crate::notify::run(daemon.clone(), stop_rx.clone()));
     tracing::info!(
         instance = daemon.instance(),
         watchers = watchers.len(),
@@ -244,6 +256,7 @@ async fn serve(daemon: Daemon) -> Outcome {
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), http).await;
     // It gives in-flight posts at most 5 seconds, then gives them back.
+    let _ = tokio::time::timeout(Duration::from_secs(15), notifier).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), hooks).await;
     // Give in-flight work a bounded moment, then record the stop.
     let _ = tokio::time::timeout(Duration::from_secs(30), daemon.stop()).await;

@@ -226,15 +226,18 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     Ok(())
 }
 
-/// The queue of each endpoint of config.toml.
+/// The queue of each endpoint of config.toml (`[[webhook]]`, then the reps' notification
+/// webhooks, `notify:REP`).
 async fn webhooks(config: &Config, store: &Store) -> Result<Vec<WebhookStatus>, StoreError> {
-    if config.webhooks.is_empty() {
+    let reps = crate::notify::rep_endpoints(config);
+    if config.webhooks.is_empty() && reps.is_empty() {
         return Ok(Vec::new());
     }
     let queues = store.webhook_queues().await?;
     Ok(config
         .webhooks
         .iter()
+        .chain(&reps)
         .map(|w| {
             let q = queues.iter().find(|q| q.endpoint == w.name);
             let last_error = q.and_then(|q| q.last_error.clone());

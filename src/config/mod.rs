@@ -3,6 +3,7 @@
 //! suggestion; every problem names `config.toml:LINE:COL`.
 
 mod http;
+mod notify;
 mod providers;
 mod routing;
 mod secret;
@@ -21,6 +22,7 @@ use crate::diag::{Diagnostic, did_you_mean, line_col};
 use crate::lead::Email;
 
 pub use http::{HttpConfig, Tracking};
+pub use notify::Notify;
 pub use providers::{
     MailgunConfig, PostmarkConfig, Provider, ProvidersConfig, SendgridConfig, SesConfig,
 };
@@ -85,6 +87,9 @@ pub struct Mailbox {
     /// then carry our Message-ID in that provider's custom-arguments header, so its webhook
     /// events name the touch.
     pub provider: Option<Provider>,
+    /// How the rep behind this mailbox hears about replies and gets the daily digest
+    /// (`[mailbox.notify]`); None: nobody is notified.
+    pub notify: Option<Notify>,
 }
 
 /// How a mailbox sends.
@@ -212,6 +217,7 @@ struct RawMailbox {
     connections: Option<Spanned<usize>>,
     dkim: Option<DkimSettings>,
     provider: Option<Provider>,
+    notify: Option<Spanned<notify::RawNotify>>,
 }
 
 /// The default daily cap: what a warmed-up personal mailbox sends without hurting its reputation.
@@ -399,6 +405,18 @@ impl Config {
                     format!("mailbox {name:?}: warmup.start must be at least 1"),
                 ));
             }
+            let notify = m.notify.and_then(|n| {
+                let span = n.span();
+                let (notify, ps) =
+                    notify::resolve(n.into_inner(), span, &name, from.as_ref(), timezone);
+                for (span, msg) in ps {
+                    problems.push(match span {
+                        Some(span) => at(span, msg),
+                        None => Diagnostic::error(shown, None, None, msg),
+                    });
+                }
+                notify
+            });
             if let (Some(from), Some(transport)) = (from, transport) {
                 mailboxes.push(Mailbox {
                     name,
@@ -411,6 +429,7 @@ impl Config {
                     pacing,
                     dkim: m.dkim,
                     provider: m.provider,
+                    notify,
                 });
             }
         }
@@ -477,6 +496,19 @@ impl Config {
                         format!("mailbox {:?}: {what}: {e}", m.name),
                     ));
                 }
+            }
+        }
+        for m in &self.mailboxes {
+            if let Some(url @ WebhookUrl::Secret(_)) =
+                m.notify.as_ref().and_then(|n| n.webhook.as_ref())
+                && let Err(e) = url.resolve(&self.dir)
+            {
+                out.push(Diagnostic::warning(
+                    &shown,
+                    None,
+                    None,
+                    format!("mailbox {:?}: notify.webhook: {e}", m.name),
+                ));
             }
         }
         for w in &self.webhooks {

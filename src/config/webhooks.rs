@@ -53,7 +53,7 @@ impl WebhookUrl {
 /// `url` as written: a string or a secret source.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum RawUrl {
+pub(super) enum RawUrl {
     Plain(String),
     Secret(SecretSource),
 }
@@ -262,7 +262,7 @@ pub(super) fn resolve(
 
 /// An `http://` or `https://` URL with a host and no user info. The URL itself is not repeated:
 /// a Slack-style URL is a secret.
-fn check_url(url: &str) -> Result<(), String> {
+pub(super) fn check_url(url: &str) -> Result<(), String> {
     let Some(rest) = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))

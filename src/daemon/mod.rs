@@ -113,6 +113,16 @@ impl Daemon {
         &self.store
     }
 
+    /// A mailbox's way out (rep notifications leave through it too).
+    pub fn transport(&self, mailbox: &str) -> Option<Arc<MailTransport>> {
+        self.transports.get(mailbox).cloned()
+    }
+
+    /// A mailbox's DKIM signer, when it has a key.
+    pub fn signer(&self, mailbox: &str) -> Option<&DkimConfig> {
+        self.signers.get(mailbox)
+    }
+
     /// Now, by the daemon's clock.
     pub fn now(&self) -> DateTime<Utc> {
         match self.clock {

@@ -151,6 +151,7 @@ mod tests {
             },
             dkim: None,
             provider: None,
+            notify: None,
         }
     }
 

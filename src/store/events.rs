@@ -204,6 +204,30 @@ pub(super) async fn insert(
     Ok(())
 }
 
+/// Records an event inside the caller's transaction; returns its id.
+pub(super) async fn insert_returning_id(
+    conn: &mut sqlx::AnyConnection,
+    e: &NewEvent<'_>,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, data) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(now)
+    .bind(e.kind.as_str())
+    .bind(e.lead.map(|l| l.0))
+    .bind(e.enrollment.map(|x| x.0))
+    .bind(e.touch)
+    .bind(e.sequence)
+    .bind(e.step)
+    .bind(e.mailbox)
+    .bind(e.data.to_string())
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
 /// Records events inside the caller's transaction, in order, a few hundred per statement (an
 /// import that enrolls a million leads records a million events).
 pub(super) async fn insert_many(

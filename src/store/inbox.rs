@@ -8,6 +8,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::enrollments::{EnrollmentId, end_open};
 use super::events::{self, EventKind, NewEvent};
+use super::notifications;
 use super::{LeadId, Store, StoreError, built, in_list};
 use crate::enrollment::EnrollmentState;
 
@@ -599,7 +600,14 @@ async fn act(
         }
         _ => "none".into(),
     };
-    events::insert(tx, &ev, now).await?;
+    if ev.kind == EventKind::Replied && matches!(fact.kind, "reply" | "later") {
+        // A person answered: the rep hears of it, queued with the reply itself.
+        let event = events::insert_returning_id(tx, &ev, now).await?;
+        notifications::queue_reply(tx, event, target.lead, fact.mailbox, fact.message_key, now)
+            .await?;
+    } else {
+        events::insert(tx, &ev, now).await?;
+    }
     Ok(action)
 }
 

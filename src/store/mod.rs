@@ -8,11 +8,13 @@
 
 mod claims;
 mod daemons;
+mod digest;
 mod enrollments;
 mod events;
 mod inbox;
 mod leads;
 mod metrics;
+mod notifications;
 mod provider_events;
 mod report;
 mod routing;
@@ -35,6 +37,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
 pub use daemons::DaemonRow;
+pub use digest::{DueStep, EventCount, WaitingReply};
 pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, MeetingBooked, StateChange, TouchRow,
 };
@@ -42,6 +45,7 @@ pub use events::{EventKind, EventRow, NewEvent};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy};
 pub use leads::{LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use metrics::{COUNTED_EVENTS, MetricsSnapshot};
+pub use notifications::{Notification, NotifyOutcome, ReplyNotice};
 pub use provider_events::{ProviderEvent, ProviderKind, ProviderOutcome};
 pub use report::{ActivityCounts, CohortCounts, Grouping, POSITIVE_OUTCOMES, QuarterHour};
 pub use sent::SentRecord;

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::config::{SecretSource, WebhookFormat};
 use crate::store::FeedEvent;
 
-pub use worker::{Dispatcher, FlushReport, init_cursors, run};
+pub use worker::{Dispatcher, FlushReport, has_endpoints, init_cursors, run};
 
 /// The `type` of a delivery for an event kind: `noun.verb`, identifiers in `[a-z0-9_]` as the
 /// spec recommends. A kind this table does not know yet is `drumbeat.KIND`.
@@ -125,7 +125,7 @@ fn phrase(kind: &str) -> &str {
 }
 
 /// Escapes the three characters Slack's message format treats as markup.
-fn slack_escape(s: &str) -> String {
+pub(crate) fn slack_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -175,9 +175,14 @@ pub fn payload(e: &FeedEvent, format: WebhookFormat) -> String {
 }
 
 /// The `webhook-id` of an event's deliveries: the same on every attempt, and the same for
-/// every endpoint, so receivers can use it as an idempotency key.
+/// every endpoint, so receivers can use it as an idempotency key. A rep notification's
+/// delivery carries the notification's id, negated (see `notify`): `ntf_ID`.
 pub fn webhook_id(event_id: i64) -> String {
-    format!("evt_{event_id}")
+    if event_id < 0 {
+        format!("ntf_{}", event_id.unsigned_abs())
+    } else {
+        format!("evt_{event_id}")
+    }
 }
 
 /// An endpoint's HMAC key (decoded from `whsec_…`). Its `Debug` never shows it.

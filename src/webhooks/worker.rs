@@ -47,6 +47,8 @@ pub struct FlushReport {
 /// Feeds and posts the deliveries of the configured endpoints.
 pub struct Dispatcher {
     endpoints: Vec<Webhook>,
+    /// The reps' notification webhooks: posted like the others, never fed from events.
+    reps: Vec<Webhook>,
     retry: Vec<i64>,
     timeout: i64,
     client: reqwest::Client,
@@ -71,6 +73,7 @@ impl Dispatcher {
             .map_err(|e| format!("webhooks: cannot make an HTTP client: {e}"))?;
         Ok(Dispatcher {
             endpoints: config.webhooks.clone(),
+            reps: crate::notify::rep_endpoints(config),
             retry: config.webhook_settings.retry.clone(),
             timeout: config.webhook_settings.timeout,
             client,
@@ -155,7 +158,7 @@ impl Dispatcher {
             return Ok(report);
         }
         for d in &due {
-            if let Some(w) = self.endpoints.iter().find(|w| w.name == d.endpoint)
+            if let Some(w) = self.endpoint(&d.endpoint)
                 && let Some(src) = &w.secret
                 && !matches!(self.keys.get(&w.name), Some(Ok(_)))
             {
@@ -189,9 +192,17 @@ impl Dispatcher {
         Ok(report)
     }
 
+    /// The endpoint named `name`: one of `[[webhook]]`, or a rep's notification webhook.
+    fn endpoint(&self, name: &str) -> Option<&Webhook> {
+        self.endpoints
+            .iter()
+            .chain(&self.reps)
+            .find(|w| w.name == name)
+    }
+
     /// One attempt of one delivery: what it came to, with the next attempt's time on failure.
     async fn attempt(&self, d: &Delivery, now: i64) -> Attempt {
-        let Some(w) = self.endpoints.iter().find(|w| w.name == d.endpoint) else {
+        let Some(w) = self.endpoint(&d.endpoint) else {
             return Attempt::Failed {
                 status: None,
                 error: "the endpoint is no longer in config.toml".into(),
@@ -292,6 +303,11 @@ fn describe(e: reqwest::Error) -> String {
     text.chars().take(300).collect()
 }
 
+/// Whether anything is posted: `[[webhook]]` endpoints, or reps' notification webhooks.
+pub fn has_endpoints(config: &Config) -> bool {
+    !config.webhooks.is_empty() || !crate::notify::rep_endpoints(config).is_empty()
+}
+
 /// Gives every endpoint a read position, at the newest event for an endpoint seen for the first
 /// time. Called at daemon start, before anything records events, so an endpoint hears about
 /// everything after the first start of a daemon that knows it.
@@ -336,7 +352,7 @@ impl Dispatcher {
 /// then gives their leases back
 /// (they are posted again, with the same `webhook-id`, by the next daemon to run).
 pub async fn run(daemon: Arc<Daemon>, mut shutdown: watch::Receiver<bool>) {
-    if daemon.config().webhooks.is_empty() {
+    if !has_endpoints(daemon.config()) {
         return;
     }
     let mut d = match Dispatcher::new(daemon.config()) {
@@ -348,7 +364,11 @@ pub async fn run(daemon: Arc<Daemon>, mut shutdown: watch::Receiver<bool>) {
     };
     let grace = STOP_GRACE.min(Duration::from_secs(d.timeout.unsigned_abs() + 1));
     let mut backoff = Duration::from_secs(1);
-    tracing::info!(endpoints = d.endpoints.len(), "webhook dispatcher started");
+    tracing::info!(
+        endpoints = d.endpoints.len(),
+        reps = d.reps.len(),
+        "webhook dispatcher started"
+    );
     loop {
         if *shutdown.borrow() {
             break;

@@ -29,6 +29,7 @@ const COMMANDS: &[&[&str]] = &[
     &["reply"],
     &["reply", "handled"],
     &["report"],
+    &["digest"],
     &["classify"],
     &["completions"],
 ];
