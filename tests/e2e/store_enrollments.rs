@@ -38,6 +38,16 @@ async fn enroll_one(
     out[0]
 }
 
+/// A lead's events after its arrival (`received`, written by the import these tests start with).
+fn after_arrival(events: Vec<drumbeat::store::EventRow>) -> Vec<drumbeat::store::EventRow> {
+    assert_eq!(
+        events.first().map(|e| e.kind.as_str()),
+        Some("received"),
+        "a lead's first event is its arrival"
+    );
+    events.into_iter().skip(1).collect()
+}
+
 fn kinds(events: &[drumbeat::store::EventRow]) -> Vec<&str> {
     events.iter().map(|e| e.kind.as_str()).collect()
 }
@@ -187,18 +197,20 @@ async fn enroll_records_an_enrolled_event_and_dry_run_keeps_nothing() {
                 "{}",
                 s.engine
             );
-            assert!(
-                s.events_for_lead(ids[0]).await.expect("read").is_empty(),
+            // Only the lead's arrival, from the import before.
+            assert_eq!(
+                kinds(&s.events_for_lead(ids[0]).await.expect("read")),
+                ["received"],
                 "{}",
                 s.engine
             );
-            assert_eq!(s.int("SELECT COUNT(*) FROM events").await, 0);
+            assert_eq!(s.int("SELECT COUNT(*) FROM events").await, 1);
 
             let out = s.enroll(SEQ, &req, NOW, false).await.expect("enroll");
             let EnrollOutcome::Enrolled(id) = out[0] else {
                 panic!("{}: {out:?}", s.engine)
             };
-            let events = s.events_for_lead(ids[0]).await.expect("read");
+            let events = after_arrival(s.events_for_lead(ids[0]).await.expect("read"));
             assert_eq!(kinds(&events), ["enrolled"], "{}", s.engine);
             assert_eq!(
                 (events[0].at, events[0].sequence_id.as_deref()),
@@ -218,7 +230,7 @@ async fn enroll_records_an_enrolled_event_and_dry_run_keeps_nothing() {
                 [EnrollOutcome::AlreadyEnrolled]
             );
             assert_eq!(
-                s.events_for_lead(ids[0]).await.expect("read").len(),
+                after_arrival(s.events_for_lead(ids[0]).await.expect("read")).len(),
                 1,
                 "{}",
                 s.engine
@@ -284,7 +296,7 @@ async fn pause_keeps_the_due_time_and_resume_makes_a_past_due_step_due_now() {
                 s.engine
             );
 
-            let events = s.events_for_lead(ids[0]).await.expect("read");
+            let events = after_arrival(s.events_for_lead(ids[0]).await.expect("read"));
             assert_eq!(
                 kinds(&events),
                 ["enrolled", "paused", "resumed"],
@@ -520,7 +532,7 @@ async fn events_for_a_lead_come_oldest_first_in_recording_order_within_a_second(
             record(EventKind::Delivered, ids[0], NOW + 200, "b1").await;
             record(EventKind::Opened, ids[0], NOW + 200, "b2").await;
 
-            let events = s.events_for_lead(ids[0]).await.expect("read");
+            let events = after_arrival(s.events_for_lead(ids[0]).await.expect("read"));
             assert_eq!(
                 kinds(&events),
                 ["sent", "delivered", "opened", "clicked"],
@@ -545,7 +557,10 @@ async fn events_for_a_lead_come_oldest_first_in_recording_order_within_a_second(
                 s.engine
             );
             assert!(events[1].id < events[2].id);
-            assert_eq!(s.events_for_lead(ids[1]).await.expect("read").len(), 1);
+            assert_eq!(
+                after_arrival(s.events_for_lead(ids[1]).await.expect("read")).len(),
+                1
+            );
             s.close().await;
         },
     )

@@ -329,9 +329,26 @@ async fn the_digest_queries_read_waiting_replies_due_steps_and_counts() {
             assert_eq!(waiting[0].email, "jane@acme.com", "{e}");
             assert_eq!(waiting[0].evidence["subject"], "Re: Hello", "{e}");
             assert!(
-                s.handle_reply(waiting[0].id, None, NOW + 2)
+                s.handle_reply(waiting[0].id, Some("interested"), NOW + 2)
                     .await
                     .expect("handle")
+            );
+            // The rep's outcome is an event too, for reports (credited to the reply's mailbox).
+            let handled = s
+                .event_counts(&["reply-handled"], NOW + 2, NOW + 3)
+                .await
+                .expect("counts");
+            assert_eq!(handled.len(), 1, "{e}");
+            assert_eq!(
+                (handled[0].count, handled[0].mailbox.as_deref()),
+                (1, Some("ana")),
+                "{e}"
+            );
+            // Handled once: a second time changes nothing.
+            assert!(
+                !s.handle_reply(waiting[0].id, Some("interested"), NOW + 2)
+                    .await
+                    .expect("handle again")
             );
             assert!(
                 s.waiting_replies().await.expect("replies").is_empty(),
