@@ -27,6 +27,7 @@ mod http_server;
 mod imap;
 mod inbox_classify;
 mod inbox_watch;
+mod report_html;
 mod routing;
 mod sink;
 mod store_claims;
