@@ -176,7 +176,8 @@ pub fn daily(id: &str, days: &[Day]) -> String {
         count(replied)
     );
     let mut c = Canvas::new(id, W, H, "Emails sent and replies per day", &desc);
-    for (i, d) in days.iter().enumerate() {
+    // Weekend bands only where a day is wide enough for them to read as bands, not stripes.
+    for (i, d) in days.iter().enumerate().filter(|_| slot >= 4.0) {
         if matches!(d.date.weekday(), Weekday::Sat | Weekday::Sun) {
             let x = LEFT + i as f64 * slot;
             for p in &panels {
@@ -321,8 +322,8 @@ pub fn steps(id: &str, steps: &[Row]) -> String {
 /// One A/B test: each variant's reply rate as a bar with its 95% interval as a whisker.
 pub fn ab_test(id: &str, t: &AbTest) -> String {
     const W: f64 = 440.0;
-    const X0: f64 = 96.0;
-    const BAR_MAX: f64 = 196.0;
+    const X0: f64 = 112.0;
+    const BAR_MAX: f64 = 186.0;
     const ROW: f64 = 30.0;
     let arms = &t.comparison.arms;
     let plot_bottom = 6.0 + ROW * arms.len() as f64;
@@ -378,7 +379,7 @@ pub fn ab_test(id: &str, t: &AbTest) -> String {
             Anchor::End,
             "b",
             &a.variant.to_uppercase(),
-            12,
+            10,
         );
         let Some(rate) = a.reply_rate else {
             c.text(X0 + 4.0, mid + 4.5, Anchor::Start, "m", "no sends yet");

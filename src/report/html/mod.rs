@@ -210,7 +210,8 @@ fn daily(out: &mut String, d: &Dashboard) {
         out,
         "days",
         "Emails and replies per day",
-        "Every day of the period, in its time zone; weekends shaded. Hover a bar for its day.",
+        "Every day of the period, in its time zone; weekends shaded (when a day is wide enough \
+         to show it). Hover a bar for its day.",
     );
     if d.days.is_empty() {
         empty(out, "The period has no days.");
