@@ -30,6 +30,7 @@ mod inbox_classify;
 mod inbox_watch;
 mod notify;
 mod report;
+mod report_html;
 mod routing;
 mod sink;
 mod store_claims;
