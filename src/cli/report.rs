@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 
 use super::output::print_json;
 use super::{Failure, Outcome, load_config, now, open_store};
-use crate::report::stats::group_thousands;
+use crate::report::format::{duration, maybe as num, pct};
 use crate::report::{self, FollowThrough, Period, Report, Row};
 use crate::store::Grouping;
 
@@ -56,14 +56,26 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let store = open_store(&config).await?;
     let reps: Vec<String> = config.mailboxes.iter().map(|m| m.name.clone()).collect();
 
+    // Steps in the order of their sequence files (alphabetical when the files do not load).
+    let (catalog, _) = crate::catalog::Catalog::load(&config);
+    let position = |seq: &str, step: &str| {
+        catalog
+            .sequence(seq)
+            .and_then(|s| s.steps.iter().position(|x| x.id == step))
+    };
     if let Some(file) = &args.html {
-        let d = report::dashboard(&store, &period, &reps, now).await?;
+        let mut d = report::dashboard(&store, &period, &reps, now).await?;
+        report::order_steps(&mut d.steps, position);
+        report::order_steps(&mut d.variants, position);
         let page = report::html::render(&d);
         write_atomically(file, page.as_bytes())
             .map_err(|e| Failure::failed(format!("cannot write {}: {e}", file.display())))?;
         eprintln!("wrote {}", file.display());
     }
-    let r = report::build(&store, args.by, &period, &reps, now).await?;
+    let mut r = report::build(&store, args.by, &period, &reps, now).await?;
+    if matches!(args.by, Grouping::Step | Grouping::Variant) {
+        report::order_steps(&mut r.rows, position);
+    }
     if args.json {
         print_json(&r)
     } else if args.csv {
@@ -90,27 +102,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             Err(e)
         }
     }
-}
-
-/// `1h 05m`, `3d 4h`, `42s`.
-pub fn duration(secs: Option<i64>) -> String {
-    let Some(s) = secs else {
-        return "-".into();
-    };
-    match s {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
-        s => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
-    }
-}
-
-fn pct(r: Option<f64>) -> String {
-    r.map_or("-".into(), |r| format!("{:.1}%", r * 100.0))
-}
-
-fn num(n: Option<i64>) -> String {
-    n.map_or("-".into(), |n| group_thousands(n.max(0) as u64))
 }
 
 fn columns(r: &Report) -> Vec<&'static str> {
@@ -329,15 +320,6 @@ fn print_csv(r: &Report) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_at_a_glance() {
-        assert_eq!(duration(None), "-");
-        assert_eq!(duration(Some(42)), "42s");
-        assert_eq!(duration(Some(600)), "10m");
-        assert_eq!(duration(Some(3900)), "1h 05m");
-        assert_eq!(duration(Some(3 * 86_400 + 4 * 3600 + 59)), "3d 4h");
-    }
 
     #[test]
     fn tables_align_numbers_right() {

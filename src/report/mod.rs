@@ -5,6 +5,7 @@
 //! Every number comes from the event log (see `store::report` for what each counts), so a
 //! report for a period in the past never changes.
 
+pub mod format;
 pub mod html;
 pub mod period;
 pub mod stats;
@@ -258,6 +259,23 @@ async fn follow_through_of(
     Ok(out.into_values().collect())
 }
 
+/// Puts step and variant rows of each sequence in the order of its steps (`position` gives a
+/// step's index in its sequence file; steps no longer in the file go last, by name).
+pub fn order_steps(rows: &mut [Row], position: impl Fn(&str, &str) -> Option<usize>) {
+    rows.sort_by(|a, b| {
+        let rank = |r: &Row| -> (String, usize, Vec<String>) {
+            let seq = r.parts.first().cloned().unwrap_or_default();
+            let step = r.parts.get(1).map(String::as_str).unwrap_or_default();
+            (
+                seq.clone(),
+                position(&seq, step).unwrap_or(usize::MAX),
+                r.parts.iter().skip(1).cloned().collect(),
+            )
+        };
+        rank(a).cmp(&rank(b))
+    });
+}
+
 /// The A/B tests among rows by variant: each step with two variants or more.
 pub fn ab_tests(variant_rows: &[Row]) -> Vec<AbTest> {
     let mut steps: BTreeMap<(String, String), Vec<Arm>> = BTreeMap::new();
@@ -363,4 +381,62 @@ pub async fn dashboard(
         days: days.into_values().collect(),
         generated_at: now,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(parts: &[&str]) -> Row {
+        let parts: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
+        Row {
+            key: parts.join(" / "),
+            parts,
+            received: None,
+            contacted: None,
+            first_touch_median_secs: None,
+            first_touch_p90_secs: None,
+            touches_per_lead: None,
+            sent: 0,
+            emailed: 0,
+            replied: 0,
+            reply_rate: None,
+            positive: 0,
+            positive_rate: None,
+            meetings: 0,
+            meeting_rate: None,
+            bounced: 0,
+            bounce_rate: None,
+            unsubscribed: 0,
+            unsubscribe_rate: None,
+        }
+    }
+
+    #[test]
+    fn steps_follow_their_sequence_file_and_removed_steps_go_last() {
+        let mut rows = vec![
+            row(&["cold", "break-up", "(none)"]),
+            row(&["cold", "intro", "b"]),
+            row(&["cold", "old-step", "(none)"]),
+            row(&["cold", "intro", "a"]),
+            row(&["inbound", "welcome", "(none)"]),
+            row(&["cold", "bump", "(none)"]),
+        ];
+        let order = ["intro", "bump", "break-up"];
+        order_steps(&mut rows, |seq, step| {
+            (seq == "cold").then(|| order.iter().position(|s| *s == step))?
+        });
+        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "cold / intro / a",
+                "cold / intro / b",
+                "cold / bump / (none)",
+                "cold / break-up / (none)",
+                "cold / old-step / (none)",
+                "inbound / welcome / (none)"
+            ]
+        );
+    }
 }

@@ -11,37 +11,9 @@ mod svg;
 
 use std::fmt::Write;
 
-use super::stats::group_thousands;
+use super::format::{count, duration, maybe, pct};
 use super::{Dashboard, Row};
 use svg::esc;
-
-/// `12.3%`, or `-` for a rate of nothing (as the text report prints it).
-fn pct(r: Option<f64>) -> String {
-    r.map_or("-".into(), |r| format!("{:.1}%", r * 100.0))
-}
-
-/// `1,234` (as the text report prints it).
-fn count(n: i64) -> String {
-    group_thousands(n.max(0) as u64)
-}
-
-/// `1,234`, or `-` for a count that has no meaning.
-fn maybe(n: Option<i64>) -> String {
-    n.map_or("-".into(), count)
-}
-
-/// A wait as the text report prints it: `42s`, `10m`, `1h 05m`, `3d 4h`.
-fn duration(secs: Option<i64>) -> String {
-    let Some(s) = secs else {
-        return "-".into();
-    };
-    match s {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
-        s => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
-    }
-}
 
 /// The style sheet: light on screen, black on white in print, charts kept whole on a page.
 const STYLE: &str = r#"
