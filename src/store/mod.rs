@@ -32,6 +32,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
@@ -152,10 +153,14 @@ impl Store {
                 });
             }
         }
-        let options = AnyConnectOptions::from_str(&url).map_err(|source| StoreError::Open {
-            url: shown.clone(),
-            source,
-        })?;
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|source| StoreError::Open {
+                url: shown.clone(),
+                source,
+            })?
+            // A statement over a second is news (`-v`), not a warning: reports over a big
+            // store take that long by design, and sqlx would print the whole SQL at each.
+            .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .acquire_timeout(Duration::from_secs(30))
