@@ -22,6 +22,7 @@ impl Recorder {
     pub fn start(store: Store) -> Recorder {
         let (tx, mut rx) = mpsc::channel::<(Hit, oneshot::Sender<bool>)>(QUEUE);
         tokio::spawn(async move {
+            let mut writer = store.hit_writer();
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
                 while batch.len() < BATCH {
@@ -32,7 +33,7 @@ impl Recorder {
                 }
                 let mut hits: Vec<Hit> = batch.iter().map(|(h, _)| h.clone()).collect();
                 mark_bursts(&mut hits);
-                let ok = match store.record_hits(&hits).await {
+                let ok = match writer.record(&hits).await {
                     Ok(()) => true,
                     Err(e) => {
                         tracing::error!(hits = hits.len(), "cannot record clicks and opens: {e}");

@@ -2,6 +2,7 @@
 //! opens. Each is found by the email's Message-ID (what the link's token carries).
 
 use serde_json::json;
+use sqlx::pool::PoolConnection;
 
 use super::events::{self, EventKind};
 use super::inbox::suppress;
@@ -65,6 +66,32 @@ impl Store {
     /// an unknown email records nothing. A click that comes within seconds of delivery, or
     /// after another click of the same email within a minute of delivery, is a scanner's.
     pub async fn record_hits(&self, hits: &[Hit]) -> Result<(), StoreError> {
+        self.hit_writer().record(hits).await
+    }
+
+    /// A writer of hits that keeps its connection from one batch to the next.
+    pub fn hit_writer(&self) -> HitWriter {
+        HitWriter {
+            store: self.clone(),
+            conn: None,
+        }
+    }
+}
+
+/// Records hits as [`Store::record_hits`] does, on a connection of its own that it keeps
+/// between batches. On SQLite that keeps the connection's page cache warm: a connection that
+/// finds the database changed by another since its last statement drops its cache and reads
+/// every page again, and the pool hands out its connections in turn.
+pub struct HitWriter {
+    store: Store,
+    conn: Option<PoolConnection<sqlx::Any>>,
+}
+
+impl HitWriter {
+    /// Records `hits` (see [`Store::record_hits`]); after a failure the next call starts on
+    /// a fresh connection.
+    pub async fn record(&mut self, hits: &[Hit]) -> Result<(), StoreError> {
+        let backend = self.store.backend;
         let mut stmts = Vec::new();
         for (kind, clicks) in [("clicked", true), ("opened", false)] {
             let rows: Vec<Vec<Val>> = hits
@@ -81,17 +108,23 @@ impl Store {
                 })
                 .collect();
             if !rows.is_empty() {
-                stmts.push(hit_statement(self.backend, kind, rows));
+                stmts.push(hit_statement(backend, kind, rows));
             }
         }
         if stmts.is_empty() {
             return Ok(());
         }
+        let conn = match &mut self.conn {
+            Some(c) => c,
+            None => self.conn.insert(self.store.pool.acquire().await?),
+        };
         // No transaction around them: each insert is atomic by itself (and takes the write
         // lock before it reads), and a batch of hits is one round trip instead of three.
-        let mut conn = self.pool.acquire().await?;
-        statements::run(&mut conn, self.backend, stmts).await?;
-        Ok(())
+        let result = statements::run(conn, backend, stmts).await;
+        if result.is_err() {
+            self.conn = None;
+        }
+        result.map(|_| ())
     }
 }
 
