@@ -66,14 +66,35 @@ impl Store {
     /// an unknown email records nothing. A click that comes within seconds of delivery, or
     /// after another click of the same email within a minute of delivery, is a scanner's.
     pub async fn record_hits(&self, hits: &[Hit]) -> Result<(), StoreError> {
-        self.hit_writer().record(hits).await
+        HitWriter {
+            store: self.clone(),
+            conn: None,
+            checkpoints_apart: false,
+        }
+        .record(hits)
+        .await
     }
 
-    /// A writer of hits that keeps its connection from one batch to the next.
+    /// Copies what the WAL holds into the database file (SQLite; nothing on PostgreSQL), on
+    /// a connection other than the writer's, so that the copy and its fsync do not hold up
+    /// the hits that commit meanwhile. It waits for nobody: what readers still use stays for
+    /// the next time.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A writer of hits that keeps its connection from one batch to the next and leaves the
+    /// WAL's checkpoints to [`Store::checkpoint`], which its owner calls on the side.
     pub fn hit_writer(&self) -> HitWriter {
         HitWriter {
             store: self.clone(),
             conn: None,
+            checkpoints_apart: true,
         }
     }
 }
@@ -85,6 +106,8 @@ impl Store {
 pub struct HitWriter {
     store: Store,
     conn: Option<PoolConnection<sqlx::Any>>,
+    /// Whether its connection checkpoints only past a large WAL (see `checkpoint`).
+    checkpoints_apart: bool,
 }
 
 impl HitWriter {
@@ -116,15 +139,43 @@ impl HitWriter {
         }
         let conn = match &mut self.conn {
             Some(c) => c,
-            None => self.conn.insert(self.store.pool.acquire().await?),
+            None => {
+                let mut c = self.store.pool.acquire().await?;
+                if backend == Backend::Sqlite && self.checkpoints_apart {
+                    // A commit that passes the WAL's checkpoint threshold (1,000 pages) copies
+                    // the WAL into the database and fsyncs it before it returns, and every hit
+                    // of the batch waits. Checkpoints run on another connection instead (see
+                    // `checkpoint`); past this many pages, this one checkpoints all the same.
+                    sqlx::query("PRAGMA wal_autocheckpoint = 8000")
+                        .execute(&mut *c)
+                        .await?;
+                }
+                self.conn.insert(c)
+            }
         };
         // No transaction around them: each insert is atomic by itself (and takes the write
         // lock before it reads), and a batch of hits is one round trip instead of three.
         let result = statements::run(conn, backend, stmts).await;
         if result.is_err() {
-            self.conn = None;
+            self.release();
         }
         result.map(|_| ())
+    }
+
+    /// Lets its connection go: closed rather than returned to the pool when it checkpoints
+    /// differently from the pool's others.
+    fn release(&mut self) {
+        if let Some(c) = self.conn.take()
+            && self.checkpoints_apart
+        {
+            drop(c.detach());
+        }
+    }
+}
+
+impl Drop for HitWriter {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
