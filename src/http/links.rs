@@ -13,7 +13,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -169,9 +169,9 @@ fn scanner(method: &Method, headers: &HeaderMap) -> Option<&'static str> {
 async fn click(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    method: Method,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
+    let (method, headers) = (request.method(), request.headers());
     let Ok(t) = state.tokens().verify(&token) else {
         return invalid_link();
     };
@@ -187,7 +187,7 @@ async fn click(
         message_id: t.message_id,
         link: Some(link),
         url: Some(url.clone()),
-        why: scanner(&method, &headers),
+        why: scanner(method, headers),
         at: state.daemon().now().timestamp(),
     };
     // Durable before the redirect; the reader gets where they were going either way.

@@ -1,6 +1,10 @@
 //! Group commit for clicks and opens. Every hit is durable before its answer (a redirect, a
 //! pixel) goes out, yet hits do not queue one transaction each behind the store's one writer:
-//! the hits that arrive while a transaction commits go together in the next one.
+//! the hits that arrive while a transaction commits go together in the next one. The writer
+//! keeps its connection, and the store's checkpoints run beside it, so that no batch waits for
+//! a checkpoint's copy and fsync.
+
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -10,6 +14,8 @@ use crate::store::{Hit, Store};
 const QUEUE: usize = 4096;
 /// Hits per transaction at most.
 const BATCH: usize = 512;
+/// The least time between two checkpoints of the store while hits come in.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// Hands hits to the writer task.
 #[derive(Clone)]
@@ -21,7 +27,20 @@ impl Recorder {
     /// Starts the writer task on `store`. It ends when every `Recorder` is dropped.
     pub fn start(store: Store) -> Recorder {
         let (tx, mut rx) = mpsc::channel::<(Hit, oneshot::Sender<bool>)>(QUEUE);
+        // Checkpoints beside the writer, after it commits, at most every CHECKPOINT_EVERY; the
+        // channel ends with the writer.
+        let (written_tx, mut written) = mpsc::channel::<()>(1);
+        let checkpointer = store.clone();
         tokio::spawn(async move {
+            while written.recv().await.is_some() {
+                if let Err(e) = checkpointer.checkpoint().await {
+                    tracing::warn!("cannot checkpoint the store: {e}");
+                }
+                tokio::time::sleep(CHECKPOINT_EVERY).await;
+            }
+        });
+        tokio::spawn(async move {
+            let mut writer = store.hit_writer();
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
                 while batch.len() < BATCH {
@@ -32,13 +51,16 @@ impl Recorder {
                 }
                 let mut hits: Vec<Hit> = batch.iter().map(|(h, _)| h.clone()).collect();
                 mark_bursts(&mut hits);
-                let ok = match store.record_hits(&hits).await {
+                let ok = match writer.record(&hits).await {
                     Ok(()) => true,
                     Err(e) => {
                         tracing::error!(hits = hits.len(), "cannot record clicks and opens: {e}");
                         false
                     }
                 };
+                if ok {
+                    let _ = written_tx.try_send(());
+                }
                 for (_, done) in batch {
                     let _ = done.send(ok);
                 }

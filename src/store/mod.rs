@@ -56,7 +56,7 @@ pub use tasks::{TaskFilter, TaskFinish, TaskRow};
 pub use touches::{
     Claim, ClaimKind, Claimed, LEASE_SECONDS, Leased, Next, PastTouch, RecentSends, TouchInfo,
 };
-pub use tracking::Hit;
+pub use tracking::{Hit, HitWriter};
 pub use webhooks::{Attempt, Delivery, EndpointQueue, FeedEvent, NewDelivery};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

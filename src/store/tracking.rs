@@ -2,6 +2,7 @@
 //! opens. Each is found by the email's Message-ID (what the link's token carries).
 
 use serde_json::json;
+use sqlx::pool::PoolConnection;
 
 use super::events::{self, EventKind};
 use super::inbox::suppress;
@@ -65,6 +66,55 @@ impl Store {
     /// an unknown email records nothing. A click that comes within seconds of delivery, or
     /// after another click of the same email within a minute of delivery, is a scanner's.
     pub async fn record_hits(&self, hits: &[Hit]) -> Result<(), StoreError> {
+        HitWriter {
+            store: self.clone(),
+            conn: None,
+            checkpoints_apart: false,
+        }
+        .record(hits)
+        .await
+    }
+
+    /// Copies what the WAL holds into the database file (SQLite; nothing on PostgreSQL), on
+    /// a connection other than the writer's, so that the copy and its fsync do not hold up
+    /// the hits that commit meanwhile. It waits for nobody: what readers still use stays for
+    /// the next time.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A writer of hits that keeps its connection from one batch to the next and leaves the
+    /// WAL's checkpoints to [`Store::checkpoint`], which its owner calls on the side.
+    pub fn hit_writer(&self) -> HitWriter {
+        HitWriter {
+            store: self.clone(),
+            conn: None,
+            checkpoints_apart: true,
+        }
+    }
+}
+
+/// Records hits as [`Store::record_hits`] does, on a connection of its own that it keeps
+/// between batches. On SQLite that keeps the connection's page cache warm: a connection that
+/// finds the database changed by another since its last statement drops its cache and reads
+/// every page again, and the pool hands out its connections in turn.
+pub struct HitWriter {
+    store: Store,
+    conn: Option<PoolConnection<sqlx::Any>>,
+    /// Whether its connection checkpoints only past a large WAL (see `checkpoint`).
+    checkpoints_apart: bool,
+}
+
+impl HitWriter {
+    /// Records `hits` (see [`Store::record_hits`]); after a failure the next call starts on
+    /// a fresh connection.
+    pub async fn record(&mut self, hits: &[Hit]) -> Result<(), StoreError> {
+        let backend = self.store.backend;
         let mut stmts = Vec::new();
         for (kind, clicks) in [("clicked", true), ("opened", false)] {
             let rows: Vec<Vec<Val>> = hits
@@ -81,17 +131,51 @@ impl Store {
                 })
                 .collect();
             if !rows.is_empty() {
-                stmts.push(hit_statement(self.backend, kind, rows));
+                stmts.push(hit_statement(backend, kind, rows));
             }
         }
         if stmts.is_empty() {
             return Ok(());
         }
+        let conn = match &mut self.conn {
+            Some(c) => c,
+            None => {
+                let mut c = self.store.pool.acquire().await?;
+                if backend == Backend::Sqlite && self.checkpoints_apart {
+                    // A commit that passes the WAL's checkpoint threshold (1,000 pages) copies
+                    // the WAL into the database and fsyncs it before it returns, and every hit
+                    // of the batch waits. Checkpoints run on another connection instead (see
+                    // `checkpoint`); past this many pages, this one checkpoints all the same.
+                    sqlx::query("PRAGMA wal_autocheckpoint = 8000")
+                        .execute(&mut *c)
+                        .await?;
+                }
+                self.conn.insert(c)
+            }
+        };
         // No transaction around them: each insert is atomic by itself (and takes the write
         // lock before it reads), and a batch of hits is one round trip instead of three.
-        let mut conn = self.pool.acquire().await?;
-        statements::run(&mut conn, self.backend, stmts).await?;
-        Ok(())
+        let result = statements::run(conn, backend, stmts).await;
+        if result.is_err() {
+            self.release();
+        }
+        result.map(|_| ())
+    }
+
+    /// Lets its connection go: closed rather than returned to the pool when it checkpoints
+    /// differently from the pool's others.
+    fn release(&mut self) {
+        if let Some(c) = self.conn.take()
+            && self.checkpoints_apart
+        {
+            drop(c.detach());
+        }
+    }
+}
+
+impl Drop for HitWriter {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
