@@ -192,7 +192,7 @@ impl Store {
         // Emails are their own key; an outcome takes the key of the email it answers: the
         // touch it names, else the lead's last email before it.
         let sql = format!(
-            "WITH ev AS MATERIALIZED (\
+            "WITH ev AS (\
                SELECT e.id, e.kind, e.lead_id, e.enrollment_id, e.data, {email_keys} \
                FROM events e {email_source} \
                WHERE e.kind = 'sent' AND e.at >= $1 AND e.at < $2 \
