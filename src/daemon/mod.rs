@@ -4,6 +4,7 @@
 //! transactions finish. Signals and sd-notify live in the CLI (`cli/run.rs`): this module takes
 //! a shutdown channel and a reload channel, so tests drive it directly.
 
+pub mod poll;
 mod tick;
 
 use std::collections::HashMap;

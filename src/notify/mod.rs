@@ -25,6 +25,7 @@ use tokio::sync::watch;
 
 use crate::config::{Config, Mailbox, Webhook, WebhookFormat};
 use crate::daemon::Daemon;
+use crate::daemon::poll::Pacer;
 use crate::send::message::new_message_id;
 use crate::send::transport::Delivery;
 use crate::store::{Notification, NotifyOutcome, StoreError};
@@ -389,7 +390,7 @@ pub async fn flush(daemon: &Daemon) -> Result<NotifyReport, StoreError> {
 /// flight finish for a bounded moment, then gives the leases back.
 pub async fn run(daemon: Arc<Daemon>, mut shutdown: watch::Receiver<bool>) {
     let mut notifier = Notifier::new();
-    let mut backoff = Duration::from_secs(1);
+    let mut pacer = Pacer::new("notifications", POLL);
     loop {
         if *shutdown.borrow() {
             break;
@@ -407,25 +408,8 @@ pub async fn run(daemon: Arc<Daemon>, mut shutdown: watch::Receiver<bool>) {
                 Err(_) => break,
             },
         };
-        let wait = match outcome {
-            Ok(r) if r.worked() > 0 => Duration::ZERO,
-            Ok(_) => {
-                backoff = Duration::from_secs(1);
-                POLL
-            }
-            Err(e) => {
-                tracing::warn!("notifications: {e}; trying again in {}s", backoff.as_secs());
-                let w = backoff;
-                backoff = (backoff * 2).min(Duration::from_secs(60));
-                w
-            }
-        };
-        if !wait.is_zero() {
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => {}
-            }
-        }
+        let wait = pacer.wait_after(outcome.map(|r| r.worked() > 0));
+        Pacer::pause(wait, &mut shutdown).await;
     }
     if let Err(e) = daemon
         .store()

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use super::{SigningKey, payload, signing_key, webhook_id};
 use crate::config::{Config, Webhook};
 use crate::daemon::Daemon;
+use crate::daemon::poll::Pacer;
 use crate::store::{Attempt, Delivery, NewDelivery, Store, StoreError};
 
 /// Events read per feeding step.
@@ -363,7 +364,7 @@ pub async fn run(daemon: Arc<Daemon>, mut shutdown: watch::Receiver<bool>) {
         }
     };
     let grace = STOP_GRACE.min(Duration::from_secs(d.timeout.unsigned_abs() + 1));
-    let mut backoff = Duration::from_secs(1);
+    let mut pacer = Pacer::new("webhooks", POLL);
     tracing::info!(
         endpoints = d.endpoints.len(),
         reps = d.reps.len(),
@@ -393,25 +394,8 @@ pub async fn run(daemon: Arc<Daemon>, mut shutdown: watch::Receiver<bool>) {
             }
         };
         // Busy: go on at once. Idle: look again after POLL (new events, retries coming due).
-        let wait = match outcome {
-            Ok(r) if r.delivered + r.retrying + r.failed > 0 => Duration::ZERO,
-            Ok(_) => {
-                backoff = Duration::from_secs(1);
-                POLL
-            }
-            Err(e) => {
-                tracing::warn!("webhooks: {e}; trying again in {}s", backoff.as_secs());
-                let w = backoff;
-                backoff = (backoff * 2).min(Duration::from_secs(60));
-                w
-            }
-        };
-        if !wait.is_zero() {
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => {}
-            }
-        }
+        let wait = pacer.wait_after(outcome.map(|r| r.delivered + r.retrying + r.failed > 0));
+        Pacer::pause(wait, &mut shutdown).await;
     }
     match daemon
         .store()
