@@ -118,7 +118,8 @@ impl Store {
             .collect()
     }
 
-    /// Gives each lead its new owner, in one transaction. An enrollment still going (active or
+    /// Gives each lead its new owner, in one transaction, with the old owner's open tasks for
+    /// it. An enrollment still going (active or
     /// paused) whose emails came from the old owner's mailbox forgets that mailbox and its
     /// thread: its next email leaves from the new owner's mailbox as a new thread (a reply in
     /// the old thread from another address would confuse the lead and their mail client).
@@ -150,6 +151,15 @@ impl Store {
             ev.data = serde_json::json!({ "from": old, "by": "routing" });
             events::insert(&mut tx, &ev, now).await?;
             if let Some(old) = old {
+                // The old owner's open tasks for this lead (a call, a LinkedIn touch) go too.
+                sqlx::query(
+                    "UPDATE tasks SET owner = $1 WHERE lead_id = $2 AND owner = $3 AND state = 'open'",
+                )
+                .bind(*owner)
+                .bind(lead.id.0)
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query(
                     "UPDATE enrollments SET mailbox = NULL, thread_subject = NULL, thread_message_id = NULL, \
                      updated_at = $1 WHERE lead_id = $2 AND mailbox = $3 AND state IN ('active', 'paused')",

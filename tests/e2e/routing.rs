@@ -446,8 +446,36 @@ async fn routing_and_owner_changes_in_the_store_on_both_engines() {
             "UPDATE enrollments SET state = 'finished' WHERE lead_id = {a1}"
         ))
         .await;
+        // ana's open call with her first lead moves with it; a done one stays hers.
+        let e0 = case.int(&format!("SELECT id FROM enrollments WHERE lead_id = {a0}")).await;
+        for (id, state) in [(1, "open"), (2, "done")] {
+            case.exec(&format!(
+                "INSERT INTO tasks (id, enrollment_id, lead_id, kind, owner, state, due_at, created_at) \
+                 VALUES ({id}, {e0}, {a0}, 'call', 'ana', '{state}', 0, 0)"
+            ))
+            .await;
+        }
         let changes: Vec<_> = ana.iter().map(|l| (l, "ben")).collect();
         assert_eq!(case.change_owners(&changes, crate::support::NOW).await.expect("change"), 2);
+        assert_eq!(
+            case.rows("SELECT id, owner FROM tasks ORDER BY id").await,
+            vec![
+                vec![Some("1".to_string()), Some("ben".to_string())],
+                vec![Some("2".to_string()), Some("ana".to_string())],
+            ],
+            "{}",
+            case.engine
+        );
+        // The log says who owns them now, for reports.
+        assert_eq!(
+            case.int(&format!(
+                "SELECT COUNT(*) FROM events WHERE kind = 'assigned' AND mailbox = 'ben' AND lead_id IN ({a0}, {a1})"
+            ))
+            .await,
+            2,
+            "{}",
+            case.engine
+        );
         let rows = case
             .rows(&format!(
                 "SELECT lead_id, mailbox, thread_subject, thread_message_id FROM enrollments \
