@@ -40,6 +40,9 @@ pub struct AssignArgs {
     /// Every lead that has no owner.
     #[arg(long)]
     all_unowned: bool,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Flags of `leads reassign`.
@@ -51,6 +54,9 @@ pub struct ReassignArgs {
     /// The mailbox that owns them from now on.
     #[arg(long, value_name = "MAILBOX")]
     to: String,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Flags of `leads import`.
@@ -153,6 +159,27 @@ async fn assign(config_path: &Path, args: AssignArgs) -> Outcome {
         .filter_map(|(l, r)| r.owner.as_deref().map(|o| (l, o)))
         .collect();
     let changed = store.change_owners(&changes, now).await?;
+    if args.json {
+        let moved: Vec<_> = changes
+            .iter()
+            .filter(|(l, o)| l.record.owner.as_deref() != Some(*o))
+            .map(|(l, o)| {
+                serde_json::json!({
+                    "email": l.record.email.as_str(),
+                    "owner": o,
+                    "from": l.record.owner,
+                })
+            })
+            .collect();
+        return print_json(&serde_json::json!({
+            "leads": leads.len(),
+            "assigned": changed,
+            "kept": summary.routed - changed,
+            "unmatched": summary.unmatched,
+            "capped": summary.capped.iter().map(|(g, n)| serde_json::json!({ "group": g, "leads": n })).collect::<Vec<_>>(),
+            "changes": moved,
+        }));
+    }
     for (l, o) in &changes {
         if l.record.owner.as_deref() != Some(*o) {
             println!("{}: {o}", l.record.email);
@@ -193,6 +220,9 @@ async fn reassign(config_path: &Path, args: ReassignArgs) -> Outcome {
     let leads = store.leads_owned_by(&from).await?;
     let changes: Vec<_> = leads.iter().map(|l| (l, to.name.as_str())).collect();
     let moved = store.change_owners(&changes, now().timestamp()).await?;
+    if args.json {
+        return print_json(&serde_json::json!({ "from": from, "to": to.name, "moved": moved }));
+    }
     println!(
         "moved {moved} leads from {from} to {}; their next emails start new threads from {}",
         to.name, to.from

@@ -158,8 +158,32 @@ fn rules_on_a_csv_with_territories_give_the_expected_owners() {
     p.ok(&["leads", "import", "third.csv"]);
     assert_eq!(owner_of(&p, "o2@other.com").as_deref(), Some("ben"));
     // `leads assign EMAIL` runs the rules again.
-    p.ok(&["leads", "assign", "o2@other.com"]);
+    let out = p.ok(&["leads", "assign", "o2@other.com", "--json"]).json();
     assert_eq!(owner_of(&p, "o2@other.com").as_deref(), Some("ana"));
+    assert_eq!(
+        out,
+        serde_json::json!({
+            "leads": 1, "assigned": 1, "kept": 0, "unmatched": 0, "capped": [],
+            "changes": [{ "email": "o2@other.com", "owner": "ana", "from": "ben" }],
+        })
+    );
+    // Again: the rules give the same owner, nothing changes.
+    let out = p.ok(&["leads", "assign", "o2@other.com", "--json"]).json();
+    assert_eq!(
+        (out["assigned"].as_i64(), out["kept"].as_i64()),
+        (Some(0), Some(1))
+    );
+    let out = p
+        .ok(&[
+            "leads", "reassign", "--from", "cara", "--to", "ben", "--json",
+        ])
+        .json();
+    // cara had f1, f3 and k1.
+    assert_eq!(
+        out,
+        serde_json::json!({ "from": "cara", "to": "ben", "moved": 3 })
+    );
+    assert_eq!(owner_of(&p, "k1@kept.com").as_deref(), Some("ben"));
 }
 
 #[test]
