@@ -12,7 +12,7 @@ use super::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EventKind {
-    /// A new lead arrived (import, API, CLI); `mailbox` is its owner then, `data.source` where
+    /// A new lead arrived (a CSV import or the API); `mailbox` is its owner then, `data.source` where
     /// it came from.
     Received,
     /// A lead got a new owner (`mailbox`; `data.from` the one before).

@@ -25,7 +25,7 @@ pub enum Grouping {
     Step,
     /// Sequence, step and A/B variant.
     Variant,
-    /// Where the lead came from (`csv:FILE`, `api`, `cli`).
+    /// Where the lead came from (`csv:FILE` for an import, `api` for the lead API).
     Source,
 }
 
@@ -245,7 +245,8 @@ impl Store {
 
     /// The leads received between `since` and `until` (by sequence: enrolled), by `by` (rep,
     /// source or sequence; other groupings have no cohort), and what became of them by `until`.
-    /// A lead counts for the rep who owned it at `until`.
+    /// A lead counts for the rep who owned it at `until`; a lead nobody owned, for the mailbox
+    /// that first emailed it (one rep with no routing owns what they send).
     pub async fn report_cohort(
         &self,
         by: Grouping,
@@ -260,7 +261,9 @@ impl Store {
                 "received",
                 "",
                 "COALESCE((SELECT a.mailbox FROM events a WHERE a.lead_id = r.lead_id AND a.kind = 'assigned' \
-                   AND a.at < $2 ORDER BY a.at DESC, a.id DESC LIMIT 1), r.mailbox)"
+                   AND a.at < $2 ORDER BY a.at DESC, a.id DESC LIMIT 1), r.mailbox, \
+                   (SELECT s.mailbox FROM events s WHERE s.lead_id = r.lead_id AND s.kind = 'sent' \
+                   AND s.at < $2 ORDER BY s.at, s.id LIMIT 1))"
                     .to_string(),
             ),
             Grouping::Source => ("received", "", json_text(b, "r.data", "source")),

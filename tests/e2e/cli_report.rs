@@ -269,3 +269,35 @@ fn bad_report_flags_say_what_is_expected_and_change_nothing() {
         run.stderr
     );
 }
+
+#[test]
+fn a_lead_nobody_owns_counts_for_the_mailbox_that_first_emailed_it() {
+    let p = Project::shipped();
+    p.write(
+        "leads.csv",
+        "Email,First Name,Company,Time Zone\n\
+         one@one.example,One,One Inc,America/New_York\n\
+         two@two.example,Two,Two Inc,America/New_York\n",
+    );
+    ok_at(&p, T0, &["leads", "import", "leads.csv"]);
+    ok_at(&p, T0, &["enroll", "cold-outbound", "one@one.example"]);
+    ok_at(&p, T1, &["run", "--once"]);
+    let r = report(&p, &["--by", "rep"]);
+    let rows = r["rows"].as_array().expect("rows");
+    let row = |k: &str| rows.iter().find(|r| r["key"] == k).expect(k).clone();
+    // one@ was emailed from ana's mailbox: hers. two@ was never emailed: nobody's.
+    assert_eq!(
+        (
+            row("ana")["received"].as_i64(),
+            row("ana")["contacted"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (
+            row("(unowned)")["received"].as_i64(),
+            row("(unowned)")["contacted"].as_i64()
+        ),
+        (Some(1), Some(0))
+    );
+}
