@@ -6,7 +6,7 @@
 
 use sqlx::{AnyConnection, Row};
 
-use super::{Backend, Store, StoreError, built};
+use super::{Store, StoreError, built};
 
 /// A leased notification.
 #[derive(Debug, Clone)]
@@ -142,16 +142,7 @@ impl Store {
         lease: i64,
         limit: i64,
     ) -> Result<Vec<Notification>, StoreError> {
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE notifications SET lease_owner = $1, lease_until = $2 WHERE id IN (\
-               SELECT id FROM notifications WHERE state = 'pending' AND next_attempt_at <= $3 \
-               AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_attempt_at, id LIMIT $4{lock}) \
-             RETURNING {COLUMNS}"
-        );
+        let sql = super::webhooks::lease_pending_sql(self.backend, "notifications", COLUMNS);
         let rows = sqlx::query(built(sql))
             .bind(instance)
             .bind(now + lease)

@@ -238,15 +238,10 @@ impl Store {
         lease: i64,
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN (\
-               SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $3 \
-               AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_attempt_at, id LIMIT $4{lock}) \
-             RETURNING id, endpoint, event_id, payload, attempts"
+        let sql = lease_pending_sql(
+            self.backend,
+            "webhook_deliveries",
+            "id, endpoint, event_id, payload, attempts",
         );
         let rows = sqlx::query(built(sql))
             .bind(instance)
@@ -384,4 +379,22 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// The statement that leases due rows of an outbox table (`webhook_deliveries`,
+/// `notifications`: `state`, `next_attempt_at`, `lease_owner`, `lease_until`) to `$1` until
+/// `$2`, those due at `$3`, at most `$4`, soonest first, returning `returning`. A lease that
+/// ran out (a crashed or stopped daemon) is taken over; on PostgreSQL, rows another daemon is
+/// leasing at the same moment are skipped.
+pub(super) fn lease_pending_sql(backend: Backend, table: &str, returning: &str) -> String {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    format!(
+        "UPDATE {table} SET lease_owner = $1, lease_until = $2 WHERE id IN (\
+           SELECT id FROM {table} WHERE state = 'pending' AND next_attempt_at <= $3 \
+           AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_attempt_at, id LIMIT $4{lock}) \
+         RETURNING {returning}"
+    )
 }
