@@ -117,6 +117,13 @@ load() { wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_EACH}s" --latency "$1" > "$2";
 load "http://127.0.0.1:$NGINX_PORT/page.html" nginx.txt
 load "$UNSUB" unsub.txt
 load "$CLICK" click.txt
+# A clean stop commits the clicks still queued; then every answered click must be in the store
+# (wrk may not count a few answered as it stops, so the store can hold a few more).
+kill "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null || true
+DAEMON_PID=
+ANSWERED=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' click.txt)
+RECORDED=$(python3 -c 'import sqlite3; print(sqlite3.connect("data/drumbeat.db").execute("SELECT COUNT(*) FROM events WHERE kind = '"'"'clicked'"'"'").fetchone()[0])')
 
 python3 - nginx.txt unsub.txt click.txt "$CONNS" "$SECONDS_EACH" <<'EOF'
 import re, sys
@@ -137,3 +144,5 @@ for name, path in [("nginx static file", sys.argv[1]), ("drumbeat GET /u/TOKEN",
 print("goal: drumbeat >= 50 % of nginx's rate, p99 <= 5 ms")
 print(f"load average: {open('/proc/loadavg').read().split()[0]}")
 EOF
+echo "clicks recorded in the store: $RECORDED of $ANSWERED redirects wrk counted"
+[ "$RECORDED" -ge "$ANSWERED" ] || die "clicks were lost: $RECORDED recorded, $ANSWERED answered"

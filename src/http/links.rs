@@ -190,7 +190,7 @@ async fn click(
         why: scanner(method, headers),
         at: state.daemon().now().timestamp(),
     };
-    // Durable before the redirect; the reader gets where they were going either way.
+    // Queued for the next group commit (see `recorder`), not awaited: the reader goes on.
     state.recorder().record(hit).await;
     (
         StatusCode::FOUND,

@@ -206,9 +206,10 @@ pub async fn start(
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let (recorder, recorded) = recorder::Recorder::start(daemon.store().clone());
     let state = AppState {
         inner: Arc::new(Inner {
-            recorder: recorder::Recorder::start(daemon.store().clone()),
+            recorder,
             daemon,
             tokens,
             api_token,
@@ -229,6 +230,11 @@ pub async fn start(
             .await
         {
             tracing::error!("HTTP server stopped: {e}");
+        }
+        // The router and every connection are gone, so is every `Recorder`: the writer ends
+        // once the hits still queued are committed.
+        if recorded.await.is_err() {
+            tracing::error!("the click and open writer failed; queued hits may be lost");
         }
     });
     tracing::info!(%local, "HTTP listening");

@@ -113,6 +113,56 @@ async fn clicks_and_opens_are_matched_by_message_id_and_scanners_told_apart() {
     .await;
 }
 
+/// The click writer on both engines: handlers queue hits and go on; once every `Recorder` is
+/// dropped, its task ends only after every queued hit is committed (a clean stop loses none).
+#[tokio::test]
+async fn the_click_writer_commits_every_queued_hit_before_it_ends() {
+    for_each_store(
+        "the_click_writer_commits_every_queued_hit_before_it_ends",
+        |s| async move {
+            let touches = sent_intros(&s, &["ada@example.com", "bob@example.com"]).await;
+            let (recorder, done) = drumbeat::http::recorder::Recorder::start(s.store.clone());
+            // More than one batch (512) and the whole queue (4,096), so that handlers wait
+            // for room and several commits happen after the last hit is queued.
+            const HITS: usize = 6_000;
+            let queue = |from: usize, recorder: drumbeat::http::recorder::Recorder| async move {
+                for n in (from..HITS).step_by(2) {
+                    recorder
+                        .record(drumbeat::store::Hit {
+                            message_id: format!("<claim-test-{}@example.com>", n % 2),
+                            link: Some(0),
+                            url: Some("https://example.com/0".into()),
+                            why: None,
+                            at: NOW + 3600 + i64::try_from(n).expect("n"),
+                        })
+                        .await;
+                }
+            };
+            tokio::join!(queue(0, recorder.clone()), queue(1, recorder));
+            tokio::time::timeout(std::time::Duration::from_secs(60), done)
+                .await
+                .expect("the writer ends within a minute")
+                .expect("the writer does not panic");
+            let rows = s
+                .rows("SELECT touch_id, COUNT(*) FROM events WHERE kind = 'clicked' GROUP BY touch_id ORDER BY touch_id")
+                .await;
+            let got: Vec<(i64, i64)> = rows
+                .iter()
+                .map(|r| {
+                    (
+                        r[0].as_deref().expect("touch").parse().expect("id"),
+                        r[1].as_deref().expect("count").parse().expect("count"),
+                    )
+                })
+                .collect();
+            let half = i64::try_from(HITS / 2).expect("half");
+            assert_eq!(got, vec![(touches[0], half), (touches[1], half)], "{}", s.engine);
+            s.close().await;
+        },
+    )
+    .await;
+}
+
 /// Providers' events on both engines: a hard bounce (by our Message-ID) bounces the lead and
 /// suppresses the address, once; the provider's retry is a duplicate and changes nothing; a
 /// complaint (by recipient) suppresses; a one-time token seen with another event is a replay.
