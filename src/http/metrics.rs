@@ -26,10 +26,30 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
     let daemon = state.daemon();
     let now = daemon.now().timestamp();
     let snapshot = daemon.store().metrics(now).await.map_err(ApiError::store)?;
-    Ok((
-        [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        render(&snapshot, now),
-    ))
+    let mut text = render(&snapshot, now);
+    render_tracking(&mut text, state.recorder());
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text))
+}
+
+/// This daemon's own click and open writer (not the store's): hits waiting for their group
+/// commit, and hits given up after failed commits.
+fn render_tracking(out: &mut String, recorder: &super::recorder::Recorder) {
+    family(
+        out,
+        "drumbeat_tracking_hits_queued",
+        "gauge",
+        "Clicks and opens answered and waiting for their group commit (this daemon).",
+    );
+    let queued = i64::try_from(recorder.queued()).unwrap_or(i64::MAX);
+    sample(out, "drumbeat_tracking_hits_queued", &[], queued);
+    family(
+        out,
+        "drumbeat_tracking_hits_lost_total",
+        "counter",
+        "Clicks and opens given up after their commit failed three times (this daemon, since it started).",
+    );
+    let lost = i64::try_from(recorder.lost()).unwrap_or(i64::MAX);
+    sample(out, "drumbeat_tracking_hits_lost_total", &[], lost);
 }
 
 /// The snapshot as Prometheus text: each family with its HELP and TYPE lines, then its samples.

@@ -13,6 +13,8 @@
 //! queue is full, handlers wait for room, so a slow store slows answers down instead of
 //! dropping hits. The writer keeps its connection, and the store's checkpoints run beside it.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -39,6 +41,8 @@ const ATTEMPTS: u32 = 3;
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::Sender<Hit>,
+    /// Hits given up: their batch failed `ATTEMPTS` times, or the writer had stopped.
+    lost: Arc<AtomicU64>,
 }
 
 impl Recorder {
@@ -46,6 +50,8 @@ impl Recorder {
     /// every queued hit is committed (or given up): await it before the process exits.
     pub fn start(store: Store) -> (Recorder, JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<Hit>(QUEUE);
+        let lost = Arc::new(AtomicU64::new(0));
+        let lost_in_writer = lost.clone();
         // Checkpoints beside the writer, after it commits, at most every CHECKPOINT_EVERY; the
         // channel ends with the writer.
         let (written_tx, mut written) = mpsc::channel::<()>(1);
@@ -85,6 +91,7 @@ impl Recorder {
                                 hits = hits.len(),
                                 "cannot record clicks and opens, giving them up: {e}"
                             );
+                            lost_in_writer.fetch_add(hits.len() as u64, Ordering::Relaxed);
                         }
                     }
                 }
@@ -92,14 +99,25 @@ impl Recorder {
                 tokio::time::sleep_until(started + COMMIT_EVERY).await;
             }
         });
-        (Recorder { tx }, writer)
+        (Recorder { tx, lost }, writer)
     }
 
     /// Queues `hit` for the next commit; waits only while the queue is full.
     pub async fn record(&self, hit: Hit) {
         if self.tx.send(hit).await.is_err() {
             tracing::error!("the click and open writer has stopped; a hit is lost");
+            self.lost.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Hits queued, not yet committed (nor being committed).
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// Hits given up since the start: their commit failed again and again.
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
     }
 }
 

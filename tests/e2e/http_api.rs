@@ -470,6 +470,9 @@ fn metrics_parse_as_prometheus_text_and_match_the_store() {
     assert_eq!(get("drumbeat_replies_total"), 0.0);
     // Only the bumps an hour away remain, and m1's stopped.
     assert_eq!(get("drumbeat_due_enrollments"), 0.0);
+    // No click came in, and none was lost.
+    assert_eq!(get("drumbeat_tracking_hits_queued"), 0.0);
+    assert_eq!(get("drumbeat_tracking_hits_lost_total"), 0.0);
 }
 
 /// Checks the Prometheus text format line by line: every sample belongs to the family of the
