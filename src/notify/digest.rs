@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::{Rendered, person, rep_for};
 use crate::catalog::{Catalog, StepKind};
-use crate::config::{Config, Mailbox};
+use crate::config::{Config, Mailbox, parse_tz};
+use crate::schedule::SendWindow;
 use crate::schedule::pacing::{day_start, next_day_start};
 use crate::send::choose_mailbox;
 use crate::store::{Store, StoreError, TaskFilter};
@@ -110,8 +111,11 @@ pub struct SendItem {
     pub step_kind: Option<String>,
     /// The mailbox it leaves from.
     pub mailbox: Option<String>,
-    /// When it is due (RFC 3339); it leaves in the sequence's send window, within caps.
+    /// When it is due (RFC 3339).
     pub due_at: String,
+    /// When it leaves (RFC 3339): when it is due, or the send window's next opening in the
+    /// lead's zone (before jitter, caps and gaps, which can move it a little later).
+    pub leaves_at: String,
     #[serde(skip)]
     at: i64,
 }
@@ -215,6 +219,22 @@ pub async fn gather(
     let mut sends = Vec::new();
     for s in store.steps_due_before(tomorrow).await? {
         let seq = catalog.sequence(&s.sequence_id);
+        // Only what leaves today: a step due today whose window opens tomorrow waits for it.
+        let leaves = match seq {
+            Some(q) => {
+                let lead_tz = s.timezone.as_deref().and_then(|t| parse_tz(t).ok());
+                leaves_at(
+                    &q.window,
+                    q.window.zone_for(lead_tz, config.timezone),
+                    s.due_at,
+                    now,
+                )
+            }
+            None => Some(s.due_at.max(now.timestamp())),
+        };
+        let Some(leaves) = leaves.filter(|t| *t < tomorrow) else {
+            continue;
+        };
         let from = seq.and_then(|q| {
             choose_mailbox(
                 config,
@@ -245,9 +265,12 @@ pub async fn gather(
             step_kind,
             mailbox: from.map(|m| m.name.clone()),
             due_at: rfc3339(s.due_at),
-            at: s.due_at,
+            leaves_at: rfc3339(leaves),
+            at: leaves,
         });
     }
+
+    sends.sort_by_key(|s| (s.at, s.enrollment));
 
     let mut counts = DayCounts {
         date: DateTime::from_timestamp(yesterday, 0)
@@ -447,6 +470,14 @@ pub fn render(d: &Digest) -> Rendered {
     }
 }
 
+/// When a step due at `due` leaves, seen at `now`: at once if it is due and the window is
+/// open, else at the window's next opening in `tz` (the lead's zone). None when the window
+/// never opens (the scheduler pauses such an enrollment).
+fn leaves_at(window: &SendWindow, tz: Tz, due: i64, now: DateTime<Utc>) -> Option<i64> {
+    let from = DateTime::from_timestamp(due.max(now.timestamp()), 0)?;
+    window.next_opening(tz, from).map(|t| t.timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,5 +573,38 @@ YESTERDAY (Tuesday 1 December)\n  \
         assert!(r.body.contains("REPLIES WAITING FOR YOU (30)"));
         assert!(r.body.contains("  … and 5 more: drumbeat replies\n"));
         assert_eq!(r.body.matches("drumbeat reply handled").count(), 25);
+    }
+
+    #[test]
+    fn a_step_leaves_when_due_or_at_the_windows_next_opening() {
+        let w = SendWindow::business_hours();
+        let ny: Tz = "America/New_York".parse().expect("zone");
+        let la: Tz = "America/Los_Angeles".parse().expect("zone");
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).expect("time").to_utc();
+        // Wednesday 2 December 2026, 10:00 in New York.
+        let now = t("2026-12-02T15:00:00Z");
+        // Due an hour ago, window open: now.
+        let due = t("2026-12-02T14:00:00Z").timestamp();
+        assert_eq!(leaves_at(&w, ny, due, now), Some(now.timestamp()));
+        // Due at 18:00 New York time: the next morning at 09:00.
+        let due = t("2026-12-02T23:00:00Z").timestamp();
+        assert_eq!(
+            leaves_at(&w, ny, due, now),
+            Some(t("2026-12-03T14:00:00Z").timestamp())
+        );
+        // The same instant in Los Angeles is 15:00, inside its window.
+        assert_eq!(leaves_at(&w, la, due, now), Some(due));
+        // Due Saturday: Monday 09:00.
+        let due = t("2026-12-05T15:00:00Z").timestamp();
+        assert_eq!(
+            leaves_at(&w, ny, due, now),
+            Some(t("2026-12-07T14:00:00Z").timestamp())
+        );
+        // A window that never opens: never.
+        let never = SendWindow {
+            days: crate::schedule::Weekdays::NONE,
+            ..SendWindow::business_hours()
+        };
+        assert_eq!(leaves_at(&never, ny, due, now), None);
     }
 }

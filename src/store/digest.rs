@@ -56,6 +56,8 @@ pub struct DueStep {
     pub company: Option<String>,
     /// Owner as stored.
     pub owner: Option<String>,
+    /// The lead's own time zone (IANA name), if known.
+    pub timezone: Option<String>,
 }
 
 /// How many events of one kind a period had for one mailbox (or, for events that name no
@@ -111,7 +113,7 @@ impl Store {
     pub async fn steps_due_before(&self, before: i64) -> Result<Vec<DueStep>, StoreError> {
         let rows = sqlx::query(
             "SELECT e.id, e.sequence_id, e.next_step_id, e.next_due_at, e.mailbox, l.email, l.first_name, \
-               l.last_name, l.company, l.owner \
+               l.last_name, l.company, l.owner, l.timezone \
              FROM enrollments e JOIN leads l ON l.id = e.lead_id \
              WHERE e.state = 'active' AND e.next_due_at < $1 ORDER BY e.next_due_at, e.id LIMIT $2",
         )
@@ -132,6 +134,7 @@ impl Store {
                     last_name: r.try_get("last_name")?,
                     company: r.try_get("company")?,
                     owner: r.try_get("owner")?,
+                    timezone: r.try_get("timezone")?,
                 })
             })
             .collect()
