@@ -189,7 +189,7 @@ impl Store {
         let mut out = HashMap::new();
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
-                "SELECT {LEAD_COLUMNS}, (SELECT domain FROM accounts a WHERE a.id = leads.account_id) AS account FROM leads WHERE id IN ({})",
+                "SELECT {LEAD_COLUMNS}, (SELECT domain FROM accounts a WHERE a.id = leads.account_id) AS account FROM leads WHERE forgotten_at IS NULL AND id IN ({})",
                 in_list(self.backend, chunk.len())
             );
             let mut q = sqlx::query(built(sql));
@@ -206,10 +206,12 @@ impl Store {
 
     /// Number of leads stored.
     pub async fn count_leads(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM leads")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?)
+        Ok(
+            sqlx::query("SELECT COUNT(*) AS n FROM leads WHERE forgotten_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?,
+        )
     }
 }
 

@@ -105,7 +105,7 @@ impl Store {
     ) -> Result<Vec<StoredLead>, StoreError> {
         let sql = format!(
             "SELECT {LEAD_COLUMNS}, (SELECT domain FROM accounts a WHERE a.id = leads.account_id) AS account \
-             FROM leads WHERE {cond} ORDER BY id"
+             FROM leads WHERE forgotten_at IS NULL AND ({cond}) ORDER BY id"
         );
         let mut q = sqlx::query(built(sql));
         if let Some(a) = arg {

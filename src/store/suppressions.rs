@@ -261,45 +261,71 @@ impl Store {
         rows.iter().map(suppression_row).collect()
     }
 
-    /// Erases a person: their lead, enrollments, touches and tasks are deleted, events about
-    /// them lose every detail and the link to them, their enrollments and touches (counts per
-    /// kind, sequence and step in reports stay), plain suppression
-    /// entries are replaced by the address's hash so they are never emailed again. Returns
-    /// whether a lead was stored.
+    /// Erases a person. Deleted: their enrollments, touches, tasks, inbound mail, notifications
+    /// and outgoing webhook payloads. Their lead row stays, anonymous: every personal field is
+    /// erased (the address becomes `forgotten:ID`) and `forgotten_at` set, so that their events
+    /// keep one anonymous lead and past reports keep their numbers. Events keep only the words
+    /// reports read ([`REPORT_KEYS`]), and their enrollment and touch ids are negated: they
+    /// still tie a reply to the email it answers, yet point at no row, and no later row can take
+    /// them (SQLite gives a deleted row's id to the next one). Plain suppression entries are
+    /// replaced by the address's hash, so they are never emailed again. Returns whether a lead
+    /// was stored.
     pub async fn forget(&self, email: &Email, now: i64) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let lead: Option<i64> = sqlx::query("SELECT id FROM leads WHERE email = $1")
-            .bind(email.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get("id"))
-            .transpose()?;
+        let lead: Option<i64> =
+            sqlx::query("SELECT id FROM leads WHERE email = $1 AND forgotten_at IS NULL")
+                .bind(email.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("id"))
+                .transpose()?;
         if let Some(id) = lead {
-            // Enrollment and touch ids go too: SQLite gives a deleted row's id to the next
-            // row, which would make these events read as someone else's history.
+            let events = sqlx::query("SELECT id, data FROM events WHERE lead_id = $1")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+            for e in &events {
+                let event: i64 = e.try_get("id")?;
+                let data: String = e.try_get("data")?;
+                sqlx::query(
+                    "UPDATE events SET enrollment_id = -ABS(enrollment_id), touch_id = -ABS(touch_id), \
+                     data = $1 WHERE id = $2",
+                )
+                .bind(report_words(&data))
+                .bind(event)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // Payloads name the person; a pending one is not sent after they asked to be
+            // forgotten.
             sqlx::query(
-                "UPDATE events SET lead_id = NULL, enrollment_id = NULL, touch_id = NULL, data = '{}' \
-                 WHERE lead_id = $1",
+                "DELETE FROM webhook_deliveries WHERE event_id IN (SELECT id FROM events WHERE lead_id = $1)",
             )
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM tasks WHERE lead_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM touches WHERE lead_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM enrollments WHERE lead_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM leads WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            for table in [
+                "notifications",
+                "inbound",
+                "tasks",
+                "touches",
+                "enrollments",
+            ] {
+                sqlx::query(built(format!("DELETE FROM {table} WHERE lead_id = $1")))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
+                "UPDATE leads SET email = $1, first_name = NULL, last_name = NULL, company = NULL, \
+                   title = NULL, timezone = NULL, phone = NULL, account_id = NULL, custom = '{}', \
+                   fingerprint = 0, updated_at = $2, forgotten_at = $2 WHERE id = $3",
+            )
+            .bind(format!("forgotten:{id}"))
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query("DELETE FROM suppressions WHERE value = $1")
             .bind(email.as_str())
@@ -316,6 +342,24 @@ impl Store {
         tx.commit().await?;
         Ok(lead.is_some())
     }
+}
+
+/// The words of an event's data that reports read, which say nothing about the person: the A/B
+/// variant, where the lead came from, the rep's outcome word, who stopped the sequence, the
+/// reply's sort.
+pub const REPORT_KEYS: [&str; 5] = ["variant", "source", "outcome", "by", "kind"];
+
+/// `data` (a JSON object) with only [`REPORT_KEYS`]; `{}` for anything else.
+fn report_words(data: &str) -> String {
+    let kept: serde_json::Map<String, serde_json::Value> =
+        match serde_json::from_str::<serde_json::Value>(data) {
+            Ok(serde_json::Value::Object(m)) => m
+                .into_iter()
+                .filter(|(k, _)| REPORT_KEYS.contains(&k.as_str()))
+                .collect(),
+            _ => serde_json::Map::new(),
+        };
+    serde_json::Value::Object(kept).to_string()
 }
 
 fn suppression_row(r: &sqlx::any::AnyRow) -> Result<SuppressionRow, StoreError> {

@@ -158,7 +158,7 @@ impl Store {
             "SELECT e.id, e.at, e.kind, e.lead_id, e.enrollment_id, e.touch_id, e.sequence_id, \
                e.step_id, e.mailbox, e.data, l.email, l.first_name, l.last_name, l.company, \
                t.message_id, t.subject \
-             FROM events e LEFT JOIN leads l ON l.id = e.lead_id LEFT JOIN touches t ON t.id = e.touch_id \
+             FROM events e LEFT JOIN leads l ON l.id = e.lead_id AND l.forgotten_at IS NULL LEFT JOIN touches t ON t.id = e.touch_id \
              WHERE e.id > $1 ORDER BY e.id LIMIT $2",
         )
         .bind(after)

@@ -394,3 +394,70 @@ async fn a_report_for_a_past_period_does_not_change_when_later_events_arrive() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn forgetting_people_leaves_past_reports_as_they_were() {
+    for_each_store("report_forget", |s| async move {
+        seed(&s).await;
+        let groupings = [
+            Grouping::Rep,
+            Grouping::Sequence,
+            Grouping::Step,
+            Grouping::Variant,
+            Grouping::Source,
+        ];
+        let mut before = Vec::new();
+        for by in groupings {
+            before.push(rows(&s, by).await);
+        }
+        let (p, now) = november();
+        let reps = ["ana".to_string(), "ben".to_string()];
+        let follow_before = report::follow_through(&s, &reps, &p, now)
+            .await
+            .expect("follow-through");
+        // Ada (two emails, a reply marked interested), Bob (bounced), Cy (two sequences, an
+        // unsubscribe, a meeting) and Gus (stopped by hand after two emails) ask to be
+        // forgotten in December.
+        let forgot_at = t("2026-12-05T10:00:00Z");
+        for email in [
+            "ada@a.example",
+            "bob@b.example",
+            "cy@c.example",
+            "gus@g.example",
+        ] {
+            let email = drumbeat::lead::Email::parse(email).expect("address");
+            assert!(
+                s.forget(&email, forgot_at).await.expect("forget"),
+                "{}",
+                s.engine
+            );
+        }
+        assert_eq!(
+            s.int(
+                "SELECT COUNT(*) FROM leads WHERE email LIKE '%@%.example' AND id IN (1, 2, 3, 7)"
+            )
+            .await,
+            0
+        );
+        for (by, before) in groupings.into_iter().zip(before) {
+            assert_eq!(
+                rows(&s, by).await,
+                before,
+                "{}: --by {}",
+                s.engine,
+                by.as_str()
+            );
+        }
+        let mut follow = report::follow_through(&s, &reps, &p, now)
+            .await
+            .expect("follow-through");
+        // Tasks overdue are a state of now, not of November: Gus's call went with him.
+        assert_eq!(
+            (follow[1].tasks_overdue, follow_before[1].tasks_overdue),
+            (0, 1)
+        );
+        follow[1].tasks_overdue = 1;
+        assert_eq!(follow, follow_before, "{}", s.engine);
+    })
+    .await;
+}

@@ -457,6 +457,15 @@ async fn forget_erases_the_person_and_keeps_only_a_hash_and_anonymous_event_coun
             s.record_event(&ev, NOW + 10).await.expect("event");
         }
         s.suppress("jane.doe@acme.com", "unsubscribed", None, NOW + 20).await.expect("suppress");
+        // An outgoing webhook about each reply, still pending: its payload names the person.
+        for id in [jane, joe] {
+            s.exec(&format!(
+                "INSERT INTO webhook_deliveries (endpoint, event_id, kind, payload, state, next_attempt_at, created_at) \
+                 SELECT 'crm', id, kind, '{{\"email\":\"x\"}}', 'pending', {NOW}, {NOW} FROM events WHERE lead_id = {} AND kind = 'replied'",
+                id.0
+            ))
+            .await;
+        }
         let events_before = s.int("SELECT COUNT(*) FROM events").await;
         let jane_events = s.events_for_lead(jane).await.expect("read").len() as i64;
         assert!(jane_events >= 4, "{}: {jane_events}", s.engine);
@@ -466,18 +475,61 @@ async fn forget_erases_the_person_and_keeps_only_a_hash_and_anonymous_event_coun
         assert!(s.lead_by_email(&email("jane.doe@acme.com")).await.expect("read").is_none());
         assert!(s.enrollments_for_lead(jane).await.expect("read").is_empty(), "{}", s.engine);
         assert!(s.touches_for_lead(jane).await.expect("read").is_empty(), "{}", s.engine);
-        assert!(s.events_for_lead(jane).await.expect("read").is_empty(), "{}", s.engine);
-        for table in ["leads WHERE id", "enrollments WHERE lead_id", "touches WHERE lead_id", "tasks WHERE lead_id", "events WHERE lead_id"] {
-            assert_eq!(s.int(&format!("SELECT COUNT(*) FROM {table} = {}", jane.0)).await, 0, "{}: {table}", s.engine);
+        for table in ["enrollments", "touches", "tasks", "inbound", "notifications"] {
+            assert_eq!(s.int(&format!("SELECT COUNT(*) FROM {table} WHERE lead_id = {}", jane.0)).await, 0, "{}: {table}", s.engine);
         }
-        // Reports keep their numbers: the events stay, anonymous and without details.
+        // Her lead row stays, with nothing about her, so that her events keep one lead.
+        let row = s
+            .rows(&format!("SELECT email, first_name, last_name, company, custom, account_id, forgotten_at FROM leads WHERE id = {}", jane.0))
+            .await;
+        assert_eq!(
+            row,
+            vec![vec![
+                Some(format!("forgotten:{}", jane.0)),
+                None,
+                None,
+                None,
+                Some("{}".to_string()),
+                None,
+                Some((NOW + 30).to_string())
+            ]],
+            "{}",
+            s.engine
+        );
+        assert_eq!(s.count_leads().await.expect("count"), 1, "{}: only Joe is a lead now", s.engine);
+        assert!(s.unowned_leads().await.expect("read").iter().all(|l| l.id != jane), "{}", s.engine);
+        // Reports keep their numbers: the events stay, on her anonymous lead, with no details;
+        // their enrollment and touch ids are negated (no row has them, none ever will).
         assert_eq!(s.int("SELECT COUNT(*) FROM events").await, events_before, "{}", s.engine);
-        assert_eq!(s.int("SELECT COUNT(*) FROM events WHERE lead_id IS NULL AND data = '{}' AND kind = 'replied'").await, 1);
+        assert_eq!(
+            s.int(&format!("SELECT COUNT(*) FROM events WHERE lead_id = {} AND (enrollment_id IS NULL OR enrollment_id < 0) AND (touch_id IS NULL OR touch_id < 0)", jane.0)).await,
+            jane_events,
+            "{}",
+            s.engine
+        );
+        assert_eq!(s.int(&format!("SELECT COUNT(*) FROM events WHERE lead_id = {} AND data = '{{}}' AND kind = 'replied'", jane.0)).await, 1);
         assert_eq!(
             s.int("SELECT COUNT(*) FROM events WHERE data LIKE '%jane%' OR data LIKE '%Jane%'").await,
             1,
             "{}: only joe's own reply event still quotes text",
             s.engine
+        );
+        assert_eq!(
+            s.int("SELECT COUNT(*) FROM leads WHERE email LIKE '%jane%' OR custom LIKE '%Jane%' OR first_name = 'Jane'").await,
+            0,
+            "{}",
+            s.engine
+        );
+        // Her pending webhook is dropped, not sent; Joe's stays.
+        assert_eq!(
+            s.int("SELECT COUNT(*) FROM webhook_deliveries").await,
+            1,
+            "{}",
+            s.engine
+        );
+        assert_eq!(
+            s.int(&format!("SELECT COUNT(*) FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE e.lead_id = {}", joe.0)).await,
+            1
         );
         // Joe is untouched.
         assert_eq!(s.enrollments_for_lead(joe).await.expect("read").len(), 1);
@@ -566,8 +618,22 @@ async fn events_of_a_forgotten_person_never_attach_to_a_later_enrollment() {
             s.engine
         );
         assert_eq!(s.int(&format!("SELECT COUNT(*) FROM events WHERE touch_id = {touch}")).await, 1, "{}", s.engine);
-        // gone@'s arrival, enrollment and email: anonymous, but still counted in reports.
-        assert_eq!(s.int("SELECT COUNT(*) FROM events WHERE lead_id IS NULL").await, 3, "{}: counts stay", s.engine);
+        // gone@'s arrival, enrollment and email: on its anonymous lead, still counted in
+        // reports, tied to its own enrollment and touch by their negated ids.
+        let gone = s.int("SELECT id FROM leads WHERE email LIKE 'forgotten:%'").await;
+        assert_eq!(s.int(&format!("SELECT COUNT(*) FROM events WHERE lead_id = {gone}")).await, 3, "{}: counts stay", s.engine);
+        assert_eq!(
+            s.int(&format!("SELECT COUNT(*) FROM events WHERE lead_id = {gone} AND enrollment_id = {}", -enrollment_ids[0])).await,
+            2,
+            "{}",
+            s.engine
+        );
+        assert_eq!(
+            s.int(&format!("SELECT COUNT(*) FROM events WHERE lead_id = {gone} AND touch_id = {}", -touch_ids[0])).await,
+            1,
+            "{}",
+            s.engine
+        );
         s.close().await;
     })
     .await;
