@@ -152,10 +152,22 @@ fn unknown(by: Grouping) -> &'static str {
 
 /// The rows of a report `by`, over `period`.
 pub async fn rows(store: &Store, by: Grouping, period: &Period) -> Result<Vec<Row>, StoreError> {
-    let (since, until) = (period.since.timestamp(), period.until.timestamp());
-    let activity = store.report_activity(by, since, until).await?;
-    let cohort = store.report_cohort(by, since, until).await?;
+    let (activity, cohort) = counts(store, by, period).await?;
     Ok(merge(by, activity, cohort))
+}
+
+/// The activity and cohort counts of a report `by`, read at once on two connections of the
+/// store (two cores for SQLite, whose queries each run on one).
+async fn counts(
+    store: &Store,
+    by: Grouping,
+    period: &Period,
+) -> Result<(Vec<ActivityCounts>, Vec<CohortCounts>), StoreError> {
+    let (since, until) = (period.since.timestamp(), period.until.timestamp());
+    tokio::try_join!(
+        store.report_activity(by, since, until),
+        store.report_cohort(by, since, until)
+    )
 }
 
 /// Activity and cohort counts joined on their key, sorted by key.
@@ -310,9 +322,7 @@ pub async fn build(
     reps: &[String],
     now: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
-    let (since, until) = (period.since.timestamp(), period.until.timestamp());
-    let activity = store.report_activity(by, since, until).await?;
-    let cohort = store.report_cohort(by, since, until).await?;
+    let (activity, cohort) = counts(store, by, period).await?;
     // By rep, the follow-through view reads the same cohort.
     let follow_through = if by == Grouping::Rep {
         follow_through_of(store, reps, &cohort, now).await?
@@ -341,10 +351,17 @@ pub async fn dashboard(
     reps: &[String],
     now: DateTime<Utc>,
 ) -> Result<Dashboard, StoreError> {
-    let variants = rows(store, Grouping::Variant, period).await?;
-    let quarters = store
-        .report_quarter_hours(period.since.timestamp(), period.until.timestamp())
-        .await?;
+    // The parts at once, each query on a connection of its own: in two rounds of at most four
+    // queries (the SQLite pool's size), so that none waits for a connection.
+    let (variants, by_rep) = tokio::try_join!(
+        rows(store, Grouping::Variant, period),
+        build(store, Grouping::Rep, period, reps, now),
+    )?;
+    let (quarters, sequences, steps) = tokio::try_join!(
+        store.report_quarter_hours(period.since.timestamp(), period.until.timestamp()),
+        rows(store, Grouping::Sequence, period),
+        rows(store, Grouping::Step, period),
+    )?;
     let mut days: BTreeMap<NaiveDate, Day> = period
         .days()
         .into_iter()
@@ -368,13 +385,12 @@ pub async fn dashboard(
             d.replied += q.replied;
         }
     }
-    let by_rep = build(store, Grouping::Rep, period, reps, now).await?;
     Ok(Dashboard {
         period: period.out(),
         title: period.describe(),
         reps: by_rep.rows,
-        sequences: rows(store, Grouping::Sequence, period).await?,
-        steps: rows(store, Grouping::Step, period).await?,
+        sequences,
+        steps,
         ab_tests: ab_tests(&variants),
         variants,
         follow_through: by_rep.follow_through,
