@@ -208,6 +208,53 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
             )),
         });
     }
+    // Rep notifications that did not reach their rep: failed for good this past week, or
+    // waiting for another try.
+    for n in store
+        .notification_problems(now.timestamp() - 7 * 86_400)
+        .await?
+    {
+        let what = match (n.kind.as_str(), n.email.as_deref()) {
+            ("reply", Some(email)) => format!("the notice of {email}'s reply"),
+            ("reply", None) => "a reply notice".to_string(),
+            _ => "the daily digest".to_string(),
+        };
+        let to = n
+            .rep
+            .as_deref()
+            .map(|r| format!(" to {r}"))
+            .unwrap_or_default();
+        let (kind, detail) = if n.state == "failed" {
+            (
+                "notification-failed",
+                format!(
+                    "{what}{to} was given up after {} attempts: {}",
+                    n.attempts,
+                    n.error.as_deref().unwrap_or("")
+                ),
+            )
+        } else {
+            (
+                "notification-retrying",
+                format!(
+                    "{what}{to} failed {} times, tried again at {}: {}",
+                    n.attempts,
+                    utc(Some(n.at)),
+                    n.error.as_deref().unwrap_or("")
+                ),
+            )
+        };
+        needs_attention.push(Attention {
+            id: None,
+            kind: kind.into(),
+            email: n.email,
+            sequence: None,
+            step: None,
+            touch: None,
+            at: rfc3339(Some(n.at)),
+            detail: Some(detail),
+        });
+    }
     let status = Status {
         generated_at: now.to_rfc3339(),
         daemons,

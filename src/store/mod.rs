@@ -46,7 +46,7 @@ pub use events::{EventKind, EventRow, NewEvent};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy};
 pub use leads::{LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use metrics::{COUNTED_EVENTS, MetricsSnapshot};
-pub use notifications::{Notification, NotifyOutcome, ReplyNotice};
+pub use notifications::{Notification, NotificationProblem, NotifyOutcome, ReplyNotice};
 pub use provider_events::{ProviderEvent, ProviderKind, ProviderOutcome};
 pub use report::{ActivityCounts, CohortCounts, Grouping, POSITIVE_OUTCOMES, QuarterHour};
 pub use sent::SentRecord;

@@ -35,6 +35,24 @@ pub struct Notification {
     pub attempts: i64,
 }
 
+/// A notification that did not reach its rep, for `status`: failed for good, or retrying.
+#[derive(Debug, Clone)]
+pub struct NotificationProblem {
+    pub id: i64,
+    /// `reply` or `digest`.
+    pub kind: String,
+    /// The rep's mailbox name, once known.
+    pub rep: Option<String>,
+    /// The lead whose reply it is about.
+    pub email: Option<String>,
+    /// `failed` or `pending` (retrying).
+    pub state: String,
+    pub attempts: i64,
+    /// When it failed, or when it is tried next.
+    pub at: i64,
+    pub error: Option<String>,
+}
+
 /// What a reply's notice says, read from the event, the lead, its touch and the inbound row.
 #[derive(Debug, Clone)]
 pub struct ReplyNotice {
@@ -304,6 +322,38 @@ impl Store {
         .await?
         .rows_affected();
         Ok(n == 1)
+    }
+
+    /// Notifications that failed for good since `since`, and those waiting to be tried again
+    /// after a failed attempt, newest first (at most 50).
+    pub async fn notification_problems(
+        &self,
+        since: i64,
+    ) -> Result<Vec<NotificationProblem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT n.id, n.kind, n.rep, l.email, n.state, n.attempts, \
+               COALESCE(n.done_at, n.next_attempt_at) AS at, n.last_error \
+             FROM notifications n LEFT JOIN leads l ON l.id = n.lead_id AND l.forgotten_at IS NULL \
+             WHERE (n.state = 'failed' AND n.done_at >= $1) OR (n.state = 'pending' AND n.attempts > 0) \
+             ORDER BY at DESC, n.id DESC LIMIT 50",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(NotificationProblem {
+                    id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    rep: r.try_get("rep")?,
+                    email: r.try_get("email")?,
+                    state: r.try_get("state")?,
+                    attempts: r.try_get("attempts")?,
+                    at: r.try_get("at")?,
+                    error: r.try_get("last_error")?,
+                })
+            })
+            .collect()
     }
 
     /// Gives back the notifications `instance` holds (a stop): due again at once.

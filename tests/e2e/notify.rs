@@ -324,6 +324,33 @@ fn a_notification_email_the_server_refused_is_retried_later() {
     let (r, _) = run_once(&s.p, "2026-03-05T15:10:00Z");
     assert_eq!(r["notifications"]["retrying"], 1, "{r:#}");
     assert_eq!(r["webhooks"]["delivered"], 1, "{r:#}");
+    // `status` says so, with the lead and the error.
+    let problems = |at_time: &str| -> Vec<(String, String)> {
+        at(&s.p, at_time, &["status", "--json"]).json()["needs_attention"]
+            .as_array()
+            .expect("needs_attention")
+            .iter()
+            .filter(|a| {
+                a["kind"]
+                    .as_str()
+                    .is_some_and(|k| k.starts_with("notification-"))
+            })
+            .map(|a| {
+                (
+                    a["kind"].as_str().unwrap_or_default().to_string(),
+                    a["detail"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let p = problems("2026-03-05T15:10:05Z");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].0, "notification-retrying");
+    assert!(
+        p[0].1
+            .starts_with("the notice of ann@acme.example's reply to rep failed 1 times"),
+        "{p:?}"
+    );
     s.sink.restart(&[]);
     // Not before its time (30 s later), then once.
     let (r, _) = run_once(&s.p, "2026-03-05T15:10:20Z");
@@ -340,6 +367,61 @@ fn a_notification_email_the_server_refused_is_retried_later() {
     let (r, _) = run_once(&s.p, "2026-03-05T15:20:00Z");
     assert_eq!(r["notifications"]["sent"], 0, "{r:#}");
     assert_eq!(to_rep(&s.sink).len(), 1);
+    assert_eq!(
+        problems("2026-03-05T15:20:05Z"),
+        vec![],
+        "sent: nothing to see"
+    );
+}
+
+#[test]
+fn a_notification_email_the_server_rejects_shows_in_status_for_a_week() {
+    let test = "a_notification_email_the_server_rejects_shows_in_status_for_a_week";
+    let Some(mut s) = setup(
+        test,
+        "",
+        &[("ann@acme.example", "Ann")],
+        "2026-03-05T14:00:00Z",
+    ) else {
+        return;
+    };
+    let (r, _) = run_once(&s.p, "2026-03-05T15:00:00Z");
+    assert_eq!(r["sent"], 1, "{r:#}");
+    let (mid, subject) = sent_to(&s.sink, "ann@acme.example");
+    s.imap.append(
+        "INBOX",
+        &reply("ann@acme.example", &mid, &subject, "Yes please."),
+    );
+    // The rep's mail server refuses the recipient for good (550): no retry.
+    s.sink.restart(&["-f", "RCPT"]);
+    let (r, _) = run_once(&s.p, "2026-03-05T15:10:00Z");
+    assert_eq!(r["notifications"]["failed"], 1, "{r:#}");
+    let attention = |at_time: &str| -> Vec<serde_json::Value> {
+        at(&s.p, at_time, &["status", "--json"]).json()["needs_attention"]
+            .as_array()
+            .expect("needs_attention")
+            .iter()
+            .filter(|a| a["kind"] == "notification-failed")
+            .cloned()
+            .collect()
+    };
+    let a = attention("2026-03-06T09:00:00Z");
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert_eq!(a[0]["email"], "ann@acme.example");
+    let detail = a[0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with(
+            "the notice of ann@acme.example's reply to rep was given up after 1 attempts: "
+        ) && detail.contains("5"),
+        "{detail}"
+    );
+    let text = at(&s.p, "2026-03-06T09:00:00Z", &["status"]).stdout;
+    assert!(text.contains("notification-failed"), "{text}");
+    // A week later it is old news.
+    assert_eq!(
+        attention("2026-03-12T15:10:01Z"),
+        Vec::<serde_json::Value>::new()
+    );
 }
 
 #[test]
