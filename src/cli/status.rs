@@ -228,7 +228,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
             (
                 "notification-failed",
                 format!(
-                    "{what}{to} was given up after {} attempts: {}",
+                    "{what}{to} was given up (attempts: {}): {}",
                     n.attempts,
                     n.error.as_deref().unwrap_or("")
                 ),
@@ -237,9 +237,9 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
             (
                 "notification-retrying",
                 format!(
-                    "{what}{to} failed {} times, tried again at {}: {}",
-                    n.attempts,
+                    "{what}{to} will be tried again at {} (attempts so far: {}): {}",
                     utc(Some(n.at)),
+                    n.attempts,
                     n.error.as_deref().unwrap_or("")
                 ),
             )

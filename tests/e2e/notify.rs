@@ -348,7 +348,8 @@ fn a_notification_email_the_server_refused_is_retried_later() {
     assert_eq!(p[0].0, "notification-retrying");
     assert!(
         p[0].1
-            .starts_with("the notice of ann@acme.example's reply to rep failed 1 times"),
+            .starts_with("the notice of ann@acme.example's reply to rep will be tried again at ")
+            && p[0].1.contains(" (attempts so far: 1): "),
         "{p:?}"
     );
     s.sink.restart(&[]);
@@ -411,7 +412,7 @@ fn a_notification_email_the_server_rejects_shows_in_status_for_a_week() {
     let detail = a[0]["detail"].as_str().unwrap_or_default();
     assert!(
         detail.starts_with(
-            "the notice of ann@acme.example's reply to rep was given up after 1 attempts: "
+            "the notice of ann@acme.example's reply to rep was given up (attempts: 1): "
         ) && detail.contains("5"),
         "{detail}"
     );
