@@ -114,8 +114,10 @@ run() {
 for by in rep sequence step variant source; do
     run "--by $by (last 30 days)" --by "$by"
 done
-run "--by rep --since 90d" --by rep --since 90d
-run "--by sequence --since 90d" --by sequence --since 90d
+for by in rep sequence step variant source; do
+    run "--by $by --since 90d" --by "$by" --since 90d
+done
 run "--by rep --since 365d (everything)" --by rep --since 365d
 run "--by variant --since 365d (everything)" --by variant --since 365d
 run "--html (last 30 days, every grouping)" --html "$WORK/report.html"
+run "--html --since 90d" --html "$WORK/report.html" --since 90d

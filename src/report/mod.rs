@@ -156,18 +156,44 @@ pub async fn rows(store: &Store, by: Grouping, period: &Period) -> Result<Vec<Ro
     Ok(merge(by, activity, cohort))
 }
 
-/// The activity and cohort counts of a report `by`, read at once on two connections of the
-/// store (two cores for SQLite, whose queries each run on one).
+/// The activity and cohort counts of a report `by`, read at once on three connections of the
+/// store: the activity in two halves of the people, and the cohort. SQLite runs each query on
+/// one core; most of a long period's time goes to sorting the activity for its GROUP BY, and
+/// the halves share it out.
 async fn counts(
     store: &Store,
     by: Grouping,
     period: &Period,
 ) -> Result<(Vec<ActivityCounts>, Vec<CohortCounts>), StoreError> {
     let (since, until) = (period.since.timestamp(), period.until.timestamp());
-    tokio::try_join!(
-        store.report_activity(by, since, until),
+    let (first, second, cohort) = tokio::try_join!(
+        store.report_activity_part(by, since, until, 0, 2),
+        store.report_activity_part(by, since, until, 1, 2),
         store.report_cohort(by, since, until)
-    )
+    )?;
+    Ok((add_up(first, second), cohort))
+}
+
+/// Two parts' activity counts as one: each count is of events or of distinct people, and no
+/// person is in both parts.
+fn add_up(first: Vec<ActivityCounts>, second: Vec<ActivityCounts>) -> Vec<ActivityCounts> {
+    let mut groups: BTreeMap<Vec<Option<String>>, ActivityCounts> = BTreeMap::new();
+    for a in first.into_iter().chain(second) {
+        let g = groups
+            .entry(a.key.clone())
+            .or_insert_with(|| ActivityCounts {
+                key: a.key.clone(),
+                ..ActivityCounts::default()
+            });
+        g.sent += a.sent;
+        g.emailed += a.emailed;
+        g.replied += a.replied;
+        g.positive += a.positive;
+        g.meetings += a.meetings;
+        g.bounced += a.bounced;
+        g.unsubscribed += a.unsubscribed;
+    }
+    groups.into_values().collect()
 }
 
 /// Activity and cohort counts joined on their key, sorted by key.
@@ -351,17 +377,15 @@ pub async fn dashboard(
     reps: &[String],
     now: DateTime<Utc>,
 ) -> Result<Dashboard, StoreError> {
-    // The parts at once, each query on a connection of its own: in two rounds of at most four
-    // queries (the SQLite pool's size), so that none waits for a connection.
-    let (variants, by_rep) = tokio::try_join!(
-        rows(store, Grouping::Variant, period),
-        build(store, Grouping::Rep, period, reps, now),
-    )?;
-    let (quarters, sequences, steps) = tokio::try_join!(
+    // One part after the other, each on several connections at once (see `counts`): at most
+    // the SQLite pool's four, so that no query waits for a connection.
+    let variants = rows(store, Grouping::Variant, period).await?;
+    let by_rep = build(store, Grouping::Rep, period, reps, now).await?;
+    let (quarters, sequences) = tokio::try_join!(
         store.report_quarter_hours(period.since.timestamp(), period.until.timestamp()),
         rows(store, Grouping::Sequence, period),
-        rows(store, Grouping::Step, period),
     )?;
+    let steps = rows(store, Grouping::Step, period).await?;
     let mut days: BTreeMap<NaiveDate, Day> = period
         .days()
         .into_iter()

@@ -63,6 +63,29 @@ async fn migrations_apply_on_a_fresh_database_and_reopening_is_idempotent() {
     .await;
 }
 
+/// The SQLite drumbeat links is built as .cargo/config.toml says: each connection with its own
+/// page cache and no global memory statistics, so that queries on several connections at once
+/// (a report's parts, the click writer beside the scheduler) do not take turns on one mutex.
+#[tokio::test]
+async fn sqlite_connections_share_no_global_mutex() {
+    let s = fresh_sqlite_store().await;
+    let options: Vec<String> = s
+        .rows("PRAGMA compile_options")
+        .await
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect();
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "{options:?}"
+    );
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "{options:?}"
+    );
+    s.close().await;
+}
+
 #[tokio::test]
 async fn opening_a_sqlite_store_creates_its_missing_folder() {
     let dir = tempfile::tempdir().expect("a temp dir");
