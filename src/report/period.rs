@@ -41,7 +41,8 @@ impl Period {
         let since_at =
             parse_since(since.trim(), tz, now).map_err(|e| format!("--since {since:?}: {e}"))?;
         let until_at = match until {
-            None => now,
+            // The store keeps whole seconds: what happened in this second so far is in.
+            None => DateTime::from_timestamp(now.timestamp() + 1, 0).unwrap_or(now),
             Some(u) => parse_until(u.trim(), tz).map_err(|e| format!("--until {u:?}: {e}"))?,
         };
         if since_at >= until_at {
@@ -157,9 +158,12 @@ mod tests {
     fn days_back_start_at_local_midnight_today_included() {
         let ny: Tz = "America/New_York".parse().unwrap();
         // 02:00 UTC on Dec 2 is still Dec 1 in New York.
-        let p = Period::parse("1d", None, ny, at("2026-12-02T02:00:00Z")).unwrap();
+        let p = Period::parse("1d", None, ny, at("2026-12-02T02:00:00.250Z")).unwrap();
         assert_eq!(p.since, at("2026-12-01T05:00:00Z"));
-        assert_eq!(p.until, at("2026-12-02T02:00:00Z"));
+        // Up to now, this second included: an event stored at 02:00:00 (the store keeps whole
+        // seconds) a quarter second ago is in the report.
+        assert_eq!(p.until, at("2026-12-02T02:00:01Z"));
+        assert!(at("2026-12-02T02:00:00Z").timestamp() < p.until.timestamp());
         let p = Period::parse("30d", None, ny, at("2026-12-02T02:00:00Z")).unwrap();
         // Nov 2 local midnight; DST ended Nov 1, so it is UTC-5.
         assert_eq!(p.since, at("2026-11-02T05:00:00Z"));
