@@ -121,13 +121,46 @@ impl Recorder {
     }
 }
 
-/// Two clicks of one email in the same instant are not a person's: a person does not click two
-/// links within a millisecond (the store only sees clicks committed before this batch).
+/// Two clicks of one email in the same second are not a person's: a person does not click two
+/// links at once (the store only sees clicks committed before this batch). A batch can span
+/// longer than that when the store was slow, so the second counts, not the batch.
 fn mark_bursts(hits: &mut [Hit]) {
     let mut seen = std::collections::HashSet::new();
     for h in hits.iter_mut().filter(|h| h.link.is_some()) {
-        if !seen.insert(h.message_id.clone()) && h.why.is_none() {
+        if !seen.insert((h.message_id.clone(), h.at)) && h.why.is_none() {
             h.why = Some("several links clicked at once");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn click(message_id: &str, link: u16, at: i64) -> Hit {
+        Hit {
+            message_id: message_id.into(),
+            link: Some(link),
+            url: Some("https://example.com/".into()),
+            why: None,
+            at,
+        }
+    }
+
+    #[test]
+    fn only_links_of_one_email_clicked_in_the_same_second_are_a_burst() {
+        let mut hits = vec![
+            click("<a@x>", 0, 100),
+            click("<a@x>", 1, 100),
+            click("<b@x>", 0, 100),
+            // A second later, in the same batch (the store was slow): a person may do that.
+            click("<a@x>", 2, 101),
+        ];
+        mark_bursts(&mut hits);
+        let why: Vec<_> = hits.iter().map(|h| h.why).collect();
+        assert_eq!(
+            why,
+            [None, Some("several links clicked at once"), None, None]
+        );
     }
 }

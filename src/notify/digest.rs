@@ -230,7 +230,8 @@ pub async fn gather(
                     now,
                 )
             }
-            None => Some(s.due_at.max(now.timestamp())),
+            // Its sequence is gone from the catalog: the scheduler pauses it, nothing leaves.
+            None => None,
         };
         let Some(leaves) = leaves.filter(|t| *t < tomorrow) else {
             continue;

@@ -265,7 +265,7 @@ impl Store {
     /// and outgoing webhook payloads. Their lead row stays, anonymous: every personal field is
     /// erased (the address becomes `forgotten:ID`) and `forgotten_at` set, so that their events
     /// keep one anonymous lead and past reports keep their numbers. Events keep only the words
-    /// reports read ([`REPORT_KEYS`]), and their enrollment and touch ids are negated: they
+    /// reports read ([`REPORT_KEYS`], per kind), and their enrollment and touch ids are negated: they
     /// still tie a reply to the email it answers, yet point at no row, and no later row can take
     /// them (SQLite gives a deleted row's id to the next one). Plain suppression entries are
     /// replaced by the address's hash, so they are never emailed again. Returns whether a lead
@@ -280,26 +280,29 @@ impl Store {
                 .map(|r| r.try_get("id"))
                 .transpose()?;
         if let Some(id) = lead {
-            let events = sqlx::query("SELECT id, data FROM events WHERE lead_id = $1")
+            let events = sqlx::query("SELECT id, kind, data FROM events WHERE lead_id = $1")
                 .bind(id)
                 .fetch_all(&mut *tx)
                 .await?;
             for e in &events {
                 let event: i64 = e.try_get("id")?;
+                let kind: String = e.try_get("kind")?;
                 let data: String = e.try_get("data")?;
                 sqlx::query(
                     "UPDATE events SET enrollment_id = -ABS(enrollment_id), touch_id = -ABS(touch_id), \
                      data = $1 WHERE id = $2",
                 )
-                .bind(report_words(&data))
+                .bind(report_words(&kind, &data))
                 .bind(event)
                 .execute(&mut *tx)
                 .await?;
             }
             // Payloads name the person; a pending one is not sent after they asked to be
-            // forgotten.
+            // forgotten. Their events' deliveries, and their reply notices' (a notification's
+            // webhook is queued with event_id = -its id).
             sqlx::query(
-                "DELETE FROM webhook_deliveries WHERE event_id IN (SELECT id FROM events WHERE lead_id = $1)",
+                "DELETE FROM webhook_deliveries WHERE event_id IN (SELECT id FROM events WHERE lead_id = $1) \
+                   OR (endpoint LIKE 'notify:%' AND event_id IN (SELECT -id FROM notifications WHERE lead_id = $1))",
             )
             .bind(id)
             .execute(&mut *tx)
@@ -344,18 +347,25 @@ impl Store {
     }
 }
 
-/// The words of an event's data that reports read, which say nothing about the person: the A/B
-/// variant, where the lead came from, the rep's outcome word, who stopped the sequence, the
-/// reply's sort.
-pub const REPORT_KEYS: [&str; 5] = ["variant", "source", "outcome", "by", "kind"];
+/// The words of an event's data that reports read, per kind of event, which say nothing about
+/// the person: where the lead came from, the A/B variant, who stopped the sequence, the
+/// reply's sort, the rep's outcome word.
+pub const REPORT_KEYS: [(&str, &str); 5] = [
+    ("received", "source"),
+    ("sent", "variant"),
+    ("stopped", "by"),
+    ("replied", "kind"),
+    ("reply-handled", "outcome"),
+];
 
-/// `data` (a JSON object) with only [`REPORT_KEYS`]; `{}` for anything else.
-fn report_words(data: &str) -> String {
+/// An event's `data` (a JSON object) with only the [`REPORT_KEYS`] of its `kind`; `{}` for
+/// anything else.
+fn report_words(kind: &str, data: &str) -> String {
     let kept: serde_json::Map<String, serde_json::Value> =
         match serde_json::from_str::<serde_json::Value>(data) {
             Ok(serde_json::Value::Object(m)) => m
                 .into_iter()
-                .filter(|(k, _)| REPORT_KEYS.contains(&k.as_str()))
+                .filter(|(k, _)| REPORT_KEYS.contains(&(kind, k.as_str())))
                 .collect(),
             _ => serde_json::Map::new(),
         };

@@ -457,6 +457,22 @@ async fn forget_erases_the_person_and_keeps_only_a_hash_and_anonymous_event_coun
             s.record_event(&ev, NOW + 10).await.expect("event");
         }
         s.suppress("jane.doe@acme.com", "unsubscribed", None, NOW + 20).await.expect("suppress");
+        // A meeting booked by a scheduling tool whose source names her, and the rep's notice of
+        // her reply, whose webhook is still pending.
+        let mut ev = NewEvent::about(EventKind::MeetingBooked, Some(jane));
+        ev.data = serde_json::json!({ "source": "Calendly: intro with Jane Doe" });
+        s.record_event(&ev, NOW + 11).await.expect("event");
+        s.exec(&format!(
+            "INSERT INTO notifications (id, kind, rep, lead_id, state, next_attempt_at, created_at) \
+             VALUES (77, 'reply', 'ana', {}, 'pending', {NOW}, {NOW})",
+            jane.0
+        ))
+        .await;
+        s.exec(&format!(
+            "INSERT INTO webhook_deliveries (endpoint, event_id, kind, payload, state, next_attempt_at, created_at) \
+             VALUES ('notify:ana', -77, 'notification', '{{\"text\":\"Jane Doe replied\"}}', 'pending', {NOW}, {NOW})"
+        ))
+        .await;
         // An outgoing webhook about each reply, still pending: its payload names the person.
         for id in [jane, joe] {
             s.exec(&format!(
@@ -520,7 +536,7 @@ async fn forget_erases_the_person_and_keeps_only_a_hash_and_anonymous_event_coun
             "{}",
             s.engine
         );
-        // Her pending webhook is dropped, not sent; Joe's stays.
+        // Her pending webhooks (the reply's, the notice's) are dropped, not sent; Joe's stays.
         assert_eq!(
             s.int("SELECT COUNT(*) FROM webhook_deliveries").await,
             1,
