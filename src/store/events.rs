@@ -186,22 +186,7 @@ pub(super) async fn insert(
     e: &NewEvent<'_>,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, data) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(now)
-    .bind(e.kind.as_str())
-    .bind(e.lead.map(|l| l.0))
-    .bind(e.enrollment.map(|x| x.0))
-    .bind(e.touch)
-    .bind(e.sequence)
-    .bind(e.step)
-    .bind(e.mailbox)
-    .bind(e.data.to_string())
-    .execute(conn)
-    .await?;
-    Ok(())
+    insert_returning_id(conn, e, now).await.map(|_| ())
 }
 
 /// Records an event inside the caller's transaction; returns its id.

@@ -394,15 +394,7 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        sqlx::query(
-            "INSERT INTO settings (name, value, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(digest_setting(rep))
-        .bind(occurrence.to_string())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        super::settings::put(&mut tx, &digest_setting(rep), &occurrence.to_string(), now).await?;
         tx.commit().await?;
         Ok(added == 1)
     }

@@ -36,15 +36,26 @@ impl Store {
 
     /// Sets setting `name` to `value`.
     pub async fn set_setting(&self, name: &str, value: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO settings (name, value, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(name)
-        .bind(value)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        put(&mut conn, name, value, now).await
     }
+}
+
+/// Sets setting `name` to `value` on `conn` (inside the caller's transaction, if any).
+pub(super) async fn put(
+    conn: &mut sqlx::AnyConnection,
+    name: &str,
+    value: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO settings (name, value, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(name)
+    .bind(value)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -215,15 +215,7 @@ impl Store {
             .rows_affected();
         }
         for (endpoint, at) in cursors {
-            sqlx::query(
-                "INSERT INTO settings (name, value, updated_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            )
-            .bind(cursor_name(endpoint))
-            .bind(at.to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            super::settings::put(&mut tx, &cursor_name(endpoint), &at.to_string(), now).await?;
         }
         tx.commit().await?;
         Ok(added)

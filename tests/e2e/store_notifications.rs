@@ -5,7 +5,7 @@
 
 use drumbeat::store::{EnrollRequest, InboundFact, NotifyOutcome, StopPolicy};
 
-use crate::support::{NOW, email, for_each_store, named_lead};
+use crate::support::{NOW, StoreCase, email, for_each_store, named_lead};
 
 fn fact<'a>(kind: &'a str, key: &'a str, refs: &'a [String]) -> InboundFact<'a> {
     InboundFact {
@@ -29,36 +29,41 @@ fn policy(_: &str) -> StopPolicy {
     }
 }
 
+/// Jane (Acme), stored and enrolled in `cold`, its intro due at `due`; her lead id.
+async fn jane_in_cold(s: &StoreCase, due: i64) -> drumbeat::store::LeadId {
+    let ids = s
+        .upsert_leads(
+            &[named_lead("jane@acme.com", "Jane", "Acme")],
+            "t",
+            NOW,
+            false,
+        )
+        .await
+        .expect("upsert");
+    let address = email("jane@acme.com");
+    s.enroll(
+        "cold",
+        &[EnrollRequest {
+            lead: ids[0].0,
+            email: &address,
+            first_step: "intro",
+            due_at: due,
+        }],
+        NOW,
+        false,
+    )
+    .await
+    .expect("enroll");
+    ids[0].0
+}
+
 #[tokio::test]
 async fn a_reply_queues_one_notice_that_one_daemon_sends() {
     for_each_store(
         "a_reply_queues_one_notice_that_one_daemon_sends",
         |s| async move {
             let e = s.engine;
-            let ids = s
-                .upsert_leads(
-                    &[named_lead("jane@acme.com", "Jane", "Acme")],
-                    "t",
-                    NOW,
-                    false,
-                )
-                .await
-                .expect("upsert");
-            let jane = ids[0].0;
-            let address = email("jane@acme.com");
-            s.enroll(
-                "cold",
-                &[EnrollRequest {
-                    lead: jane,
-                    email: &address,
-                    first_step: "intro",
-                    due_at: NOW,
-                }],
-                NOW,
-                false,
-            )
-            .await
-            .expect("enroll");
+            jane_in_cold(&s, NOW).await;
             s.exec("UPDATE enrollments SET mailbox = 'ana'").await;
 
             // An out-of-office: nothing to tell.
@@ -272,30 +277,7 @@ async fn the_digest_queries_read_waiting_replies_due_steps_and_counts() {
         "the_digest_queries_read_waiting_replies_due_steps_and_counts",
         |s| async move {
             let e = s.engine;
-            let ids = s
-                .upsert_leads(
-                    &[named_lead("jane@acme.com", "Jane", "Acme")],
-                    "t",
-                    NOW,
-                    false,
-                )
-                .await
-                .expect("upsert");
-            let jane = ids[0].0;
-            let address = email("jane@acme.com");
-            s.enroll(
-                "cold",
-                &[EnrollRequest {
-                    lead: jane,
-                    email: &address,
-                    first_step: "intro",
-                    due_at: NOW + 100,
-                }],
-                NOW,
-                false,
-            )
-            .await
-            .expect("enroll");
+            jane_in_cold(&s, NOW + 100).await;
             s.exec("UPDATE leads SET owner = 'ana'").await;
             let due = s.steps_due_before(NOW + 101).await.expect("due");
             assert_eq!(due.len(), 1, "{e}");
@@ -391,7 +373,11 @@ async fn the_digest_queries_read_waiting_replies_due_steps_and_counts() {
                 1,
                 "{e}"
             );
-            assert!(s.forget(&address, NOW + 3).await.expect("forget"));
+            assert!(
+                s.forget(&email("jane@acme.com"), NOW + 3)
+                    .await
+                    .expect("forget")
+            );
             assert_eq!(s.int("SELECT COUNT(*) FROM notifications").await, 0, "{e}");
             s.close().await;
         },
