@@ -64,12 +64,19 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let store = open_store(&config).await?;
     let instance = args.instance.clone().unwrap_or_else(host_name);
     let fixed = args.now.or_else(super::fixed_now);
-    if fixed.is_some() && !args.once {
-        return Err(Failure::usage(
-            "DRUMBEAT_NOW is set: the long-running daemon only runs on the real clock (use run --once)",
-        ));
-    }
-    let clock = fixed.map_or(Clock::System, Clock::Fixed);
+    let clock = match fixed {
+        None => Clock::System,
+        Some(t) if args.once => Clock::Fixed(t),
+        // The long-running daemon needs time to pass: its clock starts at DRUMBEAT_NOW.
+        Some(t) => {
+            tracing::warn!(
+                start = %t.to_rfc3339(),
+                "DRUMBEAT_NOW is set: this daemon's clock starts at it and runs at the real pace \
+                 (unset it to send on the real clock)"
+            );
+            Clock::starting_at(t)
+        }
+    };
     let daemon = Daemon::new(config, catalog, store, instance, clock).map_err(Failure::failed)?;
     let recovered = daemon.start().await?;
     daemon.load_tokens().await.map_err(Failure::failed)?;

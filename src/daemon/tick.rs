@@ -382,12 +382,8 @@ impl Daemon {
                     continue;
                 };
                 let l = by_enrollment[&enrollment];
-                // Under a controlled clock (tests, `--now`), the send happens at `now`.
-                let done_at = if self.fixed_clock {
-                    now
-                } else {
-                    Utc::now().max(now)
-                };
+                // Under a fixed clock (tests, `--now`), the send happens at `now`.
+                let done_at = self.now().max(now);
                 self.record(
                     catalog, l, leads, past, touch, attempt, index, new_thread, delivery, done_at,
                     report, &mut sent,

@@ -16,7 +16,7 @@ use crate::sink::{Received, Sink};
 use crate::support::{Project, Run};
 
 /// A zone where it is around noon now, so a window of 00:00–23:59 every day stays open for
-/// hours whatever time the test runs (the long-running daemon only runs on the real clock).
+/// hours whatever time the test runs (these daemons run on the machine's clock).
 pub fn noon_zone() -> String {
     let offset = 12 - i64::from(Utc::now().hour());
     match offset {

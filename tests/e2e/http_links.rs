@@ -11,8 +11,8 @@ use std::time::Duration;
 use crate::support::{Project, wait_until};
 
 const LEAD: &str = "ada@lovelace.example";
-/// In the future of the real clock, so that the running daemon (real clock) finds nothing due
-/// and only `run --once` at these instants sends. Thursday 2027-03-04, 10:00 in New York.
+/// The project's clock: a running daemon starts there, finds the follow-up not yet due, and
+/// only `run --once` at T1 sends it. Thursday 2027-03-04, 10:00 in New York.
 const T0: &str = "2027-03-04T15:00:00Z";
 /// After the second step's due time (a week later).
 const T1: &str = "2027-03-11T15:00:00Z";
@@ -21,6 +21,7 @@ const T1: &str = "2027-03-11T15:00:00Z";
 /// thread), one lead, its intro sent to the outbox; the HTTP side on a port of its own.
 fn project() -> (Project, String) {
     let p = Project::shipped();
+    p.set_clock(T0);
     let base = p.http_base();
     for f in std::fs::read_dir(p.file("sequences"))
         .expect("sequences")
@@ -241,6 +242,9 @@ fn a_click_goes_only_to_the_emails_own_link_and_scanners_are_told_apart() {
         2,
         "two tracked links, not the unsubscribe one: {eml}"
     );
+    // An hour after delivery: a person reading the email (clicks within seconds of delivery
+    // are a scanner's).
+    p.set_clock("2027-03-04T16:00:00Z");
     let s = Served::start(&p, "links-click");
     let r = s
         .client

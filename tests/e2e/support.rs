@@ -16,6 +16,8 @@ pub fn repo() -> PathBuf {
 /// sample-leads.csv. Its store is a fresh SQLite file in its data/.
 pub struct Project {
     pub dir: TempDir,
+    /// The test's clock (see [`Project::set_clock`]).
+    clock: std::sync::Mutex<Option<String>>,
 }
 
 impl Project {
@@ -36,7 +38,30 @@ impl Project {
             text.replace("listen = \"127.0.0.1:8025\"", "listen = \"127.0.0.1:0\""),
         )
         .expect("write config.toml");
-        Project { dir }
+        Project {
+            dir,
+            clock: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Puts the project on a simulated timeline: from now on every command runs at `now`
+    /// (RFC 3339, through `DRUMBEAT_NOW`) and a daemon started with [`Project::spawn`] starts
+    /// its clock there. A test that fixes any instant fixes them all, so that nothing it does
+    /// depends on the day it runs (`scripts/test` runs the suite a second time with the
+    /// machine's clock a year ahead to prove it).
+    pub fn set_clock(&self, now: &str) {
+        *self
+            .clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(now.to_string());
+    }
+
+    /// The test's clock, when it has one.
+    pub fn clock(&self) -> Option<String> {
+        self.clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Gives the daemon's HTTP side a free loopback port of its own (listen and base_url);
@@ -97,24 +122,30 @@ impl Project {
         c.current_dir(self.path())
             .env_remove("DRUMBEAT_CONFIG")
             .env_remove("RUST_LOG")
+            .env_remove("DRUMBEAT_NOW")
             .args(args);
+        if let Some(now) = self.clock() {
+            c.env("DRUMBEAT_NOW", now);
+        }
         c
     }
 
     /// `drumbeat ARGS…` as a plain std Command, for a process the test spawns and signals
     /// (the long-running daemon).
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("drumbeat"))
-            .current_dir(self.path())
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("drumbeat"));
+        c.current_dir(self.path())
             .env_remove("DRUMBEAT_CONFIG")
             .env_remove("RUST_LOG")
             .env_remove("DRUMBEAT_NOW")
             .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start drumbeat")
+            .stderr(std::process::Stdio::null());
+        if let Some(now) = self.clock() {
+            c.env("DRUMBEAT_NOW", now);
+        }
+        c.spawn().expect("start drumbeat")
     }
 
     /// A listing of every file under the project (path and content), to prove a failed

@@ -172,9 +172,10 @@ fn the_test_verifier_agrees_with_the_spec_test_vector() {
     ));
 }
 
-/// A shipped project with the endpoints in `webhooks` (TOML) and the secret in a file.
+/// A shipped project at T0 with the endpoints in `webhooks` (TOML) and the secret in a file.
 fn project(webhooks: &str) -> Project {
     let p = Project::shipped();
+    p.set_clock(T0);
     p.write("webhook.secret", format!("{SECRET}\n"));
     let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
     p.write("config.toml", format!("{config}\n{webhooks}\n"));
