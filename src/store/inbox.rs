@@ -252,6 +252,20 @@ impl Store {
             tx.commit().await?;
             return Ok(InboundOutcome::Unmatched);
         };
+        // A bounce or an unsubscribe request ends a person's sequences (and may suppress them
+        // for good) only when it is tied to an email we sent: our Message-ID in its references
+        // or in the report's copy of our headers. One that only names an address could come
+        // from anyone (a forged delivery report, a spoofed From:); it waits for the rep.
+        let unverified = target.touch.is_none()
+            && matches!(fact.kind, "bounce-hard" | "bounce-soft" | "unsubscribe");
+        let rule = if unverified {
+            format!(
+                "{}; not tied to an email we sent, so not acted on",
+                fact.rule
+            )
+        } else {
+            fact.rule.to_string()
+        };
         let inserted = sqlx::query(
             "INSERT INTO inbound (mailbox, message_key, lead_id, enrollment_id, touch_id, kind, rule, evidence, received_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (mailbox, message_key) DO NOTHING",
@@ -262,7 +276,7 @@ impl Store {
         .bind(target.enrollment)
         .bind(target.touch)
         .bind(fact.kind)
-        .bind(fact.rule)
+        .bind(&rule)
         .bind(fact.evidence.to_string())
         .bind(fact.received_at)
         .bind(now)
@@ -272,6 +286,21 @@ impl Store {
         if inserted == 0 {
             tx.commit().await?;
             return Ok(InboundOutcome::Duplicate);
+        }
+        if unverified {
+            tracing::warn!(
+                mailbox = fact.mailbox,
+                kind = fact.kind,
+                lead = target.lead,
+                "a {} that names a lead but none of our emails: shown to the rep, not acted on",
+                fact.kind
+            );
+            tx.commit().await?;
+            return Ok(InboundOutcome::Recorded {
+                lead: target.lead,
+                enrollment: target.enrollment,
+                action: "unverified".into(),
+            });
         }
         // Kinds the rep need not look at are handled at once.
         if !matches!(fact.kind, "reply" | "later") || (fact.kind == "later" && fact.until.is_some())

@@ -146,6 +146,44 @@ impl Store {
         })
     }
 
+    /// Spends a provider's one-time token (Mailgun's), whatever event came with it, before
+    /// anything is recorded: true when it is new, or was seen with this same event (the
+    /// provider retrying); false when another event used it (a replayed signature). Tokens
+    /// seen before `forget_before` are dropped, since their signatures are refused as stale.
+    pub async fn spend_provider_token(
+        &self,
+        provider: &str,
+        token: &str,
+        event_id: &str,
+        now: i64,
+        forget_before: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM provider_tokens WHERE seen_at < $1")
+            .bind(forget_before)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO provider_tokens (provider, token, event_id, seen_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (provider, token) DO NOTHING",
+        )
+        .bind(provider)
+        .bind(token)
+        .bind(event_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let first: String =
+            sqlx::query("SELECT event_id FROM provider_tokens WHERE provider = $1 AND token = $2")
+                .bind(provider)
+                .bind(token)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("event_id")?;
+        tx.commit().await?;
+        Ok(first == event_id)
+    }
+
     /// How many provider events are recorded (for `status` and tests).
     pub async fn count_provider_events(&self, provider: &str) -> Result<i64, StoreError> {
         Ok(

@@ -414,6 +414,25 @@ fn mailgun_events_need_a_fresh_signature_and_a_complaint_suppresses() {
     let msg = refused(post(replay.to_string()), 403);
     assert!(msg.contains("replay"), "{msg}");
     assert_eq!(suppression(&p), None);
+    // An event we ignore spends its token too: its signature cannot carry a complaint later.
+    let mut accepted: Value = serde_json::from_str(&mailgun_body(
+        "delivered.json",
+        &id,
+        key,
+        now,
+        "token-accepted",
+    ))
+    .expect("JSON");
+    accepted["event-data"]["id"] = json!("accepted-event");
+    accepted["event-data"]["event"] = json!("accepted");
+    let v: Value = post(accepted.to_string()).json().expect("JSON");
+    assert_eq!(v["ignored"], 1, "{v}");
+    let mut replay = accepted.clone();
+    replay["event-data"]["id"] = json!("complaint-event");
+    replay["event-data"]["event"] = json!("complained");
+    let msg = refused(post(replay.to_string()), 403);
+    assert!(msg.contains("replay"), "{msg}");
+    assert_eq!(suppression(&p), None);
 
     let v: Value = post(mailgun_body(
         "complained.json",

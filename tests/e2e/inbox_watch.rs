@@ -267,6 +267,61 @@ fn hard_bounce_in_the_junk_folder_bounces_and_suppresses() {
 }
 
 #[test]
+fn a_bounce_or_removal_request_not_tied_to_our_mail_suppresses_nobody_and_waits_for_the_rep() {
+    let test =
+        "a_bounce_or_removal_request_not_tied_to_our_mail_suppresses_nobody_and_waits_for_the_rep";
+    let Some(mut s) = setup(
+        test,
+        &[
+            ("victim@target.example", "Target"),
+            ("ann@acme.example", "Acme"),
+        ],
+    ) else {
+        return;
+    };
+    send_intros(&s, 2);
+    // A delivery report from an outsider: no In-Reply-To, no References, no copy of anything
+    // we sent, only a Final-Recipient naming the victim.
+    let forged = "From: MAILER-DAEMON@attacker.example\r\nTo: rep@example.com\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nDate: Thu, 05 Mar 2026 16:00:00 +0000\r\nMessage-ID: <forged-dsn@attacker.example>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"F\"\r\n\r\n\
+         --F\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n\r\n\
+         --F\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.attacker.example\r\n\r\n\
+         Final-Recipient: rfc822; victim@target.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--F--\r\n";
+    s.imap.append("INBOX", forged.as_bytes());
+    // A spoofed removal request from Ann's address that refers to none of our emails.
+    s.imap.append(
+        "INBOX",
+        b"From: Ann Lead <ann@acme.example>\r\nTo: rep@example.com\r\nSubject: remove me\r\n\
+          Date: Thu, 05 Mar 2026 16:05:00 +0000\r\nMessage-ID: <spoof-1@attacker.example>\r\n\r\n\
+          Please remove me from your list.\r\n",
+    );
+    let (r, _) = run_once(&s.p, T1);
+    assert_eq!(r["sent"], 2, "both follow-ups still go: {r:#}");
+    for email in ["victim@target.example", "ann@acme.example"] {
+        assert_eq!(
+            lead(&s.p, email)["enrollments"][0]["state"],
+            "active",
+            "{email}"
+        );
+    }
+    let list = at(&s.p, T1, &["suppressions", "--json"]).json();
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "{list:#}");
+    // Both wait for the rep, saying why nothing was done.
+    let replies = at(&s.p, T1, &["replies", "--json"]).json();
+    let replies = replies.as_array().expect("replies");
+    assert_eq!(replies.len(), 2, "{replies:#?}");
+    for r in replies {
+        assert!(
+            r["rule"]
+                .as_str()
+                .is_some_and(|rule| rule.contains("not tied to an email we sent")),
+            "{r:#}"
+        );
+    }
+}
+
+#[test]
 fn unsubscribe_reply_suppresses_and_strangers_are_ignored() {
     let test = "unsubscribe_reply_suppresses_and_strangers_are_ignored";
     let Some(mut s) = setup(

@@ -13,6 +13,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
 
 use super::{
     BadPayload, MAX_AGE, Summary, body, check_fresh, hex, message_id, not_configured, recipient,
@@ -45,7 +46,32 @@ pub(super) async fn handle(
         .trim()
         .parse()
         .map_err(|_| unauthorized("signature.timestamp is not unix seconds"))?;
-    check_fresh(ts, state.daemon().now().timestamp(), MAX_AGE)?;
+    let now = state.daemon().now().timestamp();
+    check_fresh(ts, now, MAX_AGE)?;
+    // The token is spent whatever the event, even one we ignore: the signature does not cover
+    // the event, so an ignored event's signature must not carry another event later.
+    let fresh = state
+        .daemon()
+        .store()
+        .spend_provider_token(
+            "mailgun",
+            &s.token,
+            &webhook.event_id,
+            now,
+            now - 2 * MAX_AGE,
+        )
+        .await
+        .map_err(ApiError::store)?;
+    if !fresh {
+        tracing::warn!(
+            provider = "mailgun",
+            "provider webhook refused: its one-time token was used before"
+        );
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this signature's token was already used by another event (a replay)",
+        ));
+    }
     let (events, ignored) = match webhook.event {
         Some(e) => (vec![e], 0),
         None => (Vec::new(), 1),
@@ -69,6 +95,8 @@ pub struct Signature {
 pub struct Webhook {
     /// The signature.
     pub signature: Signature,
+    /// `event-data.id` (empty when missing): what a token is spent with.
+    pub event_id: String,
     /// The event.
     pub event: Option<ProviderEvent>,
 }
@@ -113,6 +141,10 @@ pub fn parse(body: &[u8]) -> Result<Webhook, BadPayload> {
     let Some(e) = v.get("event-data").filter(|e| e.is_object()) else {
         return Err(BadPayload::new("event-data", "missing or not an object"));
     };
+    let event_id = str_at(e, "id")
+        .filter(|s| s.len() <= 200)
+        .unwrap_or_default()
+        .to_string();
     let Some(event) = str_at(e, "event") else {
         return Err(BadPayload::new(
             "event-data.event",
@@ -160,6 +192,7 @@ pub fn parse(body: &[u8]) -> Result<Webhook, BadPayload> {
         _ => {
             return Ok(Webhook {
                 signature,
+                event_id,
                 event: None,
             });
         }
@@ -190,6 +223,7 @@ pub fn parse(body: &[u8]) -> Result<Webhook, BadPayload> {
             data: serde_json::Value::Object(data),
         }),
         signature,
+        event_id,
     })
 }
 
