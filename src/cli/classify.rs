@@ -76,29 +76,29 @@ fn classify_file(path: &Path) -> Result<Classification, String> {
 }
 
 fn print_plain(file: &str, c: &Classification) {
-    println!("{file}: {} ({})", c.kind, c.rule);
+    say!("{file}: {} ({})", c.kind, c.rule);
     if let Some(s) = &c.status {
-        println!("  status: {s}");
+        say!("  status: {s}");
     }
     if let Some(r) = &c.recipient {
-        println!("  recipient: {r}");
+        say!("  recipient: {r}");
     }
     if let Some(d) = c.return_date {
-        println!("  return date: {d}");
+        say!("  return date: {d}");
     }
     if let Some(d) = c.later_date {
-        println!("  later date: {d}");
+        say!("  later date: {d}");
     }
     if !c.text.is_empty() {
         let mut lines = c.text.lines();
         if let Some(first) = lines.next() {
-            println!("  text: {first}");
+            say!("  text: {first}");
         }
         for line in lines {
             if line.trim().is_empty() {
-                println!();
+                say!();
             } else {
-                println!("        {line}");
+                say!("        {line}");
             }
         }
     }

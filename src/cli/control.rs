@@ -96,7 +96,7 @@ pub async fn change_state(config_path: &Path, args: StateArgs, to: EnrollmentSta
         )));
     }
     for c in &changes {
-        println!("{email}: {} {} -> {}", c.sequence_id, c.from, c.to);
+        say!("{email}: {} {} -> {}", c.sequence_id, c.from, c.to);
     }
     Ok(())
 }
@@ -121,9 +121,9 @@ pub async fn suppress(config_path: &Path, args: SuppressArgs) -> Outcome {
         .suppress(&value, "manual", args.note.as_deref(), now().timestamp())
         .await?
     {
-        println!("{value}: suppressed; open enrollments stopped");
+        say!("{value}: suppressed; open enrollments stopped");
     } else {
-        println!("{value}: already suppressed");
+        say!("{value}: already suppressed");
     }
     Ok(())
 }
@@ -133,7 +133,7 @@ pub async fn unsuppress(config_path: &Path, args: UnsuppressArgs) -> Outcome {
     let config = load_config(config_path)?;
     let store = open_store(&config).await?;
     if store.unsuppress(&value, now().timestamp()).await? {
-        println!("{value}: removed from the suppression list (stopped enrollments stay stopped)");
+        say!("{value}: removed from the suppression list (stopped enrollments stay stopped)");
         Ok(())
     } else {
         Err(Failure::failed(format!(
@@ -167,7 +167,7 @@ pub async fn list(config_path: &Path, args: ListArgs) -> Outcome {
         return print_json(&entries);
     }
     for r in &rows {
-        println!(
+        say!(
             "{}  {:<14} {}{}",
             utc(Some(r.created_at)),
             r.reason,
@@ -179,7 +179,7 @@ pub async fn list(config_path: &Path, args: ListArgs) -> Outcome {
         );
     }
     if rows.is_empty() {
-        println!("(the suppression list is empty)");
+        say!("(the suppression list is empty)");
     }
     Ok(())
 }
@@ -205,9 +205,9 @@ pub async fn forget(config_path: &Path, args: ForgetArgs) -> Outcome {
     let store = open_store(&config).await?;
     let had = store.forget(&email, now().timestamp()).await?;
     if had {
-        println!("{email}: erased; only a hash stays on the suppression list");
+        say!("{email}: erased; only a hash stays on the suppression list");
     } else {
-        println!("{email}: no data stored; added a hash to the suppression list");
+        say!("{email}: no data stored; added a hash to the suppression list");
     }
     Ok(())
 }

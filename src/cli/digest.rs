@@ -50,19 +50,19 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     if args.json {
         return print_json(&digest);
     }
-    print!("{}", render(&digest).body);
+    say_inline!("{}", render(&digest).body);
     let tz = rep_zone(&config, rep);
     match rep.notify.as_ref().and_then(|n| n.digest.as_ref()) {
         Some(s) => {
             let next = s
                 .next_after(tz, now)
                 .map_or_else(|| "never".to_string(), |t| local_and_utc(t, tz));
-            println!(
+            say!(
                 "\n(the daemon sends this at \"{}\" in {tz}; next: {next})",
                 s.source()
             );
         }
-        None => println!(
+        None => say!(
             "\n(no daily digest is sent for {}: add digest = \"0 8 * * Mon-Fri\" to its [mailbox.notify])",
             rep.name
         ),

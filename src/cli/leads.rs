@@ -182,10 +182,10 @@ async fn assign(config_path: &Path, args: AssignArgs) -> Outcome {
     }
     for (l, o) in &changes {
         if l.record.owner.as_deref() != Some(*o) {
-            println!("{}: {o}", l.record.email);
+            say!("{}: {o}", l.record.email);
         }
     }
-    println!(
+    say!(
         "assigned {changed} of {} leads ({} kept their owner, {} matched no rule)",
         leads.len(),
         summary.routed - changed,
@@ -223,9 +223,10 @@ async fn reassign(config_path: &Path, args: ReassignArgs) -> Outcome {
     if args.json {
         return print_json(&serde_json::json!({ "from": from, "to": to.name, "moved": moved }));
     }
-    println!(
+    say!(
         "moved {moved} leads from {from} to {}; their next emails start new threads from {}",
-        to.name, to.from
+        to.name,
+        to.from
     );
     Ok(())
 }
@@ -288,7 +289,10 @@ async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
         print_json(&summary)?;
     } else {
         for e in &summary.errors {
-            eprintln!("{}:{}: {}", e.file, e.row, e.reason);
+            eprintln!(
+                "{}",
+                super::output::printable(&format!("{}:{}: {}", e.file, e.row, e.reason))
+            );
         }
         for o in &summary.unknown_owners {
             eprintln!("warning: owner {o:?} is not a mailbox in config.toml; kept as written");
@@ -315,12 +319,13 @@ async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
         if summary.dry_run {
             line.push_str(" (dry run: nothing changed)");
         }
-        println!("{line}");
+        say!("{line}");
         let r = &summary.routing;
         if r.routed > 0 || r.unmatched > 0 {
-            println!(
+            say!(
                 "routed {} leads to owners by the [[route]] rules ({} matched no rule)",
-                r.routed, r.unmatched
+                r.routed,
+                r.unmatched
             );
         }
         report_capped(r);
@@ -355,7 +360,7 @@ async fn show(config_path: &Path, args: ShowArgs) -> Outcome {
         return print_json(&view);
     }
     let r = &view.lead.record;
-    println!("{}  (lead {})", r.email, view.lead.id.0);
+    say!("{}  (lead {})", r.email, view.lead.id.0);
     let name = [r.first_name.as_deref(), r.last_name.as_deref()]
         .into_iter()
         .flatten()
@@ -372,16 +377,16 @@ async fn show(config_path: &Path, args: ShowArgs) -> Outcome {
         ("source", view.lead.source.as_deref()),
     ] {
         if let Some(v) = v {
-            println!("  {k:<10} {v}");
+            say!("  {k:<10} {v}");
         }
     }
     for (k, v) in &r.custom {
-        println!("  {k:<10} {v}");
+        say!("  {k:<10} {v}");
     }
-    println!("  {:<10} {}", "added", utc(Some(view.lead.created_at)));
-    println!("\nEnrollments");
+    say!("  {:<10} {}", "added", utc(Some(view.lead.created_at)));
+    say!("\nEnrollments");
     if view.enrollments.is_empty() {
-        println!("  (none)");
+        say!("  (none)");
     }
     for e in &view.enrollments {
         let mut line = format!("  {:<20} {:<12}", e.sequence_id, e.state.as_str());
@@ -391,12 +396,12 @@ async fn show(config_path: &Path, args: ShowArgs) -> Outcome {
         if let Some(reason) = &e.reason {
             line.push_str(&format!(" ({reason})"));
         }
-        println!("{line}");
+        say!("{line}");
     }
     if !view.touches.is_empty() {
-        println!("\nTouches");
+        say!("\nTouches");
         for t in &view.touches {
-            println!(
+            say!(
                 "  {:<20} {:<16} {:<5} {:<10} {} {}",
                 t.sequence_id,
                 t.step_id,
@@ -407,14 +412,14 @@ async fn show(config_path: &Path, args: ShowArgs) -> Outcome {
             );
         }
     }
-    println!("\nTimeline");
+    say!("\nTimeline");
     for e in &view.events {
         let what = [e.sequence_id.as_deref(), e.step_id.as_deref()]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
             .join("/");
-        println!("  {}  {:<14} {}", utc(Some(e.at)), e.kind, what);
+        say!("  {}  {:<14} {}", utc(Some(e.at)), e.kind, what);
     }
     Ok(())
 }
@@ -497,14 +502,14 @@ pub async fn enroll(config_path: &Path, args: EnrollArgs) -> Outcome {
                     "{}: no such lead; import it first (drumbeat leads import FILE.csv)",
                     r.email
                 ),
-                "enrolled" => println!(
+                "enrolled" => say!(
                     "{}: enrolled in {}, first step due {}",
                     r.email,
                     seq.id,
                     r.due_at.as_deref().unwrap_or("")
                 ),
-                "already-enrolled" => println!("{}: already in {}", r.email, seq.id),
-                _ => println!("{}: suppressed, not enrolled", r.email),
+                "already-enrolled" => say!("{}: already in {}", r.email, seq.id),
+                _ => say!("{}: suppressed, not enrolled", r.email),
             }
         }
     }

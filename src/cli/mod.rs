@@ -3,6 +3,20 @@
 //!
 //! Exit codes: 0 success, 1 the command found problems or failed, 2 usage error.
 
+/// `println!` for text a person reads: control characters that came from outside (a reply's
+/// text, a CSV field, a lead's owner) are shown escaped (see [`output::printable`]), so they
+/// cannot clear the screen, move the cursor or retitle the terminal. JSON output and
+/// `preview --raw` (a message file) do not go through it.
+macro_rules! say {
+    () => { println!() };
+    ($($arg:tt)*) => { println!("{}", $crate::cli::output::printable(&format!($($arg)*))) };
+}
+
+/// `print!` with the same escaping as [`say!`].
+macro_rules! say_inline {
+    ($($arg:tt)*) => { print!("{}", $crate::cli::output::printable(&format!($($arg)*))) };
+}
+
 mod classify;
 mod control;
 mod digest;
@@ -204,7 +218,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !f.message.is_empty() {
-                eprintln!("drumbeat: {}", f.message);
+                eprintln!("drumbeat: {}", output::printable(&f.message));
             }
             ExitCode::from(f.code)
         }
@@ -265,7 +279,7 @@ fn init_tracing(verbose: u8, format: LogFormat) {
 /// Prints diagnostics to stderr.
 fn print_diagnostics(diags: &[Diagnostic]) {
     for d in diags {
-        eprintln!("{d}");
+        eprintln!("{}", output::printable(&d.to_string()));
     }
 }
 

@@ -14,6 +14,33 @@ pub fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Text as it may safely reach a terminal: every control character but newline and tab (C0,
+/// DEL, C1, which can clear the screen, move the cursor, set the window title or hide text)
+/// and every bidirectional override (which can reorder what is shown) is written out visibly:
+/// `^[` for ESC, `^M` for CR, `^?` for DEL, `\u{202e}` for the rest.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if !unsafe_char(c) => out.push(c),
+            '\u{7f}' => out.push_str("^?"),
+            c if (c as u32) < 0x20 => {
+                out.push('^');
+                out.push(char::from(b'@' + c as u8));
+            }
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `2026-11-25 09:14 CET (08:14 UTC)`.
 pub fn local_and_utc(at: DateTime<Utc>, tz: Tz) -> String {
     let local = at.with_timezone(&tz);
@@ -42,4 +69,22 @@ pub fn parse_encoding(label: &str) -> Result<&'static encoding_rs::Encoding, Str
     encoding_rs::Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
         format!("unknown encoding {label:?} (e.g. utf-8, windows-1252, iso-8859-1, utf-16le)")
     })
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    #[test]
+    fn terminal_controls_from_outside_are_shown_not_obeyed() {
+        assert_eq!(
+            printable("plain text\nnext\tline"),
+            "plain text\nnext\tline"
+        );
+        assert_eq!(printable("\u{1b}[2Jcleared"), "^[[2Jcleared");
+        assert_eq!(printable("\u{1b}]0;title\u{7}"), "^[]0;title^G");
+        assert_eq!(printable("a\rb\0c\u{7f}"), "a^Mb^@c^?");
+        assert_eq!(printable("\u{9b}31m"), "\\u{9b}31m");
+        assert_eq!(printable("abc\u{202e}fed"), "abc\\u{202e}fed");
+    }
 }

@@ -300,9 +300,9 @@ fn print_human(p: &Preview, raw: bool) {
     // writes a real message file; the lines around them go to stderr.
     let say = |line: String| {
         if raw {
-            eprintln!("{line}");
+            eprintln!("{}", super::output::printable(&line));
         } else {
-            println!("{line}");
+            say!("{line}");
         }
     };
     say(format!(
@@ -349,21 +349,21 @@ fn print_human(p: &Preview, raw: bool) {
             ("References", &s.references),
         ] {
             if let Some(v) = v {
-                println!("{:<12} {v}", format!("{k}:"));
+                say!("{:<12} {v}", format!("{k}:"));
             }
         }
         if let (Some(v), Some(t)) = (&s.variant, &s.template) {
-            println!(
+            say!(
                 "{:<12} {t} (variant {v}){}",
                 "Template:",
                 if s.no_ask { ", no-ask" } else { "" }
             );
         }
         if let Some(t) = &s.text {
-            println!("\n{t}");
+            say!("\n{t}");
         }
         if let Some(h) = &s.html {
-            println!("--- HTML ---\n{h}");
+            say!("--- HTML ---\n{h}");
         }
     }
 }

@@ -64,12 +64,12 @@ pub async fn list(config_path: &Path, args: ListArgs) -> Outcome {
         return print_json(&out);
     }
     if out.is_empty() {
-        println!("no replies waiting");
+        say!("no replies waiting");
         return Ok(());
     }
     for r in &out {
         let row = r.row;
-        println!(
+        say!(
             "#{} {} {} {}  ({}){}",
             row.id,
             utc(Some(row.received_at)),
@@ -83,7 +83,7 @@ pub async fn list(config_path: &Path, args: ListArgs) -> Outcome {
         );
         if let Some(s) = row.evidence.get("snippet").and_then(|s| s.as_str()) {
             for line in s.lines().take(4) {
-                println!("    | {line}");
+                say!("    | {line}");
             }
         }
     }
@@ -98,7 +98,7 @@ pub async fn reply(config_path: &Path, cmd: ReplyCommand) -> Outcome {
         .handle_reply(args.id, args.outcome.as_deref(), now().timestamp())
         .await?
     {
-        println!("reply #{} handled", args.id);
+        say!("reply #{} handled", args.id);
         Ok(())
     } else {
         Err(Failure::failed(format!(

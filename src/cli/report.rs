@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 
 use super::output::print_json;
 use super::{Failure, Outcome, load_config, now, open_store};
-use crate::report::format::{duration, maybe as num, pct};
+use crate::report::format::{cell, duration, maybe as num, pct};
 use crate::report::{self, FollowThrough, Period, Report, Row};
 use crate::store::Grouping;
 
@@ -129,7 +129,7 @@ fn columns(r: &Report) -> Vec<&'static str> {
 
 fn cells(r: &Report, row: &Row) -> Vec<String> {
     let cohort = matches!(r.by, Grouping::Rep | Grouping::Source | Grouping::Sequence);
-    let mut c = vec![row.key.clone()];
+    let mut c = vec![cell(&row.key).into_owned()];
     if cohort {
         c.extend([
             num(row.received),
@@ -189,23 +189,23 @@ fn table(head: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 fn print_text(r: &Report, period: &Period) {
-    println!("Report by {}: {}", r.by.as_str(), period.describe());
-    println!();
+    say!("Report by {}: {}", r.by.as_str(), period.describe());
+    say!();
     if r.rows.is_empty() {
-        println!("Nothing happened in this period.");
+        say!("Nothing happened in this period.");
     } else {
         let rows: Vec<Vec<String>> = r.rows.iter().map(|row| cells(r, row)).collect();
-        print!("{}", table(&columns(r), &rows));
+        say_inline!("{}", table(&columns(r), &rows));
     }
     if !r.follow_through.is_empty() {
-        println!();
-        println!("Follow-through (leads received in the period; tasks overdue now):");
+        say!();
+        say!("Follow-through (leads received in the period; tasks overdue now):");
         let rows: Vec<Vec<String>> = r
             .follow_through
             .iter()
             .map(|f: &FollowThrough| {
                 vec![
-                    f.rep.clone(),
+                    cell(&f.rep).into_owned(),
                     num(Some(f.received)),
                     num(Some(f.never_contacted)),
                     num(Some(f.stopped_early)),
@@ -213,7 +213,7 @@ fn print_text(r: &Report, period: &Period) {
                 ]
             })
             .collect();
-        print!(
+        say_inline!(
             "{}",
             table(
                 &[
@@ -228,9 +228,9 @@ fn print_text(r: &Report, period: &Period) {
         );
     }
     if r.by == Grouping::Variant {
-        println!();
+        say!();
         if r.ab_tests.is_empty() {
-            println!("No step sent two variants or more in this period.");
+            say!("No step sent two variants or more in this period.");
         }
         for t in &r.ab_tests {
             let arms: Vec<String> = t
@@ -252,8 +252,8 @@ fn print_text(r: &Report, period: &Period) {
                     )
                 })
                 .collect();
-            println!("{} / {}: {}", t.sequence, t.step, t.comparison.verdict);
-            println!("  {}", arms.join("; "));
+            say!("{} / {}: {}", t.sequence, t.step, t.comparison.verdict);
+            say!("  {}", arms.join("; "));
         }
     }
 }
@@ -291,7 +291,7 @@ fn print_csv(r: &Report) -> Outcome {
     );
     w.write_record(&head)?;
     for row in &r.rows {
-        let mut rec = row.parts.clone();
+        let mut rec: Vec<String> = row.parts.iter().map(|p| cell(p).into_owned()).collect();
         rec.extend([
             i(row.received),
             i(row.contacted),

@@ -122,7 +122,7 @@ async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
             notifications: notified,
         });
     }
-    println!(
+    say!(
         "sent {}, tasks created {}, deferred {}, retrying {}, failed {}, bounced {}, uncertain {}",
         report.sent,
         report.tasks,
@@ -133,30 +133,36 @@ async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
         report.uncertain
     );
     if let Some(h) = hooks {
-        println!(
+        say!(
             "webhooks: queued {}, delivered {}, retrying {}, failed {}",
-            h.queued, h.delivered, h.retrying, h.failed
+            h.queued,
+            h.delivered,
+            h.retrying,
+            h.failed
         );
     }
     if notified.digests + notified.sent + notified.retrying + notified.failed > 0 {
-        println!(
+        say!(
             "notifications: digests {}, sent {}, retrying {}, failed {}",
-            notified.digests, notified.sent, notified.retrying, notified.failed
+            notified.digests,
+            notified.sent,
+            notified.retrying,
+            notified.failed
         );
     }
     if recovered > 0 {
-        println!(
+        say!(
             "{recovered} send(s) interrupted by a crash are uncertain: see `drumbeat status`, then `drumbeat resolve TOUCH --sent|--not-sent`"
         );
     }
     match next {
-        Some(t) => println!("next send due {}", utc(Some(t))),
-        None => println!("nothing else is scheduled"),
+        Some(t) => say!("next send due {}", utc(Some(t))),
+        None => say!("nothing else is scheduled"),
     }
     if report.sent == 0 && report.tasks == 0 && next.is_some() {
         // A first run outside every lead's send window sends nothing: say why, and how to
         // see the emails anyway.
-        println!(
+        say!(
             "(nothing was due now: each lead's first email waits for the send window in the lead's time zone;
  `drumbeat status` lists what goes next, `drumbeat preview SEQUENCE --lead EMAIL` shows it)"
         );

@@ -343,10 +343,10 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
         "stopped",
         "failed",
     ];
-    println!("drumbeat status at {}", now.format("%Y-%m-%d %H:%M UTC"));
-    println!("\nDaemon");
+    say!("drumbeat status at {}", now.format("%Y-%m-%d %H:%M UTC"));
+    say!("\nDaemon");
     if s.daemons.is_empty() {
-        println!("  (never run: drumbeat run)");
+        say!("  (never run: drumbeat run)");
     }
     for d in &s.daemons {
         let seen = d
@@ -354,7 +354,7 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
             .as_deref()
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.timestamp());
-        println!(
+        say!(
             "  {:<24} {:<8} pid {:<8} last seen {}",
             d.instance,
             d.state,
@@ -362,16 +362,16 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
             utc(seen)
         );
         if let Some(e) = &d.catalog_error {
-            println!("    reload refused, previous sequences still in use:");
+            say!("    reload refused, previous sequences still in use:");
             for line in e.lines() {
-                println!("      {line}");
+                say!("      {line}");
             }
         }
     }
     if !s.inbox.is_empty() {
-        println!("\nInbox watchers");
+        say!("\nInbox watchers");
         for w in &s.inbox {
-            println!(
+            say!(
                 "  {:<24} {:<13} by {}{}",
                 w.mailbox,
                 w.state,
@@ -384,9 +384,9 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
         }
     }
     if !s.webhooks.is_empty() {
-        println!("\nWebhooks (pending / retrying / failed / delivered)");
+        say!("\nWebhooks (pending / retrying / failed / delivered)");
         for w in &s.webhooks {
-            println!(
+            say!(
                 "  {:<24} {:<9} {:>6} / {} / {} / {}{}",
                 w.endpoint,
                 w.state,
@@ -401,31 +401,31 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
             );
         }
     }
-    println!("\nSequences");
+    say!("\nSequences");
     if s.sequences.is_empty() {
-        println!("  (no enrollments yet: drumbeat leads import FILE.csv --sequence ID)");
+        say!("  (no enrollments yet: drumbeat leads import FILE.csv --sequence ID)");
     } else {
-        print!("  {:<24} {:>8}", "sequence", "enrolled");
+        say_inline!("  {:<24} {:>8}", "sequence", "enrolled");
         for st in STATES {
-            print!(" {:>12}", st);
+            say_inline!(" {:>12}", st);
         }
-        println!();
+        say!();
         for c in &s.sequences {
-            print!("  {:<24} {:>8}", c.sequence_id, c.enrolled);
+            say_inline!("  {:<24} {:>8}", c.sequence_id, c.enrolled);
             for st in STATES {
-                print!(" {:>12}", c.states.get(st).copied().unwrap_or(0));
+                say_inline!(" {:>12}", c.states.get(st).copied().unwrap_or(0));
             }
-            println!();
+            say!();
         }
     }
-    println!("\nMailboxes (sent today / daily cap)");
+    say!("\nMailboxes (sent today / daily cap)");
     for m in &s.mailboxes {
-        println!("  {:<24} {:>5} / {}", m.mailbox, m.sent_today, m.daily_cap);
+        say!("  {:<24} {:>5} / {}", m.mailbox, m.sent_today, m.daily_cap);
     }
-    println!("\nDue now: {}", s.due_now);
-    println!("\nNext up");
+    say!("\nDue now: {}", s.due_now);
+    say!("\nNext up");
     if s.upcoming.is_empty() {
-        println!("  (nothing scheduled)");
+        say!("  (nothing scheduled)");
     }
     for u in &s.upcoming {
         let at = u
@@ -433,7 +433,7 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
             .as_deref()
             .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
             .map(|d| d.timestamp());
-        println!(
+        say!(
             "  {}  {:<32} {}/{}{}",
             utc(at),
             u.email,
@@ -445,16 +445,16 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
                 .unwrap_or_default()
         );
     }
-    println!("\nNeeds attention");
+    say!("\nNeeds attention");
     if s.needs_attention.is_empty() {
-        println!("  (nothing)");
+        say!("  (nothing)");
     }
     for a in &s.needs_attention {
         let at =
             a.at.as_deref()
                 .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
                 .map(|d| d.timestamp());
-        println!(
+        say!(
             "  {:<18} {}  {} {}/{}{}{}",
             a.kind,
             utc(at),
@@ -470,9 +470,7 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
         if a.kind == "uncertain-send"
             && let Some(t) = a.touch
         {
-            println!(
-                "      decide: drumbeat resolve {t} --sent   (or --not-sent to send it again)"
-            );
+            say!("      decide: drumbeat resolve {t} --sent   (or --not-sent to send it again)");
         }
     }
 }

@@ -108,7 +108,7 @@ pub async fn list(config_path: &Path, args: ListArgs) -> Outcome {
         return print_json(&out);
     }
     if out.is_empty() {
-        println!("no tasks");
+        say!("no tasks");
         return Ok(());
     }
     for t in &out {
@@ -118,7 +118,7 @@ pub async fn list(config_path: &Path, args: ListArgs) -> Outcome {
             .flatten()
             .collect::<Vec<_>>()
             .join(" ");
-        println!(
+        say!(
             "#{} {} {} {}{}  due {}{}",
             task.id,
             task.kind,
@@ -137,24 +137,24 @@ pub async fn list(config_path: &Path, args: ListArgs) -> Outcome {
             if t.overdue { "  OVERDUE" } else { "" }
         );
         if task.state != "open" {
-            println!(
+            say!(
                 "    {} {}",
                 task.state,
                 task.outcome.as_deref().unwrap_or("")
             );
         }
         if let Some(phone) = &task.phone {
-            println!("    phone: {phone}");
+            say!("    phone: {phone}");
         }
         if let (Some(seq), Some(step)) = (&task.sequence_id, &task.step_id) {
-            println!(
+            say!(
                 "    from {seq} / {step}; owner {}",
                 task.owner.as_deref().unwrap_or("-")
             );
         }
         if let Some(note) = task.note.as_deref().filter(|n| !n.is_empty()) {
             for line in note.lines() {
-                println!("    | {line}");
+                say!("    | {line}");
             }
         }
     }
@@ -187,7 +187,7 @@ pub async fn task(config_path: &Path, cmd: TaskCommand) -> Outcome {
         .await?
     {
         TaskFinish::Finished => {
-            println!("task #{id} {state}; {}", describe_next(&next));
+            say!("task #{id} {state}; {}", describe_next(&next));
             Ok(())
         }
         TaskFinish::Unknown => Err(Failure::failed(format!("no task #{id}"))),
@@ -221,7 +221,7 @@ pub async fn resolve(config_path: &Path, args: ResolveArgs) -> Outcome {
     let now: DateTime<Utc> = now();
     if args.not_sent {
         store.resolve_not_sent(t.id, now.timestamp()).await?;
-        println!(
+        say!(
             "touch #{} will be sent again at the next tick, with the same Message-ID {}",
             t.id,
             t.message_id.as_deref().unwrap_or("-")
@@ -243,6 +243,6 @@ pub async fn resolve(config_path: &Path, args: ResolveArgs) -> Outcome {
             now.timestamp(),
         )
         .await?;
-    println!("touch #{} recorded as sent; {}", t.id, describe_next(&next));
+    say!("touch #{} recorded as sent; {}", t.id, describe_next(&next));
     Ok(())
 }

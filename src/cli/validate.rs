@@ -120,10 +120,10 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         })?;
     } else {
         for d in diags.iter().take(MAX_PRINTED) {
-            println!("{d}");
+            say!("{d}");
         }
         if diags.len() > MAX_PRINTED {
-            println!("… and {} more", diags.len() - MAX_PRINTED);
+            say!("… and {} more", diags.len() - MAX_PRINTED);
         }
         let mut summary = format!(
             "{n_seq} sequence(s), {n_tpl} template(s): {errors} error(s), {warnings} warning(s)"
@@ -134,7 +134,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
                 l.file, l.rows, l.failed_rows
             ));
         }
-        println!("{summary}");
+        say!("{summary}");
     }
     if errors > 0 {
         Err(Failure::silent())

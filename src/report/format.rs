@@ -2,6 +2,19 @@
 
 use super::stats::group_thousands;
 
+/// A name from outside (a lead's owner, a source) as a spreadsheet cell that stays text: one
+/// that starts with `=`, `+`, `-`, `@`, tab or CR, which Excel, LibreOffice and Google Sheets
+/// would run as a formula (`=HYPERLINK(…)`), gets a leading apostrophe (OWASP's rule against
+/// CSV injection). The terminal report shows names the same way, so a copy and paste of it is
+/// no more dangerous than the CSV.
+pub fn cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 /// `12.3%`, or `-` for a rate of nothing.
 pub fn pct(r: Option<f64>) -> String {
     r.map_or("-".into(), |r| format!("{:.1}%", r * 100.0))
@@ -33,6 +46,19 @@ pub fn duration(secs: Option<i64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_a_spreadsheet_would_run_stay_text() {
+        assert_eq!(
+            cell("=HYPERLINK(\"http://evil.example\",\"x\")"),
+            "'=HYPERLINK(\"http://evil.example\",\"x\")"
+        );
+        for bad in ["+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(cell(bad).starts_with('\''), "{bad:?}");
+        }
+        assert_eq!(cell("ana"), "ana");
+        assert_eq!(cell("ana@example.com"), "ana@example.com");
+    }
 
     #[test]
     fn numbers_read_at_a_glance() {

@@ -322,6 +322,44 @@ fn a_bounce_or_removal_request_not_tied_to_our_mail_suppresses_nobody_and_waits_
 }
 
 #[test]
+fn a_reply_with_terminal_escapes_is_listed_as_text() {
+    let test = "a_reply_with_terminal_escapes_is_listed_as_text";
+    let Some(mut s) = setup(test, &[("ann@acme.example", "Acme")]) else {
+        return;
+    };
+    let sent = send_intros(&s, 1);
+    answer_intro(
+        &mut s,
+        &sent,
+        "ann@acme.example",
+        "Sounds good\u{1b}[2J\u{1b}]0;owned\u{7} - call me Tuesday.",
+    );
+    run_once(&s.p, T1);
+    let listed = at(&s.p, T1, &["replies"]);
+    assert!(
+        listed.stdout.contains("ann@acme.example"),
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        listed.stdout.contains("Sounds good^[[2J^[]0;owned^G"),
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        !listed.stdout.contains(['\u{1b}', '\u{7}']),
+        "{:?}",
+        listed.stdout
+    );
+    let status = at(&s.p, T1, &["status"]);
+    assert!(
+        !status.stdout.contains(['\u{1b}', '\u{7}']),
+        "{:?}",
+        status.stdout
+    );
+}
+
+#[test]
 fn unsubscribe_reply_suppresses_and_strangers_are_ignored() {
     let test = "unsubscribe_reply_suppresses_and_strangers_are_ignored";
     let Some(mut s) = setup(
