@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::email::{self, Email};
 use header::{Field, Header, HeaderError, column_letter};
-use input::{Input, Next, Records, TooLarge};
+use input::{Input, Next, Records, TooLarge, UnclosedQuote};
 
 /// How many distinct unknown time zones keep their did-you-mean answer cached.
 const ZONE_CACHE_LIMIT: usize = 1024;
@@ -142,7 +142,7 @@ pub enum SheetError {
         /// The column's spreadsheet letter.
         column: String,
     },
-    /// The header row exceeds the size limit, typically from a quote left open.
+    /// The header row exceeds the size limit or opens a quote it never closes.
     #[error("{path}:1: {reason}")]
     HeaderTooLarge {
         /// The file as the caller named it.
@@ -150,6 +150,19 @@ pub enum SheetError {
         /// Which limit it broke.
         reason: String,
     },
+}
+
+fn unclosed_quote_reason(q: UnclosedQuote) -> String {
+    let rest = match q.lines_after {
+        0 => "the rest of its line".to_string(),
+        1 => "the 1 line after it".to_string(),
+        n => format!("the {n} lines after it"),
+    };
+    format!(
+        "a quote (\") opens a cell at line {}, column {} and is never closed, so {rest}, to the \
+         end of the file, became part of this row; close the quote or remove it",
+        q.line, q.column
+    )
 }
 
 fn too_large_reason(limit: TooLarge) -> String {
@@ -216,6 +229,15 @@ impl SheetReader {
         let mut records = Records::new(input, delimiter);
         match records.read().map_err(read_error)? {
             Next::End => return Err(SheetError::Empty { path }),
+            Next::Record {
+                unclosed_quote: Some(q),
+                ..
+            } => {
+                return Err(SheetError::HeaderTooLarge {
+                    path,
+                    reason: unclosed_quote_reason(q),
+                });
+            }
             Next::Record {
                 too_large: Some(limit),
                 ..
@@ -485,12 +507,16 @@ impl Iterator for SheetReader {
             let Next::Record {
                 blank_lines,
                 too_large,
+                unclosed_quote,
             } = next
             else {
                 self.done = true;
                 return None;
             };
             self.row += 1 + blank_lines;
+            if let Some(q) = unclosed_quote {
+                return Some(Err(self.row_error(self.row, unclosed_quote_reason(q))));
+            }
             if let Some(limit) = too_large {
                 return Some(Err(self.row_error(self.row, too_large_reason(limit))));
             }

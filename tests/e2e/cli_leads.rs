@@ -293,3 +293,27 @@ fn json_summary_has_every_count() {
         })
     );
 }
+
+#[test]
+fn a_stray_quote_is_named_where_it_opened_not_as_a_cell_count() {
+    let p = Project::shipped();
+    let mut csv = String::from("Email,First Name,Company\nann@acme.example,\"Ann,Acme\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("lead{i}@corp{i}.example,Lead,Corp {i}\n"));
+    }
+    p.write("stray.csv", csv);
+    let run = p.problems(&["leads", "import", "stray.csv"]);
+    assert!(
+        run.stderr.contains(
+            "stray.csv:2: a quote (\") opens a cell at line 2, column 18 and is never closed, \
+             so the 20000 lines after it, to the end of the file, became part of this row"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("cells but the header"),
+        "{}",
+        run.stderr
+    );
+}

@@ -214,9 +214,91 @@ pub(super) enum Next {
     Record {
         blank_lines: u64,
         too_large: Option<TooLarge>,
+        /// The record ran to the end of the file inside a quoted cell: where that quote opened,
+        /// and how many lines it swallowed.
+        unclosed_quote: Option<UnclosedQuote>,
     },
     /// The input is exhausted.
     End,
+}
+
+/// A quote that opened a cell and was never closed: everything after it, to the end of the
+/// file, became that one cell.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub(super) struct UnclosedQuote {
+    /// The line of the file (1-based, counting every line end) where the quote is.
+    pub line: u64,
+    /// Its column on that line (1-based, in characters).
+    pub column: u64,
+    /// How many lines of the file followed it.
+    pub lines_after: u64,
+}
+
+/// Where the bytes consumed so far leave a CSV cell, as csv-core reads it: a quote opens a
+/// quoted cell only at the start of a cell; inside one, `""` is a literal quote and `"`
+/// followed by anything else closes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cell {
+    Start,
+    Plain,
+    Quoted,
+    QuoteInQuoted,
+}
+
+/// Follows the file's lines and quotes alongside csv-core, only to say where a quote left
+/// open began.
+#[derive(Debug)]
+struct QuoteTracker {
+    delimiter: u8,
+    cell: Cell,
+    line: u64,
+    column: u64,
+    opened: (u64, u64),
+}
+
+impl QuoteTracker {
+    fn new(delimiter: u8) -> Self {
+        QuoteTracker {
+            delimiter,
+            cell: Cell::Start,
+            line: 1,
+            column: 0,
+            opened: (1, 1),
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            let line_end = b == b'\n' || b == b'\r';
+            self.cell = match (self.cell, b) {
+                (Cell::Start, b'"') => {
+                    self.opened = (self.line, self.column + 1);
+                    Cell::Quoted
+                }
+                (Cell::Quoted, b'"') => Cell::QuoteInQuoted,
+                (Cell::Quoted, _) => Cell::Quoted,
+                (Cell::QuoteInQuoted, b'"') => Cell::Quoted,
+                (_, d) if d == self.delimiter || line_end => Cell::Start,
+                _ => Cell::Plain,
+            };
+            if b == b'\n' {
+                self.line += 1;
+                self.column = 0;
+            } else if b & 0xC0 != 0x80 {
+                self.column += 1;
+            }
+        }
+    }
+
+    /// At the end of a record: the quote still open, if any.
+    fn unclosed(&self) -> Option<UnclosedQuote> {
+        (self.cell == Cell::Quoted).then(|| UnclosedQuote {
+            line: self.opened.0,
+            column: self.opened.1,
+            // A file that ends with a line end has no line after it.
+            lines_after: self.line - self.opened.0 - u64::from(self.column == 0),
+        })
+    }
 }
 
 /// Which limit an oversized record broke.
@@ -236,6 +318,7 @@ pub(super) struct Records {
     /// The last byte the parser consumed, to tell the `\n` of a `\r\n` from a blank line.
     last: Option<u8>,
     done: bool,
+    quotes: QuoteTracker,
 }
 
 impl Records {
@@ -256,6 +339,7 @@ impl Records {
             len: 0,
             last: None,
             done: false,
+            quotes: QuoteTracker::new(delimiter),
         }
     }
 
@@ -277,6 +361,7 @@ impl Records {
             if let Some(last) = nin.checked_sub(1).map(|i| chunk[i]) {
                 self.last = Some(last);
             }
+            self.quotes.feed(&chunk[..nin]);
             self.input.consume(nin);
             out += nout;
             nends += nend;
@@ -303,6 +388,7 @@ impl Records {
                     return Ok(Next::Record {
                         blank_lines,
                         too_large,
+                        unclosed_quote: self.quotes.unclosed(),
                     });
                 }
                 R::End => {
@@ -326,6 +412,7 @@ impl Records {
                 self.last = Some(b);
                 n += 1;
             }
+            self.quotes.feed(&chunk[..n]);
             let rest = chunk.len() - n;
             self.input.consume(n);
             if rest > 0 || n == 0 {
@@ -423,7 +510,8 @@ mod tests {
             records.read().unwrap(),
             Next::Record {
                 blank_lines: 0,
-                too_large: Some(TooLarge::Bytes)
+                too_large: Some(TooLarge::Bytes),
+                unclosed_quote: None,
             }
         );
         assert_eq!(records.len(), 0);

@@ -510,3 +510,38 @@ proptest! {
         drain(&utf16, None);
     }
 }
+
+#[test]
+fn a_quote_left_open_is_reported_where_it_opened_with_what_it_swallowed() {
+    let mut text = String::from("Email,First Name,Company\na@acme.com,Ann,\"Acme\n");
+    for i in 0..1000 {
+        text.push_str(&format!("lead{i}@corp{i}.com,Lead,Corp {i}\n"));
+    }
+    let out = outcomes(reader(text.as_bytes()));
+    assert_eq!(
+        out,
+        vec![
+            "leads.csv:2: a quote (\") opens a cell at line 2, column 16 and is never closed, \
+             so the 1000 lines after it, to the end of the file, became part of this row; \
+             close the quote or remove it"
+        ]
+    );
+}
+
+#[test]
+fn a_quote_left_open_in_the_header_is_named() {
+    let err = header_error(b"Email,\"First Name\nann@acme.com,Ann\n");
+    assert!(
+        err.starts_with("leads.csv:1: a quote (\") opens a cell at line 1, column 7"),
+        "{err}"
+    );
+}
+
+#[test]
+fn quotes_inside_plain_or_closed_cells_are_not_taken_for_an_open_one() {
+    let rows = leads(
+        b"Email,Notes\na@acme.com,\"two\nlines, \"\"quoted\"\"\"\nb@acme.com,a 5\" screen\nc@acme.com,\"closed\"\"\"\n",
+    );
+    let emails: Vec<&str> = rows.iter().map(|r| r.lead.email.as_str()).collect();
+    assert_eq!(emails, ["a@acme.com", "b@acme.com", "c@acme.com"]);
+}
