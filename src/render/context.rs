@@ -21,8 +21,16 @@ pub const STANDARD_LEAD_FIELDS: &[&str] = &[
     "owner",
 ];
 
+/// Puts a value the template may use: line ends made LF and control characters dropped (see
+/// [`super::plain`]), trimmed; a value that is empty after that is left out, so it counts as
+/// missing (a first name of just NUL is no first name).
 fn put(map: &mut BTreeMap<String, Value>, key: &str, value: Option<&str>) {
-    if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
+    let Some(value) = value else {
+        return;
+    };
+    let value = super::plain(value);
+    let v = value.trim();
+    if !v.is_empty() {
         map.insert(key.to_string(), Value::from(v));
     }
 }

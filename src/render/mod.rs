@@ -53,6 +53,50 @@ pub struct RenderedEmail {
     pub text: String,
     /// HTML body, when the template has one.
     pub html: Option<String>,
+    /// The links written in the template's text and HTML (see [`TemplateLink`]): only URLs
+    /// they allow are tracked, never one that came from lead data.
+    #[serde(skip)]
+    pub written_links: Vec<TemplateLink>,
+}
+
+/// A link as the template's author wrote it: the URL up to its first Tera tag, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateLink {
+    /// The literal text (`https://example.com/demo?ref=` for
+    /// `https://example.com/demo?ref={{ lead.company }}`).
+    pub literal: String,
+    /// True when the whole URL is literal; false when a tag followed `literal`.
+    pub whole: bool,
+}
+
+/// Every `http://` or `https://` link written in a template's source, added to `out`.
+pub fn written_links(source: &str, out: &mut Vec<TemplateLink>) {
+    let lower = source.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(start) = ["http://", "https://"]
+        .iter()
+        .filter_map(|p| lower[from..].find(p))
+        .min()
+        .map(|p| p + from)
+    {
+        let rest = &source[start..];
+        let len = rest
+            .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\''))
+            .unwrap_or(rest.len());
+        let url = &rest[..len];
+        let tag = ["{{", "{%", "{#"].iter().filter_map(|t| url.find(t)).min();
+        out.push(match tag {
+            Some(t) => TemplateLink {
+                literal: url[..t].to_string(),
+                whole: false,
+            },
+            None => TemplateLink {
+                literal: url.to_string(),
+                whole: true,
+            },
+        });
+        from = start + len.max(1);
+    }
 }
 
 /// Why a render failed: nothing is sent.
@@ -307,16 +351,23 @@ impl Renderer {
         let text = tidy_text(&self.render(&format!("{name}.txt"), &ctx)?);
         let html_name = format!("{name}.html");
         let html = if self.meta.contains_key(&html_name) {
-            Some(self.render(&html_name, &ctx)?)
+            Some(plain(&self.render(&html_name, &ctx)?).into_owned())
         } else {
             None
         };
+        let mut links = Vec::new();
+        for part in [format!("{name}.txt"), html_name] {
+            if let Some(m) = self.meta.get(&part) {
+                written_links(&m.source, &mut links);
+            }
+        }
         Ok(RenderedEmail {
             variant: variant.id.clone(),
             template: name.clone(),
             subject,
             text,
             html,
+            written_links: links,
         })
     }
 
@@ -394,12 +445,39 @@ pub fn reply_subject(root: &str) -> String {
 
 /// Subjects are one line: newlines and runs of spaces become one space.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    plain(s).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Text that may go on the wire: every line end (CRLF, or a bare CR, which some SMTP servers
+/// take for one: the precondition for SMTP smuggling) becomes LF, and every other control
+/// character (NUL, ESC, DEL, C1) is dropped; tabs stay. Lead fields go through it before a
+/// template sees them, and each rendered part after, so nothing from a spreadsheet reaches the
+/// message raw.
+pub fn plain(s: &str) -> std::borrow::Cow<'_, str> {
+    let unwanted = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !s.chars().any(unwanted) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    out.push('\n');
+                }
+            }
+            c if unwanted(c) => {}
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Plain text as a person would type it: LF line ends, no trailing spaces, no blank lines at
 /// the ends or more than one blank line in a row, and a final newline.
 fn tidy_text(s: &str) -> String {
+    let s = plain(s);
     let mut out = String::with_capacity(s.len() + 1);
     let mut blank_run = 0;
     for line in s.lines() {

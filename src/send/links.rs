@@ -10,7 +10,7 @@ use crate::catalog::Sequence;
 use crate::config::Tracking;
 use crate::http::tokens::MAX_URL;
 use crate::http::{TokenKey, TokenKind};
-use crate::render::RenderedEmail;
+use crate::render::{RenderedEmail, TemplateLink};
 
 /// Makes the daemon's URLs for one email.
 pub struct Links<'a> {
@@ -62,16 +62,17 @@ impl<'a> Links<'a> {
         url.starts_with(&format!("{}/", self.base))
     }
 
-    fn trackable(&self, url: &str) -> bool {
+    fn trackable(&self, url: &str, written: &[TemplateLink]) -> bool {
         let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
         (lower.starts_with("http://") || lower.starts_with("https://"))
             && url.len() <= MAX_URL
             && !self.is_ours(url)
+            && written_in_template(url, written)
     }
 
     /// The HTML with each trackable `href` of `<a>` and `<area>` replaced by its tracked URL,
     /// numbering links from `*next` on.
-    pub fn rewrite_html(&self, html: &str, next: &mut u16) -> String {
+    pub fn rewrite_html(&self, html: &str, written: &[TemplateLink], next: &mut u16) -> String {
         let mut out = String::with_capacity(html.len() + 256);
         let mut i = 0;
         while i < html.len() {
@@ -90,7 +91,7 @@ impl<'a> Links<'a> {
                 .map_or(tag.len(), |p| p + 1);
             let name = tag[1..name_end].to_ascii_lowercase();
             if (name == "a" || name == "area") && *next < u16::MAX {
-                out.push_str(&self.rewrite_tag(tag, next));
+                out.push_str(&self.rewrite_tag(tag, written, next));
             } else {
                 out.push_str(tag);
             }
@@ -100,7 +101,7 @@ impl<'a> Links<'a> {
     }
 
     /// One `<a …>` tag with its href rewritten (when trackable).
-    fn rewrite_tag(&self, tag: &str, next: &mut u16) -> String {
+    fn rewrite_tag(&self, tag: &str, written: &[TemplateLink], next: &mut u16) -> String {
         let lower = tag.to_ascii_lowercase();
         let mut from = 0;
         while let Some(p) = lower[from..].find("href").map(|p| p + from) {
@@ -132,7 +133,7 @@ impl<'a> Links<'a> {
                 None => return tag.to_string(),
             };
             let url = decode_entities(tag[start..end].trim());
-            if !self.trackable(&url) {
+            if !self.trackable(&url, written) {
                 return tag.to_string();
             }
             let tracked = self.click(*next, &url);
@@ -149,7 +150,7 @@ impl<'a> Links<'a> {
     }
 
     /// The text with each bare `http(s)://` URL replaced by its tracked URL.
-    pub fn rewrite_text(&self, text: &str, next: &mut u16) -> String {
+    pub fn rewrite_text(&self, text: &str, written: &[TemplateLink], next: &mut u16) -> String {
         let mut out = String::with_capacity(text.len() + 256);
         let mut rest = text;
         loop {
@@ -168,7 +169,7 @@ impl<'a> Links<'a> {
             let url =
                 rest[start..start + len].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']']);
             out.push_str(&rest[..start]);
-            if *next < u16::MAX && self.trackable(url) {
+            if *next < u16::MAX && self.trackable(url, written) {
                 out.push_str(&self.click(*next, url));
                 *next += 1;
             } else {
@@ -177,6 +178,26 @@ impl<'a> Links<'a> {
             rest = &rest[start + url.len()..];
         }
     }
+}
+
+/// Whether the template's author wrote `url`: it is one of the template's whole links, or
+/// starts with the literal part of one whose host and the start of its path are literal
+/// (`https://example.com/demo?ref={{ … }}`). A URL that came from lead data (a web form's
+/// "website" field) is never tracked, so nobody can make the tracking domain redirect to a
+/// site of their choosing.
+fn written_in_template(url: &str, written: &[TemplateLink]) -> bool {
+    written.iter().any(|w| {
+        let literal = decode_entities(&w.literal);
+        if w.whole {
+            let literal = literal.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']']);
+            return url == literal;
+        }
+        // The host must be complete: a `/`, `?` or `#` after the scheme's `//`.
+        let host_done = literal
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.contains(['/', '?', '#']));
+        host_done && url.starts_with(literal.as_str())
+    })
 }
 
 /// The first position of ASCII `needle` in `hay`, ignoring ASCII case.
@@ -259,10 +280,10 @@ pub fn dress(
     let mut next = 0;
     if clicks {
         if let Some(html) = &email.html {
-            email.html = Some(links.rewrite_html(html, &mut next));
+            email.html = Some(links.rewrite_html(html, &email.written_links, &mut next));
         }
         if tracking.text_clicks {
-            email.text = links.rewrite_text(&email.text, &mut next);
+            email.text = links.rewrite_text(&email.text, &email.written_links, &mut next);
         }
     }
     if opens && let Some(html) = &email.html {
@@ -289,6 +310,13 @@ mod tests {
     use proptest::prelude::*;
 
     const MID: &str = "<abc.def.db@example.com>";
+
+    /// The links of `source`, as if it were the template it came from.
+    fn written(source: &str) -> Vec<TemplateLink> {
+        let mut out = Vec::new();
+        crate::render::written_links(source, &mut out);
+        out
+    }
 
     fn key() -> TokenKey {
         TokenKey::new(b"0123456789abcdef0123456789abcdef")
@@ -328,7 +356,7 @@ mod tests {
 <a href="#top">top</a>, <a href=https://example.net/u>bare</a>, <abbr>no</abbr>
 <a data-href="x" href = "https://example.com/z">spaced</a></p>"##;
         let mut next = 0;
-        let out = links.rewrite_html(html, &mut next);
+        let out = links.rewrite_html(html, &written(html), &mut next);
         assert_eq!(next, 4, "{out}");
         let tracked: Vec<_> = hrefs(&out)
             .into_iter()
@@ -359,8 +387,41 @@ mod tests {
         let long = format!("https://example.com/{}", "x".repeat(MAX_URL));
         let html = format!(r#"<a href="{unsub}">unsubscribe</a> <a href="{long}">long</a>"#);
         let mut next = 0;
-        assert_eq!(links.rewrite_html(&html, &mut next), html);
+        assert_eq!(links.rewrite_html(&html, &written(&html), &mut next), html);
         assert_eq!(next, 0);
+    }
+
+    #[test]
+    fn only_links_the_template_wrote_are_tracked_never_one_from_lead_data() {
+        let k = key();
+        let links = Links::new(&k, "https://t.example.com", MID);
+        let template = "Demo: https://example.com/demo?ref={{ lead.company }}\n\
+                        Site: {{ lead.website }}\nAlso https://{{ lead.domain }}/x and https://example.org/a";
+        let rendered = "Demo: https://example.com/demo?ref=Acme\n\
+                        Site: https://evil.example/phish\nAlso https://acme.example/x and https://example.org/a \
+                        https://example.org/a.evil.example https://example.com.evil.example/demo?ref=";
+        let mut next = 0;
+        let out = links.rewrite_text(rendered, &written(template), &mut next);
+        assert_eq!(next, 2, "{out}");
+        let (_, first) = target(&k, out.split_whitespace().nth(1).expect("a word"));
+        assert_eq!(first, "https://example.com/demo?ref=Acme");
+        for untouched in [
+            "https://evil.example/phish",
+            "https://acme.example/x",
+            "https://example.org/a.evil.example",
+            "https://example.com.evil.example/demo?ref=",
+        ] {
+            assert!(out.contains(untouched), "{untouched} in {out}");
+        }
+        // The same in HTML: an href filled from lead data stays as it is.
+        let html =
+            "<a href=\"{{ lead.website }}\">site</a> <a href=\"https://example.org/a\">a</a>";
+        let filled =
+            "<a href=\"https://evil.example/\">site</a> <a href=\"https://example.org/a\">a</a>";
+        let mut next = 0;
+        let out = links.rewrite_html(filled, &written(html), &mut next);
+        assert_eq!(next, 1, "{out}");
+        assert!(out.contains("href=\"https://evil.example/\""), "{out}");
     }
 
     #[test]
@@ -368,10 +429,8 @@ mod tests {
         let k = key();
         let links = Links::new(&k, "https://t.example.com", MID);
         let mut next = 0;
-        let out = links.rewrite_text(
-            "Read https://example.com/report. Or (HTTPS://example.com/b), mailto:x@y.z",
-            &mut next,
-        );
+        let text = "Read https://example.com/report. Or (HTTPS://example.com/b), mailto:x@y.z";
+        let out = links.rewrite_text(text, &written(text), &mut next);
         assert_eq!(next, 2);
         assert!(out.starts_with("Read https://t.example.com/c/"), "{out}");
         assert!(out.contains(". Or ("), "{out}");
@@ -403,9 +462,9 @@ mod tests {
             let k = key();
             let links = Links::new(&k, "https://t.example.com", MID);
             let mut next = 0;
-            let _ = links.rewrite_html(&s, &mut next);
+            let _ = links.rewrite_html(&s, &written(&s), &mut next);
             let mut next = 0;
-            let out = links.rewrite_text(&s, &mut next);
+            let out = links.rewrite_text(&s, &written(&s), &mut next);
             if next == 0 {
                 prop_assert_eq!(out, s);
             }

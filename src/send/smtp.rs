@@ -382,18 +382,31 @@ fn smtp_setup_error(what: &str, e: &lettre::transport::smtp::Error) -> SetupErro
 
 /// The body as it goes on the wire after DATA's 354 (RFC 5321 §4.5.2): a line that starts
 /// with a dot gets a second one, and CRLF.CRLF ends it. Byte for byte what lettre's `message`
-/// writes, in one piece.
+/// writes, in one piece, except that a bare CR or a bare LF (which RFC 5321 §2.3.8 forbids,
+/// and which some servers take for a line end: SMTP smuggling) becomes CRLF, and NUL is
+/// dropped. The renderer already sends none; this is where the wire is written.
 fn data_text(message: &str) -> String {
     let mut out = String::with_capacity(message.len() + 16);
     let mut line_start = true;
-    let mut after_cr = false;
-    for c in message.chars() {
-        if c == '.' && line_start {
-            out.push('.');
+    let mut chars = message.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' | '\n' => {
+                if c == '\r' && chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                out.push_str("\r\n");
+                line_start = true;
+            }
+            '\0' => {}
+            c => {
+                if c == '.' && line_start {
+                    out.push('.');
+                }
+                out.push(c);
+                line_start = false;
+            }
         }
-        out.push(c);
-        line_start = c == '\n' && after_cr;
-        after_cr = c == '\r';
     }
     out.push_str("\r\n.\r\n");
     out
@@ -492,8 +505,20 @@ mod tests {
     fn data_text_stuffs_leading_dots_and_ends_with_a_dot_line() {
         assert_eq!(data_text("a\r\n.b\r\n"), "a\r\n..b\r\n\r\n.\r\n");
         assert_eq!(data_text(".x"), "..x\r\n.\r\n");
-        // Only after CRLF: a dot after a bare LF or mid-line stays single.
-        assert_eq!(data_text("a\n.b c.d"), "a\n.b c.d\r\n.\r\n");
+        // Mid-line a dot stays single.
+        assert_eq!(data_text("b c.d"), "b c.d\r\n.\r\n");
         assert_eq!(data_text("a\r\n\r\n."), "a\r\n\r\n..\r\n.\r\n");
+    }
+
+    #[test]
+    fn data_text_never_sends_a_bare_cr_lf_or_nul() {
+        // The SMTP smuggling payload from a lead field: every line end is CRLF and its dot
+        // line is stuffed, so it cannot end the message early on any server.
+        assert_eq!(
+            data_text("x\r.\r\nMAIL FROM:<evil@x>\r\n"),
+            "x\r\n..\r\nMAIL FROM:<evil@x>\r\n\r\n.\r\n"
+        );
+        assert_eq!(data_text("a\n.b"), "a\r\n..b\r\n.\r\n");
+        assert_eq!(data_text("n\0ul"), "nul\r\n.\r\n");
     }
 }

@@ -1,8 +1,14 @@
-//! What drumbeat prints for a person or a spreadsheet, when the data came from outside: a
-//! lead's owner that is a spreadsheet formula stays text in the CSV report (and the text one),
-//! and terminal control sequences in a lead's fields are shown, not obeyed, by `lead show`.
-//! (A reply's text in `drumbeat replies` is checked with a real IMAP server in inbox_watch.)
+//! Hostile bytes from outside reach neither the wire, nor a spreadsheet, nor the terminal: a
+//! lead field with a bare CR and a dot line goes out as harmless text (checked in the bytes a
+//! real SMTP server received), a field of just NUL counts as empty, a lead's owner that is a
+//! spreadsheet formula stays text in the CSV report (and the text one), and terminal control
+//! sequences in a lead's fields are shown, not obeyed, by `lead show`. (A reply's text in
+//! `drumbeat replies` is checked with a real IMAP server in inbox_watch.)
 
+use std::time::Duration;
+
+use crate::daemon_send::{at, run_once, smtp_project};
+use crate::sink::Sink;
 use crate::support::Project;
 
 /// Monday 2026-11-02, 09:00 in New York.
@@ -94,4 +100,64 @@ fn lead_show_prints_terminal_escapes_from_a_csv_as_text() {
         .unwrap_or_default()
         .to_string();
     assert!(first.ends_with("Ann"), "{json:#}");
+}
+
+#[test]
+fn a_bare_cr_or_nul_in_lead_data_never_reaches_the_wire() {
+    let test = "a_bare_cr_or_nul_in_lead_data_never_reaches_the_wire";
+    let Some(sink) = Sink::start(test, &[]) else {
+        return;
+    };
+    let p = smtp_project(&sink, "[sending]\njitter = \"0\"\n");
+    p.edit(
+        "sequences/e2e.yaml",
+        "template: cold/intro",
+        "template: hostile/intro",
+    );
+    p.write(
+        "templates/hostile/intro.txt",
+        "---\nsubject: Hi {{ lead.first_name }}\n---\nAbout {{ lead.company }}.\nBye for now\n",
+    );
+    p.write(
+        "leads.csv",
+        "Email,First Name,Company,Time Zone\n\
+         ann@acme.example,Ann,\"x\r.\r\nMAIL FROM:<evil@attacker.example>\",America/New_York\n\
+         nul@beta.example,\u{0},Beta,America/New_York\n",
+    );
+    at(
+        &p,
+        "2026-03-05T14:00:00Z",
+        &["leads", "import", "leads.csv", "--sequence", "e2e"],
+    );
+    let (r, _) = run_once(&p, "2026-03-05T15:00:00Z");
+    assert_eq!(
+        r["sent"], 1,
+        "only Ann's: a first name of NUL is no name: {r:#}"
+    );
+    let got = sink.wait_for(1, Duration::from_secs(5));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].rcpt, "ann@acme.example");
+    let raw = &got[0].raw;
+    for (i, b) in raw.iter().enumerate() {
+        assert_ne!(*b, 0, "NUL at byte {i}");
+        if *b == b'\r' {
+            assert_eq!(raw.get(i + 1), Some(&b'\n'), "bare CR at byte {i}");
+        }
+        if *b == b'\n' {
+            assert_eq!(
+                raw.get(i.wrapping_sub(1)),
+                Some(&b'\r'),
+                "bare LF at byte {i}"
+            );
+        }
+    }
+    // The message was not cut at the field's dot line: what follows it arrived too.
+    let text = String::from_utf8_lossy(raw);
+    assert!(
+        text.contains("MAIL FROM:<evil@attacker.example>."),
+        "{text}"
+    );
+    assert!(text.contains("Bye for now"), "{text}");
+    let nul = p.ok(&["lead", "show", "nul@beta.example", "--json"]).json();
+    assert_ne!(nul["enrollments"][0]["state"], "finished", "{nul:#}");
 }

@@ -339,3 +339,56 @@ fn every_click_answered_before_a_clean_stop_is_recorded() {
         "every click that got its redirect is in the store"
     );
 }
+
+#[test]
+fn a_url_from_lead_data_gets_no_tracked_link_even_with_text_clicks() {
+    let (p, base) = project();
+    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
+    p.write(
+        "config.toml",
+        format!("{config}\n[tracking]\ntext_clicks = true\n"),
+    );
+    p.write(
+        "templates/links/follow.txt",
+        "Following up, {{ lead.first_name }}: https://example.com/report and {{ lead.website | default(value='no site') }}\n",
+    );
+    // A web form (or a CSV) gives Ada a website of someone else's choosing.
+    p.write(
+        "update.csv",
+        format!("Email,Website\n{LEAD},https://evil.example/landing\n"),
+    );
+    at(&p, T0, &["leads", "import", "update.csv"]);
+    let (r, _) = run_once(&p, T1);
+    assert_eq!(r["sent"], 1, "{r:#}");
+    let follow = outbox(&p)
+        .into_iter()
+        .find(|e| e.contains("Following up"))
+        .expect("Ada's follow-up");
+    let body = follow.replace("=\r\n", "").replace("=3D", "=");
+    let tracked: Vec<&str> = body
+        .split_whitespace()
+        .filter(|w| w.starts_with(&format!("{base}/c/")))
+        .collect();
+    assert_eq!(tracked.len(), 1, "only the template's own link: {body}");
+    assert!(body.contains("https://evil.example/landing"), "{body}");
+    // No click token of any email redirects there.
+    let s = Served::start(&p, "links-lead-data");
+    let mut clicked = 0;
+    for eml in outbox(&p) {
+        let body = eml.replace("=\r\n", "").replace("=3D", "=");
+        for w in body.split(|c: char| c.is_whitespace() || c == '"') {
+            if !w.starts_with(&format!("{base}/c/")) {
+                continue;
+            }
+            let r = s.client.get(w).send().expect("GET");
+            assert_eq!(r.status(), 302);
+            let to = r.headers()["location"].to_str().expect("location");
+            assert!(!to.contains("evil.example"), "{w} redirects to {to}");
+            clicked += 1;
+        }
+    }
+    assert!(
+        clicked >= 3,
+        "the intro's two links and the follow-up's one: {clicked}"
+    );
+}
