@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 use super::output::{print_json, utc};
 use super::{Failure, Outcome, load_catalog, load_config, open_store};
 use crate::daemon::{Clock, Daemon, TickReport};
+use crate::store::Recovered;
 
 /// Flags of `run`.
 #[derive(Debug, clap::Args)]
@@ -90,7 +91,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     serve(daemon).await
 }
 
-async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
+async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
     let report = daemon.run_once().await?;
     // The reps hear about the replies just read, and get the digests due now.
     let notified = crate::notify::flush(daemon).await?;
@@ -101,7 +102,7 @@ async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
         let mut d = crate::webhooks::Dispatcher::new(daemon.config()).map_err(Failure::failed)?;
         Some(d.flush(daemon).await?)
     };
-    let next = daemon.store().next_due_at().await?;
+    let next = daemon.store().next_due_at(daemon.now().timestamp()).await?;
     daemon.stop().await;
     if json {
         #[derive(serde::Serialize)]
@@ -109,6 +110,7 @@ async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
             #[serde(flatten)]
             report: &'a TickReport,
             recovered_uncertain: u64,
+            recovered_requeued: u64,
             next_due_at: Option<String>,
             #[serde(skip_serializing_if = "Option::is_none")]
             webhooks: Option<crate::webhooks::FlushReport>,
@@ -116,7 +118,8 @@ async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
         }
         return print_json(&Once {
             report: &report,
-            recovered_uncertain: recovered,
+            recovered_uncertain: recovered.uncertain,
+            recovered_requeued: recovered.requeued,
             next_due_at: super::output::rfc3339(next),
             webhooks: hooks,
             notifications: notified,
@@ -150,9 +153,16 @@ async fn once(daemon: &Daemon, recovered: u64, json: bool) -> Outcome {
             notified.failed
         );
     }
-    if recovered > 0 {
+    if recovered.uncertain > 0 {
         say!(
-            "{recovered} send(s) interrupted by a crash are uncertain: see `drumbeat status`, then `drumbeat resolve TOUCH --sent|--not-sent`"
+            "{} send(s) interrupted by a crash are uncertain: see `drumbeat status`, then `drumbeat resolve TOUCH --sent|--not-sent`",
+            recovered.uncertain
+        );
+    }
+    if recovered.requeued > 0 {
+        say!(
+            "{} send(s) interrupted by a crash had reached no server and went back to the queue",
+            recovered.requeued
         );
     }
     match next {

@@ -19,7 +19,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::send::transport::{MailTransport, dkim_signer};
-use crate::store::{Store, StoreError};
+use crate::store::{LEASE_RENEW_SECONDS, LEASE_SECONDS, Recovered, Store, StoreError};
 
 pub use tick::{BATCH, QUEUE_PER_CONNECTION, TickReport, lead_zone};
 
@@ -190,19 +190,37 @@ impl Daemon {
 
     /// Start-up: touches this instance (or a daemon whose lease ran out) left `sending` become
     /// `uncertain`, and the instance is registered. Returns how many became uncertain.
-    pub async fn start(&self) -> Result<u64, StoreError> {
+    pub async fn start(&self) -> Result<Recovered, StoreError> {
         let now = self.now().timestamp();
-        let n = self.store.recover(&self.instance, now).await?;
-        if n > 0 {
-            tracing::warn!(
-                touches = n,
-                "found sends interrupted by a crash; they are uncertain and wait for `drumbeat resolve`"
-            );
-        }
+        let r = self.store.recover(&self.instance, now).await?;
+        log_recovered(r, "this instance, before it restarted");
         self.store
             .daemon_started(&self.instance, i64::from(std::process::id()), now)
             .await?;
-        Ok(n)
+        Ok(r)
+    }
+
+    /// Renews the leases this instance holds, every [`LEASE_RENEW_SECONDS`], for as long as it
+    /// is polled (beside the scheduler loop, in the same task): a lease that is not renewed
+    /// means its holder died, and other daemons take its work over.
+    pub async fn keep_leases(&self) {
+        let mut every = tokio::time::interval(Duration::from_secs(LEASE_RENEW_SECONDS));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let until = self.now().timestamp() + LEASE_SECONDS;
+            if let Err(e) = self.store.renew_leases(&self.instance, until).await {
+                tracing::warn!("cannot renew this daemon's leases: {e}");
+            }
+        }
+    }
+
+    /// Takes over the work of daemons that stopped renewing their leases (see
+    /// [`Store::recover_abandoned`]).
+    async fn take_over_abandoned(&self, now: i64) -> Result<(), StoreError> {
+        let r = self.store.recover_abandoned(&self.instance, now).await?;
+        log_recovered(r, "another daemon that stopped");
+        Ok(())
     }
 
     /// Reads the key of unsubscribe and tracking links (config.toml's, else the one the
@@ -253,25 +271,45 @@ impl Daemon {
     /// Does everything that is due now, then returns what was done (`run --once`): reads the
     /// watched inboxes first, so a reply that arrived stops its lead before anything is claimed.
     pub async fn run_once(&self) -> Result<TickReport, StoreError> {
-        self.check_inboxes().await;
-        let mut total = TickReport::default();
-        loop {
-            let now = self.now();
-            self.store.resume_due_pauses(now.timestamp()).await?;
-            let r = self.tick(now).await?;
-            let more = r.due >= BATCH as u64;
-            add(&mut total, &r);
-            if !more {
-                break;
+        let work = async {
+            self.check_inboxes().await;
+            let mut total = TickReport::default();
+            loop {
+                let now = self.now();
+                self.take_over_abandoned(now.timestamp()).await?;
+                self.store.resume_due_pauses(now.timestamp()).await?;
+                let r = self.tick(now).await?;
+                let more = r.due >= BATCH as u64;
+                add(&mut total, &r);
+                if !more {
+                    break;
+                }
             }
+            self.heartbeat().await?;
+            Ok(total)
+        };
+        tokio::select! {
+            r = work => r,
+            () = self.keep_leases() => unreachable!("keep_leases never returns"),
         }
-        self.heartbeat().await?;
-        Ok(total)
     }
 
     /// The long-running loop, until `shutdown` becomes true. A message on `reload` reloads
     /// the catalog; one on `wake` ends a sleep early (a new enrollment).
     pub async fn run(
+        &self,
+        shutdown: watch::Receiver<bool>,
+        reload: mpsc::Receiver<()>,
+        wake: mpsc::Receiver<()>,
+        on_tick: impl FnMut(&TickReport, Option<i64>),
+    ) -> Result<(), StoreError> {
+        tokio::select! {
+            r = self.schedule(shutdown, reload, wake, on_tick) => r,
+            () = self.keep_leases() => unreachable!("keep_leases never returns"),
+        }
+    }
+
+    async fn schedule(
         &self,
         mut shutdown: watch::Receiver<bool>,
         mut reload: mpsc::Receiver<()>,
@@ -285,6 +323,7 @@ impl Daemon {
             }
             let now = self.now();
             let step = async {
+                self.take_over_abandoned(now.timestamp()).await?;
                 self.store.resume_due_pauses(now.timestamp()).await?;
                 let r = self.tick(now).await?;
                 self.heartbeat().await?;
@@ -294,7 +333,7 @@ impl Daemon {
             let wait = match step {
                 Ok(r) => {
                     failures = 0;
-                    let next = self.store.next_due_at().await.ok().flatten();
+                    let next = self.store.next_due_at(now.timestamp()).await.ok().flatten();
                     on_tick(&r, next);
                     if r.due > 0 {
                         tracing::info!(
@@ -410,6 +449,22 @@ pub async fn next_after_done(
         l.record.email.as_str(),
         config.sending.jitter,
     ))
+}
+
+/// Says what a recovery did, when it did anything.
+fn log_recovered(r: Recovered, whose: &str) {
+    if r.uncertain > 0 {
+        tracing::warn!(
+            touches = r.uncertain,
+            "sends interrupted by a crash of {whose} are uncertain: the Sent folder or `drumbeat resolve` settles them"
+        );
+    }
+    if r.requeued > 0 {
+        tracing::warn!(
+            touches = r.requeued,
+            "sends interrupted by a crash of {whose} had reached no server: they go out again"
+        );
+    }
 }
 
 fn add(total: &mut TickReport, r: &TickReport) {

@@ -20,7 +20,7 @@ use crate::schedule::plan::{
 use crate::send::choose_mailbox;
 use crate::send::links::{Links, dress};
 use crate::send::message::{Outgoing, build, new_message_id};
-use crate::send::transport::Delivery;
+use crate::send::transport::{Delivery, HandOver};
 use crate::store::{
     Claim, ClaimKind, Claimed, EnrollmentId, Leased, Next, PastTouch, SentRecord, StoreError,
     StoredLead,
@@ -39,6 +39,50 @@ pub const BATCH: i64 = 200;
 /// resolve (by the Sent folder, or `drumbeat resolve`). 8 is where `benches/send.sh` stops
 /// gaining (2: 40–50 % of smtp-source's rate, 4: 70 %, 8: 84–96 %).
 pub const QUEUE_PER_CONNECTION: usize = 8;
+
+/// Touches of one mailbox marked handed over in this round of sends.
+type Marked = std::sync::Arc<tokio::sync::Mutex<std::collections::HashSet<i64>>>;
+
+/// The [`HandOver`] of a touch claimed while its mailbox's server was not known to work:
+/// before its body goes out, every such touch of the mailbox is marked handed over in one
+/// statement (so a round costs one write, not one per message), and the body goes only if
+/// this touch was among them (it is still this daemon's claim).
+struct HandGate {
+    store: crate::store::Store,
+    instance: String,
+    mailbox: String,
+    touch: i64,
+    clock: super::Clock,
+    marked: Marked,
+}
+
+impl HandOver for HandGate {
+    fn before_body(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            let mut marked = self.marked.lock().await;
+            if marked.contains(&self.touch) {
+                return true;
+            }
+            let now = self.clock.now().timestamp();
+            match self
+                .store
+                .mark_handed(&self.instance, &self.mailbox, now)
+                .await
+            {
+                Ok(ids) => {
+                    marked.extend(ids);
+                    marked.contains(&self.touch)
+                }
+                Err(e) => {
+                    tracing::warn!(touch = self.touch, "cannot mark the hand-over: {e}");
+                    false
+                }
+            }
+        })
+    }
+}
 
 /// What one tick did, for logs, `run --once` and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -216,6 +260,8 @@ impl Daemon {
                         subject: e.subject.clone(),
                         variant: e.variant.clone(),
                         recipient_domain: e.domain.clone().unwrap_or_default(),
+                        // Decided at the claim itself (see `send_claimed`).
+                        handed: false,
                     },
                 ),
                 Decision::Task {
@@ -306,6 +352,8 @@ impl Daemon {
         let mut waiting: VecDeque<(Claim<'_>, &PreparedEmail)> = emails.into();
         let mut busy: HashMap<String, usize> = HashMap::new();
         let mut sends = JoinSet::new();
+        // Per mailbox, the touches already marked handed over by a gate (see `HandGate`).
+        let mut marked: HashMap<String, Marked> = HashMap::new();
         // Sends that finished, to record together with the next claims (one transaction).
         let mut sent: Vec<SentRecord> = Vec::new();
         loop {
@@ -323,13 +371,27 @@ impl Daemon {
             }
             waiting = later;
             if !batch.is_empty() || !sent.is_empty() {
-                let claims: Vec<Claim<'_>> = batch.iter().map(|(c, _)| c.clone()).collect();
+                let mut claims: Vec<Claim<'_>> = batch.iter().map(|(c, _)| c.clone()).collect();
+                // A message claimed while its mailbox's server works may reach it from now on;
+                // otherwise it is known unsent until a server is ready for its body.
+                for c in &mut claims {
+                    if let ClaimKind::Email {
+                        mailbox, handed, ..
+                    } = &mut c.kind
+                    {
+                        *handed = self.transports.get(mailbox).is_some_and(|t| t.ready());
+                    }
+                }
+                let handed: Vec<bool> = claims
+                    .iter()
+                    .map(|c| matches!(c.kind, ClaimKind::Email { handed: true, .. }))
+                    .collect();
                 let outcomes = self
                     .store
                     .record_sent_then_claim(&sent, &self.instance, &claims, t)
                     .await?;
                 sent.clear();
-                for ((claim, e), outcome) in batch.into_iter().zip(outcomes) {
+                for (((claim, e), outcome), handed) in batch.into_iter().zip(outcomes).zip(handed) {
                     let transport = self.transports.get(&e.mailbox).cloned();
                     match (outcome, transport) {
                         (Claimed::Go { touch, attempt }, Some(transport)) => {
@@ -344,8 +406,24 @@ impl Daemon {
                             let (index, new_thread) = (e.index, e.new_thread);
                             let enrollment = claim.enrollment;
                             let mailbox = e.mailbox.clone();
+                            let gate = (!handed).then(|| HandGate {
+                                store: self.store.clone(),
+                                instance: self.instance.clone(),
+                                mailbox: mailbox.clone(),
+                                touch,
+                                clock: self.clock,
+                                marked: marked.entry(mailbox.clone()).or_default().clone(),
+                            });
                             sends.spawn(async move {
-                                let d = transport.deliver(&from, &to, &message_id, &bytes).await;
+                                let d = transport
+                                    .deliver(
+                                        &from,
+                                        &to,
+                                        &message_id,
+                                        &bytes,
+                                        gate.as_ref().map(|g| g as &dyn HandOver),
+                                    )
+                                    .await;
                                 (touch, attempt, index, new_thread, enrollment, mailbox, d)
                             });
                             continue;

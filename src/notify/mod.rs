@@ -347,6 +347,7 @@ async fn work(
             to.as_str(),
             &message_id,
             &message.formatted(),
+            None,
         )
         .await;
     Ok(Some(match delivery {

@@ -18,9 +18,11 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tokio::sync::{Mutex, Semaphore};
 
-use super::transport::Delivery;
+use super::transport::{Delivery, HandOver};
 use crate::config::{AuthMethod, Security, SmtpSettings};
 
 /// Time allowed to connect and for each command's answer.
@@ -41,6 +43,9 @@ pub struct SmtpPool {
     )]
     idle: Mutex<Vec<Box<Conn>>>,
     slots: Semaphore,
+    /// A server was ready for a body since the last connection that could not be set up
+    /// (see [`SmtpPool::ready`]).
+    ready: AtomicBool,
 }
 
 /// One connection, set up and logged in.
@@ -68,7 +73,21 @@ impl SmtpPool {
             hello: ClientId::default(),
             idle: Mutex::new(Vec::new()),
             slots: Semaphore::new(connections.max(1)),
+            ready: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the server took a body since this pool last failed to set up a connection
+    /// (false at start). A message claimed while it is false is known unsent until the first
+    /// body goes out (see [`HandOver`]), so an outage and a crash invent no uncertainty.
+    pub fn ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// A connection could not be set up: the server is not ready for anything now.
+    fn not_ready(&self, e: SetupError) -> Delivery {
+        self.ready.store(false, Ordering::Release);
+        setup_delivery(e)
     }
 
     fn port(&self) -> u16 {
@@ -174,8 +193,15 @@ impl SmtpPool {
         })
     }
 
-    /// Sends one message to one recipient.
-    pub async fn deliver(&self, from: &str, to: &str, message: &[u8]) -> Delivery {
+    /// Sends one message to one recipient. `hand_over`, when given, is asked just before the
+    /// body goes out; when it says no, nothing is sent.
+    pub async fn deliver(
+        &self,
+        from: &str,
+        to: &str,
+        message: &[u8],
+        hand_over: Option<&dyn HandOver>,
+    ) -> Delivery {
         let Ok(_slot) = self.slots.acquire().await else {
             return Delivery::Retry {
                 reason: "the SMTP pool is closed".into(),
@@ -199,10 +225,10 @@ impl SmtpPool {
             Some(c) => c,
             None => match self.connect().await {
                 Ok(c) => Box::new(c),
-                Err(e) => return setup_delivery(e),
+                Err(e) => return self.not_ready(e),
             },
         };
-        match self.transact(conn, &from, &to, message).await {
+        match self.transact(conn, &from, &to, message, hand_over).await {
             Attempt::Done(d, keep) => {
                 if let Some(c) = keep {
                     self.idle.lock().await.push(c);
@@ -212,9 +238,9 @@ impl SmtpPool {
             Attempt::StaleConnection(_) if reused => {
                 let conn = match self.connect().await {
                     Ok(c) => Box::new(c),
-                    Err(e) => return setup_delivery(e),
+                    Err(e) => return self.not_ready(e),
                 };
-                match self.transact(conn, &from, &to, message).await {
+                match self.transact(conn, &from, &to, message, hand_over).await {
                     Attempt::Done(d, keep) => {
                         if let Some(c) = keep {
                             self.idle.lock().await.push(c);
@@ -234,6 +260,7 @@ impl SmtpPool {
         from: &Address,
         to: &Address,
         message: &[u8],
+        hand_over: Option<&dyn HandOver>,
     ) -> Attempt {
         let mut params = Vec::new();
         if !message.is_ascii() {
@@ -313,6 +340,20 @@ impl SmtpPool {
                 }
             }
         }
+        // The server is ready for the body: from here on it may have the message, which the
+        // store must know before it happens.
+        if let Some(h) = hand_over
+            && !h.before_body().await
+        {
+            conn.smtp.abort().await;
+            return Attempt::Done(
+                Delivery::Retry {
+                    reason: "the claim could not be marked handed over; nothing was sent".into(),
+                },
+                None,
+            );
+        }
+        self.ready.store(true, Ordering::Release);
         // The body: from here on, a missing answer means the server may have the message.
         // In one write with its final dot (lettre's `message` writes the dot apart).
         let sent = match std::str::from_utf8(message) {

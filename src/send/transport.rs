@@ -42,6 +42,17 @@ pub enum Delivery {
     },
 }
 
+/// Asked by a transport once a server is ready for a message's body, for a message claimed
+/// while the mailbox's server was not known to be reachable: the store then records that the
+/// server may have it (a crash before this leaves the message known unsent, after it
+/// uncertain). `false` means the claim is no longer the sender's (another daemon took its work
+/// over): nothing is sent.
+pub trait HandOver: Send + Sync {
+    /// Records the hand-over about to happen; true when the body may go.
+    fn before_body(&self)
+    -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>;
+}
+
 /// A mailbox's way out.
 pub enum MailTransport {
     /// `.eml` files in a folder.
@@ -64,11 +75,35 @@ impl MailTransport {
         }
     }
 
-    /// Hands one message over.
-    pub async fn deliver(&self, from: &str, to: &str, message_id: &str, bytes: &[u8]) -> Delivery {
+    /// Whether a message claimed now may reach the server before anything else is known
+    /// (see [`SmtpPool::ready`]); an outbox folder always is.
+    pub fn ready(&self) -> bool {
         match self {
-            MailTransport::Smtp(pool) => pool.deliver(from, to, bytes).await,
+            MailTransport::Smtp(pool) => pool.ready(),
+            MailTransport::Outbox(_) => true,
+        }
+    }
+
+    /// Hands one message over (`hand_over`: see [`HandOver`]).
+    pub async fn deliver(
+        &self,
+        from: &str,
+        to: &str,
+        message_id: &str,
+        bytes: &[u8],
+        hand_over: Option<&dyn HandOver>,
+    ) -> Delivery {
+        match self {
+            MailTransport::Smtp(pool) => pool.deliver(from, to, bytes, hand_over).await,
             MailTransport::Outbox(dir) => {
+                if let Some(h) = hand_over
+                    && !h.before_body().await
+                {
+                    return Delivery::Retry {
+                        reason: "the claim could not be marked handed over; nothing was written"
+                            .into(),
+                    };
+                }
                 let dir = dir.clone();
                 let name = outbox_name(message_id);
                 let bytes = bytes.to_vec();
@@ -192,11 +227,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t = MailTransport::Outbox(dir.path().join("out"));
         let d = t
-            .deliver("a@x.test", "b@y.test", "<m1@x.test>", b"hello\r\n")
+            .deliver("a@x.test", "b@y.test", "<m1@x.test>", b"hello\r\n", None)
             .await;
         assert!(matches!(d, Delivery::Accepted { .. }), "{d:?}");
         let d = t
-            .deliver("a@x.test", "b@y.test", "<m1@x.test>", b"hello\r\n")
+            .deliver("a@x.test", "b@y.test", "<m1@x.test>", b"hello\r\n", None)
             .await;
         assert!(matches!(d, Delivery::Accepted { .. }), "{d:?}");
         let files: Vec<_> = std::fs::read_dir(dir.path().join("out")).unwrap().collect();

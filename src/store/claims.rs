@@ -189,6 +189,7 @@ fn insert_email_touches(
                 subject,
                 variant,
                 recipient_domain,
+                handed,
             } = &c.kind
             else {
                 unreachable!("only email claims are inserted here");
@@ -204,6 +205,7 @@ fn insert_email_touches(
                 Val::from(subject.as_str()),
                 Val::from(c.due_at),
                 Val::from(recipient_domain.as_str()),
+                Val::from(i64::from(*handed)),
             ];
             row.extend(suppression_vals(c));
             row
@@ -222,6 +224,7 @@ fn insert_email_touches(
             "subject",
             "due",
             "recipient",
+            "handed",
             "address",
             "domain",
             "hash",
@@ -230,15 +233,17 @@ fn insert_email_touches(
     )
     .sql(
         "INSERT INTO touches (enrollment_id, lead_id, sequence_id, step_id, kind, variant, state, mailbox, \
-           message_id, subject, attempt, due_at, claimed_at, created_at, recipient_domain) \
+           message_id, subject, attempt, due_at, claimed_at, created_at, recipient_domain, handed_at) \
          SELECT v.enrollment, v.lead, v.sequence, v.step, 'email', v.variant, 'sending', v.mailbox, \
            v.message_id, v.subject, 1, v.due, ",
     )
     .arg(now)
     .sql(", ")
     .arg(now)
+    .sql(", v.recipient, CASE WHEN v.handed = 1 THEN ")
+    .arg(now)
     .sql(
-        ", v.recipient FROM v JOIN enrollments e ON e.id = v.enrollment \
+        " END FROM v JOIN enrollments e ON e.id = v.enrollment \
          WHERE e.state = 'active' AND e.lease_owner = ",
     )
     .arg(instance)
@@ -249,7 +254,7 @@ fn insert_email_touches(
            claimed_at = excluded.claimed_at, mailbox = COALESCE(touches.mailbox, excluded.mailbox), \
            message_id = COALESCE(touches.message_id, excluded.message_id), \
            subject = excluded.subject, variant = excluded.variant, error = NULL, \
-           recipient_domain = excluded.recipient_domain \
+           recipient_domain = excluded.recipient_domain, handed_at = excluded.handed_at \
          WHERE touches.state = 'scheduled' OR (touches.state = 'failed' AND touches.message_id IS NULL) \
          RETURNING id, attempt, enrollment_id",
     );

@@ -54,7 +54,8 @@ pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, Up
 pub use suppressions::{SuppressionRow, forgotten_value};
 pub use tasks::{TaskFilter, TaskFinish, TaskRow};
 pub use touches::{
-    Claim, ClaimKind, Claimed, LEASE_SECONDS, Leased, Next, PastTouch, RecentSends, TouchInfo,
+    Claim, ClaimKind, Claimed, LEASE_RENEW_SECONDS, LEASE_SECONDS, Leased, Next, PastTouch,
+    RecentSends, Recovered, TouchInfo,
 };
 pub use tracking::{Hit, HitWriter};
 pub use webhooks::{Attempt, Delivery, EndpointQueue, FeedEvent, NewDelivery};

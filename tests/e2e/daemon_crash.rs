@@ -101,6 +101,9 @@ pub struct TouchRow {
     pub lead: i64,
     pub state: String,
     pub message_id: Option<String>,
+    /// A server may have had the message (`handed_at`): a crash leaves it uncertain; without
+    /// it the touch is known unsent and goes back to the queue.
+    pub handed: bool,
 }
 
 /// Every touch in the store at `url`, read directly (the daemon may be dead or running).
@@ -115,7 +118,9 @@ pub fn touches(url: &str) -> Vec<TouchRow> {
         let mut conn = sqlx::AnyConnection::connect(url)
             .await
             .unwrap_or_else(|e| panic!("open the store {url}: {e}"));
-        let rows = sqlx::query("SELECT lead_id, state, message_id FROM touches ORDER BY id")
+        let rows = sqlx::query(
+            "SELECT lead_id, state, message_id, handed_at IS NOT NULL AS handed FROM touches ORDER BY id",
+        )
             .fetch_all(&mut conn)
             .await
             .expect("read touches");
@@ -125,6 +130,10 @@ pub fn touches(url: &str) -> Vec<TouchRow> {
                 lead: r.try_get("lead_id").expect("lead_id"),
                 state: r.try_get("state").expect("state"),
                 message_id: r.try_get("message_id").expect("message_id"),
+                handed: r
+                    .try_get::<bool, _>("handed")
+                    .or_else(|_| r.try_get::<i64, _>("handed").map(|h| h != 0))
+                    .expect("handed"),
             })
             .collect();
         conn.close().await.expect("close");
@@ -252,6 +261,12 @@ fn daemon_killed_at_random_moments_sends_each_touch_at_most_once() {
                 .collect()
         };
         let (sending, uncertain) = (ids("sending"), ids("uncertain"));
+        // Of those, the ones a server may have had: only these may become uncertain.
+        let handed: HashSet<String> = rows
+            .iter()
+            .filter(|r| r.state == "sending" && r.handed)
+            .filter_map(|r| r.message_id.clone())
+            .collect();
         assert!(
             sending.len() <= QUEUE_PER_CONNECTION * CONNECTIONS as usize,
             "kill {kill}: {} touches were sending with {CONNECTIONS} connections: more than \
@@ -274,7 +289,7 @@ fn daemon_killed_at_random_moments_sends_each_touch_at_most_once() {
                 .all(|id| sending.contains(id) || uncertain.contains(id)),
             "kill {kill}: an interrupted send was sent again"
         );
-        interrupted.extend(sending.iter().cloned());
+        interrupted.extend(handed.iter().cloned());
         last_sending = sending.len();
         uncertain_before = uncertain;
         eprintln!(
@@ -296,7 +311,10 @@ fn daemon_killed_at_random_moments_sends_each_touch_at_most_once() {
         let run = Run::from_output(out);
         run.code(0);
         let v = run.json();
-        recovered_once.get_or_insert(v["recovered_uncertain"].as_u64().unwrap_or(0));
+        recovered_once.get_or_insert(
+            v["recovered_uncertain"].as_u64().unwrap_or(0)
+                + v["recovered_requeued"].as_u64().unwrap_or(0),
+        );
         if v["due"] == 0 {
             break;
         }
@@ -317,7 +335,7 @@ fn daemon_killed_at_random_moments_sends_each_touch_at_most_once() {
     assert_eq!(
         recovered_once,
         Some(last_sending as u64),
-        "run --once reports the sends the last kill interrupted as recovered"
+        "run --once reports the sends the last kill interrupted as recovered (uncertain or requeued)"
     );
     eprintln!(
         "{test}: {sent} sent, {uncertain} uncertain after {KILLS} kills, in {:.1}s",
@@ -350,4 +368,62 @@ fn daemon_killed_at_random_moments_sends_each_touch_at_most_once() {
             "{id} reached the sink but is neither sent nor uncertain"
         );
     }
+}
+
+#[test]
+fn sends_that_reached_no_server_go_back_to_the_queue_after_a_crash_not_to_uncertain() {
+    let test = "sends_that_reached_no_server_go_back_to_the_queue_after_a_crash_not_to_uncertain";
+    let Some(sink) = Sink::start(test, &[]) else {
+        return;
+    };
+    const N: usize = 40;
+    let p = blast_project(&sink, None, N, CONNECTIONS);
+    let url = format!("sqlite://{}", p.file("data/drumbeat.db").display());
+    // A mail server that is down in the worst way: it takes connections and never answers,
+    // so the daemon's claims stay `sending` while it waits for a greeting.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+    let hole_port = hole.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in hole.incoming().take(64) {
+            held.push(conn);
+        }
+    });
+    let real = format!("port = {}", sink.port);
+    p.edit("config.toml", &real, &format!("port = {hole_port}"));
+    let mut daemon = spawn_daemon(&p, "outage", &p.file("daemon.log"));
+    let room = QUEUE_PER_CONNECTION * CONNECTIONS as usize;
+    let rows = wait_for_store(&url, Duration::from_secs(30), |rows| {
+        rows.iter().filter(|r| r.state == "sending").count() >= room
+    });
+    daemon.kill().expect("SIGKILL the daemon");
+    daemon.wait().expect("reap the daemon");
+    let sending: Vec<&TouchRow> = rows.iter().filter(|r| r.state == "sending").collect();
+    assert_eq!(sending.len(), room, "{:?}", by_state(&rows));
+    assert!(
+        sending.iter().all(|r| !r.handed),
+        "no server was ready for a body, so none may have the message"
+    );
+
+    // The server is back; the same instance starts again.
+    p.edit("config.toml", &format!("port = {hole_port}"), &real);
+    let mut first = None;
+    for _ in 0..10 {
+        let v = p
+            .ok(&["run", "--once", "--json", "--instance", "outage"])
+            .json();
+        first.get_or_insert(v.clone());
+        if v["due"] == 0 {
+            break;
+        }
+    }
+    let first = first.expect("a run");
+    assert_eq!(first["recovered_uncertain"], 0, "{first:#}");
+    assert_eq!(first["recovered_requeued"], room as u64, "{first:#}");
+    let rows = touches(&url);
+    let states = by_state(&rows);
+    assert_eq!(states.get("sent").copied(), Some(N), "{states:?}");
+    let got = sink.wait_for(N, Duration::from_secs(10));
+    assert_eq!(got.len(), N);
+    assert_exactly_once(&got, &rows);
 }

@@ -87,3 +87,123 @@ fn two_daemons_on_one_postgres_send_a_thousand_touches_once_each() {
     );
     assert!(a > 0 && b > 0, "both daemons sent: a {a}, b {b}");
 }
+
+/// Commits made in the database at `url` so far (PostgreSQL's own count).
+fn commits(url: &str) -> i64 {
+    use sqlx::{Connection, Row};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let mut conn = sqlx::AnyConnection::connect(url)
+            .await
+            .expect("connect to the test database");
+        let n: i64 = sqlx::query(
+            "SELECT xact_commit::BIGINT AS n FROM pg_stat_database WHERE datname = current_database()",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .expect("pg_stat_database")
+        .try_get("n")
+        .expect("n");
+        conn.close().await.expect("close");
+        n
+    })
+}
+
+#[test]
+fn a_dead_daemons_work_moves_to_the_live_one_which_waits_quietly_meanwhile() {
+    let test = "a_dead_daemons_work_moves_to_the_live_one_which_waits_quietly_meanwhile";
+    let Some(server) = pg_server(test) else {
+        return;
+    };
+    let Some(sink) = Sink::start(test, &[]) else {
+        return;
+    };
+    const N: usize = 100;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let url = runtime.block_on(fresh_pg_database(&server));
+    let p = blast_project(&sink, Some(&url), N, 2);
+    // Instance b's mail server takes connections and never answers: b leases every due
+    // enrollment, claims what its connections have room for, and hangs on them.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+    let hole_port = hole.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in hole.incoming().take(64) {
+            held.push(conn);
+        }
+    });
+    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
+    p.write(
+        "b.toml",
+        config.replace(
+            &format!("port = {}", sink.port),
+            &format!("port = {hole_port}"),
+        ),
+    );
+    let log_b = std::fs::File::create(p.file("b.log")).expect("b.log");
+    let mut b = std::process::Command::new(env!("CARGO_BIN_EXE_drumbeat"))
+        .current_dir(p.path())
+        .env_remove("DRUMBEAT_CONFIG")
+        .env_remove("DRUMBEAT_NOW")
+        .env("RUST_LOG", "drumbeat=info")
+        .env("NO_COLOR", "1")
+        .args(["--config", "b.toml", "run", "--instance", "b"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log_b)
+        .spawn()
+        .expect("start instance b");
+    let room = drumbeat::daemon::QUEUE_PER_CONNECTION * 2;
+    wait_for_store(&url, Duration::from_secs(30), |rows| {
+        rows.iter().filter(|r| r.state == "sending").count() >= room
+    });
+
+    // Instance a, with a working server, finds everything leased by b, which is alive: it
+    // leaves it alone and sleeps instead of spinning.
+    let mut a = spawn_daemon(&p, "a", &p.file("a.log"));
+    wait_for_store(&url, Duration::from_secs(5), |_| false);
+    let before = commits(&url);
+    let window = Instant::now();
+    wait_for_store(&url, Duration::from_secs(5), |_| false);
+    let during = commits(&url) - before;
+    let per_second = during as f64 / window.elapsed().as_secs_f64();
+    eprintln!(
+        "{test}: {during} commits in the database while b held its leases ({per_second:.0}/s)"
+    );
+    assert!(
+        per_second < 60.0,
+        "{during} commits in {:?}: a daemon spins on work another holds",
+        window.elapsed()
+    );
+    assert_eq!(sink.messages().len(), 0, "a took none of b's leased work");
+
+    // b dies. Its leases run out; a takes its work over: the claims no server was ready for
+    // go back to the queue and out, the rest of b's leases are free again.
+    b.kill().expect("SIGKILL instance b");
+    b.wait().expect("reap instance b");
+    let killed = Instant::now();
+    let rows = wait_for_store(&url, Duration::from_secs(90), |rows| {
+        rows.len() == N && rows.iter().all(|r| r.state == "sent")
+    });
+    let took = killed.elapsed();
+    let got = sink.wait_for(N, Duration::from_secs(10));
+    terminate(&mut a);
+    let states = by_state(&rows);
+    eprintln!(
+        "{test}: all {N} sent {:.1}s after b was killed: {states:?}",
+        took.as_secs_f64()
+    );
+    assert_eq!(states.get("sent").copied(), Some(N), "{states:?}");
+    assert_eq!(got.len(), N);
+    assert_exactly_once(&got, &rows);
+    assert!(
+        took <= Duration::from_secs(drumbeat::store::LEASE_SECONDS as u64 + 20),
+        "b's work moved only after {took:?}"
+    );
+}

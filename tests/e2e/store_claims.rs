@@ -66,6 +66,7 @@ pub fn email_claim<'a>(l: &'a Leased, address: &'a Email, n: usize) -> Claim<'a>
             subject: "Hello".into(),
             variant: "a".into(),
             recipient_domain: address.domain().to_string(),
+            handed: true,
         },
     }
 }
