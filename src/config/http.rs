@@ -23,7 +23,13 @@ pub struct HttpConfig {
     pub api_token: Option<SecretSource>,
     /// Which links are tracked (`[tracking]`).
     pub tracking: Tracking,
+    /// At most this many client connections open at once; more wait until one closes.
+    pub max_connections: usize,
 }
+
+/// `[http] max_connections` when not given: room for a busy tracking domain behind a proxy,
+/// far below what exhausts memory or file descriptors.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// `[tracking]`: click and open tracking defaults (a sequence can turn them off).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +64,7 @@ impl Default for HttpConfig {
             token_key: None,
             api_token: None,
             tracking: Tracking::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -70,6 +77,7 @@ pub(super) struct RawHttp {
     base_url: Option<Spanned<String>>,
     token_key: Option<SecretSource>,
     api_token: Option<SecretSource>,
+    max_connections: Option<Spanned<i64>>,
 }
 
 /// `[tracking]` as written.
@@ -116,6 +124,18 @@ pub(super) fn resolve(
         match check_base_url(b.get_ref()) {
             Ok(url) => out.base_url = url,
             Err(msg) => problems.push((Some(b.span()), format!("http.base_url: {msg}"))),
+        }
+    }
+    if let Some(m) = &raw.max_connections {
+        match usize::try_from(*m.get_ref()) {
+            Ok(n) if (16..=1_000_000).contains(&n) => out.max_connections = n,
+            _ => problems.push((
+                Some(m.span()),
+                format!(
+                    "http.max_connections = {} is out of range (16 to 1000000; default {DEFAULT_MAX_CONNECTIONS})",
+                    m.get_ref()
+                ),
+            )),
         }
     }
     out.token_key = raw.token_key;

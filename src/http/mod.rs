@@ -12,6 +12,7 @@ pub mod links;
 pub mod metrics;
 pub mod providers;
 pub mod recorder;
+pub mod server;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -187,7 +188,7 @@ pub async fn token_key_from(
 pub async fn start(
     daemon: Arc<Daemon>,
     wake: mpsc::Sender<()>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), String> {
     let config = daemon.config();
     let tokens = token_key(&daemon).await?;
@@ -200,6 +201,7 @@ pub async fn start(
         None => None,
     };
     let listen = config.http.listen;
+    let max_connections = server::connection_cap(config.http.max_connections);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen} ([http] listen): {e}"))?;
@@ -218,25 +220,13 @@ pub async fn start(
     };
     let app = router(state);
     let task = tokio::spawn(async move {
-        let shutdown = async move {
-            while !*stop.borrow() {
-                if stop.changed().await.is_err() {
-                    break;
-                }
-            }
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!("HTTP server stopped: {e}");
-        }
+        server::serve(listener, app, max_connections, stop).await;
         // The router and every connection are gone, so is every `Recorder`: the writer ends
         // once the hits still queued are committed.
         if recorded.await.is_err() {
             tracing::error!("the click and open writer failed; queued hits may be lost");
         }
     });
-    tracing::info!(%local, "HTTP listening");
+    tracing::info!(%local, max_connections, "HTTP listening");
     Ok((local, task))
 }

@@ -320,3 +320,16 @@ fn config_flag_wins_over_the_variable() {
             .starts_with("broken.toml:1:1: unknown key `stor`; did you mean `store`?\n")
     );
 }
+
+#[test]
+fn a_connection_cap_out_of_range_names_its_line() {
+    let p = Project::shipped();
+    p.edit("config.toml", "[http]\n", "[http]\nmax_connections = 3\n");
+    let line = line_of(&p, "max_connections = 3");
+    config_fails_with(
+        &p,
+        &format!(
+            "config.toml:{line}:19: http.max_connections = 3 is out of range (16 to 1000000; default 4096)\n"
+        ),
+    );
+}
