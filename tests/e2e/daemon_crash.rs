@@ -95,6 +95,20 @@ pub fn spawn_daemon(p: &Project, instance: &str, log: &Path) -> Child {
         .expect("start drumbeat run")
 }
 
+/// A server on a loopback port that takes connections (up to 64) and never says a word, as a
+/// mail server that hangs does; returns its port.
+pub fn silent_server() -> u16 {
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+    let port = hole.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in hole.incoming().take(64) {
+            held.push(conn);
+        }
+    });
+    port
+}
+
 /// One touch row.
 #[derive(Debug, Clone)]
 pub struct TouchRow {
@@ -379,16 +393,9 @@ fn sends_that_reached_no_server_go_back_to_the_queue_after_a_crash_not_to_uncert
     const N: usize = 40;
     let p = blast_project(&sink, None, N, CONNECTIONS);
     let url = format!("sqlite://{}", p.file("data/drumbeat.db").display());
-    // A mail server that is down in the worst way: it takes connections and never answers,
-    // so the daemon's claims stay `sending` while it waits for a greeting.
-    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
-    let hole_port = hole.local_addr().expect("its address").port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for conn in hole.incoming().take(64) {
-            held.push(conn);
-        }
-    });
+    // A mail server that is down in the worst way, so the daemon's claims stay `sending`
+    // while it waits for a greeting.
+    let hole_port = silent_server();
     let real = format!("port = {}", sink.port);
     p.edit("config.toml", &real, &format!("port = {hole_port}"));
     let mut daemon = spawn_daemon(&p, "outage", &p.file("daemon.log"));

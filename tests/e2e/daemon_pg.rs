@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::daemon_crash::{
-    assert_exactly_once, blast_project, by_state, spawn_daemon, wait_for_store,
+    assert_exactly_once, blast_project, by_state, silent_server, spawn_daemon, wait_for_store,
 };
 use crate::sink::Sink;
 use crate::support::{fresh_pg_database, pg_server};
@@ -130,14 +130,7 @@ fn a_dead_daemons_work_moves_to_the_live_one_which_waits_quietly_meanwhile() {
     let p = blast_project(&sink, Some(&url), N, 2);
     // Instance b's mail server takes connections and never answers: b leases every due
     // enrollment, claims what its connections have room for, and hangs on them.
-    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
-    let hole_port = hole.local_addr().expect("its address").port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for conn in hole.incoming().take(64) {
-            held.push(conn);
-        }
-    });
+    let hole_port = silent_server();
     let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
     p.write(
         "b.toml",
