@@ -279,7 +279,9 @@ impl Store {
         now: i64,
     ) -> Result<Vec<i64>, StoreError> {
         let rows = sqlx::query(
-            "UPDATE touches SET handed_at = $1 WHERE state = 'sending' AND handed_at IS NULL AND mailbox = $2 \
+            // From this instance's few leased enrollments, not the mailbox's every touch
+            // (`|| ''` keeps the planner off the mailbox index).
+            "UPDATE touches SET handed_at = $1 WHERE state = 'sending' AND handed_at IS NULL AND mailbox || '' = $2 \
              AND enrollment_id IN (SELECT id FROM enrollments WHERE lease_owner = $3) RETURNING id",
         )
         .bind(now)
@@ -480,8 +482,12 @@ impl Store {
     /// flight now) and those of daemons whose leases ran out are given up, and the touches they
     /// left `sending` are settled (see [`Recovered`]).
     pub async fn recover(&self, instance: &str, now: i64) -> Result<Recovered, StoreError> {
-        self.recover_where("(lease_owner = $1 OR lease_until < $2)", instance, now)
-            .await
+        self.recover_where(
+            "(lease_owner IS NOT NULL AND (lease_owner = $1 OR lease_until < $2))",
+            instance,
+            now,
+        )
+        .await
     }
 
     /// While running: the work of other daemons that stopped renewing their leases (they
@@ -524,7 +530,8 @@ impl Store {
         let run = |sql: String| sqlx::query(built(sql)).bind(instance).bind(now);
         run(format!(
             "UPDATE enrollments SET next_due_at = $2, updated_at = $2 WHERE {held} AND state = 'active' \
-             AND id IN (SELECT enrollment_id FROM touches WHERE state = 'sending' AND handed_at IS NULL)"
+             AND EXISTS (SELECT 1 FROM touches t WHERE t.enrollment_id = enrollments.id \
+               AND t.state = 'sending' AND t.handed_at IS NULL)"
         ))
         .execute(&mut *tx)
         .await?;
