@@ -16,10 +16,11 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AnyConnection, Row};
 
 use super::events::{self, EventKind, NewEvent};
+use super::leases::LEASE_SECONDS;
 use super::sent::{SentRecord, record_statements};
 use super::statements::{self, Stmt, Val};
 use super::suppressions::values_for;
-use super::touches::{Claim, ClaimKind, Claimed, LEASE_SECONDS, release};
+use super::touches::{Claim, ClaimKind, Claimed, release};
 use super::{Backend, Store, StoreError, built, in_list_from, placeholder};
 
 impl Store {

@@ -13,6 +13,7 @@ mod enrollments;
 mod events;
 mod inbox;
 mod leads;
+mod leases;
 mod metrics;
 mod notifications;
 mod provider_events;
@@ -45,6 +46,7 @@ pub use enrollments::{
 pub use events::{EventKind, EventRow, NewEvent};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy};
 pub use leads::{LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
+pub use leases::{LEASE_RENEW_SECONDS, LEASE_SECONDS, Recovered};
 pub use metrics::{COUNTED_EVENTS, MetricsSnapshot};
 pub use notifications::{Notification, NotificationProblem, NotifyOutcome, ReplyNotice};
 pub use provider_events::{ProviderEvent, ProviderKind, ProviderOutcome};
@@ -53,10 +55,7 @@ pub use sent::SentRecord;
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
 pub use tasks::{TaskFilter, TaskFinish, TaskRow};
-pub use touches::{
-    Claim, ClaimKind, Claimed, LEASE_RENEW_SECONDS, LEASE_SECONDS, Leased, Next, PastTouch,
-    RecentSends, Recovered, TouchInfo,
-};
+pub use touches::{Claim, ClaimKind, Claimed, Leased, Next, PastTouch, RecentSends, TouchInfo};
 pub use tracking::{Hit, HitWriter};
 pub use webhooks::{Attempt, Delivery, EndpointQueue, FeedEvent, NewDelivery};
 
