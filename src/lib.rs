@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod diag;
+pub mod domain;
 pub mod enrollment;
 pub mod http;
 pub mod import;

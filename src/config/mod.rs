@@ -2,6 +2,7 @@
 //! mailboxes that send, and the HTTP settings. Typed; unknown keys are rejected with a
 //! suggestion; every problem names `config.toml:LINE:COL`.
 
+mod digest;
 mod http;
 mod notify;
 mod providers;
@@ -21,15 +22,16 @@ use toml::Spanned;
 use crate::diag::{Diagnostic, did_you_mean, line_col};
 use crate::lead::Email;
 
+pub use digest::DigestSchedule;
 pub use http::{HttpConfig, Tracking};
-pub use notify::Notify;
+pub use notify::{Notify, rep_endpoint, rep_endpoints};
 pub use providers::{
     MailgunConfig, PostmarkConfig, Provider, ProvidersConfig, SendgridConfig, SesConfig,
 };
 pub use routing::{Condition, Group, Member, Routing, Rule, Target};
 pub use secret::{Secret, SecretError, SecretSource};
 pub use sending::{DkimAlgorithm, DkimSettings, Pacing, Sending, Warmup, parse_duration};
-pub use webhooks::{DEFAULT_RETRY, Webhook, WebhookFormat, WebhookSettings, WebhookUrl};
+pub use webhooks::{DEFAULT_RETRY, SigningKey, signing_key, Webhook, WebhookFormat, WebhookSettings, WebhookUrl};
 
 /// The loaded configuration, with paths made absolute against the config file's folder.
 #[derive(Debug, Clone)]
@@ -523,7 +525,7 @@ impl Config {
                 ));
             }
             if let Some(src) = &w.secret
-                && let Err(e) = crate::webhooks::signing_key(src, &self.dir)
+                && let Err(e) = webhooks::signing_key(src, &self.dir)
             {
                 out.push(Diagnostic::warning(
                     &shown,

@@ -7,10 +7,11 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::{Config, Webhook, WebhookFormat};
 use super::parse_tz;
 use super::webhooks::{RawUrl, WebhookUrl, check_url};
 use crate::lead::Email;
-use crate::notify::DigestSchedule;
+use super::digest::DigestSchedule;
 
 /// A rep's notification channels and digest time.
 #[derive(Debug, Clone)]
@@ -130,6 +131,29 @@ pub(super) fn resolve(
         timezone,
     });
     (notify, problems)
+}
+
+/// The outgoing-webhook endpoint of a rep's notifications (not a name `[[webhook]]` can take).
+pub fn rep_endpoint(rep: &str) -> String {
+    format!("notify:{rep}")
+}
+
+/// The endpoints of the reps that have a notification webhook, for the webhook dispatcher.
+pub fn rep_endpoints(config: &Config) -> Vec<Webhook> {
+    config
+        .mailboxes
+        .iter()
+        .filter_map(|m| {
+            let url = m.notify.as_ref()?.webhook.clone()?;
+            Some(Webhook {
+                name: rep_endpoint(&m.name),
+                url,
+                events: Vec::new(),
+                secret: None,
+                format: WebhookFormat::Slack,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,14 +1,20 @@
 //! `[[webhook]]` and `[webhooks]`: the endpoints that hear about events (a CRM, a Slack
 //! channel) and how long a failing delivery is retried.
 
+use std::fmt;
 use std::ops::Range;
+use std::path::Path;
+
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use super::{SecretSource, parse_duration};
 use crate::diag::did_you_mean;
-use crate::store::EventKind;
+use crate::domain::EventKind;
 
 /// One endpoint that receives events.
 #[derive(Debug, Clone)]
@@ -277,6 +283,53 @@ pub(super) fn check_url(url: &str) -> Result<(), String> {
         return Err("is not a valid URL".into());
     }
     Ok(())
+}
+
+/// An endpoint's HMAC key (decoded from `whsec_…`). Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct SigningKey(hmac::Key);
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(***)")
+    }
+}
+
+impl SigningKey {
+    /// Parses a `whsec_<base64>` secret of 24 to 64 bytes, as the spec serializes them. The
+    /// error never repeats the secret.
+    pub fn parse(secret: &str) -> Result<SigningKey, String> {
+        let Some(b64) = secret.trim().strip_prefix("whsec_") else {
+            return Err("must start with whsec_ followed by the base64 key (make one with: echo \"whsec_$(openssl rand -base64 32)\")".into());
+        };
+        let key = BASE64
+            .decode(b64)
+            .map_err(|_| "the part after whsec_ is not base64".to_string())?;
+        if !(24..=64).contains(&key.len()) {
+            return Err(format!(
+                "the key is {} bytes; the spec wants 24 to 64",
+                key.len()
+            ));
+        }
+        Ok(SigningKey(hmac::Key::new(hmac::HMAC_SHA256, &key)))
+    }
+
+    /// The `webhook-signature` value: `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`.
+    pub fn sign(&self, id: &str, timestamp: i64, body: &str) -> String {
+        let mut ctx = hmac::Context::with_key(&self.0);
+        ctx.update(id.as_bytes());
+        ctx.update(b".");
+        ctx.update(timestamp.to_string().as_bytes());
+        ctx.update(b".");
+        ctx.update(body.as_bytes());
+        format!("v1,{}", BASE64.encode(ctx.sign().as_ref()))
+    }
+}
+
+/// Reads and parses an endpoint's secret now.
+pub fn signing_key(src: &SecretSource, config_dir: &Path) -> Result<SigningKey, String> {
+    let secret = src.resolve(config_dir).map_err(|e| e.to_string())?;
+    SigningKey::parse(secret.expose()).map_err(|e| format!("{src}: {e}"))
 }
 
 #[cfg(test)]

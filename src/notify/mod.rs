@@ -13,7 +13,6 @@
 mod digest;
 mod mail;
 mod reply;
-mod schedule;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::config::{Config, Mailbox, Webhook, WebhookFormat};
+use crate::config::{Config, Mailbox};
 use crate::daemon::Daemon;
 use crate::daemon::poll::Pacer;
 use crate::send::message::new_message_id;
@@ -31,7 +30,7 @@ use crate::send::transport::Delivery;
 use crate::store::{Notification, NotifyOutcome, StoreError};
 
 pub use digest::{DayCounts, Digest, ReplyItem, SendItem, TaskItem, gather, render, rep_zone};
-pub use schedule::DigestSchedule;
+pub use crate::config::{DigestSchedule, rep_endpoint as endpoint, rep_endpoints};
 
 /// The waits after each failed email, in seconds (about 15 hours in all); after the last one
 /// fails, the notification is `failed`.
@@ -93,28 +92,6 @@ pub fn rep_for<'c>(
     mailbox.and_then(|n| config.mailbox(n))
 }
 
-/// The outgoing-webhook endpoint of a rep's notifications (not a name `[[webhook]]` can take).
-pub fn endpoint(rep: &str) -> String {
-    format!("notify:{rep}")
-}
-
-/// The endpoints of the reps that have a notification webhook, for the webhook dispatcher.
-pub fn rep_endpoints(config: &Config) -> Vec<Webhook> {
-    config
-        .mailboxes
-        .iter()
-        .filter_map(|m| {
-            let url = m.notify.as_ref()?.webhook.clone()?;
-            Some(Webhook {
-                name: endpoint(&m.name),
-                url,
-                events: Vec::new(),
-                secret: None,
-                format: WebhookFormat::Slack,
-            })
-        })
-        .collect()
-}
 
 /// What the notifier did (`run --once`).
 #[derive(Debug, Default, Clone, Copy, Serialize)]

@@ -18,6 +18,7 @@ use crate::config::Mailbox;
 use crate::diag::Diagnostic;
 use crate::lead::LeadRecord;
 
+pub use crate::domain::fnv1a;
 pub use context::STANDARD_LEAD_FIELDS;
 
 /// The compiled templates of a catalog.
@@ -191,15 +192,6 @@ pub struct RenderInput<'a> {
 /// `{{ unsubscribe_url }}` where there is no real email yet (checks with a sample lead).
 pub const SAMPLE_UNSUBSCRIBE_URL: &str = "https://drumbeat.invalid/u/sample";
 
-/// A stable 64-bit FNV-1a hash (seeds must not change between releases or platforms).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
 
 /// The seed of a lead's render of a step.
 pub fn seed(email: &str, sequence: &str, step: &str) -> u64 {

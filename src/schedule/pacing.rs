@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Days, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::config::Mailbox;
@@ -34,25 +34,7 @@ pub struct Pacer {
     domain_hourly_limit: u32,
 }
 
-/// The start of the day containing `at` in `tz`, as unix seconds.
-pub fn day_start(tz: Tz, at: DateTime<Utc>) -> i64 {
-    let local = at.with_timezone(&tz).date_naive();
-    tz.from_local_datetime(&local.and_time(NaiveTime::MIN))
-        .earliest()
-        .map_or(at.timestamp() - 86_400, |d| d.timestamp())
-}
-
-/// The start of the next day after `at` in `tz`.
-pub fn next_day_start(tz: Tz, at: DateTime<Utc>) -> i64 {
-    let local = at.with_timezone(&tz).date_naive();
-    local
-        .checked_add_days(Days::new(1))
-        .and_then(|d| {
-            tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
-                .earliest()
-        })
-        .map_or(at.timestamp() + 86_400, |d| d.timestamp())
-}
+pub use crate::domain::{day_start, next_day_start};
 
 impl Pacer {
     /// A pacer for a tick. `tz` is the zone whose days the daily caps count.

@@ -15,7 +15,8 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{AnyConnection, Row};
 
-use super::events::{self, EventKind, NewEvent};
+use super::events::{self, NewEvent};
+use crate::domain::EventKind;
 use super::leases::LEASE_SECONDS;
 use super::sent::{SentRecord, record_statements};
 use super::statements::{self, Stmt, Val};

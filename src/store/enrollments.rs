@@ -6,7 +6,8 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::events::{self, EventKind, NewEvent};
+use super::events::{self, NewEvent};
+use crate::domain::EventKind;
 use super::suppressions::{any_forgotten, plain_values_for, values_for};
 use super::{
     Backend, LeadId, Store, StoreError, built, in_list, json_rows, json_safe, values_clause,

@@ -7,7 +7,8 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use super::enrollments::{EnrollmentId, end_open};
-use super::events::{self, EventKind, NewEvent};
+use super::events::{self, NewEvent};
+use crate::domain::EventKind;
 use super::notifications;
 use super::{LeadId, Store, StoreError, built, in_list};
 use crate::enrollment::EnrollmentState;

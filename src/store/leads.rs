@@ -7,7 +7,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::enrollments::enroll;
-use super::events::{self, EventKind, NewEvent};
+use super::events::{self, NewEvent};
+use crate::domain::EventKind;
 use super::{
     Backend, EnrollOutcome, EnrollRequest, Store, StoreError, built, in_list, json_rows, json_safe,
     values_clause,

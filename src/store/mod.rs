@@ -43,7 +43,8 @@ pub use digest::{DueStep, EventCount, WaitingReply};
 pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, MeetingBooked, StateChange, TouchRow,
 };
-pub use events::{EventKind, EventRow, NewEvent};
+pub use crate::domain::{EventKind, Next, PastTouch};
+pub use events::{EventRow, NewEvent};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy};
 pub use leads::{LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use leases::{LEASE_RENEW_SECONDS, LEASE_SECONDS, Recovered};
@@ -55,7 +56,7 @@ pub use sent::SentRecord;
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
 pub use tasks::{TaskFilter, TaskFinish, TaskRow};
-pub use touches::{Claim, ClaimKind, Claimed, Leased, Next, PastTouch, RecentSends, TouchInfo};
+pub use touches::{Claim, ClaimKind, Claimed, Leased, RecentSends, TouchInfo};
 pub use tracking::{Hit, HitWriter};
 pub use webhooks::{Attempt, Delivery, EndpointQueue, FeedEvent, NewDelivery};
 

@@ -8,7 +8,8 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use super::enrollments::EnrollmentId;
-use super::events::{self, EventKind, NewEvent};
+use super::events::{self, NewEvent};
+use crate::domain::EventKind;
 use super::inbox::{end_open_enrollments, suppress};
 use super::{LeadId, Store, StoreError};
 

@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::Row;
 
-use super::events::{self, EventKind, NewEvent};
+use super::events::{self, NewEvent};
+use crate::domain::EventKind;
 use super::leads::{LEAD_COLUMNS, fingerprint, stored_lead};
 use super::{Store, StoreError, StoredLead, built, in_list};
 use crate::lead::Email;

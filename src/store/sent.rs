@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::statements::{self, Stmt, Val};
-use super::touches::Next;
+use crate::domain::Next;
 use super::{Backend, Store, StoreError};
 
 /// A send the server took, to record (see [`Store::record_sent_many`]).

@@ -7,7 +7,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::events::{self, EventKind, NewEvent};
+use super::events::{self, NewEvent};
+use crate::domain::EventKind;
 use super::{Backend, LeadId, Store, StoreError, built, in_list};
 use crate::lead::Email;
 

@@ -3,9 +3,11 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::touches::{Next, advance, event_for, touch_info};
+use super::touches::{advance, event_for, touch_info};
+use crate::domain::Next;
 use super::{Store, StoreError};
-use crate::store::events::{self, EventKind};
+use crate::domain::EventKind;
+use crate::store::events;
 
 /// One task with its lead's context.
 #[derive(Debug, Clone, Serialize)]

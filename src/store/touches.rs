@@ -22,10 +22,12 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use super::enrollments::EnrollmentId;
-use super::events::{self, EventKind, NewEvent};
+use super::events::{self, NewEvent};
+use crate::domain::EventKind;
 use super::leases::LEASE_SECONDS;
 use super::{Backend, LeadId, Store, StoreError, built, in_list};
 use crate::enrollment::EnrollmentState;
+use crate::domain::{Next, PastTouch};
 use crate::lead::Email;
 
 /// A due enrollment leased by this daemon for the time it takes to decide and claim.
@@ -47,28 +49,6 @@ pub struct Leased {
     pub thread_subject: Option<String>,
 }
 
-/// A step this enrollment already has a touch for (any state).
-#[derive(Debug, Clone, Serialize)]
-pub struct PastTouch {
-    /// Row id.
-    pub id: i64,
-    /// The step.
-    pub step_id: String,
-    /// email or task.
-    pub kind: String,
-    /// Its state.
-    pub state: String,
-    /// Message-ID (emails).
-    pub message_id: Option<String>,
-    /// Subject sent (emails).
-    pub subject: Option<String>,
-    /// When it was sent.
-    pub sent_at: Option<i64>,
-    /// How many times it was handed to a server.
-    pub attempt: i64,
-    /// The mailbox it left from (emails).
-    pub mailbox: Option<String>,
-}
 
 /// What the daemon decided to do with one due step.
 #[derive(Debug, Clone)]
@@ -139,19 +119,6 @@ pub enum Claimed {
     AlreadyDone,
 }
 
-/// Where an enrollment goes after a step is done.
-#[derive(Debug, Clone)]
-pub enum Next {
-    /// The next step, and when it is due.
-    Step {
-        /// Step id.
-        id: String,
-        /// Due time (unix seconds).
-        due_at: i64,
-    },
-    /// That was the last step.
-    Finished,
-}
 
 /// A touch as the daemon's recovery and `resolve` see it.
 #[derive(Debug, Clone, Serialize)]

@@ -4,7 +4,8 @@
 use serde_json::json;
 use sqlx::pool::PoolConnection;
 
-use super::events::{self, EventKind};
+use super::events;
+use crate::domain::EventKind;
 use super::inbox::suppress;
 use super::statements::{self, Stmt, Val};
 use super::touches::{TouchInfo, event_for, touch_info_from};

@@ -7,18 +7,14 @@
 
 mod worker;
 
-use std::fmt;
-use std::path::Path;
 
-use aws_lc_rs::hmac;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use crate::config::{SecretSource, WebhookFormat};
+use crate::config::WebhookFormat;
 use crate::store::FeedEvent;
 
+pub use crate::config::{SigningKey, signing_key};
 pub use worker::{Dispatcher, FlushReport, has_endpoints, init_cursors, run};
 
 /// The `type` of a delivery for an event kind: `noun.verb`, identifiers in `[a-z0-9_]` as the
@@ -183,53 +179,6 @@ pub fn webhook_id(event_id: i64) -> String {
     } else {
         format!("evt_{event_id}")
     }
-}
-
-/// An endpoint's HMAC key (decoded from `whsec_…`). Its `Debug` never shows it.
-#[derive(Clone)]
-pub struct SigningKey(hmac::Key);
-
-impl fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SigningKey(***)")
-    }
-}
-
-impl SigningKey {
-    /// Parses a `whsec_<base64>` secret of 24 to 64 bytes, as the spec serializes them. The
-    /// error never repeats the secret.
-    pub fn parse(secret: &str) -> Result<SigningKey, String> {
-        let Some(b64) = secret.trim().strip_prefix("whsec_") else {
-            return Err("must start with whsec_ followed by the base64 key (make one with: echo \"whsec_$(openssl rand -base64 32)\")".into());
-        };
-        let key = BASE64
-            .decode(b64)
-            .map_err(|_| "the part after whsec_ is not base64".to_string())?;
-        if !(24..=64).contains(&key.len()) {
-            return Err(format!(
-                "the key is {} bytes; the spec wants 24 to 64",
-                key.len()
-            ));
-        }
-        Ok(SigningKey(hmac::Key::new(hmac::HMAC_SHA256, &key)))
-    }
-
-    /// The `webhook-signature` value: `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`.
-    pub fn sign(&self, id: &str, timestamp: i64, body: &str) -> String {
-        let mut ctx = hmac::Context::with_key(&self.0);
-        ctx.update(id.as_bytes());
-        ctx.update(b".");
-        ctx.update(timestamp.to_string().as_bytes());
-        ctx.update(b".");
-        ctx.update(body.as_bytes());
-        format!("v1,{}", BASE64.encode(ctx.sign().as_ref()))
-    }
-}
-
-/// Reads and parses an endpoint's secret now.
-pub fn signing_key(src: &SecretSource, config_dir: &Path) -> Result<SigningKey, String> {
-    let secret = src.resolve(config_dir).map_err(|e| e.to_string())?;
-    SigningKey::parse(secret.expose()).map_err(|e| format!("{src}: {e}"))
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ impl Dispatcher {
             .map_err(|e| format!("webhooks: cannot make an HTTP client: {e}"))?;
         Ok(Dispatcher {
             endpoints: config.webhooks.clone(),
-            reps: crate::notify::rep_endpoints(config),
+            reps: crate::config::rep_endpoints(config),
             retry: config.webhook_settings.retry.clone(),
             timeout: config.webhook_settings.timeout,
             client,
@@ -306,7 +306,7 @@ fn describe(e: reqwest::Error) -> String {
 
 /// Whether anything is posted: `[[webhook]]` endpoints, or reps' notification webhooks.
 pub fn has_endpoints(config: &Config) -> bool {
-    !config.webhooks.is_empty() || !crate::notify::rep_endpoints(config).is_empty()
+    !config.webhooks.is_empty() || !crate::config::rep_endpoints(config).is_empty()
 }
 
 /// Gives every endpoint a read position, at the newest event for an endpoint seen for the first

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::schedule::pacing::day_start;
+use crate::domain::day_start;
 
 /// A parsed digest schedule.
 #[derive(Debug, Clone)]
