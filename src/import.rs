@@ -383,8 +383,8 @@ pub fn first_due_at(config: &Config, seq: &Sequence, lead: &LeadRecord, now: i64
     // A window that can never open leaves the step due "now"; the scheduler re-checks the
     // window before sending, and validate refuses such windows.
     let first = &seq.steps[0];
-    let seed = crate::schedule::plan::jitter_seed(lead.email.as_str(), &seq.id, &first.id);
-    crate::schedule::plan::due_after(
+    let seed = crate::plan::jitter_seed(lead.email.as_str(), &seq.id, &first.id);
+    crate::plan::due_after(
         &seq.window,
         tz,
         now_dt,

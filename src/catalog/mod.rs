@@ -2,10 +2,6 @@
 //! other and compiled. `drumbeat validate` prints what [`Catalog::load`] finds; the daemon
 //! refuses to start on errors and keeps its old catalog when a reload (SIGHUP) has errors.
 
-pub mod no_ask;
-pub mod sequence;
-pub mod template;
-mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -15,11 +11,12 @@ use crate::diag::{Diagnostic, did_you_mean};
 use crate::lead::{Email, LeadRecord};
 use crate::render::{RenderErrorKind, RenderInput, Renderer, STANDARD_LEAD_FIELDS};
 
-pub use sequence::{
+pub use crate::sequence::{self, no_ask, template};
+pub use crate::sequence::{
     EmailStep, OnAutoReply, OnReply, Sequence, Step, StepKind, StopRules, TaskKind, TaskStep,
     Variant,
 };
-pub use template::{Subject, TemplateSource};
+pub use crate::sequence::{Subject, TemplateSource};
 
 /// Loaded sequences and compiled templates.
 pub struct Catalog {

@@ -173,12 +173,12 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         let due = if i == start && enrollment.is_some() {
             Some(at)
         } else {
-            crate::schedule::plan::due_after(
+            crate::plan::due_after(
                 &seq.window,
                 tz,
                 at,
                 step.wait,
-                crate::schedule::plan::jitter_seed(email.as_str(), &seq.id, &step.id),
+                crate::plan::jitter_seed(email.as_str(), &seq.id, &step.id),
                 config.sending.jitter,
             )
         };

@@ -397,7 +397,7 @@ pub async fn next_after_done(
         let past = store.past_touches(&[enrollment]).await?;
         let past = past.get(&enrollment).cloned().unwrap_or_default();
         return Ok(
-            match crate::schedule::plan::current_step(seq, None, &past) {
+            match crate::plan::current_step(seq, None, &past) {
                 Some(i) => crate::store::Next::Step {
                     id: seq.steps[i].id.clone(),
                     due_at: at.timestamp(),
@@ -413,7 +413,7 @@ pub async fn next_after_done(
     let past = store.past_touches(&[enrollment]).await?;
     let past = past.get(&enrollment).cloned().unwrap_or_default();
     let tz = lead_zone(seq, l, config.timezone);
-    Ok(crate::schedule::plan::next_after(
+    Ok(crate::plan::next_after(
         seq,
         index,
         &past,

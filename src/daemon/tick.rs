@@ -14,7 +14,7 @@ use crate::config::{Mailbox, parse_tz};
 use crate::enrollment::EnrollmentState;
 use crate::render::RenderInput;
 use crate::schedule::pacing::{Pace, Pacer, day_start};
-use crate::schedule::plan::{
+use crate::plan::{
     current_step, jitter_seed, next_after, spread, thread_of, thread_subject,
 };
 use crate::send::choose_mailbox;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use tera::{Context, Value};
 
 use super::{RenderInput, SEED_VAR};
-use crate::catalog::Sequence;
+use crate::sequence::Sequence;
 
 /// The lead fields every lead may have; any other `lead.NAME` is a custom CSV column.
 pub const STANDARD_LEAD_FIELDS: &[&str] = &[

@@ -13,7 +13,7 @@ use std::fmt;
 
 use tera::{Kwargs, State, Tera};
 
-use crate::catalog::{Sequence, StepKind, TemplateSource};
+use crate::sequence::{Sequence, StepKind, TemplateSource};
 use crate::config::Mailbox;
 use crate::diag::Diagnostic;
 use crate::lead::LeadRecord;
@@ -400,7 +400,7 @@ fn note_name(sequence: &str, step: &str) -> String {
 }
 
 /// Picks a variant by weight; the same seed always picks the same one.
-fn pick_variant(variants: &[crate::catalog::Variant], seed: u64) -> &crate::catalog::Variant {
+fn pick_variant(variants: &[crate::sequence::Variant], seed: u64) -> &crate::sequence::Variant {
     let total: u64 = variants
         .iter()
         .map(|v| u64::from(v.weight))

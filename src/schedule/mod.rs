@@ -10,7 +10,6 @@
 
 mod local;
 pub mod pacing;
-pub mod plan;
 pub mod wait;
 pub mod window;
 

@@ -53,7 +53,7 @@ pub fn new_message_id(mailbox: &Mailbox) -> String {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let salt = crate::render::fnv1a(format!("{nanos}.{}.{n}", std::process::id()).as_bytes());
+    let salt = crate::domain::fnv1a(format!("{nanos}.{}.{n}", std::process::id()).as_bytes());
     format!("<{nanos:x}.{salt:016x}.db@{}>", mailbox.from.domain())
 }
 
@@ -72,8 +72,8 @@ pub fn list_unsubscribe(mailbox: &Mailbox, url: Option<&str>) -> String {
 /// random, so building the same message twice (a preview, a retry) gives the same bytes. A
 /// body cannot hold a boundary that is a hash of itself.
 fn boundary(message_id: &str, text: &str, html: &str) -> String {
-    let id = crate::render::fnv1a(message_id.as_bytes());
-    let content = crate::render::fnv1a(format!("{text}\u{0}{html}").as_bytes());
+    let id = crate::domain::fnv1a(message_id.as_bytes());
+    let content = crate::domain::fnv1a(format!("{text}\u{0}{html}").as_bytes());
     format!("db{id:016x}{content:016x}")
 }
 

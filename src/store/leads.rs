@@ -551,7 +551,7 @@ pub(super) fn fingerprint(r: &LeadRecord) -> i64 {
         s.push_str(v);
         s.push('\u{0}');
     }
-    crate::render::fnv1a(s.as_bytes()) as i64
+    crate::domain::fnv1a(s.as_bytes()) as i64
 }
 
 fn custom_json(custom: &BTreeMap<String, String>) -> String {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::catalog::yaml::yaml_error;
+use super::yaml::yaml_error;
 use crate::diag::Diagnostic;
 
 /// One template as read from disk, before compilation.

@@ -6,9 +6,9 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
-use super::{SendWindow, Wait};
-use crate::catalog::Sequence;
-use crate::store::{Next, PastTouch};
+use crate::schedule::{SendWindow, Wait};
+use crate::sequence::Sequence;
+use crate::domain::{Next, PastTouch, fnv1a};
 
 /// Whether a past touch means "this step is behind the lead" (it ran, or is running, or was
 /// skipped), as opposed to waiting to be (re)tried.
@@ -74,7 +74,7 @@ pub fn due_after(
 
 /// The seed of a lead's jitter at a step: stable, so a preview and the daemon agree.
 pub fn jitter_seed(email: &str, sequence: &str, step: &str) -> u64 {
-    crate::render::fnv1a(format!("jitter:{email}:{sequence}:{step}").as_bytes())
+    fnv1a(format!("jitter:{email}:{sequence}:{step}").as_bytes())
 }
 
 /// Where the enrollment goes after step `done` ran at `at`: the next step that has not run,
@@ -149,7 +149,7 @@ mod tests {
         let text = format!(
             "id: s\nwindow:\n  days: [mon-fri]\n  hours: \"09:00-17:00\"\n  timezone: UTC\nsteps:\n{steps}"
         );
-        let (s, _, problems) = crate::catalog::sequence::parse(&text, "s.yaml", &config);
+        let (s, _, problems) = crate::sequence::parse(&text, "s.yaml", &config);
         s.unwrap_or_else(|| panic!("{problems:?}"))
     }
 
@@ -273,7 +273,7 @@ mod tests {
                 &s.window,
                 Tz::UTC,
                 friday_night,
-                crate::render::fnv1a(&seed.to_le_bytes()),
+                fnv1a(&seed.to_le_bytes()),
                 1200,
             )
             .expect("opens");

@@ -1,4 +1,13 @@
 //! Sequence files: the YAML a rep writes, parsed into a checked [`Sequence`].
+//!
+//! The template files that steps name are parsed here too (`template`), with the no-ask check
+//! of follow-ups (`no_ask`); the catalog loads both and compiles them.
+
+pub mod no_ask;
+pub mod template;
+mod yaml;
+
+pub use template::{Subject, TemplateSource};
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -279,7 +288,7 @@ pub fn parse(
     let raw: RawSequence = match serde_saphyr::from_str(text) {
         Ok(r) => r,
         Err(e) => {
-            problems.push(super::yaml::yaml_error(file, text, &e));
+            problems.push(yaml::yaml_error(file, text, &e));
             return (None, refs, problems);
         }
     };
