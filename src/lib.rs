@@ -18,6 +18,7 @@ pub mod render;
 pub mod report;
 pub mod routing;
 pub mod plan;
+pub mod policy;
 pub mod schedule;
 pub mod send;
 pub mod sequence;

@@ -13,7 +13,6 @@ pub mod metrics;
 pub mod providers;
 pub mod recorder;
 pub mod server;
-pub mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,7 +27,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::Secret;
 use crate::daemon::Daemon;
-pub use tokens::{Token, TokenError, TokenKey, TokenKind};
+pub use crate::send::tokens::{self, Token, TokenError, TokenKey, TokenKind};
 
 /// The largest request body any endpoint takes (a provider's batch of events stays well
 /// under it; the API's JSON is far smaller).

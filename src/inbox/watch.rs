@@ -25,8 +25,7 @@ pub const LEASE: i64 = 180;
 pub const IDLE_FOR: Duration = Duration::from_secs(50);
 /// How often a server without IDLE is polled.
 pub const POLL: Duration = Duration::from_secs(30);
-/// A soft bounce this many times for one lead counts as hard.
-pub const SOFT_BOUNCE_LIMIT: i64 = 3;
+pub use crate::policy::SOFT_BOUNCE_LIMIT;
 /// An uncertain send not found in the Sent folder this long after its claim is sent again
 /// (with the same Message-ID).
 pub const SENT_GRACE: i64 = 30 * 60;

@@ -8,8 +8,7 @@
 
 use crate::catalog::Sequence;
 use crate::config::Tracking;
-use crate::http::tokens::MAX_URL;
-use crate::http::{TokenKey, TokenKind};
+use super::tokens::{MAX_URL, TokenKey, TokenKind};
 use crate::render::{RenderedEmail, TemplateLink};
 
 /// Makes the daemon's URLs for one email.
@@ -306,7 +305,7 @@ pub fn add_pixel(html: &str, url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::Token;
+    use crate::send::tokens::Token;
     use proptest::prelude::*;
 
     const MID: &str = "<abc.def.db@example.com>";

@@ -134,7 +134,7 @@ pub fn build(o: &Outgoing<'_>) -> Result<lettre::Message, MessageError> {
             "List-Unsubscribe=One-Click".to_string(),
         ));
     }
-    b = crate::http::providers::tag_message(b, o.mailbox, o.message_id);
+    b = super::provider_tags::tag_message(b, o.mailbox, o.message_id);
     let text = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
         .body(o.rendered.text.clone());

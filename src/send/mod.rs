@@ -3,7 +3,9 @@
 
 pub mod links;
 pub mod message;
+pub mod provider_tags;
 pub mod smtp;
+pub mod tokens;
 pub mod transport;
 
 use crate::catalog::Sequence;

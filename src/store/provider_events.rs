@@ -269,7 +269,7 @@ async fn act(
         .bind(t.lead)
         .fetch_one(&mut *tx)
         .await?;
-        if soft >= crate::inbox::watch::SOFT_BOUNCE_LIMIT {
+        if soft >= crate::policy::SOFT_BOUNCE_LIMIT {
             effective = ProviderKind::BounceHard;
         }
     }

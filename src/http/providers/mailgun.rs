@@ -22,8 +22,7 @@ use super::{
 use crate::http::{ApiError, AppState};
 use crate::store::{ProviderEvent, ProviderKind};
 
-/// The user variable that carries our Message-ID.
-pub const VARIABLE: &str = "drumbeat_message_id";
+pub use crate::send::provider_tags::MAILGUN_VARIABLE as VARIABLE;
 
 pub(super) async fn handle(
     State(state): State<AppState>,

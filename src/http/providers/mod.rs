@@ -9,7 +9,6 @@
 //! itself or through the custom arguments added at send time ([`tag_message`]).
 
 mod mailgun;
-mod outgoing;
 mod postmark;
 mod sendgrid;
 mod ses;
@@ -26,7 +25,7 @@ use super::{ApiError, AppState};
 use crate::config::Secret;
 use crate::store::{ProviderEvent, ProviderOutcome};
 
-pub use outgoing::tag_message;
+pub use crate::send::provider_tags::tag_message;
 
 /// How old a signed timestamp may be (SendGrid, Mailgun), either way, in seconds.
 pub const MAX_AGE: i64 = 5 * 60;

@@ -27,8 +27,7 @@ use crate::store::{ProviderEvent, ProviderKind};
 pub const SIGNATURE_HEADER: &str = "X-Twilio-Email-Event-Webhook-Signature";
 /// The timestamp header.
 pub const TIMESTAMP_HEADER: &str = "X-Twilio-Email-Event-Webhook-Timestamp";
-/// The unique argument that carries our Message-ID.
-pub const ARG: &str = "drumbeat_message_id";
+pub use crate::send::provider_tags::SENDGRID_ARG as ARG;
 
 pub(super) async fn handle(
     State(state): State<AppState>,

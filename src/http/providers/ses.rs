@@ -42,9 +42,7 @@ use crate::store::{ProviderEvent, ProviderKind};
 /// How old an SNS message may be, in seconds (see the module's doc).
 pub const MAX_SNS_AGE: i64 = 3600 + 300;
 
-/// The header drumbeat adds at send time for SES mailboxes: SES may replace Message-ID, but
-/// lists the original headers in `mail.headers`.
-pub const HEADER: &str = "X-Drumbeat-Message-Id";
+pub use crate::send::provider_tags::SES_HEADER as HEADER;
 
 /// An SNS message, as posted.
 #[derive(Debug, Clone, PartialEq, Eq)]

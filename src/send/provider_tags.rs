@@ -8,6 +8,14 @@ use lettre::message::header::{HeaderName, HeaderValue};
 
 use crate::config::{Mailbox, Provider};
 
+/// The SendGrid unique argument that carries our Message-ID.
+pub const SENDGRID_ARG: &str = "drumbeat_message_id";
+/// The Mailgun user variable that carries our Message-ID.
+pub const MAILGUN_VARIABLE: &str = "drumbeat_message_id";
+/// The header drumbeat adds at send time for SES mailboxes: SES may replace Message-ID, but
+/// lists the original headers in `mail.headers`.
+pub const SES_HEADER: &str = "X-Drumbeat-Message-Id";
+
 /// The headers to add for `mailbox` (none without a provider).
 pub fn headers(mailbox: &Mailbox, message_id: &str) -> Vec<(&'static str, String)> {
     let Some(provider) = mailbox.provider else {
@@ -18,11 +26,11 @@ pub fn headers(mailbox: &Mailbox, message_id: &str) -> Vec<(&'static str, String
     match provider {
         Provider::Sendgrid => vec![(
             "X-SMTPAPI",
-            serde_json::json!({ "unique_args": { super::sendgrid::ARG: message_id } }).to_string(),
+            serde_json::json!({ "unique_args": { SENDGRID_ARG: message_id } }).to_string(),
         )],
-        Provider::Mailgun => vec![("X-Mailgun-Variables", json(super::mailgun::VARIABLE))],
+        Provider::Mailgun => vec![("X-Mailgun-Variables", json(MAILGUN_VARIABLE))],
         Provider::Postmark => vec![("X-PM-Metadata-drumbeat-message-id", message_id.to_string())],
-        Provider::Ses => vec![(super::ses::HEADER, message_id.to_string())],
+        Provider::Ses => vec![(SES_HEADER, message_id.to_string())],
     }
 }
 
