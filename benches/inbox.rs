@@ -139,7 +139,7 @@ password = {{ env = "DRUMBEAT_TEST_IMAP_PASSWORD" }}
     // 1. Latency with IDLE, on leads the backlog did not touch.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let watcher = rt.spawn(drumbeat::inbox::watch::run(
-        daemon.clone(),
+        daemon.context().clone(),
         mailbox.clone(),
         stop_rx,
     ));

@@ -6,9 +6,9 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
+use crate::domain::{Next, PastTouch, fnv1a};
 use crate::schedule::{SendWindow, Wait};
 use crate::sequence::Sequence;
-use crate::domain::{Next, PastTouch, fnv1a};
 
 /// Whether a past touch means "this step is behind the lead" (it ran, or is running, or was
 /// skipped), as opposed to waiting to be (re)tried.

@@ -2,7 +2,6 @@
 //! other and compiled. `drumbeat validate` prints what [`Catalog::load`] finds; the daemon
 //! refuses to start on errors and keeps its old catalog when a reload (SIGHUP) has errors.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -93,7 +93,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     }
     let store = open_store(&config).await?;
     // The links the daemon would put in: the same key, this preview's Message-IDs.
-    let tokens = crate::http::token_key_from(&config, &store, now().timestamp())
+    let tokens = crate::send::tokens::key_from(&config, &store, now().timestamp())
         .await
         .map_err(Failure::failed)?;
     let Some(lead) = store.lead_by_email(&email).await? else {

@@ -226,7 +226,7 @@ async fn serve(daemon: Daemon) -> Outcome {
     });
 
     // The HTTP side: unsubscribe links, tracking, webhooks, the API.
-    let (http_addr, http) = crate::http::start(daemon.clone(), wake_tx, stop_rx.clone())
+    let (http_addr, http) = crate::http::start(daemon.context().clone(), wake_tx, stop_rx.clone())
         .await
         .map_err(Failure::failed)?;
 
@@ -238,16 +238,22 @@ async fn serve(daemon: Daemon) -> Outcome {
         .filter(|m| m.imap.is_some())
         .map(|m| {
             tokio::spawn(crate::inbox::watch::run(
-                daemon.clone(),
+                daemon.context().clone(),
                 m.clone(),
                 stop_rx.clone(),
             ))
         })
         .collect();
     // Outgoing webhooks: one dispatcher (it returns at once when no endpoint is configured).
-    let hooks = tokio::spawn(crate::webhooks::run(daemon.clone(), stop_rx.clone()));
+    let hooks = tokio::spawn(crate::webhooks::run(
+        daemon.context().clone(),
+        stop_rx.clone(),
+    ));
     // Rep notifications and daily digests: one notifier.
-    let notifier = tokio::spawn(crate::notify::run(daemon.clone(), stop_rx.clone()));
+    let notifier = tokio::spawn(crate::notify::run(
+        daemon.context().clone(),
+        stop_rx.clone(),
+    ));
     tracing::info!(
         instance = daemon.instance(),
         watchers = watchers.len(),

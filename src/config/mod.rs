@@ -31,7 +31,9 @@ pub use providers::{
 pub use routing::{Condition, Group, Member, Routing, Rule, Target};
 pub use secret::{Secret, SecretError, SecretSource};
 pub use sending::{DkimAlgorithm, DkimSettings, Pacing, Sending, Warmup, parse_duration};
-pub use webhooks::{DEFAULT_RETRY, SigningKey, signing_key, Webhook, WebhookFormat, WebhookSettings, WebhookUrl};
+pub use webhooks::{
+    DEFAULT_RETRY, SigningKey, Webhook, WebhookFormat, WebhookSettings, WebhookUrl, signing_key,
+};
 
 /// The loaded configuration, with paths made absolute against the config file's folder.
 #[derive(Debug, Clone)]

@@ -7,11 +7,11 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Config, Webhook, WebhookFormat};
+use super::digest::DigestSchedule;
 use super::parse_tz;
 use super::webhooks::{RawUrl, WebhookUrl, check_url};
+use super::{Config, Webhook, WebhookFormat};
 use crate::lead::Email;
-use super::digest::DigestSchedule;
 
 /// A rep's notification channels and digest time.
 #[derive(Debug, Clone)]

@@ -5,18 +5,16 @@
 use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use tokio::task::JoinSet;
 
 use super::Daemon;
 use crate::catalog::{Catalog, Sequence, StepKind};
-use crate::config::{Mailbox, parse_tz};
+use crate::config::Mailbox;
+use crate::context::lead_zone;
 use crate::enrollment::EnrollmentState;
+use crate::plan::{current_step, jitter_seed, next_after, spread, thread_of, thread_subject};
 use crate::render::RenderInput;
 use crate::schedule::pacing::{Pace, Pacer, day_start};
-use crate::plan::{
-    current_step, jitter_seed, next_after, spread, thread_of, thread_subject,
-};
 use crate::send::choose_mailbox;
 use crate::send::links::{Links, dress};
 use crate::send::message::{Outgoing, build, new_message_id};
@@ -144,8 +142,8 @@ impl Daemon {
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
         let t = now.timestamp();
         let mut report = TickReport::default();
-        let store = &self.store;
-        let leased = store.lease_due(&self.instance, t, BATCH).await?;
+        let store = self.store();
+        let leased = store.lease_due(self.instance(), t, BATCH).await?;
         if leased.is_empty() {
             return Ok(report);
         }
@@ -157,14 +155,14 @@ impl Daemon {
         let past = store.past_touches(&enrollments).await?;
         // The first send only matters to a mailbox that warms up.
         let warming: Vec<&str> = self
-            .config
+            .config()
             .mailboxes
             .iter()
             .filter(|m| m.pacing.warmup.is_some())
             .map(|m| m.name.as_str())
             .collect();
         let recent = store
-            .recent_sends(&warming, day_start(self.config.timezone, now))
+            .recent_sends(&warming, day_start(self.config().timezone, now))
             .await?;
         let domains: Vec<&str> = leads
             .values()
@@ -172,12 +170,12 @@ impl Daemon {
             .collect();
         let domain_sends = store.sends_to_domains(&domains, t - 3600).await?;
         let mut pacer = Pacer::new(
-            self.config.timezone,
+            self.config().timezone,
             recent.today,
             recent.last,
             recent.first,
             domain_sends,
-            self.config.sending.domain_hourly_limit,
+            self.config().sending.domain_hourly_limit,
         );
 
         let mut decided = Vec::with_capacity(leased.len());
@@ -203,7 +201,7 @@ impl Daemon {
                     report.stopped += 1;
                     store
                         .settle_leased(
-                            &self.instance,
+                            self.instance(),
                             l.enrollment,
                             EnrollmentState::Finished,
                             "no step left to run",
@@ -216,7 +214,7 @@ impl Daemon {
                     tracing::warn!(enrollment = l.enrollment.0, sequence = %l.sequence_id, "paused: {reason}");
                     store
                         .settle_leased(
-                            &self.instance,
+                            self.instance(),
                             l.enrollment,
                             EnrollmentState::Paused,
                             reason,
@@ -229,7 +227,7 @@ impl Daemon {
                     tracing::warn!(enrollment = l.enrollment.0, sequence = %l.sequence_id, step = %step, "render failed, enrollment paused: {error}");
                     store
                         .fail_render(
-                            &self.instance,
+                            self.instance(),
                             l.enrollment,
                             l.lead,
                             &l.sequence_id,
@@ -242,7 +240,7 @@ impl Daemon {
                 _ => {}
             }
         }
-        store.defer(&self.instance, &defer, t).await?;
+        store.defer(self.instance(), &defer, t).await?;
 
         // Tasks are claimed in one transaction; emails a few at a time (see `send_claimed`).
         let mut claims = Vec::new();
@@ -299,7 +297,7 @@ impl Daemon {
             .partition(|(_, e)| e.is_none());
         if !tasks.is_empty() {
             let tasks: Vec<Claim<'_>> = tasks.into_iter().map(|(c, _)| c).collect();
-            for outcome in store.claim(&self.instance, &tasks, t).await? {
+            for outcome in store.claim(self.instance(), &tasks, t).await? {
                 match outcome {
                     Claimed::Go { .. } => report.tasks += 1,
                     Claimed::Suppressed => report.stopped += 1,
@@ -345,7 +343,7 @@ impl Daemon {
         let by_enrollment: HashMap<EnrollmentId, &Leased> =
             leased.iter().map(|l| (l.enrollment, l)).collect();
         let room = |mailbox: &str| {
-            self.config
+            self.config()
                 .mailbox(mailbox)
                 .map_or(1, |m| QUEUE_PER_CONNECTION * m.pacing.connections.max(1))
         };
@@ -379,7 +377,7 @@ impl Daemon {
                         mailbox, handed, ..
                     } = &mut c.kind
                     {
-                        *handed = self.transports.get(mailbox).is_some_and(|t| t.ready());
+                        *handed = self.transport(mailbox).is_some_and(|t| t.ready());
                     }
                 }
                 let handed: Vec<bool> = claims
@@ -387,16 +385,16 @@ impl Daemon {
                     .map(|c| matches!(c.kind, ClaimKind::Email { handed: true, .. }))
                     .collect();
                 let outcomes = self
-                    .store
-                    .record_sent_then_claim(&sent, &self.instance, &claims, t)
+                    .store()
+                    .record_sent_then_claim(&sent, self.instance(), &claims, t)
                     .await?;
                 sent.clear();
                 for (((claim, e), outcome), handed) in batch.into_iter().zip(outcomes).zip(handed) {
-                    let transport = self.transports.get(&e.mailbox).cloned();
+                    let transport = self.transport(&e.mailbox);
                     match (outcome, transport) {
                         (Claimed::Go { touch, attempt }, Some(transport)) => {
                             let from = self
-                                .config
+                                .config()
                                 .mailbox(&e.mailbox)
                                 .map(|m| m.from.to_string())
                                 .unwrap_or_default();
@@ -407,11 +405,11 @@ impl Daemon {
                             let enrollment = claim.enrollment;
                             let mailbox = e.mailbox.clone();
                             let gate = (!handed).then(|| HandGate {
-                                store: self.store.clone(),
-                                instance: self.instance.clone(),
+                                store: self.store().clone(),
+                                instance: self.instance().to_string(),
                                 mailbox: mailbox.clone(),
                                 touch,
-                                clock: self.clock,
+                                clock: self.clock(),
                                 marked: marked.entry(mailbox.clone()).or_default().clone(),
                             });
                             sends.spawn(async move {
@@ -496,18 +494,18 @@ impl Daemon {
             return Decision::Finish;
         };
         let step = &seq.steps[index];
-        let tz = lead_zone(seq, lead, self.config.timezone);
+        let tz = lead_zone(seq, lead, self.config().timezone);
         // Inside the window, or wait for its next opening (spread by jitter).
         if !seq.window.is_open(tz, now) {
             let seed = jitter_seed(lead.record.email.as_str(), &seq.id, &step.id);
-            return match spread(&seq.window, tz, now, seed, self.config.sending.jitter) {
+            return match spread(&seq.window, tz, now, seed, self.config().sending.jitter) {
                 Some(open) => Decision::Defer(Some(step.id.clone()), open.timestamp()),
                 None => Decision::Pause("the send window never opens".into()),
             };
         }
         let owner = lead.record.owner.as_deref();
         let Some(mailbox) = choose_mailbox(
-            &self.config,
+            self.config(),
             seq,
             lead.record.email.as_str(),
             owner,
@@ -543,7 +541,9 @@ impl Daemon {
                     // Into the window (a cap's next day starts at midnight, before it opens).
                     let seed = jitter_seed(lead.record.email.as_str(), &seq.id, &step.id);
                     let at = DateTime::from_timestamp(at, 0)
-                        .and_then(|t| spread(&seq.window, tz, t, seed, self.config.sending.jitter))
+                        .and_then(|t| {
+                            spread(&seq.window, tz, t, seed, self.config().sending.jitter)
+                        })
                         .map_or(at, |t| t.timestamp());
                     return Decision::Defer(Some(step.id.clone()), at);
                 }
@@ -583,7 +583,7 @@ impl Daemon {
             .unwrap_or_else(|| new_message_id(mailbox));
         let links = self
             .tokens()
-            .map(|key| Links::new(key, &self.config.http.base_url, &message_id));
+            .map(|key| Links::new(key, &self.config().http.base_url, &message_id));
         let unsubscribe_url = links.as_ref().map(Links::unsubscribe);
         let input = RenderInput {
             lead: &lead.record,
@@ -621,7 +621,7 @@ impl Daemon {
             rendered.subject = fresh.to_string();
         }
         if let Some(links) = &links {
-            dress(&mut rendered, links, seq, self.config.http.tracking);
+            dress(&mut rendered, links, seq, self.config().http.tracking);
         }
         let message = build(&Outgoing {
             mailbox,
@@ -634,7 +634,7 @@ impl Daemon {
         })
         .map_err(|e| e.to_string())?;
         let mut message = message;
-        if let Some(signer) = self.signers.get(&mailbox.name) {
+        if let Some(signer) = self.signer(&mailbox.name) {
             message.sign(signer);
         }
         Ok(PreparedEmail {
@@ -667,13 +667,13 @@ impl Daemon {
         sent: &mut Vec<SentRecord>,
     ) -> Result<(), StoreError> {
         let t = at.timestamp();
-        let store = &self.store;
+        let store = self.store();
         match delivery {
             Delivery::Accepted { response } => {
                 report.sent += 1;
                 let next = match (catalog.sequence(&l.sequence_id), leads.get(&l.lead)) {
                     (Some(seq), Some(lead)) => {
-                        let tz = lead_zone(seq, lead, self.config.timezone);
+                        let tz = lead_zone(seq, lead, self.config().timezone);
                         let mut done = past.get(&l.enrollment).cloned().unwrap_or_default();
                         done.push(PastTouch {
                             id: touch,
@@ -693,7 +693,7 @@ impl Daemon {
                             at,
                             tz,
                             lead.record.email.as_str(),
-                            self.config.sending.jitter,
+                            self.config().sending.jitter,
                         )
                     }
                     _ => Next::Finished,
@@ -710,7 +710,7 @@ impl Daemon {
                 Ok(())
             }
             Delivery::Retry { reason } => {
-                let schedule = &self.config.sending.retry_schedule;
+                let schedule = &self.config().sending.retry_schedule;
                 match usize::try_from(attempt - 1)
                     .ok()
                     .and_then(|i| schedule.get(i))
@@ -774,15 +774,4 @@ impl Daemon {
             }
         }
     }
-}
-
-/// The zone a lead's window is read in: the lead's, the sequence window's, or the config's.
-pub fn lead_zone(seq: &Sequence, lead: &StoredLead, default: Tz) -> Tz {
-    seq.window.zone_for(
-        lead.record
-            .timezone
-            .as_deref()
-            .and_then(|t| parse_tz(t).ok()),
-        default,
-    )
 }

@@ -31,3 +31,27 @@ impl Clock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clock_started_in_another_year_reads_that_year_and_runs_on() {
+        let start = DateTime::parse_from_rfc3339("2031-06-02T09:00:00Z")
+            .expect("a valid instant")
+            .with_timezone(&Utc);
+        let clock = Clock::starting_at(start);
+        let first = clock.now();
+        assert!((first - start).num_seconds().abs() <= 1, "{first}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while clock.now() <= first {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the clock stood still"
+            );
+            std::hint::spin_loop();
+        }
+        assert_eq!(Clock::Fixed(start).now(), start);
+    }
+}

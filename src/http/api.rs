@@ -170,8 +170,8 @@ async fn post_leads(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
-    let daemon = state.daemon();
-    let config = daemon.config();
+    let ctx = state.context();
+    let config = ctx.config();
     let Value::Object(mut body) = body else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -183,7 +183,7 @@ async fn post_leads(
         Some(Value::String(s)) => Some(s),
         Some(_) => return Err(ApiError::field("sequence", "sequence must be a string")),
     };
-    let catalog = daemon.catalog();
+    let catalog = ctx.catalog();
     let seq = match &sequence {
         None => None,
         Some(id) => Some(catalog.sequence(id).ok_or_else(|| {
@@ -295,7 +295,7 @@ async fn post_leads(
     }
 
     // A person who asked to be forgotten is not stored again.
-    let store = daemon.store();
+    let store = ctx.store();
     let emails: Vec<&Email> = records.iter().map(|(l, _)| &l.email).collect();
     let forgotten = store
         .forgotten_among(&emails)
@@ -326,7 +326,7 @@ async fn post_leads(
     keep.sort_by(|a, b| a.1.email.as_str().cmp(b.1.email.as_str()));
     let (positions, mut leads): (Vec<usize>, Vec<LeadRecord>) = keep.into_iter().unzip();
 
-    let now = daemon.now().timestamp();
+    let now = ctx.now().timestamp();
     // Leads that arrive without an owner get one by the [[route]] rules.
     crate::routing::route_arrivals(store, config, &mut leads, seq.is_some(), false, now)
         .await
@@ -370,7 +370,7 @@ async fn post_leads(
         r.enrollment = Some(match outcome {
             EnrollOutcome::Enrolled(_) => {
                 created = true;
-                woke |= *due <= now + crate::daemon::MAX_SLEEP.as_secs() as i64;
+                woke |= *due <= now + crate::context::MAX_SLEEP.as_secs() as i64;
                 EnrollmentResult {
                     sequence: seq.id.clone(),
                     result: "enrolled",
@@ -472,7 +472,7 @@ async fn get_lead(
 ) -> Result<Response, ApiError> {
     let email = parse_email(&email)?;
     match state
-        .daemon()
+        .context()
         .store()
         .lead_view(&email)
         .await
@@ -546,10 +546,10 @@ async fn meeting_booked(
             ));
         }
     };
-    let daemon = state.daemon();
-    let store = daemon.store();
+    let ctx = state.context();
+    let store = ctx.store();
     let lead = find_lead(store, &email).await?;
-    let now = daemon.now().timestamp();
+    let now = ctx.now().timestamp();
     let mut data = serde_json::Map::new();
     if let Some(at) = at {
         data.insert("at".into(), at.into());

@@ -41,12 +41,12 @@ struct Watcher {
 }
 
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let daemon = state.daemon();
+    let ctx = state.context();
     let catalog = Catalog {
-        sequences: daemon.catalog().sequences().count(),
-        reload_error: daemon.catalog_error(),
+        sequences: ctx.catalog().sequences().count(),
+        reload_error: ctx.catalog_error(),
     };
-    let (store, inbox_watchers) = match daemon.store().watcher_states().await {
+    let (store, inbox_watchers) = match ctx.store().watcher_states().await {
         Ok(rows) => (
             "ok",
             rows.into_iter()

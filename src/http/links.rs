@@ -67,7 +67,7 @@ async fn touch_for(
         return Err(invalid_link());
     }
     let touch = state
-        .daemon()
+        .context()
         .store()
         .touch_by_message_id(&t.message_id)
         .await
@@ -112,9 +112,9 @@ async fn unsubscribe(
     } else {
         "unsubscribe page"
     };
-    let now = state.daemon().now().timestamp();
+    let now = state.context().now().timestamp();
     match state
-        .daemon()
+        .context()
         .store()
         .unsubscribe_touch(&touch, how, now)
         .await
@@ -188,7 +188,7 @@ async fn click(
         link: Some(link),
         url: Some(url.clone()),
         why: scanner(method, headers),
-        at: state.daemon().now().timestamp(),
+        at: state.context().now().timestamp(),
     };
     // Queued for the next group commit (see `recorder`), not awaited: the reader goes on.
     state.recorder().record(hit).await;
@@ -242,7 +242,7 @@ async fn open(
         link: None,
         url: None,
         why: proxy(&headers),
-        at: state.daemon().now().timestamp(),
+        at: state.context().now().timestamp(),
     };
     state.recorder().record(hit).await;
     (

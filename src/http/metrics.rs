@@ -23,9 +23,9 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let daemon = state.daemon();
-    let now = daemon.now().timestamp();
-    let snapshot = daemon.store().metrics(now).await.map_err(ApiError::store)?;
+    let ctx = state.context();
+    let now = ctx.now().timestamp();
+    let snapshot = ctx.store().metrics(now).await.map_err(ApiError::store)?;
     let mut text = render(&snapshot, now);
     render_tracking(&mut text, state.recorder());
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text))

@@ -26,15 +26,12 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Secret;
-use crate::daemon::Daemon;
+use crate::context::Context;
 pub use crate::send::tokens::{self, Token, TokenError, TokenKey, TokenKind};
 
 /// The largest request body any endpoint takes (a provider's batch of events stays well
 /// under it; the API's JSON is far smaller).
 pub const BODY_LIMIT: usize = 1024 * 1024;
-
-/// The setting that holds the token key the daemons made themselves.
-const TOKEN_KEY_SETTING: &str = "token_key";
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -43,7 +40,7 @@ pub struct AppState {
 }
 
 struct Inner {
-    daemon: Arc<Daemon>,
+    context: Arc<Context>,
     tokens: TokenKey,
     api_token: Option<Secret>,
     wake: mpsc::Sender<()>,
@@ -51,9 +48,9 @@ struct Inner {
 }
 
 impl AppState {
-    /// The daemon (config, catalog, store, clock).
-    pub fn daemon(&self) -> &Daemon {
-        &self.inner.daemon
+    /// What the daemon's tasks share (config, catalog, store, clock).
+    pub fn context(&self) -> &Context {
+        &self.inner.context
     }
 
     /// The key of unsubscribe and tracking links.
@@ -150,47 +147,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The token key: from config.toml, else the one the daemons share through the store (made
-/// at the first start).
-pub async fn token_key(daemon: &Daemon) -> Result<TokenKey, String> {
-    token_key_from(daemon.config(), daemon.store(), daemon.now().timestamp()).await
-}
-
-/// [`token_key`] from a config and a store.
-pub async fn token_key_from(
-    config: &crate::config::Config,
-    store: &crate::store::Store,
-    now: i64,
-) -> Result<TokenKey, String> {
-    match &config.http.token_key {
-        Some(source) => {
-            let secret = source
-                .resolve(&config.dir)
-                .map_err(|e| format!("http.token_key: {e}"))?;
-            if secret.expose().len() < 16 {
-                return Err("http.token_key: the key is shorter than 16 characters".into());
-            }
-            Ok(TokenKey::new(secret.expose().as_bytes()))
-        }
-        None => {
-            let key = store
-                .setting_or_insert(TOKEN_KEY_SETTING, tokens::new_key, now)
-                .await
-                .map_err(|e| format!("cannot read the token key from the store: {e}"))?;
-            Ok(TokenKey::new(key.as_bytes()))
-        }
-    }
-}
-
 /// Binds `[http] listen` and serves until `stop` turns true. Fails at once when the address
 /// cannot be bound (in use, not ours) or a key cannot be read.
 pub async fn start(
-    daemon: Arc<Daemon>,
+    context: Arc<Context>,
     wake: mpsc::Sender<()>,
     stop: watch::Receiver<bool>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), String> {
-    let config = daemon.config();
-    let tokens = token_key(&daemon).await?;
+    let config = context.config();
+    let tokens =
+        crate::send::tokens::key_from(config, context.store(), context.now().timestamp()).await?;
     let api_token = match &config.http.api_token {
         Some(source) => Some(
             source
@@ -207,11 +173,11 @@ pub async fn start(
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let (recorder, recorded) = recorder::Recorder::start(daemon.store().clone());
+    let (recorder, recorded) = recorder::Recorder::start(context.store().clone());
     let state = AppState {
         inner: Arc::new(Inner {
             recorder,
-            daemon,
+            context,
             tokens,
             api_token,
             wake,

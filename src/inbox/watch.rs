@@ -16,7 +16,7 @@ use super::imap::{self, Fetched, ImapError, ImapSession};
 use super::parse::parse;
 use crate::catalog::{OnAutoReply, OnReply};
 use crate::config::{ImapSettings, Mailbox};
-use crate::daemon::{Daemon, next_after_done};
+use crate::context::{Context, next_after_done};
 use crate::store::{FolderState, InboundFact, InboundOutcome, StopPolicy};
 
 /// How long a watcher's lease lasts; it is renewed at least every third of that.
@@ -52,7 +52,7 @@ pub struct SyncReport {
 }
 
 /// Runs the watcher of `mailbox` until `shutdown` turns true.
-pub async fn run(daemon: Arc<Daemon>, mailbox: Mailbox, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(daemon: Arc<Context>, mailbox: Mailbox, mut shutdown: watch::Receiver<bool>) {
     let Some(settings) = mailbox.imap.clone() else {
         return;
     };
@@ -107,7 +107,7 @@ pub async fn run(daemon: Arc<Daemon>, mailbox: Mailbox, mut shutdown: watch::Rec
 }
 
 async fn session(
-    daemon: &Daemon,
+    daemon: &Context,
     mailbox: &Mailbox,
     settings: &ImapSettings,
     shutdown: &mut watch::Receiver<bool>,
@@ -193,7 +193,7 @@ async fn session(
 
 /// Reads a folder from where the store says it stopped.
 pub async fn sync_folder(
-    daemon: &Daemon,
+    daemon: &Context,
     session: &mut ImapSession,
     mailbox: &str,
     folder: &str,
@@ -268,7 +268,7 @@ pub async fn sync_folder(
 
 /// Classifies one message and records it (with the folder's new position).
 pub async fn process(
-    daemon: &Daemon,
+    daemon: &Context,
     mailbox: &str,
     folder: &str,
     uidvalidity: i64,
@@ -399,7 +399,7 @@ pub async fn process(
 /// Uncertain sends of this mailbox: found in the Sent folder → sent; still missing a while
 /// after their claim → sent again with the same Message-ID.
 pub async fn settle_uncertain(
-    daemon: &Daemon,
+    daemon: &Context,
     session: &mut ImapSession,
     mailbox: &str,
 ) -> Result<(), ImapError> {
@@ -481,7 +481,7 @@ fn day_start(tz: chrono_tz::Tz, d: NaiveDate) -> i64 {
 
 /// One look at a mailbox (for `run --once`): take the lease, read every watched folder,
 /// settle uncertain sends, log out. A daemon that holds the lease elsewhere is left alone.
-pub async fn check_once(daemon: &Daemon, mailbox: &Mailbox) -> Result<SyncReport, ImapError> {
+pub async fn check_once(daemon: &Context, mailbox: &Mailbox) -> Result<SyncReport, ImapError> {
     let Some(settings) = &mailbox.imap else {
         return Ok(SyncReport::default());
     };

@@ -23,14 +23,14 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::{Config, Mailbox};
-use crate::daemon::Daemon;
-use crate::daemon::poll::Pacer;
+use crate::context::Context;
+use crate::context::poll::Pacer;
 use crate::send::message::new_message_id;
 use crate::send::transport::Delivery;
 use crate::store::{Notification, NotifyOutcome, StoreError};
 
-pub use digest::{DayCounts, Digest, ReplyItem, SendItem, TaskItem, gather, render, rep_zone};
 pub use crate::config::{DigestSchedule, rep_endpoint as endpoint, rep_endpoints};
+pub use digest::{DayCounts, Digest, ReplyItem, SendItem, TaskItem, gather, render, rep_zone};
 
 /// The waits after each failed email, in seconds (about 15 hours in all); after the last one
 /// fails, the notification is `failed`.
@@ -92,7 +92,6 @@ pub fn rep_for<'c>(
     mailbox.and_then(|n| config.mailbox(n))
 }
 
-
 /// What the notifier did (`run --once`).
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct NotifyReport {
@@ -131,7 +130,7 @@ impl Notifier {
     /// [`DigestSchedule::due`]) that is later than the rep's last digest. Returns how many.
     pub async fn fire_digests(
         &mut self,
-        daemon: &Daemon,
+        daemon: &Context,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let (config, store, t) = (daemon.config(), daemon.store(), now.timestamp());
@@ -180,7 +179,7 @@ impl Notifier {
     /// Works up to one batch of due notifications; returns what happened.
     pub async fn send_due(
         &mut self,
-        daemon: &Daemon,
+        daemon: &Context,
         now: DateTime<Utc>,
     ) -> Result<NotifyReport, StoreError> {
         let store = daemon.store();
@@ -228,7 +227,7 @@ fn skipped(reason: impl Into<String>) -> Option<NotifyOutcome> {
 /// One attempt at one notification: its text fixed if not yet, its webhook handed over if
 /// not yet, its email sent. None when the lease was lost meanwhile.
 async fn work(
-    daemon: &Daemon,
+    daemon: &Context,
     mut n: Notification,
     now: DateTime<Utc>,
 ) -> Result<Option<NotifyOutcome>, StoreError> {
@@ -344,7 +343,7 @@ async fn work(
 
 /// `run --once`: queues the digests due now, then works every notification due now (a
 /// failed email waits for its next time, so this ends).
-pub async fn flush(daemon: &Daemon) -> Result<NotifyReport, StoreError> {
+pub async fn flush(daemon: &Context) -> Result<NotifyReport, StoreError> {
     let now = daemon.now();
     let mut notifier = Notifier::new();
     let mut report = NotifyReport {
@@ -366,7 +365,7 @@ pub async fn flush(daemon: &Daemon) -> Result<NotifyReport, StoreError> {
 
 /// The notifier task of `drumbeat run`, until `shutdown` turns true. A stop lets an email in
 /// flight finish for a bounded moment, then gives the leases back.
-pub async fn run(daemon: Arc<Daemon>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(daemon: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
     let mut notifier = Notifier::new();
     let mut pacer = Pacer::new("notifications", POLL);
     loop {

@@ -13,10 +13,10 @@ use std::fmt;
 
 use tera::{Kwargs, State, Tera};
 
-use crate::sequence::{Sequence, StepKind, TemplateSource};
 use crate::config::Mailbox;
 use crate::diag::Diagnostic;
 use crate::lead::LeadRecord;
+use crate::sequence::{Sequence, StepKind, TemplateSource};
 
 pub use crate::domain::fnv1a;
 pub use context::STANDARD_LEAD_FIELDS;
@@ -191,7 +191,6 @@ pub struct RenderInput<'a> {
 
 /// `{{ unsubscribe_url }}` where there is no real email yet (checks with a sample lead).
 pub const SAMPLE_UNSUBSCRIBE_URL: &str = "https://drumbeat.invalid/u/sample";
-
 
 /// The seed of a lead's render of a step.
 pub fn seed(email: &str, sequence: &str, step: &str) -> u64 {

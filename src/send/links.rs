@@ -6,9 +6,9 @@
 //! part only when `[tracking] text_clicks` asks for it. `mailto:`, `tel:`, anchors, the
 //! unsubscribe URL itself and links longer than the token can carry stay as they are.
 
+use super::tokens::{MAX_URL, TokenKey, TokenKind};
 use crate::catalog::Sequence;
 use crate::config::Tracking;
-use super::tokens::{MAX_URL, TokenKey, TokenKind};
 use crate::render::{RenderedEmail, TemplateLink};
 
 /// Makes the daemon's URLs for one email.

@@ -147,6 +147,36 @@ pub fn new_key() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The setting that holds the token key the daemons made themselves.
+const TOKEN_KEY_SETTING: &str = "token_key";
+
+/// The token key: from config.toml, else the one the daemons share through the store (made
+/// at the first start).
+pub async fn key_from(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+    now: i64,
+) -> Result<TokenKey, String> {
+    match &config.http.token_key {
+        Some(source) => {
+            let secret = source
+                .resolve(&config.dir)
+                .map_err(|e| format!("http.token_key: {e}"))?;
+            if secret.expose().len() < 16 {
+                return Err("http.token_key: the key is shorter than 16 characters".into());
+            }
+            Ok(TokenKey::new(secret.expose().as_bytes()))
+        }
+        None => {
+            let key = store
+                .setting_or_insert(TOKEN_KEY_SETTING, new_key, now)
+                .await
+                .map_err(|e| format!("cannot read the token key from the store: {e}"))?;
+            Ok(TokenKey::new(key.as_bytes()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,13 +16,13 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AnyConnection, Row};
 
 use super::events::{self, NewEvent};
-use crate::domain::EventKind;
 use super::leases::LEASE_SECONDS;
 use super::sent::{SentRecord, record_statements};
 use super::statements::{self, Stmt, Val};
 use super::suppressions::values_for;
 use super::touches::{Claim, ClaimKind, Claimed, release};
 use super::{Backend, Store, StoreError, built, in_list_from, placeholder};
+use crate::domain::EventKind;
 
 impl Store {
     /// Claims steps in one transaction: each enrollment must still be active and leased by

@@ -7,11 +7,11 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::events::{self, NewEvent};
-use crate::domain::EventKind;
 use super::suppressions::{any_forgotten, plain_values_for, values_for};
 use super::{
     Backend, LeadId, Store, StoreError, built, in_list, json_rows, json_safe, values_clause,
 };
+use crate::domain::EventKind;
 use crate::enrollment::EnrollmentState;
 use crate::lead::Email;
 

@@ -1,14 +1,13 @@
 //! The append-only event log: every fact drumbeat learns or causes. Reports count from here,
 //! so a report for a past period never changes.
 
+use crate::domain::EventKind;
 use serde::Serialize;
 use sqlx::Row;
-use crate::domain::EventKind;
 
 use super::{
     Backend, EnrollmentId, LeadId, Store, StoreError, built, json_rows, json_safe, values_clause,
 };
-
 
 /// An event to record.
 #[derive(Debug, Clone)]

@@ -8,9 +8,9 @@ use sqlx::{AnyConnection, Row};
 
 use super::enrollments::{EnrollmentId, end_open};
 use super::events::{self, NewEvent};
-use crate::domain::EventKind;
 use super::notifications;
 use super::{LeadId, Store, StoreError, built, in_list};
+use crate::domain::EventKind;
 use crate::enrollment::EnrollmentState;
 
 /// How far a folder was read.

@@ -8,11 +8,11 @@ use sqlx::{AnyConnection, Row};
 
 use super::enrollments::enroll;
 use super::events::{self, NewEvent};
-use crate::domain::EventKind;
 use super::{
     Backend, EnrollOutcome, EnrollRequest, Store, StoreError, built, in_list, json_rows, json_safe,
     values_clause,
 };
+use crate::domain::EventKind;
 use crate::lead::{Email, LeadRecord};
 
 /// Row id of a lead.

@@ -38,12 +38,12 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
+pub use crate::domain::{EventKind, Next, PastTouch};
 pub use daemons::DaemonRow;
 pub use digest::{DueStep, EventCount, WaitingReply};
 pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, MeetingBooked, StateChange, TouchRow,
 };
-pub use crate::domain::{EventKind, Next, PastTouch};
 pub use events::{EventRow, NewEvent};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy};
 pub use leads::{LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};

@@ -9,9 +9,9 @@ use sqlx::{AnyConnection, Row};
 
 use super::enrollments::EnrollmentId;
 use super::events::{self, NewEvent};
-use crate::domain::EventKind;
 use super::inbox::{end_open_enrollments, suppress};
 use super::{LeadId, Store, StoreError};
+use crate::domain::EventKind;
 
 /// What a provider says happened to a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

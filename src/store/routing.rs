@@ -7,9 +7,9 @@ use std::collections::{HashMap, HashSet};
 use sqlx::Row;
 
 use super::events::{self, NewEvent};
-use crate::domain::EventKind;
 use super::leads::{LEAD_COLUMNS, fingerprint, stored_lead};
 use super::{Store, StoreError, StoredLead, built, in_list};
+use crate::domain::EventKind;
 use crate::lead::Email;
 
 /// The `settings` row that holds a group's cursor: the number of turns taken so far.

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::statements::{self, Stmt, Val};
-use crate::domain::Next;
 use super::{Backend, Store, StoreError};
+use crate::domain::Next;
 
 /// A send the server took, to record (see [`Store::record_sent_many`]).
 #[derive(Debug, Clone)]

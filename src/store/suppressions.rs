@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::events::{self, NewEvent};
-use crate::domain::EventKind;
 use super::{Backend, LeadId, Store, StoreError, built, in_list};
+use crate::domain::EventKind;
 use crate::lead::Email;
 
 /// One entry of the suppression list.

@@ -4,9 +4,9 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::touches::{advance, event_for, touch_info};
-use crate::domain::Next;
 use super::{Store, StoreError};
 use crate::domain::EventKind;
+use crate::domain::Next;
 use crate::store::events;
 
 /// One task with its lead's context.

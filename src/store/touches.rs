@@ -23,11 +23,11 @@ use sqlx::{AnyConnection, Row};
 
 use super::enrollments::EnrollmentId;
 use super::events::{self, NewEvent};
-use crate::domain::EventKind;
 use super::leases::LEASE_SECONDS;
 use super::{Backend, LeadId, Store, StoreError, built, in_list};
-use crate::enrollment::EnrollmentState;
+use crate::domain::EventKind;
 use crate::domain::{Next, PastTouch};
+use crate::enrollment::EnrollmentState;
 use crate::lead::Email;
 
 /// A due enrollment leased by this daemon for the time it takes to decide and claim.
@@ -48,7 +48,6 @@ pub struct Leased {
     /// The subject of the thread's first email, for `Re:` follow-ups.
     pub thread_subject: Option<String>,
 }
-
 
 /// What the daemon decided to do with one due step.
 #[derive(Debug, Clone)]
@@ -118,7 +117,6 @@ pub enum Claimed {
     /// The step already has a touch that is not waiting for a retry: nothing happens.
     AlreadyDone,
 }
-
 
 /// A touch as the daemon's recovery and `resolve` see it.
 #[derive(Debug, Clone, Serialize)]

@@ -5,11 +5,11 @@ use serde_json::json;
 use sqlx::pool::PoolConnection;
 
 use super::events;
-use crate::domain::EventKind;
 use super::inbox::suppress;
 use super::statements::{self, Stmt, Val};
 use super::touches::{TouchInfo, event_for, touch_info_from};
 use super::{Backend, Store, StoreError};
+use crate::domain::EventKind;
 
 impl Store {
     /// The email with this Message-ID (`<id@domain>`).

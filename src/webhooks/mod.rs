@@ -7,7 +7,6 @@
 
 mod worker;
 
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 

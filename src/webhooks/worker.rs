@@ -14,8 +14,8 @@ use tokio::sync::watch;
 
 use super::{SigningKey, payload, signing_key, webhook_id};
 use crate::config::{Config, Webhook};
-use crate::daemon::Daemon;
-use crate::daemon::poll::Pacer;
+use crate::context::Context;
+use crate::context::poll::Pacer;
 use crate::store::{Attempt, Delivery, NewDelivery, Store, StoreError};
 
 /// Events read per feeding step.
@@ -323,7 +323,7 @@ pub async fn init_cursors(store: &Store, config: &Config, now: i64) -> Result<()
 impl Dispatcher {
     /// `run --once`: queues the new events, then posts what is due, batch after batch, until
     /// nothing is due now (a failed attempt waits for its next time, so this ends).
-    pub async fn flush(&mut self, daemon: &Daemon) -> Result<FlushReport, StoreError> {
+    pub async fn flush(&mut self, daemon: &Context) -> Result<FlushReport, StoreError> {
         let mut report = FlushReport::default();
         let now = daemon.now().timestamp();
         loop {
@@ -352,7 +352,7 @@ impl Dispatcher {
 /// lets in-flight posts finish for up to 5 seconds (or the webhook timeout, when shorter),
 /// then gives their leases back
 /// (they are posted again, with the same `webhook-id`, by the next daemon to run).
-pub async fn run(daemon: Arc<Daemon>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(daemon: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
     if !has_endpoints(daemon.config()) {
         return;
     }

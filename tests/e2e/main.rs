@@ -29,6 +29,7 @@ mod http_server;
 mod imap;
 mod inbox_classify;
 mod inbox_watch;
+mod layers;
 mod notify;
 mod report;
 mod report_html;

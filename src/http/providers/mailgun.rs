@@ -28,7 +28,7 @@ pub(super) async fn handle(
     State(state): State<AppState>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Summary>, ApiError> {
-    let Some(cfg) = &state.daemon().config().providers.mailgun else {
+    let Some(cfg) = &state.context().config().providers.mailgun else {
         return Err(not_configured("mailgun"));
     };
     let raw = body(raw)?;
@@ -45,12 +45,12 @@ pub(super) async fn handle(
         .trim()
         .parse()
         .map_err(|_| unauthorized("signature.timestamp is not unix seconds"))?;
-    let now = state.daemon().now().timestamp();
+    let now = state.context().now().timestamp();
     check_fresh(ts, now, MAX_AGE)?;
     // The token is spent whatever the event, even one we ignore: the signature does not cover
     // the event, so an ignored event's signature must not carry another event later.
     let fresh = state
-        .daemon()
+        .context()
         .store()
         .spend_provider_token(
             "mailgun",

@@ -109,7 +109,7 @@ fn secret(
     what: &str,
     source: &crate::config::SecretSource,
 ) -> Result<Secret, ApiError> {
-    source.resolve(&state.daemon().config().dir).map_err(|e| {
+    source.resolve(&state.context().config().dir).map_err(|e| {
         tracing::error!("{what}: {e}");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -147,10 +147,10 @@ async fn record(
         ignored,
         ..Summary::default()
     };
-    let now = state.daemon().now().timestamp();
+    let now = state.context().now().timestamp();
     for e in &events {
         match state
-            .daemon()
+            .context()
             .store()
             .record_provider_event(e, now)
             .await

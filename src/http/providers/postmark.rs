@@ -37,7 +37,7 @@ pub(super) async fn handle(
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let Some(cfg) = &state.daemon().config().providers.postmark else {
+    let Some(cfg) = &state.context().config().providers.postmark else {
         return Err(not_configured("postmark"));
     };
     let password = secret(&state, "providers.postmark.password", &cfg.password)?;

@@ -34,7 +34,7 @@ pub(super) async fn handle(
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Summary>, ApiError> {
-    let Some(cfg) = &state.daemon().config().providers.sendgrid else {
+    let Some(cfg) = &state.context().config().providers.sendgrid else {
         return Err(not_configured("sendgrid"));
     };
     let raw = body(raw)?;
@@ -54,7 +54,7 @@ pub(super) async fn handle(
         .trim()
         .parse()
         .map_err(|_| unauthorized(format!("{TIMESTAMP_HEADER} is not unix seconds")))?;
-    check_fresh(ts, state.daemon().now().timestamp(), MAX_AGE)?;
+    check_fresh(ts, state.context().now().timestamp(), MAX_AGE)?;
     let (events, ignored) = parse(&raw)?;
     record(&state, events, ignored).await
 }

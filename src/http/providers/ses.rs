@@ -75,7 +75,7 @@ pub(super) async fn handle(
     State(state): State<AppState>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let Some(cfg) = &state.daemon().config().providers.ses else {
+    let Some(cfg) = &state.context().config().providers.ses else {
         return Err(not_configured("ses"));
     };
     let raw = body(raw)?;
@@ -95,7 +95,7 @@ pub(super) async fn handle(
         .map_err(|_| ApiError::field("Timestamp", "not an ISO 8601 time"))?;
     check_fresh(
         ts.timestamp(),
-        state.daemon().now().timestamp(),
+        state.context().now().timestamp(),
         MAX_SNS_AGE,
     )?;
     match m.kind.as_str() {
