@@ -11,10 +11,11 @@ use super::output::{local_and_utc, print_json};
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store, parse_email};
 use crate::catalog::StepKind;
 use crate::config::parse_tz;
+use crate::domain::PastTouch;
 use crate::render::RenderInput;
 use crate::send::choose_mailbox;
-use crate::send::links::{Links, dress};
-use crate::send::message::{Outgoing, build};
+use crate::send::compose::{Draft, compose, seeded_message_id};
+use crate::send::links::Links;
 
 /// Flags of `preview`.
 #[derive(Debug, clap::Args)]
@@ -134,7 +135,17 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         },
         None => (0, now),
     };
-    let mut thread: Vec<String> = Vec::new();
+    // What the composer threads on: the enrollment's touches, then each step this preview
+    // plans, as if it had been sent at its due time.
+    let enrollment_id = enrollment.as_ref().map_or(0, |e| e.id.0);
+    let mut past: Vec<PastTouch> = match &enrollment {
+        Some(e) => store
+            .past_touches(&[e.id])
+            .await?
+            .remove(&e.id)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let mut steps = Vec::new();
     let mut failed = false;
     for (i, step) in seq.steps.iter().enumerate() {
@@ -156,12 +167,6 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
             p.state = t.state.clone();
             p.subject = t.subject.clone();
             p.message_id = t.message_id.clone();
-            if step.email().is_some_and(|e| !e.thread) {
-                thread.clear();
-            }
-            if let Some(id) = &t.message_id {
-                thread.push(id.clone());
-            }
             steps.push(p);
             continue;
         }
@@ -196,71 +201,65 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
             steps.push(p);
             continue;
         };
-        let message_id = format!(
-            "<preview.{}.{}@{}>",
-            lead.id.0,
-            step.id,
-            sender.from.domain()
-        );
-        let links = Links::new(&tokens, &config.http.base_url, &message_id);
-        let unsubscribe_url = links.unsubscribe();
-        let input = RenderInput {
-            lead: &lead.record,
-            sender,
-            unsubscribe_url: &unsubscribe_url,
-        };
+        let message_id = seeded_message_id(sender, enrollment_id, &seq.id, &step.id);
         match &step.kind {
             StepKind::Email(e) => {
                 p.no_ask = e.no_ask;
-                if !e.thread {
-                    thread.clear();
-                }
-                match catalog.renderer.render_email(&input, seq, i, None) {
-                    Ok(mut r) => {
-                        dress(&mut r, &links, seq, config.http.tracking);
-                        let out = Outgoing {
-                            mailbox: sender,
-                            lead: &lead.record,
-                            rendered: &r,
-                            message_id: &message_id,
-                            date: at,
-                            thread: if e.thread { &thread } else { &[] },
-                            unsubscribe_url: Some(&unsubscribe_url),
-                        };
-                        match build(&out) {
-                            Ok(m) => {
-                                p.raw = Some(String::from_utf8_lossy(&m.formatted()).into_owned())
-                            }
-                            Err(err) => {
-                                p.error = Some(err.to_string());
-                                failed = true;
-                            }
-                        }
+                let draft = Draft {
+                    sequence: seq,
+                    index: i,
+                    lead: &lead.record,
+                    mailbox: sender,
+                    past: &past,
+                    stored_subject: None,
+                    message_id: &message_id,
+                    date: at,
+                };
+                match compose(&catalog, &config, Some(&tokens), &draft) {
+                    Ok(c) => {
+                        let headers = c.message.headers();
+                        let header = |name: &str| headers.get_raw(name).map(str::to_string);
+                        p.in_reply_to = header("In-Reply-To");
+                        p.references = header("References");
+                        p.raw = Some(String::from_utf8_lossy(&c.message.formatted()).into_owned());
                         p.from = Some(match &sender.display_name {
                             Some(n) => format!("{n} <{}>", sender.from),
                             None => sender.from.to_string(),
                         });
                         p.to = Some(lead.record.email.to_string());
-                        if e.thread && !thread.is_empty() {
-                            p.in_reply_to = thread.last().cloned();
-                            p.references = Some(thread.join(" "));
-                        }
-                        thread.push(message_id.clone());
+                        past.push(PastTouch {
+                            id: i64::MAX,
+                            step_id: step.id.clone(),
+                            kind: "email".into(),
+                            state: "sent".into(),
+                            message_id: Some(message_id.clone()),
+                            subject: Some(c.rendered.subject.clone()),
+                            sent_at: Some(at.timestamp()),
+                            attempt: 1,
+                            mailbox: Some(sender.name.clone()),
+                        });
                         p.message_id = Some(message_id);
-                        p.subject = Some(r.subject);
-                        p.variant = Some(r.variant);
-                        p.template = Some(r.template);
-                        p.text = Some(r.text);
-                        p.html = r.html;
+                        p.subject = Some(c.rendered.subject);
+                        p.variant = Some(c.rendered.variant);
+                        p.template = Some(c.rendered.template);
+                        p.text = Some(c.rendered.text);
+                        p.html = c.rendered.html;
                     }
                     Err(err) => {
-                        p.error = Some(err.to_string());
+                        p.error = Some(err);
                         failed = true;
                     }
                 }
             }
             StepKind::Task(t) => {
                 p.task = Some(t.kind.as_str());
+                let unsubscribe_url =
+                    Links::new(&tokens, &config.http.base_url, &message_id).unsubscribe();
+                let input = RenderInput {
+                    lead: &lead.record,
+                    sender,
+                    unsubscribe_url: &unsubscribe_url,
+                };
                 match catalog.renderer.render_note(&input, seq, i) {
                     Ok(n) => p.note = Some(n),
                     Err(err) => {

@@ -12,12 +12,12 @@ use crate::catalog::{Catalog, Sequence, StepKind};
 use crate::config::Mailbox;
 use crate::context::lead_zone;
 use crate::enrollment::EnrollmentState;
-use crate::plan::{current_step, jitter_seed, next_after, spread, thread_of, thread_subject};
+use crate::plan::{current_step, jitter_seed, next_after, spread};
 use crate::render::RenderInput;
 use crate::schedule::pacing::{Pace, Pacer, day_start};
 use crate::send::choose_mailbox;
-use crate::send::links::{Links, dress};
-use crate::send::message::{Outgoing, build, new_message_id};
+use crate::send::compose::{Draft, compose, seeded_message_id};
+use crate::send::message::new_message_id;
 use crate::send::transport::{Delivery, HandOver};
 use crate::store::{
     Claim, ClaimKind, Claimed, EnrollmentId, Leased, Next, PastTouch, SentRecord, StoreError,
@@ -135,6 +135,17 @@ struct PreparedEmail {
     bytes: Vec<u8>,
     domain: Option<String>,
     new_thread: bool,
+}
+
+/// A due email step, with what the tick read for it.
+#[derive(Clone, Copy)]
+struct DueEmail<'a> {
+    seq: &'a Sequence,
+    index: usize,
+    lead: &'a StoredLead,
+    mailbox: &'a Mailbox,
+    leased: &'a Leased,
+    past: &'a [PastTouch],
 }
 
 impl Daemon {
@@ -535,7 +546,7 @@ impl Daemon {
                     },
                 }
             }
-            StepKind::Email(e) => {
+            StepKind::Email(_) => {
                 let domain = lead.record.email.account_domain().map(str::to_string);
                 if let Pace::NotBefore(at) = pacer.ask(mailbox, domain.as_deref(), now) {
                     // Into the window (a cap's next day starts at midnight, before it opens).
@@ -547,7 +558,15 @@ impl Daemon {
                         .map_or(at, |t| t.timestamp());
                     return Decision::Defer(Some(step.id.clone()), at);
                 }
-                match self.prepare(catalog, seq, index, e.thread, lead, mailbox, l, past, now) {
+                let due = DueEmail {
+                    seq,
+                    index,
+                    lead,
+                    mailbox,
+                    leased: l,
+                    past,
+                };
+                match self.prepare(catalog, &due, now) {
                     Ok(p) => Decision::Email(Box::new(p)),
                     Err(error) => {
                         pacer.give_back(&mailbox.name);
@@ -561,79 +580,50 @@ impl Daemon {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The email of a due step, composed (see [`compose`]) and signed.
     fn prepare(
         &self,
         catalog: &Catalog,
-        seq: &Sequence,
-        index: usize,
-        threaded: bool,
-        lead: &StoredLead,
-        mailbox: &Mailbox,
-        l: &Leased,
-        past: &[PastTouch],
+        due: &DueEmail<'_>,
         now: DateTime<Utc>,
     ) -> Result<PreparedEmail, String> {
+        let DueEmail {
+            seq,
+            index,
+            lead,
+            mailbox,
+            leased: l,
+            past,
+        } = *due;
         let step = &seq.steps[index];
         // A retry keeps the Message-ID it was first given (and so its links).
         let message_id = past
             .iter()
             .find(|t| t.step_id == step.id && t.kind == "email")
             .and_then(|t| t.message_id.clone())
-            .unwrap_or_else(|| new_message_id(mailbox));
-        let links = self
-            .tokens()
-            .map(|key| Links::new(key, &self.config().http.base_url, &message_id));
-        let unsubscribe_url = links.as_ref().map(Links::unsubscribe);
-        let input = RenderInput {
-            lead: &lead.record,
-            sender: mailbox,
-            unsubscribe_url: unsubscribe_url
-                .as_deref()
-                .unwrap_or(crate::render::SAMPLE_UNSUBSCRIBE_URL),
-        };
-        // A thread lives in one mailbox: emails another mailbox sent (before the lead changed
-        // owner) are not in it, so this one starts a new thread, under the thread's subject
-        // without "Re:".
-        let mut moved = false;
-        let (thread, root_subject) = if threaded {
-            let ours: Vec<PastTouch> = past
-                .iter()
-                .filter(|t| t.mailbox.as_deref().is_none_or(|m| m == mailbox.name))
-                .cloned()
-                .collect();
-            let thread = thread_of(seq, index, &ours);
-            moved = thread.is_empty() && !thread_of(seq, index, past).is_empty();
-            let subject = if moved {
-                thread_subject(seq, index, past)
-            } else {
-                thread_subject(seq, index, &ours).or_else(|| l.thread_subject.clone())
-            };
-            (thread, subject)
-        } else {
-            (Vec::new(), None)
-        };
-        let mut rendered = catalog
-            .renderer
-            .render_email(&input, seq, index, root_subject.as_deref())
-            .map_err(|e| e.to_string())?;
-        if moved && let Some(fresh) = rendered.subject.strip_prefix("Re: ") {
-            rendered.subject = fresh.to_string();
-        }
-        if let Some(links) = &links {
-            dress(&mut rendered, links, seq, self.config().http.tracking);
-        }
-        let message = build(&Outgoing {
-            mailbox,
-            lead: &lead.record,
-            rendered: &rendered,
-            message_id: &message_id,
-            date: now,
-            thread: &thread,
-            unsubscribe_url: unsubscribe_url.as_deref(),
-        })
-        .map_err(|e| e.to_string())?;
-        let mut message = message;
+            .unwrap_or_else(|| {
+                if self.clock_is_fixed() {
+                    seeded_message_id(mailbox, l.enrollment.0, &seq.id, &step.id)
+                } else {
+                    new_message_id(mailbox)
+                }
+            });
+        let composed = compose(
+            catalog,
+            self.config(),
+            self.tokens(),
+            &Draft {
+                sequence: seq,
+                index,
+                lead: &lead.record,
+                mailbox,
+                past,
+                stored_subject: l.thread_subject.as_deref(),
+                message_id: &message_id,
+                date: now,
+            },
+        )?;
+        let mut message = composed.message;
         if let Some(signer) = self.signer(&mailbox.name) {
             message.sign(signer);
         }
@@ -642,11 +632,11 @@ impl Daemon {
             index,
             mailbox: mailbox.name.clone(),
             message_id,
-            variant: rendered.variant,
-            subject: rendered.subject,
+            variant: composed.rendered.variant,
+            subject: composed.rendered.subject,
             bytes: message.formatted(),
             domain: lead.record.email.account_domain().map(str::to_string),
-            new_thread: !threaded || thread.is_empty(),
+            new_thread: composed.new_thread,
         })
     }
 

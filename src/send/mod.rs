@@ -1,6 +1,7 @@
 //! Sending: which mailbox a lead's email leaves from, and the exact message it becomes.
 //! `preview` uses the same functions as the daemon, so what it shows is what goes out.
 
+pub mod compose;
 pub mod links;
 pub mod message;
 pub mod provider_tags;

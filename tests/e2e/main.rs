@@ -13,6 +13,7 @@ mod cli_status;
 mod cli_templates;
 mod cli_usage;
 mod cli_validate;
+mod composer;
 mod daemon_crash;
 mod daemon_faults;
 mod daemon_pacing;

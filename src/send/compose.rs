@@ -1,0 +1,125 @@
+//! The one composer: a step of a sequence, for a lead, from a mailbox, given the touches the
+//! enrollment already has, turned into the finished message. The daemon sends what it
+//! returns; `preview` and `preview --raw` show it (DESIGN.md invariant 9), so a preview is
+//! the message that goes out.
+
+use chrono::{DateTime, Utc};
+
+use super::links::{Links, dress};
+use super::message::{Outgoing, build};
+use super::tokens::TokenKey;
+use crate::catalog::Catalog;
+use crate::config::{Config, Mailbox};
+use crate::domain::{PastTouch, fnv1a};
+use crate::lead::LeadRecord;
+use crate::plan::{thread_of, thread_subject};
+use crate::render::{RenderInput, RenderedEmail, SAMPLE_UNSUBSCRIBE_URL};
+use crate::sequence::Sequence;
+
+/// What one email step needs to become a message.
+pub struct Draft<'a> {
+    /// The sequence.
+    pub sequence: &'a Sequence,
+    /// The email step's position in it.
+    pub index: usize,
+    /// To whom.
+    pub lead: &'a LeadRecord,
+    /// From which mailbox.
+    pub mailbox: &'a Mailbox,
+    /// The enrollment's touches so far (from any mailbox): the thread and its subject come
+    /// from them.
+    pub past: &'a [PastTouch],
+    /// The thread's subject as stored with the enrollment, when its first email is not among
+    /// `past` (an edited sequence).
+    pub stored_subject: Option<&'a str>,
+    /// `<id@domain>`: the one the touch was claimed with.
+    pub message_id: &'a str,
+    /// The Date header.
+    pub date: DateTime<Utc>,
+}
+
+/// A finished message.
+pub struct Composed {
+    /// What the template said, with the unsubscribe footer and tracked links in.
+    pub rendered: RenderedEmail,
+    /// The message, unsigned.
+    pub message: lettre::Message,
+    /// False for a reply in an existing thread.
+    pub new_thread: bool,
+}
+
+/// Composes `draft` with the catalog's templates, config.toml's tracking and base URL, and the
+/// link key (without one: no tracked links, the sample unsubscribe URL in the text and the
+/// mailto: one in List-Unsubscribe).
+pub fn compose(
+    catalog: &Catalog,
+    config: &Config,
+    tokens: Option<&TokenKey>,
+    draft: &Draft<'_>,
+) -> Result<Composed, String> {
+    let (seq, index, mailbox) = (draft.sequence, draft.index, draft.mailbox);
+    let threaded = seq.steps[index].email().is_some_and(|e| e.thread);
+    let links = tokens.map(|key| Links::new(key, &config.http.base_url, draft.message_id));
+    let unsubscribe_url = links.as_ref().map(Links::unsubscribe);
+    let input = RenderInput {
+        lead: draft.lead,
+        sender: mailbox,
+        unsubscribe_url: unsubscribe_url.as_deref().unwrap_or(SAMPLE_UNSUBSCRIBE_URL),
+    };
+    // A thread lives in one mailbox: emails another mailbox sent (before the lead changed
+    // owner) are not in it, so this one starts a new thread, under the thread's subject
+    // without "Re:".
+    let mut moved = false;
+    let (thread, root_subject) = if threaded {
+        let ours: Vec<PastTouch> = draft
+            .past
+            .iter()
+            .filter(|t| t.mailbox.as_deref().is_none_or(|m| m == mailbox.name))
+            .cloned()
+            .collect();
+        let thread = thread_of(seq, index, &ours);
+        moved = thread.is_empty() && !thread_of(seq, index, draft.past).is_empty();
+        let subject = if moved {
+            thread_subject(seq, index, draft.past)
+        } else {
+            thread_subject(seq, index, &ours).or_else(|| draft.stored_subject.map(str::to_string))
+        };
+        (thread, subject)
+    } else {
+        (Vec::new(), None)
+    };
+    let mut rendered = catalog
+        .renderer
+        .render_email(&input, seq, index, root_subject.as_deref())
+        .map_err(|e| e.to_string())?;
+    if moved && let Some(fresh) = rendered.subject.strip_prefix("Re: ") {
+        rendered.subject = fresh.to_string();
+    }
+    if let Some(links) = &links {
+        dress(&mut rendered, links, seq, config.http.tracking);
+    }
+    let message = build(&Outgoing {
+        mailbox,
+        lead: draft.lead,
+        rendered: &rendered,
+        message_id: draft.message_id,
+        date: draft.date,
+        thread: &thread,
+        unsubscribe_url: unsubscribe_url.as_deref(),
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(Composed {
+        rendered,
+        message,
+        new_thread: !threaded || thread.is_empty(),
+    })
+}
+
+/// The Message-ID of a step composed on a fixed clock (`run --once --now`, `DRUMBEAT_NOW`
+/// scratch runs) and of every `preview`: derived from the enrollment and the step, so a
+/// preview shows the very message a fixed-clock run sends. A real clock uses
+/// [`super::message::new_message_id`].
+pub fn seeded_message_id(mailbox: &Mailbox, enrollment: i64, sequence: &str, step: &str) -> String {
+    let h = fnv1a(format!("message-id:{enrollment}:{sequence}:{step}").as_bytes());
+    format!("<{h:016x}.db@{}>", mailbox.from.domain())
+}
