@@ -20,6 +20,7 @@ mod daemon_pacing;
 mod daemon_pg;
 mod daemon_run;
 mod daemon_send;
+mod docs;
 mod hostile_output;
 mod http;
 mod http_api;
