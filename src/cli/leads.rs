@@ -117,7 +117,8 @@ async fn assign(config_path: &Path, args: AssignArgs) -> Outcome {
     let config = load_config(config_path)?;
     if config.routing.rules.is_empty() {
         return Err(Failure::usage(
-            "config.toml has no [[route]] rules; add some (see README: Routing leads)".to_string(),
+            "config.toml has no [[route]] rules; add some (see docs/leads.md, Routing leads)"
+                .to_string(),
         ));
     }
     let emails = args
