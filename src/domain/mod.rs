@@ -6,10 +6,12 @@ mod clock;
 mod days;
 mod event;
 mod hash;
+mod signal;
 mod touch;
 
 pub use clock::Clock;
 pub use days::{day_start, next_day_start};
 pub use event::EventKind;
 pub use hash::fnv1a;
+pub use signal::{InboundKind, ProviderKind};
 pub use touch::{Next, PastTouch};

@@ -12,43 +12,7 @@ use super::parse::{DsnRecipient, Inbound, address_in, enhanced_status};
 use super::reply_text;
 use super::words::*;
 
-/// What a message is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    /// Permanent failure: the address does not work (suppress it).
-    BounceHard,
-    /// Temporary failure or delay: mailbox full, try later, still retrying.
-    BounceSoft,
-    /// An automatic answer: out of office, autoresponder, success report.
-    AutoReply,
-    /// The person asks not to be emailed again.
-    Unsubscribe,
-    /// The person asks to be contacted later.
-    Later,
-    /// Anything else: a person wrote.
-    Reply,
-}
-
-impl Kind {
-    /// The stable name used in JSON and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::BounceHard => "bounce-hard",
-            Kind::BounceSoft => "bounce-soft",
-            Kind::AutoReply => "auto-reply",
-            Kind::Unsubscribe => "unsubscribe",
-            Kind::Later => "later",
-            Kind::Reply => "reply",
-        }
-    }
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::domain::InboundKind as Kind;
 
 /// The verdict on one message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

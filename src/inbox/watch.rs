@@ -17,7 +17,8 @@ use super::parse::parse;
 use crate::catalog::{OnAutoReply, OnReply};
 use crate::config::{ImapSettings, Mailbox};
 use crate::context::{Context, next_after_done};
-use crate::store::{FolderState, InboundFact, InboundOutcome, StopPolicy};
+use crate::policy::StopRules;
+use crate::store::{FolderState, InboundFact, InboundOutcome};
 
 /// How long a watcher's lease lasts; it is renewed at least every third of that.
 pub const LEASE: i64 = 180;
@@ -355,7 +356,7 @@ pub async fn process(
         message_key: &key,
         refs: &refs,
         address: address.as_deref(),
-        kind,
+        kind: c.kind,
         rule: &c.rule,
         evidence,
         until,
@@ -363,21 +364,17 @@ pub async fn process(
     };
     let catalog = daemon.catalog();
     let policy = |seq: &str| match catalog.sequence(seq) {
-        Some(s) => StopPolicy {
+        Some(s) => StopRules {
             stop_account: s.stop.on_reply == OnReply::StopAccount,
             pause_on_auto_reply: s.stop.on_auto_reply == OnAutoReply::Pause,
         },
-        None => StopPolicy {
-            stop_account: false,
-            pause_on_auto_reply: true,
-        },
+        None => StopRules::DEFAULT,
     };
     let outcome = store
         .record_inbound(
             &fact,
             Some((uidvalidity, i64::from(m.uid))),
             &policy,
-            SOFT_BOUNCE_LIMIT,
             now.timestamp(),
         )
         .await?;

@@ -6,12 +6,15 @@
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
-use super::enrollments::{EnrollmentId, end_open};
+use super::effects::{self, Subject};
+use super::enrollments::EnrollmentId;
 use super::events::{self, NewEvent};
 use super::notifications;
 use super::{LeadId, Store, StoreError, built, in_list};
-use crate::domain::EventKind;
-use crate::enrollment::EnrollmentState;
+use crate::domain::{EventKind, InboundKind};
+use crate::policy::{self, Seen, Signal, StopRules};
+
+pub(super) use effects::suppress;
 
 /// How far a folder was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,15 +25,6 @@ pub struct FolderState {
     pub last_uid: i64,
     /// When (unix seconds).
     pub synced_at: i64,
-}
-
-/// What a sequence says to do about replies and auto-replies (from its `stop:` rules).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StopPolicy {
-    /// A reply stops every open enrollment of the lead's account, not only the lead's.
-    pub stop_account: bool,
-    /// An auto-reply with a return date pauses the enrollment until then.
-    pub pause_on_auto_reply: bool,
 }
 
 /// A classified message, ready to be matched and acted on.
@@ -47,8 +41,8 @@ pub struct InboundFact<'a> {
     /// Who it is about when no reference matches: the sender (replies) or the failed
     /// recipient (bounces), lowercased.
     pub address: Option<&'a str>,
-    /// reply, auto-reply, bounce-hard, bounce-soft, unsubscribe, later.
-    pub kind: &'a str,
+    /// What the classifier made of it.
+    pub kind: InboundKind,
     /// The rule that decided.
     pub rule: &'a str,
     /// Everything else worth keeping (status code, recipient, dates, the reply's first lines).
@@ -236,8 +230,7 @@ impl Store {
         &self,
         fact: &InboundFact<'_>,
         uid: Option<(i64, i64)>,
-        policy: &(dyn Fn(&str) -> StopPolicy + Sync),
-        soft_bounce_limit: i64,
+        rules: &(dyn Fn(&str) -> StopRules + Sync),
         now: i64,
     ) -> Result<InboundOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
@@ -257,8 +250,7 @@ impl Store {
         // for good) only when it is tied to an email we sent: our Message-ID in its references
         // or in the report's copy of our headers. One that only names an address could come
         // from anyone (a forged delivery report, a spoofed From:); it waits for the rep.
-        let unverified = target.touch.is_none()
-            && matches!(fact.kind, "bounce-hard" | "bounce-soft" | "unsubscribe");
+        let unverified = target.touch.is_none() && policy::needs_our_email(fact.kind);
         let rule = if unverified {
             format!(
                 "{}; not tied to an email we sent, so not acted on",
@@ -276,7 +268,7 @@ impl Store {
         .bind(target.lead)
         .bind(target.enrollment)
         .bind(target.touch)
-        .bind(fact.kind)
+        .bind(fact.kind.as_str())
         .bind(&rule)
         .bind(fact.evidence.to_string())
         .bind(fact.received_at)
@@ -291,7 +283,7 @@ impl Store {
         if unverified {
             tracing::warn!(
                 mailbox = fact.mailbox,
-                kind = fact.kind,
+                kind = fact.kind.as_str(),
                 lead = target.lead,
                 "a {} that names a lead but none of our emails: shown to the rep, not acted on",
                 fact.kind
@@ -304,8 +296,7 @@ impl Store {
             });
         }
         // Kinds the rep need not look at are handled at once.
-        if !matches!(fact.kind, "reply" | "later") || (fact.kind == "later" && fact.until.is_some())
-        {
+        if !policy::rep_reads(fact.kind, fact.until) {
             sqlx::query(
                 "UPDATE inbound SET handled_at = $1 WHERE mailbox = $2 AND message_key = $3",
             )
@@ -315,14 +306,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        let policy = target.sequence.as_deref().map_or(
-            StopPolicy {
-                stop_account: false,
-                pause_on_auto_reply: true,
-            },
-            policy,
-        );
-        let action = act(&mut tx, fact, &target, policy, soft_bounce_limit, now).await?;
+        let rules = target.sequence.as_deref().map_or(StopRules::DEFAULT, rules);
+        let action = act(&mut tx, fact, &target, rules, now).await?;
         tx.commit().await?;
         Ok(InboundOutcome::Recorded {
             lead: target.lead,
@@ -501,19 +486,40 @@ async fn set_folder(
     Ok(())
 }
 
-/// Open enrollments: the ones a reply, bounce or unsubscribe ends.
-const OPEN: &str = "('active', 'paused')";
-
+/// Records the event of an inbound message and applies what the policy decided about it.
 async fn act(
     tx: &mut AnyConnection,
     fact: &InboundFact<'_>,
     target: &Target,
-    policy: StopPolicy,
-    soft_bounce_limit: i64,
+    rules: StopRules,
     now: i64,
 ) -> Result<String, StoreError> {
+    let soft_bounces = if fact.kind == InboundKind::BounceSoft {
+        effects::soft_bounces(tx, target.lead).await?
+    } else {
+        0
+    };
+    let signal = Signal::Inbound {
+        kind: fact.kind,
+        until: fact.until,
+    };
+    let seen = Seen {
+        lead: true,
+        soft_bounces,
+    };
+    let decision = policy::decide(signal, rules, seen, now);
+    let subject = Subject {
+        lead: Some(target.lead),
+        enrollment: target.enrollment,
+        address: None,
+        note: fact.rule,
+    };
+    let applied = effects::apply(tx, decision.effect, subject, now).await?;
+    let Some(kind) = decision.event else {
+        return Ok(applied.to_string());
+    };
     let lead = LeadId(target.lead);
-    let mut ev = NewEvent::about(EventKind::Replied, Some(lead));
+    let mut ev = NewEvent::about(kind, Some(lead));
     ev.enrollment = target.enrollment.map(EnrollmentId);
     ev.touch = target.touch;
     ev.sequence = target.sequence.as_deref();
@@ -521,116 +527,10 @@ async fn act(
     let mut data = fact.evidence.clone();
     if let Some(o) = data.as_object_mut() {
         o.insert("rule".into(), fact.rule.into());
-        o.insert("kind".into(), fact.kind.into());
+        o.insert("kind".into(), fact.kind.as_str().into());
     }
     ev.data = data;
-    let action = match fact.kind {
-        "reply" => {
-            ev.kind = EventKind::Replied;
-            let n = end_open(
-                tx,
-                lead,
-                EnrollmentState::Replied,
-                "replied",
-                "the lead replied",
-                now,
-            )
-            .await?;
-            let mut action = format!("stopped {n}");
-            if policy.stop_account {
-                let m = sqlx::query(built(format!(
-                    "UPDATE enrollments SET state = 'stopped', outcome = 'account-replied', reason = 'someone at the same company replied', \
-                     updated_at = $1, finished_at = $1, next_due_at = NULL WHERE state IN {OPEN} AND lead_id IN (\
-                       SELECT id FROM leads WHERE account_id IS NOT NULL AND account_id = (SELECT account_id FROM leads WHERE id = $2) AND id <> $2)"
-                )))
-                .bind(now)
-                .bind(target.lead)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                action.push_str(&format!(", account {m}"));
-            }
-            action
-        }
-        "later" => {
-            ev.kind = EventKind::Replied;
-            pause(
-                tx,
-                target,
-                fact.until,
-                "the lead asked to be contacted later",
-                now,
-            )
-            .await?;
-            "paused".into()
-        }
-        "auto-reply" => {
-            ev.kind = EventKind::AutoReplied;
-            match (policy.pause_on_auto_reply, fact.until) {
-                (true, Some(until)) if until > now => {
-                    pause(tx, target, Some(until), "out of office", now).await?;
-                    "paused".into()
-                }
-                _ => "none".into(),
-            }
-        }
-        "unsubscribe" => {
-            ev.kind = EventKind::Unsubscribed;
-            end_open(
-                tx,
-                lead,
-                EnrollmentState::Unsubscribed,
-                "unsubscribed",
-                "the lead asked to be removed",
-                now,
-            )
-            .await?;
-            suppress(tx, target.lead, "unsubscribed", fact.rule, now).await?;
-            "suppressed".into()
-        }
-        "bounce-hard" | "bounce-soft" => {
-            ev.kind = EventKind::Bounced;
-            let mut hard = fact.kind == "bounce-hard";
-            if !hard {
-                let soft: i64 = sqlx::query(
-                    "SELECT (SELECT COUNT(*) FROM inbound WHERE lead_id = $1 AND kind = 'bounce-soft') \
-                       + (SELECT COUNT(*) FROM provider_events p JOIN touches t ON t.id = p.touch_id \
-                          WHERE t.lead_id = $1 AND p.kind = 'bounce-soft') AS n",
-                )
-                .bind(target.lead)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("n")?;
-                hard = soft >= soft_bounce_limit;
-            }
-            if hard {
-                end_open(
-                    tx,
-                    lead,
-                    EnrollmentState::Bounced,
-                    "bounced",
-                    "the address bounced",
-                    now,
-                )
-                .await?;
-                suppress(tx, target.lead, "bounced", fact.rule, now).await?;
-                "suppressed".into()
-            } else {
-                // Try later: the sequence carries on after a day.
-                pause(
-                    tx,
-                    target,
-                    Some(now + 86_400),
-                    "soft bounce: trying again later",
-                    now,
-                )
-                .await?;
-                "paused".into()
-            }
-        }
-        _ => "none".into(),
-    };
-    if ev.kind == EventKind::Replied && matches!(fact.kind, "reply" | "later") {
+    if decision.notify_rep {
         // A person answered: the rep hears of it, queued with the reply itself.
         let event = events::insert_returning_id(tx, &ev, now).await?;
         notifications::queue_reply(tx, event, target.lead, fact.mailbox, fact.message_key, now)
@@ -638,63 +538,5 @@ async fn act(
     } else {
         events::insert(tx, &ev, now).await?;
     }
-    Ok(action)
-}
-
-/// Ends every open enrollment of `lead` in `state` (bounced, unsubscribed, replied…), as a
-/// bounce or unsubscribe found in the inbox does; returns how many.
-pub(super) async fn end_open_enrollments(
-    tx: &mut AnyConnection,
-    lead: i64,
-    state: &'static str,
-    reason: &'static str,
-    now: i64,
-) -> Result<u64, StoreError> {
-    let state: EnrollmentState = state.parse().unwrap_or(EnrollmentState::Stopped);
-    end_open(tx, LeadId(lead), state, state.as_str(), reason, now).await
-}
-
-/// Pauses the enrollment (until `until`, or until resumed by hand).
-async fn pause(
-    tx: &mut AnyConnection,
-    target: &Target,
-    until: Option<i64>,
-    reason: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    let Some(enrollment) = target.enrollment else {
-        return Ok(());
-    };
-    sqlx::query(
-        "UPDATE enrollments SET state = 'paused', paused_until = $1, reason = $2, updated_at = $3, \
-         lease_owner = NULL, lease_until = NULL WHERE id = $4 AND state IN ('active', 'paused')",
-    )
-    .bind(until)
-    .bind(reason)
-    .bind(now)
-    .bind(enrollment)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-/// Puts the lead's address on the suppression list.
-pub(super) async fn suppress(
-    tx: &mut AnyConnection,
-    lead: i64,
-    reason: &str,
-    note: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO suppressions (value, reason, note, created_at) SELECT email, $1, $2, $3 FROM leads WHERE id = $4 \
-         ON CONFLICT (value) DO NOTHING",
-    )
-    .bind(reason)
-    .bind(note)
-    .bind(now)
-    .bind(lead)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    Ok(applied.to_string())
 }

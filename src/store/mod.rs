@@ -9,6 +9,7 @@
 mod claims;
 mod daemons;
 mod digest;
+mod effects;
 mod enrollments;
 mod events;
 mod inbox;
@@ -38,19 +39,19 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
-pub use crate::domain::{EventKind, Next, PastTouch};
+pub use crate::domain::{EventKind, Next, PastTouch, ProviderKind};
 pub use daemons::DaemonRow;
 pub use digest::{DueStep, EventCount, WaitingReply};
 pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, MeetingBooked, StateChange, TouchRow,
 };
 pub use events::{EventRow, NewEvent};
-pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy};
+pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow};
 pub use leads::{LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use leases::{LEASE_RENEW_SECONDS, LEASE_SECONDS, Recovered};
 pub use metrics::{COUNTED_EVENTS, MetricsSnapshot};
 pub use notifications::{Notification, NotificationProblem, NotifyOutcome, ReplyNotice};
-pub use provider_events::{ProviderEvent, ProviderKind, ProviderOutcome};
+pub use provider_events::{ProviderEvent, ProviderOutcome};
 pub use report::{ActivityCounts, CohortCounts, Grouping, POSITIVE_OUTCOMES, QuarterHour};
 pub use sent::SentRecord;
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};

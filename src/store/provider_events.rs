@@ -7,46 +7,12 @@
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
+use super::effects::{self, Applied, Subject};
 use super::enrollments::EnrollmentId;
 use super::events::{self, NewEvent};
-use super::inbox::{end_open_enrollments, suppress};
 use super::{LeadId, Store, StoreError};
-use crate::domain::EventKind;
-
-/// What a provider says happened to a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProviderKind {
-    /// The receiving server accepted it.
-    Delivered,
-    /// A permanent failure: the address does not exist or refuses us for good.
-    BounceHard,
-    /// A temporary failure the provider gave up on, or a soft bounce.
-    BounceSoft,
-    /// Delayed; the provider retries.
-    Deferred,
-    /// The recipient marked it as spam.
-    Complained,
-    /// The open pixel was fetched.
-    Opened,
-    /// A tracked link was followed.
-    Clicked,
-}
-
-impl ProviderKind {
-    /// The stored name (`provider_events.kind`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Delivered => "delivered",
-            ProviderKind::BounceHard => "bounce-hard",
-            ProviderKind::BounceSoft => "bounce-soft",
-            ProviderKind::Deferred => "deferred",
-            ProviderKind::Complained => "complained",
-            ProviderKind::Opened => "opened",
-            ProviderKind::Clicked => "clicked",
-        }
-    }
-}
+use crate::domain::ProviderKind;
+use crate::policy::{self, Seen, Signal, StopRules};
 
 /// One event from a provider, parsed and authenticated.
 #[derive(Debug, Clone, PartialEq)]
@@ -240,80 +206,35 @@ async fn match_target(
     .transpose()
 }
 
+/// Applies what the policy decided about a provider's event, and records its event.
 async fn act(
     tx: &mut AnyConnection,
     e: &ProviderEvent,
     target: Option<&Target>,
     now: i64,
 ) -> Result<String, StoreError> {
-    let kind = match e.kind {
-        ProviderKind::Delivered => EventKind::Delivered,
-        ProviderKind::Opened => EventKind::Opened,
-        ProviderKind::Clicked => EventKind::Clicked,
-        ProviderKind::Complained => EventKind::Complained,
-        ProviderKind::BounceHard | ProviderKind::BounceSoft => EventKind::Bounced,
-        // A delay is kept in provider_events only: the provider is still trying.
-        ProviderKind::Deferred => return Ok("none".into()),
+    let soft_bounces = match (e.kind, target) {
+        (ProviderKind::BounceSoft, Some(t)) => effects::soft_bounces(tx, t.lead).await?,
+        _ => 0,
+    };
+    let seen = Seen {
+        lead: target.is_some(),
+        soft_bounces,
+    };
+    let decision = policy::decide(Signal::Provider(e.kind), StopRules::DEFAULT, seen, now);
+    let Some(kind) = decision.event else {
+        return Ok(Applied::Nothing.to_string());
     };
     let note = format!("{} webhook", e.provider);
-    let mut action = "none".to_string();
-    // As in the inbox: the third soft bounce of a lead (from the inbox or any provider,
-    // this one included) counts as hard.
-    let mut effective = e.kind;
-    if let (ProviderKind::BounceSoft, Some(t)) = (e.kind, target) {
-        let soft: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM inbound WHERE lead_id = $1 AND kind = 'bounce-soft') \
-               + (SELECT COUNT(*) FROM provider_events p JOIN touches t ON t.id = p.touch_id \
-                  WHERE t.lead_id = $1 AND p.kind = 'bounce-soft')",
-        )
-        .bind(t.lead)
-        .fetch_one(&mut *tx)
-        .await?;
-        if soft >= crate::policy::SOFT_BOUNCE_LIMIT {
-            effective = ProviderKind::BounceHard;
-        }
-    }
-    match (effective, target) {
-        (ProviderKind::Complained, Some(t)) => {
-            end_open_enrollments(
-                tx,
-                t.lead,
-                "unsubscribed",
-                "the lead marked a message as spam",
-                now,
-            )
-            .await?;
-            suppress(tx, t.lead, "complained", &note, now).await?;
-            action = "suppressed".into();
-        }
-        (ProviderKind::BounceHard, Some(t)) => {
-            end_open_enrollments(tx, t.lead, "bounced", "the address bounced", now).await?;
-            suppress(tx, t.lead, "bounced", &note, now).await?;
-            action = "suppressed".into();
-        }
-        (ProviderKind::Complained | ProviderKind::BounceHard, None) => {
-            // No lead of ours has this address, yet it must never be emailed.
-            if let Some(address) = &e.recipient {
-                let reason = if e.kind == ProviderKind::Complained {
-                    "complained"
-                } else {
-                    "bounced"
-                };
-                sqlx::query(
-                    "INSERT INTO suppressions (value, reason, note, created_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (value) DO NOTHING",
-                )
-                .bind(address)
-                .bind(reason)
-                .bind(&note)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                action = "suppressed".into();
-            }
-        }
-        _ => {}
-    }
+    let subject = Subject {
+        lead: target.map(|t| t.lead),
+        enrollment: target.and_then(|t| t.enrollment),
+        address: e.recipient.as_deref(),
+        note: &note,
+    };
+    let action = effects::apply(tx, decision.effect, subject, now)
+        .await?
+        .to_string();
     let Some(t) = target else {
         return Ok(action);
     };
@@ -330,11 +251,8 @@ async fn act(
     if let Some(o) = data.as_object_mut() {
         o.insert("provider".into(), e.provider.into());
         o.insert("provider_event".into(), e.event_id.clone().into());
-        if matches!(e.kind, ProviderKind::BounceHard | ProviderKind::BounceSoft) {
-            o.insert(
-                "hard".into(),
-                (effective == ProviderKind::BounceHard).into(),
-            );
+        if let Some(hard) = decision.hard_bounce {
+            o.insert("hard".into(), hard.into());
         }
     }
     ev.data = data;

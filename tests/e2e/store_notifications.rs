@@ -3,7 +3,9 @@
 //! one notice, only the lease holder records, the webhook hand-off is made once, a digest is
 //! queued once per occurrence, and the digest's queries read the right rows.
 
-use drumbeat::store::{EnrollRequest, InboundFact, NotifyOutcome, StopPolicy};
+use drumbeat::domain::InboundKind;
+use drumbeat::policy::StopRules;
+use drumbeat::store::{EnrollRequest, InboundFact, NotifyOutcome};
 
 use crate::support::{NOW, StoreCase, email, for_each_store, named_lead};
 
@@ -14,7 +16,7 @@ fn fact<'a>(kind: &'a str, key: &'a str, refs: &'a [String]) -> InboundFact<'a> 
         message_key: key,
         refs,
         address: Some("jane@acme.com"),
-        kind,
+        kind: InboundKind::parse(kind).expect("a kind"),
         rule: "test",
         evidence: serde_json::json!({ "subject": "Re: Hello", "snippet": "Yes, tell me more." }),
         until: None,
@@ -22,8 +24,8 @@ fn fact<'a>(kind: &'a str, key: &'a str, refs: &'a [String]) -> InboundFact<'a> 
     }
 }
 
-fn policy(_: &str) -> StopPolicy {
-    StopPolicy {
+fn policy(_: &str) -> StopRules {
+    StopRules {
         stop_account: false,
         pause_on_auto_reply: false,
     }
@@ -72,7 +74,6 @@ async fn a_reply_queues_one_notice_that_one_daemon_sends() {
                 &fact("auto-reply", "<ooo@acme.com>", &none),
                 None,
                 &policy,
-                3,
                 NOW,
             )
             .await
@@ -84,7 +85,6 @@ async fn a_reply_queues_one_notice_that_one_daemon_sends() {
                 &fact("reply", "<r1@acme.com>", &none),
                 None,
                 &policy,
-                3,
                 NOW + 1,
             )
             .await
@@ -93,7 +93,6 @@ async fn a_reply_queues_one_notice_that_one_daemon_sends() {
                 &fact("reply", "<r1@acme.com>", &none),
                 None,
                 &policy,
-                3,
                 NOW + 2,
             )
             .await
@@ -301,7 +300,6 @@ async fn the_digest_queries_read_waiting_replies_due_steps_and_counts() {
                 &fact("reply", "<r1@acme.com>", &none),
                 None,
                 &policy,
-                3,
                 NOW + 1,
             )
             .await
