@@ -48,4 +48,5 @@ mod store_schema;
 mod store_suppressions;
 mod store_webhooks;
 mod support;
+mod tick;
 mod webhooks_out;

@@ -1,0 +1,249 @@
+//! Deciding one leased enrollment: its step, the window and pacing, the mailbox, and for an
+//! email the finished message (through the one composer, `send::compose`).
+
+use chrono::{DateTime, Utc};
+
+use super::super::Daemon;
+use crate::catalog::{Catalog, Sequence, StepKind};
+use crate::config::Mailbox;
+use crate::context::lead_zone;
+use crate::plan::{current_step, jitter_seed, spread};
+use crate::render::RenderInput;
+use crate::schedule::pacing::{Pace, Pacer};
+use crate::send::choose_mailbox;
+use crate::send::compose::{Draft, compose, seeded_message_id};
+use crate::send::message::new_message_id;
+use crate::store::{Leased, PastTouch, StoredLead};
+
+/// What the daemon decided for one leased enrollment.
+pub(super) enum Decision {
+    Defer(Option<String>, i64),
+    Finish,
+    Pause(String),
+    Email(Box<PreparedEmail>),
+    Task {
+        step: String,
+        kind: String,
+        note: String,
+        owner: Option<String>,
+    },
+    RenderFailed {
+        step: String,
+        error: String,
+    },
+}
+
+pub(super) struct PreparedEmail {
+    pub(super) step: String,
+    pub(super) index: usize,
+    pub(super) mailbox: String,
+    pub(super) message_id: String,
+    pub(super) variant: String,
+    pub(super) subject: String,
+    pub(super) bytes: Vec<u8>,
+    pub(super) domain: Option<String>,
+    pub(super) new_thread: bool,
+}
+
+/// A due email step, with what the tick read for it.
+#[derive(Clone, Copy)]
+pub(super) struct DueEmail<'a> {
+    pub(super) seq: &'a Sequence,
+    pub(super) index: usize,
+    pub(super) lead: &'a StoredLead,
+    pub(super) mailbox: &'a Mailbox,
+    pub(super) leased: &'a Leased,
+    pub(super) past: &'a [PastTouch],
+}
+
+impl Daemon {
+    pub(super) fn decide(
+        &self,
+        catalog: &Catalog,
+        l: &Leased,
+        lead: &StoredLead,
+        past: &[PastTouch],
+        pacer: &mut Pacer,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        let Some(seq) = catalog.sequence(&l.sequence_id) else {
+            return Decision::Pause(format!(
+                "sequence {:?} is no longer in the catalog (its file was removed or renamed)",
+                l.sequence_id
+            ));
+        };
+        let Some(index) = current_step(seq, l.step_id.as_deref(), past) else {
+            return Decision::Finish;
+        };
+        let step = &seq.steps[index];
+        let tz = lead_zone(seq, lead, self.config().timezone);
+        // Inside the window, or wait for its next opening (spread by jitter).
+        if !seq.window.is_open(tz, now) {
+            let seed = jitter_seed(lead.record.email.as_str(), &seq.id, &step.id);
+            return match spread(&seq.window, tz, now, seed, self.config().sending.jitter) {
+                Some(open) => Decision::Defer(Some(step.id.clone()), open.timestamp()),
+                None => Decision::Pause("the send window never opens".into()),
+            };
+        }
+        let owner = lead.record.owner.as_deref();
+        let Some(mailbox) = choose_mailbox(
+            self.config(),
+            seq,
+            lead.record.email.as_str(),
+            owner,
+            l.mailbox.as_deref(),
+        ) else {
+            return Decision::Pause(
+                "no mailbox can send this sequence (check [[mailbox]] in config.toml and the sequence's mailboxes)".into(),
+            );
+        };
+        match &step.kind {
+            StepKind::Task(task) => {
+                let owner = Some(owner.map_or_else(|| mailbox.name.clone(), str::to_string));
+                task_decision(
+                    catalog,
+                    seq,
+                    index,
+                    lead,
+                    mailbox,
+                    task.kind.as_str(),
+                    owner,
+                )
+            }
+            StepKind::Email(_) => {
+                let due = DueEmail {
+                    seq,
+                    index,
+                    lead,
+                    mailbox,
+                    leased: l,
+                    past,
+                };
+                self.email_decision(catalog, &due, tz, pacer, now)
+            }
+        }
+    }
+
+    /// An email step: deferred while its mailbox or the lead's domain has no room, else
+    /// composed.
+    fn email_decision(
+        &self,
+        catalog: &Catalog,
+        due: &DueEmail<'_>,
+        tz: chrono_tz::Tz,
+        pacer: &mut Pacer,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        let (seq, lead, mailbox) = (due.seq, due.lead, due.mailbox);
+        let step = &seq.steps[due.index];
+        let domain = lead.record.email.account_domain().map(str::to_string);
+        if let Pace::NotBefore(at) = pacer.ask(mailbox, domain.as_deref(), now) {
+            // Into the window (a cap's next day starts at midnight, before it opens).
+            let seed = jitter_seed(lead.record.email.as_str(), &seq.id, &step.id);
+            let at = DateTime::from_timestamp(at, 0)
+                .and_then(|t| spread(&seq.window, tz, t, seed, self.config().sending.jitter))
+                .map_or(at, |t| t.timestamp());
+            return Decision::Defer(Some(step.id.clone()), at);
+        }
+        match self.prepare(catalog, due, now) {
+            Ok(p) => Decision::Email(Box::new(p)),
+            Err(error) => {
+                pacer.give_back(&mailbox.name);
+                Decision::RenderFailed {
+                    step: step.id.clone(),
+                    error,
+                }
+            }
+        }
+    }
+
+    /// The email of a due step, composed (see [`compose`]) and signed.
+    pub(super) fn prepare(
+        &self,
+        catalog: &Catalog,
+        due: &DueEmail<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<PreparedEmail, String> {
+        let DueEmail {
+            seq,
+            index,
+            lead,
+            mailbox,
+            leased: l,
+            past,
+        } = *due;
+        let step = &seq.steps[index];
+        // A retry keeps the Message-ID it was first given (and so its links).
+        let message_id = past
+            .iter()
+            .find(|t| t.step_id == step.id && t.kind == "email")
+            .and_then(|t| t.message_id.clone())
+            .unwrap_or_else(|| {
+                if self.clock_is_fixed() {
+                    seeded_message_id(mailbox, l.enrollment.0, &seq.id, &step.id)
+                } else {
+                    new_message_id(mailbox)
+                }
+            });
+        let composed = compose(
+            catalog,
+            self.config(),
+            self.tokens(),
+            &Draft {
+                sequence: seq,
+                index,
+                lead: &lead.record,
+                mailbox,
+                past,
+                stored_subject: l.thread_subject.as_deref(),
+                message_id: &message_id,
+                date: now,
+            },
+        )?;
+        let mut message = composed.message;
+        if let Some(signer) = self.signer(&mailbox.name) {
+            message.sign(signer);
+        }
+        Ok(PreparedEmail {
+            step: step.id.clone(),
+            index,
+            mailbox: mailbox.name.clone(),
+            message_id,
+            variant: composed.rendered.variant,
+            subject: composed.rendered.subject,
+            bytes: message.formatted(),
+            domain: lead.record.email.account_domain().map(str::to_string),
+            new_thread: composed.new_thread,
+        })
+    }
+}
+
+/// A task step: its note rendered for the lead, or the render's error.
+fn task_decision(
+    catalog: &Catalog,
+    seq: &Sequence,
+    index: usize,
+    lead: &StoredLead,
+    mailbox: &Mailbox,
+    kind: &str,
+    owner: Option<String>,
+) -> Decision {
+    let step = &seq.steps[index];
+    let input = RenderInput {
+        lead: &lead.record,
+        sender: mailbox,
+        unsubscribe_url: crate::render::SAMPLE_UNSUBSCRIBE_URL,
+    };
+    match catalog.renderer.render_note(&input, seq, index) {
+        Ok(note) => Decision::Task {
+            step: step.id.clone(),
+            kind: kind.to_string(),
+            note,
+            owner,
+        },
+        Err(e) => Decision::RenderFailed {
+            step: step.id.clone(),
+            error: e.to_string(),
+        },
+    }
+}

@@ -1,0 +1,323 @@
+//! One scheduler step: lease what is due, decide each step (window, pacing, compose), claim
+//! in one transaction, hand the emails to their mailboxes' transports, record each outcome.
+//! Tests drive it through `Daemon::run_once` (and `tests/e2e/tick.rs` through [`Daemon::tick`]
+//! at the instant they choose).
+
+mod decide;
+mod deliver;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::Daemon;
+use crate::catalog::Catalog;
+use crate::enrollment::EnrollmentState;
+use crate::schedule::pacing::{Pacer, day_start};
+use crate::store::{
+    Claim, ClaimKind, Claimed, EnrollmentId, LeadId, Leased, PastTouch, StoreError, StoredLead,
+};
+use decide::{Decision, PreparedEmail};
+
+/// Due enrollments leased per tick.
+pub const BATCH: i64 = 200;
+
+/// Emails claimed per SMTP connection at a time: one being sent, the rest queued for it.
+///
+/// Claims and their outcomes are written in batches, one transaction for the sends that just
+/// finished and the next claims, so the store's cost per email falls as the batches grow; a
+/// queue per connection is what lets a batch hold more than one email. The price is in a crash
+/// (SIGKILL, power loss): every claimed touch not yet recorded becomes `uncertain` at the next
+/// start, so a crash in a burst leaves at most this many times the mailbox's connections to
+/// resolve (by the Sent folder, or `drumbeat resolve`). 8 is where `benches/send.sh` stops
+/// gaining (2: 40–50 % of smtp-source's rate, 4: 70 %, 8: 84–96 %).
+pub const QUEUE_PER_CONNECTION: usize = 8;
+
+/// What one tick did, for logs, `run --once` and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TickReport {
+    /// Due enrollments leased.
+    pub due: u64,
+    /// Emails the server took.
+    pub sent: u64,
+    /// Emails to retry later (4xx, no connection).
+    pub retried: u64,
+    /// Emails refused for good, or not rendered.
+    pub failed: u64,
+    /// Leads bounced by a 5.1.x answer.
+    pub bounced: u64,
+    /// Hand-overs whose outcome is unknown.
+    pub uncertain: u64,
+    /// Tasks created for reps.
+    pub tasks: u64,
+    /// Steps moved to a later time (window closed, cap reached, gap, domain limit).
+    pub deferred: u64,
+    /// Enrollments stopped at claim time (suppressed) or finished (no step left).
+    pub stopped: u64,
+    /// Enrollments that changed under us (stopped, paused, taken by another daemon).
+    pub lost: u64,
+}
+
+/// What one tick read from the store: the leased enrollments, their leads and touches, and
+/// the catalog and instant it decides them with.
+pub(super) struct Round {
+    now: DateTime<Utc>,
+    catalog: Arc<Catalog>,
+    leased: Vec<Leased>,
+    by_enrollment: HashMap<EnrollmentId, usize>,
+    leads: HashMap<LeadId, StoredLead>,
+    past: HashMap<EnrollmentId, Vec<PastTouch>>,
+}
+
+impl Round {
+    /// The tick's instant, in unix seconds.
+    fn t(&self) -> i64 {
+        self.now.timestamp()
+    }
+
+    /// The leased enrollment `e` (every claim of the round is one of them).
+    fn leased(&self, e: EnrollmentId) -> &Leased {
+        &self.leased[self.by_enrollment[&e]]
+    }
+
+    /// The touches enrollment `e` has so far.
+    fn past_of(&self, e: EnrollmentId) -> &[PastTouch] {
+        self.past.get(&e).map_or(&[], Vec::as_slice)
+    }
+}
+
+impl Daemon {
+    /// Runs one scheduler step at `now`.
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
+        let mut report = TickReport::default();
+        let Some(round) = self.read_round(now).await? else {
+            return Ok(report);
+        };
+        report.due = round.leased.len() as u64;
+        let mut pacer = self.pacer(&round).await?;
+        let decided: Vec<(&Leased, Decision)> = round
+            .leased
+            .iter()
+            .map(|l| {
+                let d = match round.leads.get(&l.lead) {
+                    None => Decision::Pause("the lead no longer exists".into()),
+                    Some(lead) => self.decide(
+                        &round.catalog,
+                        l,
+                        lead,
+                        round.past_of(l.enrollment),
+                        &mut pacer,
+                        now,
+                    ),
+                };
+                (l, d)
+            })
+            .collect();
+        self.settle(&decided, round.t(), &mut report).await?;
+        // Tasks are claimed in one transaction; emails a few at a time (see `send_claimed`).
+        let (tasks, emails) = claims(&round, &decided);
+        self.claim_tasks(&tasks, round.t(), &mut report).await?;
+        self.send_claimed(&round, emails, &mut pacer, &mut report)
+            .await?;
+        Ok(report)
+    }
+
+    /// Leases what is due at `now` and reads what deciding it needs; `None` when nothing is due.
+    async fn read_round(&self, now: DateTime<Utc>) -> Result<Option<Round>, StoreError> {
+        let store = self.store();
+        let leased = store
+            .lease_due(self.instance(), now.timestamp(), BATCH)
+            .await?;
+        if leased.is_empty() {
+            return Ok(None);
+        }
+        let ids: Vec<_> = leased.iter().map(|l| l.lead).collect();
+        let leads = store.leads_by_ids(&ids).await?;
+        let enrollments: Vec<EnrollmentId> = leased.iter().map(|l| l.enrollment).collect();
+        let past = store.past_touches(&enrollments).await?;
+        let by_enrollment = leased
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.enrollment, i))
+            .collect();
+        Ok(Some(Round {
+            now,
+            catalog: self.catalog(),
+            leased,
+            by_enrollment,
+            leads,
+            past,
+        }))
+    }
+
+    /// The round's pacer: today's sends of the mailboxes that warm up, and the last hour's
+    /// sends to the leads' domains.
+    async fn pacer(&self, round: &Round) -> Result<Pacer, StoreError> {
+        let store = self.store();
+        let config = self.config();
+        // The first send only matters to a mailbox that warms up.
+        let warming: Vec<&str> = config
+            .mailboxes
+            .iter()
+            .filter(|m| m.pacing.warmup.is_some())
+            .map(|m| m.name.as_str())
+            .collect();
+        let recent = store
+            .recent_sends(&warming, day_start(config.timezone, round.now))
+            .await?;
+        let domains: Vec<&str> = round
+            .leads
+            .values()
+            .filter_map(|l| l.record.email.account_domain())
+            .collect();
+        let domain_sends = store.sends_to_domains(&domains, round.t() - 3600).await?;
+        Ok(Pacer::new(
+            config.timezone,
+            recent.today,
+            recent.last,
+            recent.first,
+            domain_sends,
+            config.sending.domain_hourly_limit,
+        ))
+    }
+
+    /// Gives back what waits and settles what ended.
+    async fn settle(
+        &self,
+        decided: &[(&Leased, Decision)],
+        t: i64,
+        report: &mut TickReport,
+    ) -> Result<(), StoreError> {
+        let store = self.store();
+        let mut defer = Vec::new();
+        for (l, d) in decided {
+            match d {
+                Decision::Defer(step, due) => {
+                    report.deferred += 1;
+                    defer.push((l.enrollment, step.clone(), *due));
+                }
+                Decision::Finish => {
+                    report.stopped += 1;
+                    store
+                        .settle_leased(
+                            self.instance(),
+                            l.enrollment,
+                            EnrollmentState::Finished,
+                            "no step left to run",
+                            t,
+                        )
+                        .await?;
+                }
+                Decision::Pause(reason) => {
+                    report.failed += 1;
+                    tracing::warn!(enrollment = l.enrollment.0, sequence = %l.sequence_id, "paused: {reason}");
+                    store
+                        .settle_leased(
+                            self.instance(),
+                            l.enrollment,
+                            EnrollmentState::Paused,
+                            reason,
+                            t,
+                        )
+                        .await?;
+                }
+                Decision::RenderFailed { step, error } => {
+                    report.failed += 1;
+                    tracing::warn!(enrollment = l.enrollment.0, sequence = %l.sequence_id, step = %step, "render failed, enrollment paused: {error}");
+                    store
+                        .fail_render(
+                            self.instance(),
+                            l.enrollment,
+                            l.lead,
+                            &l.sequence_id,
+                            step,
+                            error,
+                            t,
+                        )
+                        .await?;
+                }
+                Decision::Email(_) | Decision::Task { .. } => {}
+            }
+        }
+        store.defer(self.instance(), &defer, t).await
+    }
+
+    /// Claims the tasks of the round in one transaction.
+    async fn claim_tasks(
+        &self,
+        tasks: &[Claim<'_>],
+        t: i64,
+        report: &mut TickReport,
+    ) -> Result<(), StoreError> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        for outcome in self.store().claim(self.instance(), tasks, t).await? {
+            match outcome {
+                Claimed::Go { .. } => report.tasks += 1,
+                Claimed::Suppressed => report.stopped += 1,
+                Claimed::Lost | Claimed::AlreadyDone => report.lost += 1,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An email's claim with its prepared message.
+type EmailClaim<'r> = (Claim<'r>, &'r PreparedEmail);
+
+/// The claims the round makes: its tasks, and its emails with their prepared messages.
+fn claims<'r>(
+    round: &'r Round,
+    decided: &'r [(&'r Leased, Decision)],
+) -> (Vec<Claim<'r>>, Vec<EmailClaim<'r>>) {
+    let mut tasks = Vec::new();
+    let mut emails = Vec::new();
+    for (l, d) in decided {
+        let Some(lead) = round.leads.get(&l.lead) else {
+            continue;
+        };
+        let claim = |step: &'r str, kind: ClaimKind| Claim {
+            enrollment: l.enrollment,
+            lead: l.lead,
+            email: &lead.record.email,
+            sequence_id: &l.sequence_id,
+            step_id: step,
+            due_at: l.due_at,
+            kind,
+        };
+        match d {
+            Decision::Email(e) => emails.push((
+                claim(
+                    &e.step,
+                    ClaimKind::Email {
+                        mailbox: e.mailbox.clone(),
+                        message_id: e.message_id.clone(),
+                        subject: e.subject.clone(),
+                        variant: e.variant.clone(),
+                        recipient_domain: e.domain.clone().unwrap_or_default(),
+                        // Decided at the claim itself (see `send_claimed`).
+                        handed: false,
+                    },
+                ),
+                e.as_ref(),
+            )),
+            Decision::Task {
+                step,
+                kind,
+                note,
+                owner,
+            } => tasks.push(claim(
+                step,
+                ClaimKind::Task {
+                    kind: kind.clone(),
+                    note: note.clone(),
+                    owner: owner.clone(),
+                },
+            )),
+            _ => {}
+        }
+    }
+    (tasks, emails)
+}
