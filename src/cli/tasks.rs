@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::output::{print_json, rfc3339, utc};
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store};
-use crate::daemon::next_after_done;
+use crate::context::{next_after_done, resolve_as_sent};
 use crate::schedule::pacing::day_start;
 use crate::store::{Next, TaskFilter, TaskFinish};
 
@@ -228,21 +228,8 @@ pub async fn resolve(config_path: &Path, args: ResolveArgs) -> Outcome {
         );
         return Ok(());
     }
-    let next = next_after_done(&config, &catalog, &store, &t, now).await?;
-    let new_thread = catalog
-        .sequence(&t.sequence_id)
-        .and_then(|s| s.step(&t.step_id))
-        .and_then(|s| s.email())
-        .is_none_or(|e| !e.thread);
-    store
-        .record_sent(
-            t.id,
-            "resolved by hand: sent",
-            new_thread,
-            &next,
-            now.timestamp(),
-        )
-        .await?;
+    let next =
+        resolve_as_sent(&config, &catalog, &store, &t, "resolved by hand: sent", now).await?;
     say!("touch #{} recorded as sent; {}", t.id, describe_next(&next));
     Ok(())
 }

@@ -229,6 +229,30 @@ pub async fn next_after_done(
     ))
 }
 
+/// Records an uncertain send as sent after all (found in the Sent folder, or a person says
+/// so): the enrollment moves on to its next step as after any send, and a threaded step that
+/// went out keeps its thread. `how` is kept as the server's response. Returns where the
+/// enrollment went.
+pub async fn resolve_as_sent(
+    config: &Config,
+    catalog: &Catalog,
+    store: &Store,
+    touch: &TouchInfo,
+    how: &str,
+    at: DateTime<Utc>,
+) -> Result<Next, StoreError> {
+    let next = next_after_done(config, catalog, store, touch, at).await?;
+    let new_thread = catalog
+        .sequence(&touch.sequence_id)
+        .and_then(|s| s.step(&touch.step_id))
+        .and_then(|s| s.email())
+        .is_none_or(|e| !e.thread);
+    store
+        .record_sent(touch.id, how, new_thread, &next, at.timestamp())
+        .await?;
+    Ok(next)
+}
+
 /// The zone a lead's window is read in: the lead's, the sequence window's, or the config's.
 pub fn lead_zone(seq: &Sequence, lead: &StoredLead, default: Tz) -> Tz {
     seq.window.zone_for(

@@ -16,7 +16,7 @@ use super::imap::{self, Fetched, ImapError, ImapSession};
 use super::parse::parse;
 use crate::catalog::{OnAutoReply, OnReply};
 use crate::config::{ImapSettings, Mailbox};
-use crate::context::{Context, next_after_done};
+use crate::context::{Context, resolve_as_sent};
 use crate::policy::StopRules;
 use crate::store::{FolderState, InboundFact, InboundOutcome};
 
@@ -421,22 +421,8 @@ pub async fn settle_uncertain(
             let Some(t) = store.touch(touch).await.map_err(err)? else {
                 continue;
             };
-            let next = next_after_done(daemon.config(), &catalog, store, &t, now)
-                .await
-                .map_err(err)?;
-            let new_thread = catalog
-                .sequence(&t.sequence_id)
-                .and_then(|s| s.step(&t.step_id))
-                .and_then(|s| s.email())
-                .is_none_or(|e| !e.thread);
-            store
-                .record_sent(
-                    touch,
-                    &format!("found in {sent}"),
-                    new_thread,
-                    &next,
-                    now.timestamp(),
-                )
+            let how = format!("found in {sent}");
+            resolve_as_sent(daemon.config(), &catalog, store, &t, &how, now)
                 .await
                 .map_err(err)?;
             tracing::info!(
