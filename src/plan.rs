@@ -6,19 +6,22 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
-use crate::domain::{Next, PastTouch, fnv1a};
+use crate::domain::{Next, PastTouch, TouchKind, fnv1a};
+use crate::enrollment::TouchState;
 use crate::schedule::{SendWindow, Wait};
 use crate::sequence::Sequence;
 
 /// Whether a past touch means "this step is behind the lead" (it ran, or is running, or was
 /// skipped), as opposed to waiting to be (re)tried.
 fn is_behind(t: &PastTouch) -> bool {
-    match t.state.as_str() {
+    match t.state {
         // An email waiting for a retry, or an open task: the lead waits at that step.
-        "scheduled" => false,
+        TouchState::Scheduled => false,
         // A failure before anything was handed over (a render error) is retried on resume.
-        "failed" => t.message_id.is_some(),
-        _ => true,
+        TouchState::Failed => t.message_id.is_some(),
+        TouchState::Sending | TouchState::Sent | TouchState::Uncertain | TouchState::Skipped => {
+            true
+        }
     }
 }
 
@@ -120,8 +123,8 @@ pub fn thread_of(seq: &Sequence, index: usize, past: &[PastTouch]) -> Vec<String
     let mut sent: Vec<&PastTouch> = past
         .iter()
         .filter(|t| {
-            t.kind == "email"
-                && matches!(t.state.as_str(), "sent" | "uncertain")
+            t.kind == TouchKind::Email
+                && matches!(t.state, TouchState::Sent | TouchState::Uncertain)
                 && in_thread.contains(&t.step_id.as_str())
         })
         .collect();
@@ -133,7 +136,7 @@ pub fn thread_of(seq: &Sequence, index: usize, past: &[PastTouch]) -> Vec<String
 pub fn thread_subject(seq: &Sequence, index: usize, past: &[PastTouch]) -> Option<String> {
     let root = seq.thread_root(index)?;
     past.iter()
-        .find(|t| t.step_id == root.id && t.kind == "email" && t.state == "sent")
+        .find(|t| t.step_id == root.id && t.kind == TouchKind::Email && t.state == TouchState::Sent)
         .and_then(|t| t.subject.clone())
 }
 
@@ -157,8 +160,8 @@ mod tests {
         PastTouch {
             id: 1,
             step_id: step.into(),
-            kind: kind.into(),
-            state: state.into(),
+            kind: TouchKind::parse(kind).expect("email or task"),
+            state: state.parse().expect("a touch state"),
             message_id: (kind == "email").then(|| format!("<{step}@x>")),
             subject: None,
             sent_at: Some(1),
@@ -178,8 +181,8 @@ mod tests {
         );
         // A retry waits at its own step.
         let retry = PastTouch {
-            state: "scheduled".into(),
-            ..touch("b", "x", "email")
+            state: TouchState::Scheduled,
+            ..touch("b", "sent", "email")
         };
         assert_eq!(
             current_step(&s, Some("b"), &[touch("a", "sent", "email"), retry]),

@@ -11,7 +11,8 @@ use super::output::{local_and_utc, print_json};
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store, parse_email};
 use crate::catalog::StepKind;
 use crate::config::parse_tz;
-use crate::domain::PastTouch;
+use crate::domain::{PastTouch, TouchKind};
+use crate::enrollment::TouchState;
 use crate::render::RenderInput;
 use crate::send::choose_mailbox;
 use crate::send::compose::{Draft, compose, seeded_message_id};
@@ -230,8 +231,8 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
                         past.push(PastTouch {
                             id: i64::MAX,
                             step_id: step.id.clone(),
-                            kind: "email".into(),
-                            state: "sent".into(),
+                            kind: TouchKind::Email,
+                            state: TouchState::Sent,
                             message_id: Some(message_id.clone()),
                             subject: Some(c.rendered.subject.clone()),
                             sent_at: Some(at.timestamp()),

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::output::{print_json, rfc3339, utc};
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store};
 use crate::context::{next_after_done, resolve_as_sent};
+use crate::enrollment::TouchState;
 use crate::schedule::pacing::day_start;
 use crate::store::{Next, TaskFilter, TaskFinish};
 
@@ -212,7 +213,7 @@ pub async fn resolve(config_path: &Path, args: ResolveArgs) -> Outcome {
             args.touch
         )));
     };
-    if t.state != "uncertain" {
+    if t.state != TouchState::Uncertain.as_str() {
         return Err(Failure::failed(format!(
             "touch #{} is {}, not uncertain; nothing to resolve",
             t.id, t.state

@@ -14,4 +14,4 @@ pub use days::{day_start, next_day_start};
 pub use event::EventKind;
 pub use hash::fnv1a;
 pub use signal::{InboundKind, ProviderKind};
-pub use touch::{Next, PastTouch};
+pub use touch::{Next, PastTouch, TouchKind};

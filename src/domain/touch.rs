@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::enrollment::TouchState;
+
 /// A step this enrollment already has a touch for (any state).
 #[derive(Debug, Clone, Serialize)]
 pub struct PastTouch {
@@ -10,9 +12,9 @@ pub struct PastTouch {
     /// The step.
     pub step_id: String,
     /// email or task.
-    pub kind: String,
+    pub kind: TouchKind,
     /// Its state.
-    pub state: String,
+    pub state: TouchState,
     /// Message-ID (emails).
     pub message_id: Option<String>,
     /// Subject sent (emails).
@@ -37,4 +39,31 @@ pub enum Next {
     },
     /// That was the last step.
     Finished,
+}
+
+/// What a touch is: an email, or a task for the rep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TouchKind {
+    /// An email to the lead.
+    Email,
+    /// A call, LinkedIn touch or custom task for the rep.
+    Task,
+}
+
+impl TouchKind {
+    /// The name stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TouchKind::Email => "email",
+            TouchKind::Task => "task",
+        }
+    }
+
+    /// The kind stored as `name`.
+    pub fn parse(name: &str) -> Option<TouchKind> {
+        [TouchKind::Email, TouchKind::Task]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
 }

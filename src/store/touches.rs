@@ -26,8 +26,8 @@ use super::events::{self, NewEvent};
 use super::leases::LEASE_SECONDS;
 use super::{Backend, LeadId, Store, StoreError, built, in_list};
 use crate::domain::EventKind;
-use crate::domain::{Next, PastTouch};
-use crate::enrollment::EnrollmentState;
+use crate::domain::{Next, PastTouch, TouchKind};
+use crate::enrollment::{EnrollmentState, TouchState};
 use crate::lead::Email;
 
 /// A due enrollment leased by this daemon for the time it takes to decide and claim.
@@ -257,8 +257,8 @@ impl Store {
                     .push(PastTouch {
                         id: r.try_get("id")?,
                         step_id: r.try_get("step_id")?,
-                        kind: r.try_get("kind")?,
-                        state: r.try_get("state")?,
+                        kind: touch_kind(&r.try_get::<String, _>("kind")?)?,
+                        state: touch_state(&r.try_get::<String, _>("state")?)?,
                         message_id: r.try_get("message_id")?,
                         subject: r.try_get("subject")?,
                         sent_at: r.try_get("sent_at")?,
@@ -701,4 +701,14 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// A stored touch kind; another value means the table was written by something else.
+fn touch_kind(s: &str) -> Result<TouchKind, StoreError> {
+    TouchKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown touch kind {s:?}")))
+}
+
+/// A stored touch state (see [`touch_kind`]).
+fn touch_state(s: &str) -> Result<TouchState, StoreError> {
+    s.parse().map_err(StoreError::Corrupt)
 }

@@ -7,6 +7,7 @@ use super::super::Daemon;
 use crate::catalog::{Catalog, Sequence, StepKind};
 use crate::config::Mailbox;
 use crate::context::lead_zone;
+use crate::domain::TouchKind;
 use crate::plan::{current_step, jitter_seed, spread};
 use crate::render::RenderInput;
 use crate::schedule::pacing::{Pace, Pacer};
@@ -176,7 +177,7 @@ impl Daemon {
         // A retry keeps the Message-ID it was first given (and so its links).
         let message_id = past
             .iter()
-            .find(|t| t.step_id == step.id && t.kind == "email")
+            .find(|t| t.step_id == step.id && t.kind == TouchKind::Email)
             .and_then(|t| t.message_id.clone())
             .unwrap_or_else(|| {
                 if self.clock_is_fixed() {

@@ -14,7 +14,8 @@ use super::super::Daemon;
 use super::decide::PreparedEmail;
 use super::{EmailClaim, QUEUE_PER_CONNECTION, Round, TickReport};
 use crate::context::lead_zone;
-use crate::enrollment::EnrollmentState;
+use crate::domain::TouchKind;
+use crate::enrollment::{EnrollmentState, TouchState};
 use crate::plan::next_after;
 use crate::schedule::pacing::Pacer;
 use crate::send::transport::{Delivery, HandOver, MailTransport};
@@ -413,8 +414,8 @@ impl Daemon {
         done.push(PastTouch {
             id: touch,
             step_id: seq.steps[index].id.clone(),
-            kind: "email".into(),
-            state: "sent".into(),
+            kind: TouchKind::Email,
+            state: TouchState::Sent,
             message_id: None,
             subject: None,
             sent_at: Some(at.timestamp()),
