@@ -43,7 +43,7 @@ pub struct Context {
 }
 
 impl Context {
-    /// A daemon for `config` with a loaded catalog. Fails when a mailbox's DKIM key cannot be
+    /// The context of a daemon for `config` with a loaded catalog. Fails when a mailbox's DKIM key cannot be
     /// loaded (sending unsigned mail that was meant to be signed would hurt deliverability).
     pub fn new(
         config: Config,
