@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use super::digest::DigestSchedule;
 use super::parse_tz;
+use super::problems::Problems;
 use super::webhooks::{RawUrl, WebhookUrl, check_url};
 use super::{Config, Webhook, WebhookFormat};
 use crate::lead::Email;
@@ -43,8 +44,6 @@ pub(super) struct RawNotify {
     digest: Option<Spanned<String>>,
     timezone: Option<Spanned<String>>,
 }
-
-type Problems = Vec<(Option<Range<usize>>, String)>;
 
 /// Checks a mailbox's `[mailbox.notify]`: the address, the webhook URL (a written one now, a
 /// secret's when it is read), the digest's crontab line and the zone. `table` is the table's

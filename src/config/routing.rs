@@ -4,10 +4,11 @@
 //! fails at load with `config.toml:LINE`, not on the thousandth import.
 
 use std::collections::{BTreeMap, HashSet};
-use std::ops::Range;
 
 use serde::Deserialize;
 use toml::Spanned;
+
+use super::problems::Problems;
 
 /// The routing rules, checked.
 #[derive(Debug, Clone, Default)]
@@ -108,9 +109,6 @@ pub(super) struct RawMemberTable {
 
 /// `[groups]` as written.
 pub(super) type RawGroups = BTreeMap<Spanned<String>, Spanned<Vec<Spanned<RawMember>>>>;
-
-/// Problems found: where (a byte span of config.toml) and what.
-pub(super) type Problems = Vec<(Option<Range<usize>>, String)>;
 
 /// Checks the rules and groups against the mailbox names.
 pub(super) fn resolve(

@@ -2,7 +2,6 @@
 //! channel) and how long a failing delivery is retried.
 
 use std::fmt;
-use std::ops::Range;
 use std::path::Path;
 
 use aws_lc_rs::hmac;
@@ -12,6 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::problems::Problems;
 use super::{SecretSource, parse_duration};
 use crate::diag::did_you_mean;
 use crate::domain::EventKind;
@@ -121,8 +121,6 @@ pub(super) struct RawWebhookSettings {
     retry: Option<Spanned<Vec<Spanned<String>>>>,
     timeout: Option<Spanned<String>>,
 }
-
-type Problems = Vec<(Option<Range<usize>>, String)>;
 
 /// Checks the endpoints and the shared settings: names, URLs, event kinds (with did-you-mean),
 /// formats, a secret where one is needed, and a retry schedule.
