@@ -1,6 +1,11 @@
 //! Lead import: a spreadsheet file into the store, in batches, optionally enrolling the leads
 //! into a sequence. Bad rows are reported with their row number and skipped; good rows always
 //! land. Importing the same file twice changes nothing.
+//!
+//! Each batch goes through the lead intake ([`intake`]) that the API's `POST /api/leads`
+//! shares: the forgotten check, routing, then upsert and enroll.
+
+pub mod intake;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -10,10 +15,13 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::catalog::Sequence;
-use crate::config::{Config, parse_tz};
+use crate::config::Config;
 use crate::lead::{LeadRecord, RowError, SheetError, SheetReader, SheetRow};
-use crate::routing::{RouteSummary, route_arrivals};
-use crate::store::{EnrollOutcome, EnrollRequest, LeadId, Store, StoreError, UpsertOutcome};
+use crate::routing::RouteSummary;
+use crate::store::{EnrollOutcome, Store, StoreError, UpsertOutcome};
+
+use intake::{Arrival, Intake, assign_owner};
+pub use intake::{enroll_request, first_due_at, resolve_owner};
 
 /// How to import.
 pub struct ImportOptions<'a> {
@@ -122,13 +130,20 @@ pub async fn import_sheet(
     now: DateTime<Utc>,
     progress: &dyn Fn(u64),
 ) -> Result<ImportSummary, ImportError> {
-    let source = format!(
-        "csv:{}",
-        path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned()
-        )
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
     );
+    let source = format!("csv:{file}");
+    let intake = Intake {
+        store,
+        config,
+        source: &source,
+        sequence: opts.sequence,
+        dry_run: opts.dry_run,
+        tries: 1,
+        now: now.timestamp(),
+    };
     let mut summary = ImportSummary {
         dry_run: opts.dry_run,
         ..Default::default()
@@ -146,12 +161,7 @@ pub async fn import_sheet(
                 Ok(row) => {
                     summary.rows += 1;
                     let mut lead = row.lead;
-                    if let Some(owner) = opts.owner {
-                        lead.owner = Some(owner.to_string());
-                    } else if let Some(owner) = lead.owner.take() {
-                        lead.owner =
-                            Some(resolve_owner(config, &owner, &mut summary.unknown_owners));
-                    }
+                    assign_owner(config, &mut lead, opts.owner, &mut summary.unknown_owners);
                     batch.push((row.row, lead));
                 }
                 Err(e) => {
@@ -166,16 +176,7 @@ pub async fn import_sheet(
         // A batch is full exactly at the end of a chunk.
         if batch.len() >= BATCH || (chunk.last && !batch.is_empty()) {
             bytes = chunk.bytes;
-            write_batch(
-                store,
-                config,
-                &source,
-                opts,
-                &mut batch,
-                &mut summary,
-                now.timestamp(),
-            )
-            .await?;
+            write_batch(&intake, &file, &mut batch, &mut summary).await?;
             progress(bytes);
         }
         if chunk.last {
@@ -248,149 +249,41 @@ fn spawn_reader(
     Ok((handle, rx))
 }
 
-/// A CSV owner value (a mailbox name, From address or display name) as a mailbox name; a
-/// value that names no mailbox is kept as written and noted in `unknown`.
-pub fn resolve_owner(config: &Config, owner: &str, unknown: &mut BTreeSet<String>) -> String {
-    let found = config.mailboxes.iter().find(|m| {
-        m.name.eq_ignore_ascii_case(owner)
-            || m.from.as_str().eq_ignore_ascii_case(owner)
-            || m.display_name
-                .as_deref()
-                .is_some_and(|d| d.eq_ignore_ascii_case(owner))
-    });
-    match found {
-        Some(m) => m.name.clone(),
-        None => {
-            if unknown.len() < 100 {
-                unknown.insert(owner.to_string());
-            }
-            owner.to_string()
-        }
-    }
-}
-
+/// Takes in one batch through the lead intake and counts what it did into `summary`: a
+/// forgotten person is a skipped row of `file`.
 async fn write_batch(
-    store: &Store,
-    config: &Config,
-    source: &str,
-    opts: &ImportOptions<'_>,
+    intake: &Intake<'_>,
+    file: &str,
     batch: &mut Vec<(u64, LeadRecord)>,
     summary: &mut ImportSummary,
-    now: i64,
 ) -> Result<(), StoreError> {
-    // A forgotten person is not stored again.
-    let emails: Vec<&crate::lead::Email> = batch.iter().map(|(_, l)| &l.email).collect();
-    let forgotten = store.forgotten_among(&emails).await?;
-    let mut records = Vec::with_capacity(batch.len());
-    for (row, lead) in batch.drain(..) {
-        if forgotten.contains(&lead.email) {
-            summary.skipped += 1;
-            summary.errors.push(RowProblem {
-                file: source.trim_start_matches("csv:").to_string(),
-                row,
-                reason: format!("{} asked to be forgotten; not imported", lead.email),
-            });
-        } else {
-            records.push(lead);
-        }
-    }
-    if records.is_empty() {
-        return Ok(());
-    }
-    if opts.owner.is_none() {
-        let routed = route_arrivals(
-            store,
-            config,
-            &mut records,
-            opts.sequence.is_some(),
-            opts.dry_run,
-            now,
-        )
-        .await?;
-        summary.routing.add(routed);
-    }
-    // Upsert and enroll in one transaction, so that a dry run can enroll leads it only
-    // pretends to create.
-    let (outcomes, enrolled) = match opts.sequence {
-        None => (
-            store
-                .upsert_leads(&records, source, now, opts.dry_run)
-                .await?,
-            Vec::new(),
-        ),
-        Some(seq) => {
-            let due: Vec<i64> = records
-                .iter()
-                .map(|lead| first_due_at(config, seq, lead, now))
-                .collect();
-            let done = store
-                .upsert_and_enroll(
-                    &records,
-                    source,
-                    &seq.id,
-                    &seq.steps[0].id,
-                    &due,
-                    now,
-                    opts.dry_run,
-                )
-                .await?;
-            (done.upserted, done.enrolled)
-        }
-    };
-    for (_, o) in &outcomes {
-        match o {
+    let (rows, leads): (Vec<u64>, Vec<LeadRecord>) = batch.drain(..).unzip();
+    let taken = intake.take(leads).await?;
+    summary.routing.add(taken.routing);
+    for (row, arrival) in rows.into_iter().zip(taken.leads) {
+        let stored = match arrival {
+            Arrival::Forgotten(email) => {
+                summary.skipped += 1;
+                summary.errors.push(RowProblem {
+                    file: file.to_string(),
+                    row,
+                    reason: format!("{email} asked to be forgotten; not imported"),
+                });
+                continue;
+            }
+            Arrival::Stored(stored) => stored,
+        };
+        match stored.lead {
             UpsertOutcome::New => summary.new += 1,
             UpsertOutcome::Updated => summary.updated += 1,
             UpsertOutcome::Unchanged => summary.unchanged += 1,
         }
-    }
-    for o in enrolled {
-        match o {
-            EnrollOutcome::Enrolled(_) => summary.enrolled += 1,
-            EnrollOutcome::AlreadyEnrolled => summary.already_enrolled += 1,
-            EnrollOutcome::Suppressed => summary.suppressed += 1,
+        match stored.enrollment {
+            None => {}
+            Some((EnrollOutcome::Enrolled(_), _)) => summary.enrolled += 1,
+            Some((EnrollOutcome::AlreadyEnrolled, _)) => summary.already_enrolled += 1,
+            Some((EnrollOutcome::Suppressed, _)) => summary.suppressed += 1,
         }
     }
     Ok(())
-}
-
-/// The enrollment of a lead into `seq` now: its first step is due at the first moment the
-/// step's wait has passed and the send window is open in the lead's time zone.
-pub fn enroll_request<'a>(
-    config: &Config,
-    seq: &'a Sequence,
-    lead: &'a LeadRecord,
-    id: LeadId,
-    now: i64,
-) -> EnrollRequest<'a> {
-    let first = &seq.steps[0];
-    let due = first_due_at(config, seq, lead, now);
-    EnrollRequest {
-        lead: id,
-        email: &lead.email,
-        first_step: &first.id,
-        due_at: due,
-    }
-}
-
-/// When the first step of `seq` would go out for `lead` if enrolled at `now`.
-pub fn first_due_at(config: &Config, seq: &Sequence, lead: &LeadRecord, now: i64) -> i64 {
-    let tz = seq.window.zone_for(
-        lead.timezone.as_deref().and_then(|t| parse_tz(t).ok()),
-        config.timezone,
-    );
-    let now_dt = DateTime::<Utc>::from_timestamp(now, 0).unwrap_or_default();
-    // A window that can never open leaves the step due "now"; the scheduler re-checks the
-    // window before sending, and validate refuses such windows.
-    let first = &seq.steps[0];
-    let seed = crate::plan::jitter_seed(lead.email.as_str(), &seq.id, &first.id);
-    crate::plan::due_after(
-        &seq.window,
-        tz,
-        now_dt,
-        first.wait,
-        seed,
-        config.sending.jitter,
-    )
-    .map_or(now, |d| d.timestamp())
 }

@@ -148,29 +148,7 @@ pub async fn route(
 ) -> Result<RouteSummary, StoreError> {
     let routing = &config.routing;
     let mut summary = RouteSummary::default();
-    // Which group each lead goes to, and how many turns each group needs.
-    let mut pending: Vec<(usize, &Group)> = Vec::new();
-    let mut wanted: BTreeMap<&str, u64> = BTreeMap::new();
-    for (i, lead) in leads.iter_mut().enumerate() {
-        if lead.owner.is_some() {
-            continue;
-        }
-        match routing.target(lead) {
-            None => summary.unmatched += 1,
-            Some(Target::Rep(rep)) => {
-                lead.owner = Some(rep.clone());
-                summary.routed += 1;
-            }
-            Some(Target::Group(g)) => {
-                let Some(group) = routing.groups.get(g) else {
-                    summary.unmatched += 1;
-                    continue;
-                };
-                *wanted.entry(group.name.as_str()).or_default() += 1;
-                pending.push((i, group));
-            }
-        }
-    }
+    let (pending, wanted) = apply_rules(routing, leads, &mut summary);
     if pending.is_empty() {
         return Ok(summary);
     }
@@ -220,6 +198,39 @@ pub async fn route(
         }
     }
     Ok(summary)
+}
+
+/// Gives each unowned lead that a rule sends to a rep that rep, and counts the leads no rule
+/// matches. Returns the leads a rule sends to a group (by index, with the group), and how many
+/// turns each group needs.
+fn apply_rules<'r>(
+    routing: &'r Routing,
+    leads: &mut [&mut LeadRecord],
+    summary: &mut RouteSummary,
+) -> (Vec<(usize, &'r Group)>, BTreeMap<&'r str, u64>) {
+    let mut pending: Vec<(usize, &Group)> = Vec::new();
+    let mut wanted: BTreeMap<&str, u64> = BTreeMap::new();
+    for (i, lead) in leads.iter_mut().enumerate() {
+        if lead.owner.is_some() {
+            continue;
+        }
+        match routing.target(lead) {
+            None => summary.unmatched += 1,
+            Some(Target::Rep(rep)) => {
+                lead.owner = Some(rep.clone());
+                summary.routed += 1;
+            }
+            Some(Target::Group(g)) => {
+                let Some(group) = routing.groups.get(g) else {
+                    summary.unmatched += 1;
+                    continue;
+                };
+                *wanted.entry(group.name.as_str()).or_default() += 1;
+                pending.push((i, group));
+            }
+        }
+    }
+    (pending, wanted)
 }
 
 #[cfg(test)]

@@ -27,6 +27,124 @@ pub struct Catalog {
     pub renderer: Renderer,
 }
 
+/// The templates each sequence file names, with positions, by file.
+type TemplateRefs = Vec<(String, Vec<sequence::TemplateRef>)>;
+
+/// Reads and parses every sequence file: the usable sequences by id (an id used twice is a
+/// problem), and the templates each file names.
+fn load_sequences(
+    config: &Config,
+    problems: &mut Vec<Diagnostic>,
+) -> (BTreeMap<String, Sequence>, TemplateRefs) {
+    let mut sequences: BTreeMap<String, Sequence> = BTreeMap::new();
+    let mut all_refs = Vec::new();
+    for path in sequence_files(&config.sequences_dir, problems) {
+        let file = show_path(&path);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(Diagnostic::error(
+                    &file,
+                    None,
+                    None,
+                    format!("cannot read: {e}"),
+                ));
+                continue;
+            }
+        };
+        let (seq, refs, diags) = sequence::parse(&text, &file, config);
+        problems.extend(diags);
+        all_refs.push((file.clone(), refs));
+        let Some(seq) = seq else { continue };
+        if let Some(other) = sequences.get(&seq.id) {
+            problems.push(Diagnostic::error(
+                &file,
+                Some(1),
+                None,
+                format!("sequence id {:?} is already used by {}", seq.id, other.file),
+            ));
+        } else {
+            sequences.insert(seq.id.clone(), seq);
+        }
+    }
+    (sequences, all_refs)
+}
+
+/// Every template a sequence names must exist (a template whose file exists but failed to
+/// parse was reported already).
+fn check_template_refs(
+    config: &Config,
+    all_refs: &TemplateRefs,
+    templates: &BTreeMap<String, TemplateSource>,
+    problems: &mut Vec<Diagnostic>,
+) {
+    for (file, refs) in all_refs {
+        for r in refs {
+            let name = sequence::normalize_template_name(&r.name);
+            let exists = config.templates_dir.join(format!("{name}.txt")).is_file();
+            if templates.contains_key(&name) || exists {
+                continue;
+            }
+            let mut d = Diagnostic::error(
+                file,
+                Some(r.line),
+                Some(r.column),
+                format!(
+                    "unknown template {:?} (no {}/{name}.txt)",
+                    r.name,
+                    show_path(&config.templates_dir)
+                ),
+            );
+            if let Some(s) = did_you_mean(&name, templates.keys().map(String::as_str)) {
+                d = d.with_hint(format!("did you mean {s:?}?"));
+            }
+            problems.push(d);
+        }
+    }
+}
+
+/// Each email step's templates: a subject where the step starts a thread (and a warning for
+/// one that is ignored), and no ask in a no-ask follow-up.
+fn check_step_templates(
+    sequences: &BTreeMap<String, Sequence>,
+    templates: &BTreeMap<String, TemplateSource>,
+    problems: &mut Vec<Diagnostic>,
+) {
+    for seq in sequences.values() {
+        for step in &seq.steps {
+            let Some(email) = step.email() else { continue };
+            for v in &email.variants {
+                let Some(t) = templates.get(&v.template) else {
+                    continue;
+                };
+                match (&t.subject, email.thread) {
+                    (None, false) => problems.push(
+                        Diagnostic::error(&t.file, Some(1), Some(1), format!("template {:?} has no subject, and step {:?} of {} starts a new thread", t.name, step.id, seq.file))
+                            .with_hint("add front matter:\n  ---\n  subject: Your subject\n  ---"),
+                    ),
+                    (Some(subject), true) => problems.push(Diagnostic::warning(
+                        &t.file,
+                        Some(subject.line),
+                        None,
+                        format!("subject is ignored: step {:?} of {} replies in the thread (\"Re: …\")", step.id, seq.file),
+                    )),
+                    _ => {}
+                }
+                if email.no_ask {
+                    for ask in no_ask::find_asks(&t.body) {
+                        problems.push(Diagnostic::warning(
+                            &t.file,
+                            Some(t.body_line + ask.line - 1),
+                            None,
+                            format!("step {:?} of {} is no_ask, but this line {}", step.id, seq.file, ask.reason),
+                        ).with_hint("a no-ask follow-up gives value (an insight, a resource) and asks for nothing"));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A path as the user would type it: relative to the working directory when under it.
 pub fn show_path(path: &Path) -> String {
     let cwd = std::env::current_dir().unwrap_or_default();
@@ -41,40 +159,7 @@ impl Catalog {
     pub fn load(config: &Config) -> (Catalog, Vec<Diagnostic>) {
         let show = |p: &Path| show_path(p);
         let (templates, mut problems) = template::load_dir(&config.templates_dir, &show);
-
-        let mut sequences = BTreeMap::new();
-        let mut all_refs = Vec::new();
-        for path in sequence_files(&config.sequences_dir, &mut problems) {
-            let file = show_path(&path);
-            let text = match std::fs::read_to_string(&path) {
-                Ok(t) => t,
-                Err(e) => {
-                    problems.push(Diagnostic::error(
-                        &file,
-                        None,
-                        None,
-                        format!("cannot read: {e}"),
-                    ));
-                    continue;
-                }
-            };
-            let (seq, refs, diags) = sequence::parse(&text, &file, config);
-            problems.extend(diags);
-            all_refs.push((file.clone(), refs));
-            if let Some(seq) = seq {
-                if let Some(other) = sequences.get(&seq.id) {
-                    let other: &Sequence = other;
-                    problems.push(Diagnostic::error(
-                        &file,
-                        Some(1),
-                        None,
-                        format!("sequence id {:?} is already used by {}", seq.id, other.file),
-                    ));
-                } else {
-                    sequences.insert(seq.id.clone(), seq);
-                }
-            }
-        }
+        let (sequences, all_refs) = load_sequences(config, &mut problems);
         if sequences.is_empty() && !problems.iter().any(Diagnostic::is_error) {
             problems.push(Diagnostic::warning(
                 show_path(&config.sequences_dir),
@@ -89,64 +174,8 @@ impl Catalog {
         problems.extend(compile_problems);
         let templates: BTreeMap<String, TemplateSource> =
             templates.into_iter().map(|t| (t.name.clone(), t)).collect();
-
-        // Every template a sequence names must exist, with a subject where one is needed.
-        for (file, refs) in &all_refs {
-            for r in refs {
-                let name = sequence::normalize_template_name(&r.name);
-                // A template whose file exists but failed to parse was reported already.
-                let exists = config.templates_dir.join(format!("{name}.txt")).is_file();
-                if !templates.contains_key(&name) && !exists {
-                    let mut d = Diagnostic::error(
-                        file,
-                        Some(r.line),
-                        Some(r.column),
-                        format!(
-                            "unknown template {:?} (no {}/{name}.txt)",
-                            r.name,
-                            show_path(&config.templates_dir)
-                        ),
-                    );
-                    if let Some(s) = did_you_mean(&name, templates.keys().map(String::as_str)) {
-                        d = d.with_hint(format!("did you mean {s:?}?"));
-                    }
-                    problems.push(d);
-                }
-            }
-        }
-        for seq in sequences.values() {
-            for step in &seq.steps {
-                let Some(email) = step.email() else { continue };
-                for v in &email.variants {
-                    let Some(t) = templates.get(&v.template) else {
-                        continue;
-                    };
-                    match (&t.subject, email.thread) {
-                        (None, false) => problems.push(
-                            Diagnostic::error(&t.file, Some(1), Some(1), format!("template {:?} has no subject, and step {:?} of {} starts a new thread", t.name, step.id, seq.file))
-                                .with_hint("add front matter:\n  ---\n  subject: Your subject\n  ---"),
-                        ),
-                        (Some(subject), true) => problems.push(Diagnostic::warning(
-                            &t.file,
-                            Some(subject.line),
-                            None,
-                            format!("subject is ignored: step {:?} of {} replies in the thread (\"Re: …\")", step.id, seq.file),
-                        )),
-                        _ => {}
-                    }
-                    if email.no_ask {
-                        for ask in no_ask::find_asks(&t.body) {
-                            problems.push(Diagnostic::warning(
-                                &t.file,
-                                Some(t.body_line + ask.line - 1),
-                                None,
-                                format!("step {:?} of {} is no_ask, but this line {}", step.id, seq.file, ask.reason),
-                            ).with_hint("a no-ask follow-up gives value (an insight, a resource) and asks for nothing"));
-                        }
-                    }
-                }
-            }
-        }
+        check_template_refs(config, &all_refs, &templates, &mut problems);
+        check_step_templates(&sequences, &templates, &mut problems);
 
         let catalog = Catalog {
             sequences,

@@ -2,12 +2,12 @@
 //! it, and which links it tracks.
 
 use std::net::SocketAddr;
-use std::ops::Range;
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use super::SecretSource;
+use super::problems::Problems;
 
 /// Where the daemon listens and how links to it are written.
 #[derive(Debug, Clone)]
@@ -88,8 +88,6 @@ pub(super) struct RawTracking {
     text_clicks: Option<bool>,
     opens: Option<bool>,
 }
-
-type Problems = Vec<(Option<Range<usize>>, String)>;
 
 /// Checks `[http]` and `[tracking]`: a listen address, an http(s) base URL with a host.
 pub(super) fn resolve(

@@ -4,7 +4,9 @@
 
 mod digest;
 mod http;
+mod mailbox;
 mod notify;
+mod problems;
 mod providers;
 mod routing;
 mod secret;
@@ -12,7 +14,6 @@ mod sending;
 mod webhooks;
 
 use std::collections::HashSet;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
@@ -20,10 +21,13 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::diag::{Diagnostic, did_you_mean, line_col};
-use crate::lead::Email;
+use problems::Report;
 
 pub use digest::DigestSchedule;
 pub use http::{HttpConfig, Tracking};
+pub use mailbox::{
+    AuthMethod, DEFAULT_DAILY_CAP, ImapSettings, Mailbox, Security, SmtpSettings, Transport,
+};
 pub use notify::{Notify, rep_endpoint, rep_endpoints};
 pub use providers::{
     MailgunConfig, PostmarkConfig, Provider, ProvidersConfig, SendgridConfig, SesConfig,
@@ -66,123 +70,6 @@ pub struct Config {
     pub routing: Routing,
 }
 
-/// One sending identity: a rep's own mailbox.
-#[derive(Debug, Clone)]
-pub struct Mailbox {
-    /// Short name used in sequences and on the command line (`ana`).
-    pub name: String,
-    /// The From address.
-    pub from: Email,
-    /// The From display name (`Ana López`).
-    pub display_name: Option<String>,
-    /// Plain-text signature, available to templates as `sender.signature`.
-    pub signature: Option<String>,
-    /// Most emails this mailbox sends in one day.
-    pub daily_cap: u32,
-    /// How messages leave.
-    pub transport: Transport,
-    /// Where replies arrive, when watched.
-    pub imap: Option<ImapSettings>,
-    /// Warm-up, minimum gap, parallel connections.
-    pub pacing: Pacing,
-    /// DKIM signing, when configured.
-    pub dkim: Option<DkimSettings>,
-    /// The email provider this mailbox's SMTP server belongs to, when it is one: messages
-    /// then carry our Message-ID in that provider's custom-arguments header, so its webhook
-    /// events name the touch.
-    pub provider: Option<Provider>,
-    /// How the rep behind this mailbox hears about replies and gets the daily digest
-    /// (`[mailbox.notify]`); None: nobody is notified.
-    pub notify: Option<Notify>,
-}
-
-/// How a mailbox sends.
-#[derive(Debug, Clone)]
-pub enum Transport {
-    /// Write each message as an `.eml` file into a folder (for trying drumbeat without a server).
-    Outbox {
-        /// The folder.
-        dir: PathBuf,
-    },
-    /// Send over SMTP.
-    Smtp(SmtpSettings),
-}
-
-/// Transport security of a mail connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Security {
-    /// Implicit TLS (SMTP 465, IMAP 993).
-    Tls,
-    /// Plain connection upgraded with STARTTLS (SMTP 587, IMAP 143).
-    Starttls,
-    /// No TLS: only for servers on loopback.
-    None,
-}
-
-/// How to authenticate to a mail server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AuthMethod {
-    /// Username and password (SASL PLAIN or LOGIN, whichever the server offers).
-    Password,
-    /// OAuth2 bearer token (Gmail, Microsoft 365): the secret is the access token.
-    Xoauth2,
-}
-
-/// SMTP settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmtpSettings {
-    /// Server host name.
-    pub host: String,
-    /// Port; defaults by security (465 for tls, 587 for starttls, 25 for none).
-    pub port: Option<u16>,
-    /// Transport security.
-    #[serde(default = "default_security")]
-    pub security: Security,
-    /// Login name; defaults to the From address.
-    pub username: Option<String>,
-    /// Password or token method.
-    #[serde(default = "default_auth")]
-    pub auth: AuthMethod,
-    /// Where the password (or OAuth token) comes from.
-    pub password: Option<SecretSource>,
-}
-
-/// IMAP settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImapSettings {
-    /// Server host name.
-    pub host: String,
-    /// Port; defaults by security (993 for tls, 143 otherwise).
-    pub port: Option<u16>,
-    /// Transport security.
-    #[serde(default = "default_security")]
-    pub security: Security,
-    /// Login name; defaults to the From address.
-    pub username: Option<String>,
-    /// Password or token method.
-    #[serde(default = "default_auth")]
-    pub auth: AuthMethod,
-    /// Where the password (or OAuth token) comes from.
-    pub password: Option<SecretSource>,
-    /// Folders watched besides INBOX (e.g. a spam folder where bounces land).
-    #[serde(default)]
-    pub folders: Vec<String>,
-    /// Extra trusted CA certificates (PEM), for a server whose certificate comes from a
-    /// private CA; relative to config.toml. The system's trust store is always used.
-    pub ca_file: Option<PathBuf>,
-}
-
-fn default_security() -> Security {
-    Security::Starttls
-}
-fn default_auth() -> AuthMethod {
-    AuthMethod::Password
-}
-
 /// config.toml as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,7 +83,7 @@ struct RawConfig {
     sending: Option<sending::RawSending>,
     providers: Option<providers::RawProviders>,
     #[serde(default, rename = "mailbox")]
-    mailboxes: Vec<RawMailbox>,
+    mailboxes: Vec<mailbox::RawMailbox>,
     #[serde(default, rename = "webhook")]
     webhook: Vec<webhooks::RawWebhook>,
     webhooks: Option<webhooks::RawWebhookSettings>,
@@ -204,28 +91,6 @@ struct RawConfig {
     routes: Vec<routing::RawRoute>,
     groups: Option<routing::RawGroups>,
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMailbox {
-    name: Spanned<String>,
-    from: Spanned<String>,
-    display_name: Option<String>,
-    signature: Option<String>,
-    daily_cap: Option<Spanned<u32>>,
-    outbox: Option<Spanned<String>>,
-    smtp: Option<Spanned<SmtpSettings>>,
-    imap: Option<ImapSettings>,
-    min_gap: Option<Spanned<String>>,
-    warmup: Option<Warmup>,
-    connections: Option<Spanned<usize>>,
-    dkim: Option<DkimSettings>,
-    provider: Option<Provider>,
-    notify: Option<Spanned<notify::RawNotify>>,
-}
-
-/// The default daily cap: what a warmed-up personal mailbox sends without hurting its reputation.
-pub const DEFAULT_DAILY_CAP: u32 = 50;
 
 impl Config {
     /// Loads and checks config.toml. Every problem found comes back, each as `file:line:col`.
@@ -252,201 +117,38 @@ impl Config {
         dir: &Path,
     ) -> Result<Config, Vec<Diagnostic>> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| vec![toml_error(text, shown, &e)])?;
-        let at = |span: Range<usize>, msg: String| {
-            let (line, col) = line_col(text, span.start);
-            Diagnostic::error(shown, Some(line), Some(col), msg)
-        };
-        let mut problems = Vec::new();
-
-        let store_url = match &raw.store {
-            None => sqlite_url(dir, "data/drumbeat.db"),
-            Some(s) => {
-                let v = s.get_ref();
-                if let Some(rest) = v
-                    .strip_prefix("sqlite://")
-                    .or_else(|| v.strip_prefix("sqlite:"))
-                {
-                    sqlite_url(dir, rest)
-                } else if v.starts_with("postgres://") || v.starts_with("postgresql://") {
-                    v.clone()
-                } else {
-                    problems.push(
-                        at(s.span(), format!("store {v:?} is neither a sqlite:// nor a postgres:// URL"))
-                            .with_hint("e.g. store = \"sqlite://data/drumbeat.db\" or \"postgres://drumbeat@localhost/drumbeat\""),
-                    );
-                    String::new()
-                }
-            }
-        };
-
+        let mut report = Report::new(text, shown);
+        let store_url = store_url(raw.store.as_ref(), dir, &mut report);
         let timezone = match &raw.timezone {
             None => Tz::UTC,
-            Some(s) => match parse_tz(s.get_ref()) {
-                Ok(tz) => tz,
-                Err(msg) => {
-                    problems.push(at(s.span(), msg));
-                    Tz::UTC
-                }
-            },
+            Some(s) => parse_tz(s.get_ref()).unwrap_or_else(|msg| {
+                report.error(Some(s.span()), msg);
+                Tz::UTC
+            }),
         };
-
         let sending = match raw.sending.map(sending::RawSending::resolve) {
             None => Sending::default(),
             Some(Ok(s)) => s,
             Some(Err(ps)) => {
-                for (span, msg) in ps {
-                    problems.push(match span {
-                        Some(span) => at(span, msg),
-                        None => Diagnostic::error(shown, None, None, msg),
-                    });
-                }
+                report.extend(ps);
                 Sending::default()
             }
         };
-
-        let (http, http_problems) = http::resolve(raw.http, raw.tracking);
-        for (span, msg) in http_problems {
-            problems.push(match span {
-                Some(span) => at(span, msg),
-                None => Diagnostic::error(shown, None, None, msg),
-            });
-        }
-
-        let (webhooks, webhook_settings, webhook_problems) =
-            webhooks::resolve(raw.webhook, raw.webhooks);
-        let (providers, provider_problems) = providers::resolve(raw.providers, dir);
-        for (span, msg) in webhook_problems.into_iter().chain(provider_problems) {
-            problems.push(match span {
-                Some(span) => at(span, msg),
-                None => Diagnostic::error(shown, None, None, msg),
-            });
-        }
-
-        let mut mailboxes = Vec::new();
+        let (http, ps) = http::resolve(raw.http, raw.tracking);
+        report.extend(ps);
+        let (webhooks, webhook_settings, ps) = webhooks::resolve(raw.webhook, raw.webhooks);
+        report.extend(ps);
+        let (providers, ps) = providers::resolve(raw.providers, dir);
+        report.extend(ps);
         let mut names = HashSet::new();
-        for m in raw.mailboxes {
-            let name = m.name.get_ref().trim().to_string();
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
-                problems.push(at(
-                    m.name.span(),
-                    format!("mailbox name {name:?} must be letters, digits, '-', '_' or '.'"),
-                ));
-            } else if !names.insert(name.clone()) {
-                problems.push(at(
-                    m.name.span(),
-                    format!("mailbox {name:?} is defined twice"),
-                ));
-            }
-            let from = match Email::parse(m.from.get_ref()) {
-                Ok(e) => Some(e),
-                Err(e) => {
-                    problems.push(at(m.from.span(), format!("mailbox {name:?}: from: {e}")));
-                    None
-                }
-            };
-            let daily_cap = match &m.daily_cap {
-                None => DEFAULT_DAILY_CAP,
-                Some(c) if *c.get_ref() == 0 => {
-                    problems.push(at(
-                        c.span(),
-                        format!("mailbox {name:?}: daily_cap must be at least 1"),
-                    ));
-                    1
-                }
-                Some(c) => *c.get_ref(),
-            };
-            let transport = match (m.outbox, m.smtp) {
-                (Some(dirname), None) => Some(Transport::Outbox {
-                    dir: dir.join(dirname.get_ref()),
-                }),
-                (None, Some(smtp)) => Some(Transport::Smtp(smtp.into_inner())),
-                (Some(o), Some(_)) => {
-                    problems.push(at(
-                        o.span(),
-                        format!("mailbox {name:?} has both outbox and smtp; keep one"),
-                    ));
-                    None
-                }
-                (None, None) => {
-                    problems.push(
-                        at(m.name.span(), format!("mailbox {name:?} has no transport"))
-                            .with_hint("add outbox = \"data/outbox\" to write .eml files, or an [mailbox.smtp] table"),
-                    );
-                    None
-                }
-            };
-            let mut pacing = Pacing {
-                warmup: m.warmup,
-                ..Pacing::default()
-            };
-            if let Some(g) = &m.min_gap {
-                match parse_duration(g.get_ref()) {
-                    Ok(v) => pacing.min_gap = v,
-                    Err(e) => {
-                        problems.push(at(g.span(), format!("mailbox {name:?}: min_gap: {e}")))
-                    }
-                }
-            }
-            if let Some(c) = &m.connections {
-                if !(1..=16).contains(c.get_ref()) {
-                    problems.push(at(
-                        c.span(),
-                        format!("mailbox {name:?}: connections must be between 1 and 16"),
-                    ));
-                } else {
-                    pacing.connections = *c.get_ref();
-                }
-            }
-            if let Some(w) = &m.warmup
-                && w.start == 0
-            {
-                problems.push(at(
-                    m.name.span(),
-                    format!("mailbox {name:?}: warmup.start must be at least 1"),
-                ));
-            }
-            let notify = m.notify.and_then(|n| {
-                let span = n.span();
-                let (notify, ps) =
-                    notify::resolve(n.into_inner(), span, &name, from.as_ref(), timezone);
-                for (span, msg) in ps {
-                    problems.push(match span {
-                        Some(span) => at(span, msg),
-                        None => Diagnostic::error(shown, None, None, msg),
-                    });
-                }
-                notify
-            });
-            if let (Some(from), Some(transport)) = (from, transport) {
-                mailboxes.push(Mailbox {
-                    name,
-                    from,
-                    display_name: m.display_name.filter(|s| !s.trim().is_empty()),
-                    signature: m.signature.filter(|s| !s.trim().is_empty()),
-                    daily_cap,
-                    transport,
-                    imap: m.imap,
-                    pacing,
-                    dkim: m.dkim,
-                    provider: m.provider,
-                    notify,
-                });
-            }
-        }
-        let (routing, routing_problems) = routing::resolve(raw.routes, raw.groups, &names);
-        for (span, msg) in routing_problems {
-            problems.push(match span {
-                Some(span) => at(span, msg),
-                None => Diagnostic::error(shown, None, None, msg),
-            });
-        }
-        if !problems.is_empty() {
-            return Err(problems);
-        }
+        let mailboxes = raw
+            .mailboxes
+            .into_iter()
+            .filter_map(|m| mailbox::resolve(m, dir, timezone, &mut names, &mut report))
+            .collect();
+        let (routing, ps) = routing::resolve(raw.routes, raw.groups, &names);
+        report.extend(ps);
+        report.finish()?;
         Ok(Config {
             path: path.to_path_buf(),
             dir: dir.to_path_buf(),
@@ -473,6 +175,18 @@ impl Config {
     /// that cannot (the daemon may run where the CLI does not, so this does not fail).
     pub fn check_secrets(&self) -> Vec<Diagnostic> {
         let shown = self.path.display().to_string();
+        let mut problems = self.mailbox_secret_problems();
+        problems.extend(self.webhook_secret_problems());
+        problems.extend(self.http_secret_problems());
+        problems
+            .into_iter()
+            .map(|msg| Diagnostic::warning(&shown, None, None, msg))
+            .collect()
+    }
+
+    /// The mailboxes' secrets that cannot be read: passwords and DKIM keys, then the reps'
+    /// notification webhooks.
+    fn mailbox_secret_problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         for m in &self.mailboxes {
             let sources = [
@@ -493,12 +207,7 @@ impl Config {
                 if let Some(src) = src
                     && let Err(e) = src.resolve(&self.dir)
                 {
-                    out.push(Diagnostic::warning(
-                        &shown,
-                        None,
-                        None,
-                        format!("mailbox {:?}: {what}: {e}", m.name),
-                    ));
+                    out.push(format!("mailbox {:?}: {what}: {e}", m.name));
                 }
             }
         }
@@ -507,37 +216,33 @@ impl Config {
                 m.notify.as_ref().and_then(|n| n.webhook.as_ref())
                 && let Err(e) = url.resolve(&self.dir)
             {
-                out.push(Diagnostic::warning(
-                    &shown,
-                    None,
-                    None,
-                    format!("mailbox {:?}: notify.webhook: {e}", m.name),
-                ));
+                out.push(format!("mailbox {:?}: notify.webhook: {e}", m.name));
             }
         }
+        out
+    }
+
+    /// The `[[webhook]]` URLs and signing secrets that cannot be read.
+    fn webhook_secret_problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
         for w in &self.webhooks {
             if let webhooks::WebhookUrl::Secret(_) = &w.url
                 && let Err(e) = w.url.resolve(&self.dir)
             {
-                out.push(Diagnostic::warning(
-                    &shown,
-                    None,
-                    None,
-                    format!("webhook {:?}: url: {e}", w.name),
-                ));
+                out.push(format!("webhook {:?}: url: {e}", w.name));
             }
             if let Some(src) = &w.secret
                 && let Err(e) = webhooks::signing_key(src, &self.dir)
             {
-                out.push(Diagnostic::warning(
-                    &shown,
-                    None,
-                    None,
-                    format!("webhook {:?}: secret: {e}", w.name),
-                ));
+                out.push(format!("webhook {:?}: secret: {e}", w.name));
             }
         }
-        // The keys that check providers' webhooks, and the HTTP side's own secrets.
+        out
+    }
+
+    /// The keys that check providers' webhooks, and the HTTP side's own secrets, that cannot
+    /// be read.
+    fn http_secret_problems(&self) -> Vec<String> {
         let p = &self.providers;
         let http = [
             (
@@ -555,19 +260,12 @@ impl Config {
             ("http.token_key", self.http.token_key.as_ref()),
             ("http.api_token", self.http.api_token.as_ref()),
         ];
-        for (what, src) in http {
-            if let Some(src) = src
-                && let Err(e) = src.resolve(&self.dir)
-            {
-                out.push(Diagnostic::warning(
-                    &shown,
-                    None,
-                    None,
-                    format!("{what}: {e}"),
-                ));
-            }
-        }
-        out
+        http.into_iter()
+            .filter_map(|(what, src)| {
+                let e = src?.resolve(&self.dir).err()?;
+                Some(format!("{what}: {e}"))
+            })
+            .collect()
     }
 }
 
@@ -588,6 +286,29 @@ pub fn parse_tz(name: &str) -> Result<Tz, String> {
         msg.push_str(&format!("; did you mean {s:?}?"));
     }
     Err(msg)
+}
+
+/// The `store` URL with a sqlite path made absolute against `dir`; the default is
+/// `data/drumbeat.db` there.
+fn store_url(store: Option<&Spanned<String>>, dir: &Path, report: &mut Report) -> String {
+    let Some(s) = store else {
+        return sqlite_url(dir, "data/drumbeat.db");
+    };
+    let v = s.get_ref();
+    if let Some(rest) = v
+        .strip_prefix("sqlite://")
+        .or_else(|| v.strip_prefix("sqlite:"))
+    {
+        sqlite_url(dir, rest)
+    } else if v.starts_with("postgres://") || v.starts_with("postgresql://") {
+        v.clone()
+    } else {
+        let d = report
+            .at(s.span(), format!("store {v:?} is neither a sqlite:// nor a postgres:// URL"))
+            .with_hint("e.g. store = \"sqlite://data/drumbeat.db\" or \"postgres://drumbeat@localhost/drumbeat\"");
+        report.push(d);
+        String::new()
+    }
 }
 
 fn sqlite_url(dir: &Path, rest: &str) -> String {

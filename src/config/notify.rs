@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use super::digest::DigestSchedule;
 use super::parse_tz;
+use super::problems::Problems;
 use super::webhooks::{RawUrl, WebhookUrl, check_url};
 use super::{Config, Webhook, WebhookFormat};
 use crate::lead::Email;
@@ -44,8 +45,6 @@ pub(super) struct RawNotify {
     timezone: Option<Spanned<String>>,
 }
 
-type Problems = Vec<(Option<Range<usize>>, String)>;
-
 /// Checks a mailbox's `[mailbox.notify]`: the address, the webhook URL (a written one now, a
 /// secret's when it is read), the digest's crontab line and the zone. `table` is the table's
 /// position, for a problem that belongs to no one key.
@@ -57,23 +56,7 @@ pub(super) fn resolve(
     default_tz: Tz,
 ) -> (Option<Notify>, Problems) {
     let mut problems = Vec::new();
-    let email = match &raw.email {
-        None => from.cloned(),
-        Some(e) => match e.get_ref() {
-            RawEmail::Switch(true) => from.cloned(),
-            RawEmail::Switch(false) => None,
-            RawEmail::Address(a) => match Email::parse(a) {
-                Ok(e) => Some(e),
-                Err(err) => {
-                    problems.push((
-                        Some(e.span()),
-                        format!("mailbox {mailbox:?}: notify.email: {err}"),
-                    ));
-                    None
-                }
-            },
-        },
-    };
+    let email = notify_email(raw.email.as_ref(), mailbox, from, &mut problems);
     let webhook = raw.webhook.map(|w| {
         let span = w.span();
         match w.into_inner() {
@@ -131,6 +114,33 @@ pub(super) fn resolve(
         timezone,
     });
     (notify, problems)
+}
+
+/// Where a mailbox's notification emails go: `email` as written, or the mailbox's From when it
+/// is left out or true; None for false or a bad address (a problem).
+fn notify_email(
+    raw: Option<&Spanned<RawEmail>>,
+    mailbox: &str,
+    from: Option<&Email>,
+    problems: &mut Problems,
+) -> Option<Email> {
+    let Some(e) = raw else {
+        return from.cloned();
+    };
+    match e.get_ref() {
+        RawEmail::Switch(true) => from.cloned(),
+        RawEmail::Switch(false) => None,
+        RawEmail::Address(a) => match Email::parse(a) {
+            Ok(e) => Some(e),
+            Err(err) => {
+                problems.push((
+                    Some(e.span()),
+                    format!("mailbox {mailbox:?}: notify.email: {err}"),
+                ));
+                None
+            }
+        },
+    }
 }
 
 /// The outgoing-webhook endpoint of a rep's notifications (not a name `[[webhook]]` can take).

@@ -3,13 +3,13 @@
 //! `provider = "…"` key that makes outgoing messages carry our Message-ID in the provider's
 //! custom-arguments header.
 
-use std::ops::Range;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use super::SecretSource;
+use super::problems::Problems;
 
 /// An email provider whose webhooks drumbeat takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -123,8 +123,6 @@ struct RawSes {
     certificates: Option<Spanned<String>>,
     confirm_subscriptions: Option<bool>,
 }
-
-type Problems = Vec<(Option<Range<usize>>, String)>;
 
 /// Checks `[providers.*]`: a Postmark user name without ':', SES topic ARNs that look like
 /// ARNs (at least one), a certificates path that exists.

@@ -9,6 +9,8 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::problems::Problems;
+
 /// The routing rules, checked.
 #[derive(Debug, Clone, Default)]
 pub struct Routing {
@@ -109,9 +111,6 @@ pub(super) struct RawMemberTable {
 /// `[groups]` as written.
 pub(super) type RawGroups = BTreeMap<Spanned<String>, Spanned<Vec<Spanned<RawMember>>>>;
 
-/// Problems found: where (a byte span of config.toml) and what.
-pub(super) type Problems = Vec<(Option<Range<usize>>, String)>;
-
 /// Checks the rules and groups against the mailbox names.
 pub(super) fn resolve(
     routes: Vec<RawRoute>,
@@ -119,143 +118,193 @@ pub(super) fn resolve(
     mailboxes: &HashSet<String>,
 ) -> (Routing, Problems) {
     let mut problems = Vec::new();
-    let known = |name: &str| mailboxes.contains(name);
-    let list = || {
-        let mut v: Vec<&str> = mailboxes.iter().map(String::as_str).collect();
-        v.sort_unstable();
-        v.join(", ")
-    };
     let mut out = Routing::default();
     for (name, members) in groups.unwrap_or_default() {
-        let span = members.span();
-        let group_name = name.get_ref().clone();
-        let mut group = Group {
-            name: group_name.clone(),
-            members: Vec::new(),
-        };
-        for m in members.into_inner() {
-            let at = m.span();
-            let (rep, weight, max_open) = match m.into_inner() {
-                RawMember::Name(n) => (n, None, None),
-                RawMember::Full(t) => (t.rep, t.weight, t.max_open),
-            };
-            let mut member = Member {
-                rep: rep.trim().to_string(),
-                weight: 1,
-                max_open: None,
-            };
-            if !known(&member.rep) {
-                problems.push((
-                    Some(at.clone()),
-                    format!(
-                        "group {group_name:?}: {:?} is not a mailbox (mailboxes: {})",
-                        member.rep,
-                        list()
-                    ),
-                ));
-            }
-            if let Some(w) = weight {
-                match u32::try_from(w) {
-                    Ok(v) if (1..=1000).contains(&v) => member.weight = v,
-                    _ => problems.push((
-                        Some(at.clone()),
-                        format!(
-                            "group {group_name:?}: rep {:?}: weight must be a whole number from 1 to 1000",
-                            member.rep
-                        ),
-                    )),
-                }
-            }
-            if let Some(c) = max_open {
-                match u32::try_from(c) {
-                    Ok(v) => member.max_open = Some(v),
-                    Err(_) => problems.push((
-                        Some(at.clone()),
-                        format!(
-                            "group {group_name:?}: rep {:?}: max_open must be 0 or more",
-                            member.rep
-                        ),
-                    )),
-                }
-            }
-            if group.members.iter().any(|m| m.rep == member.rep) {
-                problems.push((
-                    Some(at.clone()),
-                    format!(
-                        "group {group_name:?}: {:?} is listed twice (use weight for a larger share)",
-                        member.rep
-                    ),
-                ));
-            }
-            group.members.push(member);
-        }
-        if group.members.is_empty() {
-            problems.push((
-                Some(span),
-                format!("group {group_name:?} is empty; list at least one mailbox"),
-            ));
-        }
-        out.groups.insert(group_name, group);
+        let group = resolve_group(name.into_inner(), members, mailboxes, &mut problems);
+        out.groups.insert(group.name.clone(), group);
     }
     for r in routes {
-        let target = match (r.to, r.group) {
-            (Some(to), None) => {
-                let rep = to.get_ref().trim().to_string();
-                if !known(&rep) {
-                    problems.push((
-                        Some(to.span()),
-                        format!("route: to {rep:?} is not a mailbox (mailboxes: {})", list()),
-                    ));
-                }
-                Target::Rep(rep)
-            }
-            (None, Some(g)) => {
-                let name = g.get_ref().trim().to_string();
-                if !out.groups.contains_key(&name) {
-                    let groups: Vec<&str> = out.groups.keys().map(String::as_str).collect();
-                    let mut msg = format!("route: unknown group {name:?}");
-                    match crate::diag::did_you_mean(&name, groups.iter().copied()) {
-                        Some(s) => msg.push_str(&format!("; did you mean {s:?}?")),
-                        None if groups.is_empty() => msg.push_str(" (no [groups] defined)"),
-                        None => msg.push_str(&format!(" (groups: {})", groups.join(", "))),
-                    }
-                    problems.push((Some(g.span()), msg));
-                }
-                Target::Group(name)
-            }
-            (Some(to), Some(_)) => {
-                problems.push((
-                    Some(to.span()),
-                    "route has both `to` and `group`; keep one".to_string(),
-                ));
-                continue;
-            }
-            (None, None) => {
-                problems.push((
-                    None,
-                    "a [[route]] needs `to = \"MAILBOX\"` or `group = \"GROUP\"`".to_string(),
-                ));
-                continue;
-            }
+        let Some(target) = resolve_target(r.to, r.group, &out, mailboxes, &mut problems) else {
+            continue;
         };
-        let mut conditions = Vec::new();
-        for (field, value) in r.matches {
-            let values = match value.get_ref() {
-                OneOrMany::One(v) => vec![v.clone()],
-                OneOrMany::Many(vs) => vs.clone(),
-            };
-            if values.is_empty() {
-                problems.push((
-                    Some(value.span()),
-                    format!("route: match {field:?} lists no values"),
-                ));
-            }
-            conditions.push(Condition {
-                field: field.trim().to_ascii_lowercase(),
-                values: values.iter().map(|v| v.trim().to_lowercase()).collect(),
-            });
-        }
+        let conditions = resolve_conditions(r.matches, &mut problems);
         out.rules.push(Rule { conditions, target });
     }
     (out, problems)
+}
+
+/// The mailbox names, sorted, for a message.
+fn mailbox_list(mailboxes: &HashSet<String>) -> String {
+    let mut v: Vec<&str> = mailboxes.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v.join(", ")
+}
+
+/// One group of `[groups]`: each member a mailbox, listed once, with a weight from 1 to 1000
+/// and a cap of 0 or more; at least one member.
+fn resolve_group(
+    name: String,
+    members: Spanned<Vec<Spanned<RawMember>>>,
+    mailboxes: &HashSet<String>,
+    problems: &mut Problems,
+) -> Group {
+    let span = members.span();
+    let mut group = Group {
+        name,
+        members: Vec::new(),
+    };
+    for m in members.into_inner() {
+        let at = m.span();
+        let member = resolve_member(&group.name, m.into_inner(), &at, mailboxes, problems);
+        if group.members.iter().any(|m| m.rep == member.rep) {
+            problems.push((
+                Some(at),
+                format!(
+                    "group {:?}: {:?} is listed twice (use weight for a larger share)",
+                    group.name, member.rep
+                ),
+            ));
+        }
+        group.members.push(member);
+    }
+    if group.members.is_empty() {
+        problems.push((
+            Some(span),
+            format!("group {:?} is empty; list at least one mailbox", group.name),
+        ));
+    }
+    group
+}
+
+/// One member of group `group_name`, written at `at`.
+fn resolve_member(
+    group_name: &str,
+    raw: RawMember,
+    at: &Range<usize>,
+    mailboxes: &HashSet<String>,
+    problems: &mut Problems,
+) -> Member {
+    let (rep, weight, max_open) = match raw {
+        RawMember::Name(n) => (n, None, None),
+        RawMember::Full(t) => (t.rep, t.weight, t.max_open),
+    };
+    let mut member = Member {
+        rep: rep.trim().to_string(),
+        weight: 1,
+        max_open: None,
+    };
+    if !mailboxes.contains(&member.rep) {
+        problems.push((
+            Some(at.clone()),
+            format!(
+                "group {group_name:?}: {:?} is not a mailbox (mailboxes: {})",
+                member.rep,
+                mailbox_list(mailboxes)
+            ),
+        ));
+    }
+    if let Some(w) = weight {
+        match u32::try_from(w) {
+            Ok(v) if (1..=1000).contains(&v) => member.weight = v,
+            _ => problems.push((
+                Some(at.clone()),
+                format!(
+                    "group {group_name:?}: rep {:?}: weight must be a whole number from 1 to 1000",
+                    member.rep
+                ),
+            )),
+        }
+    }
+    if let Some(c) = max_open {
+        match u32::try_from(c) {
+            Ok(v) => member.max_open = Some(v),
+            Err(_) => problems.push((
+                Some(at.clone()),
+                format!(
+                    "group {group_name:?}: rep {:?}: max_open must be 0 or more",
+                    member.rep
+                ),
+            )),
+        }
+    }
+    member
+}
+
+/// Where a `[[route]]` sends its leads: a mailbox (`to`) or a group of `routing` (`group`),
+/// exactly one of them. None when the rule has neither or both.
+fn resolve_target(
+    to: Option<Spanned<String>>,
+    group: Option<Spanned<String>>,
+    routing: &Routing,
+    mailboxes: &HashSet<String>,
+    problems: &mut Problems,
+) -> Option<Target> {
+    match (to, group) {
+        (Some(to), None) => {
+            let rep = to.get_ref().trim().to_string();
+            if !mailboxes.contains(&rep) {
+                problems.push((
+                    Some(to.span()),
+                    format!(
+                        "route: to {rep:?} is not a mailbox (mailboxes: {})",
+                        mailbox_list(mailboxes)
+                    ),
+                ));
+            }
+            Some(Target::Rep(rep))
+        }
+        (None, Some(g)) => {
+            let name = g.get_ref().trim().to_string();
+            if !routing.groups.contains_key(&name) {
+                let groups: Vec<&str> = routing.groups.keys().map(String::as_str).collect();
+                let mut msg = format!("route: unknown group {name:?}");
+                match crate::diag::did_you_mean(&name, groups.iter().copied()) {
+                    Some(s) => msg.push_str(&format!("; did you mean {s:?}?")),
+                    None if groups.is_empty() => msg.push_str(" (no [groups] defined)"),
+                    None => msg.push_str(&format!(" (groups: {})", groups.join(", "))),
+                }
+                problems.push((Some(g.span()), msg));
+            }
+            Some(Target::Group(name))
+        }
+        (Some(to), Some(_)) => {
+            problems.push((
+                Some(to.span()),
+                "route has both `to` and `group`; keep one".to_string(),
+            ));
+            None
+        }
+        (None, None) => {
+            problems.push((
+                None,
+                "a [[route]] needs `to = \"MAILBOX\"` or `group = \"GROUP\"`".to_string(),
+            ));
+            None
+        }
+    }
+}
+
+/// A rule's `match`: one condition per field, its values lowercased and trimmed.
+fn resolve_conditions(
+    matches: BTreeMap<String, Spanned<OneOrMany>>,
+    problems: &mut Problems,
+) -> Vec<Condition> {
+    let mut conditions = Vec::new();
+    for (field, value) in matches {
+        let values = match value.get_ref() {
+            OneOrMany::One(v) => vec![v.clone()],
+            OneOrMany::Many(vs) => vs.clone(),
+        };
+        if values.is_empty() {
+            problems.push((
+                Some(value.span()),
+                format!("route: match {field:?} lists no values"),
+            ));
+        }
+        conditions.push(Condition {
+            field: field.trim().to_ascii_lowercase(),
+            values: values.iter().map(|v| v.trim().to_lowercase()).collect(),
+        });
+    }
+    conditions
 }

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::SecretSource;
+use super::problems::Problems;
 
 /// `[sending]`: rules for the whole daemon.
 #[derive(Debug, Clone)]
@@ -139,9 +140,6 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         .filter(|v| *v <= 365 * 86_400)
         .ok_or_else(|| format!("{s:?} is too long"))
 }
-
-/// Problems found in `[sending]`: where (a byte span of config.toml) and what.
-pub(super) type Problems = Vec<(Option<std::ops::Range<usize>>, String)>;
 
 impl RawSending {
     /// Checks the table; problems come back as (byte span, message).

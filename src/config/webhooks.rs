@@ -2,7 +2,6 @@
 //! channel) and how long a failing delivery is retried.
 
 use std::fmt;
-use std::ops::Range;
 use std::path::Path;
 
 use aws_lc_rs::hmac;
@@ -12,6 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::problems::Problems;
 use super::{SecretSource, parse_duration};
 use crate::diag::did_you_mean;
 use crate::domain::EventKind;
@@ -122,8 +122,6 @@ pub(super) struct RawWebhookSettings {
     timeout: Option<Spanned<String>>,
 }
 
-type Problems = Vec<(Option<Range<usize>>, String)>;
-
 /// Checks the endpoints and the shared settings: names, URLs, event kinds (with did-you-mean),
 /// formats, a secret where one is needed, and a retry schedule.
 pub(super) fn resolve(
@@ -133,137 +131,161 @@ pub(super) fn resolve(
     let mut problems = Vec::new();
     let mut out = Vec::new();
     for w in raw {
-        let name = w.name.get_ref().trim().to_string();
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            problems.push((
-                Some(w.name.span()),
-                format!("webhook name {name:?} must be 1 to 64 letters, digits, '-', '_' or '.'"),
-            ));
-            continue;
-        }
-        if out.iter().any(|o: &Webhook| o.name == name) {
-            problems.push((
-                Some(w.name.span()),
-                format!("webhook {name:?} is defined twice"),
-            ));
-            continue;
-        }
-        let mut ok = true;
-        let span = w.url.span();
-        let url = match w.url.into_inner() {
-            RawUrl::Plain(url) => {
-                let url = url.trim().to_string();
-                if let Err(msg) = check_url(&url) {
-                    problems.push((Some(span), format!("webhook {name:?}: url: {msg}")));
-                    ok = false;
-                }
-                WebhookUrl::Plain(url)
-            }
-            RawUrl::Secret(source) => WebhookUrl::Secret(source),
-        };
-        let mut events = Vec::new();
-        for e in w.events.get_ref() {
-            let wanted = e.get_ref().trim();
-            if wanted == "*" {
-                events.extend(EventKind::ALL);
-                continue;
-            }
-            match EventKind::parse(&wanted.to_ascii_lowercase().replace(['_', ' '], "-")) {
-                Some(k) => events.push(k),
-                None => {
-                    let names = EventKind::ALL.map(EventKind::as_str);
-                    let hint = match did_you_mean(wanted, names) {
-                        Some(s) => format!("did you mean {s:?}?"),
-                        None => format!("expected \"*\" or one of {}", names.join(", ")),
-                    };
-                    problems.push((
-                        Some(e.span()),
-                        format!("webhook {name:?}: unknown event {wanted:?}; {hint}"),
-                    ));
-                    ok = false;
-                }
-            }
-        }
-        events.sort_by_key(|k| k.as_str());
-        events.dedup();
-        if events.is_empty() && ok {
-            problems.push((
-                Some(w.events.span()),
-                format!("webhook {name:?}: events is empty (name the events it wants, or \"*\")"),
-            ));
-            ok = false;
-        }
-        let format = match w.format.as_ref().map(|f| f.get_ref().trim()) {
-            None | Some("standard") => Some(WebhookFormat::Standard),
-            Some("slack") => Some(WebhookFormat::Slack),
-            Some(other) => {
-                problems.push((
-                    w.format.as_ref().map(Spanned::span),
-                    format!("webhook {name:?}: format {other:?} is not \"standard\" or \"slack\""),
-                ));
-                ok = false;
-                None
-            }
-        };
-        if format == Some(WebhookFormat::Standard) && w.secret.is_none() {
-            problems.push((
-                Some(w.name.span()),
-                format!(
-                    "webhook {name:?} has no secret: add secret = {{ credential = \"{name}-webhook\" }} (or env, file, command) holding a whsec_… key"
-                ),
-            ));
-            ok = false;
-        }
-        if let (true, Some(format)) = (ok, format) {
-            out.push(Webhook {
-                name,
-                url,
-                events,
-                secret: w.secret,
-                format,
-            });
+        if let Some(webhook) = resolve_webhook(w, &out, &mut problems) {
+            out.push(webhook);
         }
     }
-
-    let mut shared = WebhookSettings::default();
-    if let Some(s) = settings {
-        if let Some(retry) = &s.retry {
-            let mut waits = Vec::new();
-            for r in retry.get_ref() {
-                match parse_duration(r.get_ref()) {
-                    Ok(v) if v > 0 => waits.push(v),
-                    Ok(_) => problems.push((
-                        Some(r.span()),
-                        "webhooks.retry: a wait must be longer than 0".to_string(),
-                    )),
-                    Err(e) => problems.push((Some(r.span()), format!("webhooks.retry: {e}"))),
-                }
-            }
-            if waits.len() > 50 {
-                problems.push((
-                    Some(retry.span()),
-                    "webhooks.retry: at most 50 retries".to_string(),
-                ));
-            }
-            shared.retry = waits;
-        }
-        if let Some(t) = &s.timeout {
-            match parse_duration(t.get_ref()) {
-                Ok(v) if (1..=300).contains(&v) => shared.timeout = v,
-                Ok(_) => problems.push((
-                    Some(t.span()),
-                    "webhooks.timeout must be between 1 second and 5 minutes".to_string(),
-                )),
-                Err(e) => problems.push((Some(t.span()), format!("webhooks.timeout: {e}"))),
-            }
-        }
-    }
+    let shared = settings.map_or_else(WebhookSettings::default, |s| {
+        resolve_settings(s, &mut problems)
+    });
     (out, shared, problems)
+}
+
+/// One `[[webhook]]`, given the endpoints checked before it; None when it has a problem.
+fn resolve_webhook(w: RawWebhook, before: &[Webhook], problems: &mut Problems) -> Option<Webhook> {
+    let name = w.name.get_ref().trim().to_string();
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        problems.push((
+            Some(w.name.span()),
+            format!("webhook name {name:?} must be 1 to 64 letters, digits, '-', '_' or '.'"),
+        ));
+        return None;
+    }
+    if before.iter().any(|o| o.name == name) {
+        problems.push((
+            Some(w.name.span()),
+            format!("webhook {name:?} is defined twice"),
+        ));
+        return None;
+    }
+    let mut ok = true;
+    let span = w.url.span();
+    let url = match w.url.into_inner() {
+        RawUrl::Plain(url) => {
+            let url = url.trim().to_string();
+            if let Err(msg) = check_url(&url) {
+                problems.push((Some(span), format!("webhook {name:?}: url: {msg}")));
+                ok = false;
+            }
+            WebhookUrl::Plain(url)
+        }
+        RawUrl::Secret(source) => WebhookUrl::Secret(source),
+    };
+    let events = resolve_events(&name, &w.events, &mut ok, problems);
+    let format = match w.format.as_ref().map(|f| f.get_ref().trim()) {
+        None | Some("standard") => Some(WebhookFormat::Standard),
+        Some("slack") => Some(WebhookFormat::Slack),
+        Some(other) => {
+            problems.push((
+                w.format.as_ref().map(Spanned::span),
+                format!("webhook {name:?}: format {other:?} is not \"standard\" or \"slack\""),
+            ));
+            ok = false;
+            None
+        }
+    };
+    if format == Some(WebhookFormat::Standard) && w.secret.is_none() {
+        problems.push((
+            Some(w.name.span()),
+            format!(
+                "webhook {name:?} has no secret: add secret = {{ credential = \"{name}-webhook\" }} (or env, file, command) holding a whsec_… key"
+            ),
+        ));
+        ok = false;
+    }
+    let format = format.filter(|_| ok)?;
+    Some(Webhook {
+        name,
+        url,
+        events,
+        secret: w.secret,
+        format,
+    })
+}
+
+/// The event kinds an endpoint wants (`"*"`: all of them), sorted, each once. An unknown
+/// kind, or none at all when nothing else was wrong (`ok`), is a problem and clears `ok`.
+fn resolve_events(
+    name: &str,
+    raw: &Spanned<Vec<Spanned<String>>>,
+    ok: &mut bool,
+    problems: &mut Problems,
+) -> Vec<EventKind> {
+    let mut events = Vec::new();
+    for e in raw.get_ref() {
+        let wanted = e.get_ref().trim();
+        if wanted == "*" {
+            events.extend(EventKind::ALL);
+            continue;
+        }
+        match EventKind::parse(&wanted.to_ascii_lowercase().replace(['_', ' '], "-")) {
+            Some(k) => events.push(k),
+            None => {
+                let names = EventKind::ALL.map(EventKind::as_str);
+                let hint = match did_you_mean(wanted, names) {
+                    Some(s) => format!("did you mean {s:?}?"),
+                    None => format!("expected \"*\" or one of {}", names.join(", ")),
+                };
+                problems.push((
+                    Some(e.span()),
+                    format!("webhook {name:?}: unknown event {wanted:?}; {hint}"),
+                ));
+                *ok = false;
+            }
+        }
+    }
+    events.sort_by_key(|k| k.as_str());
+    events.dedup();
+    if events.is_empty() && *ok {
+        problems.push((
+            Some(raw.span()),
+            format!("webhook {name:?}: events is empty (name the events it wants, or \"*\")"),
+        ));
+        *ok = false;
+    }
+    events
+}
+
+/// `[webhooks]`: the retry schedule (at most 50 waits, each longer than 0) and the timeout
+/// (1 second to 5 minutes); what is not given, or not right, keeps its default.
+fn resolve_settings(s: RawWebhookSettings, problems: &mut Problems) -> WebhookSettings {
+    let mut shared = WebhookSettings::default();
+    if let Some(retry) = &s.retry {
+        let mut waits = Vec::new();
+        for r in retry.get_ref() {
+            match parse_duration(r.get_ref()) {
+                Ok(v) if v > 0 => waits.push(v),
+                Ok(_) => problems.push((
+                    Some(r.span()),
+                    "webhooks.retry: a wait must be longer than 0".to_string(),
+                )),
+                Err(e) => problems.push((Some(r.span()), format!("webhooks.retry: {e}"))),
+            }
+        }
+        if waits.len() > 50 {
+            problems.push((
+                Some(retry.span()),
+                "webhooks.retry: at most 50 retries".to_string(),
+            ));
+        }
+        shared.retry = waits;
+    }
+    if let Some(t) = &s.timeout {
+        match parse_duration(t.get_ref()) {
+            Ok(v) if (1..=300).contains(&v) => shared.timeout = v,
+            Ok(_) => problems.push((
+                Some(t.span()),
+                "webhooks.timeout must be between 1 second and 5 minutes".to_string(),
+            )),
+            Err(e) => problems.push((Some(t.span()), format!("webhooks.timeout: {e}"))),
+        }
+    }
+    shared
 }
 
 /// An `http://` or `https://` URL with a host and no user info. The URL itself is not repeated:

@@ -4,7 +4,6 @@
 //! every error is JSON naming the field at fault.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -18,7 +17,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{ApiError, AppState};
-use crate::import::{first_due_at, resolve_owner};
+use crate::catalog::{Catalog, Sequence};
+use crate::config::Config;
+use crate::import::intake::{Arrival, Intake, assign_owner, resolve_owner, retry_transient};
 use crate::lead::{Email, LeadRecord, lead_from_named};
 use crate::store::{EnrollOutcome, LeadId, Store, StoreError, UpsertOutcome};
 
@@ -133,6 +134,9 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
 /// A lead as sent: the prefix of its fields in messages (`leads[3].`) and its fields.
 type RawLead = (String, serde_json::Map<String, Value>);
 
+/// A lead read, with its position in the request.
+type Numbered = (usize, LeadRecord);
+
 /// One lead's answer to `POST /api/leads`.
 #[derive(Debug, Serialize)]
 struct LeadResult {
@@ -164,7 +168,8 @@ struct EnrollmentResult {
 
 /// `POST /api/leads`: one lead (`{"email": …, "first_name": …, "sequence": …}`) or a batch
 /// (`{"leads": [{…}, …], "sequence": …, "owner": …}`). Fields are read as a CSV import reads
-/// its columns; the first bad one fails the request and nothing is stored.
+/// its columns; the first bad one fails the request and nothing is stored. The leads then go
+/// through the import's lead intake.
 async fn post_leads(
     _: Authorized,
     State(state): State<AppState>,
@@ -172,145 +177,173 @@ async fn post_leads(
 ) -> Result<Response, ApiError> {
     let ctx = state.context();
     let config = ctx.config();
+    let store = ctx.store();
     let Value::Object(mut body) = body else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "the body must be a JSON object: one lead, or {\"leads\": [...]}",
         ));
     };
-    let sequence = match body.remove("sequence") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(_) => return Err(ApiError::field("sequence", "sequence must be a string")),
-    };
     let catalog = ctx.catalog();
-    let seq = match &sequence {
+    let seq = match optional_string(&mut body, "sequence")? {
         None => None,
-        Some(id) => Some(catalog.sequence(id).ok_or_else(|| {
-            let ids: Vec<&str> = catalog.sequences.keys().map(String::as_str).collect();
-            let mut msg = format!("unknown sequence {id:?}");
-            match crate::diag::did_you_mean(id, ids.iter().copied()) {
-                Some(s) => msg.push_str(&format!("; did you mean {s:?}?")),
-                None => msg.push_str(&format!(" (sequences: {})", ids.join(", "))),
-            }
-            ApiError::field("sequence", msg)
-        })?),
+        Some(id) => Some(find_sequence(&catalog, &id)?),
     };
-    let batch = body.contains_key("leads");
-    let (raw, owner): (Vec<RawLead>, Option<String>) = if batch {
-        let owner = match body.remove("owner") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(o)) => Some(o),
-            Some(_) => return Err(ApiError::field("owner", "owner must be a string")),
-        };
-        if let Some(k) = body.keys().find(|k| *k != "leads") {
-            return Err(ApiError::field(
-                k.clone(),
-                format!("unknown field {k:?} next to \"leads\" (expected sequence, owner)"),
-            ));
-        }
-        let Some(Value::Array(items)) = body.remove("leads") else {
-            return Err(ApiError::field(
-                "leads",
-                "leads must be an array of objects",
-            ));
-        };
-        if items.is_empty() || items.len() > MAX_LEADS {
-            return Err(ApiError::field(
-                "leads",
-                format!("leads must hold 1 to {MAX_LEADS} leads"),
-            ));
-        }
-        let mut raw = Vec::with_capacity(items.len());
-        for (i, item) in items.into_iter().enumerate() {
-            let Value::Object(map) = item else {
-                return Err(ApiError::field(
-                    format!("leads[{i}]"),
-                    "each lead must be a JSON object",
-                ));
-            };
-            raw.push((format!("leads[{i}]."), map));
-        }
-        (raw, owner)
-    } else {
-        let owner = match body.get("owner") {
-            Some(Value::String(o)) => Some(o.clone()),
-            _ => None,
-        };
-        (vec![(String::new(), body)], owner)
+    let (batch, raw, owner) = split_leads(body)?;
+    let owner = option_owner(config, owner)?;
+    let (mut results, mut leads) = read_leads(config, raw, owner.as_deref())?;
+    // Concurrent requests lock leads in one order (by address), so they never deadlock.
+    leads.sort_by(|a, b| a.1.email.as_str().cmp(b.1.email.as_str()));
+    let (positions, leads): (Vec<usize>, Vec<LeadRecord>) = leads.into_iter().unzip();
+    let now = ctx.now().timestamp();
+    let intake = Intake {
+        store,
+        config,
+        source: SOURCE,
+        sequence: seq,
+        dry_run: false,
+        tries: TRIES,
+        now,
     };
-    // The owner option must name a mailbox (as `leads import --owner` must).
-    let owner = match owner {
-        None => None,
-        Some(o) => {
-            let mut unknown = BTreeSet::new();
-            let name = resolve_owner(config, &o, &mut unknown);
-            if !unknown.is_empty() {
-                let names: Vec<&str> = config.mailboxes.iter().map(|m| m.name.as_str()).collect();
-                return Err(ApiError::field(
-                    "owner",
-                    format!(
-                        "owner {o:?} is not a mailbox in config.toml (mailboxes: {})",
-                        names.join(", ")
-                    ),
-                ));
-            }
-            Some(name)
-        }
-    };
-
-    let mut records: Vec<(LeadRecord, Option<String>)> = Vec::with_capacity(raw.len());
-    for (prefix, map) in raw {
-        let mut values = Vec::with_capacity(map.len());
-        for (k, v) in map {
-            let text = match v {
-                Value::Null => String::new(),
-                Value::String(s) => s,
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                Value::Array(_) | Value::Object(_) => {
-                    return Err(ApiError::field(
-                        format!("{prefix}{k}"),
-                        format!("{k} must be a string, a number or null"),
-                    ));
-                }
-            };
-            values.push((k, text));
-        }
-        let mut lead = lead_from_named(&values)
-            .map_err(|p| ApiError::field(format!("{prefix}{}", p.field), p.reason))?;
-        let mut warning = None;
-        if let Some(o) = &owner {
-            lead.owner = Some(o.clone());
-        } else if let Some(o) = lead.owner.take() {
-            let mut unknown = BTreeSet::new();
-            lead.owner = Some(resolve_owner(config, &o, &mut unknown));
-            if !unknown.is_empty() {
-                warning = Some(format!(
-                    "owner {o:?} is not a mailbox in config.toml; kept as written"
-                ));
-            }
-        }
-        records.push((lead, warning));
-    }
-
-    // A person who asked to be forgotten is not stored again.
-    let store = ctx.store();
-    let emails: Vec<&Email> = records.iter().map(|(l, _)| &l.email).collect();
-    let forgotten = store
-        .forgotten_among(&emails)
-        .await
-        .map_err(ApiError::store)?;
-    if !batch && !forgotten.is_empty() {
+    let taken = intake.take(leads).await.map_err(ApiError::store)?;
+    if !batch && matches!(taken.leads.first(), Some(Arrival::Forgotten(_))) {
         return Err(ApiError {
             status: StatusCode::CONFLICT,
             message: "this person asked to be forgotten; the lead is not stored".into(),
             field: Some("email".into()),
         });
     }
-    let mut results: Vec<LeadResult> = Vec::with_capacity(records.len());
-    let mut keep: Vec<(usize, LeadRecord)> = Vec::new();
-    for (i, (lead, warning)) in records.into_iter().enumerate() {
+    let mut created = false;
+    let mut woke = false;
+    for (pos, arrival) in positions.into_iter().zip(taken.leads) {
+        let Arrival::Stored(stored) = arrival else {
+            continue;
+        };
+        let r = &mut results[pos];
+        r.id = Some(stored.id);
+        r.lead = match stored.lead {
+            UpsertOutcome::New => "created",
+            UpsertOutcome::Updated => "updated",
+            UpsertOutcome::Unchanged => "unchanged",
+        };
+        created |= stored.lead == UpsertOutcome::New;
+        let (Some(seq), Some((outcome, due))) = (seq, stored.enrollment) else {
+            continue;
+        };
+        if let EnrollOutcome::Enrolled(_) = outcome {
+            created = true;
+            woke |= due <= now + crate::context::MAX_SLEEP.as_secs() as i64;
+        }
+        r.enrollment = Some(enrollment_result(store, seq, stored.id, outcome, due).await?);
+    }
+    if woke {
+        // The first step is due now or within the scheduler's longest sleep: wake it.
+        state.wake();
+    }
+    Ok(leads_response(batch, created, results))
+}
+
+/// An optional string field of the body, taken out of it (null is no value).
+fn optional_string(
+    body: &mut serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, ApiError> {
+    match body.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::field(key, format!("{key} must be a string"))),
+    }
+}
+
+/// The sequence a request names, with a did-you-mean (or the list) when there is none.
+fn find_sequence<'a>(catalog: &'a Catalog, id: &str) -> Result<&'a Sequence, ApiError> {
+    catalog.sequence(id).ok_or_else(|| {
+        let ids: Vec<&str> = catalog.sequences.keys().map(String::as_str).collect();
+        let mut msg = format!("unknown sequence {id:?}");
+        match crate::diag::did_you_mean(id, ids.iter().copied()) {
+            Some(s) => msg.push_str(&format!("; did you mean {s:?}?")),
+            None => msg.push_str(&format!(" (sequences: {})", ids.join(", "))),
+        }
+        ApiError::field("sequence", msg)
+    })
+}
+
+/// The leads of a body (its `sequence` taken out already): whether it is a batch, its leads,
+/// and the owner option: a batch's `owner`, or a single lead's own `owner` field.
+fn split_leads(
+    mut body: serde_json::Map<String, Value>,
+) -> Result<(bool, Vec<RawLead>, Option<String>), ApiError> {
+    if !body.contains_key("leads") {
+        let owner = match body.get("owner") {
+            Some(Value::String(o)) => Some(o.clone()),
+            _ => None,
+        };
+        return Ok((false, vec![(String::new(), body)], owner));
+    }
+    let owner = optional_string(&mut body, "owner")?;
+    if let Some(k) = body.keys().find(|k| *k != "leads") {
+        return Err(ApiError::field(
+            k.clone(),
+            format!("unknown field {k:?} next to \"leads\" (expected sequence, owner)"),
+        ));
+    }
+    let Some(Value::Array(items)) = body.remove("leads") else {
+        return Err(ApiError::field(
+            "leads",
+            "leads must be an array of objects",
+        ));
+    };
+    if items.is_empty() || items.len() > MAX_LEADS {
+        return Err(ApiError::field(
+            "leads",
+            format!("leads must hold 1 to {MAX_LEADS} leads"),
+        ));
+    }
+    let mut raw = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let Value::Object(map) = item else {
+            return Err(ApiError::field(
+                format!("leads[{i}]"),
+                "each lead must be a JSON object",
+            ));
+        };
+        raw.push((format!("leads[{i}]."), map));
+    }
+    Ok((true, raw, owner))
+}
+
+/// The owner option as a mailbox name; it must name a mailbox (as `leads import --owner`
+/// must).
+fn option_owner(config: &Config, owner: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(o) = owner else {
+        return Ok(None);
+    };
+    let mut unknown = BTreeSet::new();
+    let name = resolve_owner(config, &o, &mut unknown);
+    if !unknown.is_empty() {
+        let names: Vec<&str> = config.mailboxes.iter().map(|m| m.name.as_str()).collect();
+        return Err(ApiError::field(
+            "owner",
+            format!(
+                "owner {o:?} is not a mailbox in config.toml (mailboxes: {})",
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(Some(name))
+}
+
+/// Every lead of a request, read in order: each with its position, and a result for each
+/// that says "forgotten" until the intake stores the lead.
+fn read_leads(
+    config: &Config,
+    raw: Vec<RawLead>,
+    owner: Option<&str>,
+) -> Result<(Vec<LeadResult>, Vec<Numbered>), ApiError> {
+    let mut results = Vec::with_capacity(raw.len());
+    let mut leads = Vec::with_capacity(raw.len());
+    for (i, (prefix, map)) in raw.into_iter().enumerate() {
+        let (lead, warning) = read_lead(config, &prefix, map, owner)?;
         results.push(LeadResult {
             id: None,
             email: lead.email.to_string(),
@@ -318,126 +351,110 @@ async fn post_leads(
             enrollment: None,
             warning,
         });
-        if !forgotten.contains(&lead.email) {
-            keep.push((i, lead));
-        }
+        leads.push((i, lead));
     }
-    // Concurrent requests lock leads in one order (by address), so they never deadlock.
-    keep.sort_by(|a, b| a.1.email.as_str().cmp(b.1.email.as_str()));
-    let (positions, mut leads): (Vec<usize>, Vec<LeadRecord>) = keep.into_iter().unzip();
+    Ok((results, leads))
+}
 
-    let now = ctx.now().timestamp();
-    // Leads that arrive without an owner get one by the [[route]] rules.
-    crate::routing::route_arrivals(store, config, &mut leads, seq.is_some(), false, now)
-        .await
-        .map_err(ApiError::store)?;
-    let (upserted, enrolled) = match seq {
-        None if leads.is_empty() => (Vec::new(), Vec::new()),
-        None => (
-            retry(|| store.upsert_leads(&leads, SOURCE, now, false)).await?,
-            Vec::new(),
-        ),
-        Some(seq) => {
-            let due: Vec<i64> = leads
-                .iter()
-                .map(|l| first_due_at(config, seq, l, now))
-                .collect();
-            let done = retry(|| {
-                store.upsert_and_enroll(&leads, SOURCE, &seq.id, &seq.steps[0].id, &due, now, false)
-            })
-            .await?;
-            let enrolled: Vec<(EnrollOutcome, i64)> = done.enrolled.into_iter().zip(due).collect();
-            (done.upserted, enrolled)
-        }
-    };
-    let mut created = false;
-    let mut woke = false;
-    for (k, &pos) in positions.iter().enumerate() {
-        let (id, outcome) = upserted[k];
-        let r = &mut results[pos];
-        r.id = Some(id);
-        r.lead = match outcome {
-            UpsertOutcome::New => {
-                created = true;
-                "created"
+/// One lead's fields, read as a CSV row is, with its owner read as a mailbox (`owner`, the
+/// option, wins); the warning tells of an owner that names no mailbox.
+fn read_lead(
+    config: &Config,
+    prefix: &str,
+    map: serde_json::Map<String, Value>,
+    owner: Option<&str>,
+) -> Result<(LeadRecord, Option<String>), ApiError> {
+    let mut values = Vec::with_capacity(map.len());
+    for (k, v) in map {
+        let text = match v {
+            Value::Null => String::new(),
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Array(_) | Value::Object(_) => {
+                return Err(ApiError::field(
+                    format!("{prefix}{k}"),
+                    format!("{k} must be a string, a number or null"),
+                ));
             }
-            UpsertOutcome::Updated => "updated",
-            UpsertOutcome::Unchanged => "unchanged",
         };
-        let (Some(seq), Some((outcome, due))) = (seq, enrolled.get(k)) else {
-            continue;
-        };
-        r.enrollment = Some(match outcome {
-            EnrollOutcome::Enrolled(_) => {
-                created = true;
-                woke |= *due <= now + crate::context::MAX_SLEEP.as_secs() as i64;
-                EnrollmentResult {
-                    sequence: seq.id.clone(),
-                    result: "enrolled",
-                    state: Some("active".into()),
-                    next_step: Some(seq.steps[0].id.clone()),
-                    due_at: rfc3339(Some(*due)),
-                }
-            }
-            EnrollOutcome::AlreadyEnrolled => {
-                let current = store
-                    .enrollments_for_lead(id)
-                    .await
-                    .map_err(ApiError::store)?
-                    .into_iter()
-                    .find(|e| e.sequence_id == seq.id);
-                EnrollmentResult {
-                    sequence: seq.id.clone(),
-                    result: "already-enrolled",
-                    state: current.as_ref().map(|e| e.state.as_str().to_string()),
-                    next_step: current.as_ref().and_then(|e| e.next_step_id.clone()),
-                    due_at: rfc3339(current.and_then(|e| e.next_due_at)),
-                }
-            }
-            EnrollOutcome::Suppressed => EnrollmentResult {
+        values.push((k, text));
+    }
+    let mut lead = lead_from_named(&values)
+        .map_err(|p| ApiError::field(format!("{prefix}{}", p.field), p.reason))?;
+    let mut unknown = BTreeSet::new();
+    assign_owner(config, &mut lead, owner, &mut unknown);
+    let warning = unknown
+        .first()
+        .map(|o| format!("owner {o:?} is not a mailbox in config.toml; kept as written"));
+    Ok((lead, warning))
+}
+
+/// A stored lead's enrollment as the API tells it: for a lead already in the sequence, the
+/// enrollment's state now.
+async fn enrollment_result(
+    store: &Store,
+    seq: &Sequence,
+    lead: LeadId,
+    outcome: EnrollOutcome,
+    due: i64,
+) -> Result<EnrollmentResult, ApiError> {
+    Ok(match outcome {
+        EnrollOutcome::Enrolled(_) => EnrollmentResult {
+            sequence: seq.id.clone(),
+            result: "enrolled",
+            state: Some("active".into()),
+            next_step: Some(seq.steps[0].id.clone()),
+            due_at: rfc3339(Some(due)),
+        },
+        EnrollOutcome::AlreadyEnrolled => {
+            let current = store
+                .enrollments_for_lead(lead)
+                .await
+                .map_err(ApiError::store)?
+                .into_iter()
+                .find(|e| e.sequence_id == seq.id);
+            EnrollmentResult {
                 sequence: seq.id.clone(),
-                result: "suppressed",
-                state: None,
-                next_step: None,
-                due_at: None,
-            },
-        });
-    }
-    if woke {
-        // The first step is due now or within the scheduler's longest sleep: wake it.
-        state.wake();
-    }
+                result: "already-enrolled",
+                state: current.as_ref().map(|e| e.state.as_str().to_string()),
+                next_step: current.as_ref().and_then(|e| e.next_step_id.clone()),
+                due_at: rfc3339(current.and_then(|e| e.next_due_at)),
+            }
+        }
+        EnrollOutcome::Suppressed => EnrollmentResult {
+            sequence: seq.id.clone(),
+            result: "suppressed",
+            state: None,
+            next_step: None,
+            due_at: None,
+        },
+    })
+}
+
+/// The answer: 201 when a lead or an enrollment was created, else 200; a batch's results
+/// under `leads`, a single lead's as the body.
+fn leads_response(batch: bool, created: bool, mut results: Vec<LeadResult>) -> Response {
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok(if batch {
+    if batch {
         (status, Json(serde_json::json!({ "leads": results }))).into_response()
     } else {
         let one = results.pop().expect("a single-lead request has one result");
         (status, Json(one)).into_response()
-    })
+    }
 }
 
 /// Runs a store transaction again while the store aborts it for contention.
-async fn retry<T, F, Fut>(mut f: F) -> Result<T, ApiError>
+async fn retry<T, F, Fut>(f: F) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
 {
-    let mut tries = 0;
-    loop {
-        match f().await {
-            Ok(v) => return Ok(v),
-            Err(e) if e.is_transient() && tries + 1 < TRIES => {
-                tries += 1;
-                tracing::debug!(tries, "API: store busy, trying again: {e}");
-                tokio::time::sleep(Duration::from_millis(10 * u64::from(tries))).await;
-            }
-            Err(e) => return Err(ApiError::store(e)),
-        }
-    }
+    retry_transient(TRIES, f).await.map_err(ApiError::store)
 }
 
 fn rfc3339(t: Option<i64>) -> Option<String> {
@@ -511,31 +528,7 @@ async fn meeting_booked(
         None | Some(Value::Null) => return Err(ApiError::field("email", "email is missing")),
         Some(_) => return Err(ApiError::field("email", "email must be a string")),
     };
-    let at =
-        match body.get("at") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => Some(n.as_i64().ok_or_else(|| {
-                ApiError::field("at", "at must be unix seconds or an RFC 3339 time")
-            })?),
-            Some(Value::String(s)) => Some(
-                chrono::DateTime::parse_from_rfc3339(s.trim())
-                    .map_err(|e| {
-                        ApiError::field(
-                            "at",
-                            format!(
-                                "at {s:?} is not an RFC 3339 time (e.g. 2026-12-02T15:30:00Z): {e}"
-                            ),
-                        )
-                    })?
-                    .timestamp(),
-            ),
-            Some(_) => {
-                return Err(ApiError::field(
-                    "at",
-                    "at must be unix seconds or an RFC 3339 time",
-                ));
-            }
-        };
+    let at = meeting_at(body.get("at"))?;
     let source = match body.get("source") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.len() <= 200 => Some(s.clone()),
@@ -571,4 +564,22 @@ async fn meeting_booked(
         "recorded": done.recorded,
     }))
     .into_response())
+}
+
+/// A booked meeting's `at`: unix seconds or an RFC 3339 time (absent or null: not given).
+fn meeting_at(at: Option<&Value>) -> Result<Option<i64>, ApiError> {
+    let wrong = || ApiError::field("at", "at must be unix seconds or an RFC 3339 time");
+    match at {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(wrong),
+        Some(Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s.trim())
+            .map(|t| Some(t.timestamp()))
+            .map_err(|e| {
+                ApiError::field(
+                    "at",
+                    format!("at {s:?} is not an RFC 3339 time (e.g. 2026-12-02T15:30:00Z): {e}"),
+                )
+            }),
+        Some(_) => Err(wrong()),
+    }
 }

@@ -55,27 +55,40 @@ fn render_tracking(out: &mut String, recorder: &super::recorder::Recorder) {
 /// The snapshot as Prometheus text: each family with its HELP and TYPE lines, then its samples.
 pub fn render(m: &MetricsSnapshot, now: i64) -> String {
     let mut out = String::with_capacity(2048);
+    render_sends(&mut out, m);
+    render_events(&mut out, m);
+    render_watchers(&mut out, m, now);
+    render_webhooks(&mut out, m);
+    out
+}
+
+/// Sends by mailbox and result, and the scheduler's backlog.
+fn render_sends(out: &mut String, m: &MetricsSnapshot) {
     family(
-        &mut out,
+        out,
         "drumbeat_sends_total",
         "counter",
         "Emails by sending mailbox and result: sent (accepted by the server), failed, uncertain (a crash mid-send, waiting for a person), retried (hand-overs after the first).",
     );
     for (mailbox, result, n) in &m.sends {
         sample(
-            &mut out,
+            out,
             "drumbeat_sends_total",
             &[("mailbox", mailbox), ("result", result)],
             *n,
         );
     }
     family(
-        &mut out,
+        out,
         "drumbeat_due_enrollments",
         "gauge",
         "Active enrollments whose next step is due now (the scheduler's backlog).",
     );
-    sample(&mut out, "drumbeat_due_enrollments", &[], m.due);
+    sample(out, "drumbeat_due_enrollments", &[], m.due);
+}
+
+/// One counter per kind of event a lead causes.
+fn render_events(out: &mut String, m: &MetricsSnapshot) {
     for (kind, name, help) in [
         ("replied", "drumbeat_replies_total", "Replies from leads."),
         (
@@ -105,16 +118,21 @@ pub fn render(m: &MetricsSnapshot, now: i64) -> String {
             "Leads put into a sequence.",
         ),
     ] {
-        family(&mut out, name, "counter", help);
+        family(out, name, "counter", help);
         let n = m
             .events
             .iter()
             .find(|(k, _)| k == kind)
             .map_or(0, |(_, n)| *n);
-        sample(&mut out, name, &[], n);
+        sample(out, name, &[], n);
     }
+}
+
+/// Each IMAP watcher's state (one that stopped renewing its lease by `now` is
+/// disconnected), and when it last changed.
+fn render_watchers(out: &mut String, m: &MetricsSnapshot, now: i64) {
     family(
-        &mut out,
+        out,
         "drumbeat_inbox_watcher_state",
         "gauge",
         "Each IMAP watcher's connection state: 1 for its current state, 0 for the others.",
@@ -128,7 +146,7 @@ pub fn render(m: &MetricsSnapshot, now: i64) -> String {
         };
         for state in WATCHER_STATES {
             sample(
-                &mut out,
+                out,
                 "drumbeat_inbox_watcher_state",
                 &[("mailbox", mailbox), ("state", state)],
                 i64::from(state == current),
@@ -136,34 +154,37 @@ pub fn render(m: &MetricsSnapshot, now: i64) -> String {
         }
     }
     family(
-        &mut out,
+        out,
         "drumbeat_inbox_watcher_updated_timestamp_seconds",
         "gauge",
         "When each IMAP watcher last changed state (unix seconds).",
     );
     for (mailbox, _, updated_at, _) in &m.watchers {
         sample(
-            &mut out,
+            out,
             "drumbeat_inbox_watcher_updated_timestamp_seconds",
             &[("mailbox", mailbox)],
             *updated_at,
         );
     }
+}
+
+/// Outgoing webhook deliveries that failed for good.
+fn render_webhooks(out: &mut String, m: &MetricsSnapshot) {
     family(
-        &mut out,
+        out,
         "drumbeat_webhook_deliveries_failed",
         "gauge",
         "Outgoing webhook deliveries that failed for good, by endpoint.",
     );
     for (endpoint, n) in &m.webhook_failures {
         sample(
-            &mut out,
+            out,
             "drumbeat_webhook_deliveries_failed",
             &[("endpoint", endpoint)],
             *n,
         );
     }
-    out
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -336,3 +336,126 @@ fn validate_with_errors_leaves_an_existing_store_unchanged() {
     );
     assert_eq!(p.store_state(&crate::support::SAMPLE_LEADS), state);
 }
+
+/// Every problem of a sequence file, each at its place and in file order (what `validate`
+/// reports for the file), through the library's parser; and a good file read in full.
+#[test]
+fn every_sequence_problem_is_reported_at_its_place() {
+    let config = drumbeat::config::Config::parse(
+        "[[mailbox]]\nname = \"ana\"\nfrom = \"ana@example.com\"\noutbox = \"o\"\n",
+        "config.toml",
+        std::path::Path::new("config.toml"),
+        std::path::Path::new("/srv"),
+    )
+    .expect("a config");
+    let parse = |text: &str| drumbeat::catalog::sequence::parse(text, "s.yaml", &config);
+
+    let (seq, refs, problems) = parse(BAD_SEQUENCE);
+    assert!(seq.is_none());
+    let refs: Vec<String> = refs
+        .iter()
+        .map(|r| format!("{}@{}:{}", r.name, r.line, r.column))
+        .collect();
+    assert_eq!(refs, ["cold/intro@11:15", "a@30:19", "b@33:19"]);
+    let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(problems, BAD_SEQUENCE_PROBLEMS);
+
+    let (seq, refs, problems) = parse(GOOD_SEQUENCE);
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(refs.len(), 3);
+    assert_eq!(
+        format!("{:?}", seq.expect("a sequence")),
+        GOOD_SEQUENCE_READ
+    );
+}
+
+const BAD_SEQUENCE: &str = "id: Bad_ID!
+mailboxes: [anna, zed, ana]
+window:
+  days: []
+  hours: \"25:00-26:00\"
+  timezone: Europe/Berln
+  holidays: [\"2026-13-01\", \"2026-12-25\"]
+steps:
+  - id: intro
+    wait: 3 bussiness days
+    template: cold/intro
+    thread: true
+    note: hello
+  - id: intro
+    task: call
+    thread: true
+    no_ask: true
+  - id: both
+    task: call
+    template: x
+  - id: none
+  - id: v
+    template: a
+    variants:
+      - id: a
+        template: a
+  - id: w
+    variants:
+      - id: A
+        template: a
+        weight: 0
+      - id: A
+        template: b
+  - id: e
+    variants: []
+";
+
+const BAD_SEQUENCE_PROBLEMS: [&str; 21] = [
+    "s.yaml:1:5: sequence id \"Bad_ID!\" must be lowercase letters, digits and '-' (e.g. cold-outbound)",
+    "s.yaml:2:13: unknown mailbox \"anna\"\n  hint: did you mean \"ana\"?",
+    "s.yaml:2:19: unknown mailbox \"zed\"\n  hint: config.toml defines: ana",
+    "s.yaml:4:9: window days: the send window lists no days (write e.g. [\"mon-fri\"] or [\"mon\", \"wed\", \"fri\"])",
+    "s.yaml:5:10: window hours \"25:00-26:00\": send hours \"25:00-26:00\": \"25:00\" is not a time of day (write 24-hour times such as \"09:00-17:30\")",
+    "s.yaml:6:13: \"Europe/Berln\" is not an IANA time zone (e.g. Europe/Berlin, America/New_York); did you mean \"Europe/Berlin\"?",
+    "s.yaml:7:14: holiday \"2026-13-01\" is not a date like 2026-12-25",
+    "s.yaml:10:11: step \"intro\" waits \"3 bussiness days\": unknown unit \"bussiness days\" (expected minutes, hours, days, business days, weeks); did you mean \"business days\"?",
+    "s.yaml:13:11: step \"intro\": note is only for task steps",
+    "s.yaml:12:13: step \"intro\" has thread: true but no earlier email step to reply to\n  hint: the first email of a sequence starts the thread; remove `thread: true`",
+    "s.yaml:14:9: duplicate step id \"intro\"\n  hint: step ids are stable names; give each step its own",
+    "s.yaml:16:13: step \"intro\": thread is only for email steps",
+    "s.yaml:14:9: step \"intro\": no_ask is only for email steps",
+    "s.yaml:18:9: step \"both\" has both task and template; a step is an email or a task",
+    "s.yaml:21:9: step \"none\" has neither template nor task\n  hint: add `template: NAME` for an email or `task: call|linkedin|custom` for a manual step",
+    "s.yaml:23:15: step \"v\" has both template and variants; put each template under variants",
+    "s.yaml:29:13: variant id \"A\" must be lowercase letters, digits and '-'",
+    "s.yaml:29:13: step \"w\": variant \"A\" has weight 0; remove it instead",
+    "s.yaml:32:13: variant id \"A\" must be lowercase letters, digits and '-'",
+    "s.yaml:32:13: step \"w\": duplicate variant id \"A\"",
+    "s.yaml:35:15: step \"e\" has an empty variants list",
+];
+
+const GOOD_SEQUENCE: &str = "id: good
+name: Good
+mailboxes: [ana]
+window:
+  days: [mon-fri]
+  hours: \"09:00-17:00\"
+  timezone: Europe/Berlin
+  holidays: [\"2026-12-25\"]
+steps:
+  - id: intro
+    template: ./templates/cold/intro.txt
+  - id: call
+    wait: 2 days
+    task: call
+    note: |
+      Call {{ lead.first_name }}.
+  - id: bump
+    wait: 3 business days
+    thread: true
+    no_ask: true
+    variants:
+      - id: a
+        template: cold/bump
+        weight: 2
+      - id: b
+        template: cold/bump-b
+";
+
+const GOOD_SEQUENCE_READ: &str = "Sequence { id: \"good\", name: \"Good\", file: \"s.yaml\", mailboxes: [\"ana\"], window: SendWindow { days: Weekdays(31), start: 09:00:00, end: 17:00:00, timezone: Some(Europe/Berlin), holidays: {2026-12-25} }, stop: StopRules { on_reply: StopLead, on_auto_reply: Pause }, steps: [Step { id: \"intro\", wait: Wait { amount: 0, unit: Minutes }, kind: Email(EmailStep { variants: [Variant { id: \"main\", template: \"cold/intro\", weight: 1 }], thread: false, no_ask: false }), line: 10 }, Step { id: \"call\", wait: Wait { amount: 2, unit: Days }, kind: Task(TaskStep { kind: Call, note: Some(\"Call {{ lead.first_name }}.\\n\"), note_line: 16, note_column: 7, note_indent: 6 }), line: 12 }, Step { id: \"bump\", wait: Wait { amount: 3, unit: BusinessDays }, kind: Email(EmailStep { variants: [Variant { id: \"a\", template: \"cold/bump\", weight: 2 }, Variant { id: \"b\", template: \"cold/bump-b\", weight: 1 }], thread: true, no_ask: true }), line: 17 }], tracking: SequenceTracking { clicks: None, opens: None }, unsubscribe_footer: false }";

@@ -110,6 +110,50 @@ fn api_needs_a_configured_token_and_checks_it() {
     assert_eq!(r.json::<Value>().expect("JSON")["field"], "email");
 }
 
+/// A person who asked to be forgotten is not stored again: alone, the request is refused
+/// (409, nothing stored); in a batch, that lead says "forgotten" and the others land.
+#[test]
+fn api_refuses_a_forgotten_person_alone_and_marks_them_forgotten_in_a_batch() {
+    let p = api_project();
+    let s = Served::start(&p, "api-forgotten");
+    let post = |body: Value| {
+        authed(s.client.post(s.url("/api/leads")))
+            .json(&body)
+            .send()
+            .expect("POST")
+    };
+    assert_eq!(post(json!({"email": "gone@acme.example"})).status(), 201);
+    p.ok(&["forget", "gone@acme.example", "--yes"]);
+
+    let r = post(json!({"email": "Gone@acme.example", "sequence": "now"}));
+    assert_eq!(r.status(), 409);
+    let v: Value = r.json().expect("a JSON error");
+    assert_eq!(v["field"], "email", "{v}");
+    assert_eq!(
+        v["error"], "this person asked to be forgotten; the lead is not stored",
+        "{v}"
+    );
+
+    let r = post(json!({"leads": [
+        {"email": "gone@acme.example"},
+        {"email": "kept@acme.example"},
+    ], "sequence": "now"}));
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().expect("JSON");
+    let leads = v["leads"].as_array().expect("a list");
+    assert_eq!(leads.len(), 2, "{v}");
+    assert_eq!(leads[0]["lead"], "forgotten", "{v}");
+    assert!(leads[0]["id"].is_null(), "{v}");
+    assert!(leads[0].get("enrollment").is_none(), "{v}");
+    assert_eq!(leads[1]["lead"], "created", "{v}");
+    assert_eq!(leads[1]["enrollment"]["result"], "enrolled", "{v}");
+
+    let r = authed(s.client.get(s.url("/api/leads/gone@acme.example")))
+        .send()
+        .expect("GET");
+    assert_eq!(r.status(), 404);
+}
+
 #[test]
 fn api_bad_json_fields_types_and_sizes_get_json_4xx() {
     let p = api_project();

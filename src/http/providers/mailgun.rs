@@ -89,6 +89,29 @@ pub struct Signature {
     pub signature: String,
 }
 
+impl Signature {
+    /// The `signature` object's fields: strings of 1 to 256 bytes (or numbers).
+    fn parse(sig: &serde_json::Value) -> Result<Signature, BadPayload> {
+        let field = |k: &str| -> Result<String, BadPayload> {
+            match sig.get(k) {
+                Some(serde_json::Value::String(s)) if !s.is_empty() && s.len() <= 256 => {
+                    Ok(s.clone())
+                }
+                Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
+                _ => Err(BadPayload::new(
+                    format!("signature.{k}"),
+                    "missing, empty or too long",
+                )),
+            }
+        };
+        Ok(Signature {
+            timestamp: field("timestamp")?,
+            token: field("token")?,
+            signature: field("signature")?,
+        })
+    }
+}
+
 /// A parsed webhook: its signature and the event (None when of a kind we do not act on).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
@@ -122,21 +145,7 @@ pub fn parse(body: &[u8]) -> Result<Webhook, BadPayload> {
             "missing: this is not a Mailgun webhook (or an old, form-encoded one)",
         ));
     };
-    let field = |k: &str| -> Result<String, BadPayload> {
-        match sig.get(k) {
-            Some(serde_json::Value::String(s)) if !s.is_empty() && s.len() <= 256 => Ok(s.clone()),
-            Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
-            _ => Err(BadPayload::new(
-                format!("signature.{k}"),
-                "missing, empty or too long",
-            )),
-        }
-    };
-    let signature = Signature {
-        timestamp: field("timestamp")?,
-        token: field("token")?,
-        signature: field("signature")?,
-    };
+    let signature = Signature::parse(sig)?;
     let Some(e) = v.get("event-data").filter(|e| e.is_object()) else {
         return Err(BadPayload::new("event-data", "missing or not an object"));
     };
@@ -151,6 +160,50 @@ pub fn parse(body: &[u8]) -> Result<Webhook, BadPayload> {
         ));
     };
     let mut data = serde_json::Map::new();
+    let Some(kind) = event_kind(event, e, &mut data) else {
+        return Ok(Webhook {
+            signature,
+            event_id,
+            event: None,
+        });
+    };
+    let Some(id) = str_at(e, "id").filter(|s| !s.is_empty() && s.len() <= 200) else {
+        return Err(BadPayload::new(
+            "event-data.id",
+            "missing, empty or longer than 200 characters",
+        ));
+    };
+    let ours = e
+        .get("user-variables")
+        .and_then(|u| str_at(u, VARIABLE))
+        .and_then(message_id);
+    let header = e
+        .get("message")
+        .and_then(|m| m.get("headers"))
+        .and_then(|h| str_at(h, "message-id"))
+        .and_then(message_id);
+    Ok(Webhook {
+        event: Some(ProviderEvent {
+            provider: "mailgun",
+            event_id: id.to_string(),
+            kind,
+            message_id: ours.or(header),
+            recipient: str_at(e, "recipient").and_then(recipient),
+            token: Some(signature.token.clone()),
+            data: serde_json::Value::Object(data),
+        }),
+        signature,
+        event_id,
+    })
+}
+
+/// The kind of a Mailgun event, with what else it tells in `data`; None for kinds we do not
+/// act on.
+fn event_kind(
+    event: &str,
+    e: &serde_json::Value,
+    data: &mut serde_json::Map<String, serde_json::Value>,
+) -> Option<ProviderKind> {
     let kind = match event {
         "delivered" => ProviderKind::Delivered,
         "complained" => ProviderKind::Complained,
@@ -188,42 +241,9 @@ pub fn parse(body: &[u8]) -> Result<Webhook, BadPayload> {
             }
             ProviderKind::Clicked
         }
-        _ => {
-            return Ok(Webhook {
-                signature,
-                event_id,
-                event: None,
-            });
-        }
+        _ => return None,
     };
-    let Some(id) = str_at(e, "id").filter(|s| !s.is_empty() && s.len() <= 200) else {
-        return Err(BadPayload::new(
-            "event-data.id",
-            "missing, empty or longer than 200 characters",
-        ));
-    };
-    let ours = e
-        .get("user-variables")
-        .and_then(|u| str_at(u, VARIABLE))
-        .and_then(message_id);
-    let header = e
-        .get("message")
-        .and_then(|m| m.get("headers"))
-        .and_then(|h| str_at(h, "message-id"))
-        .and_then(message_id);
-    Ok(Webhook {
-        event: Some(ProviderEvent {
-            provider: "mailgun",
-            event_id: id.to_string(),
-            kind,
-            message_id: ours.or(header),
-            recipient: str_at(e, "recipient").and_then(recipient),
-            token: Some(signature.token.clone()),
-            data: serde_json::Value::Object(data),
-        }),
-        signature,
-        event_id,
-    })
+    Some(kind)
 }
 
 #[cfg(test)]

@@ -96,7 +96,37 @@ pub fn parse(body: &[u8]) -> Result<Option<ProviderEvent>, BadPayload> {
     if !pm_id.is_empty() {
         data.insert("postmark_message_id".into(), pm_id.into());
     }
-    let when = |k: &str| str_at(&v, k).unwrap_or("");
+    let Some((kind, event_id, to)) = record_kind(record_type, &v, pm_id, &mut data)? else {
+        return Ok(None);
+    };
+    if pm_id.is_empty() && kind != ProviderKind::BounceHard && kind != ProviderKind::Complained {
+        return Err(BadPayload::new("MessageID", "missing or not a string"));
+    }
+    let event_id: String = event_id.chars().take(400).collect();
+    Ok(Some(ProviderEvent {
+        provider: "postmark",
+        event_id,
+        kind,
+        message_id: v
+            .get("Metadata")
+            .and_then(|m| str_at(m, METADATA))
+            .and_then(message_id),
+        recipient: str_at(&v, to).and_then(recipient),
+        token: None,
+        data: serde_json::Value::Object(data),
+    }))
+}
+
+/// The kind of a Postmark record, its event id (what makes a retry the same event), and the
+/// key that holds its recipient, with what else it tells in `data`; None for record types we
+/// do not act on.
+fn record_kind(
+    record_type: &str,
+    v: &serde_json::Value,
+    pm_id: &str,
+    data: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<(ProviderKind, String, &'static str)>, BadPayload> {
+    let when = |k: &str| str_at(v, k).unwrap_or("");
     let (kind, event_id, to) = match record_type {
         "Delivery" => (
             ProviderKind::Delivered,
@@ -104,13 +134,13 @@ pub fn parse(body: &[u8]) -> Result<Option<ProviderEvent>, BadPayload> {
             "Recipient",
         ),
         "Bounce" | "SpamComplaint" => {
-            let t = str_at(&v, "Type").unwrap_or("");
+            let t = str_at(v, "Type").unwrap_or("");
             let Some(id) = v.get("ID").filter(|i| i.is_number() || i.is_string()) else {
                 return Err(BadPayload::new("ID", "missing: a bounce has an ID"));
             };
             data.insert("type".into(), t.into());
             for k in ["Description", "Details"] {
-                if let Some(s) = str_at(&v, k) {
+                if let Some(s) = str_at(v, k) {
                     data.insert(k.to_lowercase(), s.into());
                 }
             }
@@ -128,7 +158,7 @@ pub fn parse(body: &[u8]) -> Result<Option<ProviderEvent>, BadPayload> {
             (kind, format!("bounce:{id}"), "Email")
         }
         "Open" => {
-            if let Some(ua) = str_at(&v, "UserAgent") {
+            if let Some(ua) = str_at(v, "UserAgent") {
                 data.insert("user_agent".into(), ua.into());
             }
             // Postmark does not flag Apple Mail Privacy Protection; its FirstOpen is kept.
@@ -152,22 +182,7 @@ pub fn parse(body: &[u8]) -> Result<Option<ProviderEvent>, BadPayload> {
         }
         _ => return Ok(None),
     };
-    if pm_id.is_empty() && kind != ProviderKind::BounceHard && kind != ProviderKind::Complained {
-        return Err(BadPayload::new("MessageID", "missing or not a string"));
-    }
-    let event_id: String = event_id.chars().take(400).collect();
-    Ok(Some(ProviderEvent {
-        provider: "postmark",
-        event_id,
-        kind,
-        message_id: v
-            .get("Metadata")
-            .and_then(|m| str_at(m, METADATA))
-            .and_then(message_id),
-        recipient: str_at(&v, to).and_then(recipient),
-        token: None,
-        data: serde_json::Value::Object(data),
-    }))
+    Ok(Some((kind, event_id, to)))
 }
 
 #[cfg(test)]

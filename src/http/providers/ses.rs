@@ -328,50 +328,9 @@ pub fn parse_event(sns_id: &str, message: &str) -> Result<Option<ProviderEvent>,
             "missing (neither eventType nor notificationType)",
         ));
     };
-    let first = |list: &str, key: &str| {
-        v.get(list)
-            .and_then(|b| b.get(key))
-            .and_then(serde_json::Value::as_array)
-            .and_then(|a| a.first())
-            .and_then(|r| str_at(r, "emailAddress"))
-            .map(str::to_string)
-    };
     let mut data = serde_json::Map::new();
-    let mut to = None;
-    let kind = match t {
-        "Delivery" => ProviderKind::Delivered,
-        "DeliveryDelay" => ProviderKind::Deferred,
-        "Complaint" => {
-            to = first("complaint", "complainedRecipients");
-            ProviderKind::Complained
-        }
-        "Bounce" => {
-            let b = v.get("bounce");
-            let bt = b.and_then(|b| str_at(b, "bounceType")).unwrap_or("");
-            data.insert("type".into(), bt.into());
-            if let Some(s) = b.and_then(|b| str_at(b, "bounceSubType")) {
-                data.insert("subtype".into(), s.into());
-            }
-            to = first("bounce", "bouncedRecipients");
-            if bt == "Permanent" {
-                ProviderKind::BounceHard
-            } else {
-                ProviderKind::BounceSoft
-            }
-        }
-        "Open" => {
-            if let Some(ua) = v.get("open").and_then(|o| str_at(o, "userAgent")) {
-                data.insert("user_agent".into(), ua.into());
-            }
-            ProviderKind::Opened
-        }
-        "Click" => {
-            if let Some(l) = v.get("click").and_then(|o| str_at(o, "link")) {
-                data.insert("url".into(), l.into());
-            }
-            ProviderKind::Clicked
-        }
-        _ => return Ok(None),
+    let Some((kind, to)) = event_kind(t, &v, &mut data) else {
+        return Ok(None);
     };
     let Some(mail) = v.get("mail").filter(|m| m.is_object()) else {
         return Err(BadPayload::new("Message.mail", "missing or not an object"));
@@ -411,6 +370,60 @@ pub fn parse_event(sns_id: &str, message: &str) -> Result<Option<ProviderEvent>,
         token: None,
         data: serde_json::Value::Object(data),
     }))
+}
+
+/// The kind of an SES event, with what else it tells in `data`, and the recipient a bounce
+/// or complaint names; None for kinds we do not act on.
+fn event_kind(
+    t: &str,
+    v: &serde_json::Value,
+    data: &mut serde_json::Map<String, serde_json::Value>,
+) -> Option<(ProviderKind, Option<String>)> {
+    let first = |list: &str, key: &str| {
+        v.get(list)
+            .and_then(|b| b.get(key))
+            .and_then(serde_json::Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(|r| str_at(r, "emailAddress"))
+            .map(str::to_string)
+    };
+    let mut to = None;
+    let kind = match t {
+        "Delivery" => ProviderKind::Delivered,
+        "DeliveryDelay" => ProviderKind::Deferred,
+        "Complaint" => {
+            to = first("complaint", "complainedRecipients");
+            ProviderKind::Complained
+        }
+        "Bounce" => {
+            let b = v.get("bounce");
+            let bt = b.and_then(|b| str_at(b, "bounceType")).unwrap_or("");
+            data.insert("type".into(), bt.into());
+            if let Some(s) = b.and_then(|b| str_at(b, "bounceSubType")) {
+                data.insert("subtype".into(), s.into());
+            }
+            to = first("bounce", "bouncedRecipients");
+            if bt == "Permanent" {
+                ProviderKind::BounceHard
+            } else {
+                ProviderKind::BounceSoft
+            }
+        }
+        "Open" => {
+            if let Some(ua) = v.get("open").and_then(|o| str_at(o, "userAgent")) {
+                data.insert("user_agent".into(), ua.into());
+            }
+            ProviderKind::Opened
+        }
+        "Click" => {
+            if let Some(l) = v.get("click").and_then(|o| str_at(o, "link")) {
+                data.insert("url".into(), l.into());
+            }
+            ProviderKind::Clicked
+        }
+        _ => return None,
+    };
+    Some((kind, to))
 }
 
 #[cfg(test)]

@@ -1,0 +1,307 @@
+//! `[[mailbox]]`: the sending identities, each a rep's own mailbox: its From, how messages
+//! leave (an outbox folder or SMTP), where replies arrive (IMAP), its pace and caps, and how
+//! its rep is notified.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::notify::{self, Notify, RawNotify};
+use super::problems::Report;
+use super::{DkimSettings, Pacing, Provider, SecretSource, Warmup, parse_duration};
+use crate::lead::Email;
+
+/// One sending identity: a rep's own mailbox.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    /// Short name used in sequences and on the command line (`ana`).
+    pub name: String,
+    /// The From address.
+    pub from: Email,
+    /// The From display name (`Ana López`).
+    pub display_name: Option<String>,
+    /// Plain-text signature, available to templates as `sender.signature`.
+    pub signature: Option<String>,
+    /// Most emails this mailbox sends in one day.
+    pub daily_cap: u32,
+    /// How messages leave.
+    pub transport: Transport,
+    /// Where replies arrive, when watched.
+    pub imap: Option<ImapSettings>,
+    /// Warm-up, minimum gap, parallel connections.
+    pub pacing: Pacing,
+    /// DKIM signing, when configured.
+    pub dkim: Option<DkimSettings>,
+    /// The email provider this mailbox's SMTP server belongs to, when it is one: messages
+    /// then carry our Message-ID in that provider's custom-arguments header, so its webhook
+    /// events name the touch.
+    pub provider: Option<Provider>,
+    /// How the rep behind this mailbox hears about replies and gets the daily digest
+    /// (`[mailbox.notify]`); None: nobody is notified.
+    pub notify: Option<Notify>,
+}
+
+/// How a mailbox sends.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// Write each message as an `.eml` file into a folder (for trying drumbeat without a server).
+    Outbox {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// Send over SMTP.
+    Smtp(SmtpSettings),
+}
+
+/// Transport security of a mail connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Implicit TLS (SMTP 465, IMAP 993).
+    Tls,
+    /// Plain connection upgraded with STARTTLS (SMTP 587, IMAP 143).
+    Starttls,
+    /// No TLS: only for servers on loopback.
+    None,
+}
+
+/// How to authenticate to a mail server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// Username and password (SASL PLAIN or LOGIN, whichever the server offers).
+    Password,
+    /// OAuth2 bearer token (Gmail, Microsoft 365): the secret is the access token.
+    Xoauth2,
+}
+
+/// SMTP settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// Server host name.
+    pub host: String,
+    /// Port; defaults by security (465 for tls, 587 for starttls, 25 for none).
+    pub port: Option<u16>,
+    /// Transport security.
+    #[serde(default = "default_security")]
+    pub security: Security,
+    /// Login name; defaults to the From address.
+    pub username: Option<String>,
+    /// Password or token method.
+    #[serde(default = "default_auth")]
+    pub auth: AuthMethod,
+    /// Where the password (or OAuth token) comes from.
+    pub password: Option<SecretSource>,
+}
+
+/// IMAP settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSettings {
+    /// Server host name.
+    pub host: String,
+    /// Port; defaults by security (993 for tls, 143 otherwise).
+    pub port: Option<u16>,
+    /// Transport security.
+    #[serde(default = "default_security")]
+    pub security: Security,
+    /// Login name; defaults to the From address.
+    pub username: Option<String>,
+    /// Password or token method.
+    #[serde(default = "default_auth")]
+    pub auth: AuthMethod,
+    /// Where the password (or OAuth token) comes from.
+    pub password: Option<SecretSource>,
+    /// Folders watched besides INBOX (e.g. a spam folder where bounces land).
+    #[serde(default)]
+    pub folders: Vec<String>,
+    /// Extra trusted CA certificates (PEM), for a server whose certificate comes from a
+    /// private CA; relative to config.toml. The system's trust store is always used.
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_security() -> Security {
+    Security::Starttls
+}
+fn default_auth() -> AuthMethod {
+    AuthMethod::Password
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMailbox {
+    name: Spanned<String>,
+    from: Spanned<String>,
+    display_name: Option<String>,
+    signature: Option<String>,
+    daily_cap: Option<Spanned<u32>>,
+    outbox: Option<Spanned<String>>,
+    smtp: Option<Spanned<SmtpSettings>>,
+    imap: Option<ImapSettings>,
+    min_gap: Option<Spanned<String>>,
+    warmup: Option<Warmup>,
+    connections: Option<Spanned<usize>>,
+    dkim: Option<DkimSettings>,
+    provider: Option<Provider>,
+    notify: Option<Spanned<RawNotify>>,
+}
+
+/// The default daily cap: what a warmed-up personal mailbox sends without hurting its reputation.
+pub const DEFAULT_DAILY_CAP: u32 = 50;
+
+/// Checks one `[[mailbox]]`, adding its problems to `report` and its name to `names` (the
+/// names taken so far). The mailbox comes back when it can send: a valid From and one
+/// transport.
+pub(super) fn resolve(
+    m: RawMailbox,
+    dir: &Path,
+    timezone: Tz,
+    names: &mut HashSet<String>,
+    report: &mut Report,
+) -> Option<Mailbox> {
+    let name = m.name.get_ref().trim().to_string();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        report.error(
+            Some(m.name.span()),
+            format!("mailbox name {name:?} must be letters, digits, '-', '_' or '.'"),
+        );
+    } else if !names.insert(name.clone()) {
+        report.error(
+            Some(m.name.span()),
+            format!("mailbox {name:?} is defined twice"),
+        );
+    }
+    let from = match Email::parse(m.from.get_ref()) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            report.error(Some(m.from.span()), format!("mailbox {name:?}: from: {e}"));
+            None
+        }
+    };
+    let daily_cap = match &m.daily_cap {
+        None => DEFAULT_DAILY_CAP,
+        Some(c) if *c.get_ref() == 0 => {
+            report.error(
+                Some(c.span()),
+                format!("mailbox {name:?}: daily_cap must be at least 1"),
+            );
+            1
+        }
+        Some(c) => *c.get_ref(),
+    };
+    let transport = transport(&name, m.name.span(), m.outbox, m.smtp, dir, report);
+    let pacing = pacing(
+        &name,
+        m.name.span(),
+        m.warmup,
+        m.min_gap.as_ref(),
+        m.connections.as_ref(),
+        report,
+    );
+    let notify = m.notify.and_then(|n| {
+        let span = n.span();
+        let (notify, ps) = notify::resolve(n.into_inner(), span, &name, from.as_ref(), timezone);
+        report.extend(ps);
+        notify
+    });
+    let (Some(from), Some(transport)) = (from, transport) else {
+        return None;
+    };
+    Some(Mailbox {
+        name,
+        from,
+        display_name: m.display_name.filter(|s| !s.trim().is_empty()),
+        signature: m.signature.filter(|s| !s.trim().is_empty()),
+        daily_cap,
+        transport,
+        imap: m.imap,
+        pacing,
+        dkim: m.dkim,
+        provider: m.provider,
+        notify,
+    })
+}
+
+/// A mailbox's one transport: an outbox folder (relative to `dir`) or SMTP. `at` is the
+/// mailbox's name, where a missing transport is reported.
+fn transport(
+    name: &str,
+    at: Range<usize>,
+    outbox: Option<Spanned<String>>,
+    smtp: Option<Spanned<SmtpSettings>>,
+    dir: &Path,
+    report: &mut Report,
+) -> Option<Transport> {
+    match (outbox, smtp) {
+        (Some(dirname), None) => Some(Transport::Outbox {
+            dir: dir.join(dirname.get_ref()),
+        }),
+        (None, Some(smtp)) => Some(Transport::Smtp(smtp.into_inner())),
+        (Some(o), Some(_)) => {
+            report.error(
+                Some(o.span()),
+                format!("mailbox {name:?} has both outbox and smtp; keep one"),
+            );
+            None
+        }
+        (None, None) => {
+            let d = report
+                .at(at, format!("mailbox {name:?} has no transport"))
+                .with_hint(
+                    "add outbox = \"data/outbox\" to write .eml files, or an [mailbox.smtp] table",
+                );
+            report.push(d);
+            None
+        }
+    }
+}
+
+/// A mailbox's pace: warm-up, minimum gap and parallel connections. `at` is the mailbox's
+/// name, where a bad warm-up is reported.
+fn pacing(
+    name: &str,
+    at: Range<usize>,
+    warmup: Option<Warmup>,
+    min_gap: Option<&Spanned<String>>,
+    connections: Option<&Spanned<usize>>,
+    report: &mut Report,
+) -> Pacing {
+    let mut pacing = Pacing {
+        warmup,
+        ..Pacing::default()
+    };
+    if let Some(g) = min_gap {
+        match parse_duration(g.get_ref()) {
+            Ok(v) => pacing.min_gap = v,
+            Err(e) => report.error(Some(g.span()), format!("mailbox {name:?}: min_gap: {e}")),
+        }
+    }
+    if let Some(c) = connections {
+        if !(1..=16).contains(c.get_ref()) {
+            report.error(
+                Some(c.span()),
+                format!("mailbox {name:?}: connections must be between 1 and 16"),
+            );
+        } else {
+            pacing.connections = *c.get_ref();
+        }
+    }
+    if let Some(w) = &warmup
+        && w.start == 0
+    {
+        report.error(
+            Some(at),
+            format!("mailbox {name:?}: warmup.start must be at least 1"),
+        );
+    }
+    pacing
+}
