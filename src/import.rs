@@ -13,7 +13,9 @@ use crate::catalog::Sequence;
 use crate::config::{Config, parse_tz};
 use crate::lead::{LeadRecord, RowError, SheetError, SheetReader, SheetRow};
 use crate::routing::{RouteSummary, route_arrivals};
-use crate::store::{EnrollOutcome, EnrollRequest, LeadId, Store, StoreError, UpsertOutcome};
+use crate::store::{
+    EnrollInto, EnrollOutcome, EnrollRequest, LeadId, Store, StoreError, UpsertOutcome,
+};
 
 /// How to import.
 pub struct ImportOptions<'a> {
@@ -327,9 +329,11 @@ async fn write_batch(
                 .upsert_and_enroll(
                     &records,
                     source,
-                    &seq.id,
-                    &seq.steps[0].id,
-                    &due,
+                    EnrollInto {
+                        sequence: &seq.id,
+                        first_step: &seq.steps[0].id,
+                        due_at: &due,
+                    },
                     now,
                     opts.dry_run,
                 )

@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::{ApiError, AppState};
 use crate::import::{first_due_at, resolve_owner};
 use crate::lead::{Email, LeadRecord, lead_from_named};
-use crate::store::{EnrollOutcome, LeadId, Store, StoreError, UpsertOutcome};
+use crate::store::{EnrollInto, EnrollOutcome, LeadId, Store, StoreError, UpsertOutcome};
 
 /// The largest body the API takes: a batch of a few hundred leads.
 pub const API_BODY_LIMIT: usize = 256 * 1024;
@@ -343,7 +343,12 @@ async fn post_leads(
                 .map(|l| first_due_at(config, seq, l, now))
                 .collect();
             let done = retry(|| {
-                store.upsert_and_enroll(&leads, SOURCE, &seq.id, &seq.steps[0].id, &due, now, false)
+                let into = EnrollInto {
+                    sequence: &seq.id,
+                    first_step: &seq.steps[0].id,
+                    due_at: &due,
+                };
+                store.upsert_and_enroll(&leads, SOURCE, into, now, false)
             })
             .await?;
             let enrolled: Vec<(EnrollOutcome, i64)> = done.enrolled.into_iter().zip(due).collect();

@@ -9,6 +9,7 @@
 mod claims;
 mod daemons;
 mod digest;
+mod due;
 mod enrollments;
 mod events;
 mod inbox;
@@ -16,6 +17,8 @@ mod leads;
 mod leases;
 mod metrics;
 mod notifications;
+mod outcomes;
+mod pacing;
 mod provider_events;
 mod report;
 mod routing;
@@ -41,22 +44,24 @@ use sqlx::{AnyPool, Executor};
 pub use crate::domain::{EventKind, Next, PastTouch};
 pub use daemons::DaemonRow;
 pub use digest::{DueStep, EventCount, WaitingReply};
+pub use due::Leased;
 pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, MeetingBooked, StateChange, TouchRow,
 };
 pub use events::{EventRow, NewEvent};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow, StopPolicy};
-pub use leads::{LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
+pub use leads::{EnrollInto, LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use leases::{LEASE_RENEW_SECONDS, LEASE_SECONDS, Recovered};
 pub use metrics::{COUNTED_EVENTS, MetricsSnapshot};
 pub use notifications::{Notification, NotificationProblem, NotifyOutcome, ReplyNotice};
+pub use pacing::RecentSends;
 pub use provider_events::{ProviderEvent, ProviderKind, ProviderOutcome};
 pub use report::{ActivityCounts, CohortCounts, Grouping, POSITIVE_OUTCOMES, QuarterHour};
 pub use sent::SentRecord;
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
 pub use tasks::{TaskFilter, TaskFinish, TaskRow};
-pub use touches::{Claim, ClaimKind, Claimed, Leased, RecentSends, TouchInfo};
+pub use touches::{Claim, ClaimKind, Claimed, TouchInfo};
 pub use tracking::{Hit, HitWriter};
 pub use webhooks::{Attempt, Delivery, EndpointQueue, FeedEvent, NewDelivery};
 
@@ -232,62 +237,25 @@ impl Store {
     }
 }
 
-/// Marks a statement assembled in this module as safe to run. Only constants and `$N`
-/// placeholders from [`values_clause`]/[`in_list`] are ever put into such a string; every value
-/// goes in as a bind.
+/// Marks a statement assembled in this module as safe to run. Only constants and the
+/// placeholders of [`statements::Stmt`] or [`in_list`] are ever put into such a string; every
+/// value goes in as a bind.
 fn built(sql: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql)
 }
 
-/// Placeholders for `rows` rows of `cols` values: `($1, $2), ($3, $4)` on PostgreSQL,
-/// `(?, ?), (?, ?)` on SQLite. They number the statement's binds from the first, so a statement
-/// that uses them has no other placeholders.
-///
-/// SQLite gets anonymous `?` because sqlx binds a `$N` parameter by asking SQLite for its name,
-/// a lookup that scans every parameter before it: binding a 7,000-value batch insert that way is
-/// quadratic, and took 80% of an import's time. Anonymous parameters are bound by position.
-fn values_clause(backend: Backend, rows: usize, cols: usize) -> String {
-    values_clause_from(backend, 1, rows, cols)
-}
-
-/// [`values_clause`] whose first placeholder is bind number `first`: for a statement whose
-/// VALUES list is followed by other placeholders, numbered `first + rows * cols` on.
-fn values_clause_from(backend: Backend, first: usize, rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 6);
-    let mut n = first;
-    for r in 0..rows {
-        if r > 0 {
-            s.push_str(", ");
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push_str(", ");
-            }
-            push_placeholder(&mut s, backend, n);
-            n += 1;
-        }
-        s.push(')');
-    }
-    s
-}
-
-/// `rows` as JSON text for a SQLite statement that reads its rows out of one bind with
-/// `json_each`/`jsonb_each`, instead of binding each value: sqlx's `Any` driver copies every
-/// bound text three times on its way to SQLite (which copies it once more), and binding took a
-/// quarter of a bulk import's work. Integers and text round-trip exactly through JSON, except
-/// text holding NUL (JSON's `\u0000`), which callers send the per-value way (see [`json_safe`]).
-fn json_rows<T: serde::Serialize + ?Sized>(rows: &T) -> Result<String, StoreError> {
-    serde_json::to_string(rows).map_err(|e| StoreError::Query(sqlx::Error::Encode(Box::new(e))))
-}
-
-/// Whether `text` survives [`json_rows`] and SQLite's JSON functions unchanged.
+/// Whether `text` survives a JSON bind and SQLite's JSON functions unchanged: integers and
+/// text round-trip exactly through JSON, except text holding NUL (JSON's `\u0000`).
 fn json_safe(text: &str) -> bool {
     !text.contains('\0')
 }
 
-/// Placeholders for an `IN (…)` list of `n` values; like [`values_clause`], they are the
-/// statement's only ones.
+/// Placeholders for an `IN (…)` list of `n` values, numbered from the statement's first bind,
+/// for the statements not built with [`statements::Stmt`] (whose [`statements::Stmt::list`]
+/// is the form new code uses).
+///
+/// SQLite gets anonymous `?` because sqlx binds a `$N` parameter by asking SQLite for its name,
+/// a lookup that scans every parameter before it, which is quadratic in a long list.
 fn in_list(backend: Backend, n: usize) -> String {
     in_list_from(backend, 1, n)
 }
@@ -350,10 +318,8 @@ mod tests {
     }
 
     #[test]
-    fn values_clause_numbers_binds() {
-        assert_eq!(values_clause(Backend::Postgres, 2, 2), "($1, $2), ($3, $4)");
+    fn in_list_numbers_binds() {
         assert_eq!(in_list(Backend::Postgres, 3), "$1, $2, $3");
-        assert_eq!(values_clause(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
         assert_eq!(in_list(Backend::Sqlite, 3), "?, ?, ?");
     }
 }

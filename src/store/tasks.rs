@@ -3,7 +3,8 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::touches::{advance, event_for, touch_info};
+use super::outcomes::advance;
+use super::touches::{event_for, touch_info};
 use super::{Store, StoreError};
 use crate::domain::EventKind;
 use crate::domain::Next;

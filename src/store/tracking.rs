@@ -197,7 +197,7 @@ pub struct Hit {
 }
 
 /// The insert of the `kind` events of `rows` (`message_id, link, url, why, at`).
-fn hit_statement(backend: Backend, kind: &str, rows: Vec<Vec<Val>>) -> Stmt {
+fn hit_statement<'a>(backend: Backend, kind: &str, rows: Vec<Vec<Val<'a>>>) -> Stmt<'a> {
     let soon = if kind == "clicked" {
         "clicked within seconds of delivery"
     } else {
