@@ -136,82 +136,22 @@ impl Store {
         } else {
             Backend::Postgres
         };
-        let mut url = url.to_string();
-        if backend == Backend::Sqlite {
-            let path = url
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:");
-            let path = path.split('?').next().unwrap_or_default();
-            if path != ":memory:"
-                && let Some(dir) = Path::new(path).parent()
-                && !dir.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
-                    url: shown.clone(),
-                    source: sqlx::Error::Io(e),
-                })?;
-            }
-            if !url.contains("mode=") {
-                url.push_str(if url.contains('?') {
-                    "&mode=rwc"
-                } else {
-                    "?mode=rwc"
-                });
-            }
-        }
-        let options = AnyConnectOptions::from_str(&url)
-            .map_err(|source| StoreError::Open {
+        let url = match backend {
+            Backend::Sqlite => sqlite_url(url).map_err(|e| StoreError::Open {
                 url: shown.clone(),
-                source,
-            })?
-            // A statement over a second is news (`-v`), not a warning: reports over a big
-            // store take that long by design, and sqlx would print the whole SQL at each.
-            .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // temp_store = MEMORY keeps statement journals (which undo one failed
-                        // statement inside a transaction) off the disk: a 500-row upsert wrote
-                        // every page it touched to a temporary file. They matter for nothing
-                        // once the statement ends, so durability is unchanged.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+                source: sqlx::Error::Io(e),
+            })?,
+            Backend::Postgres => url.to_string(),
+        };
+        let pool = connect(&url, backend)
             .await
             .map_err(|source| StoreError::Open {
                 url: shown.clone(),
                 source,
             })?;
-        let migrator = match backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        // sqlx takes no lock to migrate SQLite, so processes opening a new file at once all try
-        // to apply its migrations; a loser fails ("table … already exists") once the winner has
-        // committed one, and trying again finds it applied. Every failed try means another
-        // process applied a migration, so as many tries as there are migrations suffice.
-        let mut retries = match backend {
-            Backend::Sqlite => migrator.iter().count(),
-            Backend::Postgres => 0,
-        };
-        loop {
-            match migrator.run(&pool).await {
-                Ok(()) => break,
-                Err(_) if retries > 0 => retries -= 1,
-                Err(source) => return Err(StoreError::Migrate { url: shown, source }),
-            }
-        }
+        migrate(&pool, backend)
+            .await
+            .map_err(|source| StoreError::Migrate { url: shown, source })?;
         Ok(Store { pool, backend })
     }
 
@@ -237,6 +177,75 @@ impl Store {
     }
 }
 
+/// A SQLite URL ready to open: its file's folder exists, and the file is created when missing
+/// (`mode=rwc`, unless the URL names a mode).
+fn sqlite_url(url: &str) -> std::io::Result<String> {
+    let mut url = url.to_string();
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path != ":memory:"
+        && let Some(dir) = Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    if !url.contains("mode=") {
+        url.push_str(if url.contains('?') {
+            "&mode=rwc"
+        } else {
+            "?mode=rwc"
+        });
+    }
+    Ok(url)
+}
+
+/// The pool of connections to `url`, each set up for `backend` as it opens.
+async fn connect(url: &str, backend: Backend) -> Result<AnyPool, sqlx::Error> {
+    let options = AnyConnectOptions::from_str(url)?
+        // A statement over a second is news (`-v`), not a warning: reports over a big
+        // store take that long by design, and sqlx would print the whole SQL at each.
+        .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));
+    AnyPoolOptions::new()
+        .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute(include_str!("sql/store/connect.sqlite.sql"))
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+}
+
+/// Applies the pending migrations of `backend`'s folder.
+async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), sqlx::migrate::MigrateError> {
+    let migrator = match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    };
+    // sqlx takes no lock to migrate SQLite, so processes opening a new file at once all try
+    // to apply its migrations; a loser fails ("table … already exists") once the winner has
+    // committed one, and trying again finds it applied. Every failed try means another
+    // process applied a migration, so as many tries as there are migrations suffice.
+    let mut retries = match backend {
+        Backend::Sqlite => migrator.iter().count(),
+        Backend::Postgres => 0,
+    };
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(_) if retries > 0 => retries -= 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Marks a statement assembled in this module as safe to run. Only constants and the
 /// placeholders of [`statements::Stmt`] or [`in_list`] are ever put into such a string; every
 /// value goes in as a bind.
@@ -253,18 +262,10 @@ fn json_safe(text: &str) -> bool {
 /// Placeholders for an `IN (…)` list of `n` values, numbered from the statement's first bind,
 /// for the statements not built with [`statements::Stmt`] (whose [`statements::Stmt::list`]
 /// is the form new code uses).
-///
-/// SQLite gets anonymous `?` because sqlx binds a `$N` parameter by asking SQLite for its name,
-/// a lookup that scans every parameter before it, which is quadratic in a long list.
 fn in_list(backend: Backend, n: usize) -> String {
-    in_list_from(backend, 1, n)
-}
-
-/// [`in_list`] whose first placeholder is bind number `first`.
-fn in_list_from(backend: Backend, first: usize, n: usize) -> String {
     let mut s = String::with_capacity(n * 6);
-    for i in first..first + n {
-        if i > first {
+    for i in 1..=n {
+        if i > 1 {
             s.push_str(", ");
         }
         push_placeholder(&mut s, backend, i);
@@ -272,14 +273,11 @@ fn in_list_from(backend: Backend, first: usize, n: usize) -> String {
     s
 }
 
-/// Bind parameter `n` (1-based) as each engine spells it, on its own.
-fn placeholder(backend: Backend, n: usize) -> String {
-    let mut s = String::new();
-    push_placeholder(&mut s, backend, n);
-    s
-}
-
 /// Bind parameter `n` (1-based) as each engine spells it.
+///
+/// SQLite gets anonymous `?` because sqlx binds a `$N` parameter by asking SQLite for its name,
+/// a lookup that scans every parameter before it: binding a 7,000-value batch insert that way is
+/// quadratic, and took 80% of an import's time. Anonymous parameters are bound by position.
 fn push_placeholder(s: &mut String, backend: Backend, n: usize) {
     match backend {
         Backend::Sqlite => s.push('?'),
