@@ -24,6 +24,8 @@ mod report;
 mod routing;
 mod sent;
 mod settings;
+#[cfg(test)]
+mod state_names;
 mod statements;
 mod status;
 mod suppressions;

@@ -86,13 +86,17 @@ const TASK_COLUMNS: &str = "t.id, t.kind, t.state, t.owner, t.note, t.due_at, t.
 impl Store {
     /// Tasks, oldest due first.
     pub async fn tasks(&self, f: &TaskFilter<'_>) -> Result<Vec<TaskRow>, StoreError> {
+        let head = if f.all {
+            format!(
+                "SELECT {TASK_COLUMNS} FROM tasks t JOIN leads l ON l.id = t.lead_id WHERE 1 = 1"
+            )
+        } else {
+            format!(
+                "SELECT {TASK_COLUMNS} FROM tasks t JOIN leads l ON l.id = t.lead_id WHERE t.state = 'open'"
+            )
+        };
         let mut q = Stmt::new(self.backend);
-        q.sql(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks t JOIN leads l ON l.id = t.lead_id WHERE 1 = 1"
-        ));
-        if !f.all {
-            q.sql(" AND t.state = 'open'");
-        }
+        q.sql(&head);
         if let Some(o) = f.owner {
             q.sql(" AND t.owner = ").arg(o);
         }
