@@ -5,6 +5,15 @@
 //! SQL that both engines run; instants are UTC unix seconds. The two migration folders
 //! (`migrations/sqlite`, `migrations/postgres`) hold the same schema spelled per engine, and the
 //! store's tests run against both.
+//!
+//! The fixed SQL of `store/X.rs` is in `store/sql/X/NAME.sql`, one commented statement per file
+//! (what it does, then what each `$N` is), loaded with `include_str!`. Where the engines
+//! disagree, both forms sit side by side as `NAME.sqlite.sql` and `NAME.postgres.sql`
+//! (`statements::PerEngine`); a statement only SQLite runs (a pragma) is `NAME.sqlite.sql`
+//! alone. Statements whose number of values is known only at run time (bulk inserts, `IN`
+//! lists) are built with `statements::Stmt`, the one place that spells their placeholders
+//! per engine; their fixed text comes from `sql/` too where it can. State names stay literal
+//! in SQL (partial indexes need them); `state_names` checks that each is one the code knows.
 
 mod claims;
 mod daemons;

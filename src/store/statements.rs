@@ -32,7 +32,9 @@ use super::{Backend, StoreError, built, json_safe, push_placeholder};
 /// copy until they are bound or written as JSON.
 #[derive(Debug, Clone)]
 pub(super) enum Val<'a> {
+    /// An integer, or NULL.
     Int(Option<i64>),
+    /// Text, or NULL.
     Text(Option<Cow<'a, str>>),
     /// The values of an `IN` list (not empty): bound, it becomes `(…)` (see [`Stmt::list`]).
     List(Vec<Val<'a>>),
