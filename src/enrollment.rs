@@ -116,6 +116,16 @@ pub enum TouchState {
 }
 
 impl TouchState {
+    /// Every state, in the order a touch usually goes through them.
+    pub const ALL: [TouchState; 6] = [
+        TouchState::Scheduled,
+        TouchState::Sending,
+        TouchState::Sent,
+        TouchState::Failed,
+        TouchState::Uncertain,
+        TouchState::Skipped,
+    ];
+
     /// The name stored and printed.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -132,17 +142,10 @@ impl TouchState {
 impl FromStr for TouchState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            TouchState::Scheduled,
-            TouchState::Sending,
-            TouchState::Sent,
-            TouchState::Failed,
-            TouchState::Uncertain,
-            TouchState::Skipped,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-        .ok_or_else(|| format!("unknown touch state {s:?}"))
+        TouchState::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown touch state {s:?}"))
     }
 }
 
@@ -170,6 +173,9 @@ mod tests {
     fn names_round_trip() {
         for s in EnrollmentState::ALL {
             assert_eq!(s.as_str().parse::<EnrollmentState>().unwrap(), s);
+        }
+        for s in TouchState::ALL {
+            assert_eq!(s.as_str().parse::<TouchState>().unwrap(), s);
         }
     }
 }

@@ -13,7 +13,9 @@ use crate::catalog::Sequence;
 use crate::config::{Config, parse_tz};
 use crate::lead::{Email, LeadRecord};
 use crate::routing::{RouteSummary, route_arrivals};
-use crate::store::{EnrollOutcome, EnrollRequest, LeadId, Store, StoreError, UpsertOutcome};
+use crate::store::{
+    EnrollInto, EnrollOutcome, EnrollRequest, LeadId, Store, StoreError, UpsertOutcome,
+};
 
 /// Where a batch of arriving leads goes and how: one intake serves every batch of an import,
 /// or one API request.
@@ -130,7 +132,12 @@ impl Intake<'_> {
             .collect();
         let first = &seq.steps[0].id;
         let done = retry_transient(self.tries, || {
-            store.upsert_and_enroll(leads, self.source, &seq.id, first, &due, now, self.dry_run)
+            let into = EnrollInto {
+                sequence: &seq.id,
+                first_step: first,
+                due_at: &due,
+            };
+            store.upsert_and_enroll(leads, self.source, into, now, self.dry_run)
         })
         .await?;
         Ok(done

@@ -1,16 +1,15 @@
 //! Enrollments (one lead in one sequence) and the touches made for them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::events::{self, NewEvent};
+use super::statements::{Stmt, Val};
 use super::suppressions::{any_forgotten, plain_values_for, values_for};
-use super::{
-    Backend, LeadId, Store, StoreError, built, in_list, json_rows, json_safe, values_clause,
-};
+use super::{Backend, LeadId, Store, StoreError};
 use crate::domain::EventKind;
 use crate::enrollment::EnrollmentState;
 use crate::lead::Email;
@@ -121,9 +120,6 @@ pub struct TouchRow {
     pub error: Option<String>,
 }
 
-const ENROLLMENT_COLUMNS: &str = "e.id, e.lead_id, l.email, e.sequence_id, e.state, e.next_step_id, e.next_due_at, e.mailbox, \
-     e.paused_until, e.outcome, e.reason, e.enrolled_at, e.finished_at";
-
 impl Store {
     /// Enrolls leads into a sequence in one transaction. Leads already in it (in any state)
     /// and suppressed addresses are left alone. Outcomes come back in input order. With
@@ -150,10 +146,7 @@ impl Store {
         &self,
         lead: LeadId,
     ) -> Result<Vec<EnrollmentRow>, StoreError> {
-        let sql = format!(
-            "SELECT {ENROLLMENT_COLUMNS} FROM enrollments e JOIN leads l ON l.id = e.lead_id WHERE e.lead_id = $1 ORDER BY e.enrolled_at, e.id"
-        );
-        let rows = sqlx::query(built(sql))
+        let rows = sqlx::query(include_str!("sql/enrollments/for_lead.sql"))
             .bind(lead.0)
             .fetch_all(&self.pool)
             .await?;
@@ -172,10 +165,7 @@ impl Store {
         now: i64,
     ) -> Result<Vec<StateChange>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "SELECT {ENROLLMENT_COLUMNS} FROM enrollments e JOIN leads l ON l.id = e.lead_id WHERE e.lead_id = $1 ORDER BY e.id"
-        );
-        let rows = sqlx::query(built(sql))
+        let rows = sqlx::query(include_str!("sql/enrollments/for_lead_by_id.sql"))
             .bind(lead.0)
             .fetch_all(&mut *tx)
             .await?;
@@ -186,18 +176,9 @@ impl Store {
                 continue;
             }
             let sql = match to {
-                EnrollmentState::Active => {
-                    "UPDATE enrollments SET state = $1, reason = $2, updated_at = $3, paused_until = NULL, \
-                     next_due_at = CASE WHEN next_due_at IS NULL OR next_due_at < $3 THEN $3 ELSE next_due_at END \
-                     WHERE id = $4 AND state = $5"
-                }
-                EnrollmentState::Paused => {
-                    "UPDATE enrollments SET state = $1, reason = $2, updated_at = $3 WHERE id = $4 AND state = $5"
-                }
-                _ => {
-                    "UPDATE enrollments SET state = $1, reason = $2, updated_at = $3, next_due_at = NULL, \
-                     finished_at = $3, outcome = $1 WHERE id = $4 AND state = $5"
-                }
+                EnrollmentState::Active => include_str!("sql/enrollments/resume.sql"),
+                EnrollmentState::Paused => include_str!("sql/enrollments/pause.sql"),
+                _ => include_str!("sql/enrollments/end.sql"),
             };
             let done = sqlx::query(sql)
                 .bind(to.as_str())
@@ -240,14 +221,10 @@ impl Store {
     /// enrollments are active again and due now. Returns how many.
     pub async fn resume_due_pauses(&self, now: i64) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(
-            "UPDATE enrollments SET state = 'active', paused_until = NULL, reason = 'pause ended', updated_at = $1, \
-             next_due_at = CASE WHEN next_due_at IS NULL OR next_due_at < $1 THEN $1 ELSE next_due_at END \
-             WHERE state = 'paused' AND paused_until IS NOT NULL AND paused_until <= $1 RETURNING id, lead_id, sequence_id",
-        )
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = sqlx::query(include_str!("sql/enrollments/resume_due_pauses.sql"))
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
         for r in &rows {
             let sequence: String = r.try_get("sequence_id")?;
             let mut ev = NewEvent::about(EventKind::Resumed, Some(LeadId(r.try_get("lead_id")?)));
@@ -273,15 +250,13 @@ impl Store {
         now: i64,
     ) -> Result<MeetingBooked, StoreError> {
         let mut tx = self.begin_write().await?;
-        let stopped: Vec<String> = sqlx::query(
-            "SELECT sequence_id FROM enrollments WHERE lead_id = $1 AND state IN ('active', 'paused') ORDER BY id",
-        )
-        .bind(lead.0)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| r.try_get("sequence_id"))
-        .collect::<Result<_, _>>()?;
+        let stopped: Vec<String> = sqlx::query(include_str!("sql/enrollments/open_sequences.sql"))
+            .bind(lead.0)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("sequence_id"))
+            .collect::<Result<_, _>>()?;
         end_open(
             &mut tx,
             lead,
@@ -293,18 +268,16 @@ impl Store {
         .await?;
         let text = data.to_string();
         let seen = stopped.is_empty()
-            && sqlx::query(
-                "SELECT id FROM events WHERE lead_id = $1 AND kind = $2 AND data = $3 LIMIT 1",
-            )
-            .bind(lead.0)
-            .bind(EventKind::MeetingBooked.as_str())
-            .bind(&text)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
+            && sqlx::query(include_str!("sql/enrollments/event_seen.sql"))
+                .bind(lead.0)
+                .bind(EventKind::MeetingBooked.as_str())
+                .bind(&text)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
         if !seen {
             // Credited to the lead's owner, for the report by rep.
-            let owner: Option<String> = sqlx::query("SELECT owner FROM leads WHERE id = $1")
+            let owner: Option<String> = sqlx::query(include_str!("sql/enrollments/lead_owner.sql"))
                 .bind(lead.0)
                 .fetch_optional(&mut *tx)
                 .await?
@@ -325,13 +298,10 @@ impl Store {
 
     /// A lead's touches, oldest first.
     pub async fn touches_for_lead(&self, lead: LeadId) -> Result<Vec<TouchRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, sequence_id, step_id, kind, variant, state, mailbox, message_id, subject, sent_at, error \
-             FROM touches WHERE lead_id = $1 ORDER BY created_at, id",
-        )
-        .bind(lead.0)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(include_str!("sql/enrollments/touches_for_lead.sql"))
+            .bind(lead.0)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(TouchRow {
@@ -363,18 +333,15 @@ pub(super) async fn end_open(
     reason: &str,
     now: i64,
 ) -> Result<u64, StoreError> {
-    Ok(sqlx::query(
-        "UPDATE enrollments SET state = $1, outcome = $2, reason = $3, updated_at = $4, finished_at = $4, \
-         next_due_at = NULL, lease_owner = NULL, lease_until = NULL WHERE lead_id = $5 AND state IN ('active', 'paused')",
-    )
-    .bind(state.as_str())
-    .bind(outcome)
-    .bind(reason)
-    .bind(now)
-    .bind(lead.0)
-    .execute(conn)
-    .await?
-    .rows_affected())
+    Ok(sqlx::query(include_str!("sql/enrollments/end_open.sql"))
+        .bind(state.as_str())
+        .bind(outcome)
+        .bind(reason)
+        .bind(now)
+        .bind(lead.0)
+        .execute(conn)
+        .await?
+        .rows_affected())
 }
 
 /// [`Store::enroll`] inside the caller's transaction.
@@ -389,105 +356,19 @@ pub(super) async fn enroll(
     // Without any forgotten person on the list, no address needs hashing.
     let forgotten = !requests.is_empty() && any_forgotten(&mut *conn, backend).await?;
     for chunk in requests.chunks(300) {
-        // Suppressed addresses (the address, its domain, or a forgotten hash). SQLite gets
-        // them as one JSON array (addresses, domains and hex are JSON-safe).
-        let values: Vec<Vec<String>> = chunk
-            .iter()
-            .map(|r| {
-                if forgotten {
-                    values_for(r.email).into()
-                } else {
-                    plain_values_for(r.email).into()
-                }
-            })
-            .collect();
-        let q = if backend == Backend::Sqlite {
-            let all: Vec<&String> = values.iter().flatten().collect();
-            sqlx::query(
-                "SELECT value FROM suppressions WHERE value IN (SELECT j.value FROM json_each(?) AS j)",
-            )
-            .bind(json_rows(&all)?)
-        } else {
-            let sql = format!(
-                "SELECT value FROM suppressions WHERE value IN ({})",
-                in_list(backend, values.iter().map(Vec::len).sum())
-            );
-            let mut q = sqlx::query(built(sql));
-            for v in values.iter().flatten() {
-                q = q.bind(v);
-            }
-            q
-        };
-        let hits: std::collections::HashSet<String> = q
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>("value"))
-            .collect::<Result<_, _>>()?;
-        let suppressed: Vec<bool> = values
-            .iter()
-            .map(|v| v.iter().any(|x| hits.contains(x)))
-            .collect();
-
-        let mut seen = std::collections::HashSet::new();
+        let suppressed = suppressed(conn, backend, chunk, forgotten).await?;
+        let mut seen = HashSet::new();
         let todo: Vec<&EnrollRequest<'_>> = chunk
             .iter()
             .zip(&suppressed)
             .filter(|(r, s)| !**s && seen.insert(r.lead))
             .map(|(r, _)| r)
             .collect();
-        let mut created: HashMap<i64, i64> = HashMap::new();
-        if !todo.is_empty() {
-            let q = if backend == Backend::Sqlite && todo.iter().all(|r| json_safe(r.first_step)) {
-                // One bind for the rows, `[[lead_id, first_step, due_at], …]`: see json_rows.
-                let rows: Vec<(i64, &str, i64)> = todo
-                    .iter()
-                    .map(|r| (r.lead.0, r.first_step, r.due_at))
-                    .collect();
-                sqlx::query(
-                    "INSERT INTO enrollments (lead_id, sequence_id, state, next_step_id, next_due_at, enrolled_at, updated_at) \
-                     SELECT j.value ->> 0, ?, ?, j.value ->> 1, j.value ->> 2, ?, ? FROM jsonb_each(?) AS j WHERE true \
-                     ON CONFLICT (lead_id, sequence_id) DO NOTHING RETURNING id, lead_id",
-                )
-                .bind(sequence)
-                .bind(EnrollmentState::Active.as_str())
-                .bind(now)
-                .bind(now)
-                .bind(json_rows(&rows)?)
-            } else {
-                let sql = format!(
-                    "INSERT INTO enrollments (lead_id, sequence_id, state, next_step_id, next_due_at, enrolled_at, updated_at) \
-                     VALUES {} ON CONFLICT (lead_id, sequence_id) DO NOTHING RETURNING id, lead_id",
-                    values_clause(backend, todo.len(), 7)
-                );
-                let mut q = sqlx::query(built(sql));
-                for r in &todo {
-                    q = q
-                        .bind(r.lead.0)
-                        .bind(sequence)
-                        .bind(EnrollmentState::Active.as_str())
-                        .bind(r.first_step)
-                        .bind(r.due_at)
-                        .bind(now)
-                        .bind(now);
-                }
-                q
-            };
-            for row in q.fetch_all(&mut *conn).await? {
-                created.insert(row.try_get("lead_id")?, row.try_get("id")?);
-            }
-            let enrolled: Vec<NewEvent<'_>> = todo
-                .iter()
-                .filter_map(|r| {
-                    let id = created.get(&r.lead.0)?;
-                    let mut ev = NewEvent::about(EventKind::Enrolled, Some(r.lead));
-                    ev.enrollment = Some(EnrollmentId(*id));
-                    ev.sequence = Some(sequence);
-                    Some(ev)
-                })
-                .collect();
-            events::insert_many(conn, backend, &enrolled, now).await?;
-        }
+        let mut created = if todo.is_empty() {
+            HashMap::new()
+        } else {
+            insert(conn, backend, sequence, &todo, now).await?
+        };
         for (r, s) in chunk.iter().zip(&suppressed) {
             out.push(if *s {
                 EnrollOutcome::Suppressed
@@ -499,6 +380,92 @@ pub(super) async fn enroll(
         }
     }
     Ok(out)
+}
+
+/// Whether each request's address is suppressed (the address, its domain, or with
+/// `forgotten` its hash), in `chunk`'s order.
+async fn suppressed(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    chunk: &[EnrollRequest<'_>],
+    forgotten: bool,
+) -> Result<Vec<bool>, StoreError> {
+    let values: Vec<Vec<String>> = chunk
+        .iter()
+        .map(|r| {
+            if forgotten {
+                values_for(r.email).into()
+            } else {
+                plain_values_for(r.email).into()
+            }
+        })
+        .collect();
+    let list = Val::List(
+        values
+            .iter()
+            .flatten()
+            .map(|v| Val::from(v.as_str()))
+            .collect(),
+    );
+    let mut q = Stmt::new(backend);
+    q.sql_args(include_str!("sql/enrollments/suppressed.sql"), &[list]);
+    let hits: HashSet<String> = q
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>("value"))
+        .collect::<Result<_, _>>()?;
+    Ok(values
+        .iter()
+        .map(|v| v.iter().any(|x| hits.contains(x)))
+        .collect())
+}
+
+/// Enrolls the leads of `todo` (not empty, each lead once) with an event each; returns the
+/// enrollments made by lead id (a lead in the sequence already has none).
+async fn insert(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    sequence: &str,
+    todo: &[&EnrollRequest<'_>],
+    now: i64,
+) -> Result<HashMap<i64, i64>, StoreError> {
+    let rows = todo
+        .iter()
+        .map(|r| {
+            vec![
+                Val::from(r.lead.0),
+                Val::from(r.first_step),
+                Val::from(r.due_at),
+            ]
+        })
+        .collect();
+    let mut q = Stmt::new(backend);
+    q.values(&["lead_id", "first_step", "due_at"], rows)
+        .sql_args(
+            include_str!("sql/enrollments/insert.sql"),
+            &[
+                Val::from(sequence),
+                Val::from(EnrollmentState::Active.as_str()),
+                Val::from(now),
+            ],
+        );
+    let mut created: HashMap<i64, i64> = HashMap::new();
+    for row in q.fetch_all(&mut *conn).await? {
+        created.insert(row.try_get("lead_id")?, row.try_get("id")?);
+    }
+    let enrolled: Vec<NewEvent<'_>> = todo
+        .iter()
+        .filter_map(|r| {
+            let id = created.get(&r.lead.0)?;
+            let mut ev = NewEvent::about(EventKind::Enrolled, Some(r.lead));
+            ev.enrollment = Some(EnrollmentId(*id));
+            ev.sequence = Some(sequence);
+            Some(ev)
+        })
+        .collect();
+    events::insert_many(conn, backend, &enrolled, now).await?;
+    Ok(created)
 }
 
 pub(super) fn enrollment_row(r: &AnyRow) -> Result<EnrollmentRow, StoreError> {

@@ -5,9 +5,8 @@ use crate::domain::EventKind;
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{
-    Backend, EnrollmentId, LeadId, Store, StoreError, built, json_rows, json_safe, values_clause,
-};
+use super::statements::{Stmt, Val};
+use super::{Backend, EnrollmentId, LeadId, Store, StoreError};
 
 /// An event to record.
 #[derive(Debug, Clone)]
@@ -80,21 +79,18 @@ pub(super) async fn insert_returning_id(
     e: &NewEvent<'_>,
     now: i64,
 ) -> Result<i64, StoreError> {
-    let row = sqlx::query(
-        "INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, data) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-    )
-    .bind(now)
-    .bind(e.kind.as_str())
-    .bind(e.lead.map(|l| l.0))
-    .bind(e.enrollment.map(|x| x.0))
-    .bind(e.touch)
-    .bind(e.sequence)
-    .bind(e.step)
-    .bind(e.mailbox)
-    .bind(e.data.to_string())
-    .fetch_one(conn)
-    .await?;
+    let row = sqlx::query(include_str!("sql/events/insert.sql"))
+        .bind(now)
+        .bind(e.kind.as_str())
+        .bind(e.lead.map(|l| l.0))
+        .bind(e.enrollment.map(|x| x.0))
+        .bind(e.touch)
+        .bind(e.sequence)
+        .bind(e.step)
+        .bind(e.mailbox)
+        .bind(e.data.to_string())
+        .fetch_one(conn)
+        .await?;
     Ok(row.try_get("id")?)
 }
 
@@ -106,67 +102,37 @@ pub(super) async fn insert_many(
     events: &[NewEvent<'_>],
     now: i64,
 ) -> Result<(), StoreError> {
+    const COLS: [&str; 8] = [
+        "kind",
+        "lead_id",
+        "enrollment_id",
+        "touch_id",
+        "sequence_id",
+        "step_id",
+        "mailbox",
+        "data",
+    ];
     for chunk in events.chunks(500) {
-        let safe = |t: Option<&str>| t.is_none_or(json_safe);
-        let q = if backend == Backend::Sqlite
-            && chunk
-                .iter()
-                .all(|e| safe(e.sequence) && safe(e.step) && safe(e.mailbox))
-        {
-            // One bind for the rows (see json_rows); `data` travels as its JSON text.
-            type Row<'a> = (
-                &'a str,
-                Option<i64>,
-                Option<i64>,
-                Option<i64>,
-                Option<&'a str>,
-                Option<&'a str>,
-                Option<&'a str>,
-                String,
-            );
-            let rows: Vec<Row<'_>> = chunk
-                .iter()
-                .map(|e| {
-                    (
-                        e.kind.as_str(),
-                        e.lead.map(|l| l.0),
-                        e.enrollment.map(|x| x.0),
-                        e.touch,
-                        e.sequence,
-                        e.step,
-                        e.mailbox,
-                        e.data.to_string(),
-                    )
-                })
-                .collect();
-            sqlx::query(
-                "INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, data) \
-                 SELECT ?, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, \
-                   j.value ->> 5, j.value ->> 6, j.value ->> 7 FROM jsonb_each(?) AS j",
-            )
-            .bind(now)
-            .bind(json_rows(&rows)?)
-        } else {
-            let sql = format!(
-                "INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, data) \
-                 VALUES {}",
-                values_clause(backend, chunk.len(), 9)
-            );
-            let mut q = sqlx::query(built(sql));
-            for e in chunk {
-                q = q
-                    .bind(now)
-                    .bind(e.kind.as_str())
-                    .bind(e.lead.map(|l| l.0))
-                    .bind(e.enrollment.map(|x| x.0))
-                    .bind(e.touch)
-                    .bind(e.sequence)
-                    .bind(e.step)
-                    .bind(e.mailbox)
-                    .bind(e.data.to_string());
-            }
-            q
-        };
+        let rows = chunk
+            .iter()
+            .map(|e| {
+                vec![
+                    Val::from(e.kind.as_str()),
+                    Val::from(e.lead.map(|l| l.0)),
+                    Val::from(e.enrollment.map(|x| x.0)),
+                    Val::from(e.touch),
+                    Val::from(e.sequence),
+                    Val::from(e.step),
+                    Val::from(e.mailbox),
+                    Val::from(e.data.to_string()),
+                ]
+            })
+            .collect();
+        let mut q = Stmt::new(backend);
+        q.values(&COLS, rows).sql_args(
+            include_str!("sql/events/insert_many.sql"),
+            &[Val::from(now)],
+        );
         q.execute(&mut *conn).await?;
     }
     Ok(())
@@ -181,12 +147,10 @@ impl Store {
 
     /// A lead's timeline, oldest first.
     pub async fn events_for_lead(&self, lead: LeadId) -> Result<Vec<EventRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, at, kind, sequence_id, step_id, mailbox, data FROM events WHERE lead_id = $1 ORDER BY at, id",
-        )
-        .bind(lead.0)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(include_str!("sql/events/for_lead.sql"))
+            .bind(lead.0)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 let data: String = r.try_get("data")?;

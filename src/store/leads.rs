@@ -3,15 +3,14 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::enrollments::enroll;
 use super::events::{self, NewEvent};
-use super::{
-    Backend, EnrollOutcome, EnrollRequest, Store, StoreError, built, in_list, json_rows, json_safe,
-    values_clause,
-};
+use super::statements::{Stmt, Val};
+use super::{Backend, EnrollOutcome, EnrollRequest, Store, StoreError};
 use crate::domain::EventKind;
 use crate::lead::{Email, LeadRecord};
 
@@ -71,20 +70,27 @@ pub enum UpsertOutcome {
     Unchanged,
 }
 
+/// The columns [`stored_lead`] reads (with `account`), for statements built outside `sql/`.
 pub(super) const LEAD_COLUMNS: &str = "id, email, first_name, last_name, company, title, timezone, phone, owner, custom, source, created_at, updated_at, fingerprint";
+
+/// Where [`Store::upsert_and_enroll`] enrolls the leads it upserts.
+#[derive(Debug, Clone, Copy)]
+pub struct EnrollInto<'a> {
+    /// The sequence.
+    pub sequence: &'a str,
+    /// Its first step.
+    pub first_step: &'a str,
+    /// When record `i`'s first step is due (unix seconds): exactly one per record.
+    pub due_at: &'a [i64],
+}
 
 /// Rows per multi-row statement: well under SQLite's and PostgreSQL's bind limits.
 const CHUNK: usize = 500;
 
-/// Page cache of a connection that writes leads in bulk (SQLite), in KiB. The default 2 MiB
-/// makes a million-lead import re-read and re-write the same index pages through the kernel;
-/// 64 MiB keeps the hot parts of the email and account indexes in memory. Only connections
-/// that ran a bulk write grow to it.
-const BULK_CACHE_KIB: i64 = 65_536;
-
+/// Grows the page cache of a connection that writes leads in bulk (SQLite; see the file).
 async fn bulk_cache(conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<(), StoreError> {
     if backend == Backend::Sqlite {
-        sqlx::query(built(format!("PRAGMA cache_size = -{BULK_CACHE_KIB}")))
+        sqlx::query(include_str!("sql/leads/bulk_cache.sqlite.sql"))
             .execute(&mut *conn)
             .await?;
     }
@@ -118,37 +124,35 @@ impl Store {
         Ok(out)
     }
 
-    /// Upserts leads as [`Store::upsert_leads`] does and enrolls each into `sequence` as
+    /// Upserts leads as [`Store::upsert_leads`] does and enrolls each into `into.sequence` as
     /// [`Store::enroll`] does, in one transaction: a batch of an import lands whole, and its dry
     /// run can tell what enrolling leads it only pretends to create would do. Record `i`'s first
-    /// step is `first_step`, due at `due_at[i]`. Returns both functions' outcomes, in input order.
-    #[allow(clippy::too_many_arguments)]
+    /// step is `into.first_step`, due at `into.due_at[i]`. Returns both functions' outcomes, in
+    /// input order. Panics when `into.due_at` does not hold one time per record.
     pub async fn upsert_and_enroll(
         &self,
         records: &[LeadRecord],
         source: &str,
-        sequence: &str,
-        first_step: &str,
-        due_at: &[i64],
+        into: EnrollInto<'_>,
         now: i64,
         dry_run: bool,
     ) -> Result<UpsertAndEnroll, StoreError> {
-        assert_eq!(records.len(), due_at.len(), "one due time per record");
+        assert_eq!(records.len(), into.due_at.len(), "one due time per record");
         let mut tx = self.begin_write().await?;
         bulk_cache(&mut tx, self.backend).await?;
         let upserted = upsert(&mut tx, self.backend, records, source, now).await?;
         let requests: Vec<EnrollRequest<'_>> = records
             .iter()
             .zip(&upserted)
-            .zip(due_at)
+            .zip(into.due_at)
             .map(|((r, (id, _)), due)| EnrollRequest {
                 lead: *id,
                 email: &r.email,
-                first_step,
+                first_step: into.first_step,
                 due_at: *due,
             })
             .collect();
-        let enrolled = enroll(&mut tx, self.backend, sequence, &requests, now).await?;
+        let enrolled = enroll(&mut tx, self.backend, into.sequence, &requests, now).await?;
         if dry_run {
             tx.rollback().await?;
         } else {
@@ -159,10 +163,7 @@ impl Store {
 
     /// The lead with this email.
     pub async fn lead_by_email(&self, email: &Email) -> Result<Option<StoredLead>, StoreError> {
-        let sql = format!(
-            "SELECT {LEAD_COLUMNS}, (SELECT domain FROM accounts a WHERE a.id = leads.account_id) AS account FROM leads WHERE email = $1"
-        );
-        let row = sqlx::query(built(sql))
+        let row = sqlx::query(include_str!("sql/leads/by_email.sql"))
             .bind(email.as_str())
             .fetch_optional(&self.pool)
             .await?;
@@ -189,14 +190,9 @@ impl Store {
     ) -> Result<HashMap<LeadId, StoredLead>, StoreError> {
         let mut out = HashMap::new();
         for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT {LEAD_COLUMNS}, (SELECT domain FROM accounts a WHERE a.id = leads.account_id) AS account FROM leads WHERE forgotten_at IS NULL AND id IN ({})",
-                in_list(self.backend, chunk.len())
-            );
-            let mut q = sqlx::query(built(sql));
-            for id in chunk {
-                q = q.bind(id.0);
-            }
+            let ids = Val::List(chunk.iter().map(|id| Val::from(id.0)).collect());
+            let mut q = Stmt::new(self.backend);
+            q.sql_args(include_str!("sql/leads/by_ids.sql"), &[ids]);
             for row in q.fetch_all(&self.pool).await? {
                 let lead = stored_lead(&row)?;
                 out.insert(lead.id, lead);
@@ -207,12 +203,10 @@ impl Store {
 
     /// Number of leads stored.
     pub async fn count_leads(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query("SELECT COUNT(*) AS n FROM leads WHERE forgotten_at IS NULL")
-                .fetch_one(&self.pool)
-                .await?
-                .try_get("n")?,
-        )
+        Ok(sqlx::query(include_str!("sql/leads/count.sql"))
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
     }
 }
 
@@ -236,8 +230,14 @@ async fn upsert(
         groups[g].push(i);
     }
     let mut out: Vec<Option<(LeadId, UpsertOutcome)>> = vec![None; records.len()];
+    let batch = Batch {
+        backend,
+        records,
+        source,
+        now,
+    };
     for chunk in groups.chunks(CHUNK) {
-        upsert_chunk(conn, backend, records, chunk, source, now, &mut out).await?;
+        batch.upsert_chunk(conn, chunk, &mut out).await?;
     }
     Ok(out
         .into_iter()
@@ -245,271 +245,242 @@ async fn upsert(
         .collect())
 }
 
-/// Upserts the leads of `groups` (each the positions in `records` of one address), filling
-/// their entries of `out`.
-async fn upsert_chunk(
+/// What every chunk of one upsert shares.
+struct Batch<'r> {
+    backend: Backend,
+    records: &'r [LeadRecord],
+    source: &'r str,
+    now: i64,
+}
+
+/// A stored lead: its id, its record and its fingerprint.
+type Stored = (LeadId, LeadRecord, i64);
+
+/// A lead to write: the positions of its records, the fold (a record that is all there is to
+/// write is borrowed, not copied), its fingerprint and each record's outcome.
+struct Write<'a> {
+    group: &'a [usize],
+    lead: Cow<'a, LeadRecord>,
+    fingerprint: i64,
+    steps: Vec<UpsertOutcome>,
+}
+
+impl Batch<'_> {
+    /// Upserts the leads of `groups` (each the positions in `records` of one address), filling
+    /// their entries of `out`.
+    async fn upsert_chunk(
+        &self,
+        conn: &mut AnyConnection,
+        groups: &[Vec<usize>],
+        out: &mut [Option<(LeadId, UpsertOutcome)>],
+    ) -> Result<(), StoreError> {
+        let emails = groups.iter().map(|g| self.records[g[0]].email.as_str());
+        let existing = stored(conn, self.backend, emails).await?;
+        let writes = self.fold(groups, &existing, out);
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let accounts = upsert_accounts(conn, self.backend, &writes, self.now).await?;
+        let ids = self.write(conn, &writes, &accounts).await?;
+        let mut arrivals: Vec<NewEvent<'_>> = Vec::new();
+        for w in &writes {
+            let id = ids.get(w.lead.email.as_str()).copied().ok_or_else(|| {
+                StoreError::Corrupt(format!("upsert of {} returned no id", w.lead.email))
+            })?;
+            for (&i, step) in w.group.iter().zip(&w.steps) {
+                out[i] = Some((LeadId(id), *step));
+            }
+            let old = existing.get(w.lead.email.as_str()).map(|(_, old, _)| old);
+            arrivals.extend(self.arrival(LeadId(id), old, &w.lead));
+        }
+        events::insert_many(conn, self.backend, &arrivals, self.now).await
+    }
+
+    /// Folds each address's records over what is stored; an occurrence's outcome is what it
+    /// changes over the fold before it. Leads the fold leaves as stored get their outcomes in
+    /// `out` at once; the others are returned, to write.
+    fn fold<'a>(
+        &'a self,
+        groups: &'a [Vec<usize>],
+        existing: &'a HashMap<String, Stored>,
+        out: &mut [Option<(LeadId, UpsertOutcome)>],
+    ) -> Vec<Write<'a>> {
+        let mut writes = Vec::new();
+        for g in groups {
+            let stored = existing.get(self.records[g[0]].email.as_str());
+            let mut current: Option<Cow<'a, LeadRecord>> =
+                stored.map(|(_, rec, _)| Cow::Borrowed(rec));
+            let mut steps = Vec::with_capacity(g.len());
+            for &i in g {
+                let r = &self.records[i];
+                let (next, step) = match &current {
+                    None => (Cow::Borrowed(r), UpsertOutcome::New),
+                    Some(c) => {
+                        let m = merge(c, r);
+                        let step = if m == **c {
+                            UpsertOutcome::Unchanged
+                        } else {
+                            UpsertOutcome::Updated
+                        };
+                        (Cow::Owned(m), step)
+                    }
+                };
+                steps.push(step);
+                current = Some(next);
+            }
+            let lead = current.expect("a group holds at least one record");
+            let fingerprint = fingerprint(&lead);
+            match stored {
+                Some((id, _, old_fp)) if *old_fp == fingerprint => {
+                    for &i in g {
+                        out[i] = Some((*id, UpsertOutcome::Unchanged));
+                    }
+                }
+                _ => writes.push(Write {
+                    group: g,
+                    lead,
+                    fingerprint,
+                    steps,
+                }),
+            }
+        }
+        writes
+    }
+
+    /// Writes `writes` in one statement; returns each address's lead id.
+    async fn write(
+        &self,
+        conn: &mut AnyConnection,
+        writes: &[Write<'_>],
+        accounts: &HashMap<String, i64>,
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        const COLS: [&str; 11] = [
+            "email",
+            "first_name",
+            "last_name",
+            "company",
+            "title",
+            "timezone",
+            "phone",
+            "owner",
+            "account_id",
+            "custom",
+            "fingerprint",
+        ];
+        let rows = writes
+            .iter()
+            .map(|w| {
+                let r = &*w.lead;
+                let account = r.email.account_domain().and_then(|d| accounts.get(d));
+                vec![
+                    Val::from(r.email.as_str()),
+                    Val::from(&r.first_name),
+                    Val::from(&r.last_name),
+                    Val::from(&r.company),
+                    Val::from(&r.title),
+                    Val::from(&r.timezone),
+                    Val::from(&r.phone),
+                    Val::from(&r.owner),
+                    Val::from(account.copied()),
+                    Val::from(custom_json(&r.custom)),
+                    Val::from(w.fingerprint),
+                ]
+            })
+            .collect();
+        let mut q = Stmt::new(self.backend);
+        q.values(&COLS, rows).sql_args(
+            include_str!("sql/leads/upsert.sql"),
+            &[Val::from(self.source), Val::from(self.now)],
+        );
+        let mut ids = HashMap::new();
+        for row in q.fetch_all(&mut *conn).await? {
+            ids.insert(row.try_get("email")?, row.try_get("id")?);
+        }
+        Ok(ids)
+    }
+
+    /// The log of one write: a new lead arrived (owned by whom, from where), or a stored one
+    /// (`old`) changed owner.
+    fn arrival<'a>(
+        &'a self,
+        id: LeadId,
+        old: Option<&LeadRecord>,
+        lead: &'a LeadRecord,
+    ) -> Option<NewEvent<'a>> {
+        let (kind, data) = match old {
+            None => (EventKind::Received, json!({ "source": self.source })),
+            Some(old) if old.owner != lead.owner && lead.owner.is_some() => (
+                EventKind::Assigned,
+                json!({ "from": old.owner, "by": self.source }),
+            ),
+            Some(_) => return None,
+        };
+        let mut ev = NewEvent::about(kind, Some(id));
+        ev.mailbox = lead.owner.as_deref();
+        ev.data = data;
+        Some(ev)
+    }
+}
+
+/// What is stored for `emails` (addresses never hold NUL: they are JSON-safe), by address.
+async fn stored(
     conn: &mut AnyConnection,
     backend: Backend,
-    records: &[LeadRecord],
-    groups: &[Vec<usize>],
-    source: &str,
-    now: i64,
-    out: &mut [Option<(LeadId, UpsertOutcome)>],
-) -> Result<(), StoreError> {
-    let first = |g: &Vec<usize>| &records[g[0]];
-
-    // What is stored already. (Addresses never hold NUL: they are JSON-safe.)
-    let q = if backend == Backend::Sqlite {
-        let emails: Vec<&str> = groups.iter().map(|g| first(g).email.as_str()).collect();
-        sqlx::query(built(format!(
-            "SELECT {LEAD_COLUMNS} FROM leads WHERE email IN (SELECT j.value FROM json_each(?) AS j)"
-        )))
-        .bind(json_rows(&emails)?)
-    } else {
-        let sql = format!(
-            "SELECT {LEAD_COLUMNS} FROM leads WHERE email IN ({})",
-            in_list(backend, groups.len())
-        );
-        let mut q = sqlx::query(built(sql));
-        for g in groups {
-            q = q.bind(first(g).email.as_str());
-        }
-        q
-    };
-    let mut existing: HashMap<String, (LeadId, LeadRecord, i64)> = HashMap::new();
+    emails: impl Iterator<Item = &str>,
+) -> Result<HashMap<String, Stored>, StoreError> {
+    let mut q = Stmt::new(backend);
+    q.sql_args(
+        include_str!("sql/leads/stored.sql"),
+        &[Val::List(emails.map(Val::from).collect())],
+    );
+    let mut existing = HashMap::new();
     for row in q.fetch_all(&mut *conn).await? {
         let id = LeadId(row.try_get("id")?);
         let fp: i64 = row.try_get("fingerprint")?;
         let rec = lead_record(&row)?;
         existing.insert(rec.email.as_str().to_string(), (id, rec, fp));
     }
+    Ok(existing)
+}
 
-    // Fold each address's records over what is stored; an occurrence's outcome is what it
-    // changes over the fold before it.
-    // A lead to write: its records' positions, the fold (a record that is all there is to
-    // write is borrowed, not copied), its fingerprint and each record's outcome.
-    type Write<'a> = (&'a [usize], Cow<'a, LeadRecord>, i64, Vec<UpsertOutcome>);
-    let mut writes: Vec<Write<'_>> = Vec::new();
-    for g in groups {
-        let stored = existing.get(first(g).email.as_str());
-        let mut current: Option<Cow<'_, LeadRecord>> = stored.map(|(_, rec, _)| Cow::Borrowed(rec));
-        let mut steps = Vec::with_capacity(g.len());
-        for &i in g {
-            let r = &records[i];
-            let (next, step) = match &current {
-                None => (Cow::Borrowed(r), UpsertOutcome::New),
-                Some(c) => {
-                    let m = merge(c, r);
-                    let step = if m == **c {
-                        UpsertOutcome::Unchanged
-                    } else {
-                        UpsertOutcome::Updated
-                    };
-                    (Cow::Owned(m), step)
-                }
-            };
-            steps.push(step);
-            current = Some(next);
-        }
-        let folded = current.expect("a group holds at least one record");
-        let fp = fingerprint(&folded);
-        match stored {
-            Some((id, _, old_fp)) if *old_fp == fp => {
-                for &i in g {
-                    out[i] = Some((*id, UpsertOutcome::Unchanged));
-                }
-            }
-            _ => writes.push((g, folded, fp, steps)),
-        }
-    }
-    if writes.is_empty() {
-        return Ok(());
-    }
-
-    // Accounts: one per company domain.
-    let mut domains: Vec<(&str, Option<&str>)> = Vec::new();
+/// Makes sure every company domain of `writes` has its account (named for the first record's
+/// company); returns the accounts' ids by domain.
+async fn upsert_accounts(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    writes: &[Write<'_>],
+    now: i64,
+) -> Result<HashMap<String, i64>, StoreError> {
+    let mut rows: Vec<Vec<Val<'_>>> = Vec::new();
+    let mut domains: Vec<Val<'_>> = Vec::new();
     let mut seen = HashSet::new();
-    for (_, r, _, _) in &writes {
-        if let Some(d) = r.email.account_domain()
+    for w in writes {
+        if let Some(d) = w.lead.email.account_domain()
             && seen.insert(d)
         {
-            domains.push((d, r.company.as_deref()));
+            rows.push(vec![Val::from(d), Val::from(&w.lead.company)]);
+            domains.push(Val::from(d));
         }
     }
-    let mut account_ids: HashMap<String, i64> = HashMap::new();
-    // SQLite reads the rows of the account and lead statements out of one JSON bind each,
-    // unless a field holds NUL (custom fields travel as their own JSON text, which never does).
-    let json = backend == Backend::Sqlite
-        && writes.iter().all(|(_, r, _, _)| {
-            [
-                &r.first_name,
-                &r.last_name,
-                &r.company,
-                &r.title,
-                &r.timezone,
-                &r.phone,
-                &r.owner,
-            ]
-            .into_iter()
-            .flatten()
-            .all(|f| json_safe(f))
-        });
-    if !domains.is_empty() {
-        let (insert, select) = if json {
-            // One bind each: `[[domain, name], …]` (the domains are addresses' domains, and
-            // the names companies of JSON-safe records).
-            let rows = json_rows(&domains)?;
-            (
-                sqlx::query(
-                    "INSERT INTO accounts (domain, name, created_at) \
-                     SELECT j.value ->> 0, j.value ->> 1, ? FROM jsonb_each(?) AS j WHERE true \
-                     ON CONFLICT (domain) DO NOTHING",
-                )
-                .bind(now)
-                .bind(rows.clone()),
-                sqlx::query(
-                    "SELECT id, domain FROM accounts \
-                     WHERE domain IN (SELECT j.value ->> 0 FROM jsonb_each(?) AS j)",
-                )
-                .bind(rows),
-            )
-        } else {
-            let sql = format!(
-                "INSERT INTO accounts (domain, name, created_at) VALUES {} ON CONFLICT (domain) DO NOTHING",
-                values_clause(backend, domains.len(), 3)
-            );
-            let mut insert = sqlx::query(built(sql));
-            for (d, name) in &domains {
-                insert = insert.bind(*d).bind(name.map(str::to_string)).bind(now);
-            }
-            let sql = format!(
-                "SELECT id, domain FROM accounts WHERE domain IN ({})",
-                in_list(backend, domains.len())
-            );
-            let mut select = sqlx::query(built(sql));
-            for (d, _) in &domains {
-                select = select.bind(*d);
-            }
-            (insert, select)
-        };
-        insert.execute(&mut *conn).await?;
-        for row in select.fetch_all(&mut *conn).await? {
-            account_ids.insert(row.try_get("domain")?, row.try_get("id")?);
-        }
+    let mut account_ids = HashMap::new();
+    if rows.is_empty() {
+        return Ok(account_ids);
     }
-
-    const UPSERT: &str = "ON CONFLICT (email) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name, \
-           company = excluded.company, title = excluded.title, timezone = excluded.timezone, phone = excluded.phone, \
-           owner = excluded.owner, account_id = excluded.account_id, custom = excluded.custom, \
-           fingerprint = excluded.fingerprint, updated_at = excluded.updated_at \
-         RETURNING id, email";
-    let account_of = |r: &LeadRecord| {
-        r.email
-            .account_domain()
-            .and_then(|d| account_ids.get(d).copied())
-    };
-    let q = if json {
-        // One bind for all rows: `[[email, first_name, …, account_id, custom, fingerprint], …]`.
-        type Row<'a> = (
-            &'a str,
-            &'a Option<String>,
-            &'a Option<String>,
-            &'a Option<String>,
-            &'a Option<String>,
-            &'a Option<String>,
-            &'a Option<String>,
-            &'a Option<String>,
-            Option<i64>,
-            String,
-            i64,
-        );
-        let rows: Vec<Row<'_>> = writes
-            .iter()
-            .map(|(_, r, fp, _)| {
-                (
-                    r.email.as_str(),
-                    &r.first_name,
-                    &r.last_name,
-                    &r.company,
-                    &r.title,
-                    &r.timezone,
-                    &r.phone,
-                    &r.owner,
-                    account_of(r),
-                    custom_json(&r.custom),
-                    *fp,
-                )
-            })
-            .collect();
-        sqlx::query(built(format!(
-            "INSERT INTO leads (email, first_name, last_name, company, title, timezone, phone, owner, account_id, custom, fingerprint, source, created_at, updated_at) \
-             SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, \
-               j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9, j.value ->> 10, ?, ?, ? \
-             FROM jsonb_each(?) AS j WHERE true {UPSERT}"
-        )))
-        .bind(source)
-        .bind(now)
-        .bind(now)
-        .bind(json_rows(&rows)?)
-    } else {
-        let sql = format!(
-            "INSERT INTO leads (email, first_name, last_name, company, title, timezone, phone, owner, account_id, custom, source, fingerprint, created_at, updated_at) \
-             VALUES {} {UPSERT}",
-            values_clause(backend, writes.len(), 14)
-        );
-        let mut q = sqlx::query(built(sql));
-        for (_, r, fp, _) in &writes {
-            q = q
-                .bind(r.email.as_str())
-                .bind(r.first_name.clone())
-                .bind(r.last_name.clone())
-                .bind(r.company.clone())
-                .bind(r.title.clone())
-                .bind(r.timezone.clone())
-                .bind(r.phone.clone())
-                .bind(r.owner.clone())
-                .bind(account_of(r))
-                .bind(custom_json(&r.custom))
-                .bind(source)
-                .bind(*fp)
-                .bind(now)
-                .bind(now);
-        }
-        q
-    };
-    let mut ids: HashMap<String, i64> = HashMap::new();
-    for row in q.fetch_all(&mut *conn).await? {
-        ids.insert(row.try_get("email")?, row.try_get("id")?);
+    let mut insert = Stmt::new(backend);
+    insert.values(&["domain", "name"], rows).sql_args(
+        include_str!("sql/leads/insert_accounts.sql"),
+        &[Val::from(now)],
+    );
+    insert.execute(&mut *conn).await?;
+    let mut select = Stmt::new(backend);
+    select.sql_args(
+        include_str!("sql/leads/account_ids.sql"),
+        &[Val::List(domains)],
+    );
+    for row in select.fetch_all(&mut *conn).await? {
+        account_ids.insert(row.try_get("domain")?, row.try_get("id")?);
     }
-    // The log: a new lead arrived (owned by whom, from where), a stored one changed owner.
-    let source_data = serde_json::json!({ "source": source });
-    let mut arrivals: Vec<NewEvent<'_>> = Vec::new();
-    for (g, r, _, steps) in &writes {
-        let id = ids
-            .get(r.email.as_str())
-            .copied()
-            .ok_or_else(|| StoreError::Corrupt(format!("upsert of {} returned no id", r.email)))?;
-        for (&i, step) in g.iter().zip(steps) {
-            out[i] = Some((LeadId(id), *step));
-        }
-        match existing.get(r.email.as_str()) {
-            None => {
-                let mut ev = NewEvent::about(EventKind::Received, Some(LeadId(id)));
-                ev.mailbox = r.owner.as_deref();
-                ev.data = source_data.clone();
-                arrivals.push(ev);
-            }
-            Some((_, old, _)) if old.owner != r.owner && r.owner.is_some() => {
-                let mut ev = NewEvent::about(EventKind::Assigned, Some(LeadId(id)));
-                ev.mailbox = r.owner.as_deref();
-                ev.data = serde_json::json!({ "from": old.owner, "by": source });
-                arrivals.push(ev);
-            }
-            Some(_) => {}
-        }
-    }
-    events::insert_many(conn, backend, &arrivals, now).await?;
-    Ok(())
+    Ok(account_ids)
 }
 
 /// `new` laid over `old`: given fields replace, empty ones keep the stored value.

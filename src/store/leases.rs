@@ -1,5 +1,5 @@
 //! Leases and what happens when their holder dies. A daemon leases the due enrollments it
-//! works on (see `touches::lease_due`), renews its leases every [`LEASE_RENEW_SECONDS`] while
+//! works on (see `due::lease_due`), renews its leases every [`LEASE_RENEW_SECONDS`] while
 //! it lives, and every scheduler step takes over the work of daemons that stopped renewing:
 //! the touches they left `sending` are settled, as at a daemon's own start.
 
@@ -29,15 +29,12 @@ pub struct Recovered {
 impl Store {
     /// Extends every lease `instance` holds to `until` (the holder is alive and still on it).
     pub async fn renew_leases(&self, instance: &str, until: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "UPDATE enrollments SET lease_until = $1 WHERE lease_owner = $2 AND lease_until IS NOT NULL \
-             AND lease_until < $1",
-        )
-        .bind(until)
-        .bind(instance)
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+        Ok(sqlx::query(include_str!("sql/leases/renew.sql"))
+            .bind(until)
+            .bind(instance)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 
     /// Marks the `sending` touches of `mailbox` that `instance` claimed without `handed_at` as
@@ -49,17 +46,12 @@ impl Store {
         mailbox: &str,
         now: i64,
     ) -> Result<Vec<i64>, StoreError> {
-        let rows = sqlx::query(
-            // From this instance's few leased enrollments, not the mailbox's every touch
-            // (`|| ''` keeps the planner off the mailbox index).
-            "UPDATE touches SET handed_at = $1 WHERE state = 'sending' AND handed_at IS NULL AND mailbox || '' = $2 \
-             AND enrollment_id IN (SELECT id FROM enrollments WHERE lease_owner = $3) RETURNING id",
-        )
-        .bind(now)
-        .bind(mailbox)
-        .bind(instance)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(include_str!("sql/leases/mark_handed.sql"))
+            .bind(now)
+            .bind(mailbox)
+            .bind(instance)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| Ok(r.try_get::<i64, _>("id")?))
             .collect()
@@ -85,13 +77,11 @@ impl Store {
         instance: &str,
         now: i64,
     ) -> Result<Recovered, StoreError> {
-        let expired = sqlx::query(
-            "SELECT id FROM enrollments WHERE lease_owner IS NOT NULL AND lease_owner <> $1 AND lease_until < $2 LIMIT 1",
-        )
-        .bind(instance)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        let expired = sqlx::query(include_str!("sql/leases/any_expired.sql"))
+            .bind(instance)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
         if expired.is_none() {
             return Ok(Recovered::default());
         }

@@ -5,10 +5,20 @@
 //! SQL that both engines run; instants are UTC unix seconds. The two migration folders
 //! (`migrations/sqlite`, `migrations/postgres`) hold the same schema spelled per engine, and the
 //! store's tests run against both.
+//!
+//! The fixed SQL of `store/X.rs` is in `store/sql/X/NAME.sql`, one commented statement per file
+//! (what it does, then what each `$N` is), loaded with `include_str!`. Where the engines
+//! disagree, both forms sit side by side as `NAME.sqlite.sql` and `NAME.postgres.sql`
+//! (`statements::PerEngine`); a statement only SQLite runs (a pragma) is `NAME.sqlite.sql`
+//! alone. Statements whose number of values is known only at run time (bulk inserts, `IN`
+//! lists) are built with `statements::Stmt`, the one place that spells their placeholders
+//! per engine; their fixed text comes from `sql/` too where it can. State names stay literal
+//! in SQL (partial indexes need them); `state_names` checks that each is one the code knows.
 
 mod claims;
 mod daemons;
 mod digest;
+mod due;
 mod effects;
 mod enrollments;
 mod events;
@@ -17,11 +27,15 @@ mod leads;
 mod leases;
 mod metrics;
 mod notifications;
+mod outcomes;
+mod pacing;
 mod provider_events;
 mod report;
 mod routing;
 mod sent;
 mod settings;
+#[cfg(test)]
+mod state_names;
 mod statements;
 mod status;
 mod suppressions;
@@ -42,22 +56,24 @@ use sqlx::{AnyPool, Executor};
 pub use crate::domain::{EventKind, Next, PastTouch, ProviderKind};
 pub use daemons::DaemonRow;
 pub use digest::{DueStep, EventCount, WaitingReply};
+pub use due::Leased;
 pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, MeetingBooked, StateChange, TouchRow,
 };
 pub use events::{EventRow, NewEvent};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow};
-pub use leads::{LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
+pub use leads::{EnrollInto, LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use leases::{LEASE_RENEW_SECONDS, LEASE_SECONDS, Recovered};
 pub use metrics::{COUNTED_EVENTS, MetricsSnapshot};
 pub use notifications::{Notification, NotificationProblem, NotifyOutcome, ReplyNotice};
+pub use pacing::RecentSends;
 pub use provider_events::{ProviderEvent, ProviderOutcome};
 pub use report::{ActivityCounts, CohortCounts, Grouping, POSITIVE_OUTCOMES, QuarterHour};
 pub use sent::SentRecord;
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
 pub use tasks::{TaskFilter, TaskFinish, TaskRow};
-pub use touches::{Claim, ClaimKind, Claimed, Leased, RecentSends, TouchInfo};
+pub use touches::{Claim, ClaimKind, Claimed, TouchInfo};
 pub use tracking::{Hit, HitWriter};
 pub use webhooks::{Attempt, Delivery, EndpointQueue, FeedEvent, NewDelivery};
 
@@ -132,82 +148,22 @@ impl Store {
         } else {
             Backend::Postgres
         };
-        let mut url = url.to_string();
-        if backend == Backend::Sqlite {
-            let path = url
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:");
-            let path = path.split('?').next().unwrap_or_default();
-            if path != ":memory:"
-                && let Some(dir) = Path::new(path).parent()
-                && !dir.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
-                    url: shown.clone(),
-                    source: sqlx::Error::Io(e),
-                })?;
-            }
-            if !url.contains("mode=") {
-                url.push_str(if url.contains('?') {
-                    "&mode=rwc"
-                } else {
-                    "?mode=rwc"
-                });
-            }
-        }
-        let options = AnyConnectOptions::from_str(&url)
-            .map_err(|source| StoreError::Open {
+        let url = match backend {
+            Backend::Sqlite => sqlite_url(url).map_err(|e| StoreError::Open {
                 url: shown.clone(),
-                source,
-            })?
-            // A statement over a second is news (`-v`), not a warning: reports over a big
-            // store take that long by design, and sqlx would print the whole SQL at each.
-            .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // temp_store = MEMORY keeps statement journals (which undo one failed
-                        // statement inside a transaction) off the disk: a 500-row upsert wrote
-                        // every page it touched to a temporary file. They matter for nothing
-                        // once the statement ends, so durability is unchanged.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+                source: sqlx::Error::Io(e),
+            })?,
+            Backend::Postgres => url.to_string(),
+        };
+        let pool = connect(&url, backend)
             .await
             .map_err(|source| StoreError::Open {
                 url: shown.clone(),
                 source,
             })?;
-        let migrator = match backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        // sqlx takes no lock to migrate SQLite, so processes opening a new file at once all try
-        // to apply its migrations; a loser fails ("table … already exists") once the winner has
-        // committed one, and trying again finds it applied. Every failed try means another
-        // process applied a migration, so as many tries as there are migrations suffice.
-        let mut retries = match backend {
-            Backend::Sqlite => migrator.iter().count(),
-            Backend::Postgres => 0,
-        };
-        loop {
-            match migrator.run(&pool).await {
-                Ok(()) => break,
-                Err(_) if retries > 0 => retries -= 1,
-                Err(source) => return Err(StoreError::Migrate { url: shown, source }),
-            }
-        }
+        migrate(&pool, backend)
+            .await
+            .map_err(|source| StoreError::Migrate { url: shown, source })?;
         Ok(Store { pool, backend })
     }
 
@@ -233,71 +189,95 @@ impl Store {
     }
 }
 
-/// Marks a statement assembled in this module as safe to run. Only constants and `$N`
-/// placeholders from [`values_clause`]/[`in_list`] are ever put into such a string; every value
-/// goes in as a bind.
+/// A SQLite URL ready to open: its file's folder exists, and the file is created when missing
+/// (`mode=rwc`, unless the URL names a mode).
+fn sqlite_url(url: &str) -> std::io::Result<String> {
+    let mut url = url.to_string();
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path != ":memory:"
+        && let Some(dir) = Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    if !url.contains("mode=") {
+        url.push_str(if url.contains('?') {
+            "&mode=rwc"
+        } else {
+            "?mode=rwc"
+        });
+    }
+    Ok(url)
+}
+
+/// The pool of connections to `url`, each set up for `backend` as it opens.
+async fn connect(url: &str, backend: Backend) -> Result<AnyPool, sqlx::Error> {
+    let options = AnyConnectOptions::from_str(url)?
+        // A statement over a second is news (`-v`), not a warning: reports over a big
+        // store take that long by design, and sqlx would print the whole SQL at each.
+        .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));
+    AnyPoolOptions::new()
+        .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute(include_str!("sql/store/connect.sqlite.sql"))
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+}
+
+/// Applies the pending migrations of `backend`'s folder.
+async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), sqlx::migrate::MigrateError> {
+    let migrator = match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    };
+    // sqlx takes no lock to migrate SQLite, so processes opening a new file at once all try
+    // to apply its migrations; a loser fails ("table … already exists") once the winner has
+    // committed one, and trying again finds it applied. Every failed try means another
+    // process applied a migration, so as many tries as there are migrations suffice.
+    let mut retries = match backend {
+        Backend::Sqlite => migrator.iter().count(),
+        Backend::Postgres => 0,
+    };
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(_) if retries > 0 => retries -= 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Marks a statement assembled in this module as safe to run. Only constants and the
+/// placeholders of [`statements::Stmt`] or [`in_list`] are ever put into such a string; every
+/// value goes in as a bind.
 fn built(sql: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql)
 }
 
-/// Placeholders for `rows` rows of `cols` values: `($1, $2), ($3, $4)` on PostgreSQL,
-/// `(?, ?), (?, ?)` on SQLite. They number the statement's binds from the first, so a statement
-/// that uses them has no other placeholders.
-///
-/// SQLite gets anonymous `?` because sqlx binds a `$N` parameter by asking SQLite for its name,
-/// a lookup that scans every parameter before it: binding a 7,000-value batch insert that way is
-/// quadratic, and took 80% of an import's time. Anonymous parameters are bound by position.
-fn values_clause(backend: Backend, rows: usize, cols: usize) -> String {
-    values_clause_from(backend, 1, rows, cols)
-}
-
-/// [`values_clause`] whose first placeholder is bind number `first`: for a statement whose
-/// VALUES list is followed by other placeholders, numbered `first + rows * cols` on.
-fn values_clause_from(backend: Backend, first: usize, rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 6);
-    let mut n = first;
-    for r in 0..rows {
-        if r > 0 {
-            s.push_str(", ");
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push_str(", ");
-            }
-            push_placeholder(&mut s, backend, n);
-            n += 1;
-        }
-        s.push(')');
-    }
-    s
-}
-
-/// `rows` as JSON text for a SQLite statement that reads its rows out of one bind with
-/// `json_each`/`jsonb_each`, instead of binding each value: sqlx's `Any` driver copies every
-/// bound text three times on its way to SQLite (which copies it once more), and binding took a
-/// quarter of a bulk import's work. Integers and text round-trip exactly through JSON, except
-/// text holding NUL (JSON's `\u0000`), which callers send the per-value way (see [`json_safe`]).
-fn json_rows<T: serde::Serialize + ?Sized>(rows: &T) -> Result<String, StoreError> {
-    serde_json::to_string(rows).map_err(|e| StoreError::Query(sqlx::Error::Encode(Box::new(e))))
-}
-
-/// Whether `text` survives [`json_rows`] and SQLite's JSON functions unchanged.
+/// Whether `text` survives a JSON bind and SQLite's JSON functions unchanged: integers and
+/// text round-trip exactly through JSON, except text holding NUL (JSON's `\u0000`).
 fn json_safe(text: &str) -> bool {
     !text.contains('\0')
 }
 
-/// Placeholders for an `IN (…)` list of `n` values; like [`values_clause`], they are the
-/// statement's only ones.
+/// Placeholders for an `IN (…)` list of `n` values, numbered from the statement's first bind,
+/// for the statements not built with [`statements::Stmt`] (whose [`statements::Stmt::list`]
+/// is the form new code uses).
 fn in_list(backend: Backend, n: usize) -> String {
-    in_list_from(backend, 1, n)
-}
-
-/// [`in_list`] whose first placeholder is bind number `first`.
-fn in_list_from(backend: Backend, first: usize, n: usize) -> String {
     let mut s = String::with_capacity(n * 6);
-    for i in first..first + n {
-        if i > first {
+    for i in 1..=n {
+        if i > 1 {
             s.push_str(", ");
         }
         push_placeholder(&mut s, backend, i);
@@ -305,14 +285,11 @@ fn in_list_from(backend: Backend, first: usize, n: usize) -> String {
     s
 }
 
-/// Bind parameter `n` (1-based) as each engine spells it, on its own.
-fn placeholder(backend: Backend, n: usize) -> String {
-    let mut s = String::new();
-    push_placeholder(&mut s, backend, n);
-    s
-}
-
 /// Bind parameter `n` (1-based) as each engine spells it.
+///
+/// SQLite gets anonymous `?` because sqlx binds a `$N` parameter by asking SQLite for its name,
+/// a lookup that scans every parameter before it: binding a 7,000-value batch insert that way is
+/// quadratic, and took 80% of an import's time. Anonymous parameters are bound by position.
 fn push_placeholder(s: &mut String, backend: Backend, n: usize) {
     match backend {
         Backend::Sqlite => s.push('?'),
@@ -351,10 +328,8 @@ mod tests {
     }
 
     #[test]
-    fn values_clause_numbers_binds() {
-        assert_eq!(values_clause(Backend::Postgres, 2, 2), "($1, $2), ($3, $4)");
+    fn in_list_numbers_binds() {
         assert_eq!(in_list(Backend::Postgres, 3), "$1, $2, $3");
-        assert_eq!(values_clause(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
         assert_eq!(in_list(Backend::Sqlite, 3), "?, ?, ?");
     }
 }

@@ -105,23 +105,21 @@ pub struct QuarterHour {
 pub const POSITIVE_OUTCOMES: [&str; 4] = ["interested", "referral", "meeting-booked", "positive"];
 
 impl Store {
-    /// Runs a report query. On SQLite its GROUP BY and DISTINCT sort through SQLite's external
-    /// merge sorter (`temp_store = FILE`, which spills to a temporary file only past the page
-    /// cache): over millions of events it sorts twice as fast as the in-memory b-tree that
-    /// `temp_store = MEMORY`, the store's setting for writes, makes it use.
+    /// Runs a report query; on SQLite with `temp_store = FILE` for its duration (see
+    /// `sql/report/temp_store_file.sqlite.sql` for why).
     async fn report_rows<'q>(
         &self,
         query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         if self.backend == Backend::Sqlite {
-            sqlx::query("PRAGMA temp_store = FILE")
+            sqlx::query(include_str!("sql/report/temp_store_file.sqlite.sql"))
                 .execute(&mut *conn)
                 .await?;
         }
         let rows = query.fetch_all(&mut *conn).await;
         if self.backend == Backend::Sqlite {
-            sqlx::query("PRAGMA temp_store = MEMORY")
+            sqlx::query(include_str!("sql/report/temp_store_memory.sqlite.sql"))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -161,6 +159,69 @@ fn key_columns(backend: Backend, by: Grouping, e: &str, s: &str) -> String {
     }
 }
 
+/// The statement of [`Store::report_activity_part`] (`$1` since, `$2` until): each row of
+/// `ev` holds only what the GROUP BY sorts, since the less it carries, the faster a long
+/// period's millions of emails sort. Emails are their own key; an outcome takes the key of the
+/// email it answers: the touch it names, else the lead's last email before it.
+fn activity_sql(b: Backend, by: Grouping, part: u32, parts: u32) -> String {
+    let outcome = json_text(b, "e.data", "outcome");
+    let positive = POSITIVE_OUTCOMES
+        .iter()
+        .map(|o| format!("'{o}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let group: Vec<String> = (0..by.key_parts()).map(|i| format!("k{i}")).collect();
+    let group = group.join(", ");
+    let source_join = |e: &str| {
+        if by == Grouping::Source {
+            format!("LEFT JOIN leads l ON l.id = {e}.lead_id")
+        } else {
+            String::new()
+        }
+    };
+    // A person: the lead, or for one forgotten before their lead stayed (lead_id cleared)
+    // the enrollment.
+    let who = "COALESCE(e.lead_id, -e.enrollment_id, -e.id)";
+    let part_of = if parts > 1 {
+        format!("AND ABS({who}) % {parts} = {part}")
+    } else {
+        String::new()
+    };
+    let count =
+        |kind: &str| format!("COUNT(DISTINCT CASE WHEN ev.kind = '{kind}' THEN ev.who END)");
+    format!(
+        "WITH ev AS (\
+           SELECT e.kind, {who} AS who, 0 AS pos, {email_keys} \
+           FROM events e {email_source} \
+           WHERE e.kind = 'sent' AND e.at >= $1 AND e.at < $2 {part_of} \
+           UNION ALL \
+           SELECT e.kind, {who} AS who, \
+             CASE WHEN e.kind = 'meeting-booked' OR (e.kind = 'reply-handled' AND {outcome} IN ({positive})) \
+               THEN 1 ELSE 0 END AS pos, {outcome_keys} \
+           FROM events e LEFT JOIN events s ON s.id = COALESCE(\
+               (SELECT c.id FROM events c WHERE c.touch_id = e.touch_id AND c.kind = 'sent' ORDER BY c.id LIMIT 1), \
+               (SELECT c.id FROM events c WHERE c.lead_id = e.lead_id AND c.kind = 'sent' AND c.at <= e.at \
+                ORDER BY c.at DESC, c.id DESC LIMIT 1)) {outcome_source} \
+           WHERE e.kind IN ('replied', 'bounced', 'unsubscribed', 'meeting-booked', 'reply-handled') \
+             AND e.at >= $1 AND e.at < $2 {part_of}) \
+         SELECT {group}, \
+           CAST(SUM(CASE WHEN ev.kind = 'sent' THEN 1 ELSE 0 END) AS BIGINT) AS sent, \
+           {emailed} AS emailed, {replied} AS replied, \
+           COUNT(DISTINCT CASE WHEN ev.pos = 1 THEN ev.who END) AS positive, \
+           {meetings} AS meetings, {bounced} AS bounced, {unsubscribed} AS unsubscribed \
+         FROM ev GROUP BY {group} ORDER BY {group}",
+        email_keys = key_columns(b, by, "e", "e"),
+        outcome_keys = key_columns(b, by, "e", "s"),
+        email_source = source_join("e"),
+        outcome_source = source_join("e"),
+        emailed = count("sent"),
+        replied = count("replied"),
+        meetings = count("meeting-booked"),
+        bounced = count("bounced"),
+        unsubscribed = count("unsubscribed"),
+    )
+}
+
 impl Store {
     /// What happened between `since` and `until` (unix seconds, `until` excluded), by `by`.
     pub async fn report_activity(
@@ -184,67 +245,7 @@ impl Store {
         part: u32,
         parts: u32,
     ) -> Result<Vec<ActivityCounts>, StoreError> {
-        let b = self.backend;
-        let outcome = json_text(b, "e.data", "outcome");
-        let positive = POSITIVE_OUTCOMES
-            .iter()
-            .map(|o| format!("'{o}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let group: Vec<String> = (0..by.key_parts()).map(|i| format!("k{i}")).collect();
-        let group = group.join(", ");
-        let source_join = |e: &str| {
-            if by == Grouping::Source {
-                format!("LEFT JOIN leads l ON l.id = {e}.lead_id")
-            } else {
-                String::new()
-            }
-        };
-        // A person: the lead, or for one forgotten before their lead stayed (lead_id cleared)
-        // the enrollment.
-        let who = "COALESCE(e.lead_id, -e.enrollment_id, -e.id)";
-        let part_of = if parts > 1 {
-            format!("AND ABS({who}) % {parts} = {part}")
-        } else {
-            String::new()
-        };
-        let count =
-            |kind: &str| format!("COUNT(DISTINCT CASE WHEN ev.kind = '{kind}' THEN ev.who END)");
-        // Each row of `ev` holds only what the GROUP BY sorts: the less it carries, the
-        // faster a long period's millions of emails sort.
-        // Emails are their own key; an outcome takes the key of the email it answers: the
-        // touch it names, else the lead's last email before it.
-        let sql = format!(
-            "WITH ev AS (\
-               SELECT e.kind, {who} AS who, 0 AS pos, {email_keys} \
-               FROM events e {email_source} \
-               WHERE e.kind = 'sent' AND e.at >= $1 AND e.at < $2 {part_of} \
-               UNION ALL \
-               SELECT e.kind, {who} AS who, \
-                 CASE WHEN e.kind = 'meeting-booked' OR (e.kind = 'reply-handled' AND {outcome} IN ({positive})) \
-                   THEN 1 ELSE 0 END AS pos, {outcome_keys} \
-               FROM events e LEFT JOIN events s ON s.id = COALESCE(\
-                   (SELECT c.id FROM events c WHERE c.touch_id = e.touch_id AND c.kind = 'sent' ORDER BY c.id LIMIT 1), \
-                   (SELECT c.id FROM events c WHERE c.lead_id = e.lead_id AND c.kind = 'sent' AND c.at <= e.at \
-                    ORDER BY c.at DESC, c.id DESC LIMIT 1)) {outcome_source} \
-               WHERE e.kind IN ('replied', 'bounced', 'unsubscribed', 'meeting-booked', 'reply-handled') \
-                 AND e.at >= $1 AND e.at < $2 {part_of}) \
-             SELECT {group}, \
-               CAST(SUM(CASE WHEN ev.kind = 'sent' THEN 1 ELSE 0 END) AS BIGINT) AS sent, \
-               {emailed} AS emailed, {replied} AS replied, \
-               COUNT(DISTINCT CASE WHEN ev.pos = 1 THEN ev.who END) AS positive, \
-               {meetings} AS meetings, {bounced} AS bounced, {unsubscribed} AS unsubscribed \
-             FROM ev GROUP BY {group} ORDER BY {group}",
-            email_keys = key_columns(b, by, "e", "e"),
-            outcome_keys = key_columns(b, by, "e", "s"),
-            email_source = source_join("e"),
-            outcome_source = source_join("e"),
-            emailed = count("sent"),
-            replied = count("replied"),
-            meetings = count("meeting-booked"),
-            bounced = count("bounced"),
-            unsubscribed = count("unsubscribed"),
-        );
+        let sql = activity_sql(self.backend, by, part, parts);
         let rows = self
             .report_rows(sqlx::query(built(sql)).bind(since).bind(until))
             .await?;
@@ -353,12 +354,10 @@ impl Store {
         &self,
         now: i64,
     ) -> Result<Vec<(Option<String>, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT owner, COUNT(*) AS n FROM tasks WHERE state = 'open' AND due_at < $1 GROUP BY owner ORDER BY owner",
-        )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(include_str!("sql/report/overdue_tasks.sql"))
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("owner")?, r.try_get("n")?)))
             .collect()
@@ -371,16 +370,10 @@ impl Store {
         since: i64,
         until: i64,
     ) -> Result<Vec<QuarterHour>, StoreError> {
-        let rows = self.report_rows(sqlx::query(
-            "SELECT at / 900 AS q, \
-               CAST(SUM(CASE WHEN kind = 'sent' THEN 1 ELSE 0 END) AS BIGINT) AS sent, \
-               CAST(SUM(CASE WHEN kind = 'replied' THEN 1 ELSE 0 END) AS BIGINT) AS replied \
-             FROM events WHERE kind IN ('sent', 'replied') AND at >= $1 AND at < $2 GROUP BY at / 900 ORDER BY q",
-        )
-        .bind(since)
-        .bind(until)
-        )
-        .await?;
+        let query = sqlx::query(include_str!("sql/report/quarter_hours.sql"))
+            .bind(since)
+            .bind(until);
+        let rows = self.report_rows(query).await?;
         rows.iter()
             .map(|r| {
                 let q: i64 = r.try_get("q")?;

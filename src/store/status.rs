@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Store, StoreError};
+use crate::enrollment::EnrollmentState;
 
 /// Enrollment counts of one sequence.
 #[derive(Debug, Clone, Serialize)]
@@ -80,19 +81,41 @@ pub struct StatusSnapshot {
 }
 
 impl Store {
-    /// Reads the status. `day_start` is the start of today in the config's time zone.
+    /// Reads the status. `day_start` is the start of today in the config's time zone;
+    /// `upcoming` is how many next steps to list.
     pub async fn status(
         &self,
         now: i64,
         day_start: i64,
         upcoming: i64,
     ) -> Result<StatusSnapshot, StoreError> {
+        let sequences = self.sequence_counts().await?;
+        let sends_today = self.sends_today(day_start).await?;
+        let due_now: i64 = sqlx::query(include_str!("sql/status/due_now.sql"))
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let upcoming = self.upcoming(upcoming).await?;
+        let mut attention = self.troubled_sends().await?;
+        attention.extend(self.failed_enrollments().await?);
+        attention.extend(self.unhandled_replies().await?);
+        attention.extend(self.overdue_tasks(now).await?);
+        Ok(StatusSnapshot {
+            sequences,
+            sends_today,
+            due_now,
+            upcoming,
+            attention,
+        })
+    }
+
+    /// Enrollment counts per sequence, every state present.
+    async fn sequence_counts(&self) -> Result<Vec<SequenceCounts>, StoreError> {
         let mut by_seq: BTreeMap<String, SequenceCounts> = BTreeMap::new();
-        for r in sqlx::query(
-            "SELECT sequence_id, state, COUNT(*) AS n FROM enrollments GROUP BY sequence_id, state",
-        )
-        .fetch_all(&self.pool)
-        .await?
+        for r in sqlx::query(include_str!("sql/status/sequence_states.sql"))
+            .fetch_all(&self.pool)
+            .await?
         {
             let seq: String = r.try_get("sequence_id")?;
             let state: String = r.try_get("state")?;
@@ -100,7 +123,7 @@ impl Store {
             let entry = by_seq.entry(seq.clone()).or_insert_with(|| SequenceCounts {
                 sequence_id: seq,
                 enrolled: 0,
-                states: crate::enrollment::EnrollmentState::ALL
+                states: EnrollmentState::ALL
                     .iter()
                     .map(|s| (s.as_str().to_string(), 0))
                     .collect(),
@@ -108,135 +131,141 @@ impl Store {
             entry.enrolled += n;
             *entry.states.entry(state).or_insert(0) += n;
         }
+        Ok(by_seq.into_values().collect())
+    }
 
-        let sends_today = sqlx::query(
-            "SELECT mailbox, COUNT(*) AS n FROM touches WHERE state = 'sent' AND sent_at >= $1 AND mailbox IS NOT NULL GROUP BY mailbox",
-        )
-        .bind(day_start)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| Ok(MailboxSends { mailbox: r.try_get("mailbox")?, sent_today: r.try_get("n")? }))
-        .collect::<Result<Vec<_>, StoreError>>()?;
-
-        let due_now: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM enrollments WHERE state = 'active' AND next_due_at <= $1",
-        )
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?
-        .try_get("n")?;
-
-        let upcoming = sqlx::query(
-            "SELECT l.email, e.sequence_id, e.next_step_id, e.next_due_at, e.mailbox FROM enrollments e \
-             JOIN leads l ON l.id = e.lead_id WHERE e.state = 'active' AND e.next_due_at IS NOT NULL \
-             ORDER BY e.next_due_at, e.id LIMIT $1",
-        )
-        .bind(upcoming)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(UpcomingSend {
-                email: r.try_get("email")?,
-                sequence_id: r.try_get("sequence_id")?,
-                step_id: r.try_get("next_step_id")?,
-                due_at: r.try_get("next_due_at")?,
-                mailbox: r.try_get("mailbox")?,
+    /// Emails each mailbox sent since `day_start`.
+    async fn sends_today(&self, day_start: i64) -> Result<Vec<MailboxSends>, StoreError> {
+        sqlx::query(include_str!("sql/status/sends_today.sql"))
+            .bind(day_start)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(MailboxSends {
+                    mailbox: r.try_get("mailbox")?,
+                    sent_today: r.try_get("n")?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+            .collect()
+    }
 
-        let mut attention = Vec::new();
-        for r in sqlx::query(
-            "SELECT t.id, t.state, t.sequence_id, t.step_id, t.error, COALESCE(t.claimed_at, t.created_at) AS at, l.email \
-             FROM touches t JOIN leads l ON l.id = t.lead_id WHERE t.state IN ('uncertain', 'failed') ORDER BY at DESC LIMIT 100",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        {
-            let state: String = r.try_get("state")?;
-            attention.push(AttentionItem {
-                id: None,
-                kind: format!("{state}-send"),
-                email: r.try_get("email")?,
-                sequence_id: r.try_get("sequence_id")?,
-                step_id: r.try_get("step_id")?,
-                touch_id: Some(r.try_get("id")?),
-                at: r.try_get("at")?,
-                detail: r.try_get("error")?,
-            });
-        }
-        for r in sqlx::query(
-            "SELECT l.email, e.sequence_id, e.next_step_id, e.updated_at, e.reason FROM enrollments e \
-             JOIN leads l ON l.id = e.lead_id WHERE e.state = 'failed' ORDER BY e.updated_at DESC LIMIT 100",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        {
-            attention.push(AttentionItem {
-                id: None,
-                kind: "failed-enrollment".into(),
-                email: r.try_get("email")?,
-                sequence_id: r.try_get("sequence_id")?,
-                step_id: r.try_get("next_step_id")?,
-                touch_id: None,
-                at: r.try_get("updated_at")?,
-                detail: r.try_get("reason")?,
-            });
-        }
-        // Replies the rep has not marked handled: they owe an answer.
-        for r in sqlx::query(
-            "SELECT i.id, i.kind, i.received_at, i.evidence, l.email, e.sequence_id FROM inbound i \
-             LEFT JOIN leads l ON l.id = i.lead_id LEFT JOIN enrollments e ON e.id = i.enrollment_id \
-             WHERE i.handled_at IS NULL ORDER BY i.received_at DESC LIMIT 100",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        {
-            let data: String = r.try_get("evidence")?;
-            let snippet = serde_json::from_str::<serde_json::Value>(&data)
-                .ok()
-                .and_then(|v| v.get("snippet").and_then(|s| s.as_str()).map(str::to_string));
-            let kind: String = r.try_get("kind")?;
-            attention.push(AttentionItem {
-                kind: if kind == "later" { "later-reply".into() } else { "reply".into() },
-                id: Some(r.try_get("id")?),
-                email: r.try_get("email")?,
-                sequence_id: r.try_get("sequence_id")?,
-                step_id: None,
-                touch_id: None,
-                at: r.try_get("received_at")?,
-                detail: snippet,
-            });
-        }
-        for r in sqlx::query(
-            "SELECT l.email, e.sequence_id, t.kind, t.due_at, t.note FROM tasks t JOIN leads l ON l.id = t.lead_id \
-             JOIN enrollments e ON e.id = t.enrollment_id WHERE t.state = 'open' AND t.due_at < $1 ORDER BY t.due_at LIMIT 100",
-        )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            let kind: String = r.try_get("kind")?;
-            attention.push(AttentionItem {
-                id: None,
-                kind: "overdue-task".into(),
-                email: r.try_get("email")?,
-                sequence_id: r.try_get("sequence_id")?,
-                step_id: None,
-                touch_id: None,
-                at: r.try_get("due_at")?,
-                detail: Some(kind),
-            });
-        }
+    /// The next `limit` steps, soonest first.
+    async fn upcoming(&self, limit: i64) -> Result<Vec<UpcomingSend>, StoreError> {
+        sqlx::query(include_str!("sql/status/upcoming.sql"))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(UpcomingSend {
+                    email: r.try_get("email")?,
+                    sequence_id: r.try_get("sequence_id")?,
+                    step_id: r.try_get("next_step_id")?,
+                    due_at: r.try_get("next_due_at")?,
+                    mailbox: r.try_get("mailbox")?,
+                })
+            })
+            .collect()
+    }
 
-        Ok(StatusSnapshot {
-            sequences: by_seq.into_values().collect(),
-            sends_today,
-            due_now,
-            upcoming,
-            attention,
-        })
+    /// Uncertain and failed sends (`uncertain-send`, `failed-send`).
+    async fn troubled_sends(&self) -> Result<Vec<AttentionItem>, StoreError> {
+        let rows = sqlx::query(include_str!("sql/status/troubled_sends.sql"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let state: String = r.try_get("state")?;
+                Ok(AttentionItem {
+                    id: None,
+                    kind: format!("{state}-send"),
+                    email: r.try_get("email")?,
+                    sequence_id: r.try_get("sequence_id")?,
+                    step_id: r.try_get("step_id")?,
+                    touch_id: Some(r.try_get("id")?),
+                    at: r.try_get("at")?,
+                    detail: r.try_get("error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Failed enrollments (`failed-enrollment`).
+    async fn failed_enrollments(&self) -> Result<Vec<AttentionItem>, StoreError> {
+        let rows = sqlx::query(include_str!("sql/status/failed_enrollments.sql"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AttentionItem {
+                    id: None,
+                    kind: "failed-enrollment".into(),
+                    email: r.try_get("email")?,
+                    sequence_id: r.try_get("sequence_id")?,
+                    step_id: r.try_get("next_step_id")?,
+                    touch_id: None,
+                    at: r.try_get("updated_at")?,
+                    detail: r.try_get("reason")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Replies the rep has not marked handled: they owe an answer (`reply`, `later-reply`).
+    async fn unhandled_replies(&self) -> Result<Vec<AttentionItem>, StoreError> {
+        let rows = sqlx::query(include_str!("sql/status/unhandled_replies.sql"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let data: String = r.try_get("evidence")?;
+                let snippet = serde_json::from_str::<serde_json::Value>(&data)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("snippet")
+                            .and_then(|s| s.as_str())
+                            .map(str::to_string)
+                    });
+                let kind: String = r.try_get("kind")?;
+                Ok(AttentionItem {
+                    kind: if kind == "later" {
+                        "later-reply".into()
+                    } else {
+                        "reply".into()
+                    },
+                    id: Some(r.try_get("id")?),
+                    email: r.try_get("email")?,
+                    sequence_id: r.try_get("sequence_id")?,
+                    step_id: None,
+                    touch_id: None,
+                    at: r.try_get("received_at")?,
+                    detail: snippet,
+                })
+            })
+            .collect()
+    }
+
+    /// Open tasks past due at `now` (`overdue-task`).
+    async fn overdue_tasks(&self, now: i64) -> Result<Vec<AttentionItem>, StoreError> {
+        let rows = sqlx::query(include_str!("sql/status/overdue_tasks.sql"))
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get("kind")?;
+                Ok(AttentionItem {
+                    id: None,
+                    kind: "overdue-task".into(),
+                    email: r.try_get("email")?,
+                    sequence_id: r.try_get("sequence_id")?,
+                    step_id: None,
+                    touch_id: None,
+                    at: r.try_get("due_at")?,
+                    detail: Some(kind),
+                })
+            })
+            .collect()
     }
 }

@@ -3,11 +3,14 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::touches::{advance, event_for, touch_info};
+use super::events;
+use super::outcomes::advance;
+use super::statements::Stmt;
+use super::touches::{event_for, touch_info};
 use super::{Store, StoreError};
 use crate::domain::EventKind;
 use crate::domain::Next;
-use crate::store::events;
+use crate::enrollment::TouchState;
 
 /// One task with its lead's context.
 #[derive(Debug, Clone, Serialize)]
@@ -75,47 +78,39 @@ pub enum TaskFinish {
     AlreadyClosed(String),
 }
 
+/// The columns [`task_row`] reads, for the listing built at run time (`sql/tasks/by_id.sql`
+/// names them too).
 const TASK_COLUMNS: &str = "t.id, t.kind, t.state, t.owner, t.note, t.due_at, t.done_at, t.outcome, t.result_note, \
      t.sequence_id, t.step_id, t.touch_id, l.email, l.first_name, l.last_name, l.company, l.title, l.phone, l.timezone";
 
 impl Store {
     /// Tasks, oldest due first.
     pub async fn tasks(&self, f: &TaskFilter<'_>) -> Result<Vec<TaskRow>, StoreError> {
-        let mut sql = format!(
-            "SELECT {TASK_COLUMNS} FROM tasks t JOIN leads l ON l.id = t.lead_id WHERE 1 = 1"
-        );
-        let mut n = 0;
-        let mut param = |sql: &mut String, cond: &str| {
-            n += 1;
-            sql.push_str(&cond.replace('#', &format!("${n}")));
+        let head = if f.all {
+            format!(
+                "SELECT {TASK_COLUMNS} FROM tasks t JOIN leads l ON l.id = t.lead_id WHERE 1 = 1"
+            )
+        } else {
+            format!(
+                "SELECT {TASK_COLUMNS} FROM tasks t JOIN leads l ON l.id = t.lead_id WHERE t.state = 'open'"
+            )
         };
-        if !f.all {
-            sql.push_str(" AND t.state = 'open'");
-        }
-        if f.owner.is_some() {
-            param(&mut sql, " AND t.owner = #");
-        }
-        if f.due_before.is_some() {
-            param(&mut sql, " AND t.due_at < #");
-        }
-        sql.push_str(" ORDER BY t.due_at, t.id LIMIT 10000");
-        let mut q = sqlx::query(super::built(sql));
+        let mut q = Stmt::new(self.backend);
+        q.sql(&head);
         if let Some(o) = f.owner {
-            q = q.bind(o);
+            q.sql(" AND t.owner = ").arg(o);
         }
         if let Some(d) = f.due_before {
-            q = q.bind(d);
+            q.sql(" AND t.due_at < ").arg(d);
         }
+        q.sql(" ORDER BY t.due_at, t.id LIMIT 10000");
         let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(task_row).collect()
     }
 
     /// One task.
     pub async fn task(&self, id: i64) -> Result<Option<TaskRow>, StoreError> {
-        let sql = format!(
-            "SELECT {TASK_COLUMNS} FROM tasks t JOIN leads l ON l.id = t.lead_id WHERE t.id = $1"
-        );
-        let row = sqlx::query(super::built(sql))
+        let row = sqlx::query(include_str!("sql/tasks/by_id.sql"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -134,7 +129,7 @@ impl Store {
         now: i64,
     ) -> Result<TaskFinish, StoreError> {
         let mut tx = self.begin_write().await?;
-        let Some(row) = sqlx::query("SELECT state, touch_id FROM tasks WHERE id = $1")
+        let Some(row) = sqlx::query(include_str!("sql/tasks/state.sql"))
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?
@@ -146,28 +141,28 @@ impl Store {
             return Ok(TaskFinish::AlreadyClosed(current));
         }
         let touch: Option<i64> = row.try_get("touch_id")?;
-        sqlx::query(
-            "UPDATE tasks SET state = $1, outcome = $2, result_note = $3, done_at = $4 WHERE id = $5 AND state = 'open'",
-        )
-        .bind(state)
-        .bind(outcome)
-        .bind(note)
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(include_str!("sql/tasks/close.sql"))
+            .bind(state)
+            .bind(outcome)
+            .bind(note)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if let Some(touch) = touch
             && let Some(t) = touch_info(&mut tx, touch).await?
         {
-            let touch_state = if state == "done" { "sent" } else { "skipped" };
-            sqlx::query(
-                "UPDATE touches SET state = $1, sent_at = $2 WHERE id = $3 AND state = 'scheduled'",
-            )
-            .bind(touch_state)
-            .bind(now)
-            .bind(touch)
-            .execute(&mut *tx)
-            .await?;
+            let touch_state = if state == "done" {
+                TouchState::Sent
+            } else {
+                TouchState::Skipped
+            };
+            sqlx::query(include_str!("sql/tasks/close_touch.sql"))
+                .bind(touch_state.as_str())
+                .bind(now)
+                .bind(touch)
+                .execute(&mut *tx)
+                .await?;
             let mut ev = event_for(&t, EventKind::TaskDone);
             ev.data =
                 serde_json::json!({ "task": id, "state": state, "outcome": outcome, "note": note });

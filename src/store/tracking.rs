@@ -17,13 +17,10 @@ impl Store {
         &self,
         message_id: &str,
     ) -> Result<Option<TouchInfo>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, enrollment_id, lead_id, sequence_id, step_id, kind, state, mailbox, message_id, subject, claimed_at, error \
-             FROM touches WHERE message_id = $1",
-        )
-        .bind(message_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(include_str!("sql/tracking/touch_by_message_id.sql"))
+            .bind(message_id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(touch_info_from).transpose()
     }
 
@@ -37,21 +34,15 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let already: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM suppressions WHERE value = (SELECT email FROM leads WHERE id = $1)",
-        )
-        .bind(t.lead)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE enrollments SET state = 'unsubscribed', outcome = 'unsubscribed', reason = 'the lead unsubscribed', \
-             updated_at = $1, finished_at = $1, next_due_at = NULL, lease_owner = NULL, lease_until = NULL \
-             WHERE lead_id = $2 AND state IN ('active', 'paused')",
-        )
-        .bind(now)
-        .bind(t.lead)
-        .execute(&mut *tx)
-        .await?;
+        let already: i64 = sqlx::query_scalar(include_str!("sql/tracking/already_suppressed.sql"))
+            .bind(t.lead)
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(include_str!("sql/tracking/unsubscribe.sql"))
+            .bind(now)
+            .bind(t.lead)
+            .execute(&mut *tx)
+            .await?;
         suppress(&mut tx, t.lead, "unsubscribed", how, now).await?;
         if already == 0 {
             let mut ev = event_for(t, EventKind::Unsubscribed);
@@ -82,7 +73,7 @@ impl Store {
     /// the next time.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
         if self.backend == Backend::Sqlite {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            sqlx::query(include_str!("sql/tracking/checkpoint.sqlite.sql"))
                 .execute(&self.pool)
                 .await?;
         }
@@ -143,11 +134,8 @@ impl HitWriter {
             None => {
                 let mut c = self.store.pool.acquire().await?;
                 if backend == Backend::Sqlite && self.checkpoints_apart {
-                    // A commit that passes the WAL's checkpoint threshold (1,000 pages) copies
-                    // the WAL into the database and fsyncs it before it returns, and every hit
-                    // of the batch waits. Checkpoints run on another connection instead (see
-                    // `checkpoint`); past this many pages, this one checkpoints all the same.
-                    sqlx::query("PRAGMA wal_autocheckpoint = 8000")
+                    // Checkpoints past a large WAL only (see the file for why).
+                    sqlx::query(include_str!("sql/tracking/autocheckpoint.sqlite.sql"))
                         .execute(&mut *c)
                         .await?;
                 }
@@ -197,7 +185,7 @@ pub struct Hit {
 }
 
 /// The insert of the `kind` events of `rows` (`message_id, link, url, why, at`).
-fn hit_statement(backend: Backend, kind: &str, rows: Vec<Vec<Val>>) -> Stmt {
+fn hit_statement<'a>(backend: Backend, kind: &str, rows: Vec<Vec<Val<'a>>>) -> Stmt<'a> {
     let soon = if kind == "clicked" {
         "clicked within seconds of delivery"
     } else {

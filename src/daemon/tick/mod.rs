@@ -226,15 +226,7 @@ impl Daemon {
                     report.failed += 1;
                     tracing::warn!(enrollment = l.enrollment.0, sequence = %l.sequence_id, step = %step, "render failed, enrollment paused: {error}");
                     store
-                        .fail_render(
-                            self.instance(),
-                            l.enrollment,
-                            l.lead,
-                            &l.sequence_id,
-                            step,
-                            error,
-                            t,
-                        )
+                        .fail_render(self.instance(), l, step, error, t)
                         .await?;
                 }
                 Decision::Email(_) | Decision::Task { .. } => {}

@@ -1,0 +1,204 @@
+//! Due enrollments, as the scheduler sees them: leasing the due ones (one atomic
+//! `UPDATE … RETURNING`; `FOR UPDATE SKIP LOCKED` on PostgreSQL), when the next one is due,
+//! giving them back, ending them without a step, and the touches they already had.
+
+use std::collections::HashMap;
+
+use sqlx::{AnyConnection, Row};
+
+use super::enrollments::EnrollmentId;
+use super::events::{self, NewEvent};
+use super::leases::LEASE_SECONDS;
+use super::statements::{PerEngine, Stmt, Val};
+use super::{LeadId, Store, StoreError};
+use crate::domain::{EventKind, PastTouch, TouchKind};
+use crate::enrollment::{EnrollmentState, TouchState};
+
+/// A due enrollment leased by this daemon for the time it takes to decide and claim.
+#[derive(Debug, Clone)]
+pub struct Leased {
+    /// The enrollment.
+    pub enrollment: EnrollmentId,
+    /// Its lead.
+    pub lead: LeadId,
+    /// The sequence.
+    pub sequence_id: String,
+    /// The step that is due (as stored; it may have been removed from the sequence since).
+    pub step_id: Option<String>,
+    /// When it was due.
+    pub due_at: i64,
+    /// The sticky mailbox, once the thread started.
+    pub mailbox: Option<String>,
+    /// The subject of the thread's first email, for `Re:` follow-ups.
+    pub thread_subject: Option<String>,
+}
+
+/// [`Store::lease_due`]'s statement, per engine.
+const LEASE_DUE: PerEngine = PerEngine {
+    sqlite: include_str!("sql/due/lease_due.sqlite.sql"),
+    postgres: include_str!("sql/due/lease_due.postgres.sql"),
+};
+
+impl Store {
+    /// Leases up to `limit` due active enrollments (due at or before `now`, not leased by a live
+    /// daemon), oldest due first.
+    pub async fn lease_due(
+        &self,
+        instance: &str,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<Leased>, StoreError> {
+        let rows = sqlx::query(LEASE_DUE.on(self.backend))
+            .bind(instance)
+            .bind(now + LEASE_SECONDS)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(Leased {
+                    enrollment: EnrollmentId(r.try_get("id")?),
+                    lead: LeadId(r.try_get("lead_id")?),
+                    sequence_id: r.try_get("sequence_id")?,
+                    step_id: r.try_get("next_step_id")?,
+                    due_at: r.try_get::<Option<i64>, _>("next_due_at")?.unwrap_or(now),
+                    mailbox: r.try_get("mailbox")?,
+                    thread_subject: r.try_get("thread_subject")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        out.sort_by_key(|l| (l.due_at, l.enrollment.0));
+        Ok(out)
+    }
+
+    /// When the earliest active enrollment that nobody holds is due (the scheduler sleeps
+    /// until then). One leased by another daemon is not counted: that daemon is working on it,
+    /// and waking for it would spin until its lease ends.
+    pub async fn next_due_at(&self, now: i64) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(include_str!("sql/due/next_due_at.sql"))
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("t")?)
+    }
+
+    /// Gives leased enrollments back without doing their step: each becomes due at its new
+    /// time (a window opening, a cap's next day), or stays where it was with `None`.
+    pub async fn defer(
+        &self,
+        instance: &str,
+        items: &[(EnrollmentId, Option<String>, i64)],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for (id, step, due) in items {
+            sqlx::query(include_str!("sql/due/defer.sql"))
+                .bind(step.as_deref())
+                .bind(*due)
+                .bind(now)
+                .bind(id.0)
+                .bind(instance)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The touches each enrollment already has, oldest first.
+    pub async fn past_touches(
+        &self,
+        enrollments: &[EnrollmentId],
+    ) -> Result<HashMap<EnrollmentId, Vec<PastTouch>>, StoreError> {
+        let mut out: HashMap<EnrollmentId, Vec<PastTouch>> = HashMap::new();
+        for chunk in enrollments.chunks(500) {
+            let ids = Val::List(chunk.iter().map(|e| Val::from(e.0)).collect());
+            let mut q = Stmt::new(self.backend);
+            q.sql_args(include_str!("sql/due/past_touches.sql"), &[ids]);
+            for r in q.fetch_all(&self.pool).await? {
+                out.entry(EnrollmentId(r.try_get("enrollment_id")?))
+                    .or_default()
+                    .push(PastTouch {
+                        id: r.try_get("id")?,
+                        step_id: r.try_get("step_id")?,
+                        kind: touch_kind(&r.try_get::<String, _>("kind")?)?,
+                        state: touch_state(&r.try_get::<String, _>("state")?)?,
+                        message_id: r.try_get("message_id")?,
+                        subject: r.try_get("subject")?,
+                        sent_at: r.try_get("sent_at")?,
+                        attempt: r.try_get("attempt")?,
+                        mailbox: r.try_get("mailbox")?,
+                    });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ends or pauses a leased enrollment without running a step (no step left; the sequence
+    /// is gone; no mailbox can send it), with an event. Returns false, changing nothing, when
+    /// it is no longer active and leased by `instance`.
+    pub async fn settle_leased(
+        &self,
+        instance: &str,
+        enrollment: EnrollmentId,
+        to: EnrollmentState,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(include_str!("sql/due/settle_leased.sql"))
+            .bind(now)
+            .bind(to.as_str())
+            .bind(reason)
+            .bind(enrollment.0)
+            .bind(instance)
+            .bind(to.is_final().then_some(now))
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let sequence: String = row.try_get("sequence_id")?;
+        let kind = match to {
+            EnrollmentState::Finished => EventKind::Finished,
+            EnrollmentState::Paused => EventKind::Paused,
+            _ => EventKind::Stopped,
+        };
+        let mut ev = NewEvent::about(kind, Some(LeadId(row.try_get("lead_id")?)));
+        ev.enrollment = Some(enrollment);
+        ev.sequence = Some(&sequence);
+        ev.data = serde_json::json!({ "reason": reason });
+        events::insert(&mut tx, &ev, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// Drops `enrollment`'s lease inside the caller's transaction.
+pub(super) async fn release(
+    tx: &mut AnyConnection,
+    enrollment: EnrollmentId,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(include_str!("sql/due/release.sql"))
+        .bind(now)
+        .bind(enrollment.0)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// A stored touch kind; another value means the table was written by something else.
+fn touch_kind(s: &str) -> Result<TouchKind, StoreError> {
+    TouchKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown touch kind {s:?}")))
+}
+
+/// A stored touch state (see [`touch_kind`]).
+fn touch_state(s: &str) -> Result<TouchState, StoreError> {
+    s.parse().map_err(StoreError::Corrupt)
+}
