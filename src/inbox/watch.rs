@@ -157,15 +157,7 @@ async fn session(
         if idle {
             // Mail that arrived while the folders were read would not wake an IDLE that
             // starts now: look at UIDNEXT first, and read again if it moved.
-            let opened = imap::examine(&mut session, "INBOX").await?;
-            let seen = store
-                .folder_state(name, "INBOX")
-                .await
-                .map_err(|e| ImapError::Connection(e.to_string()))?;
-            if let (Some(next), Some(seen)) = (opened.uid_next, seen)
-                && seen.uidvalidity == i64::from(opened.uidvalidity)
-                && i64::from(next) > seen.last_uid + 1
-            {
+            if inbox_moved(&mut session, daemon, name).await? {
                 continue;
             }
             state("idle", None).await;
@@ -190,6 +182,23 @@ async fn session(
             return Ok(());
         }
     }
+}
+
+/// Whether INBOX holds mail past what the store says was read (UIDNEXT moved).
+async fn inbox_moved(
+    session: &mut ImapSession,
+    daemon: &Context,
+    mailbox: &str,
+) -> Result<bool, ImapError> {
+    let opened = imap::examine(session, "INBOX").await?;
+    let seen = daemon
+        .store()
+        .folder_state(mailbox, "INBOX")
+        .await
+        .map_err(|e| ImapError::Connection(e.to_string()))?;
+    Ok(matches!((opened.uid_next, seen), (Some(next), Some(seen))
+        if seen.uidvalidity == i64::from(opened.uidvalidity)
+            && i64::from(next) > seen.last_uid + 1))
 }
 
 /// Reads a folder from where the store says it stopped.

@@ -259,24 +259,8 @@ impl Store {
         } else {
             fact.rule.to_string()
         };
-        let inserted = sqlx::query(
-            "INSERT INTO inbound (mailbox, message_key, lead_id, enrollment_id, touch_id, kind, rule, evidence, received_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (mailbox, message_key) DO NOTHING",
-        )
-        .bind(fact.mailbox)
-        .bind(fact.message_key)
-        .bind(target.lead)
-        .bind(target.enrollment)
-        .bind(target.touch)
-        .bind(fact.kind.as_str())
-        .bind(&rule)
-        .bind(fact.evidence.to_string())
-        .bind(fact.received_at)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
+        let inserted = insert_inbound(&mut tx, fact, &target, &rule, now).await?;
+        if !inserted {
             tx.commit().await?;
             return Ok(InboundOutcome::Duplicate);
         }
@@ -297,14 +281,7 @@ impl Store {
         }
         // Kinds the rep need not look at are handled at once.
         if !policy::rep_reads(fact.kind, fact.until) {
-            sqlx::query(
-                "UPDATE inbound SET handled_at = $1 WHERE mailbox = $2 AND message_key = $3",
-            )
-            .bind(now)
-            .bind(fact.mailbox)
-            .bind(fact.message_key)
-            .execute(&mut *tx)
-            .await?;
+            mark_handled(&mut tx, fact, now).await?;
         }
         let rules = target.sequence.as_deref().map_or(StopRules::DEFAULT, rules);
         let action = act(&mut tx, fact, &target, rules, now).await?;
@@ -483,6 +460,50 @@ async fn set_folder(
     .bind(s.synced_at)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Keeps the message (once: a second look at the same message inserts nothing); returns
+/// whether it was new.
+async fn insert_inbound(
+    tx: &mut AnyConnection,
+    fact: &InboundFact<'_>,
+    target: &Target,
+    rule: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO inbound (mailbox, message_key, lead_id, enrollment_id, touch_id, kind, rule, evidence, received_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (mailbox, message_key) DO NOTHING",
+    )
+    .bind(fact.mailbox)
+    .bind(fact.message_key)
+    .bind(target.lead)
+    .bind(target.enrollment)
+    .bind(target.touch)
+    .bind(fact.kind.as_str())
+    .bind(rule)
+    .bind(fact.evidence.to_string())
+    .bind(fact.received_at)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    Ok(inserted > 0)
+}
+
+/// A message the rep need not read is handled as it is recorded.
+async fn mark_handled(
+    tx: &mut AnyConnection,
+    fact: &InboundFact<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE inbound SET handled_at = $1 WHERE mailbox = $2 AND message_key = $3")
+        .bind(now)
+        .bind(fact.mailbox)
+        .bind(fact.message_key)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
