@@ -8,9 +8,11 @@ use serde::Serialize;
 
 use super::output::{parse_encoding, print_json, rfc3339, utc};
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store, parse_email};
-use crate::import::{ImportOptions, enroll_request, import_sheet};
-use crate::lead::SheetReader;
-use crate::store::EnrollOutcome;
+use crate::config::Config;
+use crate::import::{ImportOptions, ImportSummary, enroll_request, import_sheet};
+use crate::lead::{Email, SheetReader};
+use crate::routing::RouteSummary;
+use crate::store::{EnrollOutcome, Store, StoredLead};
 
 /// `drumbeat leads …`
 #[derive(Debug, clap::Subcommand)]
@@ -130,18 +132,7 @@ async fn assign(config_path: &Path, args: AssignArgs) -> Outcome {
     let leads = if args.all_unowned {
         store.unowned_leads().await?
     } else {
-        let mut leads = Vec::new();
-        for email in &emails {
-            match store.lead_by_email(email).await? {
-                Some(l) => leads.push(l),
-                None => {
-                    return Err(Failure::failed(format!(
-                        "{email}: no such lead; import it first (drumbeat leads import FILE.csv)"
-                    )));
-                }
-            }
-        }
-        leads
+        stored_leads(&store, &emails).await?
     };
     let mut records: Vec<_> = leads
         .iter()
@@ -160,7 +151,35 @@ async fn assign(config_path: &Path, args: AssignArgs) -> Outcome {
         .filter_map(|(l, r)| r.owner.as_deref().map(|o| (l, o)))
         .collect();
     let changed = store.change_owners(&changes, now).await?;
-    if args.json {
+    print_assigned(args.json, leads.len(), &changes, changed, &summary)
+}
+
+/// The stored lead of each address, in order; an address with none fails the command.
+async fn stored_leads(store: &Store, emails: &[Email]) -> Result<Vec<StoredLead>, Failure> {
+    let mut leads = Vec::new();
+    for email in emails {
+        match store.lead_by_email(email).await? {
+            Some(l) => leads.push(l),
+            None => {
+                return Err(Failure::failed(format!(
+                    "{email}: no such lead; import it first (drumbeat leads import FILE.csv)"
+                )));
+            }
+        }
+    }
+    Ok(leads)
+}
+
+/// What `leads assign` did to `n` leads: `changes` are their owners by the rules, of which
+/// `changed` differ from before.
+fn print_assigned(
+    json: bool,
+    n: usize,
+    changes: &[(&StoredLead, &str)],
+    changed: u64,
+    summary: &RouteSummary,
+) -> Outcome {
+    if json {
         let moved: Vec<_> = changes
             .iter()
             .filter(|(l, o)| l.record.owner.as_deref() != Some(*o))
@@ -173,7 +192,7 @@ async fn assign(config_path: &Path, args: AssignArgs) -> Outcome {
             })
             .collect();
         return print_json(&serde_json::json!({
-            "leads": leads.len(),
+            "leads": n,
             "assigned": changed,
             "kept": summary.routed - changed,
             "unmatched": summary.unmatched,
@@ -181,23 +200,22 @@ async fn assign(config_path: &Path, args: AssignArgs) -> Outcome {
             "changes": moved,
         }));
     }
-    for (l, o) in &changes {
+    for (l, o) in changes {
         if l.record.owner.as_deref() != Some(*o) {
             say!("{}: {o}", l.record.email);
         }
     }
     say!(
-        "assigned {changed} of {} leads ({} kept their owner, {} matched no rule)",
-        leads.len(),
+        "assigned {changed} of {n} leads ({} kept their owner, {} matched no rule)",
         summary.routed - changed,
         summary.unmatched
     );
-    report_capped(&summary);
+    report_capped(summary);
     Ok(())
 }
 
 /// Warns about leads left without an owner because every rep of their group is at their cap.
-fn report_capped(summary: &crate::routing::RouteSummary) {
+fn report_capped(summary: &RouteSummary) {
     for (group, n) in &summary.capped {
         eprintln!(
             "warning: {n} leads left without an owner: every rep of group {group:?} is at their max_open; \
@@ -256,20 +274,7 @@ async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
     let reader =
         SheetReader::open(&args.file, args.encoding).map_err(|e| Failure::failed(e.to_string()))?;
     let store = open_store(&config).await?;
-    let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
-    let bar = if std::io::stderr().is_terminal() && !args.json {
-        let bar = ProgressBar::new(size);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} importing [{bar:30}] {bytes}/{total_bytes} ({eta})",
-            )
-            .expect("a valid progress template")
-            .progress_chars("=> "),
-        );
-        Some(bar)
-    } else {
-        None
-    };
+    let bar = progress_bar(&args);
     let progress = |b: u64| {
         if let Some(bar) = &bar {
             bar.set_position(b);
@@ -289,47 +294,7 @@ async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
     if args.json {
         print_json(&summary)?;
     } else {
-        for e in &summary.errors {
-            eprintln!(
-                "{}",
-                super::output::printable(&format!("{}:{}: {}", e.file, e.row, e.reason))
-            );
-        }
-        for o in &summary.unknown_owners {
-            eprintln!("warning: owner {o:?} is not a mailbox in config.toml; kept as written");
-        }
-        let verb = if summary.dry_run {
-            "would import"
-        } else {
-            "imported"
-        };
-        let mut line = format!(
-            "{verb} {}: {} new, {} updated, {} unchanged, {} skipped",
-            args.file.display(),
-            summary.new,
-            summary.updated,
-            summary.unchanged,
-            summary.skipped
-        );
-        if let Some(seq) = &args.sequence {
-            line.push_str(&format!(
-                "; {} enrolled in {seq} ({} already in it, {} suppressed)",
-                summary.enrolled, summary.already_enrolled, summary.suppressed
-            ));
-        }
-        if summary.dry_run {
-            line.push_str(" (dry run: nothing changed)");
-        }
-        say!("{line}");
-        let r = &summary.routing;
-        if r.routed > 0 || r.unmatched > 0 {
-            say!(
-                "routed {} leads to owners by the [[route]] rules ({} matched no rule)",
-                r.routed,
-                r.unmatched
-            );
-        }
-        report_capped(r);
+        print_imported(&args, &summary);
     }
     // Good rows are in; bad ones were reported and skipped: the command found problems.
     if summary.invalid == 0 {
@@ -337,6 +302,69 @@ async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
     } else {
         Err(Failure::silent())
     }
+}
+
+/// A progress bar over the file's bytes, on a terminal and without `--json`.
+fn progress_bar(args: &ImportArgs) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() || args.json {
+        return None;
+    }
+    let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
+    let bar = ProgressBar::new(size);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} importing [{bar:30}] {bytes}/{total_bytes} ({eta})",
+        )
+        .expect("a valid progress template")
+        .progress_chars("=> "),
+    );
+    Some(bar)
+}
+
+/// `leads import` for a person: the bad rows and unknown owners on stderr, the counts on
+/// stdout.
+fn print_imported(args: &ImportArgs, summary: &ImportSummary) {
+    for e in &summary.errors {
+        eprintln!(
+            "{}",
+            super::output::printable(&format!("{}:{}: {}", e.file, e.row, e.reason))
+        );
+    }
+    for o in &summary.unknown_owners {
+        eprintln!("warning: owner {o:?} is not a mailbox in config.toml; kept as written");
+    }
+    let verb = if summary.dry_run {
+        "would import"
+    } else {
+        "imported"
+    };
+    let mut line = format!(
+        "{verb} {}: {} new, {} updated, {} unchanged, {} skipped",
+        args.file.display(),
+        summary.new,
+        summary.updated,
+        summary.unchanged,
+        summary.skipped
+    );
+    if let Some(seq) = &args.sequence {
+        line.push_str(&format!(
+            "; {} enrolled in {seq} ({} already in it, {} suppressed)",
+            summary.enrolled, summary.already_enrolled, summary.suppressed
+        ));
+    }
+    if summary.dry_run {
+        line.push_str(" (dry run: nothing changed)");
+    }
+    say!("{line}");
+    let r = &summary.routing;
+    if r.routed > 0 || r.unmatched > 0 {
+        say!(
+            "routed {} leads to owners by the [[route]] rules ({} matched no rule)",
+            r.routed,
+            r.unmatched
+        );
+    }
+    report_capped(r);
 }
 
 pub(super) fn unknown_sequence(id: &str, catalog: &crate::catalog::Catalog) -> Failure {
@@ -459,23 +487,7 @@ pub async fn enroll(config_path: &Path, args: EnrollArgs) -> Outcome {
             }),
         }
     }
-    // Leads enrolled without an owner get one by the [[route]] rules.
-    let mut records: Vec<_> = leads
-        .iter()
-        .filter(|l| l.record.owner.is_none())
-        .map(|l| l.record.clone())
-        .collect();
-    if !records.is_empty() && !config.routing.rules.is_empty() {
-        let mut refs: Vec<_> = records.iter_mut().collect();
-        let summary = crate::routing::route(&store, &config, &mut refs, true, false, now).await?;
-        let unowned = leads.iter().filter(|l| l.record.owner.is_none());
-        let changes: Vec<_> = unowned
-            .zip(&records)
-            .filter_map(|(l, r)| r.owner.as_deref().map(|o| (l, o)))
-            .collect();
-        store.change_owners(&changes, now).await?;
-        report_capped(&summary);
-    }
+    route_unowned(&store, &config, &leads, now).await?;
     let requests: Vec<_> = leads
         .iter()
         .map(|l| enroll_request(&config, seq, &l.record, l.id, now))
@@ -497,26 +509,57 @@ pub async fn enroll(config_path: &Path, args: EnrollArgs) -> Outcome {
     if args.json {
         print_json(&results)?;
     } else {
-        for r in &results {
-            match r.result {
-                "not-found" => eprintln!(
-                    "{}: no such lead; import it first (drumbeat leads import FILE.csv)",
-                    r.email
-                ),
-                "enrolled" => say!(
-                    "{}: enrolled in {}, first step due {}",
-                    r.email,
-                    seq.id,
-                    r.due_at.as_deref().unwrap_or("")
-                ),
-                "already-enrolled" => say!("{}: already in {}", r.email, seq.id),
-                _ => say!("{}: suppressed, not enrolled", r.email),
-            }
-        }
+        print_enrolled(&results, &seq.id);
     }
     if failed {
         Err(Failure::silent())
     } else {
         Ok(())
+    }
+}
+
+/// Leads enrolled without an owner get one by the [[route]] rules.
+async fn route_unowned(
+    store: &Store,
+    config: &Config,
+    leads: &[StoredLead],
+    now: i64,
+) -> Result<(), Failure> {
+    let mut records: Vec<_> = leads
+        .iter()
+        .filter(|l| l.record.owner.is_none())
+        .map(|l| l.record.clone())
+        .collect();
+    if records.is_empty() || config.routing.rules.is_empty() {
+        return Ok(());
+    }
+    let mut refs: Vec<_> = records.iter_mut().collect();
+    let summary = crate::routing::route(store, config, &mut refs, true, false, now).await?;
+    let unowned = leads.iter().filter(|l| l.record.owner.is_none());
+    let changes: Vec<_> = unowned
+        .zip(&records)
+        .filter_map(|(l, r)| r.owner.as_deref().map(|o| (l, o)))
+        .collect();
+    store.change_owners(&changes, now).await?;
+    report_capped(&summary);
+    Ok(())
+}
+
+/// `enroll` for a person: one line per address (unknown ones on stderr).
+fn print_enrolled(results: &[EnrollResult], sequence: &str) {
+    for r in results {
+        match r.result {
+            "not-found" => eprintln!(
+                "{}: no such lead; import it first (drumbeat leads import FILE.csv)",
+                r.email
+            ),
+            "enrolled" => say!(
+                "{}: enrolled in {sequence}, first step due {}",
+                r.email,
+                r.due_at.as_deref().unwrap_or("")
+            ),
+            "already-enrolled" => say!("{}: already in {sequence}", r.email),
+            _ => say!("{}: suppressed, not enrolled", r.email),
+        }
     }
 }

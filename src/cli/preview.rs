@@ -4,19 +4,24 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::leads::unknown_sequence as unknown_sequence_failure;
 use super::output::{local_and_utc, print_json};
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store, parse_email};
-use crate::catalog::StepKind;
-use crate::config::parse_tz;
+use crate::catalog::{Catalog, StepKind};
+use crate::config::{Config, Mailbox, parse_tz};
 use crate::domain::{PastTouch, TouchKind};
 use crate::enrollment::TouchState;
+use crate::lead::LeadRecord;
 use crate::render::RenderInput;
 use crate::send::choose_mailbox;
 use crate::send::compose::{Draft, compose, seeded_message_id};
 use crate::send::links::Links;
+use crate::send::tokens::TokenKey;
+use crate::sequence::{Sequence, Step};
+use crate::store::{EnrollmentRow, TouchRow};
 
 /// Flags of `preview`.
 #[derive(Debug, clap::Args)]
@@ -80,19 +85,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let email = parse_email(&args.lead)?;
     let config = load_config(config_path)?;
     let catalog = load_catalog(&config)?;
-    let seq = catalog
-        .sequence(&args.sequence)
-        .ok_or_else(|| unknown_sequence_failure(&args.sequence, &catalog))?;
-    if let Some(step) = &args.step
-        && seq.step(step).is_none()
-    {
-        let ids: Vec<&str> = seq.steps.iter().map(|s| s.id.as_str()).collect();
-        return Err(Failure::usage(format!(
-            "sequence {} has no step {step:?} (steps: {})",
-            seq.id,
-            ids.join(", ")
-        )));
-    }
+    let seq = sequence_with_step(&catalog, &args.sequence, args.step.as_deref())?;
     let store = open_store(&config).await?;
     // The links the daemon would put in: the same key, this preview's Message-IDs.
     let tokens = crate::send::tokens::key_from(&config, &store, now().timestamp())
@@ -123,23 +116,9 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
             .and_then(|t| parse_tz(t).ok()),
         config.timezone,
     );
-
-    // Where the plan starts: at the enrollment's next step, or at step 1 now.
-    let now = now();
-    let (start, mut at) = match &enrollment {
-        Some(e) => match (&e.next_step_id, e.next_due_at) {
-            (Some(step), Some(due)) => (
-                seq.step_index(step).unwrap_or(seq.steps.len()),
-                DateTime::<Utc>::from_timestamp(due, 0).unwrap_or(now),
-            ),
-            _ => (seq.steps.len(), now),
-        },
-        None => (0, now),
-    };
     // What the composer threads on: the enrollment's touches, then each step this preview
     // plans, as if it had been sent at its due time.
-    let enrollment_id = enrollment.as_ref().map_or(0, |e| e.id.0);
-    let mut past: Vec<PastTouch> = match &enrollment {
+    let past: Vec<PastTouch> = match &enrollment {
         Some(e) => store
             .past_touches(&[e.id])
             .await?
@@ -147,131 +126,18 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
             .unwrap_or_default(),
         None => Vec::new(),
     };
-    let mut steps = Vec::new();
-    let mut failed = false;
-    for (i, step) in seq.steps.iter().enumerate() {
-        let done = touches
-            .iter()
-            .find(|t| t.sequence_id == seq.id && t.step_id == step.id);
-        let mut p = StepPreview {
-            id: step.id.clone(),
-            kind: if matches!(step.kind, StepKind::Email(_)) {
-                "email"
-            } else {
-                "task"
-            },
-            wait: step.wait.to_string(),
-            state: "planned".into(),
-            ..Default::default()
-        };
-        if let Some(t) = done {
-            p.state = t.state.clone();
-            p.subject = t.subject.clone();
-            p.message_id = t.message_id.clone();
-            steps.push(p);
-            continue;
-        }
-        if i < start {
-            p.state = "skipped".into();
-            steps.push(p);
-            continue;
-        }
-        let due = if i == start && enrollment.is_some() {
-            Some(at)
-        } else {
-            crate::plan::due_after(
-                &seq.window,
-                tz,
-                at,
-                step.wait,
-                crate::plan::jitter_seed(email.as_str(), &seq.id, &step.id),
-                config.sending.jitter,
-            )
-        };
-        if let Some(d) = due {
-            at = d;
-            p.due_at = Some(d.to_rfc3339());
-            p.due_local = Some(local_and_utc(d, tz));
-        } else {
-            p.error = Some("the send window never opens".into());
-            failed = true;
-        }
-        let Some(sender) = mailbox else {
-            p.error = Some("no mailbox can send this sequence (check [[mailbox]] in config.toml and the sequence's mailboxes)".into());
-            failed = true;
-            steps.push(p);
-            continue;
-        };
-        let message_id = seeded_message_id(sender, enrollment_id, &seq.id, &step.id);
-        match &step.kind {
-            StepKind::Email(e) => {
-                p.no_ask = e.no_ask;
-                let draft = Draft {
-                    sequence: seq,
-                    index: i,
-                    lead: &lead.record,
-                    mailbox: sender,
-                    past: &past,
-                    stored_subject: None,
-                    message_id: &message_id,
-                    date: at,
-                };
-                match compose(&catalog, &config, Some(&tokens), &draft) {
-                    Ok(c) => {
-                        let headers = c.message.headers();
-                        let header = |name: &str| headers.get_raw(name).map(str::to_string);
-                        p.in_reply_to = header("In-Reply-To");
-                        p.references = header("References");
-                        p.raw = Some(String::from_utf8_lossy(&c.message.formatted()).into_owned());
-                        p.from = Some(match &sender.display_name {
-                            Some(n) => format!("{n} <{}>", sender.from),
-                            None => sender.from.to_string(),
-                        });
-                        p.to = Some(lead.record.email.to_string());
-                        past.push(PastTouch {
-                            id: i64::MAX,
-                            step_id: step.id.clone(),
-                            kind: TouchKind::Email,
-                            state: TouchState::Sent,
-                            message_id: Some(message_id.clone()),
-                            subject: Some(c.rendered.subject.clone()),
-                            sent_at: Some(at.timestamp()),
-                            attempt: 1,
-                            mailbox: Some(sender.name.clone()),
-                        });
-                        p.message_id = Some(message_id);
-                        p.subject = Some(c.rendered.subject);
-                        p.variant = Some(c.rendered.variant);
-                        p.template = Some(c.rendered.template);
-                        p.text = Some(c.rendered.text);
-                        p.html = c.rendered.html;
-                    }
-                    Err(err) => {
-                        p.error = Some(err);
-                        failed = true;
-                    }
-                }
-            }
-            StepKind::Task(t) => {
-                p.task = Some(t.kind.as_str());
-                let unsubscribe_url =
-                    Links::new(&tokens, &config.http.base_url, &message_id).unsubscribe();
-                let input = RenderInput {
-                    lead: &lead.record,
-                    sender,
-                    unsubscribe_url: &unsubscribe_url,
-                };
-                match catalog.renderer.render_note(&input, seq, i) {
-                    Ok(n) => p.note = Some(n),
-                    Err(err) => {
-                        p.error = Some(err.to_string());
-                        failed = true;
-                    }
-                }
-            }
-        }
-        steps.push(p);
-    }
+    let planner = Planner {
+        config: &config,
+        catalog: &catalog,
+        seq,
+        lead: &lead.record,
+        mailbox,
+        tokens: &tokens,
+        tz,
+        enrollment: enrollment.as_ref(),
+    };
+    let mut steps = planner.steps(&touches, past);
+    let failed = steps.iter().any(|s| s.error.is_some());
     if let Some(only) = &args.step {
         steps.retain(|s| &s.id == only);
     }
@@ -292,6 +158,213 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         Err(Failure::silent())
     } else {
         Ok(())
+    }
+}
+
+/// The sequence `id`, which has the step `step` when one is asked for.
+fn sequence_with_step<'c>(
+    catalog: &'c Catalog,
+    id: &str,
+    step: Option<&str>,
+) -> Result<&'c Sequence, Failure> {
+    let seq = catalog
+        .sequence(id)
+        .ok_or_else(|| unknown_sequence_failure(id, catalog))?;
+    if let Some(step) = step
+        && seq.step(step).is_none()
+    {
+        let ids: Vec<&str> = seq.steps.iter().map(|s| s.id.as_str()).collect();
+        return Err(Failure::usage(format!(
+            "sequence {} has no step {step:?} (steps: {})",
+            seq.id,
+            ids.join(", ")
+        )));
+    }
+    Ok(seq)
+}
+
+/// Everything one lead's plan through one sequence is made from.
+struct Planner<'a> {
+    config: &'a Config,
+    catalog: &'a Catalog,
+    seq: &'a Sequence,
+    lead: &'a LeadRecord,
+    /// The mailbox the daemon would send from; `None` when none can.
+    mailbox: Option<&'a Mailbox>,
+    tokens: &'a TokenKey,
+    tz: Tz,
+    /// The lead's enrollment in the sequence, if any.
+    enrollment: Option<&'a EnrollmentRow>,
+}
+
+impl Planner<'_> {
+    /// Every step of the sequence: what already ran as it ran, the rest as planned. A step that
+    /// cannot go out carries its `error`.
+    fn steps(&self, touches: &[TouchRow], mut past: Vec<PastTouch>) -> Vec<StepPreview> {
+        let seq = self.seq;
+        // Where the plan starts: at the enrollment's next step, or at step 1 now.
+        let now = now();
+        let (start, mut at) = match self.enrollment {
+            Some(e) => match (&e.next_step_id, e.next_due_at) {
+                (Some(step), Some(due)) => (
+                    seq.step_index(step).unwrap_or(seq.steps.len()),
+                    DateTime::<Utc>::from_timestamp(due, 0).unwrap_or(now),
+                ),
+                _ => (seq.steps.len(), now),
+            },
+            None => (0, now),
+        };
+        let mut steps = Vec::new();
+        for (i, step) in seq.steps.iter().enumerate() {
+            let mut p = StepPreview {
+                id: step.id.clone(),
+                kind: if matches!(step.kind, StepKind::Email(_)) {
+                    "email"
+                } else {
+                    "task"
+                },
+                wait: step.wait.to_string(),
+                state: "planned".into(),
+                ..Default::default()
+            };
+            let done = touches
+                .iter()
+                .find(|t| t.sequence_id == seq.id && t.step_id == step.id);
+            if let Some(t) = done {
+                p.state = t.state.clone();
+                p.subject = t.subject.clone();
+                p.message_id = t.message_id.clone();
+            } else if i < start {
+                p.state = "skipped".into();
+            } else {
+                let due = if i == start && self.enrollment.is_some() {
+                    Some(at)
+                } else {
+                    self.due_after(at, step)
+                };
+                if let Some(d) = due {
+                    at = d;
+                    p.due_at = Some(d.to_rfc3339());
+                    p.due_local = Some(local_and_utc(d, self.tz));
+                } else {
+                    p.error = Some("the send window never opens".into());
+                }
+                match self.mailbox {
+                    Some(sender) => self.fill(&mut p, i, sender, at, &mut past),
+                    None => p.error = Some("no mailbox can send this sequence (check [[mailbox]] in config.toml and the sequence's mailboxes)".into()),
+                }
+            }
+            steps.push(p);
+        }
+        steps
+    }
+
+    /// When `step` is due after the one before it, due at `at`.
+    fn due_after(&self, at: DateTime<Utc>, step: &Step) -> Option<DateTime<Utc>> {
+        crate::plan::due_after(
+            &self.seq.window,
+            self.tz,
+            at,
+            step.wait,
+            crate::plan::jitter_seed(self.lead.email.as_str(), &self.seq.id, &step.id),
+            self.config.sending.jitter,
+        )
+    }
+
+    /// The step's email, as composed for sending at `at`, or its task's note.
+    fn fill(
+        &self,
+        p: &mut StepPreview,
+        index: usize,
+        sender: &Mailbox,
+        at: DateTime<Utc>,
+        past: &mut Vec<PastTouch>,
+    ) {
+        let step = &self.seq.steps[index];
+        let message_id = seeded_message_id(
+            sender,
+            self.enrollment.map_or(0, |e| e.id.0),
+            &self.seq.id,
+            &step.id,
+        );
+        match &step.kind {
+            StepKind::Email(e) => {
+                p.no_ask = e.no_ask;
+                self.email(p, index, sender, at, message_id, past);
+            }
+            StepKind::Task(t) => {
+                p.task = Some(t.kind.as_str());
+                let unsubscribe_url =
+                    Links::new(self.tokens, &self.config.http.base_url, &message_id).unsubscribe();
+                let input = RenderInput {
+                    lead: self.lead,
+                    sender,
+                    unsubscribe_url: &unsubscribe_url,
+                };
+                match self.catalog.renderer.render_note(&input, self.seq, index) {
+                    Ok(n) => p.note = Some(n),
+                    Err(err) => p.error = Some(err.to_string()),
+                }
+            }
+        }
+    }
+
+    /// The email step through the one composer; once composed, it joins `past` as sent at
+    /// `at`, so the steps after it thread on it.
+    fn email(
+        &self,
+        p: &mut StepPreview,
+        index: usize,
+        sender: &Mailbox,
+        at: DateTime<Utc>,
+        message_id: String,
+        past: &mut Vec<PastTouch>,
+    ) {
+        let step = &self.seq.steps[index];
+        let draft = Draft {
+            sequence: self.seq,
+            index,
+            lead: self.lead,
+            mailbox: sender,
+            past,
+            stored_subject: None,
+            message_id: &message_id,
+            date: at,
+        };
+        let c = match compose(self.catalog, self.config, Some(self.tokens), &draft) {
+            Ok(c) => c,
+            Err(err) => {
+                p.error = Some(err);
+                return;
+            }
+        };
+        let headers = c.message.headers();
+        let header = |name: &str| headers.get_raw(name).map(str::to_string);
+        p.in_reply_to = header("In-Reply-To");
+        p.references = header("References");
+        p.raw = Some(String::from_utf8_lossy(&c.message.formatted()).into_owned());
+        p.from = Some(match &sender.display_name {
+            Some(n) => format!("{n} <{}>", sender.from),
+            None => sender.from.to_string(),
+        });
+        p.to = Some(self.lead.email.to_string());
+        past.push(PastTouch {
+            id: i64::MAX,
+            step_id: step.id.clone(),
+            kind: TouchKind::Email,
+            state: TouchState::Sent,
+            message_id: Some(message_id.clone()),
+            subject: Some(c.rendered.subject.clone()),
+            sent_at: Some(at.timestamp()),
+            attempt: 1,
+            mailbox: Some(sender.name.clone()),
+        });
+        p.message_id = Some(message_id);
+        p.subject = Some(c.rendered.subject);
+        p.variant = Some(c.rendered.variant);
+        p.template = Some(c.rendered.template);
+        p.text = Some(c.rendered.text);
+        p.html = c.rendered.html;
     }
 }
 

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use sd_notify::NotifyState;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 use super::output::{print_json, utc};
 use super::{Failure, Outcome, load_catalog, load_config, open_store};
@@ -91,6 +92,19 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     serve(daemon).await
 }
 
+/// What `run --once --json` prints.
+#[derive(serde::Serialize)]
+struct Once<'a> {
+    #[serde(flatten)]
+    report: &'a TickReport,
+    recovered_uncertain: u64,
+    recovered_requeued: u64,
+    next_due_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webhooks: Option<crate::webhooks::FlushReport>,
+    notifications: crate::notify::NotifyReport,
+}
+
 async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
     let report = daemon.run_once().await?;
     // The reps hear about the replies just read, and get the digests due now.
@@ -104,27 +118,25 @@ async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
     };
     let next = daemon.store().next_due_at(daemon.now().timestamp()).await?;
     daemon.stop().await;
+    let once = Once {
+        report: &report,
+        recovered_uncertain: recovered.uncertain,
+        recovered_requeued: recovered.requeued,
+        next_due_at: super::output::rfc3339(next),
+        webhooks: hooks,
+        notifications: notified,
+    };
     if json {
-        #[derive(serde::Serialize)]
-        struct Once<'a> {
-            #[serde(flatten)]
-            report: &'a TickReport,
-            recovered_uncertain: u64,
-            recovered_requeued: u64,
-            next_due_at: Option<String>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            webhooks: Option<crate::webhooks::FlushReport>,
-            notifications: crate::notify::NotifyReport,
-        }
-        return print_json(&Once {
-            report: &report,
-            recovered_uncertain: recovered.uncertain,
-            recovered_requeued: recovered.requeued,
-            next_due_at: super::output::rfc3339(next),
-            webhooks: hooks,
-            notifications: notified,
-        });
+        return print_json(&once);
     }
+    print_once(&once, next);
+    Ok(())
+}
+
+/// `run --once` for a person: what was done, what a crash left behind, and what goes next
+/// (at `next`, unix seconds).
+fn print_once(once: &Once<'_>, next: Option<i64>) {
+    let report = once.report;
     say!(
         "sent {}, tasks created {}, deferred {}, retrying {}, failed {}, bounced {}, uncertain {}",
         report.sent,
@@ -135,7 +147,7 @@ async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
         report.bounced,
         report.uncertain
     );
-    if let Some(h) = hooks {
+    if let Some(h) = &once.webhooks {
         say!(
             "webhooks: queued {}, delivered {}, retrying {}, failed {}",
             h.queued,
@@ -144,6 +156,7 @@ async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
             h.failed
         );
     }
+    let notified = &once.notifications;
     if notified.digests + notified.sent + notified.retrying + notified.failed > 0 {
         say!(
             "notifications: digests {}, sent {}, retrying {}, failed {}",
@@ -153,16 +166,16 @@ async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
             notified.failed
         );
     }
-    if recovered.uncertain > 0 {
+    if once.recovered_uncertain > 0 {
         say!(
             "{} send(s) interrupted by a crash are uncertain: see `drumbeat status`, then `drumbeat resolve TOUCH --sent|--not-sent`",
-            recovered.uncertain
+            once.recovered_uncertain
         );
     }
-    if recovered.requeued > 0 {
+    if once.recovered_requeued > 0 {
         say!(
             "{} send(s) interrupted by a crash had reached no server and went back to the queue",
-            recovered.requeued
+            once.recovered_requeued
         );
     }
     match next {
@@ -177,7 +190,6 @@ async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
  `drumbeat status` lists what goes next, `drumbeat preview SEQUENCE --lead EMAIL` shows it)"
         );
     }
-    Ok(())
 }
 
 async fn serve(daemon: Daemon) -> Outcome {
@@ -185,87 +197,29 @@ async fn serve(daemon: Daemon) -> Outcome {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (reload_tx, reload_rx) = mpsc::channel(4);
     let (wake_tx, wake_rx) = mpsc::channel(4);
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
+    let signals = handle_signals(stop_tx, reload_tx)?;
 
     // The loop's last sign of life, for the watchdog: a loop stuck longer than any SMTP
     // transaction may take stops the pings, and systemd restarts the service.
     let alive = Arc::new(AtomicI64::new(Utc::now().timestamp()));
-    let watchdog = sd_notify::watchdog_enabled().map(|every| {
-        let alive = alive.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every / 2);
-            loop {
-                tick.tick().await;
-                if Utc::now().timestamp() - alive.load(Ordering::Relaxed) < 900 {
-                    let _ = sd_notify::notify(&[NotifyState::Watchdog]);
-                }
-            }
-        })
-    });
-
-    let signals = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = term.recv() => break,
-                _ = int.recv() => break,
-                _ = hup.recv() => {
-                    tracing::info!("SIGHUP: reloading sequences and templates");
-                    match NotifyState::monotonic_usec_now() {
-                        Ok(t) => { let _ = sd_notify::notify(&[NotifyState::Reloading, t]); }
-                        Err(_) => { let _ = sd_notify::notify(&[NotifyState::Reloading]); }
-                    }
-                    let _ = reload_tx.send(()).await;
-                }
-            }
-        }
-        tracing::info!("stopping: no new claims; in-flight sends finish");
-        let _ = sd_notify::notify(&[NotifyState::Stopping]);
-        let _ = stop_tx.send(true);
-    });
+    let watchdog = watchdog(alive.clone());
 
     // The HTTP side: unsubscribe links, tracking, webhooks, the API.
     let (http_addr, http) = crate::http::start(daemon.context().clone(), wake_tx, stop_rx.clone())
         .await
         .map_err(Failure::failed)?;
-
-    // One inbox watcher per mailbox with IMAP settings.
-    let watchers: Vec<_> = daemon
-        .config()
-        .mailboxes
-        .iter()
-        .filter(|m| m.imap.is_some())
-        .map(|m| {
-            tokio::spawn(crate::inbox::watch::run(
-                daemon.context().clone(),
-                m.clone(),
-                stop_rx.clone(),
-            ))
-        })
-        .collect();
-    // Outgoing webhooks: one dispatcher (it returns at once when no endpoint is configured).
-    let hooks = tokio::spawn(crate::webhooks::run(
-        daemon.context().clone(),
-        stop_rx.clone(),
-    ));
-    // Rep notifications and daily digests: one notifier.
-    let notifier = tokio::spawn(crate::notify::run(
-        daemon.context().clone(),
-        stop_rx.clone(),
-    ));
+    let tasks = Tasks::spawn(&daemon, http, &stop_rx);
     tracing::info!(
         instance = daemon.instance(),
-        watchers = watchers.len(),
+        watchers = tasks.watchers.len(),
         http = %http_addr,
         "drumbeat is running"
     );
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
     let d = daemon.clone();
-    let alive_loop = alive.clone();
     let result = d
         .run(stop_rx, reload_rx, wake_rx, move |r, next| {
-            alive_loop.store(Utc::now().timestamp(), Ordering::Relaxed);
+            alive.store(Utc::now().timestamp(), Ordering::Relaxed);
             let status = format!(
                 "last tick: {} due, {} sent, {} deferred; next due {}",
                 r.due,
@@ -280,14 +234,103 @@ async fn serve(daemon: Daemon) -> Outcome {
     if let Some(w) = watchdog {
         w.abort();
     }
-    for w in watchers {
-        let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(10), http).await;
-    // It gives in-flight posts at most 5 seconds, then gives them back.
-    let _ = tokio::time::timeout(Duration::from_secs(15), notifier).await;
-    let _ = tokio::time::timeout(Duration::from_secs(10), hooks).await;
+    tasks.finish().await;
     // Give in-flight work a bounded moment, then record the stop.
     let _ = tokio::time::timeout(Duration::from_secs(30), daemon.stop()).await;
     result.map_err(|e| Failure::failed(e.to_string()))
+}
+
+/// The one place signals are handled: SIGTERM and SIGINT send `true` on `stop`, SIGHUP asks
+/// for a reload on `reload`.
+fn handle_signals(
+    stop: watch::Sender<bool>,
+    reload: mpsc::Sender<()>,
+) -> std::io::Result<JoinHandle<()>> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading sequences and templates");
+                    match NotifyState::monotonic_usec_now() {
+                        Ok(t) => { let _ = sd_notify::notify(&[NotifyState::Reloading, t]); }
+                        Err(_) => { let _ = sd_notify::notify(&[NotifyState::Reloading]); }
+                    }
+                    let _ = reload.send(()).await;
+                }
+            }
+        }
+        tracing::info!("stopping: no new claims; in-flight sends finish");
+        let _ = sd_notify::notify(&[NotifyState::Stopping]);
+        let _ = stop.send(true);
+    }))
+}
+
+/// Under systemd's watchdog: pings while the loop has shown a sign of life (`alive`, unix
+/// seconds) within 15 minutes.
+fn watchdog(alive: Arc<AtomicI64>) -> Option<JoinHandle<()>> {
+    sd_notify::watchdog_enabled().map(|every| {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every / 2);
+            loop {
+                tick.tick().await;
+                if Utc::now().timestamp() - alive.load(Ordering::Relaxed) < 900 {
+                    let _ = sd_notify::notify(&[NotifyState::Watchdog]);
+                }
+            }
+        })
+    })
+}
+
+/// The tasks that run beside the scheduler loop, each stopped through `stop`.
+struct Tasks {
+    /// One inbox watcher per mailbox with IMAP settings.
+    watchers: Vec<JoinHandle<()>>,
+    http: JoinHandle<()>,
+    /// Rep notifications and daily digests.
+    notifier: JoinHandle<()>,
+    /// Outgoing webhooks.
+    hooks: JoinHandle<()>,
+}
+
+impl Tasks {
+    fn spawn(daemon: &Daemon, http: JoinHandle<()>, stop: &watch::Receiver<bool>) -> Tasks {
+        let watchers = daemon
+            .config()
+            .mailboxes
+            .iter()
+            .filter(|m| m.imap.is_some())
+            .map(|m| {
+                tokio::spawn(crate::inbox::watch::run(
+                    daemon.context().clone(),
+                    m.clone(),
+                    stop.clone(),
+                ))
+            })
+            .collect();
+        // One dispatcher (it returns at once when no endpoint is configured).
+        let hooks = tokio::spawn(crate::webhooks::run(daemon.context().clone(), stop.clone()));
+        let notifier = tokio::spawn(crate::notify::run(daemon.context().clone(), stop.clone()));
+        Tasks {
+            watchers,
+            http,
+            notifier,
+            hooks,
+        }
+    }
+
+    /// Waits a bounded time for each to stop once `stop` is sent.
+    async fn finish(self) {
+        for w in self.watchers {
+            let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.http).await;
+        // It gives in-flight posts at most 5 seconds, then gives them back.
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.notifier).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.hooks).await;
+    }
 }

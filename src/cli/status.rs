@@ -8,7 +8,10 @@ use serde::Serialize;
 use super::output::{print_json, rfc3339, utc};
 use super::{Outcome, load_config, now, open_store};
 use crate::config::Config;
-use crate::store::{AttentionItem, SequenceCounts, Store, StoreError, UpcomingSend};
+use crate::store::{
+    AttentionItem, MailboxSends, NotificationProblem, SequenceCounts, Store, StoreError,
+    UpcomingSend,
+};
 
 /// Flags of `status`.
 #[derive(Debug, clap::Args)]
@@ -111,149 +114,27 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let config = load_config(config_path)?;
     let store = open_store(&config).await?;
     let now = now();
-    let local = now.with_timezone(&config.timezone);
-    let day_start = config
-        .timezone
-        .from_local_datetime(
-            &local
-                .date_naive()
-                .and_hms_opt(0, 0, 0)
-                .expect("midnight exists as a time"),
-        )
-        .earliest()
-        .map_or(now.timestamp() - 86_400, |d| {
-            d.with_timezone(&Utc).timestamp()
-        });
     let snap = store
-        .status(now.timestamp(), day_start, args.limit.max(0))
+        .status(now.timestamp(), day_start(&config, now), args.limit.max(0))
         .await?;
-
-    let mut mailboxes: Vec<MailboxStatus> = config
-        .mailboxes
-        .iter()
-        .map(|m| MailboxStatus {
-            mailbox: m.name.clone(),
-            sent_today: snap
-                .sends_today
-                .iter()
-                .find(|s| s.mailbox == m.name)
-                .map_or(0, |s| s.sent_today),
-            daily_cap: m.daily_cap,
-        })
-        .collect();
-    for s in &snap.sends_today {
-        if !mailboxes.iter().any(|m| m.mailbox == s.mailbox) {
-            mailboxes.push(MailboxStatus {
-                mailbox: s.mailbox.clone(),
-                sent_today: s.sent_today,
-                daily_cap: 0,
-            });
-        }
-    }
-    let daemons = store
-        .daemons()
-        .await?
-        .into_iter()
-        .map(|d| DaemonStatus {
-            state: if d.stopped_at.is_some() {
-                "stopped"
-            } else if now.timestamp() - d.seen_at <= 120 {
-                "running"
-            } else {
-                "silent"
-            },
-            instance: d.instance,
-            pid: d.pid,
-            started_at: rfc3339(Some(d.started_at)),
-            last_seen: rfc3339(Some(d.seen_at)),
-            catalog_error: d.catalog_error,
-        })
-        .collect();
-    let inbox = store
-        .watcher_states()
-        .await?
-        .into_iter()
-        .map(
-            |(mailbox, instance, state, detail, at, until)| WatcherStatus {
-                mailbox,
-                instance,
-                // A lease that ran out means nobody is watching, whatever was last said.
-                state: if until < now.timestamp() && state != "stopped" {
-                    "not-watched".into()
-                } else {
-                    state
-                },
-                detail,
-                since: rfc3339(Some(at)),
-            },
-        )
-        .collect();
+    let mailboxes = mailboxes(&config, &snap.sends_today);
+    let daemons = daemons(&store, now).await?;
+    let inbox = watchers(&store, now).await?;
     let webhooks = webhooks(&config, &store).await?;
     let mut needs_attention: Vec<Attention> = snap.attention.into_iter().map(attention).collect();
-    for w in webhooks.iter().filter(|w| w.state == "failing") {
-        needs_attention.push(Attention {
-            id: None,
-            kind: "webhook-failing".into(),
-            email: None,
-            sequence: None,
-            step: None,
-            touch: None,
-            at: w.last_attempt_at.clone(),
-            detail: Some(format!(
-                "endpoint {}: {} failed, {} pending: {}",
-                w.endpoint,
-                w.failed,
-                w.pending,
-                w.last_error.as_deref().unwrap_or("")
-            )),
-        });
-    }
+    needs_attention.extend(
+        webhooks
+            .iter()
+            .filter(|w| w.state == "failing")
+            .map(failing_webhook),
+    );
     // Rep notifications that did not reach their rep: failed for good this past week, or
     // waiting for another try.
     for n in store
         .notification_problems(now.timestamp() - 7 * 86_400)
         .await?
     {
-        let what = match (n.kind.as_str(), n.email.as_deref()) {
-            ("reply", Some(email)) => format!("the notice of {email}'s reply"),
-            ("reply", None) => "a reply notice".to_string(),
-            _ => "the daily digest".to_string(),
-        };
-        let to = n
-            .rep
-            .as_deref()
-            .map(|r| format!(" to {r}"))
-            .unwrap_or_default();
-        let (kind, detail) = if n.state == "failed" {
-            (
-                "notification-failed",
-                format!(
-                    "{what}{to} was given up (attempts: {}): {}",
-                    n.attempts,
-                    n.error.as_deref().unwrap_or("")
-                ),
-            )
-        } else {
-            (
-                "notification-retrying",
-                format!(
-                    "{what}{to} will be tried again at {} (attempts so far: {}): {}",
-                    utc(Some(n.at)),
-                    n.attempts,
-                    n.error.as_deref().unwrap_or("")
-                ),
-            )
-        };
-        needs_attention.push(Attention {
-            id: None,
-            kind: kind.into(),
-            email: n.email,
-            sequence: None,
-            step: None,
-            touch: None,
-            at: rfc3339(Some(n.at)),
-            detail: Some(detail),
-        });
+        needs_attention.push(undelivered_notification(n));
     }
     let status = Status {
         generated_at: now.to_rfc3339(),
@@ -271,6 +152,160 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     }
     print_human(&status, now);
     Ok(())
+}
+
+/// The start of today in config.toml's time zone (24 hours ago when midnight is skipped).
+fn day_start(config: &Config, now: DateTime<Utc>) -> i64 {
+    let local = now.with_timezone(&config.timezone);
+    config
+        .timezone
+        .from_local_datetime(
+            &local
+                .date_naive()
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists as a time"),
+        )
+        .earliest()
+        .map_or(now.timestamp() - 86_400, |d| {
+            d.with_timezone(&Utc).timestamp()
+        })
+}
+
+/// Today's sends of each mailbox of config.toml, then of mailboxes that sent today and are
+/// no longer configured (with a cap of 0).
+fn mailboxes(config: &Config, sends_today: &[MailboxSends]) -> Vec<MailboxStatus> {
+    let mut mailboxes: Vec<MailboxStatus> = config
+        .mailboxes
+        .iter()
+        .map(|m| MailboxStatus {
+            mailbox: m.name.clone(),
+            sent_today: sends_today
+                .iter()
+                .find(|s| s.mailbox == m.name)
+                .map_or(0, |s| s.sent_today),
+            daily_cap: m.daily_cap,
+        })
+        .collect();
+    for s in sends_today {
+        if !mailboxes.iter().any(|m| m.mailbox == s.mailbox) {
+            mailboxes.push(MailboxStatus {
+                mailbox: s.mailbox.clone(),
+                sent_today: s.sent_today,
+                daily_cap: 0,
+            });
+        }
+    }
+    mailboxes
+}
+
+/// Every daemon instance that ever ran, with its state as of `now`.
+async fn daemons(store: &Store, now: DateTime<Utc>) -> Result<Vec<DaemonStatus>, StoreError> {
+    Ok(store
+        .daemons()
+        .await?
+        .into_iter()
+        .map(|d| DaemonStatus {
+            state: if d.stopped_at.is_some() {
+                "stopped"
+            } else if now.timestamp() - d.seen_at <= 120 {
+                "running"
+            } else {
+                "silent"
+            },
+            instance: d.instance,
+            pid: d.pid,
+            started_at: rfc3339(Some(d.started_at)),
+            last_seen: rfc3339(Some(d.seen_at)),
+            catalog_error: d.catalog_error,
+        })
+        .collect())
+}
+
+/// The inbox watcher of each mailbox, as its lease says.
+async fn watchers(store: &Store, now: DateTime<Utc>) -> Result<Vec<WatcherStatus>, StoreError> {
+    Ok(store
+        .watcher_states()
+        .await?
+        .into_iter()
+        .map(
+            |(mailbox, instance, state, detail, at, until)| WatcherStatus {
+                mailbox,
+                instance,
+                // A lease that ran out means nobody is watching, whatever was last said.
+                state: if until < now.timestamp() && state != "stopped" {
+                    "not-watched".into()
+                } else {
+                    state
+                },
+                detail,
+                since: rfc3339(Some(at)),
+            },
+        )
+        .collect())
+}
+
+/// A webhook endpoint whose deliveries were given up on.
+fn failing_webhook(w: &WebhookStatus) -> Attention {
+    Attention {
+        id: None,
+        kind: "webhook-failing".into(),
+        email: None,
+        sequence: None,
+        step: None,
+        touch: None,
+        at: w.last_attempt_at.clone(),
+        detail: Some(format!(
+            "endpoint {}: {} failed, {} pending: {}",
+            w.endpoint,
+            w.failed,
+            w.pending,
+            w.last_error.as_deref().unwrap_or("")
+        )),
+    }
+}
+
+/// A rep notification given up on, or waiting for another try.
+fn undelivered_notification(n: NotificationProblem) -> Attention {
+    let what = match (n.kind.as_str(), n.email.as_deref()) {
+        ("reply", Some(email)) => format!("the notice of {email}'s reply"),
+        ("reply", None) => "a reply notice".to_string(),
+        _ => "the daily digest".to_string(),
+    };
+    let to = n
+        .rep
+        .as_deref()
+        .map(|r| format!(" to {r}"))
+        .unwrap_or_default();
+    let (kind, detail) = if n.state == "failed" {
+        (
+            "notification-failed",
+            format!(
+                "{what}{to} was given up (attempts: {}): {}",
+                n.attempts,
+                n.error.as_deref().unwrap_or("")
+            ),
+        )
+    } else {
+        (
+            "notification-retrying",
+            format!(
+                "{what}{to} will be tried again at {} (attempts so far: {}): {}",
+                utc(Some(n.at)),
+                n.attempts,
+                n.error.as_deref().unwrap_or("")
+            ),
+        )
+    };
+    Attention {
+        id: None,
+        kind: kind.into(),
+        email: n.email,
+        sequence: None,
+        step: None,
+        touch: None,
+        at: rfc3339(Some(n.at)),
+        detail: Some(detail),
+    }
 }
 
 /// The queue of each endpoint of config.toml (`[[webhook]]`, then the reps' notification
@@ -333,6 +368,91 @@ fn attention(a: AttentionItem) -> Attention {
 }
 
 fn print_human(s: &Status, now: DateTime<Utc>) {
+    say!("drumbeat status at {}", now.format("%Y-%m-%d %H:%M UTC"));
+    print_daemons(&s.daemons);
+    print_watchers(&s.inbox);
+    print_webhooks(&s.webhooks);
+    print_sequences(&s.sequences);
+    say!("\nMailboxes (sent today / daily cap)");
+    for m in &s.mailboxes {
+        say!("  {:<24} {:>5} / {}", m.mailbox, m.sent_today, m.daily_cap);
+    }
+    say!("\nDue now: {}", s.due_now);
+    print_upcoming(&s.upcoming);
+    print_attention(&s.needs_attention);
+}
+
+/// An RFC 3339 time as `utc` shows it.
+fn shown(at: Option<&str>) -> String {
+    utc(at
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp()))
+}
+
+fn print_daemons(daemons: &[DaemonStatus]) {
+    say!("\nDaemon");
+    if daemons.is_empty() {
+        say!("  (never run: drumbeat run)");
+    }
+    for d in daemons {
+        say!(
+            "  {:<24} {:<8} pid {:<8} last seen {}",
+            d.instance,
+            d.state,
+            d.pid,
+            shown(d.last_seen.as_deref())
+        );
+        if let Some(e) = &d.catalog_error {
+            say!("    reload refused, previous sequences still in use:");
+            for line in e.lines() {
+                say!("      {line}");
+            }
+        }
+    }
+}
+
+fn print_watchers(inbox: &[WatcherStatus]) {
+    if inbox.is_empty() {
+        return;
+    }
+    say!("\nInbox watchers");
+    for w in inbox {
+        say!(
+            "  {:<24} {:<13} by {}{}",
+            w.mailbox,
+            w.state,
+            w.instance,
+            w.detail
+                .as_deref()
+                .map(|d| format!("  ({d})"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+fn print_webhooks(webhooks: &[WebhookStatus]) {
+    if webhooks.is_empty() {
+        return;
+    }
+    say!("\nWebhooks (pending / retrying / failed / delivered)");
+    for w in webhooks {
+        say!(
+            "  {:<24} {:<9} {:>6} / {} / {} / {}{}",
+            w.endpoint,
+            w.state,
+            w.pending,
+            w.retrying,
+            w.failed,
+            w.delivered,
+            w.last_error
+                .as_deref()
+                .map(|e| format!("  last error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+fn print_sequences(sequences: &[SequenceCounts]) {
     const STATES: [&str; 8] = [
         "active",
         "paused",
@@ -343,99 +463,34 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
         "stopped",
         "failed",
     ];
-    say!("drumbeat status at {}", now.format("%Y-%m-%d %H:%M UTC"));
-    say!("\nDaemon");
-    if s.daemons.is_empty() {
-        say!("  (never run: drumbeat run)");
-    }
-    for d in &s.daemons {
-        let seen = d
-            .last_seen
-            .as_deref()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.timestamp());
-        say!(
-            "  {:<24} {:<8} pid {:<8} last seen {}",
-            d.instance,
-            d.state,
-            d.pid,
-            utc(seen)
-        );
-        if let Some(e) = &d.catalog_error {
-            say!("    reload refused, previous sequences still in use:");
-            for line in e.lines() {
-                say!("      {line}");
-            }
-        }
-    }
-    if !s.inbox.is_empty() {
-        say!("\nInbox watchers");
-        for w in &s.inbox {
-            say!(
-                "  {:<24} {:<13} by {}{}",
-                w.mailbox,
-                w.state,
-                w.instance,
-                w.detail
-                    .as_deref()
-                    .map(|d| format!("  ({d})"))
-                    .unwrap_or_default()
-            );
-        }
-    }
-    if !s.webhooks.is_empty() {
-        say!("\nWebhooks (pending / retrying / failed / delivered)");
-        for w in &s.webhooks {
-            say!(
-                "  {:<24} {:<9} {:>6} / {} / {} / {}{}",
-                w.endpoint,
-                w.state,
-                w.pending,
-                w.retrying,
-                w.failed,
-                w.delivered,
-                w.last_error
-                    .as_deref()
-                    .map(|e| format!("  last error: {e}"))
-                    .unwrap_or_default()
-            );
-        }
-    }
     say!("\nSequences");
-    if s.sequences.is_empty() {
+    if sequences.is_empty() {
         say!("  (no enrollments yet: drumbeat leads import FILE.csv --sequence ID)");
-    } else {
-        say_inline!("  {:<24} {:>8}", "sequence", "enrolled");
+        return;
+    }
+    say_inline!("  {:<24} {:>8}", "sequence", "enrolled");
+    for st in STATES {
+        say_inline!(" {:>12}", st);
+    }
+    say!();
+    for c in sequences {
+        say_inline!("  {:<24} {:>8}", c.sequence_id, c.enrolled);
         for st in STATES {
-            say_inline!(" {:>12}", st);
+            say_inline!(" {:>12}", c.states.get(st).copied().unwrap_or(0));
         }
         say!();
-        for c in &s.sequences {
-            say_inline!("  {:<24} {:>8}", c.sequence_id, c.enrolled);
-            for st in STATES {
-                say_inline!(" {:>12}", c.states.get(st).copied().unwrap_or(0));
-            }
-            say!();
-        }
     }
-    say!("\nMailboxes (sent today / daily cap)");
-    for m in &s.mailboxes {
-        say!("  {:<24} {:>5} / {}", m.mailbox, m.sent_today, m.daily_cap);
-    }
-    say!("\nDue now: {}", s.due_now);
+}
+
+fn print_upcoming(upcoming: &[Upcoming]) {
     say!("\nNext up");
-    if s.upcoming.is_empty() {
+    if upcoming.is_empty() {
         say!("  (nothing scheduled)");
     }
-    for u in &s.upcoming {
-        let at = u
-            .due_at
-            .as_deref()
-            .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
-            .map(|d| d.timestamp());
+    for u in upcoming {
         say!(
             "  {}  {:<32} {}/{}{}",
-            utc(at),
+            shown(u.due_at.as_deref()),
             u.email,
             u.sequence,
             u.step.as_deref().unwrap_or("?"),
@@ -445,19 +500,18 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
                 .unwrap_or_default()
         );
     }
+}
+
+fn print_attention(items: &[Attention]) {
     say!("\nNeeds attention");
-    if s.needs_attention.is_empty() {
+    if items.is_empty() {
         say!("  (nothing)");
     }
-    for a in &s.needs_attention {
-        let at =
-            a.at.as_deref()
-                .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
-                .map(|d| d.timestamp());
+    for a in items {
         say!(
             "  {:<18} {}  {} {}/{}{}{}",
             a.kind,
-            utc(at),
+            shown(a.at.as_deref()),
             a.email.as_deref().unwrap_or(""),
             a.sequence.as_deref().unwrap_or(""),
             a.step.as_deref().unwrap_or(""),

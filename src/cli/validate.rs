@@ -1,18 +1,22 @@
 //! `drumbeat validate`: every problem in config.toml, sequences and templates (and with
-//! `--leads FILE`, every row whose emails would fail to render), as `path:line:col: message`.
+//! `--leads FILE`, every row whose emails would fail to render or to build), as `path:line:col: message`.
 
 use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
 
 use serde::Serialize;
 
 use super::output::{parse_encoding, print_json};
-use super::{Failure, Outcome};
+use super::{Failure, Outcome, now};
 use crate::catalog::{Catalog, StepKind, show_path};
-use crate::config::Config;
+use crate::config::{Config, Mailbox};
 use crate::diag::{Diagnostic, Severity};
-use crate::lead::SheetReader;
-use crate::render::RenderInput;
+use crate::lead::{LeadRecord, SheetReader, SheetRow};
+use crate::render::{RenderInput, SAMPLE_UNSUBSCRIBE_URL};
 use crate::send::choose_mailbox;
+use crate::send::compose::{Draft, compose, seeded_message_id};
+use crate::sequence::Sequence;
 
 /// Flags of `validate`.
 #[derive(Debug, clap::Args)]
@@ -55,27 +59,7 @@ struct LeadsReport {
 const MAX_PRINTED: usize = 1_000;
 
 pub async fn run(config_path: &Path, args: Args) -> Outcome {
-    let mut diags = Vec::new();
-    let (config, catalog) = match Config::load(config_path) {
-        Ok(config) => {
-            diags.extend(config.check_secrets());
-            let (catalog, d) = Catalog::load(&config);
-            diags.extend(d);
-            (Some(config), Some(catalog))
-        }
-        Err(d) => {
-            diags.extend(d);
-            (None, None)
-        }
-    };
-    if let Some(c) = &config
-        && c.mailboxes.is_empty()
-    {
-        diags.push(
-            Diagnostic::warning(show_path(&c.path), None, None, "no [[mailbox]] defined: nothing can be sent")
-                .with_hint("add a [[mailbox]] with outbox = \"data/outbox\" to try drumbeat without a mail server"),
-        );
-    }
+    let (config, catalog, mut diags) = load(config_path);
     let catalog_ok = !diags.iter().any(Diagnostic::is_error);
 
     let mut leads_report = None;
@@ -104,37 +88,22 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count();
-    let warnings = diags.len() - errors;
-    let (n_seq, n_tpl) = catalog
+    let (sequences, templates) = catalog
         .as_ref()
         .map_or((0, 0), |c| (c.sequences.len(), c.templates.len()));
+    let report = Report {
+        ok: errors == 0,
+        sequences,
+        templates,
+        errors,
+        warnings: diags.len() - errors,
+        diagnostics: diags,
+        leads: leads_report,
+    };
     if args.json {
-        print_json(&Report {
-            ok: errors == 0,
-            sequences: n_seq,
-            templates: n_tpl,
-            errors,
-            warnings,
-            diagnostics: diags,
-            leads: leads_report,
-        })?;
+        print_json(&report)?;
     } else {
-        for d in diags.iter().take(MAX_PRINTED) {
-            say!("{d}");
-        }
-        if diags.len() > MAX_PRINTED {
-            say!("… and {} more", diags.len() - MAX_PRINTED);
-        }
-        let mut summary = format!(
-            "{n_seq} sequence(s), {n_tpl} template(s): {errors} error(s), {warnings} warning(s)"
-        );
-        if let Some(l) = &leads_report {
-            summary.push_str(&format!(
-                "; {}: {} row(s), {} would fail",
-                l.file, l.rows, l.failed_rows
-            ));
-        }
-        say!("{summary}");
+        print_human(&report);
     }
     if errors > 0 {
         Err(Failure::silent())
@@ -143,7 +112,65 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     }
 }
 
-/// Renders every step for every row; one diagnostic per failing row and step.
+/// config.toml, its secrets and the catalog, with every problem found on the way.
+fn load(config_path: &Path) -> (Option<Config>, Option<Catalog>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let (config, catalog) = match Config::load(config_path) {
+        Ok(config) => {
+            diags.extend(config.check_secrets());
+            let (catalog, d) = Catalog::load(&config);
+            diags.extend(d);
+            (Some(config), Some(catalog))
+        }
+        Err(d) => {
+            diags.extend(d);
+            (None, None)
+        }
+    };
+    if let Some(c) = &config
+        && c.mailboxes.is_empty()
+    {
+        diags.push(
+            Diagnostic::warning(show_path(&c.path), None, None, "no [[mailbox]] defined: nothing can be sent")
+                .with_hint("add a [[mailbox]] with outbox = \"data/outbox\" to try drumbeat without a mail server"),
+        );
+    }
+    (config, catalog, diags)
+}
+
+fn print_human(r: &Report) {
+    for d in r.diagnostics.iter().take(MAX_PRINTED) {
+        say!("{d}");
+    }
+    if r.diagnostics.len() > MAX_PRINTED {
+        say!("… and {} more", r.diagnostics.len() - MAX_PRINTED);
+    }
+    let mut summary = format!(
+        "{} sequence(s), {} template(s): {} error(s), {} warning(s)",
+        r.sequences, r.templates, r.errors, r.warnings
+    );
+    if let Some(l) = &r.leads {
+        summary.push_str(&format!(
+            "; {}: {} row(s), {} would fail",
+            l.file, l.rows, l.failed_rows
+        ));
+    }
+    say!("{summary}");
+}
+
+/// What every lead's rows are checked against: the project, the sequences asked for, and the
+/// Date the composed messages carry.
+struct LeadCheck<'a> {
+    config: &'a Config,
+    catalog: &'a Catalog,
+    sequences: Vec<&'a Sequence>,
+    /// The file as diagnostics name it.
+    shown: String,
+    date: DateTime<Utc>,
+}
+
+/// Composes every email step and renders every task note for every row; one diagnostic per
+/// failing row and step.
 fn check_leads(
     config: &Config,
     catalog: &Catalog,
@@ -151,7 +178,6 @@ fn check_leads(
     only: Option<&str>,
     encoding: Option<&'static encoding_rs::Encoding>,
 ) -> Result<(LeadsReport, Vec<Diagnostic>), Failure> {
-    let shown = show_path(file);
     let sequences: Vec<_> = match only {
         Some(id) => vec![
             catalog
@@ -160,40 +186,58 @@ fn check_leads(
         ],
         None => catalog.sequences.values().collect(),
     };
+    let check = LeadCheck {
+        config,
+        catalog,
+        sequences,
+        shown: show_path(file),
+        date: now(),
+    };
     let reader = SheetReader::open(file, encoding).map_err(|e| Failure::failed(e.to_string()))?;
     let mut diags = Vec::new();
     let mut rows = 0;
     let mut failed_rows = 0;
     for item in reader {
         rows += 1;
-        let row = match item {
-            Ok(r) => r,
+        let failed = match item {
+            Ok(row) => check.row(&row, &mut diags),
             Err(e) => {
-                failed_rows += 1;
                 diags.push(Diagnostic::error(
-                    &shown,
+                    &check.shown,
                     Some(e.row as usize),
                     None,
                     e.reason,
                 ));
-                continue;
+                true
             }
         };
+        if failed {
+            failed_rows += 1;
+        }
+    }
+    Ok((
+        LeadsReport {
+            file: check.shown,
+            rows,
+            failed_rows,
+        },
+        diags,
+    ))
+}
+
+impl LeadCheck<'_> {
+    /// Checks one row against every sequence; true when a step failed.
+    fn row(&self, row: &SheetRow, diags: &mut Vec<Diagnostic>) -> bool {
         let mut failed = false;
-        for seq in &sequences {
+        for seq in &self.sequences {
             let Some(sender) = choose_mailbox(
-                config,
+                self.config,
                 seq,
                 row.lead.email.as_str(),
                 row.lead.owner.as_deref(),
                 None,
             ) else {
                 continue;
-            };
-            let input = RenderInput {
-                lead: &row.lead,
-                sender,
-                unsubscribe_url: crate::render::SAMPLE_UNSUBSCRIBE_URL,
             };
             let mut failed_steps: Vec<&str> = Vec::new();
             for (i, step) in seq.steps.iter().enumerate() {
@@ -206,23 +250,16 @@ fn check_leads(
                 if root_failed {
                     continue;
                 }
-                let result = match step.kind {
-                    StepKind::Email(_) => catalog
-                        .renderer
-                        .render_email(&input, seq, i, None)
-                        .map(|_| ()),
-                    StepKind::Task(_) => catalog.renderer.render_note(&input, seq, i).map(|_| ()),
-                };
-                if let Err(e) = result {
+                if let Err(e) = self.step(&row.lead, sender, seq, i) {
                     failed = true;
                     failed_steps.push(&step.id);
-                    let prefix = if sequences.len() > 1 {
+                    let prefix = if self.sequences.len() > 1 {
                         format!("{}: ", seq.id)
                     } else {
                         String::new()
                     };
                     diags.push(Diagnostic::error(
-                        &shown,
+                        &self.shown,
                         Some(row.row as usize),
                         None,
                         format!("{prefix}step \"{}\": {e}", step.id),
@@ -230,16 +267,46 @@ fn check_leads(
                 }
             }
         }
-        if failed {
-            failed_rows += 1;
+        failed
+    }
+
+    /// An email step through the one composer, as the daemon would send it as the first
+    /// touch of a fresh enrollment; a task step's note through the renderer.
+    fn step(
+        &self,
+        lead: &LeadRecord,
+        sender: &Mailbox,
+        seq: &Sequence,
+        index: usize,
+    ) -> Result<(), String> {
+        let step = &seq.steps[index];
+        match step.kind {
+            StepKind::Email(_) => {
+                let message_id = seeded_message_id(sender, 0, &seq.id, &step.id);
+                let draft = Draft {
+                    sequence: seq,
+                    index,
+                    lead,
+                    mailbox: sender,
+                    past: &[],
+                    stored_subject: None,
+                    message_id: &message_id,
+                    date: self.date,
+                };
+                compose(self.catalog, self.config, None, &draft).map(|_| ())
+            }
+            StepKind::Task(_) => {
+                let input = RenderInput {
+                    lead,
+                    sender,
+                    unsubscribe_url: SAMPLE_UNSUBSCRIBE_URL,
+                };
+                self.catalog
+                    .renderer
+                    .render_note(&input, seq, index)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
         }
     }
-    Ok((
-        LeadsReport {
-            file: shown,
-            rows,
-            failed_rows,
-        },
-        diags,
-    ))
 }

@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use crate::config::{Config, Mailbox};
 use crate::context::Context;
 use crate::context::poll::Pacer;
+use crate::lead::Email;
 use crate::send::message::new_message_id;
 use crate::send::transport::Delivery;
 use crate::store::{Notification, NotifyOutcome, StoreError};
@@ -231,48 +232,11 @@ async fn work(
     mut n: Notification,
     now: DateTime<Utc>,
 ) -> Result<Option<NotifyOutcome>, StoreError> {
-    let (config, store, t) = (daemon.config(), daemon.store(), now.timestamp());
-    let text = match (&n.rep, &n.subject, &n.body, &n.chat) {
-        (Some(_), Some(subject), Some(body), Some(chat)) => Rendered {
-            subject: subject.clone(),
-            body: body.clone(),
-            chat: chat.clone(),
-        },
-        _ if n.kind == "reply" => {
-            let Some(notice) = store.reply_notice(n.id).await? else {
-                return Ok(skipped("the lead is gone"));
-            };
-            let Some(rep) = rep_for(config, notice.owner.as_deref(), Some(&notice.mailbox)) else {
-                return Ok(skipped(
-                    "neither the lead's owner nor the mailbox is in config.toml",
-                ));
-            };
-            let Some(notify) = &rep.notify else {
-                return Ok(skipped(format!(
-                    "mailbox {:?} has no [mailbox.notify]",
-                    rep.name
-                )));
-            };
-            let text = reply::render(&notice, notify.timezone);
-            let message_id = new_message_id(rep);
-            if !store
-                .fix_notification(
-                    n.id,
-                    daemon.instance(),
-                    &rep.name,
-                    [&text.subject, &text.body, &text.chat],
-                    &message_id,
-                )
-                .await?
-            {
-                return Ok(None);
-            }
-            n.rep = Some(rep.name.clone());
-            n.message_id = Some(message_id);
-            text
-        }
-        _ => return Ok(skipped("nothing to send")),
+    let text = match text(daemon, &mut n).await? {
+        Ok(text) => text,
+        Err(done) => return Ok(done),
     };
+    let (config, store) = (daemon.config(), daemon.store());
     let rep_name = n.rep.clone().unwrap_or_default();
     let Some(rep) = config.mailbox(&rep_name) else {
         return Ok(skipped(format!(
@@ -293,29 +257,94 @@ async fn work(
                 &endpoint(&rep.name),
                 &format!("notify-{}", n.kind),
                 &payload,
-                t,
+                now.timestamp(),
             )
             .await?;
     }
     let Some(to) = &notify.email else {
         return Ok(Some(NotifyOutcome::Sent { emailed: false }));
     };
+    Ok(Some(email(daemon, &n, rep, to, &text, now).await))
+}
+
+/// The notification's words: as fixed before, or, for a reply's notice not fixed yet, rendered
+/// for its rep and fixed now (`n` then names the rep and the Message-ID). `Err` holds what to
+/// record instead (None: the lease was lost).
+async fn text(
+    daemon: &Context,
+    n: &mut Notification,
+) -> Result<Result<Rendered, Option<NotifyOutcome>>, StoreError> {
+    let (config, store) = (daemon.config(), daemon.store());
+    if let (Some(_), Some(subject), Some(body), Some(chat)) = (&n.rep, &n.subject, &n.body, &n.chat)
+    {
+        return Ok(Ok(Rendered {
+            subject: subject.clone(),
+            body: body.clone(),
+            chat: chat.clone(),
+        }));
+    }
+    if n.kind != "reply" {
+        return Ok(Err(skipped("nothing to send")));
+    }
+    let Some(notice) = store.reply_notice(n.id).await? else {
+        return Ok(Err(skipped("the lead is gone")));
+    };
+    let Some(rep) = rep_for(config, notice.owner.as_deref(), Some(&notice.mailbox)) else {
+        return Ok(Err(skipped(
+            "neither the lead's owner nor the mailbox is in config.toml",
+        )));
+    };
+    let Some(notify) = &rep.notify else {
+        return Ok(Err(skipped(format!(
+            "mailbox {:?} has no [mailbox.notify]",
+            rep.name
+        ))));
+    };
+    let text = reply::render(&notice, notify.timezone);
+    let message_id = new_message_id(rep);
+    if !store
+        .fix_notification(
+            n.id,
+            daemon.instance(),
+            &rep.name,
+            [&text.subject, &text.body, &text.chat],
+            &message_id,
+        )
+        .await?
+    {
+        return Ok(Err(None));
+    }
+    n.rep = Some(rep.name.clone());
+    n.message_id = Some(message_id);
+    Ok(Ok(text))
+}
+
+/// The notification's email, from `rep`'s mailbox to `to`: sent, to be retried (after the
+/// wait [`RETRY`] gives for its attempt), or failed.
+async fn email(
+    daemon: &Context,
+    n: &Notification,
+    rep: &Mailbox,
+    to: &Email,
+    text: &Rendered,
+    now: DateTime<Utc>,
+) -> NotifyOutcome {
     let message_id = n.message_id.clone().unwrap_or_else(|| new_message_id(rep));
     let mut message = match mail::build(rep, to, &text.subject, &text.body, &message_id, now) {
         Ok(m) => m,
         Err(e) => {
-            return Ok(Some(NotifyOutcome::Failed {
+            return NotifyOutcome::Failed {
                 error: e.to_string(),
-            }));
+            };
         }
     };
     if let Some(signer) = daemon.signer(&rep.name) {
         message.sign(signer);
     }
     let Some(transport) = daemon.transport(&rep.name) else {
-        return Ok(Some(NotifyOutcome::Failed {
-            error: format!("mailbox {rep_name:?} has no transport"),
-        }));
+        return NotifyOutcome::Failed {
+            error: format!("mailbox {:?} has no transport", rep.name),
+        };
     };
     let delivery = transport
         .deliver(
@@ -326,19 +355,19 @@ async fn work(
             None,
         )
         .await;
-    Ok(Some(match delivery {
+    match delivery {
         Delivery::Accepted { .. } => NotifyOutcome::Sent { emailed: true },
         Delivery::Retry { reason } | Delivery::Uncertain { reason } => {
             match usize::try_from(n.attempts).ok().and_then(|a| RETRY.get(a)) {
                 Some(wait) => NotifyOutcome::Retry {
                     error: reason,
-                    at: t + wait,
+                    at: now.timestamp() + wait,
                 },
                 None => NotifyOutcome::Failed { error: reason },
             }
         }
         Delivery::Rejected { reason, .. } => NotifyOutcome::Failed { error: reason },
-    }))
+    }
 }
 
 /// `run --once`: queues the digests due now, then works every notification due now (a

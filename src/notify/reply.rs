@@ -11,72 +11,119 @@ use crate::webhooks::slack_escape;
 /// Lines of the reply quoted in a notice.
 const QUOTED_LINES: usize = 8;
 
+/// What a notice says, in the words all three forms share.
+struct Facts<'a> {
+    /// "Name <address>", or the address.
+    who: String,
+    /// The name alone, or the address.
+    short: String,
+    company: Option<&'a str>,
+    /// The lead asked to be contacted later (rather than replied).
+    later: bool,
+    verb: &'static str,
+    reply_subject: Option<&'a str>,
+    later_date: Option<&'a str>,
+    /// The reply's first lines.
+    quoted: Vec<&'a str>,
+    /// When it arrived, in the rep's zone.
+    received: String,
+    /// Sequence and step.
+    place: String,
+}
+
+impl<'a> Facts<'a> {
+    fn of(n: &'a ReplyNotice, tz: Tz) -> Facts<'a> {
+        let who = person(&n.email, n.first_name.as_deref(), n.last_name.as_deref());
+        let short = who.split(" <").next().unwrap_or(&n.email).to_string();
+        let text = |key: &str| {
+            n.evidence
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        let later = text("kind") == Some("later");
+        Facts {
+            who,
+            short,
+            company: n
+                .company
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty()),
+            later,
+            verb: if later {
+                "asked to be contacted later"
+            } else {
+                "replied"
+            },
+            reply_subject: text("subject"),
+            later_date: text("later_date"),
+            quoted: text("snippet")
+                .map(|s| s.lines().take(QUOTED_LINES).collect())
+                .unwrap_or_default(),
+            received: DateTime::from_timestamp(n.received_at, 0)
+                .map(|t| {
+                    t.with_timezone(&tz)
+                        .format("%a %-d %b %Y %H:%M")
+                        .to_string()
+                })
+                .unwrap_or_default(),
+            place: match (&n.sequence_id, &n.step_id) {
+                (Some(s), Some(step)) => format!("{s}, step {step}"),
+                (Some(s), None) => s.clone(),
+                (None, _) => "no sequence".to_string(),
+            },
+        }
+    }
+}
+
 /// The notice of `n`, with times in `tz`.
 pub fn render(n: &ReplyNotice, tz: Tz) -> Rendered {
-    let who = person(&n.email, n.first_name.as_deref(), n.last_name.as_deref());
-    let short = who.split(" <").next().unwrap_or(&n.email).to_string();
-    let company = n
-        .company
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty());
-    let text = |key: &str| {
-        n.evidence
-            .get(key)
-            .and_then(|v| v.as_str())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-    };
-    let later = text("kind") == Some("later");
-    let verb = if later {
-        "asked to be contacted later"
-    } else {
-        "replied"
-    };
-    let reply_subject = text("subject");
-    let quoted: Vec<&str> = text("snippet")
-        .map(|s| s.lines().take(QUOTED_LINES).collect())
-        .unwrap_or_default();
-    let received = DateTime::from_timestamp(n.received_at, 0)
-        .map(|t| {
-            t.with_timezone(&tz)
-                .format("%a %-d %b %Y %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default();
-    let place = match (&n.sequence_id, &n.step_id) {
-        (Some(s), Some(step)) => format!("{s}, step {step}"),
-        (Some(s), None) => s.clone(),
-        (None, _) => "no sequence".to_string(),
-    };
+    let f = Facts::of(n, tz);
+    Rendered {
+        subject: subject(&f),
+        body: body(&f, n, tz),
+        chat: chat(&f, n),
+    }
+}
 
-    let mut subject = match company {
+fn subject(f: &Facts<'_>) -> String {
+    let (short, verb) = (&f.short, f.verb);
+    let mut subject = match f.company {
         Some(c) => format!("{short} ({c}) {verb}"),
         None => format!("{short} {verb}"),
     };
-    if let Some(s) = reply_subject {
+    if let Some(s) = f.reply_subject {
         subject.push_str(&format!(": {s}"));
     }
+    subject
+}
 
-    let mut body = match company {
+fn body(f: &Facts<'_>, n: &ReplyNotice, tz: Tz) -> String {
+    let (who, verb) = (&f.who, f.verb);
+    let mut body = match f.company {
         Some(c) => format!("{who} of {c} {verb}.\n\n"),
         None => format!("{who} {verb}.\n\n"),
     };
-    if let Some(s) = reply_subject {
+    if let Some(s) = f.reply_subject {
         body.push_str(&format!("  Subject:   {s}\n"));
     }
-    body.push_str(&format!("  Received:  {received} ({tz})\n"));
-    body.push_str(&format!("  Sequence:  {place} (mailbox {})\n", n.mailbox));
-    if let Some(d) = text("later_date") {
+    body.push_str(&format!("  Received:  {} ({tz})\n", f.received));
+    body.push_str(&format!(
+        "  Sequence:  {} (mailbox {})\n",
+        f.place, n.mailbox
+    ));
+    if let Some(d) = f.later_date {
         body.push_str(&format!("  Later:     {d}\n"));
     }
-    if !quoted.is_empty() {
+    if !f.quoted.is_empty() {
         body.push('\n');
-        for l in &quoted {
+        for l in &f.quoted {
             body.push_str(&format!("  | {l}\n"));
         }
     }
-    body.push_str(if later {
+    body.push_str(if f.later {
         "\nTheir sequence is paused.\n"
     } else {
         "\nTheir sequences stopped; the reply waits for you in `drumbeat replies`.\n"
@@ -87,30 +134,30 @@ pub fn render(n: &ReplyNotice, tz: Tz) -> Rendered {
             "  drumbeat reply handled {id} --outcome interested\n"
         ));
     }
+    body
+}
 
+fn chat(f: &Facts<'_>, n: &ReplyNotice) -> String {
     let mut chat = format!(
-        "*{}* {verb}",
-        slack_escape(&match company {
-            Some(c) => format!("{who} ({c})"),
-            None => who.clone(),
-        })
+        "*{}* {}",
+        slack_escape(&match f.company {
+            Some(c) => format!("{} ({c})", f.who),
+            None => f.who.clone(),
+        }),
+        f.verb
     );
-    chat.push_str(&format!(" — {}", slack_escape(&place)));
-    if let Some(s) = reply_subject {
+    chat.push_str(&format!(" — {}", slack_escape(&f.place)));
+    if let Some(s) = f.reply_subject {
         chat.push_str(&format!("\n_{}_", slack_escape(s)));
     }
-    for l in &quoted {
+    for l in &f.quoted {
         chat.push_str(&format!("\n> {}", slack_escape(l)));
     }
     chat.push_str(&format!(
         "\n`drumbeat lead show {}`",
         slack_escape(&n.email)
     ));
-    Rendered {
-        subject,
-        body,
-        chat,
-    }
+    chat
 }
 
 #[cfg(test)]

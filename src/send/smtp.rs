@@ -10,6 +10,8 @@
 //! and its final dot go out in one write. A message then costs two round trips, not four,
 //! which is what a distant server's latency multiplies.
 
+mod answer;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -24,6 +26,9 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::transport::{Delivery, HandOver};
 use crate::config::{AuthMethod, Security, SmtpSettings};
+use answer::answer_delivery;
+
+pub use answer::enhanced_code;
 
 /// Time allowed to connect and for each command's answer.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -99,21 +104,39 @@ impl SmtpPool {
     }
 
     async fn connect(&self) -> Result<Conn, SetupError> {
-        let host = self.settings.host.clone();
-        let tls = || {
-            TlsParameters::new(host.clone())
-                .map_err(|e| SetupError(format!("TLS setup for {host}: {e}"), Some(false)))
-        };
+        let target = format!("{}:{}", self.settings.host, self.port());
+        let mut conn = self.open(&target).await?;
+        if self.settings.security == Security::Starttls {
+            self.starttls(&mut conn).await?;
+        }
+        let pipelining = offers_pipelining(&mut conn, &self.hello).await?;
+        self.login(&mut conn).await?;
+        tracing::debug!(server = %target, pipelining, "SMTP connection ready");
+        Ok(Conn {
+            smtp: conn,
+            pipelining,
+        })
+    }
+
+    fn tls(&self) -> Result<TlsParameters, SetupError> {
+        let host = &self.settings.host;
+        TlsParameters::new(host.clone())
+            .map_err(|e| SetupError(format!("TLS setup for {host}: {e}"), Some(false)))
+    }
+
+    /// The connection to `target` (the host and port), greeted, and over TLS from the start
+    /// with `security = "tls"`.
+    async fn open(&self, target: &str) -> Result<AsyncSmtpConnection, SetupError> {
+        let host = self.settings.host.as_str();
         let implicit = match self.settings.security {
-            Security::Tls => Some(tls()?),
+            Security::Tls => Some(self.tls()?),
             _ => None,
         };
-        let target = format!("{host}:{}", self.port());
         let connecting = async {
             match implicit {
                 // Implicit TLS: lettre opens the socket itself (Nagle's algorithm stays on).
                 Some(tls) => AsyncSmtpConnection::connect_tokio1(
-                    (host.as_str(), self.port()),
+                    (host, self.port()),
                     Some(COMMAND_TIMEOUT),
                     &self.hello,
                     Some(tls),
@@ -122,7 +145,7 @@ impl SmtpPool {
                 .await
                 .map_err(|e| smtp_setup_error(&format!("connecting to {target}"), &e)),
                 None => {
-                    let tcp = tokio::net::TcpStream::connect((host.as_str(), self.port()))
+                    let tcp = tokio::net::TcpStream::connect((host, self.port()))
                         .await
                         .map_err(|e| SetupError(format!("connecting to {target}: {e}"), None))?;
                     // Every write is a whole command group or a whole body, and the next
@@ -134,63 +157,52 @@ impl SmtpPool {
                 }
             }
         };
-        let mut conn = tokio::time::timeout(COMMAND_TIMEOUT, connecting)
+        tokio::time::timeout(COMMAND_TIMEOUT, connecting)
             .await
-            .map_err(|_| SetupError(format!("connecting to {target} timed out"), None))??;
-        if self.settings.security == Security::Starttls {
-            if !conn.can_starttls() {
-                return Err(SetupError(
-                    format!(
-                        "{host} does not offer STARTTLS; refusing to send in the clear (set security = \"tls\" or, on loopback only, \"none\")"
-                    ),
-                    Some(false),
-                ));
-            }
-            conn.starttls(tls()?, &self.hello)
-                .await
-                .map_err(|e| smtp_setup_error("STARTTLS", &e))?;
+            .map_err(|_| SetupError(format!("connecting to {target} timed out"), None))?
+    }
+
+    /// STARTTLS, which a server that does not offer it fails for good.
+    async fn starttls(&self, conn: &mut AsyncSmtpConnection) -> Result<(), SetupError> {
+        if !conn.can_starttls() {
+            return Err(SetupError(
+                format!(
+                    "{} does not offer STARTTLS; refusing to send in the clear (set security = \"tls\" or, on loopback only, \"none\")",
+                    self.settings.host
+                ),
+                Some(false),
+            ));
         }
-        // lettre keeps only the EHLO keywords it uses itself; ask again for PIPELINING (a
-        // second EHLO only resets the empty transaction, RFC 5321 §4.1.4), before AUTH.
-        let pipelining = match tokio::time::timeout(
-            COMMAND_TIMEOUT,
-            conn.command(Ehlo::new(self.hello.clone())),
-        )
-        .await
-        {
-            Ok(Ok(answer)) => answer.message().any(|line| {
-                line.split_whitespace()
-                    .next()
-                    .is_some_and(|k| k.eq_ignore_ascii_case("PIPELINING"))
-            }),
-            Ok(Err(e)) => return Err(smtp_setup_error("EHLO", &e)),
-            Err(_) => return Err(SetupError("EHLO: no answer".into(), None)),
+        conn.starttls(self.tls()?, &self.hello)
+            .await
+            .map_err(|e| smtp_setup_error("STARTTLS", &e))?;
+        Ok(())
+    }
+
+    /// AUTH, when the settings name a password or token.
+    async fn login(&self, conn: &mut AsyncSmtpConnection) -> Result<(), SetupError> {
+        let Some(source) = &self.settings.password else {
+            return Ok(());
         };
-        if let Some(source) = &self.settings.password {
-            // Read at each connect: a token file or command may have been refreshed.
-            let secret = source
-                .resolve(&self.config_dir)
-                .map_err(|e| SetupError(format!("SMTP secret: {e}"), None))?;
-            let user = self
-                .settings
-                .username
-                .clone()
-                .unwrap_or_else(|| self.default_user.clone());
-            let mechanisms: &[Mechanism] = match self.settings.auth {
-                AuthMethod::Password => &[Mechanism::Plain, Mechanism::Login],
-                AuthMethod::Xoauth2 => &[Mechanism::Xoauth2],
-            };
-            let creds = Credentials::new(user, secret.expose().to_string());
-            tokio::time::timeout(COMMAND_TIMEOUT, conn.auth(mechanisms, &creds))
-                .await
-                .map_err(|_| SetupError("AUTH timed out".into(), None))?
-                .map_err(|e| smtp_setup_error("AUTH", &e))?;
-        }
-        tracing::debug!(server = %target, pipelining, "SMTP connection ready");
-        Ok(Conn {
-            smtp: conn,
-            pipelining,
-        })
+        // Read at each connect: a token file or command may have been refreshed.
+        let secret = source
+            .resolve(&self.config_dir)
+            .map_err(|e| SetupError(format!("SMTP secret: {e}"), None))?;
+        let user = self
+            .settings
+            .username
+            .clone()
+            .unwrap_or_else(|| self.default_user.clone());
+        let mechanisms: &[Mechanism] = match self.settings.auth {
+            AuthMethod::Password => &[Mechanism::Plain, Mechanism::Login],
+            AuthMethod::Xoauth2 => &[Mechanism::Xoauth2],
+        };
+        let creds = Credentials::new(user, secret.expose().to_string());
+        tokio::time::timeout(COMMAND_TIMEOUT, conn.auth(mechanisms, &creds))
+            .await
+            .map_err(|_| SetupError("AUTH timed out".into(), None))?
+            .map_err(|e| smtp_setup_error("AUTH", &e))?;
+        Ok(())
     }
 
     /// Sends one message to one recipient. `hand_over`, when given, is asked just before the
@@ -262,83 +274,15 @@ impl SmtpPool {
         message: &[u8],
         hand_over: Option<&dyn HandOver>,
     ) -> Attempt {
-        let mut params = Vec::new();
-        if !message.is_ascii() {
-            if !conn
-                .smtp
-                .server_info()
-                .supports_feature(Extension::EightBitMime)
-            {
+        let params = match conn.mail_parameters(from, to, message) {
+            Ok(p) => p,
+            Err(refused) => {
                 conn.smtp.abort().await;
-                return Attempt::Done(
-                    Delivery::Rejected {
-                        reason:
-                            "the message has 8-bit content and the server does not offer 8BITMIME"
-                                .into(),
-                        code: None,
-                        no_such_user: false,
-                    },
-                    None,
-                );
+                return Attempt::Done(refused, None);
             }
-            params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
-        }
-        if from
-            .to_string()
-            .chars()
-            .chain(to.to_string().chars())
-            .any(|c| !c.is_ascii())
-        {
-            params.push(MailParameter::SmtpUtfEight);
-        }
-        // MAIL, RCPT, DATA: nothing is handed over yet. Pipelined, they go out together and
-        // their answers are read in order; the first one that is not a success decides.
-        let steps: [(&str, String); 3] = [
-            (
-                "MAIL FROM",
-                Mail::new(Some(from.clone()), params).to_string(),
-            ),
-            ("RCPT TO", Rcpt::new(to.clone(), vec![]).to_string()),
-            ("DATA", Data.to_string()),
-        ];
-        let together: String = steps.iter().map(|(_, c)| c.as_str()).collect();
-        for (i, (what, cmd)) in steps.iter().enumerate() {
-            let answer = if !conn.pipelining {
-                tokio::time::timeout(COMMAND_TIMEOUT, conn.smtp.command(cmd)).await
-            } else if i == 0 {
-                tokio::time::timeout(COMMAND_TIMEOUT, conn.smtp.command(&together)).await
-            } else {
-                tokio::time::timeout(COMMAND_TIMEOUT, conn.smtp.read_response()).await
-            };
-            match answer {
-                Err(_) => {
-                    conn.smtp.abort().await;
-                    return Attempt::Done(
-                        Delivery::Retry {
-                            reason: format!("{what}: no answer in {}s", COMMAND_TIMEOUT.as_secs()),
-                        },
-                        None,
-                    );
-                }
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    conn.smtp.abort().await;
-                    if e.status().is_none() {
-                        // No SMTP answer at all: a dropped (possibly stale) connection.
-                        return if i == 0 {
-                            Attempt::StaleConnection(format!("{what}: {e}"))
-                        } else {
-                            Attempt::Done(
-                                Delivery::Retry {
-                                    reason: format!("{what}: {e}"),
-                                },
-                                None,
-                            )
-                        };
-                    }
-                    return Attempt::Done(answer_delivery(what, &e), None);
-                }
-            }
+        };
+        if let Err(failed) = conn.envelope(from, to, params).await {
+            return failed;
         }
         // The server is ready for the body: from here on it may have the message, which the
         // store must know before it happens.
@@ -354,51 +298,7 @@ impl SmtpPool {
             );
         }
         self.ready.store(true, Ordering::Release);
-        // The body: from here on, a missing answer means the server may have the message.
-        // In one write with its final dot (lettre's `message` writes the dot apart).
-        let sent = match std::str::from_utf8(message) {
-            Ok(text) => {
-                tokio::time::timeout(DATA_TIMEOUT, conn.smtp.command(data_text(text))).await
-            }
-            Err(_) => tokio::time::timeout(DATA_TIMEOUT, conn.smtp.message(message)).await,
-        };
-        match sent {
-            Err(_) => {
-                conn.smtp.abort().await;
-                Attempt::Done(
-                    Delivery::Uncertain {
-                        reason: format!(
-                            "no answer to the end of the message in {}s",
-                            DATA_TIMEOUT.as_secs()
-                        ),
-                    },
-                    None,
-                )
-            }
-            Ok(Ok(resp)) => Attempt::Done(
-                Delivery::Accepted {
-                    response: format!(
-                        "{} {}",
-                        resp.code(),
-                        resp.message().collect::<Vec<_>>().join(" ")
-                    ),
-                },
-                Some(conn),
-            ),
-            Ok(Err(e)) if e.status().is_some() => {
-                conn.smtp.abort().await;
-                Attempt::Done(answer_delivery("end of DATA", &e), None)
-            }
-            Ok(Err(e)) => {
-                conn.smtp.abort().await;
-                Attempt::Done(
-                    Delivery::Uncertain {
-                        reason: format!("the connection broke while sending the message: {e}"),
-                    },
-                    None,
-                )
-            }
-        }
+        conn.body(message).await
     }
 
     /// Closes idle connections politely.
@@ -407,6 +307,146 @@ impl SmtpPool {
         for mut c in idle.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(5), c.smtp.quit()).await;
         }
+    }
+}
+
+impl Conn {
+    /// MAIL FROM's parameters for this message: 8BITMIME for a body that is not ASCII (a
+    /// server without it refuses the message for good), SMTPUTF8 for an address that is not.
+    fn mail_parameters(
+        &self,
+        from: &Address,
+        to: &Address,
+        message: &[u8],
+    ) -> Result<Vec<MailParameter>, Delivery> {
+        let mut params = Vec::new();
+        if !message.is_ascii() {
+            if !self
+                .smtp
+                .server_info()
+                .supports_feature(Extension::EightBitMime)
+            {
+                return Err(Delivery::Rejected {
+                    reason: "the message has 8-bit content and the server does not offer 8BITMIME"
+                        .into(),
+                    code: None,
+                    no_such_user: false,
+                });
+            }
+            params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        if from
+            .to_string()
+            .chars()
+            .chain(to.to_string().chars())
+            .any(|c| !c.is_ascii())
+        {
+            params.push(MailParameter::SmtpUtfEight);
+        }
+        Ok(params)
+    }
+
+    /// MAIL, RCPT, DATA: nothing is handed over yet. Pipelined, they go out together and
+    /// their answers are read in order; the first one that is not a success decides, and is
+    /// the `Err` (the connection then aborted).
+    async fn envelope(
+        &mut self,
+        from: &Address,
+        to: &Address,
+        params: Vec<MailParameter>,
+    ) -> Result<(), Attempt> {
+        let steps: [(&str, String); 3] = [
+            (
+                "MAIL FROM",
+                Mail::new(Some(from.clone()), params).to_string(),
+            ),
+            ("RCPT TO", Rcpt::new(to.clone(), vec![]).to_string()),
+            ("DATA", Data.to_string()),
+        ];
+        let together: String = steps.iter().map(|(_, c)| c.as_str()).collect();
+        for (i, (what, cmd)) in steps.iter().enumerate() {
+            let answer = if !self.pipelining {
+                tokio::time::timeout(COMMAND_TIMEOUT, self.smtp.command(cmd)).await
+            } else if i == 0 {
+                tokio::time::timeout(COMMAND_TIMEOUT, self.smtp.command(&together)).await
+            } else {
+                tokio::time::timeout(COMMAND_TIMEOUT, self.smtp.read_response()).await
+            };
+            let failed = match answer {
+                Ok(Ok(_)) => continue,
+                Err(_) => Attempt::Done(
+                    Delivery::Retry {
+                        reason: format!("{what}: no answer in {}s", COMMAND_TIMEOUT.as_secs()),
+                    },
+                    None,
+                ),
+                // No SMTP answer at all: a dropped (possibly stale) connection.
+                Ok(Err(e)) if e.status().is_none() && i == 0 => {
+                    Attempt::StaleConnection(format!("{what}: {e}"))
+                }
+                Ok(Err(e)) if e.status().is_none() => Attempt::Done(
+                    Delivery::Retry {
+                        reason: format!("{what}: {e}"),
+                    },
+                    None,
+                ),
+                Ok(Err(e)) => Attempt::Done(answer_delivery(what, &e), None),
+            };
+            self.smtp.abort().await;
+            return Err(failed);
+        }
+        Ok(())
+    }
+
+    /// The body: from here on, a missing answer means the server may have the message.
+    /// In one write with its final dot (lettre's `message` writes the dot apart).
+    async fn body(mut self: Box<Self>, message: &[u8]) -> Attempt {
+        let sent = match std::str::from_utf8(message) {
+            Ok(text) => {
+                tokio::time::timeout(DATA_TIMEOUT, self.smtp.command(data_text(text))).await
+            }
+            Err(_) => tokio::time::timeout(DATA_TIMEOUT, self.smtp.message(message)).await,
+        };
+        let delivery = match sent {
+            Ok(Ok(resp)) => {
+                let response = format!(
+                    "{} {}",
+                    resp.code(),
+                    resp.message().collect::<Vec<_>>().join(" ")
+                );
+                return Attempt::Done(Delivery::Accepted { response }, Some(self));
+            }
+            Err(_) => Delivery::Uncertain {
+                reason: format!(
+                    "no answer to the end of the message in {}s",
+                    DATA_TIMEOUT.as_secs()
+                ),
+            },
+            Ok(Err(e)) if e.status().is_some() => answer_delivery("end of DATA", &e),
+            Ok(Err(e)) => Delivery::Uncertain {
+                reason: format!("the connection broke while sending the message: {e}"),
+            },
+        };
+        self.smtp.abort().await;
+        Attempt::Done(delivery, None)
+    }
+}
+
+/// Whether the server offers PIPELINING. lettre keeps only the EHLO keywords it uses itself;
+/// this asks again (a second EHLO only resets the empty transaction, RFC 5321 §4.1.4), before
+/// AUTH.
+async fn offers_pipelining(
+    conn: &mut AsyncSmtpConnection,
+    hello: &ClientId,
+) -> Result<bool, SetupError> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, conn.command(Ehlo::new(hello.clone()))).await {
+        Ok(Ok(answer)) => Ok(answer.message().any(|line| {
+            line.split_whitespace()
+                .next()
+                .is_some_and(|k| k.eq_ignore_ascii_case("PIPELINING"))
+        })),
+        Ok(Err(e)) => Err(smtp_setup_error("EHLO", &e)),
+        Err(_) => Err(SetupError("EHLO: no answer".into(), None)),
     }
 }
 
@@ -466,81 +506,9 @@ fn setup_delivery(e: SetupError) -> Delivery {
     }
 }
 
-/// An SMTP answer that is not 2xx/3xx.
-fn answer_delivery(what: &str, e: &lettre::transport::smtp::Error) -> Delivery {
-    let text = e.to_string();
-    if e.is_transient() {
-        return Delivery::Retry {
-            reason: format!("{what}: {text}"),
-        };
-    }
-    let basic = e.status().map(|c| c.to_string()).unwrap_or_default();
-    let enhanced = enhanced_code(&text);
-    let no_such_user = match &enhanced {
-        Some(code) => code.starts_with("5.1."),
-        None => {
-            let lower = text.to_ascii_lowercase();
-            matches!(basic.as_str(), "550" | "551" | "553")
-                && [
-                    "user unknown",
-                    "no such user",
-                    "unknown user",
-                    "does not exist",
-                    "recipient rejected",
-                    "invalid recipient",
-                    "mailbox unavailable",
-                ]
-                .iter()
-                .any(|p| lower.contains(p))
-        }
-    };
-    Delivery::Rejected {
-        reason: format!("{what}: {text}"),
-        code: Some(enhanced.unwrap_or(basic)),
-        // A 5.1.x about the sender (MAIL FROM) is our problem, not the lead's address.
-        no_such_user: no_such_user && what != "MAIL FROM",
-    }
-}
-
-/// The first RFC 3463 enhanced status code (`5.1.1`) in a server's answer.
-pub fn enhanced_code(text: &str) -> Option<String> {
-    text.split(|c: char| c.is_whitespace() || "():,-;".contains(c))
-        .find(|w| {
-            let parts: Vec<&str> = w.split('.').collect();
-            parts.len() == 3
-                && matches!(parts[0], "2" | "4" | "5")
-                && (1..=3).contains(&parts[1].len())
-                && (1..=3).contains(&parts[2].len())
-                && parts[1..]
-                    .iter()
-                    .all(|p| p.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .map(str::to_string)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn enhanced_codes_are_found_in_real_answers() {
-        assert_eq!(
-            enhanced_code(
-                "permanent error (550): 5.1.1 <x@example.com>: Recipient address rejected: User unknown"
-            ),
-            Some("5.1.1".into())
-        );
-        assert_eq!(
-            enhanced_code("550-5.1.1 The email account that you tried to reach does not exist."),
-            Some("5.1.1".into())
-        );
-        assert_eq!(
-            enhanced_code("451 4.7.1 Greylisted, try again"),
-            Some("4.7.1".into())
-        );
-        assert_eq!(enhanced_code("554 Transaction failed"), None);
-        assert_eq!(enhanced_code("version 1.2.3.4 here"), None);
-    }
 
     #[test]
     fn data_text_stuffs_leading_dots_and_ends_with_a_dot_line() {

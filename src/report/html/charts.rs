@@ -5,6 +5,7 @@ use chrono::{Datelike, Weekday};
 
 use super::svg::{Anchor, Canvas, axis, frac, ticks};
 use super::{count, pct};
+use crate::report::stats::Arm;
 use crate::report::{AbTest, Day, FollowThrough, Row};
 
 /// Emails sent (and the people emailed).
@@ -141,13 +142,16 @@ struct Panel<'a> {
     noun: &'a str,
 }
 
+/// The daily chart's width, and its plot's margins.
+const DAILY_W: f64 = 900.0;
+const DAILY_LEFT: f64 = 48.0;
+const DAILY_RIGHT: f64 = 8.0;
+
 /// Emails sent and replies per day: two panels over the same days, weekends shaded.
 pub fn daily(id: &str, days: &[Day]) -> String {
-    const W: f64 = 900.0;
-    const LEFT: f64 = 48.0;
-    const RIGHT: f64 = 8.0;
     const H: f64 = 318.0;
-    let plot = W - LEFT - RIGHT;
+    let (w, left) = (DAILY_W, DAILY_LEFT);
+    let plot = w - left - DAILY_RIGHT;
     let slot = plot / days.len().max(1) as f64;
     let panels = [
         Panel {
@@ -175,11 +179,11 @@ pub fn daily(id: &str, days: &[Day]) -> String {
         count(sent),
         count(replied)
     );
-    let mut c = Canvas::new(id, W, H, "Emails sent and replies per day", &desc);
+    let mut c = Canvas::new(id, w, H, "Emails sent and replies per day", &desc);
     // Weekend bands only where a day is wide enough for them to read as bands, not stripes.
     for (i, d) in days.iter().enumerate().filter(|_| slot >= 4.0) {
         if matches!(d.date.weekday(), Weekday::Sat | Weekday::Sun) {
-            let x = LEFT + i as f64 * slot;
+            let x = left + i as f64 * slot;
             for p in &panels {
                 c.rect(
                     x,
@@ -192,14 +196,28 @@ pub fn daily(id: &str, days: &[Day]) -> String {
             }
         }
     }
-    let bar = (slot * 0.72).max(slot.min(1.0));
     for p in &panels {
-        let max = days.iter().map(p.value).max().unwrap_or(0).max(0);
+        p.draw(&mut c, days, slot);
+    }
+    for (i, text) in day_labels(days, slot) {
+        let x = left + (i as f64 + 0.5) * slot;
+        c.line(x, 290.0, x, 294.0, "stroke=\"#6b7280\"");
+        c.text(x, 308.0, Anchor::Middle, "s", &text);
+    }
+    c.finish()
+}
+
+impl Panel<'_> {
+    /// The panel's title, summary, grid and one bar per day, each `slot` wide.
+    fn draw(&self, c: &mut Canvas, days: &[Day], slot: f64) {
+        let (w, left, right) = (DAILY_W, DAILY_LEFT, DAILY_RIGHT);
+        let bar = (slot * 0.72).max(slot.min(1.0));
+        let max = days.iter().map(self.value).max().unwrap_or(0).max(0);
         let (top, step) = axis(max as f64, 4, true);
-        let height = p.bottom - p.top;
-        c.text(0.0, p.top - 12.0, Anchor::Start, "h", p.title);
-        let sum = days.iter().map(p.value).sum::<i64>();
-        let summary = match days.iter().find(|d| (p.value)(d) == max) {
+        let height = self.bottom - self.top;
+        c.text(0.0, self.top - 12.0, Anchor::Start, "h", self.title);
+        let sum = days.iter().map(self.value).sum::<i64>();
+        let summary = match days.iter().find(|d| (self.value)(d) == max) {
             Some(d) if max > 0 => format!(
                 "{} in all; most on {} ({})",
                 count(sum),
@@ -208,43 +226,48 @@ pub fn daily(id: &str, days: &[Day]) -> String {
             ),
             _ => "none in this period".to_string(),
         };
-        c.text(W - RIGHT, p.top - 12.0, Anchor::End, "m", &summary);
+        c.text(w - right, self.top - 12.0, Anchor::End, "m", &summary);
         for t in ticks(top, step) {
-            let y = p.bottom - height * frac(t, top);
-            c.line(LEFT, y, W - RIGHT, y, &format!("stroke=\"{GRID}\""));
-            c.text(LEFT - 6.0, y + 4.0, Anchor::End, "s", &count(t as i64));
+            let y = self.bottom - height * frac(t, top);
+            c.line(left, y, w - right, y, &format!("stroke=\"{GRID}\""));
+            c.text(left - 6.0, y + 4.0, Anchor::End, "s", &count(t as i64));
         }
         for (i, d) in days.iter().enumerate() {
-            let v = (p.value)(d);
+            let v = (self.value)(d);
             let h = height * frac(v as f64, top);
-            let x = LEFT + i as f64 * slot + (slot - bar) / 2.0;
-            let tip = format!("{}: {} {}", d.date.format("%a %Y-%m-%d"), count(v), p.noun);
+            let x = left + i as f64 * slot + (slot - bar) / 2.0;
+            let tip = format!(
+                "{}: {} {}",
+                d.date.format("%a %Y-%m-%d"),
+                count(v),
+                self.noun
+            );
             c.rect(
                 x,
-                p.bottom - h,
+                self.bottom - h,
                 bar,
                 h,
-                &format!("fill=\"{}\"", p.colour),
+                &format!("fill=\"{}\"", self.colour),
                 Some(&tip),
             );
             if slot >= 22.0 && v > 0 {
                 c.text(
                     x + bar / 2.0,
-                    p.bottom - h - 3.0,
+                    self.bottom - h - 3.0,
                     Anchor::Middle,
                     "s",
                     &count(v),
                 );
             }
         }
-        c.line(LEFT, p.bottom, W - RIGHT, p.bottom, "stroke=\"#6b7280\"");
+        c.line(
+            left,
+            self.bottom,
+            w - right,
+            self.bottom,
+            "stroke=\"#6b7280\"",
+        );
     }
-    for (i, text) in day_labels(days, slot) {
-        let x = LEFT + (i as f64 + 0.5) * slot;
-        c.line(x, 290.0, x, 294.0, "stroke=\"#6b7280\"");
-        c.text(x, 308.0, Anchor::Middle, "s", &text);
-    }
-    c.finish()
 }
 
 /// Reply rate per step, grouped by sequence, in the order of `steps`.
@@ -319,39 +342,26 @@ pub fn steps(id: &str, steps: &[Row]) -> String {
     c.finish()
 }
 
+/// The A/B chart's width, where its bars start, their longest and a row's height.
+const AB_W: f64 = 440.0;
+const AB_X0: f64 = 112.0;
+const AB_BAR_MAX: f64 = 186.0;
+const AB_ROW: f64 = 30.0;
+
 /// One A/B test: each variant's reply rate as a bar with its 95% interval as a whisker.
 pub fn ab_test(id: &str, t: &AbTest) -> String {
-    const W: f64 = 440.0;
-    const X0: f64 = 112.0;
-    const BAR_MAX: f64 = 186.0;
-    const ROW: f64 = 30.0;
     let arms = &t.comparison.arms;
-    let plot_bottom = 6.0 + ROW * arms.len() as f64;
+    let plot_bottom = 6.0 + AB_ROW * arms.len() as f64;
     let height = plot_bottom + 22.0;
     let max = arms
         .iter()
         .filter_map(|a| a.interval.map(|(_, hi)| hi).or(a.reply_rate))
         .fold(0.0, f64::max);
     let (top, step) = axis(max.min(1.0), 4, false);
-    let desc = arms
-        .iter()
-        .map(|a| {
-            let interval = a.interval.map_or(String::new(), |(lo, hi)| {
-                format!(", 95% interval {} to {}", pct(Some(lo)), pct(Some(hi)))
-            });
-            format!(
-                "variant {}: {} of {} sends replied ({}{interval})",
-                a.variant,
-                count(a.replied),
-                count(a.sent),
-                pct(a.reply_rate)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
+    let desc = arms.iter().map(arm_desc).collect::<Vec<_>>().join("; ");
     let mut c = Canvas::new(
         id,
-        W,
+        AB_W,
         height,
         &format!(
             "A/B test of {} / {}: {}",
@@ -360,7 +370,7 @@ pub fn ab_test(id: &str, t: &AbTest) -> String {
         &desc,
     );
     for v in ticks(top, step) {
-        let x = X0 + BAR_MAX * frac(v, top);
+        let x = AB_X0 + AB_BAR_MAX * frac(v, top);
         c.line(x, 2.0, x, plot_bottom, &format!("stroke=\"{GRID}\""));
         c.text(
             x,
@@ -371,56 +381,83 @@ pub fn ab_test(id: &str, t: &AbTest) -> String {
         );
     }
     for (i, a) in arms.iter().enumerate() {
-        let y = 6.0 + i as f64 * ROW;
-        let mid = y + 10.0;
-        c.label(
-            X0 - 8.0,
-            mid + 4.5,
-            Anchor::End,
-            "b",
-            &a.variant.to_uppercase(),
-            10,
-        );
-        let Some(rate) = a.reply_rate else {
-            c.text(X0 + 4.0, mid + 4.5, Anchor::Start, "m", "no sends yet");
-            continue;
-        };
-        let w = BAR_MAX * frac(rate, top);
-        let text = format!(
-            "{} · {} of {}",
-            pct(Some(rate)),
-            count(a.replied),
-            count(a.sent)
-        );
-        c.rect(X0, y, w, 20.0, &format!("fill=\"{SENT}\""), Some(&text));
-        if let Some((lo, hi)) = a.interval {
-            let (x1, x2) = (X0 + BAR_MAX * frac(lo, top), X0 + BAR_MAX * frac(hi, top));
-            let ink = "stroke=\"#111827\" stroke-width=\"1.6\"";
-            c.line(x1, mid, x2, mid, ink);
-            c.line(x1, mid - 6.0, x1, mid + 6.0, ink);
-            c.line(x2, mid - 6.0, x2, mid + 6.0, ink);
-        }
-        c.text(W - 2.0, mid + 4.5, Anchor::End, "t", &text);
+        arm(&mut c, 6.0 + i as f64 * AB_ROW, a, top);
     }
-    c.line(X0, 2.0, X0, plot_bottom, "stroke=\"#6b7280\"");
+    c.line(AB_X0, 2.0, AB_X0, plot_bottom, "stroke=\"#6b7280\"");
     c.finish()
 }
+
+/// An arm of an A/B test, in words.
+fn arm_desc(a: &Arm) -> String {
+    let interval = a.interval.map_or(String::new(), |(lo, hi)| {
+        format!(", 95% interval {} to {}", pct(Some(lo)), pct(Some(hi)))
+    });
+    format!(
+        "variant {}: {} of {} sends replied ({}{interval})",
+        a.variant,
+        count(a.replied),
+        count(a.sent),
+        pct(a.reply_rate)
+    )
+}
+
+/// An arm's row at `y`: its bar on an axis up to `top`, and its whisker.
+fn arm(c: &mut Canvas, y: f64, a: &Arm, top: f64) {
+    let mid = y + 10.0;
+    c.label(
+        AB_X0 - 8.0,
+        mid + 4.5,
+        Anchor::End,
+        "b",
+        &a.variant.to_uppercase(),
+        10,
+    );
+    let Some(rate) = a.reply_rate else {
+        c.text(AB_X0 + 4.0, mid + 4.5, Anchor::Start, "m", "no sends yet");
+        return;
+    };
+    let w = AB_BAR_MAX * frac(rate, top);
+    let text = format!(
+        "{} · {} of {}",
+        pct(Some(rate)),
+        count(a.replied),
+        count(a.sent)
+    );
+    c.rect(AB_X0, y, w, 20.0, &format!("fill=\"{SENT}\""), Some(&text));
+    if let Some((lo, hi)) = a.interval {
+        let (x1, x2) = (
+            AB_X0 + AB_BAR_MAX * frac(lo, top),
+            AB_X0 + AB_BAR_MAX * frac(hi, top),
+        );
+        let ink = "stroke=\"#111827\" stroke-width=\"1.6\"";
+        c.line(x1, mid, x2, mid, ink);
+        c.line(x1, mid - 6.0, x1, mid + 6.0, ink);
+        c.line(x2, mid - 6.0, x2, mid + 6.0, ink);
+    }
+    c.text(AB_W - 2.0, mid + 4.5, Anchor::End, "t", &text);
+}
+
+/// A column of the follow-through chart: its two heading lines, its value, its colour, and
+/// whether it shows the value's share of the leads received.
+type Col = (
+    &'static str,
+    &'static str,
+    fn(&FollowThrough) -> i64,
+    &'static str,
+    bool,
+);
+
+/// The follow-through chart's width, its rep-name column, a row's height, where the rows
+/// start, and a bar's longest.
+const FT_W: f64 = 900.0;
+const FT_LABEL: f64 = 160.0;
+const FT_ROW: f64 = 28.0;
+const FT_TOP: f64 = 44.0;
+const FT_BAR_MAX: f64 = 110.0;
 
 /// Per rep, side by side: leads received, never contacted, stopped by hand before five
 /// touches, tasks overdue; each column on its own scale.
 pub fn follow_through(id: &str, reps: &[FollowThrough]) -> String {
-    const W: f64 = 900.0;
-    const LABEL: f64 = 160.0;
-    const ROW: f64 = 28.0;
-    const TOP: f64 = 44.0;
-    const BAR_MAX: f64 = 110.0;
-    type Col = (
-        &'static str,
-        &'static str,
-        fn(&FollowThrough) -> i64,
-        &'static str,
-        bool,
-    );
     let cols: [Col; 4] = [
         ("leads", "received", |f| f.received, RECEIVED, false),
         ("never", "contacted", |f| f.never_contacted, REPLIED, true),
@@ -433,8 +470,8 @@ pub fn follow_through(id: &str, reps: &[FollowThrough]) -> String {
         ),
         ("tasks overdue", "now", |f| f.tasks_overdue, ALERT, false),
     ];
-    let col_w = (W - LABEL) / cols.len() as f64;
-    let height = TOP + ROW * reps.len() as f64 + 4.0;
+    let col_w = (FT_W - FT_LABEL) / cols.len() as f64;
+    let height = FT_TOP + FT_ROW * reps.len() as f64 + 4.0;
     let desc = reps
         .iter()
         .map(|f| {
@@ -449,48 +486,53 @@ pub fn follow_through(id: &str, reps: &[FollowThrough]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ");
-    let mut c = Canvas::new(id, W, height, "Follow-through per rep", &desc);
+    let mut c = Canvas::new(id, FT_W, height, "Follow-through per rep", &desc);
     for (i, f) in reps.iter().enumerate() {
-        let y = TOP + i as f64 * ROW;
+        let y = FT_TOP + i as f64 * FT_ROW;
         if i % 2 == 1 {
-            c.rect(0.0, y, W, ROW, "fill=\"#f8fafc\"", None);
+            c.rect(0.0, y, FT_W, FT_ROW, "fill=\"#f8fafc\"", None);
         }
         c.label(0.0, y + 18.5, Anchor::Start, "b", &f.rep, 22);
     }
-    for (j, (head1, head2, value, colour, share)) in cols.iter().enumerate() {
-        let x0 = LABEL + j as f64 * col_w;
-        c.text(x0, 16.0, Anchor::Start, "h", head1);
-        c.text(x0, 32.0, Anchor::Start, "h", head2);
-        let max = reps.iter().map(value).max().unwrap_or(0).max(0) as f64;
-        for (i, f) in reps.iter().enumerate() {
-            let y = TOP + i as f64 * ROW;
-            let v = value(f);
-            let w = BAR_MAX * frac(v as f64, max);
-            let text = if *share && f.received > 0 {
-                format!("{} · {}", count(v), pct(Some(v as f64 / f.received as f64)))
-            } else {
-                count(v)
-            };
-            c.rect(
-                x0,
-                y + 6.0,
-                BAR_MAX,
-                16.0,
-                &format!("fill=\"{TRACK}\""),
-                None,
-            );
-            let tip = format!("{}: {text} {head1} {head2}", f.rep);
-            c.rect(
-                x0,
-                y + 6.0,
-                w,
-                16.0,
-                &format!("fill=\"{colour}\""),
-                Some(&tip),
-            );
-            c.text(x0 + w + 5.0, y + 18.5, Anchor::Start, "t", &text);
-        }
+    for (j, col) in cols.iter().enumerate() {
+        column(&mut c, FT_LABEL + j as f64 * col_w, col, reps);
     }
-    c.line(0.0, TOP - 2.0, W, TOP - 2.0, "stroke=\"#6b7280\"");
+    c.line(0.0, FT_TOP - 2.0, FT_W, FT_TOP - 2.0, "stroke=\"#6b7280\"");
     c.finish()
+}
+
+/// One column at `x0`: its heading, and a bar per rep on the column's own scale.
+fn column(c: &mut Canvas, x0: f64, col: &Col, reps: &[FollowThrough]) {
+    let (head1, head2, value, colour, share) = *col;
+    c.text(x0, 16.0, Anchor::Start, "h", head1);
+    c.text(x0, 32.0, Anchor::Start, "h", head2);
+    let max = reps.iter().map(value).max().unwrap_or(0).max(0) as f64;
+    for (i, f) in reps.iter().enumerate() {
+        let y = FT_TOP + i as f64 * FT_ROW;
+        let v = value(f);
+        let w = FT_BAR_MAX * frac(v as f64, max);
+        let text = if share && f.received > 0 {
+            format!("{} · {}", count(v), pct(Some(v as f64 / f.received as f64)))
+        } else {
+            count(v)
+        };
+        c.rect(
+            x0,
+            y + 6.0,
+            FT_BAR_MAX,
+            16.0,
+            &format!("fill=\"{TRACK}\""),
+            None,
+        );
+        let tip = format!("{}: {text} {head1} {head2}", f.rep);
+        c.rect(
+            x0,
+            y + 6.0,
+            w,
+            16.0,
+            &format!("fill=\"{colour}\""),
+            Some(&tip),
+        );
+        c.text(x0 + w + 5.0, y + 18.5, Anchor::Start, "t", &text);
+    }
 }
