@@ -5,6 +5,7 @@
 
 use crate::domain::{EventKind, InboundKind, ProviderKind};
 use crate::enrollment::EnrollmentState;
+use crate::sequence::{OnAutoReply, OnReply, Sequence};
 
 /// A soft bounce this many times for one lead (from the inbox or any provider) counts as hard.
 pub const SOFT_BOUNCE_LIMIT: i64 = 3;
@@ -22,6 +23,17 @@ pub struct StopRules {
 }
 
 impl StopRules {
+    /// A sequence's rules; [`StopRules::DEFAULT`] when the sequence is gone from the catalog.
+    pub fn of(sequence: Option<&Sequence>) -> StopRules {
+        match sequence {
+            Some(s) => StopRules {
+                stop_account: s.stop.on_reply == OnReply::StopAccount,
+                pause_on_auto_reply: s.stop.on_auto_reply == OnAutoReply::Pause,
+            },
+            None => StopRules::DEFAULT,
+        }
+    }
+
     /// The rules of a lead whose sequence is gone from the catalog.
     pub const DEFAULT: StopRules = StopRules {
         stop_account: false,

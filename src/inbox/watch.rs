@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use super::classify::{Kind, classify};
+use super::classify::{Classification, Kind, classify};
 use super::imap::{self, Fetched, ImapError, ImapSession};
-use super::parse::parse;
-use crate::catalog::{OnAutoReply, OnReply};
+use super::parse::{Inbound, parse};
 use crate::config::{ImapSettings, Mailbox};
 use crate::context::{Context, resolve_as_sent};
 use crate::policy::StopRules;
@@ -308,57 +308,18 @@ pub async fn process(
             return store.set_folder_state(mailbox, folder, position).await;
         }
     };
-    // The sender's Date anchors what the text says ("back on Monday"); the server's
-    // INTERNALDATE stands in when the Date header is missing or not believable.
-    // Under a fixed clock (a simulation) the daemon's "now" is the server's time.
-    let internal = if daemon.clock_is_fixed() {
-        Some(now)
-    } else {
-        m.received_at.and_then(|t| DateTime::from_timestamp(t, 0))
-    };
-    let received = inbound
-        .date
-        .filter(|d| internal.is_none_or(|i| (*d - i).num_days().abs() <= 30))
-        .or(internal)
-        .unwrap_or(now);
+    let received = received_at(daemon, &inbound, m, now);
     let tz = daemon.config().timezone;
     let c = classify(&inbound, received.with_timezone(&tz).date_naive());
     let kind = c.kind.as_str();
-    let until = match c.kind {
-        // Back on the business day after the stated return date; without one, a few days.
-        Kind::AutoReply => Some(c.return_date.map_or_else(
-            || (now + chrono::TimeDelta::days(AUTO_REPLY_DAYS)).timestamp(),
-            |d| day_start(tz, next_business_day(d)),
-        )),
-        Kind::Later => c.later_date.map(|d| day_start(tz, d)),
-        _ => None,
-    };
+    let until = pause_until(&c, tz, now);
     let address = match c.kind {
         Kind::BounceHard | Kind::BounceSoft => c.recipient.clone().map(|r| r.to_lowercase()),
         _ => inbound.from.clone(),
     };
-    let mut refs: Vec<String> = inbound.in_reply_to.clone();
-    refs.extend(inbound.references.iter().cloned());
-    refs.extend(inbound.original_message_ids.iter().cloned());
-    let key = inbound.message_id.clone().unwrap_or_else(|| {
-        let digest = Sha256::digest(&m.raw);
-        format!(
-            "sha256:{}",
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        )
-    });
-    let evidence = serde_json::json!({
-        "status": c.status,
-        "recipient": c.recipient,
-        "return_date": c.return_date,
-        "later_date": c.later_date,
-        "snippet": c.text,
-        "subject": inbound.subject,
-        "folder": folder,
-    });
+    let refs = references(&inbound);
+    let key = message_key(&inbound, &m.raw);
+    let evidence = evidence(&c, &inbound, folder);
     let fact = InboundFact {
         mailbox,
         folder,
@@ -372,13 +333,7 @@ pub async fn process(
         received_at: received.timestamp(),
     };
     let catalog = daemon.catalog();
-    let policy = |seq: &str| match catalog.sequence(seq) {
-        Some(s) => StopRules {
-            stop_account: s.stop.on_reply == OnReply::StopAccount,
-            pause_on_auto_reply: s.stop.on_auto_reply == OnAutoReply::Pause,
-        },
-        None => StopRules::DEFAULT,
-    };
+    let policy = |seq: &str| StopRules::of(catalog.sequence(seq));
     let outcome = store
         .record_inbound(
             &fact,
@@ -400,6 +355,77 @@ pub async fn process(
         InboundOutcome::Unmatched => report.unmatched += 1,
     }
     Ok(())
+}
+
+/// When the message arrived, as its text means it: the sender's Date anchors what the text
+/// says ("back on Monday"); the server's INTERNALDATE stands in when the Date header is
+/// missing or not believable. Under a fixed clock (a simulation) the daemon's "now" is the
+/// server's time.
+fn received_at(
+    daemon: &Context,
+    inbound: &Inbound,
+    m: &Fetched,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let internal = if daemon.clock_is_fixed() {
+        Some(now)
+    } else {
+        m.received_at.and_then(|t| DateTime::from_timestamp(t, 0))
+    };
+    inbound
+        .date
+        .filter(|d| internal.is_none_or(|i| (*d - i).num_days().abs() <= 30))
+        .or(internal)
+        .unwrap_or(now)
+}
+
+/// Until when an auto-reply or a "write me later" holds the lead: an auto-reply until the
+/// business day after its return date (without one, a few days); a "later" until the date it
+/// names.
+fn pause_until(c: &Classification, tz: Tz, now: DateTime<Utc>) -> Option<i64> {
+    match c.kind {
+        Kind::AutoReply => Some(c.return_date.map_or_else(
+            || (now + chrono::TimeDelta::days(AUTO_REPLY_DAYS)).timestamp(),
+            |d| day_start(tz, next_business_day(d)),
+        )),
+        Kind::Later => c.later_date.map(|d| day_start(tz, d)),
+        _ => None,
+    }
+}
+
+/// What is kept with the message: the classifier's findings and the reply's first lines.
+fn evidence(c: &Classification, inbound: &Inbound, folder: &str) -> serde_json::Value {
+    serde_json::json!({
+        "status": c.status,
+        "recipient": c.recipient,
+        "return_date": c.return_date,
+        "later_date": c.later_date,
+        "snippet": c.text,
+        "subject": inbound.subject,
+        "folder": folder,
+    })
+}
+
+/// The Message-IDs a message points at: In-Reply-To, References, and a bounce's original.
+fn references(inbound: &Inbound) -> Vec<String> {
+    let mut refs: Vec<String> = inbound.in_reply_to.clone();
+    refs.extend(inbound.references.iter().cloned());
+    refs.extend(inbound.original_message_ids.iter().cloned());
+    refs
+}
+
+/// The message's Message-ID, or a stable hash of it when it has none.
+fn message_key(inbound: &Inbound, raw: &[u8]) -> String {
+    inbound.message_id.clone().unwrap_or_else(|| {
+        let digest = Sha256::digest(raw);
+        format!(
+            "sha256:{}",
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )
+    })
 }
 
 /// Uncertain sends of this mailbox: found in the Sent folder → sent; still missing a while

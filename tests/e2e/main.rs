@@ -49,4 +49,5 @@ mod store_suppressions;
 mod store_webhooks;
 mod support;
 mod tick;
+mod units;
 mod webhooks_out;
