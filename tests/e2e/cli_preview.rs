@@ -8,26 +8,8 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Weekday};
 use chrono_tz::Tz;
 use serde_json::Value;
 
+use crate::support::preview::{MARIA, PRIYA, enrolled, preview_json, steps};
 use crate::support::{Project, SAMPLE_LEADS};
-
-pub(crate) const MARIA: &str = "maria.garcia@northwind.example";
-pub(crate) const PRIYA: &str = "priya.n@gmail.com";
-
-/// The shipped project with the sample leads enrolled in cold-outbound.
-pub(crate) fn enrolled() -> Project {
-    let p = Project::shipped();
-    p.import_sample(&["--sequence", "cold-outbound"]);
-    p
-}
-
-pub(crate) fn preview_json(p: &Project, sequence: &str, lead: &str) -> Value {
-    p.ok(&["preview", sequence, "--lead", lead, "--json"])
-        .json()
-}
-
-pub(crate) fn steps(v: &Value) -> &Vec<Value> {
-    v["steps"].as_array().expect("steps is a list")
-}
 
 #[test]
 fn shows_every_step_with_from_to_and_subject() {

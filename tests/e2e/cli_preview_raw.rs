@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::DateTime;
 use serde_json::Value;
 
-use crate::cli_preview::{MARIA, PRIYA, enrolled, preview_json, steps};
+use crate::support::preview::{MARIA, PRIYA, enrolled, preview_json, steps};
 
 /// The header fields of a message (unfolded), and its body.
 fn parse_message(raw: &str) -> (HashMap<String, String>, String) {

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use crate::daemon_send::{at, run_once, smtp_project};
-use crate::sink::Sink;
 use crate::support::Project;
+use crate::support::daemon::{at, run_once, smtp_project};
+use crate::support::sink::Sink;
 
 const LEAD: &str = "lead0@company0.example";
 /// Thursday 2026-03-05, 10:00 in New York: the window is open.

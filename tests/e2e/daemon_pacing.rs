@@ -2,8 +2,8 @@
 //! transport: the daily cap, the minimum gap between sends, the per-domain hourly limit, and
 //! a lead whose email cannot be rendered (nothing is sent; the lead pauses until fixed).
 
-use crate::daemon_send::{at, run_once};
 use crate::support::Project;
+use crate::support::daemon::{at, run_once};
 
 /// Thursday 2026-03-05, 10:00 in New York.
 const T0: &str = "2026-03-05T15:00:00Z";

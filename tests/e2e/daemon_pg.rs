@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::daemon_crash::{
+use crate::support::daemon::{
     assert_exactly_once, blast_project, by_state, silent_server, spawn_daemon, wait_for_store,
 };
-use crate::sink::Sink;
+use crate::support::sink::Sink;
 use crate::support::{fresh_pg_database, pg_server};
 
 const LEADS: usize = 1000;

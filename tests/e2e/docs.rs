@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::imap::{Imap, fresh_user, imap_server};
+use crate::support::imap::{Imap, fresh_user, imap_server};
 use crate::support::{Project, Run, repo};
 
 // =============================================================================================

@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use crate::daemon_send::{at, run_once, smtp_project};
-use crate::sink::Sink;
 use crate::support::Project;
+use crate::support::daemon::{at, run_once, smtp_project};
+use crate::support::sink::Sink;
 
 /// Monday 2026-11-02, 09:00 in New York.
 const T0: &str = "2026-11-02T14:00:00Z";

@@ -7,8 +7,8 @@ use std::time::Duration;
 use reqwest::blocking::RequestBuilder;
 use serde_json::{Value, json};
 
-use crate::daemon_crash::noon_zone;
-use crate::http::Served;
+use crate::support::daemon::noon_zone;
+use crate::support::http::Served;
 use crate::support::{Project, fresh_pg_database, pg_server, wait_until};
 
 const TOKEN: &str = "test-api-token-0123456789";

@@ -4,8 +4,8 @@
 //! and change nothing; a click redirects only to the email's own link, and a scanner's click
 //! is told from a person's.
 
-use crate::daemon_send::{at, run_once};
-use crate::http::Served;
+use crate::support::daemon::{at, run_once};
+use crate::support::http::Served;
 use std::time::Duration;
 
 use crate::support::{Project, wait_until};

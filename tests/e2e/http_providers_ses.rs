@@ -8,11 +8,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use crate::http::Served;
-use crate::http_providers::{
+use crate::support::Project;
+use crate::support::http::Served;
+use crate::support::providers::{
     LEAD, assert_no_more_sends, fixture, openssl, outbox, project_with, refused, suppression,
 };
-use crate::support::Project;
 
 const TOPIC: &str = "arn:aws:sns:us-west-2:123456789012:MyTopic";
 

@@ -1,7 +1,7 @@
 //! The daemon's HTTP server itself: health, and JSON errors for unknown paths.
 
-use crate::http::Served;
 use crate::support::Project;
+use crate::support::http::Served;
 
 #[test]
 fn healthz_reports_the_store_catalog_and_watchers() {

@@ -5,10 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::daemon_send::{at, run_once, smtp_project};
-use crate::imap::{Imap, fresh_user, imap_server};
-use crate::sink::Sink;
 use crate::support::Project;
+use crate::support::daemon::{at, run_once, smtp_project};
+use crate::support::imap::{Imap, fresh_user, imap_server};
+use crate::support::sink::Sink;
 
 /// Thursday 2026-03-05, 10:00 in New York: the intro goes out.
 const T0: &str = "2026-03-05T15:00:00Z";
@@ -102,7 +102,7 @@ fn reply(from: &str, mid: &str, subject: &str, body: &str) -> Vec<u8> {
          Date: Fri, 06 Mar 2026 16:12:09 +0100\r\nMessage-ID: <CAF{n}x@mail.gmail.com>\r\nIn-Reply-To: {mid}\r\nReferences: {mid}\r\n\
          MIME-Version: 1.0\r\nContent-Type: text/plain; charset=\"UTF-8\"\r\n\r\n{body}\r\n\r\n\
          On Thu, Mar 5, 2026 at 10:00 AM Rita Rep <rep@example.com> wrote:\r\n> Hello Ann,\r\n> Worth a 15-minute look next week?\r\n",
-        n = crate::daemon_send::short_hash(&format!("{from}{mid}{body}"))
+        n = crate::support::daemon::short_hash(&format!("{from}{mid}{body}"))
     )
     .into_bytes()
 }

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::daemon_send::{at, run_once, short_hash, smtp_project};
-use crate::imap::{Imap, fresh_user, imap_server};
-use crate::sink::{Received, Sink};
+use crate::support::daemon::{at, run_once, short_hash, smtp_project};
+use crate::support::imap::{Imap, fresh_user, imap_server};
+use crate::support::sink::{Received, Sink};
 use crate::support::{Project, wait_until};
 
 /// Where the rep's notifications go (not the mailbox's own address, so they are told apart

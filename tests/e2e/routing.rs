@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use drumbeat::store::Store;
 
-use crate::daemon_send::{at, run_once};
+use crate::support::daemon::{at, run_once};
 use crate::support::{Project, fresh_pg_store, fresh_sqlite_store, pg_server};
 
 /// A project with three outbox mailboxes (ana, ben, cara; each writes to its own folder),
@@ -377,7 +377,7 @@ fn api_leads_without_an_owner_are_routed() {
         "[http]\n",
         &format!("[http]\napi_token = {{ file = \"{}\" }}\n", token.display()),
     );
-    let s = crate::http::Served::start(&p, "routing-api");
+    let s = crate::support::http::Served::start(&p, "routing-api");
     for body in [
         serde_json::json!({"email": "eu@emea.example", "territory": "EMEA"}),
         serde_json::json!({"leads": [

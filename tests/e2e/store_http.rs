@@ -3,7 +3,7 @@
 
 use drumbeat::store::Claimed;
 
-use crate::store_claims::{ME, email_claim, enrolled_and_leased};
+use crate::support::claims::{ME, email_claim, enrolled_and_leased};
 use crate::support::{NOW, StoreCase, for_each_store};
 
 /// Stores, enrolls, claims and records as sent the intro of a lead per address (Message-ID

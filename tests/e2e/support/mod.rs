@@ -2,6 +2,14 @@
 
 #![allow(dead_code)]
 
+pub mod claims;
+pub mod daemon;
+pub mod http;
+pub mod imap;
+pub mod preview;
+pub mod providers;
+pub mod sink;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
