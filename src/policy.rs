@@ -1,5 +1,6 @@
 //! What a signal does to a lead, decided in one place (DESIGN.md invariant 9): a pure function
-//! from a signal (a classified message in the mailbox, an email provider's event) and the
+//! from a signal (a classified message in the mailbox, an email provider's event, an
+//! unsubscribe link followed, a meeting booked) and the
 //! sequence's stop rules to an [`Effect`]. The store applies the effect in the transaction
 //! that records the signal; it does not decide it.
 
@@ -54,6 +55,11 @@ pub enum Signal {
     },
     /// An email provider's webhook event.
     Provider(ProviderKind),
+    /// The lead followed an email's unsubscribe link (or a mail client's one-click
+    /// List-Unsubscribe).
+    UnsubscribeLink,
+    /// A meeting was booked with the lead (a scheduling tool's webhook, the API).
+    MeetingBooked,
 }
 
 /// What is known of the lead when the signal arrives.
@@ -171,6 +177,25 @@ pub fn decide(signal: Signal, rules: StopRules, seen: Seen, now: i64) -> Decisio
     match signal {
         Signal::Inbound { kind, until } => inbound(kind, until, rules, seen, now),
         Signal::Provider(kind) => provider(kind, seen),
+        Signal::UnsubscribeLink => Decision::record(
+            EventKind::Unsubscribed,
+            Effect::Stop(Stop {
+                suppress: Some(SuppressReason::Unsubscribed),
+                ..stop(
+                    EnrollmentState::Unsubscribed,
+                    "unsubscribed",
+                    "the lead unsubscribed",
+                )
+            }),
+        ),
+        Signal::MeetingBooked => Decision::record(
+            EventKind::MeetingBooked,
+            Effect::Stop(stop(
+                EnrollmentState::Stopped,
+                "meeting-booked",
+                "a meeting was booked",
+            )),
+        ),
     }
 }
 

@@ -81,6 +81,9 @@ fn every_signal_has_the_effect_the_docs_promise() {
         (Signal::Provider(P::BounceSoft), RULES, lead(1), Some(EventKind::Bounced), "nothing", false, Some(false)),
         (Signal::Provider(P::BounceSoft), RULES, lead(3), Some(EventKind::Bounced), "stop bounced suppress:bounced", false, Some(true)),
         (Signal::Provider(P::BounceSoft), RULES, NOBODY, Some(EventKind::Bounced), "nothing", false, Some(false)),
+        // The unsubscribe link, and a meeting booked.
+        (Signal::UnsubscribeLink, RULES, lead(0), Some(EventKind::Unsubscribed), "stop unsubscribed suppress:unsubscribed", false, None),
+        (Signal::MeetingBooked, ACCOUNT, lead(0), Some(EventKind::MeetingBooked), "stop stopped", false, None),
     ];
     for (signal, rules, seen, event, effect, notify, hard) in table {
         let d = decide(signal, rules, seen, NOW);

@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::effects::{self, Subject};
 use super::events::{self, NewEvent};
 use super::statements::{Stmt, Val};
 use super::suppressions::{any_forgotten, plain_values_for, values_for};
@@ -13,6 +14,7 @@ use super::{Backend, LeadId, Store, StoreError};
 use crate::domain::EventKind;
 use crate::enrollment::EnrollmentState;
 use crate::lead::Email;
+use crate::policy::{self, Seen, Signal, StopRules};
 
 /// Row id of an enrollment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -257,15 +259,22 @@ impl Store {
             .iter()
             .map(|r| r.try_get("sequence_id"))
             .collect::<Result<_, _>>()?;
-        end_open(
-            &mut tx,
-            lead,
-            EnrollmentState::Stopped,
-            EventKind::MeetingBooked.as_str(),
-            "a meeting was booked",
+        let decision = policy::decide(
+            Signal::MeetingBooked,
+            StopRules::DEFAULT,
+            Seen {
+                lead: true,
+                soft_bounces: 0,
+            },
             now,
-        )
-        .await?;
+        );
+        let subject = Subject {
+            lead: Some(lead.0),
+            enrollment: None,
+            address: None,
+            note: "meeting booked",
+        };
+        effects::apply(&mut tx, decision.effect, subject, now).await?;
         let text = data.to_string();
         let seen = stopped.is_empty()
             && sqlx::query(include_str!("sql/enrollments/event_seen.sql"))

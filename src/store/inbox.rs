@@ -14,8 +14,6 @@ use super::{LeadId, Store, StoreError, built, in_list};
 use crate::domain::{EventKind, InboundKind};
 use crate::policy::{self, Seen, Signal, StopRules};
 
-pub(super) use effects::suppress;
-
 /// How far a folder was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FolderState {

@@ -4,12 +4,12 @@
 use serde_json::json;
 use sqlx::pool::PoolConnection;
 
+use super::effects::{self, Subject};
 use super::events;
-use super::inbox::suppress;
 use super::statements::{self, Stmt, Val};
 use super::touches::{TouchInfo, event_for, touch_info_from};
 use super::{Backend, Store, StoreError};
-use crate::domain::EventKind;
+use crate::policy::{self, Seen, Signal, StopRules};
 
 impl Store {
     /// The email with this Message-ID (`<id@domain>`).
@@ -38,14 +38,24 @@ impl Store {
             .bind(t.lead)
             .fetch_one(&mut *tx)
             .await?;
-        sqlx::query(include_str!("sql/tracking/unsubscribe.sql"))
-            .bind(now)
-            .bind(t.lead)
-            .execute(&mut *tx)
-            .await?;
-        suppress(&mut tx, t.lead, "unsubscribed", how, now).await?;
-        if already == 0 {
-            let mut ev = event_for(t, EventKind::Unsubscribed);
+        let decision = policy::decide(
+            Signal::UnsubscribeLink,
+            StopRules::DEFAULT,
+            Seen {
+                lead: true,
+                soft_bounces: 0,
+            },
+            now,
+        );
+        let subject = Subject {
+            lead: Some(t.lead),
+            enrollment: Some(t.enrollment),
+            address: None,
+            note: how,
+        };
+        effects::apply(&mut tx, decision.effect, subject, now).await?;
+        if let (0, Some(kind)) = (already, decision.event) {
+            let mut ev = event_for(t, kind);
             ev.data = json!({ "via": how });
             events::insert(&mut tx, &ev, now).await?;
         }
