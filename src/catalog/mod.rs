@@ -222,10 +222,11 @@ impl Catalog {
                         sender: &sender,
                         unsubscribe_url: crate::render::SAMPLE_UNSUBSCRIBE_URL,
                     };
-                    let result = match step.kind {
-                        StepKind::Email(_) => {
-                            self.renderer.render_email(&input, seq, i, None).map(|_| ())
-                        }
+                    // Every variant of an email step, whichever the sample lead would get.
+                    let result = match &step.kind {
+                        StepKind::Email(e) => (0..e.variants.len()).try_for_each(|v| {
+                            self.renderer.render_variant(&input, seq, i, v).map(|_| ())
+                        }),
                         StepKind::Task(_) => self.renderer.render_note(&input, seq, i).map(|_| ()),
                     };
                     match result {

@@ -123,6 +123,9 @@ pub enum RenderErrorKind {
     },
     /// The subject rendered to nothing.
     EmptySubject,
+    /// The rendered text still holds template syntax or an unspun `{a|b}` group (what is
+    /// found, from its start).
+    Unrendered(String),
     /// Anything else Tera reported.
     Other(String),
 }
@@ -147,6 +150,13 @@ impl fmt::Display for RenderError {
             RenderErrorKind::EmptySubject => {
                 write!(f, "template \"{}\": the subject renders empty", self.file)
             }
+            RenderErrorKind::Unrendered(found) => {
+                write!(f, "{}", self.file)?;
+                if let Some(l) = self.line {
+                    write!(f, ":{l}")?;
+                }
+                write!(f, ": {}", unrendered_message(found))
+            }
             RenderErrorKind::Other(msg) => {
                 write!(f, "{}", self.file)?;
                 if let Some(l) = self.line {
@@ -163,6 +173,13 @@ impl fmt::Display for RenderError {
 
 impl std::error::Error for RenderError {}
 
+/// What a prospect would read, and how to fix it.
+fn unrendered_message(found: &str) -> String {
+    format!(
+        "the email would show template syntax as written: {found:?} (a {{a|b}} group needs \"| spin\" inside {{{{ }}}}; check that every {{{{ and {{% is closed)"
+    )
+}
+
 impl RenderError {
     /// As a diagnostic at the template's position.
     pub fn to_diagnostic(&self) -> Diagnostic {
@@ -173,6 +190,7 @@ impl RenderError {
             match &self.kind {
                 RenderErrorKind::Missing { variable } => format!("{variable} is not defined"),
                 RenderErrorKind::EmptySubject => "the subject renders empty".to_string(),
+                RenderErrorKind::Unrendered(found) => unrendered_message(found),
                 RenderErrorKind::Other(m) => m.clone(),
             },
         )
@@ -208,10 +226,15 @@ impl Renderer {
     ) -> (Renderer, Vec<Diagnostic>) {
         let mut tera = Tera::new();
         tera.autoescape_on(vec![".html"]);
-        tera.register_filter("spin", |s: &str, _: Kwargs, state: &State| -> String {
-            let seed = state.get::<i64>(SEED_VAR).ok().flatten().unwrap_or(0);
-            spintax::expand(s, seed as u64)
-        });
+        tera.register_filter(
+            "spin",
+            |s: &str, _: Kwargs, state: &State| -> tera::TeraResult<String> {
+                spintax::check(s)
+                    .map_err(|e| tera::Error::message(format!("spintax {s:?}: {e}")))?;
+                let seed = state.get::<i64>(SEED_VAR).ok().flatten().unwrap_or(0);
+                Ok(spintax::expand(s, seed as u64))
+            },
+        );
         let mut meta = HashMap::new();
         let mut problems = Vec::new();
         let mut add =
@@ -293,6 +316,29 @@ impl Renderer {
         index: usize,
         thread_subject: Option<&str>,
     ) -> Result<RenderedEmail, RenderError> {
+        self.render_chosen(input, sequence, index, thread_subject, None)
+    }
+
+    /// Renders the email of step `index` with its variant number `variant` whatever the lead's
+    /// seed picks (`validate` renders every variant of every step).
+    pub fn render_variant(
+        &self,
+        input: &RenderInput<'_>,
+        sequence: &Sequence,
+        index: usize,
+        variant: usize,
+    ) -> Result<RenderedEmail, RenderError> {
+        self.render_chosen(input, sequence, index, None, Some(variant))
+    }
+
+    fn render_chosen(
+        &self,
+        input: &RenderInput<'_>,
+        sequence: &Sequence,
+        index: usize,
+        thread_subject: Option<&str>,
+        chosen: Option<usize>,
+    ) -> Result<RenderedEmail, RenderError> {
         let step = &sequence.steps[index];
         let StepKind::Email(email) = &step.kind else {
             return Err(RenderError {
@@ -303,7 +349,9 @@ impl Renderer {
             });
         };
         let seed = seed(input.lead.email.as_str(), &sequence.id, &step.id);
-        let variant = pick_variant(&email.variants, seed);
+        let variant = chosen
+            .and_then(|v| email.variants.get(v))
+            .unwrap_or_else(|| pick_variant(&email.variants, seed));
         let ctx = context::build(input, sequence, index, seed);
         let name = &variant.template;
 
@@ -380,18 +428,44 @@ impl Renderer {
     }
 
     fn render(&self, name: &str, ctx: &tera::Context) -> Result<String, RenderError> {
-        self.tera
+        let file = || {
+            self.meta
+                .get(name)
+                .map_or_else(|| name.to_string(), |m| m.file.clone())
+        };
+        let text = self
+            .tera
             .render(name, ctx)
             .map_err(|e| match self.meta.get(name) {
                 Some(m) => render_error(&e, m),
                 None => RenderError {
-                    file: name.to_string(),
+                    file: file(),
                     line: None,
                     column: None,
                     kind: RenderErrorKind::Other(e.to_string()),
                 },
-            })
+            })?;
+        // Nothing unrendered reaches a prospect: template syntax or a spintax group that was
+        // never spun is an error, so the email is not sent and the rep sees why.
+        match spintax::leftover(&text) {
+            Some(found) => Err(RenderError {
+                file: file(),
+                line: self.meta.get(name).and_then(|m| line_of(m, &found)),
+                column: None,
+                kind: RenderErrorKind::Unrendered(found),
+            }),
+            None => Ok(text),
+        }
     }
+}
+
+/// The file line where text left unrendered appears in the template's source, if it does.
+fn line_of(m: &Meta, found: &str) -> Option<usize> {
+    let probe: String = found.chars().take(12).collect();
+    m.source
+        .lines()
+        .position(|l| l.contains(&probe))
+        .map(|i| m.first_line + i)
 }
 
 fn note_name(sequence: &str, step: &str) -> String {

@@ -2,8 +2,71 @@
 //! always sees the same words in preview and in the sent email. Options may nest:
 //! `{Hi|Hello{| there}}`. Text without braces passes through unchanged.
 
+/// Why a spintax text cannot be spun: a prospect would read the braces.
+pub fn check(text: &str) -> Result<(), String> {
+    let mut open: Vec<usize> = Vec::new();
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => open.push(i),
+            '}' => match open.pop() {
+                Some(start) if text[start + 1..i].is_empty() => {
+                    return Err(format!(
+                        "an empty group \"{{}}\" at character {}",
+                        start + 1
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    return Err(format!(
+                        "a \"}}\" at character {} closes no group; write each group as {{a|b}}",
+                        i + 1
+                    ));
+                }
+            },
+            _ => {}
+        }
+    }
+    match open.first() {
+        Some(start) => Err(format!(
+            "the group opened at character {} is never closed with \"}}\"",
+            start + 1
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Template syntax or a spintax group left in rendered text (a prospect would read it): the
+/// first `{{`, `{%`, `{#` or `{a|b}` group, with a few characters around it.
+pub fn leftover(text: &str) -> Option<String> {
+    let at = ["{{", "{%", "{#"]
+        .iter()
+        .filter_map(|m| text.find(m))
+        .chain(unspun_group(text))
+        .min()?;
+    let end = text[at..]
+        .char_indices()
+        .nth(40)
+        .map_or(text.len(), |(i, _)| at + i);
+    Some(text[at..end].lines().next().unwrap_or_default().to_string())
+}
+
+/// Where a `{a|b}` group (no braces inside) starts, if the text has one.
+fn unspun_group(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(open) = text[from..].find('{').map(|i| from + i) {
+        let inner = &text[open + 1..];
+        match inner.find(['{', '}']) {
+            Some(close) if inner.as_bytes()[close] == b'}' && inner[..close].contains('|') => {
+                return Some(open);
+            }
+            _ => from = open + 1,
+        }
+    }
+    None
+}
+
 /// Expands every `{a|b|c}` group in `text`, choosing with `seed`. Unbalanced braces are kept
-/// as written. Never panics.
+/// as written (the `spin` filter refuses them first, see [`check`]). Never panics.
 pub fn expand(text: &str, seed: u64) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rng = SplitMix(seed ^ super::fnv1a(text.as_bytes()));
@@ -109,10 +172,56 @@ mod tests {
         assert_eq!(expand("a } b", 1), "a } b");
     }
 
+    #[test]
+    fn broken_spintax_is_refused_with_where() {
+        assert_eq!(check("{Hi|Hello} {there|you}"), Ok(()));
+        assert_eq!(check("{Hi|Hello{| there}}"), Ok(()));
+        assert_eq!(check("no groups"), Ok(()));
+        let e = check("{Hi|Hello").expect_err("unclosed");
+        assert!(e.contains("character 1 is never closed"), "{e}");
+        let e = check("plain {x|y} text}").expect_err("stray close");
+        assert!(e.contains("character 17 closes no group"), "{e}");
+        let e = check("a {} b").expect_err("empty");
+        assert!(e.contains("empty group"), "{e}");
+    }
+
+    #[test]
+    fn leftover_syntax_is_found_and_plain_text_is_not() {
+        assert_eq!(
+            leftover("Hi Ana, {{ lead.company }} rocks"),
+            Some("{{ lead.company }} rocks".into())
+        );
+        assert_eq!(leftover("x {% if a %}"), Some("{% if a %}".into()));
+        assert_eq!(
+            leftover("Hello {Ana|Bob}, how"),
+            Some("{Ana|Bob}, how".into())
+        );
+        assert_eq!(leftover("a {b} c | d"), None);
+        assert_eq!(leftover("p { color: red } and a | pipe"), None);
+        assert_eq!(leftover("plain text"), None);
+    }
+
     proptest! {
         #[test]
         fn expand_never_panics(s in ".*", seed in any::<u64>()) {
             let _ = expand(&s, seed);
+        }
+
+        #[test]
+        fn check_and_leftover_never_panic(s in ".*") {
+            let _ = check(&s);
+            let _ = leftover(&s);
+        }
+
+        #[test]
+        fn checked_spintax_spins_to_text_without_groups(
+            parts in proptest::collection::vec("[a-z ]{0,5}", 1..4),
+            seed in any::<u64>(),
+        ) {
+            let text = format!("{{{}}}", parts.join("|"));
+            prop_assume!(text != "{}");
+            prop_assert!(check(&text).is_ok());
+            prop_assert!(unspun_group(&expand(&text, seed)).is_none());
         }
     }
 }

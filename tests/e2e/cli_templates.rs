@@ -269,3 +269,76 @@ fn validate_leads_is_skipped_while_the_catalog_has_errors() {
          1 sequence(s), 11 template(s): 1 error(s), 1 warning(s)\n"
     );
 }
+
+#[test]
+fn unbalanced_spintax_is_a_validate_error_at_its_line_and_nothing_is_sent() {
+    let p = Project::shipped();
+    // The leads are in, their first emails due, before the template is broken.
+    p.set_clock("2027-03-04T15:00:00Z");
+    p.import_sample(&["--sequence", "cold-outbound"]);
+    // The leads are in, their first emails due, before the template is broken.
+    p.set_clock("2027-03-04T15:00:00Z");
+    p.import_sample(&["--sequence", "cold-outbound"]);
+    p.edit(
+        "templates/cold/intro-short.txt",
+        "{{ lead.first_name | default(value=\"Hi\") }},",
+        "{{ \"{Hi|Hello\" | spin }} {{ lead.first_name | default(value=\"there\") }},",
+    );
+    let run = p.run(&["validate"]);
+    run.code(1);
+    assert!(
+        run.stdout.starts_with("templates/cold/intro-short.txt:4:"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("the group opened at character 1 is never closed"),
+        "{}",
+        run.stdout
+    );
+    // The daemon refuses a catalog with errors: no prospect reads "{Hi|Hello".
+    let run = p.run(&["run", "--once"]);
+    run.code(1);
+    let sent = std::fs::read_dir(p.file("data/outbox")).map_or(0, |d| d.count());
+    assert_eq!(sent, 0, "{}", run.stderr);
+}
+
+#[test]
+fn a_stray_closing_brace_in_spintax_is_refused_not_sent() {
+    let p = Project::shipped();
+    p.edit(
+        "templates/cold/intro-short.txt",
+        "Open to a quick call?",
+        "{{ \"plain {x|y} text}\" | spin }}",
+    );
+    let run = p.run(&["validate"]);
+    run.code(1);
+    assert!(
+        run.stdout.contains("templates/cold/intro-short.txt:9:")
+            && run
+                .stdout
+                .contains("a \"}\" at character 17 closes no group"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_spintax_group_without_spin_is_an_error_not_sent_as_written() {
+    let p = Project::shipped();
+    p.edit(
+        "templates/cold/intro-short.txt",
+        "Open to a quick call?",
+        "{Open to a quick call?|Worth a chat?}",
+    );
+    let run = p.run(&["validate"]);
+    run.code(1);
+    assert!(
+        run.stdout.contains(
+            "templates/cold/intro-short.txt:9: the email would show template syntax as written: \"{Open to a quick call?|Worth a chat?}\""
+        ),
+        "{}",
+        run.stdout
+    );
+}
