@@ -62,6 +62,15 @@ fn host_name() -> String {
 
 pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let config = load_config(config_path)?;
+    // A mailbox without its SMTP or IMAP password would fail later, or watch no inbox while
+    // follow-ups go out: refuse now, naming each secret.
+    let missing = config.unreadable_mail_secrets();
+    if !missing.is_empty() {
+        return Err(Failure::failed(format!(
+            "cannot start: {}",
+            missing.join("; ")
+        )));
+    }
     let catalog = load_catalog(&config)?;
     let store = open_store(&config).await?;
     let instance = args.instance.clone().unwrap_or_else(host_name);

@@ -171,44 +171,74 @@ impl Config {
         self.mailboxes.iter().find(|m| m.name == name)
     }
 
-    /// Checks that every secret the mailboxes name can be read now; one warning per secret
-    /// that cannot (the daemon may run where the CLI does not, so this does not fail).
+    /// Checks that every secret config.toml names can be read now. A mailbox's SMTP or IMAP
+    /// password that cannot is an error: the daemon would not start (see
+    /// [`Config::unreadable_mail_secrets`]). The others are warnings, and so is a systemd
+    /// credential checked outside the service, where `$CREDENTIALS_DIRECTORY` is not set.
     pub fn check_secrets(&self) -> Vec<Diagnostic> {
         let shown = self.path.display().to_string();
+        let outside_service = std::env::var_os("CREDENTIALS_DIRECTORY").is_none();
+        let mut out: Vec<Diagnostic> = self
+            .mail_secrets()
+            .filter_map(|(m, what, src)| {
+                let e = src.resolve(&self.dir).err()?;
+                let msg = format!("mailbox {:?}: {what}: {e}", m.name);
+                Some(match src {
+                    SecretSource::Credential(_) if outside_service => {
+                        Diagnostic::warning(&shown, None, None, msg)
+                    }
+                    _ => Diagnostic::error(&shown, None, None, msg).with_hint(
+                        "drumbeat run refuses to start without it: set it, or remove the setting",
+                    ),
+                })
+            })
+            .collect();
         let mut problems = self.mailbox_secret_problems();
         problems.extend(self.webhook_secret_problems());
         problems.extend(self.http_secret_problems());
-        problems
-            .into_iter()
-            .map(|msg| Diagnostic::warning(&shown, None, None, msg))
+        out.extend(
+            problems
+                .into_iter()
+                .map(|msg| Diagnostic::warning(&shown, None, None, msg)),
+        );
+        out
+    }
+
+    /// The mailboxes' SMTP and IMAP passwords that cannot be read where this runs, each as
+    /// `mailbox "ana": imap password: environment variable ANA_IMAP_PASSWORD is not set`. The
+    /// daemon refuses to start on any: a watcher without its password would never read the
+    /// inbox, and follow-ups would go out blind.
+    pub fn unreadable_mail_secrets(&self) -> Vec<String> {
+        self.mail_secrets()
+            .filter_map(|(m, what, src)| {
+                let e = src.resolve(&self.dir).err()?;
+                Some(format!("mailbox {:?}: {what}: {e}", m.name))
+            })
             .collect()
     }
 
-    /// The mailboxes' secrets that cannot be read: passwords and DKIM keys, then the reps'
-    /// notification webhooks.
+    /// Each mailbox's SMTP and IMAP password sources, with what they are for.
+    fn mail_secrets(&self) -> impl Iterator<Item = (&Mailbox, &'static str, &SecretSource)> {
+        self.mailboxes.iter().flat_map(|m| {
+            let smtp = match &m.transport {
+                Transport::Smtp(s) => s.password.as_ref(),
+                Transport::Outbox { .. } => None,
+            };
+            let imap = m.imap.as_ref().and_then(|i| i.password.as_ref());
+            [("smtp password", smtp), ("imap password", imap)]
+                .into_iter()
+                .filter_map(move |(what, src)| Some((m, what, src?)))
+        })
+    }
+
+    /// The mailboxes' DKIM keys that cannot be read, then the reps' notification webhooks.
     fn mailbox_secret_problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         for m in &self.mailboxes {
-            let sources = [
-                (
-                    "smtp password",
-                    match &m.transport {
-                        Transport::Smtp(s) => s.password.as_ref(),
-                        Transport::Outbox { .. } => None,
-                    },
-                ),
-                (
-                    "imap password",
-                    m.imap.as_ref().and_then(|i| i.password.as_ref()),
-                ),
-                ("dkim key", m.dkim.as_ref().map(|d| &d.key)),
-            ];
-            for (what, src) in sources {
-                if let Some(src) = src
-                    && let Err(e) = src.resolve(&self.dir)
-                {
-                    out.push(format!("mailbox {:?}: {what}: {e}", m.name));
-                }
+            if let Some(d) = &m.dkim
+                && let Err(e) = d.key.resolve(&self.dir)
+            {
+                out.push(format!("mailbox {:?}: dkim key: {e}", m.name));
             }
         }
         for m in &self.mailboxes {

@@ -146,7 +146,7 @@ fn inline_password_is_refused_and_never_printed() {
 }
 
 #[test]
-fn secret_from_an_unset_environment_variable_is_a_warning_without_its_value() {
+fn an_unset_smtp_password_is_an_error_naming_it_without_its_value() {
     let p = Project::shipped();
     p.edit(
         "config.toml",
@@ -154,13 +154,56 @@ fn secret_from_an_unset_environment_variable_is_a_warning_without_its_value() {
         "[mailbox.smtp]\nhost = \"smtp.example.com\"\npassword = { env = \"DRUMBEAT_TEST_NO_SUCH_VAR\" }",
     );
     let run = p.run(&["validate"]);
-    run.code(0);
+    run.code(1);
     assert_eq!(
         run.stdout,
-        "config.toml: warning: mailbox \"ana\": smtp password: environment variable \
-         DRUMBEAT_TEST_NO_SUCH_VAR is not set\n\
-         2 sequence(s), 11 template(s): 0 error(s), 1 warning(s)\n"
+        "config.toml: mailbox \"ana\": smtp password: environment variable \
+         DRUMBEAT_TEST_NO_SUCH_VAR is not set\n  \
+         hint: drumbeat run refuses to start without it: set it, or remove the setting\n\
+         2 sequence(s), 11 template(s): 1 error(s), 0 warning(s)\n"
     );
+    // The daemon refuses to start, naming the secret, and touches nothing.
+    let run = p.run(&["run", "--once"]);
+    run.code(1);
+    assert_eq!(
+        run.stderr.trim_end(),
+        "drumbeat: cannot start: mailbox \"ana\": smtp password: environment variable \
+         DRUMBEAT_TEST_NO_SUCH_VAR is not set"
+    );
+    assert!(!p.file("data").exists(), "the daemon started");
+}
+
+#[test]
+fn an_unset_imap_password_keeps_the_daemon_from_writing_blind() {
+    let p = Project::shipped();
+    // Leads in, first emails due: a daemon that started would send them.
+    p.set_clock("2027-03-04T15:00:00Z");
+    p.import_sample(&["--sequence", "cold-outbound"]);
+    p.edit(
+        "config.toml",
+        "outbox = \"data/outbox\"",
+        "outbox = \"data/outbox\"\n[mailbox.imap]\nhost = \"127.0.0.1\"\nusername = \"ana\"\n\
+         password = { env = \"DRUMBEAT_TEST_NO_SUCH_VAR\" }",
+    );
+    let run = p.run(&["validate"]);
+    run.code(1);
+    assert!(
+        run.stdout.contains(
+            "mailbox \"ana\": imap password: environment variable DRUMBEAT_TEST_NO_SUCH_VAR is not set"
+        ),
+        "{}",
+        run.stdout
+    );
+    let run = p.run(&["run", "--once"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("cannot start: mailbox \"ana\": imap password"),
+        "{}",
+        run.stderr
+    );
+    let sent = std::fs::read_dir(p.file("data/outbox")).map_or(0, |d| d.count());
+    assert_eq!(sent, 0);
 }
 
 #[test]
