@@ -354,14 +354,17 @@ impl Project {
         all
     }
 
-    /// What the store says: `status --json` (without the two values that follow the clock:
-    /// `generated_at` and `due_now`), `suppressions --json`, and `leads show --json` of each
-    /// address (or its error message).
+    /// What the store says: `status --json` (without the values that follow the clock:
+    /// `generated_at` and `due_now`, and without `daemons` and `inbox`, whose heartbeats and
+    /// watcher states a running daemon renews on its own), `suppressions --json`, and
+    /// `leads show --json` of each address (or its error message).
     pub fn store_state(&self, emails: &[&str]) -> String {
         let mut status = self.ok(&["status", "--json", "--limit", "1000"]).json();
         let obj = status.as_object_mut().expect("status is an object");
         obj.remove("generated_at");
         obj.remove("due_now");
+        obj.remove("daemons");
+        obj.remove("inbox");
         let mut out = format!(
             "{status:#}\n{}\n",
             self.ok(&["suppressions", "--json"]).stdout
