@@ -17,10 +17,11 @@
 //! | send     | send                                                | composing the message on the wire, SMTP and outbox, links and their tokens |
 //! | store    | store                                               | SQL for both engines; applies effects, decides nothing |
 //! | policy   | policy                                              | signal + rules → effect (pure) |
-//! | pure     | catalog, plan, render, sequence, schedule           | loaded sequences and templates, the planner, rendering, windows and waits |
+//! | pure     | catalog, plan, render, sequence, schedule, bounce   | loaded sequences and templates, the planner, rendering, windows and waits, what a failed delivery means |
 //! | config   | config                                              | config.toml and secrets |
 //! | domain   | domain, lead, enrollment, diag                      | ids, states, event kinds, `Email`, diagnostics (no I/O) |
 
+pub mod bounce;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -4,15 +4,24 @@
 //! sequence's stop rules to an [`Effect`]. The store applies the effect in the transaction
 //! that records the signal; it does not decide it.
 
+use crate::bounce::{Reason, Side};
+use crate::config::Health;
 use crate::domain::{EventKind, InboundKind, ProviderKind};
 use crate::enrollment::EnrollmentState;
 use crate::sequence::{OnAutoReply, OnReply, Sequence};
 
-/// A soft bounce this many times for one lead (from the inbox or any provider) counts as hard.
+/// A lead-side soft bounce this many times for one lead (from the inbox or any provider)
+/// stops the lead as bounced; the address is not suppressed (it may work again).
 pub const SOFT_BOUNCE_LIMIT: i64 = 3;
 
-/// How long a soft bounce found in the mailbox holds its enrollment before the sequence goes on.
+/// How long the first lead-side soft bounce holds its enrollment; each further one doubles it
+/// (a day, then two), so the limit is reached only over several days.
 pub const SOFT_BOUNCE_PAUSE: i64 = 86_400;
+
+/// The wait after the `n`th soft bounce (1-based): a day, two days, four…
+pub fn soft_bounce_wait(n: i64) -> i64 {
+    SOFT_BOUNCE_PAUSE << n.clamp(1, 6).saturating_sub(1)
+}
 
 /// A sequence's stop rules (its `stop:` block).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +59,8 @@ pub enum Signal {
     Inbound {
         /// What the message is.
         kind: InboundKind,
+        /// A bounce's reason (sisimai's taxonomy), when the report says.
+        reason: Option<Reason>,
         /// When the lead is back, or asked to be written to again.
         until: Option<i64>,
     },
@@ -67,8 +78,30 @@ pub enum Signal {
 pub struct Seen {
     /// The signal is about one of our leads (not only an address).
     pub lead: bool,
-    /// Soft bounces recorded for the lead so far, this one included.
+    /// Lead-side soft bounces recorded for the lead so far, this one included.
     pub soft_bounces: i64,
+}
+
+/// What a signal counts against the sending mailbox's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strike {
+    /// The address was gone: the list was not clean.
+    HardBounce,
+    /// The recipient marked a message as spam.
+    Complaint,
+    /// The receiver refused the sender (block list, authentication, reputation, rate).
+    Block,
+}
+
+impl Strike {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strike::HardBounce => "hard-bounce",
+            Strike::Complaint => "complaint",
+            Strike::Block => "block",
+        }
+    }
 }
 
 /// Why an address goes on the suppression list.
@@ -136,8 +169,10 @@ pub struct Decision {
     pub effect: Effect,
     /// A person answered: the rep hears of it.
     pub notify_rep: bool,
-    /// For a bounce: whether it counts as hard (the limit of soft bounces reached).
+    /// For a bounce: whether it counts as hard (the address is gone).
     pub hard_bounce: Option<bool>,
+    /// What it counts against the sending mailbox.
+    pub strike: Option<Strike>,
 }
 
 impl Decision {
@@ -147,6 +182,7 @@ impl Decision {
             effect,
             notify_rep: false,
             hard_bounce: None,
+            strike: None,
         }
     }
 }
@@ -158,15 +194,19 @@ impl Decision {
 pub fn needs_our_email(kind: InboundKind) -> bool {
     matches!(
         kind,
-        InboundKind::BounceHard | InboundKind::BounceSoft | InboundKind::Unsubscribe
+        InboundKind::BounceHard
+            | InboundKind::BounceSoft
+            | InboundKind::Unsubscribe
+            | InboundKind::Complaint
     )
 }
 
 /// Whether the rep should read a message of this kind (it stays in `replies` until handled):
-/// a person's reply, and a "later" reply without a date drumbeat could read.
+/// a person's reply, a "later" reply without a date drumbeat could read, and a
+/// challenge-response request (only a person can answer it: the rep's task).
 pub fn rep_reads(kind: InboundKind, until: Option<i64>) -> bool {
     match kind {
-        InboundKind::Reply => true,
+        InboundKind::Reply | InboundKind::Challenge => true,
         InboundKind::Later => until.is_none(),
         _ => false,
     }
@@ -175,7 +215,12 @@ pub fn rep_reads(kind: InboundKind, until: Option<i64>) -> bool {
 /// What `signal` does, under `rules`, given what is `seen` of the lead, at `now`.
 pub fn decide(signal: Signal, rules: StopRules, seen: Seen, now: i64) -> Decision {
     match signal {
-        Signal::Inbound { kind, until } => inbound(kind, until, rules, seen, now),
+        Signal::Inbound {
+            kind: kind @ (InboundKind::BounceHard | InboundKind::BounceSoft),
+            reason,
+            ..
+        } => bounce(bounce_side(kind, reason), seen, now),
+        Signal::Inbound { kind, until, .. } => inbound(kind, until, rules, now),
         Signal::Provider(kind) => provider(kind, seen),
         Signal::UnsubscribeLink => Decision::record(
             EventKind::Unsubscribed,
@@ -217,13 +262,176 @@ const BOUNCED: Stop = Stop {
     suppress: Some(SuppressReason::Bounced),
 };
 
-fn inbound(
-    kind: InboundKind,
-    until: Option<i64>,
-    rules: StopRules,
-    seen: Seen,
-    now: i64,
-) -> Decision {
+/// The lead stops after soft bounce after soft bounce; the address may work again, so it
+/// is not suppressed.
+const SOFT_BOUNCED: Stop = Stop {
+    reason: "the address kept bouncing (soft)",
+    suppress: None,
+    ..BOUNCED
+};
+
+/// The complaint stop, from the inbox (ARF) or a provider.
+const COMPLAINED: Stop = Stop {
+    state: EnrollmentState::Unsubscribed,
+    outcome: "unsubscribed",
+    reason: "the lead marked a message as spam",
+    account: false,
+    suppress: Some(SuppressReason::Complained),
+};
+
+/// The side of a bounce: its reason's, else what the classifier called it.
+fn bounce_side(kind: InboundKind, reason: Option<Reason>) -> Side {
+    match reason.map(Reason::side) {
+        Some(side @ (Side::Hard | Side::LeadSoft | Side::Sender)) => side,
+        _ if kind == InboundKind::BounceHard => Side::Hard,
+        _ => Side::LeadSoft,
+    }
+}
+
+/// A bounce, by its side: hard stops and suppresses; lead-side soft waits a day, then two,
+/// and the third stops the lead (address kept); sender-side leaves the lead where it is and
+/// counts against the mailbox.
+pub fn bounce(side: Side, seen: Seen, now: i64) -> Decision {
+    let (effect, hard, strike) = match side {
+        Side::Hard => (Effect::Stop(BOUNCED), true, Some(Strike::HardBounce)),
+        Side::LeadSoft if seen.soft_bounces >= SOFT_BOUNCE_LIMIT => {
+            (Effect::Stop(SOFT_BOUNCED), false, None)
+        }
+        Side::LeadSoft => (
+            Effect::Pause {
+                until: Some(now + soft_bounce_wait(seen.soft_bounces)),
+                reason: "soft bounce: trying again later",
+            },
+            false,
+            None,
+        ),
+        Side::Sender | Side::NotABounce => (Effect::Nothing, false, Some(Strike::Block)),
+    };
+    Decision {
+        hard_bounce: Some(hard),
+        strike,
+        ..Decision::record(EventKind::Bounced, effect)
+    }
+}
+
+/// What a refusal while sending does to the lead's step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtSend {
+    /// The address is gone: the lead stops as bounced, the address is suppressed.
+    Bounced,
+    /// The lead's mailbox has a passing problem: the step is tried again after `after`
+    /// seconds.
+    RetryLead {
+        /// Seconds to wait.
+        after: i64,
+    },
+    /// Soft bounce after soft bounce: the lead stops as bounced, the address is kept.
+    GaveUp,
+    /// The receiver refused the sender: the lead keeps its place, the step goes out later
+    /// (after `after` seconds), and the refusal counts against the mailbox.
+    RetrySender {
+        /// Seconds to wait.
+        after: i64,
+    },
+}
+
+/// How long a step refused for the sender's sake waits: the mailbox's trouble is looked at
+/// (and the mailbox paused past its threshold) before the lead is tried again.
+pub const SENDER_REFUSAL_WAIT: i64 = 6 * 3_600;
+
+/// A server's refusal of a lead's step while sending (`soft_so_far`: the lead's lead-side
+/// soft bounces before this one).
+pub fn at_send(reason: Reason, soft_so_far: i64) -> AtSend {
+    match reason.side() {
+        Side::Hard => AtSend::Bounced,
+        Side::LeadSoft if soft_so_far + 1 >= SOFT_BOUNCE_LIMIT => AtSend::GaveUp,
+        Side::LeadSoft => AtSend::RetryLead {
+            after: soft_bounce_wait(soft_so_far + 1),
+        },
+        Side::Sender | Side::NotABounce => AtSend::RetrySender {
+            after: SENDER_REFUSAL_WAIT,
+        },
+    }
+}
+
+/// A sending mailbox's recent record (see `Store::mailbox_figures`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct HealthFigures {
+    /// Sends counted for the hard-bounce rate (at most `bounce_window`).
+    pub bounce_sends: i64,
+    /// Hard bounces since the first of them.
+    pub hard_bounces: i64,
+    /// Sends counted for the complaint rate (at most `complaint_window`).
+    pub complaint_sends: i64,
+    /// Complaints since the first of them.
+    pub complaints: i64,
+    /// Refusals of the sender in the last 24 hours.
+    pub blocks_today: i64,
+}
+
+/// Why a mailbox must pause, with its figures, or `None` while it is healthy. A rate is taken
+/// over the full window even before the mailbox has sent that many (4 hard bounces in its
+/// first 20 sends pause it; 1 does not).
+pub fn mailbox_health(f: HealthFigures, limits: &Health) -> Option<String> {
+    let over = |n: i64, sends: i64, window: i64, rate: f64| {
+        n > 0 && n as f64 / sends.max(window) as f64 > rate
+    };
+    if over(
+        f.hard_bounces,
+        f.bounce_sends,
+        limits.bounce_window,
+        limits.hard_bounce_rate,
+    ) {
+        return Some(format!(
+            "hard bounces: {} in the last {} sends (limit {:.1}% of {})",
+            f.hard_bounces,
+            f.bounce_sends,
+            limits.hard_bounce_rate * 100.0,
+            limits.bounce_window
+        ));
+    }
+    if over(
+        f.complaints,
+        f.complaint_sends,
+        limits.complaint_window,
+        limits.complaint_rate,
+    ) {
+        return Some(format!(
+            "spam complaints: {} in the last {} sends (limit {:.1}% of {})",
+            f.complaints,
+            f.complaint_sends,
+            limits.complaint_rate * 100.0,
+            limits.complaint_window
+        ));
+    }
+    (f.blocks_today >= limits.blocks_per_day).then(|| {
+        format!(
+            "refused as a sender {} times in the last 24 hours (limit {}): block list, \
+             authentication or reputation; run `drumbeat doctor`",
+            f.blocks_today, limits.blocks_per_day
+        )
+    })
+}
+
+/// The effect of a classified message, named for `classify --json` (under a sequence's
+/// default stop rules).
+pub fn effect_name(kind: InboundKind, reason: Option<Reason>) -> &'static str {
+    match kind {
+        InboundKind::BounceHard | InboundKind::BounceSoft => match bounce_side(kind, reason) {
+            Side::Hard => "suppress",
+            Side::LeadSoft => "retry-lead-later",
+            _ => "count-against-mailbox",
+        },
+        InboundKind::Complaint => "suppress-and-count-against-mailbox",
+        InboundKind::Unsubscribe => "suppress",
+        InboundKind::Reply => "stop",
+        InboundKind::Later | InboundKind::AutoReply => "pause",
+        InboundKind::Challenge => "rep-task",
+        InboundKind::Delivered => "nothing",
+    }
+}
+
+fn inbound(kind: InboundKind, until: Option<i64>, rules: StopRules, now: i64) -> Decision {
     match kind {
         InboundKind::Reply => Decision {
             notify_rep: true,
@@ -266,23 +474,19 @@ fn inbound(
                 )
             }),
         ),
+        InboundKind::Complaint => Decision {
+            strike: Some(Strike::Complaint),
+            ..Decision::record(EventKind::Complained, Effect::Stop(COMPLAINED))
+        },
+        InboundKind::Delivered => Decision::record(EventKind::Delivered, Effect::Nothing),
+        // Only a person can answer a challenge: the rep's task; the sequence goes on.
+        InboundKind::Challenge => Decision {
+            notify_rep: true,
+            ..Decision::record(EventKind::AutoReplied, Effect::Nothing)
+        },
+        // Handled by `bounce`.
         InboundKind::BounceHard | InboundKind::BounceSoft => {
-            let hard = kind == InboundKind::BounceHard || seen.soft_bounces >= SOFT_BOUNCE_LIMIT;
-            Decision {
-                hard_bounce: Some(hard),
-                ..Decision::record(
-                    EventKind::Bounced,
-                    if hard {
-                        Effect::Stop(BOUNCED)
-                    } else {
-                        // Try later: the sequence carries on after a day.
-                        Effect::Pause {
-                            until: Some(now + SOFT_BOUNCE_PAUSE),
-                            reason: "soft bounce: trying again later",
-                        }
-                    },
-                )
-            }
+            Decision::record(EventKind::Bounced, Effect::Nothing)
         }
     }
 }
@@ -301,32 +505,34 @@ fn provider(kind: ProviderKind, seen: Seen) -> Decision {
                 effect: Effect::Nothing,
                 notify_rep: false,
                 hard_bounce: None,
+                strike: None,
             };
         }
     };
-    // As in the inbox: the third soft bounce of a lead (from the inbox or any provider) counts
-    // as hard. An address that is no lead of ours has no count.
     let hard = match kind {
         ProviderKind::BounceHard => Some(true),
-        ProviderKind::BounceSoft => Some(seen.lead && seen.soft_bounces >= SOFT_BOUNCE_LIMIT),
+        ProviderKind::BounceSoft => Some(false),
         _ => None,
     };
-    let effect = match (kind, hard, seen.lead) {
-        (ProviderKind::Complained, _, true) => Effect::Stop(Stop {
-            suppress: Some(SuppressReason::Complained),
-            ..stop(
-                EnrollmentState::Unsubscribed,
-                "unsubscribed",
-                "the lead marked a message as spam",
-            )
-        }),
-        (ProviderKind::Complained, _, false) => Effect::SuppressAddress(SuppressReason::Complained),
-        (_, Some(true), true) => Effect::Stop(BOUNCED),
-        (_, Some(true), false) => Effect::SuppressAddress(SuppressReason::Bounced),
+    // As in the inbox: the third soft bounce of a lead (from the inbox or any provider) stops
+    // it, the address kept. An address that is no lead of ours has no count.
+    let gave_up = seen.lead && seen.soft_bounces >= SOFT_BOUNCE_LIMIT;
+    let effect = match (kind, seen.lead) {
+        (ProviderKind::Complained, true) => Effect::Stop(COMPLAINED),
+        (ProviderKind::Complained, false) => Effect::SuppressAddress(SuppressReason::Complained),
+        (ProviderKind::BounceHard, true) => Effect::Stop(BOUNCED),
+        (ProviderKind::BounceHard, false) => Effect::SuppressAddress(SuppressReason::Bounced),
+        (ProviderKind::BounceSoft, _) if gave_up => Effect::Stop(SOFT_BOUNCED),
         _ => Effect::Nothing,
+    };
+    let strike = match kind {
+        ProviderKind::BounceHard => Some(Strike::HardBounce),
+        ProviderKind::Complained => Some(Strike::Complaint),
+        _ => None,
     };
     Decision {
         hard_bounce: hard,
+        strike,
         ..Decision::record(event, effect)
     }
 }

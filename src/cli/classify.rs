@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::output::print_json;
 use super::{Failure, Outcome};
 use crate::inbox::{self, Classification};
+use crate::policy;
 
 /// Flags of `classify`.
 #[derive(Debug, clap::Args)]
@@ -27,6 +28,10 @@ struct Row {
     file: String,
     #[serde(flatten)]
     classification: Option<Classification>,
+    /// What drumbeat does about it (the policy's name for the effect, under a sequence's
+    /// default stop rules): suppress, retry-lead-later, count-against-mailbox, stop, pause…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    effect: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -43,6 +48,7 @@ pub fn run(args: Args) -> Outcome {
                 }
                 rows.push(Row {
                     file,
+                    effect: Some(policy::effect_name(c.kind, c.reason)),
                     classification: Some(c),
                     error: None,
                 });
@@ -52,6 +58,7 @@ pub fn run(args: Args) -> Outcome {
                 eprintln!("drumbeat: {file}: {e}");
                 rows.push(Row {
                     file,
+                    effect: None,
                     classification: None,
                     error: Some(e),
                 });
@@ -77,6 +84,10 @@ fn classify_file(path: &Path) -> Result<Classification, String> {
 
 fn print_plain(file: &str, c: &Classification) {
     say!("{file}: {} ({})", c.kind, c.rule);
+    if let Some(r) = c.reason {
+        say!("  reason: {r} ({})", r.side_name());
+    }
+    say!("  effect: {}", policy::effect_name(c.kind, c.reason));
     if let Some(s) = &c.status {
         say!("  status: {s}");
     }

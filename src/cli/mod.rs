@@ -21,6 +21,7 @@ mod classify;
 mod control;
 mod digest;
 mod leads;
+mod mailbox;
 mod output;
 mod preview;
 mod replies;
@@ -118,6 +119,9 @@ enum Command {
     Task(tasks::TaskCommand),
     /// Decide about an uncertain send: did it reach the server?
     Resolve(tasks::ResolveArgs),
+    /// Each sending mailbox's health (bounce and complaint rates), and resuming a paused one.
+    #[command(subcommand)]
+    Mailbox(mailbox::MailboxCommand),
     /// Replies from leads waiting for the rep (and, with --all, everything the inbox recorded).
     Replies(replies::ListArgs),
     /// Mark a reply handled.
@@ -250,6 +254,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Tasks(a) => tasks::list(&cli.config, a).await,
         Command::Task(c) => tasks::task(&cli.config, c).await,
         Command::Resolve(a) => tasks::resolve(&cli.config, a).await,
+        Command::Mailbox(c) => mailbox::run(&cli.config, c).await,
         Command::Replies(a) => replies::list(&cli.config, a).await,
         Command::Reply(c) => replies::reply(&cli.config, c).await,
         Command::Digest(a) => digest::run(&cli.config, a).await,

@@ -29,6 +29,9 @@ struct MailboxStatus {
     mailbox: String,
     sent_today: i64,
     daily_cap: u32,
+    /// Why the mailbox is paused for its health (absent while it sends).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paused: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -117,7 +120,15 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let snap = store
         .status(now.timestamp(), day_start(&config, now), args.limit.max(0))
         .await?;
-    let mailboxes = mailboxes(&config, &snap.sends_today);
+    let mut mailboxes = mailboxes(&config, &snap.sends_today);
+    for p in store.mailbox_pauses().await? {
+        if let Some(m) = mailboxes.iter_mut().find(|m| m.mailbox == p.mailbox) {
+            m.paused = Some(format!(
+                "{} — resume with `drumbeat mailbox resume {}`",
+                p.why, p.mailbox
+            ));
+        }
+    }
     let daemons = daemons(&store, now).await?;
     let inbox = watchers(&store, now).await?;
     let webhooks = webhooks(&config, &store).await?;
@@ -184,6 +195,7 @@ fn mailboxes(config: &Config, sends_today: &[MailboxSends]) -> Vec<MailboxStatus
                 .find(|s| s.mailbox == m.name)
                 .map_or(0, |s| s.sent_today),
             daily_cap: m.daily_cap,
+            paused: None,
         })
         .collect();
     for s in sends_today {
@@ -192,6 +204,7 @@ fn mailboxes(config: &Config, sends_today: &[MailboxSends]) -> Vec<MailboxStatus
                 mailbox: s.mailbox.clone(),
                 sent_today: s.sent_today,
                 daily_cap: 0,
+                paused: None,
             });
         }
     }
@@ -376,6 +389,9 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
     say!("\nMailboxes (sent today / daily cap)");
     for m in &s.mailboxes {
         say!("  {:<24} {:>5} / {}", m.mailbox, m.sent_today, m.daily_cap);
+        if let Some(why) = &m.paused {
+            say!("    PAUSED: {why}");
+        }
     }
     say!("\nDue now: {}", s.due_now);
     print_upcoming(&s.upcoming);

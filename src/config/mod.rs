@@ -3,6 +3,7 @@
 //! suggestion; every problem names `config.toml:LINE:COL`.
 
 mod digest;
+mod health;
 mod http;
 mod mailbox;
 mod notify;
@@ -24,6 +25,7 @@ use crate::diag::{Diagnostic, did_you_mean, line_col};
 use problems::Report;
 
 pub use digest::DigestSchedule;
+pub use health::Health;
 pub use http::{HttpConfig, Tracking};
 pub use mailbox::{
     AuthMethod, DEFAULT_DAILY_CAP, ImapSettings, Mailbox, Security, SmtpSettings, Transport,
@@ -68,6 +70,8 @@ pub struct Config {
     pub webhook_settings: WebhookSettings,
     /// Which rep owns a new lead (`[[route]]`, `[groups]`).
     pub routing: Routing,
+    /// When a sending mailbox pauses for its health (`[health]`).
+    pub health: Health,
 }
 
 /// config.toml as written.
@@ -90,6 +94,7 @@ struct RawConfig {
     #[serde(default, rename = "route")]
     routes: Vec<routing::RawRoute>,
     groups: Option<routing::RawGroups>,
+    health: Option<health::RawHealth>,
 }
 
 impl Config {
@@ -148,6 +153,14 @@ impl Config {
             .collect();
         let (routing, ps) = routing::resolve(raw.routes, raw.groups, &names);
         report.extend(ps);
+        let health = match raw.health {
+            Some(h) => {
+                let (h, ps) = h.resolve();
+                report.extend(ps);
+                h
+            }
+            None => Health::default(),
+        };
         report.finish()?;
         Ok(Config {
             path: path.to_path_buf(),
@@ -163,6 +176,7 @@ impl Config {
             webhooks,
             webhook_settings,
             routing,
+            health,
         })
     }
 

@@ -19,17 +19,28 @@ pub enum InboundKind {
     Later,
     /// Anything else: a person wrote.
     Reply,
+    /// A success report (RFC 3464 `Action: delivered`/`relayed`, a provider's delivery
+    /// notice): nothing to do.
+    Delivered,
+    /// A challenge-response request (Boxbe, Bluebottle, "verify you are human"): only a
+    /// person can answer it.
+    Challenge,
+    /// A spam complaint (an ARF feedback report, RFC 5965).
+    Complaint,
 }
 
 impl InboundKind {
     /// Every kind.
-    pub const ALL: [InboundKind; 6] = [
+    pub const ALL: [InboundKind; 9] = [
         InboundKind::BounceHard,
         InboundKind::BounceSoft,
         InboundKind::AutoReply,
         InboundKind::Unsubscribe,
         InboundKind::Later,
         InboundKind::Reply,
+        InboundKind::Delivered,
+        InboundKind::Challenge,
+        InboundKind::Complaint,
     ];
 
     /// The kind stored as `name` (see [`InboundKind::as_str`]).
@@ -46,6 +57,9 @@ impl InboundKind {
             InboundKind::Unsubscribe => "unsubscribe",
             InboundKind::Later => "later",
             InboundKind::Reply => "reply",
+            InboundKind::Delivered => "delivered",
+            InboundKind::Challenge => "challenge",
+            InboundKind::Complaint => "complaint",
         }
     }
 }

@@ -8,9 +8,10 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::dates;
-use super::parse::{DsnRecipient, Inbound, address_in, enhanced_status};
+use super::parse::{DsnRecipient, Inbound, address_in};
 use super::reply_text;
 use super::words::*;
+use crate::bounce::{self, Answer, Reason, Side, enhanced_status};
 
 pub use crate::domain::InboundKind as Kind;
 
@@ -19,6 +20,9 @@ pub use crate::domain::InboundKind as Kind;
 pub struct Classification {
     /// What it is.
     pub kind: Kind,
+    /// Machine mail: why it was written, in sisimai's taxonomy (a bounce's `userunknown`,
+    /// `mailboxfull`, `blocked`…; `delivered`, `feedback`, `vacation`).
+    pub reason: Option<Reason>,
     /// Which rule decided, human-readable and stable, e.g. `RFC 3464 delivery-status:
     /// Status 5.1.1` or `out-of-office subject (de): Abwesenheitsnotiz`.
     pub rule: String,
@@ -35,9 +39,10 @@ pub struct Classification {
 }
 
 impl Classification {
-    fn new(kind: Kind, rule: impl Into<String>, mail: &Inbound) -> Self {
+    pub(super) fn new(kind: Kind, rule: impl Into<String>, mail: &Inbound) -> Self {
         Classification {
             kind,
+            reason: None,
             rule: rule.into(),
             status: None,
             recipient: None,
@@ -51,8 +56,11 @@ impl Classification {
 /// Classifies a parsed message. `received` (the day it arrived) anchors dates without a year
 /// and relative ones ("next quarter", "back Monday").
 pub fn classify(mail: &Inbound, received: NaiveDate) -> Classification {
-    bounce(mail)
+    dsn_bounce(mail)
         .or_else(|| report(mail))
+        .or_else(|| super::machine::provider_notice(mail))
+        .or_else(|| super::machine::challenge(mail))
+        .or_else(|| bounce(mail))
         .or_else(|| auto_reply(mail, received))
         .or_else(|| unsubscribe(mail))
         .or_else(|| later(mail, received))
@@ -70,9 +78,6 @@ pub fn classify(mail: &Inbound, received: NaiveDate) -> Classification {
 // Bounces
 
 fn bounce(mail: &Inbound) -> Option<Classification> {
-    if let Some(c) = dsn_bounce(mail) {
-        return Some(c);
-    }
     let subject = mail.subject.to_lowercase();
     let body: String = mail
         .body
@@ -125,8 +130,13 @@ fn bounce(mail: &Inbound) -> Option<Classification> {
     };
     let report = report_text(&body);
     let status = enhanced_status(report).filter(|s| !s.starts_with('2'));
-    let (kind, _) = severity(status.as_deref(), report);
-    let mut c = Classification::new(kind, rule, mail);
+    let reason = bounce::reason_of(Answer {
+        status: status.as_deref(),
+        diagnostic: report,
+        report: "",
+    });
+    let mut c = Classification::new(bounce_kind(reason), rule, mail);
+    c.reason = Some(reason);
     c.text = reply_text::excerpt(report_of(&mail.visible_text));
     c.status = status;
     c.recipient = mail
@@ -188,50 +198,12 @@ fn recipient_in_text(report: &str, mail: &Inbound) -> Option<String> {
         .or_else(|| mail.original_to.first().cloned())
 }
 
-/// Hard or soft, from the status code and, without one, the words.
-fn severity(status: Option<&str>, text: &str) -> (Kind, &'static str) {
-    let soft_words = SOFT_PHRASES.iter().any(|p| text.contains(p));
-    match status {
-        Some(s) if s.starts_with('4') => (Kind::BounceSoft, "4.x.x"),
-        Some(s) if s.starts_with("5.1.") => (Kind::BounceHard, "5.1.x"),
-        Some(s) if s.ends_with(".2.2") => (Kind::BounceSoft, "mailbox full"),
-        Some(s)
-            if s.starts_with('5')
-                && soft_words
-                && !HARD_PHRASES.iter().any(|p| text.contains(p)) =>
-        {
-            (Kind::BounceSoft, "mailbox full or temporary")
-        }
-        Some(s) if s.starts_with('5') => (Kind::BounceHard, "5.x.x"),
-        _ => match basic_code_class(text) {
-            Some('4') => (Kind::BounceSoft, "4xx"),
-            Some(_) if soft_words && !HARD_PHRASES.iter().any(|p| text.contains(p)) => {
-                (Kind::BounceSoft, "temporary")
-            }
-            Some(_) => (Kind::BounceHard, "5xx"),
-            None if soft_words && !HARD_PHRASES.iter().any(|p| text.contains(p)) => {
-                (Kind::BounceSoft, "temporary")
-            }
-            None => (Kind::BounceHard, "failure"),
-        },
+/// A failure's kind: hard only when the address is gone.
+fn bounce_kind(reason: Reason) -> Kind {
+    match reason.side() {
+        Side::Hard => Kind::BounceHard,
+        _ => Kind::BounceSoft,
     }
-}
-
-/// The class of the first SMTP reply code (`550 `, `452-`) in `text`.
-fn basic_code_class(text: &str) -> Option<char> {
-    let b = text.as_bytes();
-    (0..b.len().saturating_sub(3)).find_map(|i| {
-        let code = &b[i..i + 3];
-        let before_ok = i == 0 || !b[i - 1].is_ascii_alphanumeric() && b[i - 1] != b'.';
-        let after_ok = matches!(b.get(i + 3), Some(b' ' | b'-'));
-        (before_ok
-            && after_ok
-            && matches!(code[0], b'4' | b'5')
-            && code[1].is_ascii_digit()
-            && code[2].is_ascii_digit()
-            && code[1] <= b'5')
-            .then_some(code[0] as char)
-    })
 }
 
 /// A bounce per RFC 3464: a delivery-status part with recipient blocks.
@@ -259,30 +231,38 @@ fn dsn_bounce(mail: &Inbound) -> Option<Classification> {
         .or_else(|| pick.original_recipient.clone())
         .or_else(|| mail.failed_recipients.first().cloned())
         .or_else(|| mail.original_to.first().cloned());
-    let (kind, rule) = match action {
-        "delivered" | "relayed" | "expanded" => (
-            Kind::AutoReply,
+    let success = matches!(action, "delivered" | "relayed" | "expanded")
+        || status.as_deref().is_some_and(|s| s.starts_with('2'));
+    let (kind, reason, rule) = if success {
+        (
+            Kind::Delivered,
+            Reason::Delivered,
             format!("RFC 3464 delivery-status: Action {action} (a success report, not a bounce)"),
-        ),
-        "delayed" => (
-            Kind::BounceSoft,
-            match &status {
-                Some(s) => format!("RFC 3464 delivery-status: Action delayed, Status {s}"),
-                None => "RFC 3464 delivery-status: Action delayed".to_string(),
-            },
-        ),
-        _ => {
-            let (kind, _) = severity(status.as_deref(), &diagnostic);
-            let rule = match &status {
-                Some(s) => format!("RFC 3464 delivery-status: Status {s}"),
-                None => format!("RFC 3464 delivery-status: Action {action}"),
-            };
-            (kind, rule)
-        }
+        )
+    } else {
+        let report = mail.body.chars().take(20_000).collect::<String>();
+        let reason = bounce::reason_of(Answer {
+            status: status.as_deref(),
+            diagnostic: &diagnostic,
+            report: report_text(&report.to_lowercase()),
+        });
+        let reason = match (action, reason.side()) {
+            // Still trying: not (yet) proof the address is gone.
+            ("delayed", Side::Hard) => Reason::Undefined,
+            _ => reason,
+        };
+        let rule = match (&status, action) {
+            (Some(s), "delayed") => format!("RFC 3464 delivery-status: Action delayed, Status {s}"),
+            (None, "delayed") => "RFC 3464 delivery-status: Action delayed".to_string(),
+            (Some(s), _) => format!("RFC 3464 delivery-status: Status {s}"),
+            (None, _) => format!("RFC 3464 delivery-status: Action {action}"),
+        };
+        (bounce_kind(reason), reason, rule)
     };
     let mut c = Classification::new(kind, rule, mail);
+    c.reason = Some(reason);
     c.text = reply_text::excerpt(report_of(&mail.visible_text));
-    if kind != Kind::AutoReply {
+    if kind != Kind::Delivered {
         c.status = status;
         c.recipient = recipient;
     }
@@ -299,11 +279,16 @@ fn report(mail: &Inbound) -> Option<Classification> {
             "RFC 8098 disposition-notification (read receipt)",
             mail,
         )),
-        "feedback-report" => Some(Classification::new(
-            Kind::Unsubscribe,
-            "RFC 5965 feedback-report (spam complaint)",
-            mail,
-        )),
+        "feedback-report" => {
+            let mut c = Classification::new(
+                Kind::Complaint,
+                "RFC 5965 feedback-report (spam complaint)",
+                mail,
+            );
+            c.reason = Some(Reason::Feedback);
+            c.recipient = mail.original_to.first().cloned();
+            Some(c)
+        }
         _ => None,
     }
 }
@@ -353,6 +338,7 @@ fn auto_reply(mail: &Inbound, received: NaiveDate) -> Option<Classification> {
         return None;
     };
     let mut c = Classification::new(Kind::AutoReply, rule, mail);
+    c.reason = Some(Reason::Vacation);
     let text = format!("{}\n{}", mail.subject, mail.visible_text);
     c.return_date = dates::return_date(&text, received);
     Some(c)
@@ -462,22 +448,6 @@ fn original_case(text: &str, lower_pattern: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn severity_reads_codes_then_words() {
-        assert_eq!(severity(Some("5.1.1"), "mailbox full").0, Kind::BounceHard);
-        assert_eq!(severity(Some("5.2.2"), "").0, Kind::BounceSoft);
-        assert_eq!(severity(Some("4.4.7"), "").0, Kind::BounceSoft);
-        assert_eq!(severity(None, "550 no such user here").0, Kind::BounceHard);
-        assert_eq!(
-            severity(None, "452 mailbox full, try again later").0,
-            Kind::BounceSoft
-        );
-        assert_eq!(
-            severity(None, "message could not be delivered").0,
-            Kind::BounceHard
-        );
-    }
 
     fn reply(text: &str) -> Inbound {
         Inbound {

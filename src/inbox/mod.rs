@@ -9,6 +9,7 @@
 pub mod classify;
 mod dates;
 pub mod imap;
+mod machine;
 pub mod parse;
 mod reply_text;
 pub mod watch;

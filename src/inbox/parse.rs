@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
 use super::reply_text;
+use crate::bounce::enhanced_status;
 
 /// Messages larger than this are refused (a reply or a bounce is far smaller; an IMAP
 /// watcher should fetch at most this much).
@@ -388,42 +389,6 @@ fn delivery_status(raw: &[u8]) -> (Vec<DsnRecipient>, Vec<String>) {
 fn typed_address(value: &str) -> Option<String> {
     let v = value.split_once(';').map_or(value, |(_, v)| v);
     address_in(v)
-}
-
-/// The first enhanced status code (RFC 3463: `class.subject.detail`, class 2, 4 or 5) in
-/// `s`.
-pub(crate) fn enhanced_status(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if !matches!(b, b'2' | b'4' | b'5') || bytes.get(i + 1) != Some(&b'.') {
-            continue;
-        }
-        if i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'.') {
-            continue;
-        }
-        let rest = &s[i + 2..];
-        let subject: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if subject.is_empty() || subject.len() > 3 {
-            continue;
-        }
-        let rest = &rest[subject.len()..];
-        let Some(rest) = rest.strip_prefix('.') else {
-            continue;
-        };
-        let detail: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if detail.is_empty() || detail.len() > 3 {
-            continue;
-        }
-        let after = rest[detail.len()..].chars().next();
-        if after.is_some_and(|c| {
-            c.is_ascii_alphanumeric()
-                || c == '.' && rest[detail.len() + 1..].starts_with(|c: char| c.is_ascii_digit())
-        }) {
-            continue;
-        }
-        return Some(format!("{}.{subject}.{detail}", b as char));
-    }
-    None
 }
 
 /// `Message-ID:` lines in a bounce's body (copies of the original's headers), skipping the

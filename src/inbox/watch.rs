@@ -327,6 +327,7 @@ pub async fn process(
         refs: &refs,
         address: address.as_deref(),
         kind: c.kind,
+        reason: c.reason,
         rule: &c.rule,
         evidence,
         until,

@@ -9,8 +9,6 @@ mod dates;
 mod out_of_office;
 
 pub(super) use asks::{LATER_ALONE, LATER_ASKS, LATER_CONTEXT, UNSUBSCRIBE};
-pub(super) use bounce::{
-    BOUNCE_BODIES, BOUNCE_SENDERS, BOUNCE_SUBJECTS, HARD_PHRASES, SOFT_PHRASES,
-};
+pub(super) use bounce::{BOUNCE_BODIES, BOUNCE_SENDERS, BOUNCE_SUBJECTS};
 pub(super) use dates::{MONTHS, NUMBER_WORDS, PT_WEEKDAYS, RETURN_WORDS, THROUGH_WORDS, WEEKDAYS};
 pub(super) use out_of_office::{OOF_BODIES, OOF_SUBJECTS};

@@ -3,7 +3,7 @@
 //! [`Pacer`] is filled from the store once per tick and then answers for each due email in
 //! order, counting the sends it grants, so one tick never overshoots a limit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -32,7 +32,12 @@ pub struct Pacer {
     /// Claim times per recipient domain in the last hour, oldest first.
     domains: HashMap<String, Vec<i64>>,
     domain_hourly_limit: u32,
+    /// Mailboxes paused for their health: nothing of theirs goes out.
+    held: HashSet<String>,
 }
+
+/// How long a held mailbox's emails wait before they are looked at again.
+const HELD_RECHECK: i64 = 3_600;
 
 pub use crate::domain::{day_start, next_day_start};
 
@@ -53,6 +58,7 @@ impl Pacer {
             first,
             domains,
             domain_hourly_limit,
+            held: HashSet::new(),
         }
     }
 
@@ -74,6 +80,10 @@ impl Pacer {
     /// May `m` send to `domain` now? When yes, the send is counted.
     pub fn ask(&mut self, m: &Mailbox, domain: Option<&str>, now: DateTime<Utc>) -> Pace {
         let t = now.timestamp();
+        if self.held.contains(&m.name) {
+            // Paused for its health: looked at again in an hour (or when resumed).
+            return Pace::NotBefore(t + HELD_RECHECK);
+        }
         let tz = self.tz.unwrap_or(Tz::UTC);
         let sent = self.today.get(&m.name).copied().unwrap_or(0);
         if sent >= i64::from(self.cap(m, now)) {
@@ -104,6 +114,11 @@ impl Pacer {
     }
 
     /// A grant that was not used (the claim was lost): gives the slot back.
+    /// Holds every email of mailbox `m` (paused for its health).
+    pub fn hold(&mut self, m: &str) {
+        self.held.insert(m.to_string());
+    }
+
     pub fn give_back(&mut self, m: &str) {
         if let Some(n) = self.today.get_mut(m) {
             *n = (*n - 1).max(0);

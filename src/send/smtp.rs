@@ -225,7 +225,7 @@ impl SmtpPool {
                 return Delivery::Rejected {
                     reason: format!("address not usable in SMTP: {e}"),
                     code: None,
-                    no_such_user: false,
+                    bounce: None,
                 };
             }
         };
@@ -330,7 +330,7 @@ impl Conn {
                     reason: "the message has 8-bit content and the server does not offer 8BITMIME"
                         .into(),
                     code: None,
-                    no_such_user: false,
+                    bounce: None,
                 });
             }
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
@@ -500,7 +500,7 @@ fn setup_delivery(e: SetupError) -> Delivery {
         Some(false) => Delivery::Rejected {
             reason: e.0,
             code: None,
-            no_such_user: false,
+            bounce: None,
         },
         _ => Delivery::Retry { reason: e.0 },
     }

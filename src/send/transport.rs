@@ -32,8 +32,9 @@ pub enum Delivery {
         reason: String,
         /// The enhanced (`5.1.1`) or basic (`550`) code.
         code: Option<String>,
-        /// The recipient does not exist (5.1.x): the lead bounced.
-        no_such_user: bool,
+        /// Why, in the bounce taxonomy, when the refusal is about this message to this
+        /// recipient (`None`: our own setup failed, e.g. an address SMTP cannot carry).
+        bounce: Option<crate::bounce::Reason>,
     },
     /// Handed over, but no answer came: the server may or may not have it.
     Uncertain {

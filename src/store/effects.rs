@@ -7,8 +7,9 @@ use sqlx::AnyConnection;
 
 use super::enrollments::end_open;
 use super::{LeadId, StoreError, built};
+use crate::bounce::{Reason, Side};
 use crate::domain::{InboundKind, ProviderKind};
-use crate::policy::{Effect, Stop};
+use crate::policy::{Effect, Stop, Strike};
 
 /// Open enrollments: the ones a reply, bounce or unsubscribe ends.
 const OPEN: &str = "('active', 'paused')";
@@ -131,18 +132,48 @@ async fn stop_lead(
     }
 }
 
-/// Soft bounces recorded for `lead` so far, from the inbox and from every provider.
+/// The lead's own soft bounces recorded so far (not refusals of the sender), from the inbox
+/// and from every provider.
 pub(super) async fn soft_bounces(tx: &mut AnyConnection, lead: i64) -> Result<i64, StoreError> {
+    let lead_side: Vec<&str> = Reason::ALL
+        .into_iter()
+        .filter(|r| r.side() == Side::LeadSoft)
+        .map(Reason::as_str)
+        .collect();
     Ok(sqlx::query_scalar(built(format!(
-        "SELECT (SELECT COUNT(*) FROM inbound WHERE lead_id = $1 AND kind = '{}') \
+        "SELECT (SELECT COUNT(*) FROM inbound WHERE lead_id = $1 AND kind = '{}' \
+                 AND (reason IS NULL OR reason IN ('{}'))) \
            + (SELECT COUNT(*) FROM provider_events p JOIN touches t ON t.id = p.touch_id \
               WHERE t.lead_id = $1 AND p.kind = '{}')",
         InboundKind::BounceSoft.as_str(),
+        lead_side.join("', '"),
         ProviderKind::BounceSoft.as_str()
     )))
     .bind(lead)
     .fetch_one(&mut *tx)
     .await?)
+}
+
+/// Counts `strike` against the sending `mailbox` (its health is judged by the daemon).
+pub(super) async fn strike(
+    tx: &mut AnyConnection,
+    mailbox: &str,
+    strike: Strike,
+    reason: Option<&str>,
+    detail: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO mailbox_strikes (mailbox, at, kind, reason, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(mailbox)
+    .bind(now)
+    .bind(strike.as_str())
+    .bind(reason)
+    .bind(detail.chars().take(500).collect::<String>())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// Pauses the enrollment (until `until`, or until resumed by hand).

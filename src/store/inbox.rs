@@ -11,6 +11,7 @@ use super::enrollments::EnrollmentId;
 use super::events::{self, NewEvent};
 use super::notifications;
 use super::{LeadId, Store, StoreError, built, in_list};
+use crate::bounce::Reason;
 use crate::domain::{EventKind, InboundKind};
 use crate::policy::{self, Seen, Signal, StopRules};
 
@@ -41,6 +42,8 @@ pub struct InboundFact<'a> {
     pub address: Option<&'a str>,
     /// What the classifier made of it.
     pub kind: InboundKind,
+    /// A bounce's reason (sisimai's taxonomy), when the report says.
+    pub reason: Option<Reason>,
     /// The rule that decided.
     pub rule: &'a str,
     /// Everything else worth keeping (status code, recipient, dates, the reply's first lines).
@@ -471,8 +474,8 @@ async fn insert_inbound(
     now: i64,
 ) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
-        "INSERT INTO inbound (mailbox, message_key, lead_id, enrollment_id, touch_id, kind, rule, evidence, received_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (mailbox, message_key) DO NOTHING",
+        "INSERT INTO inbound (mailbox, message_key, lead_id, enrollment_id, touch_id, kind, rule, evidence, received_at, created_at, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (mailbox, message_key) DO NOTHING",
     )
     .bind(fact.mailbox)
     .bind(fact.message_key)
@@ -484,6 +487,7 @@ async fn insert_inbound(
     .bind(fact.evidence.to_string())
     .bind(fact.received_at)
     .bind(now)
+    .bind(fact.reason.map(Reason::as_str))
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -520,6 +524,7 @@ async fn act(
     };
     let signal = Signal::Inbound {
         kind: fact.kind,
+        reason: fact.reason,
         until: fact.until,
     };
     let seen = Seen {
@@ -534,6 +539,11 @@ async fn act(
         note: fact.rule,
     };
     let applied = effects::apply(tx, decision.effect, subject, now).await?;
+    if let Some(strike) = decision.strike {
+        let detail = fact.evidence["status"].as_str().unwrap_or(fact.rule);
+        let reason = fact.reason.map(Reason::as_str);
+        effects::strike(tx, fact.mailbox, strike, reason, detail, now).await?;
+    }
     let Some(kind) = decision.event else {
         return Ok(applied.to_string());
     };

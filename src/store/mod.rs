@@ -22,6 +22,7 @@ mod due;
 mod effects;
 mod enrollments;
 mod events;
+mod health;
 mod inbox;
 mod leads;
 mod leases;
@@ -61,6 +62,7 @@ pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, MeetingBooked, StateChange, TouchRow,
 };
 pub use events::{EventRow, NewEvent};
+pub use health::MailboxPause;
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow};
 pub use leads::{EnrollInto, LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use leases::{LEASE_RENEW_SECONDS, LEASE_SECONDS, Recovered};

@@ -238,6 +238,9 @@ async fn act(
     let Some(t) = target else {
         return Ok(action);
     };
+    if let (Some(strike), Some(mailbox)) = (decision.strike, t.mailbox.as_deref()) {
+        effects::strike(tx, mailbox, strike, None, &note, now).await?;
+    }
     let mut ev = NewEvent::about(kind, Some(LeadId(t.lead)));
     ev.enrollment = t.enrollment.map(EnrollmentId);
     ev.touch = t.touch;

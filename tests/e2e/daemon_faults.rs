@@ -142,35 +142,114 @@ fn no_such_user(test: &str, extra: &[&str]) {
 }
 
 #[test]
-fn permanent_failure_fails_the_step_without_suppressing() {
-    let test = "permanent_failure_fails_the_step_without_suppressing";
-    // smtp-sink's default hard reply: 500 5.3.0 (a server problem, not a bad address).
+fn a_server_failure_is_the_leads_soft_bounce_retried_for_days_then_stopped_unsuppressed() {
+    let test =
+        "a_server_failure_is_the_leads_soft_bounce_retried_for_days_then_stopped_unsuppressed";
+    // smtp-sink's default hard reply: 500 5.3.0 (the receiving system failed; sisimai's
+    // systemerror): not a bad address, so soft whatever its 5xx.
     let Some(sink) = Sink::start(test, &["-f", "DATA"]) else {
         return;
     };
     let p = smtp_project(&sink, "");
     one_lead(&p);
-    let (r, _) = run_once(&p, T0);
+    let (r, next) = run_once(&p, T0);
     assert_eq!(
-        (r["failed"].as_u64(), r["bounced"].as_u64()),
+        (r["retried"].as_u64(), r["bounced"].as_u64()),
         (Some(1), Some(0)),
         "{r:#}"
     );
-    assert_eq!(intro_touch(&p, T0)["state"], "failed");
-    assert_eq!(enrollment_state(&p, T0), "failed");
+    // Tried again a day later, then two days after that; the third refusal stops the lead.
+    assert_eq!(next.as_deref(), Some("2026-03-06T15:00:00+00:00"));
+    let t = intro_touch(&p, T0);
+    assert_eq!(t["state"], "scheduled", "{t:#}");
+    assert!(
+        t["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("[systemerror]"),
+        "{t:#}"
+    );
+    let (_, next) = run_once(&p, "2026-03-06T15:00:00Z");
+    assert_eq!(next.as_deref(), Some("2026-03-08T15:00:00+00:00"));
+    // Sunday: the step waits for the sequence's next window, then is refused a third time.
+    let (r, next) = run_once(&p, "2026-03-08T15:00:00Z");
+    assert_eq!(r["deferred"], 1, "{r:#}");
+    let window = next.expect("the next send time");
+    let (r, _) = run_once(&p, &window);
+    assert_eq!(r["bounced"], 1, "{r:#}");
+    assert_eq!(enrollment_state(&p, &window), "bounced");
+    assert_eq!(
+        at(&p, T0, &["suppressions", "--json"]).json(),
+        serde_json::json!([]),
+        "a soft bounce never suppresses the address"
+    );
+}
+
+#[test]
+fn refusals_of_the_sender_leave_the_lead_alone_and_pause_the_mailbox() {
+    let test = "refusals_of_the_sender_leave_the_lead_alone_and_pause_the_mailbox";
+    let reply =
+        "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org";
+    let Some(sink) = Sink::start(test, &["-f", "RCPT", "-B", reply]) else {
+        return;
+    };
+    let p = smtp_project(&sink, "");
+    let rows: String = (0..3)
+        .map(|i| format!("lead{i}@company{i}.example,Ada,Company {i},America/New_York\n"))
+        .collect();
+    p.write(
+        "leads.csv",
+        format!("Email,First Name,Company,Time Zone\n{rows}"),
+    );
+    at(
+        &p,
+        "2026-03-05T14:00:00Z",
+        &["leads", "import", "leads.csv", "--sequence", "e2e"],
+    );
+    let (r, _) = run_once(&p, T0);
+    assert_eq!(
+        (r["retried"].as_u64(), r["bounced"].as_u64()),
+        (Some(3), Some(0)),
+        "{r:#}"
+    );
+    // Nobody is suppressed or stopped: the refusal was about us.
     assert_eq!(
         at(&p, T0, &["suppressions", "--json"]).json(),
         serde_json::json!([])
     );
-    // It shows under "needs attention".
-    let status = at(&p, T0, &["status", "--json"]).json();
-    let kinds: Vec<&str> = status["needs_attention"]
-        .as_array()
-        .expect("attention")
-        .iter()
-        .filter_map(|a| a["kind"].as_str())
-        .collect();
-    assert!(kinds.contains(&"failed-send"), "{status:#}");
+    assert_eq!(enrollment_state(&p, T0), "active");
+    let t = intro_touch(&p, T0);
+    assert!(
+        t["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("[blocked]"),
+        "{t:#}"
+    );
+    // Three refusals in a day: the next tick pauses the mailbox and sends nothing.
+    let later = "2026-03-05T21:00:00Z";
+    let (r, _) = run_once(&p, later);
+    assert_eq!(
+        (r["sent"].as_u64(), r["retried"].as_u64()),
+        (Some(0), Some(0)),
+        "nothing was tried: {r:#}"
+    );
+    let list = at(&p, later, &["mailbox", "list", "--json"]).json();
+    assert_eq!(list[0]["mailbox"], "rep", "{list:#}");
+    assert_eq!(list[0]["state"], "paused", "{list:#}");
+    assert_eq!(list[0]["blocks_today"], 3, "{list:#}");
+    let why = list[0]["why"].as_str().unwrap_or_default();
+    assert!(why.contains("refused as a sender 3 times"), "{why}");
+    let status = at(&p, later, &["status", "--json"]).json();
+    let paused = status["mailboxes"][0]["paused"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(paused.contains("drumbeat mailbox resume rep"), "{status:#}");
+    // Resumed (after the fix), the steps go out again.
+    at(&p, later, &["mailbox", "resume", "rep"]);
+    let list = at(&p, later, &["mailbox", "list", "--json"]).json();
+    assert_eq!(list[0]["state"], "ok", "{list:#}");
+    assert!(sink.messages().is_empty());
 }
 
 #[test]

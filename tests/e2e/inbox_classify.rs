@@ -62,7 +62,14 @@ fn check(name: &str, raw: &[u8], want: &Value) -> Result<(), String> {
     let c = drumbeat::inbox::classify(&mail, received);
     let got = serde_json::to_value(&c).map_err(|e| e.to_string())?;
     let mut problems = Vec::new();
-    for key in ["kind", "status", "recipient", "return_date", "later_date"] {
+    for key in [
+        "kind",
+        "reason",
+        "status",
+        "recipient",
+        "return_date",
+        "later_date",
+    ] {
         let w = want.get(key).unwrap_or(&Value::Null);
         if got.get(key) != Some(w) {
             problems.push(format!("{key}: got {}, want {w}", got[key]));
@@ -167,6 +174,8 @@ fn classify_json_prints_one_object_per_file_and_fails_on_a_bad_file() {
             {
                 "file": bounce.to_string_lossy(),
                 "kind": "bounce-hard",
+                "reason": "userunknown",
+                "effect": "suppress",
                 "rule": "RFC 3464 delivery-status: Status 5.1.1",
                 "status": "5.1.1",
                 "recipient": "ann@example.net",
@@ -177,6 +186,8 @@ fn classify_json_prints_one_object_per_file_and_fails_on_a_bad_file() {
             {
                 "file": oof.to_string_lossy(),
                 "kind": "auto-reply",
+                "reason": "vacation",
+                "effect": "pause",
                 "rule": "out-of-office subject (de): Abwesenheitsnotiz",
                 "status": null,
                 "recipient": null,
@@ -235,7 +246,7 @@ fn classify_json_prints_one_object_per_file_and_fails_on_a_bad_file() {
     let run = p.ok(&["classify", &bounce.to_string_lossy()]);
     assert!(
         run.stdout.starts_with(&format!(
-            "{}: bounce-hard (RFC 3464 delivery-status: Status 5.1.1)\n  status: 5.1.1\n  recipient: ann@example.net\n",
+            "{}: bounce-hard (RFC 3464 delivery-status: Status 5.1.1)\n  reason: userunknown (hard)\n  effect: suppress\n  status: 5.1.1\n  recipient: ann@example.net\n",
             bounce.display()
         )),
         "{}",

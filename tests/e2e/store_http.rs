@@ -229,7 +229,8 @@ async fn provider_events_act_once_and_refuse_replays() {
             s.record_provider_event(&complaint, NOW + 63).await.expect("complaint"),
             ProviderOutcome::Recorded { .. }
         ));
-        // Cy: two soft bounces leave the sequence going; the third counts as hard.
+        // Cy: two soft bounces leave the sequence going; the third stops it (the address is
+        // kept: a soft bounce never suppresses).
         for n in 1..=3 {
             let soft = event(
                 &format!("soft-{n}"),
@@ -259,6 +260,12 @@ async fn provider_events_act_once_and_refuse_replays() {
             "{}",
             s.engine
         );
+        assert_eq!(
+            s.int("SELECT COUNT(*) FROM suppressions WHERE value = 'cy@example.com'").await,
+            0,
+            "{}: Cy's address is not suppressed",
+            s.engine
+        );
         let suppressed = s
             .rows("SELECT value, reason FROM suppressions WHERE value <> 'cy@example.com' ORDER BY value")
             .await;
@@ -273,8 +280,8 @@ async fn provider_events_act_once_and_refuse_replays() {
         );
         assert_eq!(
             s.int("SELECT COUNT(*) FROM events WHERE kind = 'bounced' AND data LIKE '%\"hard\":true%'").await,
-            2,
-            "{}: one hard bounce event for Ada despite the retry, one for Cy's third soft one",
+            1,
+            "{}: one hard bounce event for Ada despite the retry; Cy's third soft one is no hard bounce",
             s.engine
         );
         s.close().await;

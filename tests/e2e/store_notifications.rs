@@ -17,6 +17,7 @@ fn fact<'a>(kind: &'a str, key: &'a str, refs: &'a [String]) -> InboundFact<'a> 
         refs,
         address: Some("jane@acme.com"),
         kind: InboundKind::parse(kind).expect("a kind"),
+        reason: None,
         rule: "test",
         evidence: serde_json::json!({ "subject": "Re: Hello", "snippet": "Yes, tell me more." }),
         until: None,

@@ -151,6 +151,7 @@ fn a_reply_recorded_before_the_tick_stops_the_lead_before_its_claim() {
         refs: &refs,
         address: Some("maria.garcia@northwind.example"),
         kind: InboundKind::Reply,
+        reason: None,
         rule: "test",
         evidence: serde_json::json!({}),
         until: None,

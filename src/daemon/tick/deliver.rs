@@ -13,10 +13,12 @@ use tokio::task::JoinSet;
 use super::super::Daemon;
 use super::decide::PreparedEmail;
 use super::{EmailClaim, QUEUE_PER_CONNECTION, Round, TickReport};
+use crate::bounce::Reason;
 use crate::context::lead_zone;
 use crate::domain::TouchKind;
 use crate::enrollment::{EnrollmentState, TouchState};
 use crate::plan::next_after;
+use crate::policy::{self, AtSend, Strike};
 use crate::schedule::pacing::Pacer;
 use crate::send::transport::{Delivery, HandOver, MailTransport};
 use crate::store::{
@@ -305,12 +307,8 @@ impl Daemon {
                 Ok(())
             }
             Delivery::Retry { reason } => self.record_retry(&h, reason, t, report).await,
-            Delivery::Rejected {
-                reason,
-                no_such_user,
-                ..
-            } => {
-                self.record_rejected(round, &h, reason, *no_such_user, t, report)
+            Delivery::Rejected { reason, bounce, .. } => {
+                self.record_rejected(round, &h, reason, *bounce, t, report)
                     .await
             }
             Delivery::Uncertain { reason } => {
@@ -362,34 +360,79 @@ impl Daemon {
         }
     }
 
-    /// A refusal for good: the lead bounced when the server says there is no such user.
+    /// A refusal: what it does to the lead is the policy's call (`policy::at_send`), by the
+    /// side of its reason; a refusal of the sender also counts against the mailbox. A refusal
+    /// without a reason (our own setup) fails the step.
     async fn record_rejected(
         &self,
         round: &Round,
         h: &Handed,
         reason: &str,
-        no_such_user: bool,
+        bounce: Option<Reason>,
         t: i64,
         report: &mut TickReport,
     ) -> Result<(), StoreError> {
         let touch = h.touch;
-        report.failed += 1;
-        if no_such_user {
-            report.bounced += 1;
-            let l = round.leased(h.enrollment);
-            let email = round
-                .leads
-                .get(&l.lead)
-                .map(|lead| lead.record.email.to_string());
-            tracing::info!(touch, "hard bounce at send time: {reason}");
-            self.store()
-                .record_failed(touch, reason, EnrollmentState::Bounced, email.as_deref(), t)
-                .await
-        } else {
+        let store = self.store();
+        let Some(why) = bounce else {
+            report.failed += 1;
             tracing::warn!(touch, "rejected: {reason}");
-            self.store()
+            return store
                 .record_failed(touch, reason, EnrollmentState::Failed, None, t)
-                .await
+                .await;
+        };
+        let shown = format!("{reason} [{why}]");
+        match policy::at_send(why, h.attempt - 1) {
+            AtSend::Bounced => {
+                report.failed += 1;
+                report.bounced += 1;
+                let l = round.leased(h.enrollment);
+                let email = round
+                    .leads
+                    .get(&l.lead)
+                    .map(|lead| lead.record.email.to_string());
+                tracing::info!(touch, "hard bounce at send time: {shown}");
+                store
+                    .record_strike(
+                        &h.mailbox,
+                        Strike::HardBounce,
+                        Some(why.as_str()),
+                        reason,
+                        t,
+                    )
+                    .await?;
+                store
+                    .record_failed(touch, &shown, EnrollmentState::Bounced, email.as_deref(), t)
+                    .await
+            }
+            AtSend::GaveUp => {
+                report.failed += 1;
+                report.bounced += 1;
+                tracing::info!(touch, "soft bounce after soft bounce, stopping: {shown}");
+                store
+                    .record_failed(touch, &shown, EnrollmentState::Bounced, None, t)
+                    .await
+            }
+            AtSend::RetryLead { after } => {
+                report.retried += 1;
+                tracing::info!(
+                    touch,
+                    "the lead's mailbox refused it for now, retrying in {after}s: {shown}"
+                );
+                store.record_retry(touch, &shown, t + after, t).await
+            }
+            AtSend::RetrySender { after } => {
+                report.retried += 1;
+                tracing::warn!(
+                    touch,
+                    mailbox = %h.mailbox,
+                    "refused as a sender (counts against the mailbox), retrying in {after}s: {shown}"
+                );
+                store
+                    .record_strike(&h.mailbox, Strike::Block, Some(why.as_str()), reason, t)
+                    .await?;
+                store.record_retry(touch, &shown, t + after, t).await
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod decide;
 mod deliver;
+mod health;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -96,6 +97,7 @@ impl Daemon {
         };
         report.due = round.leased.len() as u64;
         let mut pacer = self.pacer(&round).await?;
+        self.hold_unhealthy(&mut pacer, now).await?;
         let decided: Vec<(&Leased, Decision)> = round
             .leased
             .iter()

@@ -1,61 +1,6 @@
 //! Bounce wording: what servers write when a message did not arrive, for good or for now, and
 //! who writes it.
 
-/// Text that says the mailbox is full or the failure is temporary.
-pub(in crate::inbox) const SOFT_PHRASES: &[&str] = &[
-    "mailbox full",
-    "mailbox is full",
-    "over quota",
-    "quota exceeded",
-    "exceeded storage",
-    "exceeded the storage",
-    "insufficient storage",
-    "insufficient system storage",
-    "mailbox has exceeded",
-    "postfach voll",
-    "temporarily",
-    "temporary failure",
-    "temporary problem",
-    "try again later",
-    "will retry",
-    "will be retried",
-    "will keep trying",
-    "still trying",
-    "has not yet been delivered",
-    "not yet been delivered",
-    "delayed",
-    "deferred",
-    "greylist",
-    "too many connections",
-];
-
-/// Text that says the address does not exist (permanent).
-pub(in crate::inbox) const HARD_PHRASES: &[&str] = &[
-    "user unknown",
-    "unknown user",
-    "no such user",
-    "no such mailbox",
-    "mailbox unavailable",
-    "does not exist",
-    "doesn't exist",
-    "address not found",
-    "recipient not found",
-    "recipientnotfound",
-    "invalid recipient",
-    "recipient address rejected",
-    "no mailbox here",
-    "host or domain name not found",
-    "domain not found",
-    "couldn't be found",
-    "account disabled",
-    "account has been disabled",
-    "permanent error",
-    "failed permanently",
-    "permanent fatal",
-    "unrouteable address",
-    "mailbox not found",
-];
-
 /// Subject lines of bounces (lowercase prefix or substring) and the server that writes them.
 pub(in crate::inbox) const BOUNCE_SUBJECTS: &[(&str, &str)] = &[
     ("undelivered mail returned to sender", "Postfix"),

@@ -1,6 +1,7 @@
 //! What a server's answer that is not 2xx/3xx means for a message: try again later, or
-//! refused for good, and whether the address does not exist.
+//! refused, with the refusal's reason in the bounce taxonomy (`crate::bounce`).
 
+use crate::bounce;
 use crate::send::transport::Delivery;
 
 /// An SMTP answer that is not 2xx/3xx.
@@ -13,29 +14,10 @@ pub(super) fn answer_delivery(what: &str, e: &lettre::transport::smtp::Error) ->
     }
     let basic = e.status().map(|c| c.to_string()).unwrap_or_default();
     let enhanced = enhanced_code(&text);
-    let no_such_user = match &enhanced {
-        Some(code) => code.starts_with("5.1."),
-        None => {
-            let lower = text.to_ascii_lowercase();
-            matches!(basic.as_str(), "550" | "551" | "553")
-                && [
-                    "user unknown",
-                    "no such user",
-                    "unknown user",
-                    "does not exist",
-                    "recipient rejected",
-                    "invalid recipient",
-                    "mailbox unavailable",
-                ]
-                .iter()
-                .any(|p| lower.contains(p))
-        }
-    };
     Delivery::Rejected {
         reason: format!("{what}: {text}"),
         code: Some(enhanced.unwrap_or(basic)),
-        // A 5.1.x about the sender (MAIL FROM) is our problem, not the lead's address.
-        no_such_user: no_such_user && what != "MAIL FROM",
+        bounce: Some(bounce::reason_of_smtp(what, &text)),
     }
 }
 

@@ -1,0 +1,40 @@
+//! Each tick, before anything is claimed: a mailbox struck lately (hard bounces, complaints,
+//! refusals of the sender) is judged by the policy, and paused past its limits; a paused
+//! mailbox's emails wait.
+
+use chrono::{DateTime, Utc};
+
+use crate::daemon::Daemon;
+use crate::policy;
+use crate::schedule::pacing::Pacer;
+use crate::store::StoreError;
+
+impl Daemon {
+    /// Pauses what the policy says must pause, and holds every paused mailbox in `pacer`.
+    pub(super) async fn hold_unhealthy(
+        &self,
+        pacer: &mut Pacer,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let store = self.store();
+        let limits = &self.config().health;
+        let t = now.timestamp();
+        for mailbox in store.struck_since(t - 86_400).await? {
+            let figures = store
+                .mailbox_figures(&mailbox, limits.bounce_window, limits.complaint_window, t)
+                .await?;
+            if let Some(why) = policy::mailbox_health(figures, limits)
+                && store.pause_mailbox(&mailbox, &why, t).await?
+            {
+                tracing::warn!(
+                    mailbox,
+                    "mailbox paused: {why}; its leads wait. Resume with `drumbeat mailbox resume {mailbox}`"
+                );
+            }
+        }
+        for p in store.mailbox_pauses().await? {
+            pacer.hold(&p.mailbox);
+        }
+        Ok(())
+    }
+}
