@@ -12,7 +12,7 @@
 //! |----------|-----------------------------------------------------|------------------|
 //! | cli      | cli                                                 | argument parsing and printing |
 //! | app      | daemon                                              | the scheduler loop over the shared context |
-//! | adapters | http, notify, webhooks, inbox, import, routing, report | HTTP endpoints, rep notifications, outgoing webhooks, the IMAP watcher, lead intake and routing, reports |
+//! | adapters | http, notify, webhooks, inbox, import, routing, report, dns | HTTP endpoints, rep notifications, outgoing webhooks, the IMAP watcher, lead intake and routing, reports, DNS checks |
 //! | context  | context                                             | what every task shares: config, live catalog, store, clock, link key, transports |
 //! | send     | send                                                | composing the message on the wire, SMTP and outbox, links and their tokens |
 //! | store    | store                                               | SQL for both engines; applies effects, decides nothing |
@@ -28,6 +28,7 @@ pub mod config;
 pub mod context;
 pub mod daemon;
 pub mod diag;
+pub mod dns;
 pub mod domain;
 pub mod enrollment;
 pub mod http;

@@ -20,6 +20,7 @@ macro_rules! say_inline {
 mod classify;
 mod control;
 mod digest;
+mod doctor;
 mod leads;
 mod mailbox;
 mod output;
@@ -131,6 +132,8 @@ enum Command {
     Report(report::Args),
     /// A rep's daily digest: replies waiting, tasks due, today's steps, yesterday's numbers.
     Digest(digest::Args),
+    /// Check each mailbox's sending domain in DNS (SPF, DKIM, DMARC, MX) and say what to publish.
+    Doctor(doctor::Args),
     /// Classify saved messages as the inbox watcher would: bounce, auto-reply, unsubscribe, later, reply.
     Classify(classify::Args),
     /// Print shell completions.
@@ -259,6 +262,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Reply(c) => replies::reply(&cli.config, c).await,
         Command::Digest(a) => digest::run(&cli.config, a).await,
         Command::Classify(a) => classify::run(a),
+        Command::Doctor(a) => doctor::run(&cli.config, a).await,
         Command::Report(a) => report::run(&cli.config, a).await,
         Command::Completions { .. } => Ok(()),
     }

@@ -3,6 +3,7 @@
 //! suggestion; every problem names `config.toml:LINE:COL`.
 
 mod digest;
+mod dns;
 mod health;
 mod http;
 mod mailbox;
@@ -25,6 +26,7 @@ use crate::diag::{Diagnostic, did_you_mean, line_col};
 use problems::Report;
 
 pub use digest::DigestSchedule;
+pub use dns::{DEFAULT_DNS_TIMEOUT, DnsSettings, parse_resolver};
 pub use health::Health;
 pub use http::{HttpConfig, Tracking};
 pub use mailbox::{
@@ -72,6 +74,8 @@ pub struct Config {
     pub routing: Routing,
     /// When a sending mailbox pauses for its health (`[health]`).
     pub health: Health,
+    /// The DNS servers `doctor` and the mail-host checks ask (`[dns]`).
+    pub dns: DnsSettings,
 }
 
 /// config.toml as written.
@@ -85,6 +89,7 @@ struct RawConfig {
     http: Option<http::RawHttp>,
     tracking: Option<http::RawTracking>,
     sending: Option<sending::RawSending>,
+    dns: Option<dns::RawDns>,
     providers: Option<providers::RawProviders>,
     #[serde(default, rename = "mailbox")]
     mailboxes: Vec<mailbox::RawMailbox>,
@@ -139,6 +144,14 @@ impl Config {
                 Sending::default()
             }
         };
+        let dns = match raw.dns.map(dns::RawDns::resolve) {
+            None => DnsSettings::default(),
+            Some(Ok(d)) => d,
+            Some(Err(ps)) => {
+                report.extend(ps);
+                DnsSettings::default()
+            }
+        };
         let (http, ps) = http::resolve(raw.http, raw.tracking);
         report.extend(ps);
         let (webhooks, webhook_settings, ps) = webhooks::resolve(raw.webhook, raw.webhooks);
@@ -177,6 +190,7 @@ impl Config {
             webhook_settings,
             routing,
             health,
+            dns,
         })
     }
 
@@ -475,6 +489,30 @@ mod tests {
             "{all:#?}"
         );
         assert!(all[2].contains("has no transport"), "{all:#?}");
+    }
+
+    #[test]
+    fn dns_table_problems_name_the_field_and_position() {
+        let c =
+            parse("[dns]\nresolver = [\"127.0.0.1:5353\", \"::1\"]\ntimeout = \"2s\"\n").unwrap();
+        assert_eq!(c.dns.resolvers.len(), 2);
+        assert_eq!(c.dns.timeout, std::time::Duration::from_secs(2));
+        let err = parse("[dns]\nresolver = \"resolver.local\"\ntimeout = \"0\"\n").unwrap_err();
+        let all: Vec<String> = err.iter().map(ToString::to_string).collect();
+        assert!(
+            all[0].starts_with("config.toml:2:12: dns.resolver:"),
+            "{all:#?}"
+        );
+        assert!(
+            all[1].starts_with("config.toml:3:11: dns.timeout:"),
+            "{all:#?}"
+        );
+        let err = parse("[dns]\nresolvers = \"1.1.1.1\"\n").unwrap_err();
+        assert!(
+            err[0].to_string().contains("did you mean `resolver`"),
+            "{}",
+            err[0]
+        );
     }
 
     #[test]

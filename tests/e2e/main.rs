@@ -21,6 +21,7 @@ mod daemon_pg;
 mod daemon_run;
 mod daemon_send;
 mod docs;
+mod doctor;
 mod hostile_output;
 mod http_api;
 mod http_links;

@@ -4,6 +4,7 @@
 
 pub mod claims;
 pub mod daemon;
+pub mod dns;
 pub mod http;
 pub mod imap;
 pub mod preview;
