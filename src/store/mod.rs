@@ -23,6 +23,7 @@ mod effects;
 mod enrollments;
 mod events;
 mod inbox;
+mod inbox_reads;
 mod leads;
 mod leases;
 mod metrics;
@@ -62,6 +63,7 @@ pub use enrollments::{
 };
 pub use events::{EventRow, NewEvent};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow};
+pub use inbox_reads::InboxHeld;
 pub use leads::{EnrollInto, LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use leases::{LEASE_RENEW_SECONDS, LEASE_SECONDS, Recovered};
 pub use metrics::{COUNTED_EVENTS, MetricsSnapshot};
