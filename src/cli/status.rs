@@ -1,5 +1,7 @@
 //! `drumbeat status`: read straight from the store (no daemon needed).
 
+mod inbox;
+
 use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -12,6 +14,7 @@ use crate::store::{
     AttentionItem, MailboxSends, NotificationProblem, SequenceCounts, Store, StoreError,
     UpcomingSend,
 };
+use inbox::InboxWaitStatus;
 
 /// Flags of `status`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +32,9 @@ struct MailboxStatus {
     mailbox: String,
     sent_today: i64,
     daily_cap: u32,
+    /// Its follow-ups wait for its inbox to be read (never written blind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inbox_wait: Option<InboxWaitStatus>,
 }
 
 #[derive(Serialize)]
@@ -117,7 +123,11 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let snap = store
         .status(now.timestamp(), day_start(&config, now), args.limit.max(0))
         .await?;
-    let mailboxes = mailboxes(&config, &snap.sends_today);
+    let mut mailboxes = mailboxes(&config, &snap.sends_today);
+    let mut waits = inbox::inbox_waits(&config, &store, now).await?;
+    for m in &mut mailboxes {
+        m.inbox_wait = waits.remove(&m.mailbox);
+    }
     let daemons = daemons(&store, now).await?;
     let inbox = watchers(&store, now).await?;
     let webhooks = webhooks(&config, &store).await?;
@@ -184,6 +194,7 @@ fn mailboxes(config: &Config, sends_today: &[MailboxSends]) -> Vec<MailboxStatus
                 .find(|s| s.mailbox == m.name)
                 .map_or(0, |s| s.sent_today),
             daily_cap: m.daily_cap,
+            inbox_wait: None,
         })
         .collect();
     for s in sends_today {
@@ -192,6 +203,7 @@ fn mailboxes(config: &Config, sends_today: &[MailboxSends]) -> Vec<MailboxStatus
                 mailbox: s.mailbox.clone(),
                 sent_today: s.sent_today,
                 daily_cap: 0,
+                inbox_wait: None,
             });
         }
     }
@@ -376,6 +388,9 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
     say!("\nMailboxes (sent today / daily cap)");
     for m in &s.mailboxes {
         say!("  {:<24} {:>5} / {}", m.mailbox, m.sent_today, m.daily_cap);
+        if let Some(w) = &m.inbox_wait {
+            inbox::print(w);
+        }
     }
     say!("\nDue now: {}", s.due_now);
     print_upcoming(&s.upcoming);
