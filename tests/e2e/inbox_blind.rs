@@ -293,3 +293,33 @@ fn the_daemon_holds_follow_ups_while_its_watcher_cannot_reach_the_inbox() {
         "no follow-up went out: {logged}"
     );
 }
+
+#[test]
+fn an_imap_table_without_a_password_is_refused_before_anything_is_sent() {
+    let p = Project::shipped();
+    p.set_clock("2027-03-04T15:00:00Z");
+    p.import_sample(&["--sequence", "cold-outbound"]);
+    p.edit(
+        "config.toml",
+        "outbox = \"data/outbox\"",
+        "outbox = \"data/outbox\"\n[mailbox.imap]\nhost = \"127.0.0.1\"\nusername = \"ana\"",
+    );
+    for args in [&["validate"][..], &["run", "--once"][..]] {
+        let run = p.run(args);
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert_ne!(run.code, 0, "{args:?}: {all}");
+        assert!(
+            all.contains("mailbox \"ana\": [mailbox.imap] has no password"),
+            "{args:?}: {all}"
+        );
+        assert!(!all.contains("login refused"), "{args:?}: {all}");
+    }
+    assert!(
+        !p.file("data/outbox").exists()
+            || std::fs::read_dir(p.file("data/outbox"))
+                .expect("outbox")
+                .next()
+                .is_none(),
+        "nothing was sent"
+    );
+}
