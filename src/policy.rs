@@ -2,7 +2,12 @@
 //! from a signal (a classified message in the mailbox, an email provider's event, an
 //! unsubscribe link followed, a meeting booked) and the
 //! sequence's stop rules to an [`Effect`]. The store applies the effect in the transaction
-//! that records the signal; it does not decide it.
+//! that records the signal; it does not decide it. Whether a follow-up may go out while its
+//! mailbox's inbox cannot be read is decided here too ([`inbox_gate`]).
+
+mod inbox_gate;
+
+pub use inbox_gate::{Gate, InboxRead, InboxWait, inbox_gate};
 
 use crate::bounce::{Reason, Side};
 use crate::config::Health;

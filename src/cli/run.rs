@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::output::{print_json, utc};
 use super::{Failure, Outcome, load_catalog, load_config, open_store};
-use crate::daemon::{Clock, Daemon, TickReport};
+use crate::daemon::{Clock, Daemon, TickReport, UnreadInbox};
 use crate::store::Recovered;
 
 /// Flags of `run`.
@@ -112,10 +112,19 @@ struct Once<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     webhooks: Option<crate::webhooks::FlushReport>,
     notifications: crate::notify::NotifyReport,
+    /// Watched mailboxes whose inbox could not be read: their follow-ups waited.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    inbox_unread: Vec<UnreadInbox>,
 }
 
 async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
-    let report = daemon.run_once().await?;
+    let (report, unread) = daemon.run_once().await?;
+    for u in &unread {
+        eprintln!(
+            "drumbeat: the inbox of mailbox {:?} could not be read ({}): its follow-ups wait until it is read; first emails still go",
+            u.mailbox, u.error
+        );
+    }
     // The reps hear about the replies just read, and get the digests due now.
     let notified = crate::notify::flush(daemon).await?;
     // Webhooks of what just happened (and retries now due) go out before the exit.
@@ -134,6 +143,7 @@ async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
         next_due_at: super::output::rfc3339(next),
         webhooks: hooks,
         notifications: notified,
+        inbox_unread: unread,
     };
     if json {
         return print_json(&once);
@@ -156,6 +166,22 @@ fn print_once(once: &Once<'_>, next: Option<i64>) {
         report.bounced,
         report.uncertain
     );
+    if report.held > 0 || !once.inbox_unread.is_empty() {
+        let why: Vec<String> = once
+            .inbox_unread
+            .iter()
+            .map(|u| format!("mailbox {} not read: {}", u.mailbox, u.error))
+            .collect();
+        say!(
+            "waiting for the inbox {} ({})",
+            report.held,
+            if why.is_empty() {
+                "see `drumbeat status`".to_string()
+            } else {
+                why.join("; ")
+            }
+        );
+    }
     if let Some(h) = &once.webhooks {
         say!(
             "webhooks: queued {}, delivered {}, retrying {}, failed {}",

@@ -1,5 +1,7 @@
 //! `drumbeat status`: read straight from the store (no daemon needed).
 
+mod inbox;
+
 use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -12,6 +14,7 @@ use crate::store::{
     AttentionItem, MailboxSends, NotificationProblem, SequenceCounts, Store, StoreError,
     UpcomingSend,
 };
+use inbox::InboxWaitStatus;
 
 /// Flags of `status`.
 #[derive(Debug, clap::Args)]
@@ -32,6 +35,9 @@ struct MailboxStatus {
     /// Why the mailbox is paused for its health (absent while it sends).
     #[serde(skip_serializing_if = "Option::is_none")]
     paused: Option<String>,
+    /// Its follow-ups wait for its inbox to be read (never written blind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inbox_wait: Option<InboxWaitStatus>,
 }
 
 #[derive(Serialize)]
@@ -129,6 +135,10 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
             ));
         }
     }
+    let mut waits = inbox::inbox_waits(&config, &store, now).await?;
+    for m in &mut mailboxes {
+        m.inbox_wait = waits.remove(&m.mailbox);
+    }
     let daemons = daemons(&store, now).await?;
     let inbox = watchers(&store, now).await?;
     let webhooks = webhooks(&config, &store).await?;
@@ -196,6 +206,7 @@ fn mailboxes(config: &Config, sends_today: &[MailboxSends]) -> Vec<MailboxStatus
                 .map_or(0, |s| s.sent_today),
             daily_cap: m.daily_cap,
             paused: None,
+            inbox_wait: None,
         })
         .collect();
     for s in sends_today {
@@ -205,6 +216,7 @@ fn mailboxes(config: &Config, sends_today: &[MailboxSends]) -> Vec<MailboxStatus
                 sent_today: s.sent_today,
                 daily_cap: 0,
                 paused: None,
+                inbox_wait: None,
             });
         }
     }
@@ -391,6 +403,9 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
         say!("  {:<24} {:>5} / {}", m.mailbox, m.sent_today, m.daily_cap);
         if let Some(why) = &m.paused {
             say!("    PAUSED: {why}");
+        }
+        if let Some(w) = &m.inbox_wait {
+            inbox::print(w);
         }
     }
     say!("\nDue now: {}", s.due_now);

@@ -213,6 +213,7 @@ pub(super) fn resolve(
         report.extend(ps);
         notify
     });
+    check_imap(&name, m.name.span(), m.imap.as_ref(), report);
     let (Some(from), Some(transport)) = (from, transport) else {
         return None;
     };
@@ -229,6 +230,20 @@ pub(super) fn resolve(
         provider: m.provider,
         notify,
     })
+}
+
+/// An `[mailbox.imap]` table without a password is an error: its inbox could never be read,
+/// and follow-ups from the mailbox wait for a read (DESIGN.md invariant 7).
+fn check_imap(name: &str, at: Range<usize>, imap: Option<&ImapSettings>, report: &mut Report) {
+    if imap.is_some_and(|i| i.password.is_none()) {
+        report.error(
+            Some(at),
+            format!(
+                "mailbox {name:?}: [mailbox.imap] has no password: its inbox could never be read, \
+                 so its follow-ups would wait forever (add password = {{ env = \"…\" }} or {{ credential = \"…\" }})"
+            ),
+        );
+    }
 }
 
 /// A mailbox's one transport: an outbox folder (relative to `dir`) or SMTP. `at` is the

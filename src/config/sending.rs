@@ -19,6 +19,9 @@ pub struct Sending {
     /// Waits between attempts after a temporary failure (4xx, server unreachable), in seconds;
     /// after the last one the touch fails.
     pub retry_schedule: Vec<i64>,
+    /// A follow-up from a watched mailbox goes out only when the mailbox's inbox was read
+    /// within this many seconds (and after the previous email); else it waits for a read.
+    pub inbox_fresh: i64,
 }
 
 impl Default for Sending {
@@ -27,6 +30,7 @@ impl Default for Sending {
             jitter: 20 * 60,
             domain_hourly_limit: 20,
             retry_schedule: DEFAULT_RETRIES.to_vec(),
+            inbox_fresh: 5 * 60,
         }
     }
 }
@@ -41,6 +45,7 @@ pub(super) struct RawSending {
     jitter: Option<Spanned<String>>,
     domain_hourly_limit: Option<u32>,
     retry: Option<Vec<Spanned<String>>>,
+    inbox_fresh: Option<Spanned<String>>,
 }
 
 /// A mailbox's pacing.
@@ -150,6 +155,18 @@ impl RawSending {
             match parse_duration(j.get_ref()) {
                 Ok(v) => out.jitter = v,
                 Err(e) => problems.push((Some(j.span()), format!("sending.jitter: {e}"))),
+            }
+        }
+        if let Some(f) = &self.inbox_fresh {
+            match parse_duration(f.get_ref()) {
+                // The watcher reads at least every IDLE round (50 s) or poll (30 s).
+                Ok(v) if v < 60 => problems.push((
+                    Some(f.span()),
+                    "sending.inbox_fresh: at least 1 minute (the watcher reads about once a minute)"
+                        .to_string(),
+                )),
+                Ok(v) => out.inbox_fresh = v,
+                Err(e) => problems.push((Some(f.span()), format!("sending.inbox_fresh: {e}"))),
             }
         }
         if let Some(l) = self.domain_hourly_limit {

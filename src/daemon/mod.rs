@@ -19,7 +19,7 @@ use crate::store::{LEASE_RENEW_SECONDS, LEASE_SECONDS, Recovered, Store, StoreEr
 
 pub use crate::context::{MAX_SLEEP, lead_zone, next_after_done};
 pub use crate::domain::Clock;
-pub use tick::{BATCH, QUEUE_PER_CONNECTION, TickReport};
+pub use tick::{BATCH, INBOX_RETRY, QUEUE_PER_CONNECTION, TickReport};
 
 /// A running sender: the scheduler loop over a shared [`Context`].
 pub struct Daemon {
@@ -90,8 +90,10 @@ impl Daemon {
     }
 
     /// Reads every watched mailbox once (replies recorded now stop sends claimed after).
-    /// Problems are logged and shown in `status`; they do not stop sending.
-    pub async fn check_inboxes(&self) {
+    /// A mailbox that cannot be read is logged, recorded (`status` shows it) and returned: its
+    /// follow-ups wait for a read (see `policy::inbox_gate`); first emails still go.
+    pub async fn check_inboxes(&self) -> Vec<UnreadInbox> {
+        let mut unread = Vec::new();
         for m in self.config().mailboxes.iter().filter(|m| m.imap.is_some()) {
             match crate::inbox::watch::check_once(&self.context, m).await {
                 Ok(r) => tracing::info!(
@@ -104,27 +106,38 @@ impl Daemon {
                     "inbox checked"
                 ),
                 Err(e) => {
-                    tracing::warn!(mailbox = %m.name, "inbox not checked: {e}");
+                    tracing::warn!(mailbox = %m.name, "inbox not read: {e}; its follow-ups wait until it is read");
+                    let error = e.to_string();
                     let _ = self
                         .store()
                         .set_watcher_state(
                             &m.name,
                             self.instance(),
                             "disconnected",
-                            Some(&e.to_string()),
+                            Some(&error),
                             Utc::now().timestamp(),
                         )
                         .await;
+                    let _ = self
+                        .store()
+                        .inbox_read_failed(&m.name, &error, self.now().timestamp())
+                        .await;
+                    unread.push(UnreadInbox {
+                        mailbox: m.name.clone(),
+                        error,
+                    });
                 }
             }
         }
+        unread
     }
 
     /// Does everything that is due now, then returns what was done (`run --once`): reads the
-    /// watched inboxes first, so a reply that arrived stops its lead before anything is claimed.
-    pub async fn run_once(&self) -> Result<TickReport, StoreError> {
+    /// watched inboxes first, so a reply that arrived stops its lead before anything is claimed,
+    /// and returns the inboxes it could not read with what was done.
+    pub async fn run_once(&self) -> Result<(TickReport, Vec<UnreadInbox>), StoreError> {
         let work = async {
-            self.check_inboxes().await;
+            let unread = self.check_inboxes().await;
             let mut total = TickReport::default();
             loop {
                 let now = self.now();
@@ -138,7 +151,7 @@ impl Daemon {
                 }
             }
             self.heartbeat().await?;
-            Ok(total)
+            Ok((total, unread))
         };
         tokio::select! {
             r = work => r,
@@ -288,4 +301,14 @@ fn add(total: &mut TickReport, r: &TickReport) {
     total.deferred += r.deferred;
     total.stopped += r.stopped;
     total.lost += r.lost;
+    total.held += r.held;
+}
+
+/// A watched mailbox `run --once` could not read: its follow-ups waited.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnreadInbox {
+    /// The mailbox.
+    pub mailbox: String,
+    /// Why it could not be read.
+    pub error: String,
 }

@@ -34,6 +34,9 @@ pub enum ImapError {
     /// The server refused the login: the credentials are wrong (retried slowly).
     #[error("login refused: {0}")]
     Auth(String),
+    /// The password or token could not be read, so no login was tried (retried slowly).
+    #[error("no login tried: {0}")]
+    Secret(String),
 }
 
 impl From<async_imap::error::Error> for ImapError {
@@ -180,9 +183,9 @@ pub async fn connect(
     let secret = match &settings.password {
         Some(src) => src
             .resolve(config_dir)
-            .map_err(|e| ImapError::Auth(format!("IMAP secret: {e}")))?,
+            .map_err(|e| ImapError::Secret(format!("cannot read the IMAP password: {e}")))?,
         None => {
-            return Err(ImapError::Auth(
+            return Err(ImapError::Secret(
                 "no IMAP password or token configured".into(),
             ));
         }

@@ -80,8 +80,13 @@ pub async fn run(daemon: Arc<Context>, mailbox: Mailbox, mut shutdown: watch::Re
         match session(&daemon, &mailbox, &settings, &mut shutdown, &mut backoff).await {
             Ok(()) => break,
             Err(e) => {
-                let auth = matches!(e, ImapError::Auth(_));
+                let slow = matches!(e, ImapError::Auth(_) | ImapError::Secret(_));
                 tracing::warn!(mailbox = %name, "IMAP: {e}; reconnecting in {}s", backoff.as_secs());
+                // Its follow-ups wait until a read succeeds (see `policy::inbox_gate`).
+                let _ = daemon
+                    .store()
+                    .inbox_read_failed(&name, &e.to_string(), daemon.now().timestamp())
+                    .await;
                 let _ = daemon
                     .store()
                     .set_watcher_state(
@@ -96,7 +101,7 @@ pub async fn run(daemon: Arc<Context>, mailbox: Mailbox, mut shutdown: watch::Re
                     _ = tokio::time::sleep(backoff) => {}
                     _ = shutdown.changed() => {}
                 }
-                let cap = if auth { 900 } else { 300 };
+                let cap = if slow { 900 } else { 300 };
                 backoff = (backoff * 2).min(Duration::from_secs(cap));
             }
         }
@@ -149,7 +154,7 @@ async fn session(
         for folder in &folders {
             sync_folder(daemon, &mut session, name, folder).await?;
         }
-        settle_uncertain(daemon, &mut session, name).await?;
+        finish_read(daemon, &mut session, name).await?;
         if *shutdown.borrow() {
             let _ = session.logout().await;
             return Ok(());
@@ -182,6 +187,21 @@ async fn session(
             return Ok(());
         }
     }
+}
+
+/// The end of a complete read of every watched folder: uncertain sends settled, and the read
+/// recorded, so the follow-ups held for this inbox may go (see `policy::inbox_gate`).
+async fn finish_read(
+    daemon: &Context,
+    session: &mut ImapSession,
+    mailbox: &str,
+) -> Result<(), ImapError> {
+    settle_uncertain(daemon, session, mailbox).await?;
+    daemon
+        .store()
+        .inbox_read(mailbox, daemon.now().timestamp())
+        .await
+        .map_err(|e| ImapError::Connection(e.to_string()))
 }
 
 /// Whether INBOX holds mail past what the store says was read (UIDNEXT moved).
@@ -499,7 +519,7 @@ fn day_start(tz: chrono_tz::Tz, d: NaiveDate) -> i64 {
 }
 
 /// One look at a mailbox (for `run --once`): take the lease, read every watched folder,
-/// settle uncertain sends, log out. A daemon that holds the lease elsewhere is left alone.
+/// settle uncertain sends, log out, and record the read (the caller records a failure). A daemon that holds the lease elsewhere is left alone.
 pub async fn check_once(daemon: &Context, mailbox: &Mailbox) -> Result<SyncReport, ImapError> {
     let Some(settings) = &mailbox.imap else {
         return Ok(SyncReport::default());
@@ -527,7 +547,7 @@ pub async fn check_once(daemon: &Context, mailbox: &Mailbox) -> Result<SyncRepor
         total.duplicates += r.duplicates;
         total.malformed += r.malformed;
     }
-    settle_uncertain(daemon, &mut session, &mailbox.name).await?;
+    finish_read(daemon, &mut session, &mailbox.name).await?;
     let _ = session.logout().await;
     store
         .release_mailbox(&mailbox.name, daemon.instance())

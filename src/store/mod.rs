@@ -24,6 +24,7 @@ mod enrollments;
 mod events;
 mod health;
 mod inbox;
+mod inbox_reads;
 mod leads;
 mod leases;
 mod metrics;
@@ -64,6 +65,7 @@ pub use enrollments::{
 pub use events::{EventRow, NewEvent};
 pub use health::MailboxPause;
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow};
+pub use inbox_reads::InboxHeld;
 pub use leads::{EnrollInto, LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};
 pub use leases::{LEASE_RENEW_SECONDS, LEASE_SECONDS, Recovered};
 pub use metrics::{COUNTED_EVENTS, MetricsSnapshot};

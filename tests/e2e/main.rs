@@ -28,6 +28,7 @@ mod http_links;
 mod http_providers;
 mod http_providers_ses;
 mod http_server;
+mod inbox_blind;
 mod inbox_classify;
 mod inbox_watch;
 mod layers;

@@ -24,6 +24,7 @@ async fn migrations_apply_on_a_fresh_database_and_reopening_is_idempotent() {
                 "tasks",
                 "daemons",
                 "inbox_folders",
+                "inbox_reads",
                 "mailbox_leases",
                 "inbound",
                 "settings",
@@ -329,7 +330,7 @@ async fn sqlite_and_postgres_migrations_define_the_same_schema() {
     );
 
     // The comparison is only worth something if it saw the whole schema.
-    assert_eq!(a.columns.len(), 18, "sqlite tables: {:?}", a.columns.keys());
+    assert_eq!(a.columns.len(), 19, "sqlite tables: {:?}", a.columns.keys());
     assert!(
         a.columns["leads"]
             .iter()

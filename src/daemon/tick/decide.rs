@@ -4,11 +4,13 @@
 use chrono::{DateTime, Utc};
 
 use super::super::Daemon;
+use super::Round;
 use crate::catalog::{Catalog, Sequence, StepKind};
 use crate::config::Mailbox;
 use crate::context::lead_zone;
 use crate::domain::TouchKind;
 use crate::plan::{current_step, jitter_seed, spread};
+use crate::policy::{Gate, InboxRead, InboxWait, inbox_gate};
 use crate::render::RenderInput;
 use crate::schedule::pacing::{Pace, Pacer};
 use crate::send::choose_mailbox;
@@ -19,6 +21,12 @@ use crate::store::{Leased, PastTouch, StoredLead};
 /// What the daemon decided for one leased enrollment.
 pub(super) enum Decision {
     Defer(Option<String>, i64),
+    /// A follow-up that waits for its mailbox's inbox to be read (never written blind).
+    WaitInbox {
+        step: String,
+        mailbox: String,
+        why: InboxWait,
+    },
     Finish,
     Pause(String),
     Email(Box<PreparedEmail>),
@@ -60,13 +68,13 @@ pub(super) struct DueEmail<'a> {
 impl Daemon {
     pub(super) fn decide(
         &self,
-        catalog: &Catalog,
+        round: &Round,
         l: &Leased,
         lead: &StoredLead,
-        past: &[PastTouch],
         pacer: &mut Pacer,
-        now: DateTime<Utc>,
     ) -> Decision {
+        let (catalog, now) = (round.catalog.as_ref(), round.now);
+        let past = round.past_of(l.enrollment);
         let Some(seq) = catalog.sequence(&l.sequence_id) else {
             return Decision::Pause(format!(
                 "sequence {:?} is no longer in the catalog (its file was removed or renamed)",
@@ -112,6 +120,13 @@ impl Daemon {
                 )
             }
             StepKind::Email(_) => {
+                if let Gate::Wait(why) = self.inbox_gate(round, past, now) {
+                    return Decision::WaitInbox {
+                        step: step.id.clone(),
+                        mailbox: mailbox.name.clone(),
+                        why,
+                    };
+                }
                 let due = DueEmail {
                     seq,
                     index,
@@ -123,6 +138,37 @@ impl Daemon {
                 self.email_decision(catalog, &due, tz, pacer, now)
             }
         }
+    }
+
+    /// Whether an email may go to a lead now, as far as the inbox is concerned: after the
+    /// lead's previous email from a watched mailbox, only once that mailbox was read since,
+    /// and recently (`[sending] inbox_fresh`).
+    fn inbox_gate(&self, round: &Round, past: &[PastTouch], now: DateTime<Utc>) -> Gate {
+        let config = self.config();
+        let previous = past
+            .iter()
+            .filter(|t| t.kind == TouchKind::Email)
+            .filter_map(|t| Some((t.sent_at?, t.mailbox.as_deref())))
+            .max_by_key(|(at, _)| *at);
+        let Some((sent_at, from)) = previous else {
+            return inbox_gate(None, &InboxRead::default(), now.timestamp(), 0);
+        };
+        let watched = from.and_then(|name| {
+            config
+                .mailboxes
+                .iter()
+                .find(|m| m.name == name && m.imap.is_some())
+        });
+        let read = watched
+            .and_then(|m| round.inbox.get(&m.name))
+            .cloned()
+            .unwrap_or_default();
+        inbox_gate(
+            Some((sent_at, watched.is_some())),
+            &read,
+            now.timestamp(),
+            config.sending.inbox_fresh,
+        )
     }
 
     /// An email step: deferred while its mailbox or the lead's domain has no room, else

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use super::Daemon;
 use crate::catalog::Catalog;
 use crate::enrollment::EnrollmentState;
+use crate::policy::InboxRead;
 use crate::schedule::pacing::{Pacer, day_start};
 use crate::store::{
     Claim, ClaimKind, Claimed, EnrollmentId, LeadId, Leased, PastTouch, StoreError, StoredLead,
@@ -34,6 +35,10 @@ pub const BATCH: i64 = 200;
 /// resolve (by the Sent folder, or `drumbeat resolve`). 8 is where `benches/send.sh` stops
 /// gaining (2: 40–50 % of smtp-source's rate, 4: 70 %, 8: 84–96 %).
 pub const QUEUE_PER_CONNECTION: usize = 8;
+
+/// How long a follow-up held for its mailbox's inbox waits before it is decided again (the
+/// watcher reads about once a minute).
+pub const INBOX_RETRY: i64 = 60;
 
 /// What one tick did, for logs, `run --once` and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -58,6 +63,9 @@ pub struct TickReport {
     pub stopped: u64,
     /// Enrollments that changed under us (stopped, paused, taken by another daemon).
     pub lost: u64,
+    /// Follow-ups that wait for their mailbox's inbox to be read (see `policy::inbox_gate`):
+    /// not failed, not skipped, no attempt used.
+    pub held: u64,
 }
 
 /// What one tick read from the store: the leased enrollments, their leads and touches, and
@@ -69,6 +77,8 @@ pub(super) struct Round {
     by_enrollment: HashMap<EnrollmentId, usize>,
     leads: HashMap<LeadId, StoredLead>,
     past: HashMap<EnrollmentId, Vec<PastTouch>>,
+    /// What is known of each watched mailbox's reads (see `policy::inbox_gate`).
+    inbox: HashMap<String, InboxRead>,
 }
 
 impl Round {
@@ -104,14 +114,7 @@ impl Daemon {
             .map(|l| {
                 let d = match round.leads.get(&l.lead) {
                     None => Decision::Pause("the lead no longer exists".into()),
-                    Some(lead) => self.decide(
-                        &round.catalog,
-                        l,
-                        lead,
-                        round.past_of(l.enrollment),
-                        &mut pacer,
-                        now,
-                    ),
+                    Some(lead) => self.decide(&round, l, lead, &mut pacer),
                 };
                 (l, d)
             })
@@ -138,6 +141,7 @@ impl Daemon {
         let leads = store.leads_by_ids(&ids).await?;
         let enrollments: Vec<EnrollmentId> = leased.iter().map(|l| l.enrollment).collect();
         let past = store.past_touches(&enrollments).await?;
+        let inbox = store.inbox_reads().await?;
         let by_enrollment = leased
             .iter()
             .enumerate()
@@ -150,6 +154,7 @@ impl Daemon {
             by_enrollment,
             leads,
             past,
+            inbox,
         }))
     }
 
@@ -193,11 +198,17 @@ impl Daemon {
     ) -> Result<(), StoreError> {
         let store = self.store();
         let mut defer = Vec::new();
+        let mut held = Vec::new();
         for (l, d) in decided {
             match d {
                 Decision::Defer(step, due) => {
                     report.deferred += 1;
                     defer.push((l.enrollment, step.clone(), *due));
+                }
+                Decision::WaitInbox { step, mailbox, why } => {
+                    report.held += 1;
+                    tracing::info!(enrollment = l.enrollment.0, sequence = %l.sequence_id, step = %step, mailbox = %mailbox, "waiting for the inbox: {why}");
+                    held.push((l.enrollment, Some(step.clone()), t + INBOX_RETRY));
                 }
                 Decision::Finish => {
                     report.stopped += 1;
@@ -234,6 +245,7 @@ impl Daemon {
                 Decision::Email(_) | Decision::Task { .. } => {}
             }
         }
+        store.hold_for_inbox(self.instance(), &held, t).await?;
         store.defer(self.instance(), &defer, t).await
     }
 
