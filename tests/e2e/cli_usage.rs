@@ -33,6 +33,7 @@ const COMMANDS: &[&[&str]] = &[
     &["reply", "handled"],
     &["report"],
     &["digest"],
+    &["doctor"],
     &["classify"],
     &["completions"],
 ];
