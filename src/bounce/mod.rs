@@ -280,12 +280,12 @@ fn first_reason(answer: Answer<'_>) -> Reason {
         .or_else(|| enhanced_status(answer.diagnostic))
         .or_else(|| enhanced_status(answer.report));
     let diagnostic = bounded_lower(answer.diagnostic);
-    if let Some(r) = status.as_deref().and_then(status::decisive) {
-        // A decisive code yields only to words of the same weight: "5.1.1 … mailbox full"
-        // from old servers that answer every refusal 5.1.1 stays user unknown.
-        return r;
-    }
+    // The server's own words first: servers answer many refusals with one code ("5.1.1 …
+    // mailbox currently suspended", "5.1.1 … max message size exceeded").
     if let Some(r) = phrases::reason_in(&diagnostic) {
+        return after_data(r, &diagnostic);
+    }
+    if let Some(r) = status.as_deref().and_then(status::decisive) {
         return r;
     }
     if let Some(r) = status.as_deref().and_then(status::general) {
@@ -293,9 +293,27 @@ fn first_reason(answer: Answer<'_>) -> Reason {
     }
     let report = bounded_lower(answer.report);
     if let Some(r) = phrases::reason_in(&report) {
-        return r;
+        return after_data(r, &report);
     }
     Reason::Undefined
+}
+
+/// A "no such user" given only after the message was sent (in reply to DATA) is a filter's
+/// answer, not a mailbox lookup's (sisimai's `filtered`): the address may well exist.
+fn after_data(reason: Reason, lower: &str) -> Reason {
+    let after_data = [
+        "end of data",
+        "after end of data",
+        "in reply to data",
+        "after data",
+    ]
+    .iter()
+    .any(|p| lower.contains(p));
+    if reason == Reason::UserUnknown && after_data {
+        Reason::Filtered
+    } else {
+        reason
+    }
 }
 
 /// The reason of an SMTP server's answer to a command while sending (`what` is the command:

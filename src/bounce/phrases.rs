@@ -226,8 +226,19 @@ const PHRASES: &[(Reason, &[&str])] = &[
         ],
     ),
     (
+        NetworkError,
+        &[
+            "malformed or unexpected name server reply",
+            "malformed name server reply",
+            "host not found, try again",
+            "temporary failure in name resolution",
+            "dns lookup timed out",
+        ],
+    ),
+    (
         HostUnknown,
         &[
+            "name or service not known",
             "host unknown",
             "unknown host",
             "host not found",
@@ -316,6 +327,14 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "mailbox is not valid",
             "delivery to the following recipient failed permanently",
             "undeliverable address",
+            "badrcptto",
+            "mail-box not found",
+            "invalid final delivery userid",
+            "no such local user",
+            "unknown local part",
+            "not a valid user",
+            "user doesn't have",
+            "user does not exist",
         ],
     ),
     (
