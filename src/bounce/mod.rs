@@ -256,6 +256,9 @@ pub struct Answer<'a> {
     pub diagnostic: &'a str,
     /// The rest of the report (a bounce's prose), read only when the rest says nothing.
     pub report: &'a str,
+    /// The SMTP command the answer was given to (`RCPT TO`, `DATA`…), when known. A report
+    /// that does not say is read for it.
+    pub command: Option<&'a str>,
 }
 
 /// The reason of a failed delivery. Reads, in order: a status code that names the reason
@@ -280,10 +283,15 @@ fn first_reason(answer: Answer<'_>) -> Reason {
         .or_else(|| enhanced_status(answer.diagnostic))
         .or_else(|| enhanced_status(answer.report));
     let diagnostic = bounded_lower(answer.diagnostic);
+    let report = bounded_lower(answer.report);
+    let command = match answer.command {
+        Some(c) => Command::of(&c.to_ascii_lowercase()),
+        None => Command::of(&diagnostic).or_else(|| Command::of(&report)),
+    };
     // The server's own words first: servers answer many refusals with one code ("5.1.1 …
     // mailbox currently suspended", "5.1.1 … max message size exceeded").
     if let Some(r) = phrases::reason_in(&diagnostic) {
-        return after_data(r, &diagnostic);
+        return unknown_where(r, status.as_deref(), command);
     }
     if let Some(r) = status.as_deref().and_then(status::decisive) {
         return r;
@@ -291,28 +299,56 @@ fn first_reason(answer: Answer<'_>) -> Reason {
     if let Some(r) = status.as_deref().and_then(status::general) {
         return r;
     }
-    let report = bounded_lower(answer.report);
     if let Some(r) = phrases::reason_in(&report) {
-        return after_data(r, &report);
+        return unknown_where(r, status.as_deref(), command);
     }
     Reason::Undefined
 }
 
-/// A "no such user" given only after the message was sent (in reply to DATA) is a filter's
-/// answer, not a mailbox lookup's (sisimai's `filtered`): the address may well exist.
-fn after_data(reason: Reason, lower: &str) -> Reason {
-    let after_data = [
-        "end of data",
-        "after end of data",
-        "in reply to data",
-        "after data",
-    ]
-    .iter()
-    .any(|p| lower.contains(p));
-    if reason == Reason::UserUnknown && after_data {
-        Reason::Filtered
-    } else {
-        reason
+/// The SMTP command a refusal answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Mail,
+    Rcpt,
+    Data,
+}
+
+impl Command {
+    /// The command `lower` (an answer or a report, lowercase) names, if any.
+    fn of(lower: &str) -> Option<Command> {
+        const DATA: &[&str] = &[
+            "end of data",
+            "in reply to data",
+            "after data",
+            "data command",
+            "data:",
+        ];
+        if lower.contains("rcpt") || lower.contains("does not like recipient") {
+            Some(Command::Rcpt)
+        } else if DATA.iter().any(|p| lower.contains(p)) || lower == "data" {
+            Some(Command::Data)
+        } else if lower.contains("mail from") {
+            Some(Command::Mail)
+        } else {
+            None
+        }
+    }
+}
+
+/// "No such user" means the address is gone only where it answers the address: the
+/// recipient command (`RCPT TO`), or a status that says so (`5.1.1`). Given after the
+/// message was sent, or without saying when, it is a filter's answer (sisimai's `filtered`):
+/// the address may well exist, so it is retried, not suppressed.
+fn unknown_where(reason: Reason, status: Option<&str>, command: Option<Command>) -> Reason {
+    let names_the_address = status.is_some_and(|s| {
+        let mut parts = s.split('.').skip(1);
+        parts.next() == Some("1") && matches!(parts.next(), Some("1" | "3" | "10"))
+    });
+    match (reason, command) {
+        (Reason::UserUnknown, Some(Command::Rcpt)) => reason,
+        (Reason::UserUnknown, Some(Command::Mail)) => Reason::Rejected,
+        (Reason::UserUnknown, _) if !names_the_address => Reason::Filtered,
+        _ => reason,
     }
 }
 
@@ -324,6 +360,7 @@ pub fn reason_of_smtp(what: &str, text: &str) -> Reason {
         status: None,
         diagnostic: text,
         report: "",
+        command: Some(what),
     });
     if what == "MAIL FROM" && reason.side() != Side::Sender {
         return Reason::Rejected;

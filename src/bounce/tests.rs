@@ -135,6 +135,7 @@ fn a_temporary_user_lookup_failure_is_not_hard() {
         status: Some("4.1.1"),
         diagnostic: "450 4.1.1 <x@example.com>: Recipient address rejected: lookup failed",
         report: "",
+        command: None,
     });
     assert!(!r.is_hard(), "{r}");
 }
@@ -145,6 +146,7 @@ fn the_report_prose_decides_only_when_the_diagnostic_says_nothing() {
         status: Some("5.0.0"),
         diagnostic: "",
         report: "the mail system: <x@example.com>: host mx.example.com said: mailbox is full",
+        command: None,
     });
     assert_eq!(r, Reason::MailboxFull);
 }

@@ -56,10 +56,12 @@ impl Classification {
 /// Classifies a parsed message. `received` (the day it arrived) anchors dates without a year
 /// and relative ones ("next quarter", "back Monday").
 pub fn classify(mail: &Inbound, received: NaiveDate) -> Classification {
-    dsn_bounce(mail)
+    // A challenge-response system (Boxbe) may dress its request as a DSN with `Action:
+    // failed`: only a person can answer it, so it is read first.
+    super::machine::challenge(mail)
+        .or_else(|| dsn_bounce(mail))
         .or_else(|| report(mail))
         .or_else(|| super::machine::provider_notice(mail))
-        .or_else(|| super::machine::challenge(mail))
         .or_else(|| bounce(mail))
         .or_else(|| auto_reply(mail, received))
         .or_else(|| unsubscribe(mail))
@@ -85,16 +87,19 @@ fn bounce(mail: &Inbound) -> Option<Classification> {
         .take(20_000)
         .collect::<String>()
         .to_lowercase();
-    let local = mail
-        .from
-        .as_deref()
-        .and_then(|f| f.split('@').next())
-        .unwrap_or_default();
+    let address = mail.from.as_deref().unwrap_or_default().to_lowercase();
+    let local = address.split('@').next().unwrap_or_default();
+    let failure_words = FAILURE_WORDS.iter().any(|w| body.contains(w));
+    // A daemon writes nothing but delivery notices; mail from no address at all (`From: <>`)
+    // is one when it speaks of a failed delivery.
     let sender = BOUNCE_SENDERS.contains(&local)
+        || local.starts_with("mailer-daemon")
+        || local.starts_with("postmaster")
         || mail.from_name.as_deref().is_some_and(|n| {
             let n = n.to_lowercase();
-            n.contains("mail delivery") || n.contains("mailer-daemon")
-        });
+            BOUNCE_SENDER_NAMES.iter().any(|w| n.contains(w))
+        })
+        || (address.is_empty() && failure_words);
     let body_marker = BOUNCE_BODIES
         .iter()
         .find(|(m, _)| {
@@ -105,9 +110,10 @@ fn bounce(mail: &Inbound) -> Option<Classification> {
                     || body.contains("could not be delivered"))
         })
         .map(|(_, rule)| (*rule).to_string());
+    let success = SUCCESS_SUBJECTS.iter().any(|w| subject.contains(w));
     let subject_marker = BOUNCE_SUBJECTS
         .iter()
-        .find(|(s, _)| subject.starts_with(s) || subject.contains(s))
+        .find(|(s, _)| !success && subject.contains(s))
         .map(|(s, who)| format!("{who} bounce subject: {}", original_case(&mail.subject, s)));
     let rule = if !mail.failed_recipients.is_empty() {
         "X-Failed-Recipients header".to_string()
@@ -115,14 +121,11 @@ fn bounce(mail: &Inbound) -> Option<Classification> {
         r
     } else if let Some(r) = subject_marker {
         r
-    } else if sender
-        && (enhanced_status(&body).is_some()
-            || body.contains("undeliver")
-            || body.contains("not delivered")
-            || body.contains("delivery failed")
-            || body.contains("could not be delivered"))
-    {
-        format!("bounce sender: {}", mail.from.as_deref().unwrap_or(local))
+    } else if sender && !success {
+        format!(
+            "bounce sender: {}",
+            mail.from.as_deref().unwrap_or("<> (null sender)")
+        )
     } else if mail.report_type.as_deref() == Some("delivery-status") || mail.has_delivery_status {
         "RFC 3464 delivery-status report without recipient fields".to_string()
     } else {
@@ -134,6 +137,7 @@ fn bounce(mail: &Inbound) -> Option<Classification> {
         status: status.as_deref(),
         diagnostic: report,
         report: "",
+        command: None,
     });
     let mut c = Classification::new(bounce_kind(reason), rule, mail);
     c.reason = Some(reason);
@@ -186,8 +190,8 @@ fn recipient_in_text(report: &str, mail: &Inbound) -> Option<String> {
         .filter_map(address_in)
         .filter(|a| Some(a.as_str()) != mail.from.as_deref())
         .filter(|a| {
-            let local = a.split('@').next().unwrap_or_default();
-            !BOUNCE_SENDERS.contains(&local)
+            let local = a.split('@').next().unwrap_or_default().to_lowercase();
+            !BOUNCE_SENDERS.contains(&local.as_str())
         })
         .collect();
     addresses
@@ -245,6 +249,7 @@ fn dsn_bounce(mail: &Inbound) -> Option<Classification> {
             status: status.as_deref(),
             diagnostic: &diagnostic,
             report: report_text(&report.to_lowercase()),
+            command: None,
         });
         let reason = match (action, reason.side()) {
             // Still trying: not (yet) proof the address is gone.

@@ -66,7 +66,12 @@ pub(super) fn provider_notice(mail: &Inbound) -> Option<Classification> {
     if !body.starts_with('{') || body.len() > 1_000_000 {
         return None;
     }
-    let mut v: Value = serde_json::from_str(body).ok()?;
+    // SNS e-mail subscriptions append a footer ("--\nIf you wish to stop receiving…") after
+    // the JSON: read the first value and ignore what follows.
+    let mut v: Value = serde_json::Deserializer::from_str(body)
+        .into_iter::<Value>()
+        .next()?
+        .ok()?;
     if let Some(inner) = v.get("Message").and_then(Value::as_str) {
         v = serde_json::from_str(inner).ok()?;
     }
@@ -120,6 +125,7 @@ fn ses_bounce(v: &Value, mail: &Inbound) -> Classification {
         status: Some(text("status")).filter(|s| !s.is_empty()),
         diagnostic: text("diagnosticCode"),
         report: sub,
+        command: None,
     });
     if sub == "Suppressed" || sub == "OnAccountSuppressionList" {
         reason = Reason::UserUnknown;

@@ -9,6 +9,9 @@ mod dates;
 mod out_of_office;
 
 pub(super) use asks::{LATER_ALONE, LATER_ASKS, LATER_CONTEXT, UNSUBSCRIBE};
-pub(super) use bounce::{BOUNCE_BODIES, BOUNCE_SENDERS, BOUNCE_SUBJECTS};
+pub(super) use bounce::{
+    BOUNCE_BODIES, BOUNCE_SENDER_NAMES, BOUNCE_SENDERS, BOUNCE_SUBJECTS, FAILURE_WORDS,
+    SUCCESS_SUBJECTS,
+};
 pub(super) use dates::{MONTHS, NUMBER_WORDS, PT_WEEKDAYS, RETURN_WORDS, THROUGH_WORDS, WEEKDAYS};
 pub(super) use out_of_office::{OOF_BODIES, OOF_SUBJECTS};

@@ -30,6 +30,7 @@ mod http_providers_ses;
 mod http_server;
 mod inbox_blind;
 mod inbox_classify;
+mod inbox_corpus;
 mod inbox_watch;
 mod layers;
 mod notify;

@@ -25,7 +25,24 @@ pub(in crate::inbox) const BOUNCE_SUBJECTS: &[(&str, &str)] = &[
     ("message not delivered", "bounce"),
     ("mail delivery failure", "bounce"),
     ("mail system error - returned mail", "bounce"),
+    ("non-delivery", "Exchange"),
+    ("nondeliverable", "bounce"),
+    ("undeliverable", "bounce"),
+    ("undelivered mail", "bounce"),
+    ("could not be delivered", "bounce"),
+    ("couldn't be delivered", "bounce"),
+    ("mail failure", "Exim"),
+    ("mail failed", "bounce"),
+    ("returned mail", "bounce"),
+    ("returned to sender", "bounce"),
+    ("mail delivery warning", "bounce"),
+    ("delivery notification: delivery has failed", "Lotus Notes"),
+    ("delivery status notification", "DSN"),
+    ("non remis", "Exchange (fr)"),
 ];
+
+/// Subject words that make a delivery notice a success report, not a bounce.
+pub(in crate::inbox) const SUCCESS_SUBJECTS: &[&str] = &["(success)", "(relay)", "delivered:"];
 
 /// Body lines that only bounces write.
 pub(in crate::inbox) const BOUNCE_BODIES: &[(&str, &str)] = &[
@@ -93,5 +110,34 @@ pub(in crate::inbox) const BOUNCE_SENDERS: &[&str] = &[
     "postmaster",
     "mail-daemon",
     "mailerdaemon",
+    "mailer_daemon",
     "mdaemon",
+    "mail.delivery.system",
+    "mail-delivery-system",
+    "mail-delivery-subsystem",
+];
+
+/// Display names of bounce senders (lowercase substrings).
+pub(in crate::inbox) const BOUNCE_SENDER_NAMES: &[&str] = &[
+    "mail delivery",
+    "mailer-daemon",
+    "mailer daemon",
+    "postmaster",
+    "mail administrator",
+];
+
+/// Words of a failed delivery, for mail from a null or unusual sender.
+pub(in crate::inbox) const FAILURE_WORDS: &[&str] = &[
+    "undeliver",
+    "not delivered",
+    "delivery failed",
+    "could not be delivered",
+    "couldn't be delivered",
+    "not a valid user",
+    "user unknown",
+    "unknown user",
+    "no such user",
+    "does not exist",
+    "mailbox unavailable",
+    "returned mail",
 ];
