@@ -53,11 +53,16 @@ pub enum EventKind {
     Unsuppressed,
     /// The rep dealt with a reply (`data.outcome`: interested, referral, …).
     ReplyHandled,
+    /// A sending mailbox was paused for its health (`mailbox`; `data.why` with the figures;
+    /// no lead).
+    MailboxPaused,
+    /// A mailbox paused for its health was resumed (`drumbeat mailbox resume`).
+    MailboxResumed,
 }
 
 impl EventKind {
     /// Every kind, in declaration order (for names in config.toml and did-you-mean).
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 25] = [
         EventKind::Received,
         EventKind::Assigned,
         EventKind::Enrolled,
@@ -81,6 +86,8 @@ impl EventKind {
         EventKind::Suppressed,
         EventKind::Unsuppressed,
         EventKind::ReplyHandled,
+        EventKind::MailboxPaused,
+        EventKind::MailboxResumed,
     ];
 
     /// The kind stored as `name` (see [`EventKind::as_str`]).
@@ -114,6 +121,8 @@ impl EventKind {
             EventKind::Suppressed => "suppressed",
             EventKind::Unsuppressed => "unsuppressed",
             EventKind::ReplyHandled => "reply-handled",
+            EventKind::MailboxPaused => "mailbox-paused",
+            EventKind::MailboxResumed => "mailbox-resumed",
         }
     }
 }

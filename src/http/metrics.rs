@@ -27,6 +27,13 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
     let now = ctx.now().timestamp();
     let snapshot = ctx.store().metrics(now).await.map_err(ApiError::store)?;
     let mut text = render(&snapshot, now);
+    let names: Vec<&str> = ctx
+        .config()
+        .mailboxes
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    render_health(&mut text, &names, &snapshot.paused);
     render_tracking(&mut text, state.recorder());
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text))
 }
@@ -169,6 +176,44 @@ fn render_watchers(out: &mut String, m: &MetricsSnapshot, now: i64) {
     }
 }
 
+/// Each mailbox's pause for its health: 1 while paused (with when), 0 while it sends. Every
+/// mailbox of config.toml is listed, so an alert can fire on `== 1`.
+fn render_health(out: &mut String, mailboxes: &[&str], paused: &[(String, i64)]) {
+    family(
+        out,
+        "drumbeat_mailbox_paused",
+        "gauge",
+        "1 while a mailbox is paused for its health (drumbeat mailbox resume NAME), else 0.",
+    );
+    let mut names: Vec<&str> = mailboxes.to_vec();
+    names.extend(paused.iter().map(|(m, _)| m.as_str()));
+    names.sort_unstable();
+    names.dedup();
+    for m in &names {
+        let on = paused.iter().any(|(p, _)| p == m);
+        sample(
+            out,
+            "drumbeat_mailbox_paused",
+            &[("mailbox", m)],
+            i64::from(on),
+        );
+    }
+    family(
+        out,
+        "drumbeat_mailbox_paused_timestamp_seconds",
+        "gauge",
+        "When each paused mailbox was paused (unix seconds).",
+    );
+    for (m, at) in paused {
+        sample(
+            out,
+            "drumbeat_mailbox_paused_timestamp_seconds",
+            &[("mailbox", m)],
+            *at,
+        );
+    }
+}
+
 /// Outgoing webhook deliveries that failed for good.
 fn render_webhooks(out: &mut String, m: &MetricsSnapshot) {
     family(
@@ -244,8 +289,13 @@ mod tests {
             events: vec![("replied".into(), 1)],
             watchers: vec![("ana".into(), "idle".into(), 10, 20)],
             webhook_failures: vec![("crm".into(), 4)],
+            paused: vec![("bob".into(), 12)],
         };
-        let text = render(&m, 15);
+        let mut text = render(&m, 15);
+        render_health(&mut text, &["ana", "bob"], &m.paused);
+        assert!(text.contains("drumbeat_mailbox_paused{mailbox=\"ana\"} 0\n"));
+        assert!(text.contains("drumbeat_mailbox_paused{mailbox=\"bob\"} 1\n"));
+        assert!(text.contains("drumbeat_mailbox_paused_timestamp_seconds{mailbox=\"bob\"} 12\n"));
         assert!(
             text.contains("drumbeat_sends_total{mailbox=\"ana \\\"a\\\"\",result=\"sent\"} 3\n")
         );

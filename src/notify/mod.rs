@@ -11,6 +11,7 @@
 //! rather read a notice twice than miss one).
 
 mod digest;
+mod health;
 mod mail;
 mod reply;
 
@@ -32,6 +33,7 @@ use crate::store::{Notification, NotifyOutcome, StoreError};
 
 pub use crate::config::{DigestSchedule, rep_endpoint as endpoint, rep_endpoints};
 pub use digest::{DayCounts, Digest, ReplyItem, SendItem, TaskItem, gather, render, rep_zone};
+pub use health::paused_notice;
 
 /// The waits after each failed email, in seconds (about 15 hours in all); after the last one
 /// fails, the notification is `failed`.

@@ -4,8 +4,23 @@
 
 use sqlx::Row;
 
+use super::events::NewEvent;
 use super::{Store, StoreError};
+use crate::domain::EventKind;
 use crate::policy::{HealthFigures, Strike};
+
+/// The words of a rep's notification, fixed when it is queued.
+#[derive(Debug, Clone)]
+pub struct HealthNotice {
+    /// The email's subject.
+    pub subject: String,
+    /// The email's body.
+    pub body: String,
+    /// The webhook's text.
+    pub chat: String,
+    /// The email's Message-ID.
+    pub message_id: String,
+}
 
 /// A mailbox paused for its health.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,10 +130,13 @@ impl Store {
     }
 
     /// Pauses `mailbox` (kept as it is when already paused); true when it was not paused.
+    /// A new pause is recorded as a `mailbox-paused` event (for the outgoing webhooks) and,
+    /// with `notice`, queues the rep's notification, in the same transaction.
     pub async fn pause_mailbox(
         &self,
         mailbox: &str,
         why: &str,
+        notice: Option<&HealthNotice>,
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
@@ -133,6 +151,16 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        if n > 0 {
+            let mut e = NewEvent::about(EventKind::MailboxPaused, None);
+            e.mailbox = Some(mailbox);
+            e.data = serde_json::json!({ "why": why });
+            super::events::insert(&mut tx, &e, now).await?;
+            if let Some(notice) = notice {
+                super::notifications::queue_fixed(&mut tx, "health", mailbox, now, notice, now)
+                    .await?;
+            }
+        }
         tx.commit().await?;
         Ok(n > 0)
     }
@@ -149,6 +177,11 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        if n > 0 {
+            let mut e = NewEvent::about(EventKind::MailboxResumed, None);
+            e.mailbox = Some(mailbox);
+            super::events::insert(&mut tx, &e, now).await?;
+        }
         sqlx::query("DELETE FROM mailbox_strikes WHERE mailbox = $1 AND at <= $2")
             .bind(mailbox)
             .bind(now)

@@ -21,6 +21,8 @@ pub struct MetricsSnapshot {
     pub watchers: Vec<(String, String, i64, i64)>,
     /// Outgoing webhook deliveries that failed for good, by endpoint.
     pub webhook_failures: Vec<(String, i64)>,
+    /// Mailboxes paused for their health, and since when (unix seconds).
+    pub paused: Vec<(String, i64)>,
 }
 
 /// The event kinds counted for `/metrics`.
@@ -61,6 +63,9 @@ impl Store {
         {
             out.webhook_failures
                 .push((r.try_get("endpoint")?, r.try_get("n")?));
+        }
+        for p in self.mailbox_pauses().await? {
+            out.paused.push((p.mailbox, p.paused_at));
         }
         Ok(out)
     }

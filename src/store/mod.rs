@@ -63,7 +63,7 @@ pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, MeetingBooked, StateChange, TouchRow,
 };
 pub use events::{EventRow, NewEvent};
-pub use health::MailboxPause;
+pub use health::{HealthNotice, MailboxPause};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow};
 pub use inbox_reads::InboxHeld;
 pub use leads::{EnrollInto, LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};

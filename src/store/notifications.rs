@@ -408,6 +408,33 @@ impl Store {
     }
 }
 
+/// Queues a notification of `kind` whose words are fixed already (a mailbox's pause) for rep
+/// `rep`, once per `occurrence`, inside the caller's transaction.
+pub(super) async fn queue_fixed(
+    tx: &mut AnyConnection,
+    kind: &str,
+    rep: &str,
+    occurrence: i64,
+    notice: &super::HealthNotice,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO notifications (kind, rep, occurrence, subject, body, chat, message_id, state, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8) ON CONFLICT (kind, rep, occurrence) DO NOTHING",
+    )
+    .bind(kind)
+    .bind(rep)
+    .bind(occurrence)
+    .bind(&notice.subject)
+    .bind(&notice.body)
+    .bind(&notice.chat)
+    .bind(&notice.message_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// The settings row that holds a rep's last digest.
 fn digest_setting(rep: &str) -> String {
     format!("notify.digest.{rep}")

@@ -43,6 +43,8 @@ pub fn event_type(kind: &str) -> String {
         "task-done" => "task.done",
         "suppressed" => "suppression.added",
         "unsuppressed" => "suppression.removed",
+        "mailbox-paused" => "mailbox.paused",
+        "mailbox-resumed" => "mailbox.resumed",
         other => {
             let id: String = other
                 .chars()
@@ -128,6 +130,9 @@ pub(crate) fn slack_escape(s: &str) -> String {
 
 /// The Slack-style body: `{ "text": "Maria Garcia <maria@…> replied (cold-outbound / intro, mailbox ana)" }`.
 pub fn slack_payload(e: &FeedEvent) -> Value {
+    if let Some(text) = mailbox_text(e) {
+        return json!({ "text": slack_escape(&text) });
+    }
     let name = [e.first_name.as_deref(), e.last_name.as_deref()]
         .into_iter()
         .flatten()
@@ -158,6 +163,19 @@ pub fn slack_payload(e: &FeedEvent) -> Value {
         text.push_str(&format!(" — {}", slack_escape(&wh.join(", "))));
     }
     json!({ "text": text })
+}
+
+/// A mailbox's own event (no lead) in words: which mailbox, what and why.
+fn mailbox_text(e: &FeedEvent) -> Option<String> {
+    let mailbox = e.mailbox.as_deref().unwrap_or("?");
+    let why = e.data.get("why").and_then(Value::as_str).unwrap_or("");
+    match e.kind.as_str() {
+        "mailbox-paused" => Some(format!(
+            "Mailbox {mailbox} paused: {why}. Its leads wait. Resume with `drumbeat mailbox resume {mailbox}`"
+        )),
+        "mailbox-resumed" => Some(format!("Mailbox {mailbox} resumed: it sends again")),
+        _ => None,
+    }
 }
 
 /// The body for an endpoint of `format`, as the bytes that are signed and sent.

@@ -16,6 +16,7 @@ mod cli_validate;
 mod composer;
 mod daemon_crash;
 mod daemon_faults;
+mod daemon_health;
 mod daemon_pacing;
 mod daemon_pg;
 mod daemon_run;

@@ -4,10 +4,6 @@
 //! records what came. `run --once --now` drives the clock where timing matters; the retry test
 //! runs the long-lived daemon.
 
-use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -16,6 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::support::http::Served;
+use crate::support::receiver::{Receiver, Request};
 use crate::support::{Project, wait_until};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -23,92 +20,6 @@ const MARIA: &str = "maria.garcia@northwind.example";
 const LI: &str = "li.wei@fabrikam.example";
 /// Wednesday 2026-12-02 09:30 in Chicago, 10:30 in New York: inside cold-outbound's window.
 const T0: &str = "2026-12-02T15:30:00Z";
-
-/// One request as the receiver saw it.
-#[derive(Debug, Clone)]
-struct Request {
-    path: String,
-    headers: HashMap<String, String>,
-    body: String,
-    /// What the receiver answered.
-    answered: u16,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map_or("", String::as_str)
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-/// A small HTTP/1.1 server on 127.0.0.1: answers the scripted statuses in order, then 200;
-/// a scripted 0 reads the request and never answers.
-struct Receiver {
-    url: String,
-    seen: Arc<Mutex<Vec<Request>>>,
-}
-
-impl Receiver {
-    fn start(script: &[u16]) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let answers = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<_>>()));
-        let (seen2, answers2) = (seen.clone(), answers.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-                let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() || line.is_empty() {
-                    continue;
-                }
-                let path = line.split(' ').nth(1).unwrap_or_default().to_string();
-                let mut headers = HashMap::new();
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).is_err() || h.trim_end().is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = h.trim_end().split_once(':') {
-                        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-                    }
-                }
-                let len: usize = headers
-                    .get("content-length")
-                    .and_then(|l| l.parse().ok())
-                    .unwrap_or(0);
-                let mut body = vec![0; len];
-                if reader.read_exact(&mut body).is_err() {
-                    continue;
-                }
-                let answered = answers2.lock().unwrap().pop_front().unwrap_or(200);
-                seen2.lock().unwrap().push(Request {
-                    path,
-                    headers,
-                    body: String::from_utf8_lossy(&body).into_owned(),
-                    answered,
-                });
-                if answered == 0 {
-                    std::thread::sleep(Duration::from_secs(120));
-                    continue;
-                }
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {answered} X\r\nContent-Length: 13\r\nConnection: close\r\n\r\nresponse body"
-                );
-            }
-        });
-        Receiver { url, seen }
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.seen.lock().unwrap().clone()
-    }
-}
 
 /// HMAC-SHA256 (RFC 2104), written here so the test does not trust drumbeat's signing.
 fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {

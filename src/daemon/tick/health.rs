@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::daemon::Daemon;
+use crate::notify;
 use crate::policy;
 use crate::schedule::pacing::Pacer;
 use crate::store::StoreError;
@@ -23,8 +24,16 @@ impl Daemon {
             let figures = store
                 .mailbox_figures(&mailbox, limits.bounce_window, limits.complaint_window, t)
                 .await?;
-            if let Some(why) = policy::mailbox_health(figures, limits)
-                && store.pause_mailbox(&mailbox, &why, t).await?
+            let Some(why) = policy::mailbox_health(figures, limits) else {
+                continue;
+            };
+            let notice = self
+                .config()
+                .mailbox(&mailbox)
+                .and_then(|m| notify::paused_notice(m, &why, now));
+            if store
+                .pause_mailbox(&mailbox, &why, notice.as_ref(), t)
+                .await?
             {
                 tracing::warn!(
                     mailbox,

@@ -9,6 +9,7 @@ pub mod http;
 pub mod imap;
 pub mod preview;
 pub mod providers;
+pub mod receiver;
 pub mod sink;
 
 use std::path::{Path, PathBuf};
