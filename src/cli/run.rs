@@ -166,6 +166,12 @@ fn print_once(once: &Once<'_>, next: Option<i64>) {
         report.bounced,
         report.uncertain
     );
+    if report.skipped > 0 {
+        say!(
+            "skipped {} (their domain cannot receive mail; see `drumbeat status`)",
+            report.skipped
+        );
+    }
     if report.held > 0 || !once.inbox_unread.is_empty() {
         let why: Vec<String> = once
             .inbox_unread

@@ -1,6 +1,8 @@
 //! `drumbeat validate`: every problem in config.toml, sequences and templates (and with
-//! `--leads FILE`, every row whose emails would fail to render or to build), as `path:line:col: message`.
+//! `--leads FILE`, every row whose emails would fail to render or to build, and warnings for
+//! leads at domains that cannot receive mail or are disposable), as `path:line:col: message`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -12,6 +14,7 @@ use super::{Failure, Outcome, now};
 use crate::catalog::{Catalog, StepKind, show_path};
 use crate::config::{Config, Mailbox};
 use crate::diag::{Diagnostic, Severity};
+use crate::dns::{LeadDomains, disposable};
 use crate::lead::{LeadRecord, SheetReader, SheetRow};
 use crate::render::{RenderInput, SAMPLE_UNSUBSCRIBE_URL};
 use crate::send::choose_mailbox;
@@ -53,6 +56,9 @@ struct LeadsReport {
     file: String,
     rows: u64,
     failed_rows: u64,
+    /// Rows whose domain cannot receive mail or is disposable (warnings: the daemon skips the
+    /// first kind before their first email).
+    undeliverable_rows: u64,
 }
 
 /// Most row problems printed (all are counted).
@@ -65,7 +71,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let mut leads_report = None;
     if let (Some(file), Some(config), Some(catalog)) = (&args.leads, &config, &catalog) {
         if catalog_ok {
-            let (report, row_diags) = check_leads(
+            let (mut report, row_diags, domains) = check_leads(
                 config,
                 catalog,
                 file,
@@ -73,6 +79,9 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
                 args.encoding,
             )?;
             diags.extend(row_diags);
+            let domain_diags = check_domains(config, &report.file, &domains).await;
+            report.undeliverable_rows = domain_diags.len() as u64;
+            diags.extend(domain_diags);
             leads_report = Some(report);
         } else {
             diags.push(Diagnostic::warning(
@@ -169,15 +178,56 @@ struct LeadCheck<'a> {
     date: DateTime<Utc>,
 }
 
+/// A row of the file and its lead's domain.
+type RowDomain = (u64, String);
+
+/// Each row's lead's domain: a warning for a disposable one, and (DNS asked, see
+/// `dns::LeadDomains`) for one that cannot receive mail.
+async fn check_domains(config: &Config, shown: &str, rows: &[RowDomain]) -> Vec<Diagnostic> {
+    let dead = match LeadDomains::new(&config.dns) {
+        Ok(Some(check)) => {
+            check
+                .cannot_receive(rows.iter().map(|(_, d)| d.as_str()))
+                .await
+        }
+        Ok(None) => HashMap::new(),
+        Err(e) => {
+            return vec![Diagnostic::warning(
+                shown,
+                None,
+                None,
+                format!("leads' domains not checked: {e}"),
+            )];
+        }
+    };
+    let mut diags = Vec::new();
+    for (row, domain) in rows {
+        let message = if let Some(why) = dead.get(&domain.to_ascii_lowercase()) {
+            format!("{domain}: {why}; the daemon skips this lead before its first email")
+        } else if disposable(domain) {
+            format!("{domain} is a disposable (throwaway) mail domain: nobody reads it for long")
+        } else {
+            continue;
+        };
+        diags.push(Diagnostic::warning(
+            shown,
+            Some(*row as usize),
+            None,
+            message,
+        ));
+    }
+    diags
+}
+
 /// Composes every email step and renders every task note for every row; one diagnostic per
-/// failing row and step.
+/// failing row and step. Also returns each row's lead's domain.
 fn check_leads(
     config: &Config,
     catalog: &Catalog,
     file: &Path,
     only: Option<&str>,
     encoding: Option<&'static encoding_rs::Encoding>,
-) -> Result<(LeadsReport, Vec<Diagnostic>), Failure> {
+) -> Result<(LeadsReport, Vec<Diagnostic>, Vec<RowDomain>), Failure> {
     let sequences: Vec<_> = match only {
         Some(id) => vec![
             catalog
@@ -195,12 +245,16 @@ fn check_leads(
     };
     let reader = SheetReader::open(file, encoding).map_err(|e| Failure::failed(e.to_string()))?;
     let mut diags = Vec::new();
+    let mut domains = Vec::new();
     let mut rows = 0;
     let mut failed_rows = 0;
     for item in reader {
         rows += 1;
         let failed = match item {
-            Ok(row) => check.row(&row, &mut diags),
+            Ok(row) => {
+                domains.push((row.row, row.lead.email.domain().to_string()));
+                check.row(&row, &mut diags)
+            }
             Err(e) => {
                 diags.push(Diagnostic::error(
                     &check.shown,
@@ -220,8 +274,10 @@ fn check_leads(
             file: check.shown,
             rows,
             failed_rows,
+            undeliverable_rows: 0,
         },
         diags,
+        domains,
     ))
 }
 

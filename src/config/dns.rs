@@ -1,5 +1,7 @@
-//! `[dns]`: which DNS servers `drumbeat doctor` and the mail-host checks ask, and how long they
-//! wait. Without the table, the system's resolvers (`/etc/resolv.conf`) with a 5-second timeout.
+//! `[dns]`: which DNS servers `drumbeat doctor` and the mail-host checks ask, how long they
+//! wait, and whether a lead's domain is checked before its first email (`lead_domains`, on by
+//! default). Without the table, the system's resolvers (`/etc/resolv.conf`) with a 5-second
+//! timeout.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -17,6 +19,9 @@ pub struct DnsSettings {
     pub resolvers: Vec<SocketAddr>,
     /// How long one query may take before the next attempt (two in all).
     pub timeout: Duration,
+    /// Whether a lead's domain is checked before its first email (MX, else A/AAAA): a lead
+    /// at a domain that cannot receive mail is skipped instead of bounced.
+    pub lead_domains: bool,
 }
 
 /// The timeout without `dns.timeout`.
@@ -27,6 +32,7 @@ impl Default for DnsSettings {
         DnsSettings {
             resolvers: Vec::new(),
             timeout: DEFAULT_DNS_TIMEOUT,
+            lead_domains: true,
         }
     }
 }
@@ -38,6 +44,7 @@ pub(super) struct RawDns {
     /// `"IP:PORT"` or `["IP:PORT", …]`.
     resolver: Option<Spanned<toml::Value>>,
     timeout: Option<Spanned<String>>,
+    lead_domains: Option<bool>,
 }
 
 /// Longest `dns.timeout`: a check that waits longer than this helps nobody.
@@ -109,6 +116,9 @@ impl RawDns {
                 Ok(s) => out.timeout = Duration::from_secs(s.unsigned_abs()),
                 Err(e) => problems.push((Some(t.span()), format!("dns.timeout: {e}"))),
             }
+        }
+        if let Some(check) = self.lead_domains {
+            out.lead_domains = check;
         }
         if problems.is_empty() {
             Ok(out)

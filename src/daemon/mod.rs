@@ -13,8 +13,9 @@ use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 
 use crate::catalog::Catalog;
-use crate::config::Config;
+use crate::config::{Config, Transport};
 use crate::context::Context;
+use crate::dns::LeadDomains;
 use crate::store::{LEASE_RENEW_SECONDS, LEASE_SECONDS, Recovered, Store, StoreError};
 
 pub use crate::context::{MAX_SLEEP, lead_zone, next_after_done};
@@ -24,6 +25,9 @@ pub use tick::{BATCH, INBOX_RETRY, QUEUE_PER_CONNECTION, TickReport};
 /// A running sender: the scheduler loop over a shared [`Context`].
 pub struct Daemon {
     context: Arc<Context>,
+    /// The check of a lead's domain before its first email (None: `[dns] lead_domains =
+    /// false`, or every mailbox writes to an outbox folder, where nothing can bounce).
+    lead_domains: Option<Arc<LeadDomains>>,
 }
 
 impl std::ops::Deref for Daemon {
@@ -44,8 +48,20 @@ impl Daemon {
         instance: String,
         clock: Clock,
     ) -> Result<Daemon, String> {
+        let delivers = config
+            .mailboxes
+            .iter()
+            .any(|m| !matches!(m.transport, Transport::Outbox { .. }));
+        let lead_domains = match LeadDomains::new(&config.dns) {
+            Ok(check) => check.filter(|_| delivers).map(Arc::new),
+            Err(e) => {
+                tracing::warn!("leads' domains are not checked before their first email: {e}");
+                None
+            }
+        };
         Ok(Daemon {
             context: Arc::new(Context::new(config, catalog, store, instance, clock)?),
+            lead_domains,
         })
     }
 
@@ -302,6 +318,7 @@ fn add(total: &mut TickReport, r: &TickReport) {
     total.stopped += r.stopped;
     total.lost += r.lost;
     total.held += r.held;
+    total.skipped += r.skipped;
 }
 
 /// A watched mailbox `run --once` could not read: its follow-ups waited.

@@ -11,6 +11,7 @@ mod disposable;
 pub mod dkim;
 pub mod dmarc;
 pub mod doctor;
+mod leads;
 pub mod spf;
 
 use std::net::IpAddr;
@@ -27,6 +28,7 @@ use crate::config::DnsSettings;
 use cache::TtlCache;
 
 pub use disposable::disposable;
+pub use leads::LeadDomains;
 
 /// What one lookup found about a name.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -101,6 +101,7 @@ fn resolver(dns: &str) -> Dns {
     let settings = DnsSettings {
         resolvers: vec![dns.parse().expect("IP:PORT")],
         timeout: std::time::Duration::from_secs(2),
+        lead_domains: true,
     };
     Dns::new(&settings).expect("a resolver")
 }
@@ -363,6 +364,7 @@ async fn accepts_mail_says_unknown_when_dns_does_not_answer() {
     let settings = DnsSettings {
         resolvers: vec![silent.local_addr().expect("its address")],
         timeout: std::time::Duration::from_millis(300),
+        lead_domains: true,
     };
     let d = Dns::new(&settings).expect("a resolver");
     assert!(

@@ -15,6 +15,7 @@ mod cli_usage;
 mod cli_validate;
 mod composer;
 mod daemon_crash;
+mod daemon_domains;
 mod daemon_faults;
 mod daemon_health;
 mod daemon_pacing;

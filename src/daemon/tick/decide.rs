@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::super::Daemon;
 use super::Round;
 use crate::catalog::{Catalog, Sequence, StepKind};
-use crate::config::Mailbox;
+use crate::config::{Mailbox, Transport};
 use crate::context::lead_zone;
 use crate::domain::TouchKind;
 use crate::plan::{current_step, jitter_seed, spread};
@@ -28,6 +28,11 @@ pub(super) enum Decision {
         why: InboxWait,
     },
     Finish,
+    /// A lead whose domain cannot receive mail, before its first email: failed with why.
+    Skip {
+        step: String,
+        why: String,
+    },
     Pause(String),
     Email(Box<PreparedEmail>),
     Task {
@@ -120,6 +125,16 @@ impl Daemon {
                 )
             }
             StepKind::Email(_) => {
+                let domain = lead.record.email.domain().to_ascii_lowercase();
+                if let Some(why) = round.dead_domains.get(&domain)
+                    && !matches!(mailbox.transport, Transport::Outbox { .. })
+                    && super::domains::first_email(past)
+                {
+                    return Decision::Skip {
+                        step: step.id.clone(),
+                        why: format!("skipped before the first email: {domain}: {why}"),
+                    };
+                }
                 if let Gate::Wait(why) = self.inbox_gate(round, past, now) {
                     return Decision::WaitInbox {
                         step: step.id.clone(),

@@ -5,6 +5,7 @@
 
 mod decide;
 mod deliver;
+mod domains;
 mod health;
 
 use std::collections::HashMap;
@@ -66,6 +67,9 @@ pub struct TickReport {
     /// Follow-ups that wait for their mailbox's inbox to be read (see `policy::inbox_gate`):
     /// not failed, not skipped, no attempt used.
     pub held: u64,
+    /// Leads skipped before their first email, their domain cannot receive mail: failed
+    /// with the reason, for a person to fix the address (`status` lists them).
+    pub skipped: u64,
 }
 
 /// What one tick read from the store: the leased enrollments, their leads and touches, and
@@ -79,6 +83,8 @@ pub(super) struct Round {
     past: HashMap<EnrollmentId, Vec<PastTouch>>,
     /// What is known of each watched mailbox's reads (see `policy::inbox_gate`).
     inbox: HashMap<String, InboxRead>,
+    /// The domains of leads due their first email that cannot receive mail, with why.
+    dead_domains: HashMap<String, String>,
 }
 
 impl Round {
@@ -102,9 +108,10 @@ impl Daemon {
     /// Runs one scheduler step at `now`.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
         let mut report = TickReport::default();
-        let Some(round) = self.read_round(now).await? else {
+        let Some(mut round) = self.read_round(now).await? else {
             return Ok(report);
         };
+        round.dead_domains = self.dead_domains(&round).await;
         report.due = round.leased.len() as u64;
         let mut pacer = self.pacer(&round).await?;
         self.hold_unhealthy(&mut pacer, now).await?;
@@ -155,6 +162,7 @@ impl Daemon {
             leads,
             past,
             inbox,
+            dead_domains: HashMap::new(),
         }))
     }
 
@@ -218,6 +226,19 @@ impl Daemon {
                             l.enrollment,
                             EnrollmentState::Finished,
                             "no step left to run",
+                            t,
+                        )
+                        .await?;
+                }
+                Decision::Skip { step, why } => {
+                    report.skipped += 1;
+                    tracing::warn!(enrollment = l.enrollment.0, sequence = %l.sequence_id, step = %step, "lead skipped: {why}");
+                    store
+                        .settle_leased(
+                            self.instance(),
+                            l.enrollment,
+                            EnrollmentState::Failed,
+                            why,
                             t,
                         )
                         .await?;
