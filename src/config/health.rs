@@ -4,6 +4,7 @@
 //! senders), or 3 refusals of the sender (block list, authentication, reputation) in a day.
 
 use serde::Deserialize;
+use toml::Spanned;
 
 use super::problems::Problems;
 
@@ -38,11 +39,11 @@ impl Default for Health {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHealth {
-    hard_bounce_rate: Option<f64>,
-    bounce_window: Option<i64>,
-    complaint_rate: Option<f64>,
-    complaint_window: Option<i64>,
-    blocks_per_day: Option<i64>,
+    hard_bounce_rate: Option<Spanned<f64>>,
+    bounce_window: Option<Spanned<i64>>,
+    complaint_rate: Option<Spanned<f64>>,
+    complaint_window: Option<Spanned<i64>>,
+    blocks_per_day: Option<Spanned<i64>>,
 }
 
 impl RawHealth {
@@ -50,11 +51,12 @@ impl RawHealth {
     pub(super) fn resolve(self) -> (Health, Problems) {
         let d = Health::default();
         let mut problems = Vec::new();
-        let mut rate = |key: &str, v: Option<f64>, default: f64| match v {
-            Some(r) if r > 0.0 && r < 1.0 => r,
+        let mut rate = |key: &str, v: Option<Spanned<f64>>, default: f64| match v {
+            Some(r) if *r.get_ref() > 0.0 && *r.get_ref() < 1.0 => *r.get_ref(),
             Some(r) => {
+                let (span, r) = (r.span(), r.into_inner());
                 problems.push((
-                    None,
+                    Some(span),
                     format!(
                         "health.{key} = {r}: a rate is a fraction between 0 and 1, e.g. 0.03 for 3%"
                     ),
@@ -69,11 +71,12 @@ impl RawHealth {
             d.hard_bounce_rate,
         );
         let complaint_rate = rate("complaint_rate", self.complaint_rate, d.complaint_rate);
-        let mut count = |key: &str, v: Option<i64>, default: i64| match v {
-            Some(n) if (1..=1_000_000).contains(&n) => n,
+        let mut count = |key: &str, v: Option<Spanned<i64>>, default: i64| match v {
+            Some(n) if (1..=1_000_000).contains(n.get_ref()) => n.into_inner(),
             Some(n) => {
+                let (span, n) = (n.span(), n.into_inner());
                 problems.push((
-                    None,
+                    Some(span),
                     format!("health.{key} = {n}: must be a whole number from 1 to 1000000"),
                 ));
                 default

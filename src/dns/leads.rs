@@ -6,8 +6,12 @@
 //! `*.invalid`, `*.localhost`) cannot exist in public DNS: they are not asked about through
 //! the system's resolvers (the shipped sample leads live there), only through resolvers of
 //! config.toml's own (a test zone). DNS that does not answer decides nothing: the email goes.
+//! Nor does the system's resolver while it denies the root zone itself (a sandbox's or a
+//! captive network's resolver answers NXDOMAIN for every name): it is asked again later.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 
@@ -21,7 +25,12 @@ const PARALLEL: usize = 32;
 pub struct LeadDomains {
     dns: Dns,
     own_resolvers: bool,
+    /// When the system's resolver was last seen answering for the root, and whether it did.
+    root: Mutex<Option<(Instant, bool)>>,
 }
+
+/// How long the root check of the system's resolver is believed.
+const ROOT_CHECK: Duration = Duration::from_secs(600);
 
 /// Names reserved for documentation and tests (RFC 2606 §2–3, RFC 6761 §6).
 fn special_use(domain: &str) -> bool {
@@ -44,12 +53,42 @@ impl LeadDomains {
         Ok(Some(LeadDomains {
             dns: Dns::new(settings)?,
             own_resolvers: !settings.resolvers.is_empty(),
+            root: Mutex::new(None),
         }))
     }
 
     /// Whether `domain` is looked up at all.
     pub fn asks_about(&self, domain: &str) -> bool {
         self.own_resolvers || !special_use(domain)
+    }
+
+    /// Whether the resolver's "no such domain" can be believed: resolvers of config.toml's own
+    /// always; the system's while it answers for the root zone (checked every 10 minutes).
+    async fn believed(&self) -> bool {
+        if self.own_resolvers {
+            return true;
+        }
+        let now = Instant::now();
+        let known = *self
+            .root
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, ok)) = known
+            && now.duration_since(at) < ROOT_CHECK
+        {
+            return ok;
+        }
+        let ok = self.dns.answers_for_the_root().await;
+        if !ok {
+            tracing::warn!(
+                "the system's DNS resolver does not answer for the root zone: leads' domains are not checked until it does (or set [dns] resolver)"
+            );
+        }
+        *self
+            .root
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((now, ok));
+        ok
     }
 
     /// Of `domains`, those that cannot receive mail, each with why. Asked [`PARALLEL`] at a
@@ -64,6 +103,9 @@ impl LeadDomains {
             .filter(|d| self.asks_about(d))
             .map(|d| d.trim_end_matches('.').to_ascii_lowercase())
             .collect();
+        if asked.is_empty() || !self.believed().await {
+            return HashMap::new();
+        }
         let verdicts: Vec<(String, Verdict)> = stream::iter(asked)
             .map(|d| async move {
                 let v = self.dns.accepts_mail(&d).await;

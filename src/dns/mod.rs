@@ -287,6 +287,15 @@ impl Dns {
         .await
     }
 
+    /// Whether the resolver answers for the root zone (its NS records): one that denies even
+    /// the root (a sandbox's or a captive network's) cannot be believed about any domain.
+    pub async fn answers_for_the_root(&self) -> bool {
+        matches!(
+            self.lookup("", RecordType::NS, "NS", |d| matches!(d, RData::NS(_)).then_some(())).await,
+            Ok(Answer::Records(r)) if !r.is_empty()
+        )
+    }
+
     /// The A and AAAA addresses of `name` (an IP address given as the name is itself).
     pub async fn addresses(&self, name: &str) -> Result<Answer<IpAddr>, LookupFailed> {
         if let Ok(ip) = name.trim_matches(['[', ']']).parse::<IpAddr>() {

@@ -215,7 +215,7 @@ fn validate_leads_reports_only_the_row_missing_a_needed_field() {
     assert_eq!(v["ok"], false);
     assert_eq!(
         v["leads"],
-        serde_json::json!({"file": "leads.csv", "rows": 3, "failed_rows": 1})
+        serde_json::json!({"file": "leads.csv", "rows": 3, "failed_rows": 1, "undeliverable_rows": 0})
     );
     let first = &v["diagnostics"][0];
     assert_eq!(first["file"], "leads.csv");

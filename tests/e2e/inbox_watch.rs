@@ -13,7 +13,7 @@ use crate::support::sink::Sink;
 /// Thursday 2026-03-05, 10:00 in New York: the intro goes out.
 const T0: &str = "2026-03-05T15:00:00Z";
 /// When the no-ask follow-up is due (2 business days later; Monday 9 March is a holiday).
-const T1: &str = "2026-03-10T15:00:00Z";
+pub(crate) const T1: &str = "2026-03-10T15:00:00Z";
 
 /// Appends an `[mailbox.imap]` table to the project's one mailbox: `user` on `server`, with
 /// the test password, and `extra` lines (security, folders, ca_file…).
@@ -29,13 +29,13 @@ fn watch_mailbox(p: &Project, server: &(String, u16), user: &str, extra: &str) {
     );
 }
 
-struct Setup {
-    p: Project,
-    sink: Sink,
-    imap: Imap,
+pub(crate) struct Setup {
+    pub(crate) p: Project,
+    pub(crate) sink: Sink,
+    pub(crate) imap: Imap,
 }
 
-fn setup(test: &str, leads: &[(&str, &str)]) -> Option<Setup> {
+pub(crate) fn setup(test: &str, leads: &[(&str, &str)]) -> Option<Setup> {
     let server = imap_server(test)?;
     let sink = Sink::start(test, &[])?;
     let user = fresh_user(test);
@@ -71,7 +71,7 @@ fn setup(test: &str, leads: &[(&str, &str)]) -> Option<Setup> {
 }
 
 /// Sends the intros; returns (recipient, Message-ID, Subject) of each.
-fn send_intros(s: &Setup, n: usize) -> Vec<(String, String, String)> {
+pub(crate) fn send_intros(s: &Setup, n: usize) -> Vec<(String, String, String)> {
     let (r, _) = run_once(&s.p, T0);
     assert_eq!(r["sent"].as_u64(), Some(n as u64), "{r:#}");
     s.sink
@@ -107,7 +107,7 @@ fn reply(from: &str, mid: &str, subject: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn lead(p: &Project, email: &str) -> serde_json::Value {
+pub(crate) fn lead(p: &Project, email: &str) -> serde_json::Value {
     at(p, T1, &["lead", "show", email, "--json"]).json()
 }
 

@@ -33,6 +33,7 @@ mod http_server;
 mod inbox_blind;
 mod inbox_classify;
 mod inbox_corpus;
+mod inbox_health;
 mod inbox_watch;
 mod layers;
 mod notify;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::super::Daemon;
 use super::Round;
 use crate::catalog::{Catalog, Sequence, StepKind};
-use crate::config::{Mailbox, Transport};
+use crate::config::Mailbox;
 use crate::context::lead_zone;
 use crate::domain::TouchKind;
 use crate::plan::{current_step, jitter_seed, spread};
@@ -125,14 +125,10 @@ impl Daemon {
                 )
             }
             StepKind::Email(_) => {
-                let domain = lead.record.email.domain().to_ascii_lowercase();
-                if let Some(why) = round.dead_domains.get(&domain)
-                    && !matches!(mailbox.transport, Transport::Outbox { .. })
-                    && super::domains::first_email(past)
-                {
+                if let Some(why) = super::domains::skip_why(round, lead, mailbox, past) {
                     return Decision::Skip {
                         step: step.id.clone(),
-                        why: format!("skipped before the first email: {domain}: {why}"),
+                        why,
                     };
                 }
                 if let Gate::Wait(why) = self.inbox_gate(round, past, now) {

@@ -11,12 +11,9 @@ use crate::schedule::pacing::Pacer;
 use crate::store::StoreError;
 
 impl Daemon {
-    /// Pauses what the policy says must pause, and holds every paused mailbox in `pacer`.
-    pub(super) async fn hold_unhealthy(
-        &self,
-        pacer: &mut Pacer,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    /// Pauses what the policy says must pause (every tick, due work or not, so a pause is
+    /// announced when the strike that causes it is recorded).
+    pub(super) async fn judge_health(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
         let store = self.store();
         let limits = &self.config().health;
         let t = now.timestamp();
@@ -41,7 +38,12 @@ impl Daemon {
                 );
             }
         }
-        for p in store.mailbox_pauses().await? {
+        Ok(())
+    }
+
+    /// Holds every paused mailbox in `pacer`: its emails wait.
+    pub(super) async fn hold_paused(&self, pacer: &mut Pacer) -> Result<(), StoreError> {
+        for p in self.store().mailbox_pauses().await? {
             pacer.hold(&p.mailbox);
         }
         Ok(())

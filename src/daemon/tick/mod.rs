@@ -108,13 +108,14 @@ impl Daemon {
     /// Runs one scheduler step at `now`.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
         let mut report = TickReport::default();
+        self.judge_health(now).await?;
         let Some(mut round) = self.read_round(now).await? else {
             return Ok(report);
         };
         round.dead_domains = self.dead_domains(&round).await;
         report.due = round.leased.len() as u64;
         let mut pacer = self.pacer(&round).await?;
-        self.hold_unhealthy(&mut pacer, now).await?;
+        self.hold_paused(&mut pacer).await?;
         let decided: Vec<(&Leased, Decision)> = round
             .leased
             .iter()
