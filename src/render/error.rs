@@ -103,8 +103,20 @@ impl RenderError {
     }
 }
 
-pub(super) fn tera_diagnostic(e: &tera::Error, m: &Meta) -> Diagnostic {
-    render_error(e, m).to_diagnostic()
+/// Every problem of a template Tera refused: one per unknown filter, test or function (Tera
+/// reports them all at once), else its one error.
+pub(super) fn tera_diagnostics(e: &tera::Error, m: &Meta) -> Vec<Diagnostic> {
+    if let tera::ErrorKind::Msg(text) = e.kind() {
+        let unknown: Vec<Diagnostic> = text
+            .split("\n\n")
+            .filter_map(|report| unknown_name(report, m))
+            .map(|r| r.to_diagnostic())
+            .collect();
+        if !unknown.is_empty() {
+            return unknown;
+        }
+    }
+    vec![render_error(e, m).to_diagnostic()]
 }
 
 pub(super) fn render_error(e: &tera::Error, m: &Meta) -> RenderError {
@@ -113,12 +125,12 @@ pub(super) fn render_error(e: &tera::Error, m: &Meta) -> RenderError {
         _ => None,
     };
     let Some(r) = report else {
-        return RenderError {
+        return unknown_name(&e.to_string(), m).unwrap_or_else(|| RenderError {
             file: m.file.clone(),
             line: None,
             column: None,
             kind: RenderErrorKind::Other(e.to_string()),
-        };
+        });
     };
     let span = r.span();
     let line = Some(m.first_line + span.start_line.saturating_sub(1));
@@ -141,6 +153,77 @@ pub(super) fn render_error(e: &tera::Error, m: &Meta) -> RenderError {
         column,
         kind,
     }
+}
+
+/// Tera's filters (its built-in ones and ours), for a did-you-mean.
+const FILTERS: &[&str] = &[
+    "spin",
+    "safe",
+    "default",
+    "upper",
+    "lower",
+    "wordcount",
+    "escape",
+    "escape_html",
+    "escape_xml",
+    "newlines_to_br",
+    "pluralize",
+    "trim",
+    "trim_start",
+    "trim_end",
+    "replace",
+    "capitalize",
+    "title",
+    "truncate",
+    "indent",
+    "str",
+    "int",
+    "float",
+    "length",
+    "reverse",
+    "split",
+    "abs",
+    "round",
+    "first",
+    "last",
+    "nth",
+    "join",
+    "sort",
+    "unique",
+    "get",
+    "values",
+    "keys",
+    "pairs",
+    "group_by",
+];
+
+/// Tera's report of an unknown filter, test or function (`Unknown filter `uppper``, then
+/// ` --> NAME:LINE:COL`, then the source excerpt), at its place in the template's file, with
+/// a did-you-mean for a filter.
+fn unknown_name(report: &str, m: &Meta) -> Option<RenderError> {
+    let (_, rest) = report.split_once("Unknown ")?;
+    let (kind, rest) = rest.split_once(" `")?;
+    let (name, rest) = rest.split_once('`')?;
+    let place = rest.split_once("--> ")?.1.lines().next()?.trim();
+    let mut at = place.rsplitn(3, ':');
+    let column: usize = at.next()?.trim().parse().ok()?;
+    let line: usize = at.next()?.trim().parse().ok()?;
+    let mut message = format!("unknown {kind} `{name}`");
+    if kind == "filter"
+        && let Some(s) = crate::diag::did_you_mean(name, FILTERS.iter().copied())
+    {
+        message.push_str(&format!(" (did you mean `{s}`?)"));
+    }
+    Some(RenderError {
+        file: m.file.clone(),
+        line: Some(m.first_line + line.saturating_sub(1)),
+        column: Some(if line <= 1 {
+            m.first_column + column.saturating_sub(1)
+        } else {
+            m.indent + column
+        }),
+        kind: RenderErrorKind::Other(message),
+    })
 }
 
 /// The dotted variable path (`lead.company`) around `range` of `source`.

@@ -21,7 +21,7 @@ use crate::sequence::{Sequence, StepKind, TemplateSource};
 pub use crate::domain::fnv1a;
 pub use context::STANDARD_LEAD_FIELDS;
 pub use error::{RenderError, RenderErrorKind};
-use error::{render_error, tera_diagnostic};
+use error::{render_error, tera_diagnostics};
 
 /// The compiled templates of a catalog.
 pub struct Renderer {
@@ -159,7 +159,7 @@ impl Renderer {
                     Ok(()) => {
                         meta.insert(name, m);
                     }
-                    Err(e) => problems.push(tera_diagnostic(&e, &m)),
+                    Err(e) => problems.extend(tera_diagnostics(&e, &m)),
                 }
             };
         for t in templates {

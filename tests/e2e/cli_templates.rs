@@ -66,6 +66,34 @@ fn unclosed_block_is_reported_in_its_template_file() {
 }
 
 #[test]
+fn unknown_filters_and_tests_are_each_reported_at_their_place_with_a_suggestion() {
+    let p = Project::shipped();
+    p.edit(
+        "templates/cold/bump.txt",
+        "Would it make sense",
+        "{{ lead.company | uppper }} {% if lead.title is evn %}x{% endif %} Would it make sense",
+    );
+    let before = p.files();
+    let run = p.run(&["validate"]);
+    run.code(1);
+    let line = std::fs::read_to_string(p.file("templates/cold/bump.txt"))
+        .expect("bump.txt")
+        .lines()
+        .position(|l| l.contains("uppper"))
+        .expect("the edited line")
+        + 1;
+    assert_eq!(
+        run.stdout,
+        format!(
+            "templates/cold/bump.txt:{line}:19: unknown filter `uppper` (did you mean `upper`?)\n\
+             templates/cold/bump.txt:{line}:49: unknown test `evn`\n\
+             2 sequence(s), 11 template(s): 2 error(s), 0 warning(s)\n"
+        )
+    );
+    assert!(p.files() == before, "validate changed files");
+}
+
+#[test]
 fn misspelled_lead_variable_is_reported_at_template_line_with_suggestion() {
     let p = Project::shipped();
     p.edit(
