@@ -4,6 +4,10 @@
 //! issue 15's goals: a bounce seen as a bounce ≥ 97%, hard vs soft right ≥ 90% (hard =
 //! userunknown, hostunknown, hasmoved, notaccept), and mail that is no bounce (a delivery
 //! report, a complaint, an auto-reply, a challenge) never taken for a bounce or a reply ≥ 90%.
+//!
+//! `golden.json` beside the corpus holds what `drumbeat classify --json` says of each message
+//! (kind, reason, effect), so any change of a verdict shows here; after a deliberate change,
+//! `DRUMBEAT_BLESS=1 cargo test --test e2e inbox_corpus` rewrites it (review its diff).
 
 use std::collections::BTreeMap;
 
@@ -55,6 +59,67 @@ fn classify(raw: &[u8]) -> (String, String) {
         .expect("a classification serializes");
     let text = |k: &str| c[k].as_str().unwrap_or_default().to_string();
     (text("kind"), text("reason"))
+}
+
+#[test]
+fn classify_json_of_every_corpus_message_matches_its_golden_verdict() {
+    let dir = repo().join("tests/fixtures/bounces");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("the corpus")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".eml"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 200,
+        "the corpus holds {} messages",
+        files.len()
+    );
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| format!("tests/fixtures/bounces/{f}"))
+        .collect();
+    let mut args = vec!["classify", "--json"];
+    args.extend(paths.iter().map(String::as_str));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_drumbeat"))
+        .args(&args)
+        .current_dir(repo())
+        .output()
+        .expect("run drumbeat classify");
+    let rows: Vec<Value> =
+        serde_json::from_slice(&out.stdout).expect("classify --json prints JSON");
+    let got: BTreeMap<String, Value> = rows
+        .iter()
+        .map(|r| {
+            let file = r["file"].as_str().unwrap_or_default();
+            let name = file.rsplit('/').next().unwrap_or_default().to_string();
+            let verdict = serde_json::json!({
+                "kind": r["kind"], "reason": r["reason"], "effect": r["effect"]
+            });
+            (name, verdict)
+        })
+        .collect();
+    let golden = dir.join("golden.json");
+    if std::env::var("DRUMBEAT_BLESS").as_deref() == Ok("1") {
+        let text = serde_json::to_string_pretty(&got).expect("JSON");
+        std::fs::write(&golden, format!("{text}\n")).expect("write golden.json");
+    }
+    let want: BTreeMap<String, Value> = serde_json::from_str(
+        &std::fs::read_to_string(&golden).expect("golden.json (DRUMBEAT_BLESS=1 writes it)"),
+    )
+    .expect("golden.json is JSON");
+    let changed: Vec<String> = want
+        .iter()
+        .filter(|(f, w)| got.get(*f) != Some(w))
+        .map(|(f, w)| format!("{f}: want {w}, got {}", got.get(f).unwrap_or(&Value::Null)))
+        .collect();
+    assert_eq!(got.len(), want.len(), "messages classified vs golden");
+    assert!(
+        changed.is_empty(),
+        "{} verdicts changed:\n{}",
+        changed.len(),
+        changed.join("\n")
+    );
 }
 
 #[test]
