@@ -139,6 +139,12 @@ fn bounce(mail: &Inbound) -> Option<Classification> {
         report: "",
         command: None,
     });
+    let reason = match reason {
+        Reason::Undefined | Reason::NetworkError if delay_notice(&subject, report) => {
+            Reason::Expired
+        }
+        r => r,
+    };
     let mut c = Classification::new(bounce_kind(reason), rule, mail);
     c.reason = Some(reason);
     c.text = reply_text::excerpt(report_of(&mail.visible_text));
@@ -149,6 +155,25 @@ fn bounce(mail: &Inbound) -> Option<Classification> {
         .cloned()
         .or_else(|| recipient_in_text(report, mail));
     Some(c)
+}
+
+/// A warning that delivery is delayed and still being tried (Gmail's "has been delayed",
+/// Exim's "Warning: message … delayed"), not a final failure. `subject` and `report` are
+/// lowercase.
+fn delay_notice(subject: &str, report: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "has been delayed",
+        "delivery delayed",
+        "delivery is delayed",
+        "message delayed",
+        "still being retried",
+        "will continue to try",
+        "will keep trying",
+        "has not yet been delivered",
+    ];
+    subject.contains("delay")
+        || (subject.starts_with("warning:") && report.contains("delayed"))
+        || WORDS.iter().any(|w| report.contains(w))
 }
 
 /// The bounce's own report: the body before the copy of the original message.
@@ -251,9 +276,15 @@ fn dsn_bounce(mail: &Inbound) -> Option<Classification> {
             report: report_text(&report.to_lowercase()),
             command: None,
         });
+        // Still trying: proof of nothing but the delay (sisimai's `expired`), unless the
+        // report names a passing cause (a full mailbox).
         let reason = match (action, reason.side()) {
-            // Still trying: not (yet) proof the address is gone.
-            ("delayed", Side::Hard) => Reason::Undefined,
+            ("delayed", Side::LeadSoft)
+                if !matches!(reason, Reason::NetworkError | Reason::Undefined) =>
+            {
+                reason
+            }
+            ("delayed", _) => Reason::Expired,
             _ => reason,
         };
         let rule = match (&status, action) {
