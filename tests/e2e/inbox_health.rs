@@ -2,7 +2,8 @@
 //! spam complaints delivered into a real Dovecot (IMAP APPEND), read by the real daemon.
 //! A report of a refusal of the *sender* ("550 5.7.1 … blocked using zen.spamhaus.org")
 //! leaves the lead alone and counts against the mailbox, which pauses past its limit; an ARF
-//! complaint (RFC 5965) suppresses the address and counts too.
+//! complaint (RFC 5965) suppresses the address and counts too; a challenge-response request
+//! (Boxbe) waits for the rep and stops nobody.
 
 use crate::inbox_watch::{T1, lead, send_intros, setup};
 use crate::support::daemon::{at, run_once};
@@ -105,4 +106,53 @@ fn a_spam_complaint_suppresses_the_address_and_counts_against_the_mailbox() {
     assert_eq!(h["complaints"], 1, "{h:#}");
     // One complaint in a thousand sends is under Gmail's 0.3%: the mailbox still sends.
     assert_eq!(h["state"], "ok", "{h:#}");
+}
+
+/// A Boxbe-style challenge, as a DSN whose `Action: failed` is a request to a person.
+fn challenge(to: &str, mid: &str, subject: &str) -> Vec<u8> {
+    format!(
+        "From: noreply@boxbe.com\r\nTo: rep@example.com\r\nSubject: Re: {subject} (Action Required)\r\n\
+         Date: Thu, 05 Mar 2026 15:10:00 +0000\r\nMessage-ID: <crs-1@boxbe.com>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"C1\"\r\n\r\n\
+         --C1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n\
+         Hello Rita Rep,\r\n\r\nYour message about \"{subject}\" has been waitlisted.\r\n\
+         Please add yourself to my Boxbe Guest List so your messages will go to my Inbox.\r\n\r\n\
+         --C1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; boxbe.com\r\n\r\n\
+         Final-Recipient: rfc822; {to}\r\nAction: failed\r\nStatus: 4.7.0\r\n\
+         Diagnostic-Code: X-Boxbe-Notice; Sender not pre-approved.  Follow instructions in above notice\r\n\r\n\
+         --C1\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Rita Rep <rep@example.com>\r\nTo: {to}\r\n\
+         Subject: {subject}\r\nMessage-ID: {mid}\r\n\r\n--C1--\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_challenge_response_request_waits_for_the_rep_and_stops_nobody() {
+    let test = "a_challenge_response_request_waits_for_the_rep_and_stops_nobody";
+    let Some(mut s) = setup(test, &[("eve@five.example", "Five")]) else {
+        return;
+    };
+    let sent = send_intros(&s, 1);
+    let (to, mid, subject) = &sent[0];
+    s.imap.append("INBOX", &challenge(to, mid, subject));
+    run_once(&s.p, LATER);
+    let v = lead(&s.p, "eve@five.example");
+    assert_eq!(v["enrollments"][0]["state"], "active", "{v:#}");
+    assert_eq!(
+        at(&s.p, LATER, &["suppressions", "--json"]).json(),
+        serde_json::json!([])
+    );
+    let h = health(&s.p, LATER);
+    assert_eq!(
+        (h["blocks_today"].as_i64(), h["hard_bounces"].as_i64()),
+        (Some(0), Some(0)),
+        "{h:#}"
+    );
+    // Only a person can answer it: it waits in `replies` for the rep.
+    let replies = at(&s.p, LATER, &["replies", "--json"]).json();
+    let item = replies
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["email"] == "eve@five.example"))
+        .unwrap_or_else(|| panic!("not waiting for the rep: {replies:#}"));
+    assert_eq!(item["kind"], "challenge", "{item:#}");
 }
