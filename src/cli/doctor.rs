@@ -40,6 +40,15 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         None => config.mailboxes.iter().collect(),
     };
     let dns = Dns::new(&config.dns).map_err(|e| Failure::failed(e.to_string()))?;
+    // A resolver that denies even the root (a sandbox's, a captive network's) would have every
+    // record "missing": say so instead of a page of wrong advice.
+    if config.dns.resolvers.is_empty() && !dns.answers_for_the_root().await {
+        return Err(Failure::failed(
+            "the system's DNS resolver does not answer for the root zone (\". NS\"): nothing \
+             it says about these domains can be believed; check /etc/resolv.conf or name a \
+             working resolver in [dns] resolver",
+        ));
+    }
     let mut reports = Vec::new();
     for m in mailboxes {
         reports.push(check_mailbox(&dns, &config, m).await);
