@@ -12,8 +12,7 @@ use super::output::{local_and_utc, print_json};
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store, parse_email};
 use crate::catalog::{Catalog, StepKind};
 use crate::config::{Config, Mailbox, parse_tz};
-use crate::domain::{PastTouch, TouchKind};
-use crate::enrollment::TouchState;
+use crate::domain::PastTouch;
 use crate::lead::LeadRecord;
 use crate::render::RenderInput;
 use crate::send::choose_mailbox;
@@ -330,6 +329,7 @@ impl Planner<'_> {
             stored_subject: None,
             message_id: &message_id,
             date: at,
+            variant: None,
         };
         let c = match compose(self.catalog, self.config, Some(self.tokens), &draft) {
             Ok(c) => c,
@@ -348,17 +348,7 @@ impl Planner<'_> {
             None => sender.from.to_string(),
         });
         p.to = Some(self.lead.email.to_string());
-        past.push(PastTouch {
-            id: i64::MAX,
-            step_id: step.id.clone(),
-            kind: TouchKind::Email,
-            state: TouchState::Sent,
-            message_id: Some(message_id.clone()),
-            subject: Some(c.rendered.subject.clone()),
-            sent_at: Some(at.timestamp()),
-            attempt: 1,
-            mailbox: Some(sender.name.clone()),
-        });
+        past.push(c.as_sent(&step.id, &message_id, sender, at));
         p.message_id = Some(message_id);
         p.subject = Some(c.rendered.subject);
         p.variant = Some(c.rendered.variant);

@@ -348,6 +348,7 @@ impl LeadCheck<'_> {
                     stored_subject: None,
                     message_id: &message_id,
                     date: self.date,
+                    variant: None,
                 };
                 compose(self.catalog, self.config, None, &draft).map(|_| ())
             }

@@ -236,7 +236,10 @@ impl Renderer {
         self.render_chosen(input, sequence, index, None, Some(variant))
     }
 
-    fn render_chosen(
+    /// Renders the email of step `index` with its variant number `chosen` when given (as
+    /// [`Renderer::render_variant`]), else the one the lead's seed picks, under the thread's
+    /// subject as [`Renderer::render_email`] does.
+    pub fn render_chosen(
         &self,
         input: &RenderInput<'_>,
         sequence: &Sequence,

@@ -10,7 +10,8 @@ use super::message::{Outgoing, build};
 use super::tokens::TokenKey;
 use crate::catalog::Catalog;
 use crate::config::{Config, Mailbox};
-use crate::domain::{PastTouch, fnv1a};
+use crate::domain::{PastTouch, TouchKind, fnv1a};
+use crate::enrollment::TouchState;
 use crate::lead::LeadRecord;
 use crate::plan::{thread_of, thread_subject};
 use crate::render::{RenderInput, RenderedEmail, SAMPLE_UNSUBSCRIBE_URL};
@@ -36,6 +37,9 @@ pub struct Draft<'a> {
     pub message_id: &'a str,
     /// The Date header.
     pub date: DateTime<Utc>,
+    /// The A/B variant (its position in the step) to compose, whatever the lead's seed picks
+    /// (`validate --spam` scores every variant); `None` for the lead's own.
+    pub variant: Option<usize>,
 }
 
 /// A finished message.
@@ -90,7 +94,7 @@ pub fn compose(
     };
     let mut rendered = catalog
         .renderer
-        .render_email(&input, seq, index, root_subject.as_deref())
+        .render_chosen(&input, seq, index, root_subject.as_deref(), draft.variant)
         .map_err(|e| e.to_string())?;
     if moved && let Some(fresh) = rendered.subject.strip_prefix("Re: ") {
         rendered.subject = fresh.to_string();
@@ -113,6 +117,30 @@ pub fn compose(
         message,
         new_thread: !threaded || thread.is_empty(),
     })
+}
+
+impl Composed {
+    /// The touch this message becomes once sent at `at` from `mailbox`: what the steps after
+    /// it thread on when they are composed before it went out (`preview`, `validate --spam`).
+    pub fn as_sent(
+        &self,
+        step_id: &str,
+        message_id: &str,
+        mailbox: &Mailbox,
+        at: DateTime<Utc>,
+    ) -> PastTouch {
+        PastTouch {
+            id: i64::MAX,
+            step_id: step_id.to_string(),
+            kind: TouchKind::Email,
+            state: TouchState::Sent,
+            message_id: Some(message_id.to_string()),
+            subject: Some(self.rendered.subject.clone()),
+            sent_at: Some(at.timestamp()),
+            attempt: 1,
+            mailbox: Some(mailbox.name.clone()),
+        }
+    }
 }
 
 /// The Message-ID of a step composed on a fixed clock (`run --once --now`, `DRUMBEAT_NOW`

@@ -256,6 +256,7 @@ impl Daemon {
                 stored_subject: l.thread_subject.as_deref(),
                 message_id: &message_id,
                 date: now,
+                variant: None,
             },
         )?;
         let mut message = composed.message;
