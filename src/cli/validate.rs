@@ -1,6 +1,9 @@
 //! `drumbeat validate`: every problem in config.toml, sequences and templates (and with
 //! `--leads FILE`, every row whose emails would fail to render or to build, and warnings for
 //! leads at domains that cannot receive mail or are disposable), as `path:line:col: message`.
+//! With `--spam`, every email step's SpamAssassin score and the rules it hits.
+
+mod spam;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +23,7 @@ use crate::render::{RenderInput, SAMPLE_UNSUBSCRIBE_URL};
 use crate::send::choose_mailbox;
 use crate::send::compose::{Draft, compose, seeded_message_id};
 use crate::sequence::Sequence;
+use crate::spam::SpamAssassin;
 
 /// Flags of `validate`.
 #[derive(Debug, clap::Args)]
@@ -33,9 +37,26 @@ pub struct Args {
     /// With --leads: the file's encoding when it is not UTF-8 (e.g. windows-1252).
     #[arg(long, value_parser = parse_encoding, requires = "leads")]
     encoding: Option<&'static encoding_rs::Encoding>,
+    /// Also score every email step (each A/B variant) with SpamAssassin (`spamassassin -L
+    /// -t`, local tests only), as composed for a sample lead (with --leads: the file's first
+    /// lead), and list the rules each one hits.
+    #[arg(long)]
+    spam: bool,
+    /// With --spam: an email scoring this or more is a problem.
+    #[arg(long, value_name = "N", default_value_t = 2.0, value_parser = parse_threshold, requires = "spam")]
+    spam_threshold: f64,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// A `--spam-threshold`: a finite number.
+fn parse_threshold(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite())
+        .ok_or_else(|| format!("{s:?} is not a number of points (e.g. 2.0)"))
 }
 
 /// The JSON of `validate --json`.
@@ -49,6 +70,8 @@ struct Report {
     diagnostics: Vec<Diagnostic>,
     #[serde(skip_serializing_if = "Option::is_none")]
     leads: Option<LeadsReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spam: Option<spam::SpamSection>,
 }
 
 #[derive(Serialize)]
@@ -65,33 +88,23 @@ struct LeadsReport {
 const MAX_PRINTED: usize = 1_000;
 
 pub async fn run(config_path: &Path, args: Args) -> Outcome {
+    // Asked for explicitly: without the program, say so before anything else.
+    let spamassassin = args.spam.then(spam::find).transpose()?;
     let (config, catalog, mut diags) = load(config_path);
     let catalog_ok = !diags.iter().any(Diagnostic::is_error);
 
-    let mut leads_report = None;
-    if let (Some(file), Some(config), Some(catalog)) = (&args.leads, &config, &catalog) {
-        if catalog_ok {
-            let (mut report, row_diags, domains) = check_leads(
-                config,
-                catalog,
-                file,
-                args.sequence.as_deref(),
-                args.encoding,
-            )?;
-            diags.extend(row_diags);
-            let domain_diags = check_domains(config, &report.file, &domains).await;
-            report.undeliverable_rows = domain_diags.len() as u64;
-            diags.extend(domain_diags);
-            leads_report = Some(report);
-        } else {
-            diags.push(Diagnostic::warning(
-                show_path(file),
-                None,
-                None,
-                "leads not checked: fix the errors above first",
-            ));
+    let leads_report = match (&args.leads, &config, &catalog) {
+        (Some(file), Some(config), Some(catalog)) => {
+            check_leads_file(config, catalog, catalog_ok, file, &args, &mut diags).await?
         }
-    }
+        _ => None,
+    };
+    let spam_section = match (&spamassassin, &config, &catalog) {
+        (Some(sa), Some(config), Some(catalog)) => {
+            check_spam(sa, config, catalog, catalog_ok, &args, &mut diags)?
+        }
+        _ => None,
+    };
 
     let errors = diags
         .iter()
@@ -100,21 +113,23 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let (sequences, templates) = catalog
         .as_ref()
         .map_or((0, 0), |c| (c.sequences.len(), c.templates.len()));
+    let spam_ok = spam_section.as_ref().is_none_or(spam::SpamSection::ok);
     let report = Report {
-        ok: errors == 0,
+        ok: errors == 0 && spam_ok,
         sequences,
         templates,
         errors,
         warnings: diags.len() - errors,
         diagnostics: diags,
         leads: leads_report,
+        spam: spam_section,
     };
     if args.json {
         print_json(&report)?;
     } else {
         print_human(&report);
     }
-    if errors > 0 {
+    if errors > 0 || !spam_ok {
         Err(Failure::silent())
     } else {
         Ok(())
@@ -164,7 +179,87 @@ fn print_human(r: &Report) {
             l.file, l.rows, l.failed_rows
         ));
     }
+    if let Some(s) = &r.spam {
+        s.print();
+        summary.push_str("; ");
+        summary.push_str(&s.summary());
+    }
     say!("{summary}");
+}
+
+/// With `--leads`: every row's emails and domain, when the catalog has no error (else a
+/// warning why not).
+async fn check_leads_file(
+    config: &Config,
+    catalog: &Catalog,
+    catalog_ok: bool,
+    file: &Path,
+    args: &Args,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<Option<LeadsReport>, Failure> {
+    if !catalog_ok {
+        diags.push(Diagnostic::warning(
+            show_path(file),
+            None,
+            None,
+            "leads not checked: fix the errors above first",
+        ));
+        return Ok(None);
+    }
+    let (mut report, row_diags, domains) = check_leads(
+        config,
+        catalog,
+        file,
+        args.sequence.as_deref(),
+        args.encoding,
+    )?;
+    diags.extend(row_diags);
+    let domain_diags = check_domains(config, &report.file, &domains).await;
+    report.undeliverable_rows = domain_diags.len() as u64;
+    diags.extend(domain_diags);
+    Ok(Some(report))
+}
+
+/// With `--spam`: each email's score, when the catalog has no error (else a warning why not).
+fn check_spam(
+    sa: &SpamAssassin,
+    config: &Config,
+    catalog: &Catalog,
+    catalog_ok: bool,
+    args: &Args,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<Option<spam::SpamSection>, Failure> {
+    if !catalog_ok {
+        diags.push(Diagnostic::warning(
+            show_path(&config.path),
+            None,
+            None,
+            "emails not scored for spam: fix the errors above first",
+        ));
+        return Ok(None);
+    }
+    let lead = spam_lead(args)?;
+    Ok(Some(spam::check(
+        sa,
+        config,
+        catalog,
+        &lead,
+        args.spam_threshold,
+        now(),
+    )))
+}
+
+/// The lead `--spam` composes for: the first lead of `--leads FILE` when given and readable,
+/// else the sample lead that `validate` checks templates with.
+fn spam_lead(args: &Args) -> Result<LeadRecord, Failure> {
+    if let Some(file) = &args.leads {
+        let reader =
+            SheetReader::open(file, args.encoding).map_err(|e| Failure::failed(e.to_string()))?;
+        if let Some(row) = reader.flatten().next() {
+            return Ok(row.lead);
+        }
+    }
+    Ok(crate::catalog::sample_lead())
 }
 
 /// What every lead's rows are checked against: the project, the sequences asked for, and the

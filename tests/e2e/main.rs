@@ -9,6 +9,7 @@ mod cli_leads;
 mod cli_preview;
 mod cli_preview_raw;
 mod cli_report;
+mod cli_spam;
 mod cli_status;
 mod cli_templates;
 mod cli_usage;
