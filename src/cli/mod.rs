@@ -86,7 +86,8 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check config.toml, every sequence and template (and, with --leads, every lead's emails).
+    /// Check config.toml, every sequence and template (with --leads, every lead's emails; with
+    /// --spam, each email's SpamAssassin score).
     Validate(validate::Args),
     /// Import and inspect leads.
     #[command(subcommand, visible_alias = "lead")]

@@ -43,7 +43,7 @@ pub struct Args {
     #[arg(long)]
     spam: bool,
     /// With --spam: an email scoring this or more is a problem.
-    #[arg(long, value_name = "N", default_value_t = 2.0, value_parser = parse_threshold, requires = "spam")]
+    #[arg(long, value_name = "N", default_value = "2.0", value_parser = parse_threshold, requires = "spam")]
     spam_threshold: f64,
     /// Print the result as JSON.
     #[arg(long)]
