@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::import::{ImportOptions, ImportSummary, enroll_request, import_sheet};
 use crate::lead::{Email, SheetReader};
 use crate::routing::RouteSummary;
-use crate::store::{EnrollOutcome, Store, StoredLead};
+use crate::store::{EnrollOutcome, LeadView, Store, StoredLead};
 
 /// `drumbeat leads …`
 #[derive(Debug, clap::Subcommand)]
@@ -385,11 +385,25 @@ async fn show(config_path: &Path, args: ShowArgs) -> Outcome {
     let Some(view) = store.lead_view(&email).await? else {
         return Err(Failure::failed(format!("no lead {email}")));
     };
+    let disposable = crate::dns::disposable(view.lead.record.email.domain());
     if args.json {
-        return print_json(&view);
+        let mut v = serde_json::to_value(&view).map_err(|e| Failure::failed(e.to_string()))?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("disposable_domain".into(), disposable.into());
+        }
+        return print_json(&v);
     }
+    print_lead(&view, disposable);
+    Ok(())
+}
+
+/// `lead show` for a person.
+fn print_lead(view: &LeadView, disposable: bool) {
     let r = &view.lead.record;
     say!("{}  (lead {})", r.email, view.lead.id.0);
+    if disposable {
+        say!("  warning: a disposable (throwaway) mail domain: nobody reads it for long");
+    }
     let name = [r.first_name.as_deref(), r.last_name.as_deref()]
         .into_iter()
         .flatten()
@@ -450,7 +464,6 @@ async fn show(config_path: &Path, args: ShowArgs) -> Outcome {
             .join("/");
         say!("  {}  {:<14} {}", utc(Some(e.at)), e.kind, what);
     }
-    Ok(())
 }
 
 /// The JSON of `enroll --json`: one entry per address.

@@ -279,7 +279,7 @@ type RowDomain = (u64, String);
 /// Each row's lead's domain: a warning for a disposable one, and (DNS asked, see
 /// `dns::LeadDomains`) for one that cannot receive mail.
 async fn check_domains(config: &Config, shown: &str, rows: &[RowDomain]) -> Vec<Diagnostic> {
-    let dead = match LeadDomains::new(&config.dns) {
+    let dead = match LeadDomains::for_config(config) {
         Ok(Some(check)) => {
             check
                 .cannot_receive(rows.iter().map(|(_, d)| d.as_str()))

@@ -13,7 +13,7 @@ use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 
 use crate::catalog::Catalog;
-use crate::config::{Config, Transport};
+use crate::config::Config;
 use crate::context::Context;
 use crate::dns::LeadDomains;
 use crate::store::{LEASE_RENEW_SECONDS, LEASE_SECONDS, Recovered, Store, StoreError};
@@ -48,12 +48,8 @@ impl Daemon {
         instance: String,
         clock: Clock,
     ) -> Result<Daemon, String> {
-        let delivers = config
-            .mailboxes
-            .iter()
-            .any(|m| !matches!(m.transport, Transport::Outbox { .. }));
-        let lead_domains = match LeadDomains::new(&config.dns) {
-            Ok(check) => check.filter(|_| delivers).map(Arc::new),
+        let lead_domains = match LeadDomains::for_config(&config) {
+            Ok(check) => check.map(Arc::new),
             Err(e) => {
                 tracing::warn!("leads' domains are not checked before their first email: {e}");
                 None

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt};
 
 use super::{Dns, DnsSetupError, Verdict};
-use crate::config::DnsSettings;
+use crate::config::{Config, DnsSettings, Transport};
 
 /// Lookups in flight at once.
 const PARALLEL: usize = 32;
@@ -28,6 +28,9 @@ pub struct LeadDomains {
     /// When the system's resolver was last seen answering for the root, and whether it did.
     root: Mutex<Option<(Instant, bool)>>,
 }
+
+/// How long the root check may take: a resolver slower than this is not relied on.
+const ROOT_WAIT: Duration = Duration::from_secs(3);
 
 /// How long the root check of the system's resolver is believed.
 const ROOT_CHECK: Duration = Duration::from_secs(600);
@@ -45,6 +48,19 @@ fn special_use(domain: &str) -> bool {
 }
 
 impl LeadDomains {
+    /// The check for `config`; None when `[dns] lead_domains = false`, or when every mailbox
+    /// writes to an outbox folder (nothing is delivered there, so nothing can bounce).
+    pub fn for_config(config: &Config) -> Result<Option<LeadDomains>, DnsSetupError> {
+        let delivers = config
+            .mailboxes
+            .iter()
+            .any(|m| !matches!(m.transport, Transport::Outbox { .. }));
+        if !delivers {
+            return Ok(None);
+        }
+        LeadDomains::new(&config.dns)
+    }
+
     /// The check for `settings`; None when `[dns] lead_domains = false`.
     pub fn new(settings: &DnsSettings) -> Result<Option<LeadDomains>, DnsSetupError> {
         if !settings.lead_domains {
@@ -78,7 +94,9 @@ impl LeadDomains {
         {
             return ok;
         }
-        let ok = self.dns.answers_for_the_root().await;
+        let ok = tokio::time::timeout(ROOT_WAIT, self.dns.answers_for_the_root())
+            .await
+            .unwrap_or(false);
         if !ok {
             tracing::warn!(
                 "the system's DNS resolver does not answer for the root zone: leads' domains are not checked until it does (or set [dns] resolver)"

@@ -317,3 +317,32 @@ fn a_stray_quote_is_named_where_it_opened_not_as_a_cell_count() {
         run.stderr
     );
 }
+
+#[test]
+fn a_lead_at_a_disposable_domain_is_flagged_in_lead_show_and_validate() {
+    let p = Project::shipped();
+    p.write(
+        "leads.csv",
+        "Email,First Name,Company\nthrowaway@mailinator.com,Tom,Acme\nreal@acme.example,Ria,Acme\n",
+    );
+    p.ok(&["leads", "import", "leads.csv"]);
+    let v = p
+        .ok(&["lead", "show", "throwaway@mailinator.com", "--json"])
+        .json();
+    assert_eq!(v["disposable_domain"], true, "{v:#}");
+    let human = p.ok(&["lead", "show", "throwaway@mailinator.com"]);
+    assert!(human.stdout.contains("disposable"), "{}", human.stdout);
+    let v = p
+        .ok(&["lead", "show", "real@acme.example", "--json"])
+        .json();
+    assert_eq!(v["disposable_domain"], false, "{v:#}");
+    // validate --leads warns about the row, naming it; a warning does not fail.
+    let run = p.ok(&["validate", "--leads", "leads.csv"]);
+    assert!(
+        run.stdout.contains(
+            "leads.csv:2: warning: mailinator.com is a disposable (throwaway) mail domain"
+        ),
+        "{}",
+        run.stdout
+    );
+}
