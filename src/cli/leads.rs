@@ -385,23 +385,18 @@ async fn show(config_path: &Path, args: ShowArgs) -> Outcome {
     let Some(view) = store.lead_view(&email).await? else {
         return Err(Failure::failed(format!("no lead {email}")));
     };
-    let disposable = crate::dns::disposable(view.lead.record.email.domain());
     if args.json {
-        let mut v = serde_json::to_value(&view).map_err(|e| Failure::failed(e.to_string()))?;
-        if let Some(o) = v.as_object_mut() {
-            o.insert("disposable_domain".into(), disposable.into());
-        }
-        return print_json(&v);
+        return print_json(&view);
     }
-    print_lead(&view, disposable);
+    print_lead(&view);
     Ok(())
 }
 
 /// `lead show` for a person.
-fn print_lead(view: &LeadView, disposable: bool) {
+fn print_lead(view: &LeadView) {
     let r = &view.lead.record;
     say!("{}  (lead {})", r.email, view.lead.id.0);
-    if disposable {
+    if view.disposable_domain {
         say!("  warning: a disposable (throwaway) mail domain: nobody reads it for long");
     }
     let name = [r.first_name.as_deref(), r.last_name.as_deref()]

@@ -1,13 +1,12 @@
 //! DNS: what the sending domain publishes (`drumbeat doctor`: SPF, DKIM, DMARC, MX) and
 //! whether a lead's domain can receive mail at all ([`Dns::accepts_mail`], cached per domain),
-//! plus the list of disposable mail domains ([`disposable`]).
+//! plus (re-exported from `lead`) the list of disposable mail domains ([`disposable`]).
 //!
 //! Lookups go to the servers of `[dns]` in config.toml, else the system's (`/etc/resolv.conf`),
 //! through hickory-resolver. A lookup tells "no such domain", "no such record" and "could not
 //! ask" apart: only the first two are facts about the domain.
 
 mod cache;
-mod disposable;
 pub mod dkim;
 pub mod dmarc;
 pub mod doctor;
@@ -27,7 +26,7 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use crate::config::DnsSettings;
 use cache::TtlCache;
 
-pub use disposable::disposable;
+pub use crate::lead::disposable;
 pub use leads::LeadDomains;
 
 /// What one lookup found about a name.

@@ -7,10 +7,12 @@
 //! without stopping the good rows. [`Email`] is the one place an address is parsed and
 //! normalized; [`freemail`] tells a company domain from a free-mail provider.
 
+pub mod disposable;
 pub mod email;
 pub mod freemail;
 pub mod sheet;
 
+pub use disposable::disposable;
 pub use email::{Email, EmailError};
 pub use sheet::{
     FieldProblem, LeadRecord, RowError, SheetError, SheetReader, SheetRow, lead_from_named,

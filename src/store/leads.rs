@@ -48,6 +48,8 @@ pub struct LeadView {
     pub touches: Vec<super::TouchRow>,
     /// Its timeline, oldest first.
     pub events: Vec<super::EventRow>,
+    /// Its address is at a disposable (throwaway) mail domain.
+    pub disposable_domain: bool,
 }
 
 /// What [`Store::upsert_and_enroll`] did, per input record.
@@ -179,6 +181,7 @@ impl Store {
             enrollments: self.enrollments_for_lead(lead.id).await?,
             touches: self.touches_for_lead(lead.id).await?,
             events: self.events_for_lead(lead.id).await?,
+            disposable_domain: crate::lead::disposable(lead.record.email.domain()),
             lead,
         }))
     }
