@@ -165,6 +165,9 @@ pub enum Effect {
     SuppressAddress(SuppressReason),
 }
 
+/// The kind of the rep's task to answer a challenge-response request.
+pub const CHALLENGE_TASK: &str = "challenge";
+
 /// The decision on one signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -178,6 +181,8 @@ pub struct Decision {
     pub hard_bounce: Option<bool>,
     /// What it counts against the sending mailbox.
     pub strike: Option<Strike>,
+    /// A task for the rep (its kind), for what only a person can do.
+    pub rep_task: Option<&'static str>,
 }
 
 impl Decision {
@@ -188,6 +193,7 @@ impl Decision {
             notify_rep: false,
             hard_bounce: None,
             strike: None,
+            rep_task: None,
         }
     }
 }
@@ -487,6 +493,7 @@ fn inbound(kind: InboundKind, until: Option<i64>, rules: StopRules, now: i64) ->
         // Only a person can answer a challenge: the rep's task; the sequence goes on.
         InboundKind::Challenge => Decision {
             notify_rep: true,
+            rep_task: Some(CHALLENGE_TASK),
             ..Decision::record(EventKind::AutoReplied, Effect::Nothing)
         },
         // Handled by `bounce`.
@@ -511,6 +518,7 @@ fn provider(kind: ProviderKind, seen: Seen) -> Decision {
                 notify_rep: false,
                 hard_bounce: None,
                 strike: None,
+                rep_task: None,
             };
         }
     };

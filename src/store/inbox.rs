@@ -559,6 +559,23 @@ async fn act(
         o.insert("kind".into(), fact.kind.as_str().into());
     }
     ev.data = data;
+    if let (Some(task), Some(enrollment)) = (decision.rep_task, target.enrollment) {
+        let note = format!(
+            "Only a person can answer this challenge-response request ({}): reply to it or \
+             follow its link, so that your emails reach the lead. Its subject: {}",
+            fact.rule,
+            fact.evidence["subject"].as_str().unwrap_or("(none)")
+        );
+        let t = super::tasks::RepTask {
+            enrollment,
+            lead: target.lead,
+            sequence: target.sequence.as_deref(),
+            kind: task,
+            note: &note,
+            owner: fact.mailbox,
+        };
+        super::tasks::open_rep_task(tx, &t, now).await?;
+    }
     if decision.notify_rep {
         // A person answered: the rep hears of it, queued with the reply itself.
         let event = events::insert_returning_id(tx, &ev, now).await?;

@@ -174,6 +174,40 @@ impl Store {
     }
 }
 
+/// A task for the rep that is no step of the sequence (answering a challenge-response
+/// request): doing or skipping it moves nothing on.
+pub(super) struct RepTask<'a> {
+    pub(super) enrollment: i64,
+    pub(super) lead: i64,
+    pub(super) sequence: Option<&'a str>,
+    pub(super) kind: &'a str,
+    pub(super) note: &'a str,
+    /// The mailbox whose rep does it.
+    pub(super) owner: &'a str,
+}
+
+/// Opens `task`, due now, inside the caller's transaction.
+pub(super) async fn open_rep_task(
+    tx: &mut sqlx::AnyConnection,
+    task: &RepTask<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO tasks (touch_id, enrollment_id, lead_id, kind, note, owner, state, due_at, created_at, sequence_id) \
+         VALUES (NULL, $1, $2, $3, $4, $5, 'open', $6, $6, $7)",
+    )
+    .bind(task.enrollment)
+    .bind(task.lead)
+    .bind(task.kind)
+    .bind(task.note)
+    .bind(task.owner)
+    .bind(now)
+    .bind(task.sequence)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 fn task_row(r: &sqlx::any::AnyRow) -> Result<TaskRow, StoreError> {
     Ok(TaskRow {
         id: r.try_get("id")?,

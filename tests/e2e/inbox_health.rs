@@ -3,7 +3,7 @@
 //! A report of a refusal of the *sender* ("550 5.7.1 … blocked using zen.spamhaus.org")
 //! leaves the lead alone and counts against the mailbox, which pauses past its limit; an ARF
 //! complaint (RFC 5965) suppresses the address and counts too; a challenge-response request
-//! (Boxbe) waits for the rep and stops nobody.
+//! (Boxbe) is the rep's task and stops nobody.
 
 use crate::inbox_watch::{T1, lead, send_intros, setup};
 use crate::support::daemon::{at, run_once};
@@ -127,8 +127,8 @@ fn challenge(to: &str, mid: &str, subject: &str) -> Vec<u8> {
 }
 
 #[test]
-fn a_challenge_response_request_waits_for_the_rep_and_stops_nobody() {
-    let test = "a_challenge_response_request_waits_for_the_rep_and_stops_nobody";
+fn a_challenge_response_request_is_the_reps_task_and_stops_nobody() {
+    let test = "a_challenge_response_request_is_the_reps_task_and_stops_nobody";
     let Some(mut s) = setup(test, &[("eve@five.example", "Five")]) else {
         return;
     };
@@ -155,4 +155,19 @@ fn a_challenge_response_request_waits_for_the_rep_and_stops_nobody() {
         .and_then(|r| r.iter().find(|r| r["email"] == "eve@five.example"))
         .unwrap_or_else(|| panic!("not waiting for the rep: {replies:#}"));
     assert_eq!(item["kind"], "challenge", "{item:#}");
+    // And it is the rep's task; doing it closes it and moves the lead nowhere.
+    let tasks = at(&s.p, LATER, &["tasks", "--json"]).json();
+    let task = tasks
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["kind"] == "challenge"))
+        .unwrap_or_else(|| panic!("no challenge task: {tasks:#}"));
+    assert_eq!(task["email"], "eve@five.example", "{task:#}");
+    assert_eq!(task["owner"], "rep", "{task:#}");
+    let note = task["note"].as_str().unwrap_or_default();
+    assert!(note.contains("challenge-response request: boxbe"), "{note}");
+    let id = task["id"].as_i64().expect("an id").to_string();
+    at(&s.p, LATER, &["task", "done", &id]);
+    let v = lead(&s.p, "eve@five.example");
+    assert_eq!(v["enrollments"][0]["state"], "active", "{v:#}");
+    assert_eq!(v["enrollments"][0]["next_step_id"], "value", "{v:#}");
 }
