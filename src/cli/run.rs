@@ -172,6 +172,12 @@ fn print_once(once: &Once<'_>, next: Option<i64>) {
             report.skipped
         );
     }
+    if report.passed_over > 0 {
+        say!(
+            "steps passed over {} (their when: or unless: does not hold)",
+            report.passed_over
+        );
+    }
     if report.held > 0 || !once.inbox_unread.is_empty() {
         let why: Vec<String> = once
             .inbox_unread

@@ -8,14 +8,17 @@ use super::Round;
 use crate::catalog::{Catalog, Sequence, StepKind};
 use crate::config::Mailbox;
 use crate::context::lead_zone;
+use crate::domain::Next;
 use crate::domain::TouchKind;
-use crate::plan::{current_step, jitter_seed, spread};
+use crate::plan::{Done, current_step, jitter_seed, next_from, spread, start_from};
 use crate::policy::{Gate, InboxRead, InboxWait, inbox_gate};
 use crate::render::RenderInput;
 use crate::schedule::pacing::{Pace, Pacer};
 use crate::send::choose_mailbox;
 use crate::send::compose::{Draft, compose, seeded_message_id};
 use crate::send::message::new_message_id;
+use crate::sequence::Applies;
+use crate::sequence::condition::Facts;
 use crate::store::{Leased, PastTouch, StoredLead};
 
 /// What the daemon decided for one leased enrollment.
@@ -34,6 +37,12 @@ pub(super) enum Decision {
         why: String,
     },
     Pause(String),
+    /// A step whose condition does not hold: recorded as skipped, on to `next`.
+    PassOver {
+        step: (String, TouchKind),
+        why: String,
+        next: Next,
+    },
     Email(Box<PreparedEmail>),
     Task {
         step: String,
@@ -91,6 +100,9 @@ impl Daemon {
         };
         let step = &seq.steps[index];
         let tz = lead_zone(seq, lead, self.config().timezone);
+        if let Some(d) = self.pass_over(round, l, lead, (seq, index), tz) {
+            return d;
+        }
         // Inside the window, or wait for its next opening (spread by jitter).
         if !seq.window.is_open(tz, now) {
             let seed = jitter_seed(lead.record.email.as_str(), &seq.id, &step.id);
@@ -149,6 +161,50 @@ impl Daemon {
                 self.email_decision(catalog, &due, tz, pacer, now)
             }
         }
+    }
+
+    /// A step whose condition does not hold for the lead now is passed over, on to the next
+    /// step (its wait counted from now). A step already begun (a retry, an open task) is not
+    /// asked again.
+    fn pass_over(
+        &self,
+        round: &Round,
+        l: &Leased,
+        lead: &StoredLead,
+        (seq, index): (&Sequence, usize),
+        tz: chrono_tz::Tz,
+    ) -> Option<Decision> {
+        let step = &seq.steps[index];
+        step.flow.guard.as_ref()?;
+        let past = round.past_of(l.enrollment);
+        if past.iter().any(|t| t.step_id == step.id) {
+            return None;
+        }
+        let engagement = round.engagement_of(l.enrollment);
+        let facts = Facts {
+            lead: &lead.record,
+            engagement: Some(&engagement),
+        };
+        let Applies::Skip(why) = step.flow.applies(facts) else {
+            return None;
+        };
+        let kind = match step.kind {
+            StepKind::Email(_) => TouchKind::Email,
+            StepKind::Task(_) => TouchKind::Task,
+        };
+        let next = next_from(
+            seq,
+            start_from(seq, index, Done::Skipped),
+            past,
+            (round.now, tz),
+            lead.record.email.as_str(),
+            self.config().sending.jitter,
+        );
+        Some(Decision::PassOver {
+            step: (step.id.clone(), kind),
+            why,
+            next,
+        })
     }
 
     /// Whether an email may go to a lead now, as far as the inbox is concerned: after the
