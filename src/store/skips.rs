@@ -15,8 +15,8 @@ use crate::domain::{EventKind, Next, TouchKind};
 use crate::sequence::condition::Engagement;
 
 impl Store {
-    /// The opens and clicks of each enrollment's emails, by step. An enrollment with none is
-    /// left out.
+    /// The opens and clicks of each enrollment's emails by a person, by step (a link scanner's
+    /// click and a privacy proxy's open are left out). An enrollment with none is left out.
     pub async fn engagement(
         &self,
         enrollments: &[EnrollmentId],
@@ -27,6 +27,15 @@ impl Store {
             let mut q = Stmt::new(self.backend);
             q.sql_args(include_str!("sql/skips/engagement.sql"), &[ids]);
             for r in q.fetch_all(&self.pool).await? {
+                // A scanner's click or a proxy's open is nobody's interest.
+                let data: String = r.try_get("data")?;
+                let human = serde_json::from_str::<serde_json::Value>(&data)
+                    .ok()
+                    .and_then(|v| v.get("human")?.as_bool())
+                    .unwrap_or(true);
+                if !human {
+                    continue;
+                }
                 let e = out
                     .entry(EnrollmentId(r.try_get("enrollment_id")?))
                     .or_default();
