@@ -414,6 +414,35 @@ impl Planner<'_> {
     }
 }
 
+/// The lines above a step's content: its heading, state, time, error, condition and branch.
+fn step_head(s: &StepPreview) -> Vec<String> {
+    let mut lines = vec![format!(
+        "\n=== step {} ({}, wait {}) ===",
+        s.id, s.kind, s.wait
+    )];
+    if s.state != "planned" {
+        lines.push(format!("state:       {}", s.state));
+    }
+    if let Some(d) = &s.due_local {
+        lines.push(format!("goes out:    {d}"));
+    }
+    if let Some(e) = &s.error {
+        lines.push(format!("ERROR:       {e}"));
+    }
+    if let Some(c) = &s.condition {
+        lines.push(format!(
+            "condition:   {c} ({})",
+            s.condition_result
+                .as_deref()
+                .unwrap_or("not asked: the step is not planned")
+        ));
+    }
+    if let Some(b) = &s.branch {
+        lines.push(format!("then:        {b}"));
+    }
+    lines
+}
+
 fn print_human(p: &Preview, raw: bool) {
     // With --raw, stdout carries the messages and nothing else, so `--step ID --raw > x.eml`
     // writes a real message file; the lines around them go to stderr.
@@ -433,32 +462,11 @@ fn print_human(p: &Preview, raw: bool) {
         if p.enrolled { "" } else { ", if enrolled now" }
     ));
     for s in &p.steps {
-        say(format!(
-            "\n=== step {} ({}, wait {}) ===",
-            s.id, s.kind, s.wait
-        ));
-        if s.state != "planned" {
-            say(format!("state:       {}", s.state));
-        }
-        if let Some(d) = &s.due_local {
-            say(format!("goes out:    {d}"));
-        }
-        if let Some(c) = &s.condition {
-            say(format!(
-                "condition:   {c} ({})",
-                s.condition_result
-                    .as_deref()
-                    .unwrap_or("not asked: the step is not planned")
-            ));
-        }
-        if let Some(b) = &s.branch {
-            say(format!("then:        {b}"));
+        for line in step_head(s) {
+            say(line);
         }
         if s.state == "skipped" || s.state == "not on this lead's path" {
             continue;
-        }
-        if let Some(e) = &s.error {
-            say(format!("ERROR:       {e}"));
         }
         if let Some(t) = s.task {
             say(format!("task:        {t}"));

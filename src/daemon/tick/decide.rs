@@ -104,12 +104,8 @@ impl Daemon {
             return d;
         }
         // Inside the window, or wait for its next opening (spread by jitter).
-        if !seq.window.is_open(tz, now) {
-            let seed = jitter_seed(lead.record.email.as_str(), &seq.id, &step.id);
-            return match spread(&seq.window, tz, now, seed, self.config().sending.jitter) {
-                Some(open) => Decision::Defer(Some(step.id.clone()), open.timestamp()),
-                None => Decision::Pause("the send window never opens".into()),
-            };
+        if let Some(d) = self.outside_window(seq, &step.id, lead, tz, now) {
+            return d;
         }
         let owner = lead.record.owner.as_deref();
         let Some(mailbox) = choose_mailbox(
@@ -161,6 +157,27 @@ impl Daemon {
                 self.email_decision(catalog, &due, tz, pacer, now)
             }
         }
+    }
+
+    /// Outside the window: wait for its next opening (spread by jitter); `None` when open.
+    fn outside_window(
+        &self,
+        seq: &Sequence,
+        step: &str,
+        lead: &StoredLead,
+        tz: chrono_tz::Tz,
+        now: DateTime<Utc>,
+    ) -> Option<Decision> {
+        if seq.window.is_open(tz, now) {
+            return None;
+        }
+        let seed = jitter_seed(lead.record.email.as_str(), &seq.id, step);
+        Some(
+            match spread(&seq.window, tz, now, seed, self.config().sending.jitter) {
+                Some(open) => Decision::Defer(Some(step.to_string()), open.timestamp()),
+                None => Decision::Pause("the send window never opens".into()),
+            },
+        )
     }
 
     /// A step whose condition does not hold for the lead now is passed over, on to the next
