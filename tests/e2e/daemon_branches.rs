@@ -3,7 +3,7 @@
 //! study for those who clicked the intro's link, then straight to the break-up) and a call
 //! outcome branch (`connected` ends the sequence), run for 20 leads over simulated weeks with a
 //! real smtp-sink and a real HTTP client clicking the tracked links. Every lead's path is the
-//! one its fields, clicks and call outcome say.
+//! one its fields, clicks and call outcome say, on SQLite and on PostgreSQL.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::support::daemon::{at, run_once, smtp_project};
 use crate::support::http::Served;
 use crate::support::sink::Sink;
-use crate::support::{Project, wait_until};
+use crate::support::{Project, fresh_pg_database, pg_server, wait_until};
 
 /// Monday 2027-03-01, 10:00 in New York: the intros go.
 const T0: &str = "2027-03-01T15:00:00Z";
@@ -258,12 +258,16 @@ fn path_of(p: &Project, email: &str) -> (BTreeMap<String, String>, String) {
     (path, state)
 }
 
-#[test]
-fn every_lead_follows_the_path_its_fields_clicks_and_call_outcome_say() {
-    let Some(sink) = Sink::start("every_lead_follows_the_path", &[]) else {
-        return;
-    };
-    let (p, base) = project(&sink);
+/// The whole run on a project; `store` replaces its SQLite store (a PostgreSQL URL).
+fn every_path_holds(sink: &Sink, store: Option<&str>) {
+    let (p, base) = project(sink);
+    if let Some(url) = store {
+        p.edit(
+            "config.toml",
+            "store = \"sqlite://data/drumbeat.db\"",
+            &format!("store = \"{url}\""),
+        );
+    }
     at(
         &p,
         T0,
@@ -271,7 +275,7 @@ fn every_lead_follows_the_path_its_fields_clicks_and_call_outcome_say() {
     );
     let (r, _) = run_once(&p, T0);
     assert_eq!(r["sent"], LEADS, "{r:#}");
-    click(&p, &sink, &base);
+    click(&p, sink, &base);
     drive(&p, CLICK_AT);
     let got = sink.messages();
     for l in leads() {
@@ -290,6 +294,31 @@ fn every_lead_follows_the_path_its_fields_clicks_and_call_outcome_say() {
         let received = got.iter().filter(|m| m.rcpt == l.email).count();
         assert_eq!(received, l.emails(), "emails to {}", l.email);
     }
+}
+
+#[test]
+fn every_lead_follows_the_path_its_fields_clicks_and_call_outcome_say() {
+    let Some(sink) = Sink::start("every_lead_follows_the_path", &[]) else {
+        return;
+    };
+    every_path_holds(&sink, None);
+}
+
+#[test]
+fn the_paths_hold_on_postgresql() {
+    let test = "the_paths_hold_on_postgresql";
+    let Some(server) = pg_server(test) else {
+        return;
+    };
+    let Some(sink) = Sink::start(test, &[]) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let url = runtime.block_on(fresh_pg_database(&server));
+    every_path_holds(&sink, Some(&url));
 }
 
 #[test]
