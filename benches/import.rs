@@ -194,6 +194,7 @@ fn child() {
             owner: None,
             dry_run: false,
             encoding: None,
+            admission: drumbeat::store::Admission::OPEN,
         };
         let started = Instant::now();
         let summary = import_file(&store, &config, &csv, &opts, chrono::Utc::now(), &|_| {})

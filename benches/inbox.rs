@@ -90,6 +90,7 @@ password = {{ env = "DRUMBEAT_TEST_IMAP_PASSWORD" }}
         owner: None,
         dry_run: false,
         encoding: None,
+        admission: drumbeat::store::Admission::OPEN,
     };
     rt.block_on(drumbeat::import::import_file(
         &store,

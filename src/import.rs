@@ -7,7 +7,7 @@
 
 pub mod intake;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -18,7 +18,7 @@ use crate::catalog::Sequence;
 use crate::config::Config;
 use crate::lead::{LeadRecord, RowError, SheetError, SheetReader, SheetRow};
 use crate::routing::RouteSummary;
-use crate::store::{EnrollOutcome, Store, StoreError, UpsertOutcome};
+use crate::store::{Admission, EnrollOutcome, Store, StoreError, UpsertOutcome};
 
 use intake::{Arrival, Intake, assign_owner};
 pub use intake::{enroll_request, first_due_at, resolve_owner};
@@ -33,6 +33,8 @@ pub struct ImportOptions<'a> {
     pub dry_run: bool,
     /// Encoding of a legacy (non-UTF-8) export.
     pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// The rules enrolling follows, and whether `--force` overrides them.
+    pub admission: Admission<'a>,
 }
 
 /// What an import did (or, in a dry run, would do).
@@ -56,6 +58,17 @@ pub struct ImportSummary {
     pub already_enrolled: u64,
     /// Leads not enrolled because they are on the suppression list.
     pub suppressed: u64,
+    /// Leads a rule of `[enrollment]` kept out, by rule (`already-active`,
+    /// `recently-contacted`, `account-cap`); left out of the JSON when none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused: BTreeMap<&'static str, u64>,
+    /// Those rows, in file order (left out of the JSON when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<RefusedRow>,
+    /// Leads enrolled over a rule with `--force` (counted in `enrolled` too; left out of the
+    /// JSON when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub forced: u64,
     /// Row problems, in file order.
     pub errors: Vec<RowProblem>,
     /// Owner values that name no mailbox in config.toml (kept as written).
@@ -66,6 +79,26 @@ pub struct ImportSummary {
     pub routing: RouteSummary,
     /// Whether nothing was written.
     pub dry_run: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A row whose lead a rule kept out of the sequence.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusedRow {
+    /// The file.
+    pub file: String,
+    /// Row as a spreadsheet shows it.
+    pub row: u64,
+    /// The lead.
+    pub email: String,
+    /// Which rule (`result`) and its detail (`active_in`, `possible_from`, `account`, `cap`).
+    #[serde(flatten)]
+    pub refusal: serde_json::Value,
+    /// The same for a person.
+    pub reason: String,
 }
 
 /// One skipped row.
@@ -140,6 +173,7 @@ pub async fn import_sheet(
         config,
         source: &source,
         sequence: opts.sequence,
+        admission: opts.admission,
         dry_run: opts.dry_run,
         tries: 1,
         now: now.timestamp(),
@@ -258,9 +292,15 @@ async fn write_batch(
     summary: &mut ImportSummary,
 ) -> Result<(), StoreError> {
     let (rows, leads): (Vec<u64>, Vec<LeadRecord>) = batch.drain(..).unzip();
+    // A refused row names its lead: keep the addresses when a rule could refuse.
+    let emails: Vec<String> = if intake.sequence.is_some() && intake.admission.rules.any() {
+        leads.iter().map(|l| l.email.to_string()).collect()
+    } else {
+        Vec::new()
+    };
     let taken = intake.take(leads).await?;
     summary.routing.add(taken.routing);
-    for (row, arrival) in rows.into_iter().zip(taken.leads) {
+    for (i, (row, arrival)) in rows.into_iter().zip(taken.leads).enumerate() {
         let stored = match arrival {
             Arrival::Forgotten(email) => {
                 summary.skipped += 1;
@@ -281,8 +321,22 @@ async fn write_batch(
         match stored.enrollment {
             None => {}
             Some((EnrollOutcome::Enrolled(_), _)) => summary.enrolled += 1,
+            Some((EnrollOutcome::Forced(..), _)) => {
+                summary.enrolled += 1;
+                summary.forced += 1;
+            }
             Some((EnrollOutcome::AlreadyEnrolled, _)) => summary.already_enrolled += 1,
             Some((EnrollOutcome::Suppressed, _)) => summary.suppressed += 1,
+            Some((EnrollOutcome::Refused(why), _)) => {
+                *summary.refused.entry(why.name()).or_default() += 1;
+                summary.refusals.push(RefusedRow {
+                    file: file.to_string(),
+                    row,
+                    email: emails.get(i).cloned().unwrap_or_default(),
+                    refusal: why.to_json(),
+                    reason: why.to_string(),
+                });
+            }
         }
     }
     Ok(())

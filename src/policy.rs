@@ -3,10 +3,13 @@
 //! unsubscribe link followed, a meeting booked) and the
 //! sequence's stop rules to an [`Effect`]. The store applies the effect in the transaction
 //! that records the signal; it does not decide it. Whether a follow-up may go out while its
-//! mailbox's inbox cannot be read is decided here too ([`inbox_gate`]).
+//! mailbox's inbox cannot be read is decided here too ([`inbox_gate`]), and so is who may join a
+//! sequence ([`admit`]).
 
+mod admission;
 mod inbox_gate;
 
+pub use admission::{EnrollFacts, EnrollRules, Refusal, admit};
 pub use inbox_gate::{Gate, InboxRead, InboxWait, inbox_gate};
 
 use crate::bounce::{Reason, Side};

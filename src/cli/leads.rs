@@ -4,15 +4,13 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 
-use super::output::{parse_encoding, print_json, rfc3339, utc};
+use super::output::{parse_encoding, print_json, utc};
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store, parse_email};
-use crate::config::Config;
-use crate::import::{ImportOptions, ImportSummary, enroll_request, import_sheet};
+use crate::import::{ImportOptions, ImportSummary, import_sheet};
 use crate::lead::{Email, SheetReader};
 use crate::routing::RouteSummary;
-use crate::store::{EnrollOutcome, LeadView, Store, StoredLead};
+use crate::store::{Admission, LeadView, Store, StoredLead};
 
 /// `drumbeat leads …`
 #[derive(Debug, clap::Subcommand)]
@@ -78,6 +76,11 @@ pub struct ImportArgs {
     /// The file's encoding when it is not UTF-8 (Excel's legacy CSV: windows-1252).
     #[arg(long, value_parser = parse_encoding)]
     encoding: Option<&'static encoding_rs::Encoding>,
+    /// With --sequence: enroll even where a rule of [enrollment] refuses (already active in
+    /// another sequence, contacted recently, the account's cap); logged, and shown in each
+    /// lead's timeline.
+    #[arg(long, requires = "sequence")]
+    force: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -89,19 +92,6 @@ pub struct ShowArgs {
     /// The lead's email address.
     email: String,
     /// Print as JSON.
-    #[arg(long)]
-    json: bool,
-}
-
-/// Flags of `enroll`.
-#[derive(Debug, clap::Args)]
-pub struct EnrollArgs {
-    /// The sequence id.
-    sequence: String,
-    /// Email addresses of imported leads.
-    #[arg(required = true)]
-    emails: Vec<String>,
-    /// Print the result as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -215,7 +205,7 @@ fn print_assigned(
 }
 
 /// Warns about leads left without an owner because every rep of their group is at their cap.
-fn report_capped(summary: &RouteSummary) {
+pub(super) fn report_capped(summary: &RouteSummary) {
     for (group, n) in &summary.capped {
         eprintln!(
             "warning: {n} leads left without an owner: every rep of group {group:?} is at their max_open; \
@@ -280,11 +270,23 @@ async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
             bar.set_position(b);
         }
     };
+    // Without --sequence nothing is enrolled, so no rule applies.
+    let rules = catalog
+        .as_ref()
+        .map_or(crate::policy::EnrollRules::OPEN, |c| {
+            super::enroll::rules(&config, c)
+        });
+    let by = super::enroll::forced_by("leads import");
     let opts = ImportOptions {
         sequence,
         owner: args.owner.as_deref(),
         dry_run: args.dry_run,
         encoding: args.encoding,
+        admission: Admission {
+            rules: &rules,
+            force: args.force,
+            by: &by,
+        },
     };
     let result = import_sheet(&store, &config, reader, &args.file, &opts, now(), &progress).await;
     if let Some(bar) = &bar {
@@ -333,6 +335,16 @@ fn print_imported(args: &ImportArgs, summary: &ImportSummary) {
     for o in &summary.unknown_owners {
         eprintln!("warning: owner {o:?} is not a mailbox in config.toml; kept as written");
     }
+    for r in &summary.refusals {
+        let text = format!(
+            "{}:{}: {}: not enrolled: {}",
+            r.file, r.row, r.email, r.reason
+        );
+        eprintln!("{}", super::output::printable(&text));
+    }
+    if !summary.refusals.is_empty() {
+        eprintln!("(--force enrolls them anyway)");
+    }
     let verb = if summary.dry_run {
         "would import"
     } else {
@@ -348,9 +360,16 @@ fn print_imported(args: &ImportArgs, summary: &ImportSummary) {
     );
     if let Some(seq) = &args.sequence {
         line.push_str(&format!(
-            "; {} enrolled in {seq} ({} already in it, {} suppressed)",
+            "; {} enrolled in {seq} ({} already in it, {} suppressed",
             summary.enrolled, summary.already_enrolled, summary.suppressed
         ));
+        for (rule, n) in &summary.refused {
+            line.push_str(&format!(", {n} {rule}"));
+        }
+        if summary.forced > 0 {
+            line.push_str(&format!(", {} by force", summary.forced));
+        }
+        line.push(')');
     }
     if summary.dry_run {
         line.push_str(" (dry run: nothing changed)");
@@ -462,116 +481,5 @@ fn print_lead(view: &LeadView) {
             .collect::<Vec<_>>()
             .join("/");
         say!("  {}  {:<14} {}", utc(Some(e.at)), e.kind, what);
-    }
-}
-
-/// The JSON of `enroll --json`: one entry per address.
-#[derive(Serialize)]
-struct EnrollResult {
-    email: String,
-    result: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    due_at: Option<String>,
-}
-
-pub async fn enroll(config_path: &Path, args: EnrollArgs) -> Outcome {
-    let emails = args
-        .emails
-        .iter()
-        .map(|e| parse_email(e))
-        .collect::<Result<Vec<_>, _>>()?;
-    let config = load_config(config_path)?;
-    let catalog = load_catalog(&config)?;
-    let seq = catalog
-        .sequence(&args.sequence)
-        .ok_or_else(|| unknown_sequence(&args.sequence, &catalog))?;
-    let store = open_store(&config).await?;
-    let now = now().timestamp();
-    let mut results = Vec::new();
-    let mut leads = Vec::new();
-    for email in &emails {
-        match store.lead_by_email(email).await? {
-            Some(l) => leads.push(l),
-            None => results.push(EnrollResult {
-                email: email.to_string(),
-                result: "not-found",
-                due_at: None,
-            }),
-        }
-    }
-    route_unowned(&store, &config, &leads, now).await?;
-    let requests: Vec<_> = leads
-        .iter()
-        .map(|l| enroll_request(&config, seq, &l.record, l.id, now))
-        .collect();
-    let outcomes = store.enroll(&seq.id, &requests, now, false).await?;
-    for (req, o) in requests.iter().zip(outcomes) {
-        let (result, due) = match o {
-            EnrollOutcome::Enrolled(_) => ("enrolled", rfc3339(Some(req.due_at))),
-            EnrollOutcome::AlreadyEnrolled => ("already-enrolled", None),
-            EnrollOutcome::Suppressed => ("suppressed", None),
-        };
-        results.push(EnrollResult {
-            email: req.email.to_string(),
-            result,
-            due_at: due,
-        });
-    }
-    let failed = results.iter().any(|r| r.result == "not-found");
-    if args.json {
-        print_json(&results)?;
-    } else {
-        print_enrolled(&results, &seq.id);
-    }
-    if failed {
-        Err(Failure::silent())
-    } else {
-        Ok(())
-    }
-}
-
-/// Leads enrolled without an owner get one by the [[route]] rules.
-async fn route_unowned(
-    store: &Store,
-    config: &Config,
-    leads: &[StoredLead],
-    now: i64,
-) -> Result<(), Failure> {
-    let mut records: Vec<_> = leads
-        .iter()
-        .filter(|l| l.record.owner.is_none())
-        .map(|l| l.record.clone())
-        .collect();
-    if records.is_empty() || config.routing.rules.is_empty() {
-        return Ok(());
-    }
-    let mut refs: Vec<_> = records.iter_mut().collect();
-    let summary = crate::routing::route(store, config, &mut refs, true, false, now).await?;
-    let unowned = leads.iter().filter(|l| l.record.owner.is_none());
-    let changes: Vec<_> = unowned
-        .zip(&records)
-        .filter_map(|(l, r)| r.owner.as_deref().map(|o| (l, o)))
-        .collect();
-    store.change_owners(&changes, now).await?;
-    report_capped(&summary);
-    Ok(())
-}
-
-/// `enroll` for a person: one line per address (unknown ones on stderr).
-fn print_enrolled(results: &[EnrollResult], sequence: &str) {
-    for r in results {
-        match r.result {
-            "not-found" => eprintln!(
-                "{}: no such lead; import it first (drumbeat leads import FILE.csv)",
-                r.email
-            ),
-            "enrolled" => say!(
-                "{}: enrolled in {sequence}, first step due {}",
-                r.email,
-                r.due_at.as_deref().unwrap_or("")
-            ),
-            "already-enrolled" => say!("{}: already in {sequence}", r.email),
-            _ => say!("{}: suppressed, not enrolled", r.email),
-        }
     }
 }

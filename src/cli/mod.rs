@@ -21,6 +21,7 @@ mod classify;
 mod control;
 mod digest;
 mod doctor;
+mod enroll;
 mod leads;
 mod mailbox;
 mod output;
@@ -93,7 +94,7 @@ enum Command {
     #[command(subcommand, visible_alias = "lead")]
     Leads(leads::LeadsCommand),
     /// Enroll leads (already imported) into a sequence.
-    Enroll(leads::EnrollArgs),
+    Enroll(enroll::EnrollArgs),
     /// Show each step's email for one lead exactly as it will be sent, and when.
     Preview(preview::Args),
     /// Where every lead stands: per sequence, per mailbox, what goes next, what needs you.
@@ -238,7 +239,7 @@ async fn run(cli: Cli) -> Outcome {
     match cli.command {
         Command::Validate(a) => validate::run(&cli.config, a).await,
         Command::Leads(c) => leads::run(&cli.config, c).await,
-        Command::Enroll(a) => leads::enroll(&cli.config, a).await,
+        Command::Enroll(a) => enroll::enroll(&cli.config, a).await,
         Command::Preview(a) => preview::run(&cli.config, a).await,
         Command::Status(a) => status::run(&cli.config, a).await,
         Command::Pause(a) => {

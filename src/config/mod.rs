@@ -4,6 +4,7 @@
 
 mod digest;
 mod dns;
+mod enrollment;
 mod health;
 mod http;
 mod mailbox;
@@ -27,6 +28,7 @@ use problems::Report;
 
 pub use digest::DigestSchedule;
 pub use dns::{DEFAULT_DNS_TIMEOUT, DnsSettings, parse_resolver};
+pub use enrollment::Enrollment;
 pub use health::Health;
 pub use http::{HttpConfig, Tracking};
 pub use mailbox::{
@@ -76,6 +78,8 @@ pub struct Config {
     pub health: Health,
     /// The DNS servers `doctor` and the mail-host checks ask (`[dns]`).
     pub dns: DnsSettings,
+    /// Who may join a sequence (`[enrollment]`).
+    pub enrollment: Enrollment,
 }
 
 /// config.toml as written.
@@ -100,6 +104,7 @@ struct RawConfig {
     routes: Vec<routing::RawRoute>,
     groups: Option<routing::RawGroups>,
     health: Option<health::RawHealth>,
+    enrollment: Option<enrollment::RawEnrollment>,
 }
 
 impl Config {
@@ -174,6 +179,10 @@ impl Config {
             }
             None => Health::default(),
         };
+        let (enrollment, ps) = raw
+            .enrollment
+            .map_or_else(Default::default, enrollment::RawEnrollment::resolve);
+        report.extend(ps);
         report.finish()?;
         Ok(Config {
             path: path.to_path_buf(),
@@ -191,6 +200,7 @@ impl Config {
             routing,
             health,
             dns,
+            enrollment,
         })
     }
 

@@ -16,12 +16,17 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::Value;
 
+mod enrollment;
+
+use enrollment::{EnrollmentResult, enrollment_result};
+
 use super::{ApiError, AppState};
 use crate::catalog::{Catalog, Sequence};
 use crate::config::Config;
 use crate::import::intake::{Arrival, Intake, assign_owner, resolve_owner, retry_transient};
 use crate::lead::{Email, LeadRecord, lead_from_named};
-use crate::store::{EnrollOutcome, LeadId, Store, StoreError, UpsertOutcome};
+use crate::policy::EnrollRules;
+use crate::store::{Admission, LeadId, Store, StoreError, UpsertOutcome};
 
 /// The largest body the API takes: a batch of a few hundred leads.
 pub const API_BODY_LIMIT: usize = 256 * 1024;
@@ -151,21 +156,6 @@ struct LeadResult {
     warning: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct EnrollmentResult {
-    sequence: String,
-    /// enrolled, already-enrolled, or suppressed.
-    result: &'static str,
-    /// The enrollment's state now (absent for a suppressed address).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    state: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_step: Option<String>,
-    /// When the next step is due (RFC 3339, UTC).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    due_at: Option<String>,
-}
-
 /// `POST /api/leads`: one lead (`{"email": …, "first_name": …, "sequence": …}`) or a batch
 /// (`{"leads": [{…}, …], "sequence": …, "owner": …}`). Fields are read as a CSV import reads
 /// its columns; the first bad one fails the request and nothing is stored. The leads then go
@@ -189,6 +179,11 @@ async fn post_leads(
         None => None,
         Some(id) => Some(find_sequence(&catalog, &id)?),
     };
+    let force = match body.remove("force") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(_) => return Err(ApiError::field("force", "force must be true or false")),
+    };
     let (batch, raw, owner) = split_leads(body)?;
     let owner = option_owner(config, owner)?;
     let (mut results, mut leads) = read_leads(config, raw, owner.as_deref())?;
@@ -196,11 +191,17 @@ async fn post_leads(
     leads.sort_by(|a, b| a.1.email.as_str().cmp(b.1.email.as_str()));
     let (positions, leads): (Vec<usize>, Vec<LeadRecord>) = leads.into_iter().unzip();
     let now = ctx.now().timestamp();
+    let rules = EnrollRules::new(&config.enrollment, &catalog);
     let intake = Intake {
         store,
         config,
         source: SOURCE,
         sequence: seq,
+        admission: Admission {
+            rules: &rules,
+            force,
+            by: SOURCE,
+        },
         dry_run: false,
         tries: TRIES,
         now,
@@ -230,7 +231,7 @@ async fn post_leads(
         let (Some(seq), Some((outcome, due))) = (seq, stored.enrollment) else {
             continue;
         };
-        if let EnrollOutcome::Enrolled(_) = outcome {
+        if outcome.enrollment().is_some() {
             created = true;
             woke |= due <= now + crate::context::MAX_SLEEP.as_secs() as i64;
         }
@@ -284,7 +285,7 @@ fn split_leads(
     if let Some(k) = body.keys().find(|k| *k != "leads") {
         return Err(ApiError::field(
             k.clone(),
-            format!("unknown field {k:?} next to \"leads\" (expected sequence, owner)"),
+            format!("unknown field {k:?} next to \"leads\" (expected sequence, owner, force)"),
         ));
     }
     let Some(Value::Array(items)) = body.remove("leads") else {
@@ -388,48 +389,6 @@ fn read_lead(
         .first()
         .map(|o| format!("owner {o:?} is not a mailbox in config.toml; kept as written"));
     Ok((lead, warning))
-}
-
-/// A stored lead's enrollment as the API tells it: for a lead already in the sequence, the
-/// enrollment's state now.
-async fn enrollment_result(
-    store: &Store,
-    seq: &Sequence,
-    lead: LeadId,
-    outcome: EnrollOutcome,
-    due: i64,
-) -> Result<EnrollmentResult, ApiError> {
-    Ok(match outcome {
-        EnrollOutcome::Enrolled(_) => EnrollmentResult {
-            sequence: seq.id.clone(),
-            result: "enrolled",
-            state: Some("active".into()),
-            next_step: Some(seq.steps[0].id.clone()),
-            due_at: rfc3339(Some(due)),
-        },
-        EnrollOutcome::AlreadyEnrolled => {
-            let current = store
-                .enrollments_for_lead(lead)
-                .await
-                .map_err(ApiError::store)?
-                .into_iter()
-                .find(|e| e.sequence_id == seq.id);
-            EnrollmentResult {
-                sequence: seq.id.clone(),
-                result: "already-enrolled",
-                state: current.as_ref().map(|e| e.state.as_str().to_string()),
-                next_step: current.as_ref().and_then(|e| e.next_step_id.clone()),
-                due_at: rfc3339(current.and_then(|e| e.next_due_at)),
-            }
-        }
-        EnrollOutcome::Suppressed => EnrollmentResult {
-            sequence: seq.id.clone(),
-            result: "suppressed",
-            state: None,
-            next_step: None,
-            due_at: None,
-        },
-    })
 }
 
 /// The answer: 201 when a lead or an enrollment was created, else 200; a batch's results

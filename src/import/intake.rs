@@ -14,7 +14,7 @@ use crate::config::{Config, parse_tz};
 use crate::lead::{Email, LeadRecord};
 use crate::routing::{RouteSummary, route_arrivals};
 use crate::store::{
-    EnrollInto, EnrollOutcome, EnrollRequest, LeadId, Store, StoreError, UpsertOutcome,
+    Admission, EnrollInto, EnrollOutcome, EnrollRequest, LeadId, Store, StoreError, UpsertOutcome,
 };
 
 /// Where a batch of arriving leads goes and how: one intake serves every batch of an import,
@@ -28,6 +28,9 @@ pub struct Intake<'a> {
     pub source: &'a str,
     /// Enroll the leads into this sequence.
     pub sequence: Option<&'a Sequence>,
+    /// The rules enrolling follows (`[enrollment]`, the sequences' `exclusive:`), and whether
+    /// the caller forces them.
+    pub admission: Admission<'a>,
     /// Tell what would happen and change nothing (the routing cursors included).
     pub dry_run: bool,
     /// How often the upsert is tried while the store aborts it for contention (SQLite busy, a
@@ -47,7 +50,7 @@ pub enum Arrival {
 }
 
 /// A lead that was stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     /// The lead's id (in a dry run, the id it would get).
     pub id: LeadId,
@@ -136,6 +139,7 @@ impl Intake<'_> {
                 sequence: &seq.id,
                 first_step: first,
                 due_at: &due,
+                admission: self.admission,
             };
             store.upsert_and_enroll(leads, self.source, into, now, self.dry_run)
         })

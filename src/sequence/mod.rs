@@ -39,6 +39,9 @@ pub struct Sequence {
     pub tracking: SequenceTracking,
     /// Add a plain one-line unsubscribe footer to every email.
     pub unsubscribe_footer: bool,
+    /// `exclusive:` as written: false lets its leads be in other sequences at the same time;
+    /// unset, config.toml's `[enrollment] exclusive` applies.
+    pub exclusive: Option<bool>,
 }
 
 /// `tracking:` in a sequence: turns config.toml's click or open tracking off (or on) for it.

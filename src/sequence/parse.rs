@@ -31,6 +31,7 @@ struct RawSequence {
     tracking: SequenceTracking,
     #[serde(default)]
     unsubscribe_footer: bool,
+    exclusive: Option<bool>,
     steps: Spanned<Vec<RawStep>>,
 }
 
@@ -143,6 +144,7 @@ pub fn parse(
         stop: raw.stop,
         tracking: raw.tracking,
         unsubscribe_footer: raw.unsubscribe_footer,
+        exclusive: raw.exclusive,
         steps,
     };
     (Some(sequence), p.refs, p.problems)

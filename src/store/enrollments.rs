@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::admission::{self, Admission, Verdict};
 use super::effects::{self, Subject};
 use super::events::{self, NewEvent};
 use super::statements::{Stmt, Val};
@@ -14,7 +15,7 @@ use super::{Backend, LeadId, Store, StoreError};
 use crate::domain::EventKind;
 use crate::enrollment::EnrollmentState;
 use crate::lead::Email;
-use crate::policy::{self, Seen, Signal, StopRules};
+use crate::policy::{self, Refusal, Seen, Signal, StopRules};
 
 /// Row id of an enrollment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -34,14 +35,28 @@ pub struct EnrollRequest<'a> {
 }
 
 /// What enrolling one lead did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnrollOutcome {
     /// A new enrollment.
     Enrolled(EnrollmentId),
+    /// A new enrollment that a rule refused and the caller forced (see [`Admission`]).
+    Forced(EnrollmentId, Refusal),
     /// The lead is (or was) in this sequence already; nothing changed.
     AlreadyEnrolled,
     /// The address or its domain is on the suppression list.
     Suppressed,
+    /// A rule of `[enrollment]` (or the sequences' `exclusive:`) holds the lead back.
+    Refused(Refusal),
+}
+
+impl EnrollOutcome {
+    /// The new enrollment, forced or not.
+    pub fn enrollment(&self) -> Option<EnrollmentId> {
+        match self {
+            EnrollOutcome::Enrolled(id) | EnrollOutcome::Forced(id, _) => Some(*id),
+            _ => None,
+        }
+    }
 }
 
 /// What [`Store::record_meeting_booked`] did.
@@ -123,9 +138,8 @@ pub struct TouchRow {
 }
 
 impl Store {
-    /// Enrolls leads into a sequence in one transaction. Leads already in it (in any state)
-    /// and suppressed addresses are left alone. Outcomes come back in input order. With
-    /// `dry_run` nothing is kept.
+    /// Enrolls leads into a sequence in one transaction, with no rule of `[enrollment]`
+    /// (tools and tests; every way a person enrolls uses [`Store::enroll_under`]).
     pub async fn enroll(
         &self,
         sequence: &str,
@@ -133,8 +147,24 @@ impl Store {
         now: i64,
         dry_run: bool,
     ) -> Result<Vec<EnrollOutcome>, StoreError> {
+        self.enroll_under(sequence, requests, &Admission::OPEN, now, dry_run)
+            .await
+    }
+
+    /// Enrolls leads into a sequence in one transaction. Leads already in it (in any state)
+    /// and suppressed addresses are left alone; the rest are judged by `admission`'s rules
+    /// (`policy::admit`, on facts read in this transaction, with the leads locked on
+    /// PostgreSQL). Outcomes come back in input order. With `dry_run` nothing is kept.
+    pub async fn enroll_under(
+        &self,
+        sequence: &str,
+        requests: &[EnrollRequest<'_>],
+        admission: &Admission<'_>,
+        now: i64,
+        dry_run: bool,
+    ) -> Result<Vec<EnrollOutcome>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let out = enroll(&mut tx, self.backend, sequence, requests, now).await?;
+        let out = enroll(&mut tx, self.backend, sequence, requests, admission, now).await?;
         if dry_run {
             tx.rollback().await?;
         } else {
@@ -353,12 +383,13 @@ pub(super) async fn end_open(
         .rows_affected())
 }
 
-/// [`Store::enroll`] inside the caller's transaction.
+/// [`Store::enroll_under`] inside the caller's transaction.
 pub(super) async fn enroll(
     conn: &mut AnyConnection,
     backend: Backend,
     sequence: &str,
     requests: &[EnrollRequest<'_>],
+    admission: &Admission<'_>,
     now: i64,
 ) -> Result<Vec<EnrollOutcome>, StoreError> {
     let mut out = Vec::with_capacity(requests.len());
@@ -367,22 +398,44 @@ pub(super) async fn enroll(
     for chunk in requests.chunks(300) {
         let suppressed = suppressed(conn, backend, chunk, forgotten).await?;
         let mut seen = HashSet::new();
-        let todo: Vec<&EnrollRequest<'_>> = chunk
+        let candidates: Vec<&EnrollRequest<'_>> = chunk
             .iter()
             .zip(&suppressed)
             .filter(|(r, s)| !**s && seen.insert(r.lead))
             .map(|(r, _)| r)
             .collect();
+        let leads: Vec<LeadId> = candidates.iter().map(|r| r.lead).collect();
+        let verdicts = admission::judge(conn, backend, sequence, &leads, admission, now).await?;
+        let (mut refused, mut forced) = (HashMap::new(), HashMap::new());
+        let mut todo = Vec::with_capacity(candidates.len());
+        for (r, v) in candidates.into_iter().zip(verdicts) {
+            match v {
+                Verdict::Admit => todo.push(r),
+                Verdict::Force(why) => {
+                    forced.insert(r.lead.0, why);
+                    todo.push(r);
+                }
+                Verdict::Refuse(why) => {
+                    refused.insert(r.lead.0, why);
+                }
+            }
+        }
         let mut created = if todo.is_empty() {
             HashMap::new()
         } else {
-            insert(conn, backend, sequence, &todo, now).await?
+            let who = (&forced, admission.by);
+            insert(conn, backend, sequence, &todo, who, now).await?
         };
         for (r, s) in chunk.iter().zip(&suppressed) {
             out.push(if *s {
                 EnrollOutcome::Suppressed
+            } else if let Some(why) = refused.get(&r.lead.0) {
+                EnrollOutcome::Refused(why.clone())
             } else if let Some(id) = created.remove(&r.lead.0) {
-                EnrollOutcome::Enrolled(EnrollmentId(id))
+                match forced.remove(&r.lead.0) {
+                    Some(why) => EnrollOutcome::Forced(EnrollmentId(id), why),
+                    None => EnrollOutcome::Enrolled(EnrollmentId(id)),
+                }
             } else {
                 EnrollOutcome::AlreadyEnrolled
             });
@@ -431,12 +484,14 @@ async fn suppressed(
 }
 
 /// Enrolls the leads of `todo` (not empty, each lead once) with an event each; returns the
-/// enrollments made by lead id (a lead in the sequence already has none).
+/// enrollments made by lead id (a lead in the sequence already has none). A lead of
+/// `forced.0` was enrolled over a rule by `forced.1`: its event says which, and it is logged.
 async fn insert(
     conn: &mut AnyConnection,
     backend: Backend,
     sequence: &str,
     todo: &[&EnrollRequest<'_>],
+    forced: (&HashMap<i64, Refusal>, &str),
     now: i64,
 ) -> Result<HashMap<i64, i64>, StoreError> {
     let rows = todo
@@ -470,6 +525,19 @@ async fn insert(
             let mut ev = NewEvent::about(EventKind::Enrolled, Some(r.lead));
             ev.enrollment = Some(EnrollmentId(*id));
             ev.sequence = Some(sequence);
+            if let Some(why) = forced.0.get(&r.lead.0) {
+                let by = forced.1;
+                tracing::info!(
+                    lead = r.lead.0,
+                    enrollment = *id,
+                    sequence,
+                    rule = why.name(),
+                    by,
+                    "enrolled by force over a rule: {why}"
+                );
+                ev.data =
+                    serde_json::json!({ "forced": why.name(), "why": why.to_string(), "by": by });
+            }
             Some(ev)
         })
         .collect();

@@ -84,6 +84,8 @@ pub struct EnrollInto<'a> {
     pub first_step: &'a str,
     /// When record `i`'s first step is due (unix seconds): exactly one per record.
     pub due_at: &'a [i64],
+    /// The rules the leads are judged by, and whether they are forced.
+    pub admission: super::Admission<'a>,
 }
 
 /// Rows per multi-row statement: well under SQLite's and PostgreSQL's bind limits.
@@ -127,10 +129,11 @@ impl Store {
     }
 
     /// Upserts leads as [`Store::upsert_leads`] does and enrolls each into `into.sequence` as
-    /// [`Store::enroll`] does, in one transaction: a batch of an import lands whole, and its dry
-    /// run can tell what enrolling leads it only pretends to create would do. Record `i`'s first
-    /// step is `into.first_step`, due at `into.due_at[i]`. Returns both functions' outcomes, in
-    /// input order. Panics when `into.due_at` does not hold one time per record.
+    /// [`Store::enroll_under`] does (under `into.admission`), in one transaction: a batch of an
+    /// import lands whole, and its dry run can tell what enrolling leads it only pretends to
+    /// create would do. Record `i`'s first step is `into.first_step`, due at `into.due_at[i]`.
+    /// Returns both functions' outcomes, in input order. Panics when `into.due_at` does not
+    /// hold one time per record.
     pub async fn upsert_and_enroll(
         &self,
         records: &[LeadRecord],
@@ -154,7 +157,15 @@ impl Store {
                 due_at: *due,
             })
             .collect();
-        let enrolled = enroll(&mut tx, self.backend, into.sequence, &requests, now).await?;
+        let enrolled = enroll(
+            &mut tx,
+            self.backend,
+            into.sequence,
+            &requests,
+            &into.admission,
+            now,
+        )
+        .await?;
         if dry_run {
             tx.rollback().await?;
         } else {

@@ -15,6 +15,7 @@
 //! per engine; their fixed text comes from `sql/` too where it can. State names stay literal
 //! in SQL (partial indexes need them); `state_names` checks that each is one the code knows.
 
+mod admission;
 mod claims;
 mod daemons;
 mod digest;
@@ -57,6 +58,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
 pub use crate::domain::{EventKind, Next, PastTouch, ProviderKind};
+pub use crate::policy::{EnrollRules, Refusal};
+pub use admission::Admission;
 pub use daemons::DaemonRow;
 pub use digest::{DueStep, EventCount, WaitingReply};
 pub use due::Leased;

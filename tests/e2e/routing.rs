@@ -447,6 +447,7 @@ async fn routing_and_owner_changes_in_the_store_on_both_engines() {
             owner: None,
             dry_run: false,
             encoding: None,
+            admission: drumbeat::store::Admission::OPEN,
         };
         let now = chrono::DateTime::from_timestamp(crate::support::NOW, 0).expect("an instant");
         let summary = drumbeat::import::import_file(&case, &config, &csv, &opts, now, &|_| {})

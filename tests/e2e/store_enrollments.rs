@@ -35,7 +35,7 @@ async fn enroll_one(
         due_at: due,
     };
     let out = s.enroll(seq, &[req], NOW, false).await.expect("enroll");
-    out[0]
+    out[0].clone()
 }
 
 /// A lead's events after its arrival (`received`, written by the import these tests start with).

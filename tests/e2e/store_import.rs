@@ -58,6 +58,7 @@ async fn import(
         owner: None,
         dry_run,
         encoding: None,
+        admission: drumbeat::store::Admission::OPEN,
     };
     import_file(store, config, path, &opts, at(now), &|_| {})
         .await
@@ -384,7 +385,7 @@ proptest! {
             let path = dir.path().join("any.csv");
             std::fs::write(&path, &text).expect("write");
             let store = Store::open(&sqlite_url(dir.path())).await.expect("open");
-            let opts = ImportOptions { sequence: None, owner: None, dry_run: false, encoding: None };
+            let opts = ImportOptions { sequence: None, owner: None, dry_run: false, encoding: None, admission: drumbeat::store::Admission::OPEN };
             if let Ok(summary) = import_file(&store, &config, &path, &opts, at(NOW), &|_| {}).await {
                 assert_eq!(summary.rows, summary.new + summary.updated + summary.unchanged + summary.skipped);
                 assert_eq!(store.count_leads().await.expect("count"), summary.new as i64);
@@ -604,6 +605,7 @@ async fn import_across_batches_keeps_rows_counts_and_problem_order() {
                 owner: None,
                 dry_run: false,
                 encoding: None,
+                admission: drumbeat::store::Admission::OPEN,
             };
             let summary = import_file(&s, &config, &path, &opts, at(NOW), &|b| {
                 seen.lock().expect("not poisoned").push(b)
