@@ -179,11 +179,7 @@ async fn post_leads(
         None => None,
         Some(id) => Some(find_sequence(&catalog, &id)?),
     };
-    let force = match body.remove("force") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => b,
-        Some(_) => return Err(ApiError::field("force", "force must be true or false")),
-    };
+    let force = force(&mut body)?;
     let (batch, raw, owner) = split_leads(body)?;
     let owner = option_owner(config, owner)?;
     let (mut results, mut leads) = read_leads(config, raw, owner.as_deref())?;
@@ -242,6 +238,15 @@ async fn post_leads(
         state.wake();
     }
     Ok(leads_response(batch, created, results))
+}
+
+/// The body's `force` (enroll even where a rule of `[enrollment]` refuses), taken out of it.
+fn force(body: &mut serde_json::Map<String, Value>) -> Result<bool, ApiError> {
+    match body.remove("force") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(b),
+        Some(_) => Err(ApiError::field("force", "force must be true or false")),
+    }
 }
 
 /// An optional string field of the body, taken out of it (null is no value).

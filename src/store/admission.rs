@@ -93,23 +93,7 @@ pub(super) async fn gather(
         .into_iter()
         .collect();
     if backend == Backend::Postgres {
-        if rules.max_active_per_account.is_some() && !accounts.is_empty() {
-            let list = Val::List(sorted(&accounts).into_iter().map(Val::from).collect());
-            query(
-                conn,
-                backend,
-                include_str!("sql/admission/lock_accounts.postgres.sql"),
-                &[list],
-            )
-            .await?;
-        }
-        query(
-            conn,
-            backend,
-            include_str!("sql/admission/lock_leads.postgres.sql"),
-            &[ids()],
-        )
-        .await?;
+        lock(conn, backend, leads, &accounts, rules).await?;
     }
     let sql = include_str!("sql/admission/enrollments.sql");
     for r in query(conn, backend, sql, &[ids(), Val::from(sequence)]).await? {
@@ -136,6 +120,26 @@ pub(super) async fn gather(
     }
     account_facts(conn, backend, rules, &accounts, &mut known).await?;
     Ok(known)
+}
+
+/// Locks the leads (and, under a cap, their accounts) until the transaction ends, each kind in
+/// id order (PostgreSQL).
+async fn lock(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    leads: &[LeadId],
+    accounts: &[i64],
+    rules: &EnrollRules,
+) -> Result<(), StoreError> {
+    if rules.max_active_per_account.is_some() && !accounts.is_empty() {
+        let list = Val::List(sorted(accounts).into_iter().map(Val::from).collect());
+        let sql = include_str!("sql/admission/lock_accounts.postgres.sql");
+        query(conn, backend, sql, &[list]).await?;
+    }
+    let list = Val::List(leads.iter().map(|l| Val::from(l.0)).collect());
+    let sql = include_str!("sql/admission/lock_leads.postgres.sql");
+    query(conn, backend, sql, &[list]).await?;
+    Ok(())
 }
 
 /// The account side of the facts: when anyone there last finished a sequence that emailed

@@ -142,7 +142,7 @@ fn pausing_twice_or_a_lead_without_enrollments_is_refused() {
 #[test]
 fn sequence_flag_changes_only_that_enrollment() {
     let p = enrolled();
-    p.ok(&["enroll", "inbound-fast", MARIA]);
+    p.ok(&["enroll", "inbound-fast", MARIA, "--force"]);
     let run = p.ok(&["pause", MARIA, "--sequence", "inbound-fast", "--json"]);
     assert_eq!(
         run.json(),
@@ -167,7 +167,7 @@ fn sequence_flag_changes_only_that_enrollment() {
 #[test]
 fn suppressing_an_address_stops_its_open_enrollments() {
     let p = enrolled();
-    p.ok(&["enroll", "inbound-fast", MARIA]);
+    p.ok(&["enroll", "inbound-fast", MARIA, "--force"]);
     p.ok(&["pause", MARIA, "--sequence", "inbound-fast"]);
     let run = p.ok(&[
         "suppress",

@@ -69,7 +69,7 @@ fn status_counts_follow_state_changes() {
     let p = enrolled();
     p.ok(&["pause", MARIA]);
     p.ok(&["stop", "tom.becker@contoso.example"]);
-    p.ok(&["enroll", "inbound-fast", MARIA]);
+    p.ok(&["enroll", "inbound-fast", MARIA, "--force"]);
     let v = p.ok(&["status", "--json"]).json();
     let cold = states(&v, "cold-outbound");
     assert_eq!(cold["active"], 3);

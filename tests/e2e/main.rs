@@ -42,6 +42,7 @@ mod notify;
 mod report;
 mod report_html;
 mod routing;
+mod store_admission;
 mod store_claims;
 mod store_enrollments;
 mod store_http;
