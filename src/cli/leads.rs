@@ -480,6 +480,13 @@ fn print_lead(view: &LeadView) {
             .flatten()
             .collect::<Vec<_>>()
             .join("/");
-        say!("  {}  {:<14} {}", utc(Some(e.at)), e.kind, what);
+        match (e.data["forced"].as_str(), e.data["by"].as_str()) {
+            (Some(rule), Some(by)) => say!(
+                "  {}  {:<14} {what} (forced over {rule} by {by})",
+                utc(Some(e.at)),
+                e.kind
+            ),
+            _ => say!("  {}  {:<14} {}", utc(Some(e.at)), e.kind, what),
+        }
     }
 }

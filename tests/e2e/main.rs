@@ -5,6 +5,7 @@
 mod cli_bad_input;
 mod cli_config;
 mod cli_control;
+mod cli_enroll_rules;
 mod cli_leads;
 mod cli_preview;
 mod cli_preview_raw;
@@ -28,6 +29,7 @@ mod docs;
 mod doctor;
 mod hostile_output;
 mod http_api;
+mod http_enroll_rules;
 mod http_links;
 mod http_providers;
 mod http_providers_ses;

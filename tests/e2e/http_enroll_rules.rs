@@ -1,0 +1,153 @@
+//! `[enrollment]` through the API, end to end: the real daemon (`drumbeat run`, real clock) on
+//! a loopback port and a real HTTP client. Each lead's answer names the rule that kept it out
+//! (`already-active` with the sequence, `recently-contacted` with the date it becomes possible,
+//! `account-cap`), and `"force": true` enrolls anyway, on the lead's record.
+
+use std::time::Duration;
+
+use reqwest::blocking::RequestBuilder;
+use serde_json::{Value, json};
+
+use crate::support::daemon::noon_zone;
+use crate::support::http::Served;
+use crate::support::{Project, wait_until};
+
+const TOKEN: &str = "test-api-token-rules-0123456789";
+const DAY: i64 = 86_400;
+
+/// The shipped project with an API token, a 30-day interval and a cap of one lead per account,
+/// and a sequence `now` whose first email is due at once.
+fn project() -> Project {
+    let p = Project::shipped();
+    let token = p.write("api.token", TOKEN);
+    p.edit(
+        "config.toml",
+        "[http]\n",
+        &format!("[http]\napi_token = {{ file = \"{}\" }}\n", token.display()),
+    );
+    p.edit(
+        "config.toml",
+        "timezone = \"America/New_York\"\n",
+        "timezone = \"America/New_York\"\n\n[sending]\njitter = \"0\"\ndomain_hourly_limit = 0\n\n\
+         [enrollment]\nrecontact_after = \"30 days\"\nmax_active_per_account = 1\n",
+    );
+    p.write(
+        "sequences/now.yaml",
+        format!(
+            "id: now\nmailboxes: [ana]\nwindow:\n  days: [mon-sun]\n  hours: \"00:00-23:59\"\n  \
+             timezone: {}\nsteps:\n  - id: intro\n    wait: 0\n    template: cold/intro\n",
+            noon_zone()
+        ),
+    );
+    p
+}
+
+fn authed(b: RequestBuilder) -> RequestBuilder {
+    b.bearer_auth(TOKEN)
+}
+
+fn post(s: &Served, body: Value) -> Value {
+    let r = authed(s.client.post(s.url("/api/leads")))
+        .json(&body)
+        .send()
+        .expect("POST");
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().expect("JSON")
+}
+
+fn outbox_count(p: &Project) -> usize {
+    std::fs::read_dir(p.file("data/outbox"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_api_names_each_refusal_and_force_enrolls_on_record() {
+    let p = project();
+    let s = Served::start(&p, "api-rules");
+    let maria = "maria@northwind.example";
+    let v = post(
+        &s,
+        json!({"email": maria, "first_name": "Maria", "company": "Northwind", "sequence": "now"}),
+    );
+    assert_eq!(v["enrollment"]["result"], "enrolled", "{v:#}");
+    // Already active in `now`: an exclusive sequence refuses her, and says where she is.
+    let v = post(&s, json!({"email": maria, "sequence": "inbound-fast"}));
+    assert_eq!(
+        v["enrollment"],
+        json!({"sequence": "inbound-fast", "result": "already-active", "active_in": "now"}),
+        "{v:#}"
+    );
+    // The daemon emails her, and the one-step sequence is over: she and her company wait 30
+    // days from its end.
+    let mut finished = 0;
+    wait_until(
+        "Maria's sequence, finished",
+        Duration::from_secs(30),
+        || {
+            let shown = p.ok(&["leads", "show", maria, "--json"]).json();
+            finished = shown["enrollments"][0]["finished_at"].as_i64().unwrap_or(0);
+            shown["touches"][0]["state"] == "sent" && finished > 0
+        },
+    );
+    assert_eq!(outbox_count(&p), 1);
+    let v = post(
+        &s,
+        json!({"leads": [
+            {"email": maria, "first_name": "Maria"},
+            {"email": "jo@northwind.example", "first_name": "Jo"}
+        ], "sequence": "inbound-fast"}),
+    );
+    let answers = v["leads"].as_array().expect("leads");
+    for (a, account) in answers.iter().zip([None, Some("northwind.example")]) {
+        let e = &a["enrollment"];
+        assert_eq!(e["result"], "recently-contacted", "{v:#}");
+        assert_eq!(e["account"].as_str(), account, "{v:#}");
+        let from =
+            chrono::DateTime::parse_from_rfc3339(e["possible_from"].as_str().expect("a date"))
+                .expect("RFC 3339")
+                .timestamp();
+        assert_eq!(from, finished + 30 * DAY, "{v:#}");
+    }
+    // Two new leads of one account, capped at one: the second is refused, then forced.
+    let two = json!([
+        {"email": "a@fabrikam-two.example"},
+        {"email": "b@fabrikam-two.example"}
+    ]);
+    let v = post(&s, json!({"leads": two, "sequence": "inbound-fast"}));
+    assert_eq!(v["leads"][0]["enrollment"]["result"], "enrolled", "{v:#}");
+    assert_eq!(
+        v["leads"][1]["enrollment"],
+        json!({"sequence": "inbound-fast", "result": "account-cap",
+               "account": "fabrikam-two.example", "cap": 1}),
+        "{v:#}"
+    );
+    let v = post(
+        &s,
+        json!({"leads": two, "sequence": "inbound-fast", "force": true}),
+    );
+    let e = &v["leads"][1]["enrollment"];
+    assert_eq!(e["result"], "enrolled", "{v:#}");
+    assert_eq!(e["forced"]["result"], "account-cap", "{v:#}");
+    let shown: Value = authed(s.client.get(s.url("/api/leads/b@fabrikam-two.example")))
+        .send()
+        .expect("GET")
+        .json()
+        .expect("JSON");
+    let enrolled = shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["kind"] == "enrolled")
+        .expect("an enrolled event");
+    assert_eq!(enrolled["data"]["forced"], "account-cap", "{shown:#}");
+    assert_eq!(enrolled["data"]["by"], "api", "{shown:#}");
+    // A bad force is a bad field.
+    let r = authed(s.client.post(s.url("/api/leads")))
+        .json(&json!({"email": "x@acme.example", "sequence": "now", "force": "yes"}))
+        .send()
+        .expect("POST");
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().expect("JSON");
+    assert_eq!(body["field"], "force", "{body:#}");
+}
