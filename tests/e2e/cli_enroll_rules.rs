@@ -179,3 +179,36 @@ fn force_on_import_needs_a_sequence() {
     run.code(2);
     assert!(run.stderr.contains("--sequence"), "{}", run.stderr);
 }
+
+#[test]
+fn a_bad_exclusive_or_enrollment_table_is_named_where_it_is_and_changes_nothing() {
+    let p = Project::shipped();
+    p.edit(
+        "sequences/inbound-fast.yaml",
+        "id: inbound-fast\n",
+        "id: inbound-fast\nexclusive: sometimes\n",
+    );
+    let run = p.problems(&["validate"]);
+    assert!(
+        run.stdout
+            .contains("sequences/inbound-fast.yaml:4:12: exclusive: expected true or false"),
+        "{}",
+        run.stdout
+    );
+    let p = Project::shipped();
+    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
+    p.write(
+        "config.toml",
+        format!("{config}\n[enrollment]\nexclusiv = true\n"),
+    );
+    let run = p.run(&["enroll", "cold-outbound", MARIA]);
+    run.code(1);
+    assert!(run.stderr.starts_with("config.toml:"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(": unknown key `exclusiv`; did you mean `exclusive`?"),
+        "{}",
+        run.stderr
+    );
+    assert!(!p.file("data").exists(), "nothing was written");
+}
