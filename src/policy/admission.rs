@@ -176,7 +176,7 @@ impl fmt::Display for Refusal {
             Refusal::AccountCap { account, cap } => {
                 write!(
                     f,
-                    "{account} already has {cap} leads in sequences (the cap)"
+                    "{account} is at its cap of leads in sequences (max_active_per_account = {cap})"
                 )
             }
         }

@@ -129,7 +129,7 @@ fn import_counts_refusals_per_rule_and_names_their_rows() {
         json!([
             {"file": "more.csv", "row": 3, "email": "bob@acme.example", "result": "account-cap",
              "account": "acme.example", "cap": 1,
-             "reason": "acme.example already has 1 leads in sequences (the cap)"},
+             "reason": "acme.example is at its cap of leads in sequences (max_active_per_account = 1)"},
             {"file": "more.csv", "row": 4, "email": MARIA, "result": "already-active",
              "active_in": "cold-outbound", "reason": "already active in cold-outbound"}
         ]),
@@ -141,7 +141,7 @@ fn import_counts_refusals_per_rule_and_names_their_rows() {
     assert_eq!(
         run.err_lines(),
         [
-            "more.csv:3: bob@acme.example: not enrolled: acme.example already has 1 leads in sequences (the cap)",
+            "more.csv:3: bob@acme.example: not enrolled: acme.example is at its cap of leads in sequences (max_active_per_account = 1)",
             &format!("more.csv:4: {MARIA}: not enrolled: already active in cold-outbound"),
             "(--force enrolls them anyway)"
         ]
