@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::support::daemon::noon_zone;
 use crate::support::http::Served;
-use crate::support::{Project, wait_until};
+use crate::support::{Project, fresh_pg_database, pg_server, wait_until};
 
 const TOKEN: &str = "test-api-token-rules-0123456789";
 const DAY: i64 = 86_400;
@@ -150,4 +150,66 @@ fn the_api_names_each_refusal_and_force_enrolls_on_record() {
     assert_eq!(r.status(), 400);
     let body: Value = r.json().expect("JSON");
     assert_eq!(body["field"], "force", "{body:#}");
+}
+
+/// Two requests at the same moment, on the daemon's PostgreSQL store, enroll one new lead of
+/// its own account into two exclusive sequences, or two leads of one account capped at one:
+/// in every round exactly one is enrolled, and the other names the rule.
+#[test]
+fn racing_api_requests_on_postgres_enroll_once() {
+    let test = "racing_api_requests_on_postgres_enroll_once";
+    let Some(server) = pg_server(test) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let url = runtime.block_on(fresh_pg_database(&server));
+    let p = project();
+    p.edit(
+        "config.toml",
+        "store = \"sqlite://data/drumbeat.db\"",
+        &format!("store = \"{url}\""),
+    );
+    let s = Served::start(&p, "api-rules-race");
+    for round in 0..10 {
+        let one = format!("one{round}@race{round}.example");
+        let pair = [
+            (json!({"email": one, "sequence": "now"}), "already-active"),
+            (
+                json!({"email": one, "sequence": "inbound-fast"}),
+                "already-active",
+            ),
+        ];
+        let cap = [
+            (
+                json!({"email": format!("a{round}@cap{round}.example"), "sequence": "now"}),
+                "account-cap",
+            ),
+            (
+                json!({"email": format!("b{round}@cap{round}.example"), "sequence": "now"}),
+                "account-cap",
+            ),
+        ];
+        for [(x, rule), (y, _)] in [pair, cap] {
+            let barrier = std::sync::Barrier::new(2);
+            let (a, b) = std::thread::scope(|scope| {
+                let go = |body: Value| {
+                    let (s, barrier) = (&s, &barrier);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        post(s, body)["enrollment"]["result"].clone()
+                    })
+                };
+                let (a, b) = (go(x), go(y));
+                (a.join().expect("a request"), b.join().expect("a request"))
+            });
+            let mut got = [a.as_str().unwrap_or("?"), b.as_str().unwrap_or("?")];
+            got.sort_unstable();
+            let mut want = ["enrolled", rule];
+            want.sort_unstable();
+            assert_eq!(got, want, "round {round}");
+        }
+    }
 }
