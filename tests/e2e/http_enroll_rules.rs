@@ -154,7 +154,8 @@ fn the_api_names_each_refusal_and_force_enrolls_on_record() {
 
 /// Two requests at the same moment, on the daemon's PostgreSQL store, enroll one new lead of
 /// its own account into two exclusive sequences, or two leads of one account capped at one:
-/// in every round exactly one is enrolled, and the other names the rule.
+/// in every round exactly one is enrolled, and the other names the rule. The leads are stored
+/// first, so the race is over enrolling alone.
 #[test]
 fn racing_api_requests_on_postgres_enroll_once() {
     let test = "racing_api_requests_on_postgres_enroll_once";
@@ -192,6 +193,10 @@ fn racing_api_requests_on_postgres_enroll_once() {
                 "account-cap",
             ),
         ];
+        // The leads exist before the race, so that only the enrolling can serialize it.
+        for (body, _) in pair.iter().chain(&cap) {
+            post(&s, json!({"email": body["email"]}));
+        }
         for [(x, rule), (y, _)] in [pair, cap] {
             let barrier = std::sync::Barrier::new(2);
             let (a, b) = std::thread::scope(|scope| {
