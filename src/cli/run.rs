@@ -183,6 +183,12 @@ fn print_once(once: &Once<'_>, next: Option<i64>) {
         report.uncertain
     );
     print_skips(report);
+    if report.drafts > 0 {
+        say!(
+            "drafts made {} (waiting for the rep: `drumbeat drafts`)",
+            report.drafts
+        );
+    }
     if report.held > 0 || !once.inbox_unread.is_empty() {
         let why: Vec<String> = once
             .inbox_unread

@@ -18,6 +18,7 @@
 mod claims;
 mod daemons;
 mod digest;
+mod drafts;
 mod due;
 mod effects;
 mod enrollments;
@@ -59,6 +60,7 @@ use sqlx::{AnyPool, Executor};
 pub use crate::domain::{EventKind, Next, PastTouch, ProviderKind};
 pub use daemons::DaemonRow;
 pub use digest::{DueStep, EventCount, WaitingReply};
+pub use drafts::{DraftChange, DraftChore, DraftRow, NewDraft};
 pub use due::Leased;
 pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, MeetingBooked, StateChange, TouchRow,

@@ -26,6 +26,7 @@ mod daemon_run;
 mod daemon_send;
 mod docs;
 mod doctor;
+mod drafts;
 mod hostile_output;
 mod http_api;
 mod http_links;

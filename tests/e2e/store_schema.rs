@@ -33,6 +33,7 @@ async fn migrations_apply_on_a_fresh_database_and_reopening_is_idempotent() {
                 "webhook_deliveries",
                 "mailbox_strikes",
                 "mailbox_pauses",
+                "drafts",
             ] {
                 assert_eq!(
                     s.int(&format!("SELECT COUNT(*) FROM {table}")).await,
