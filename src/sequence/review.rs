@@ -37,19 +37,54 @@ impl ReviewThen {
     }
 }
 
-/// `review:` as written: `true`/`false`, or a mapping.
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// `review:` as written: `true`/`false`, or a mapping. Read by hand (not `untagged`, which
+/// would lose the positions of the mapping's values).
 pub(super) enum RawReview {
     Flag(bool),
     Full(RawReviewFull),
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawReviewFull {
     deadline: Option<Spanned<String>>,
     then: Option<Spanned<String>>,
+}
+
+impl<'de> Deserialize<'de> for RawReview {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawReview;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("true, false, or { deadline: 2 business days, then: task | skip }")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawReview, E> {
+                Ok(RawReview::Flag(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawReview, A::Error> {
+                let mut full = RawReviewFull {
+                    deadline: None,
+                    then: None,
+                };
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "deadline" => full.deadline = Some(map.next_value()?),
+                        "then" => full.then = Some(map.next_value()?),
+                        other => {
+                            return Err(serde::de::Error::unknown_field(
+                                other,
+                                &["deadline", "then"],
+                            ));
+                        }
+                    }
+                }
+                Ok(RawReview::Full(full))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// The step's review, or `None` (no `review:`, or `review: false`); problems go to `problems`.
