@@ -243,9 +243,6 @@ impl Daemon {
         let mut defer = Vec::new();
         let mut held = Vec::new();
         for (l, d) in decided {
-            if self.settle_draft(l, d, t, report).await? {
-                continue;
-            }
             match d {
                 Decision::Defer(step, due) => {
                     report.deferred += 1;
@@ -308,7 +305,7 @@ impl Daemon {
                         .fail_render(self.instance(), l, step, error, t)
                         .await?;
                 }
-                _ => {}
+                _ => self.settle_draft(l, d, t, report).await?,
             }
         }
         store.hold_for_inbox(self.instance(), &held, t).await?;

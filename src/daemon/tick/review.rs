@@ -176,14 +176,15 @@ impl Daemon {
         }))
     }
 
-    /// Settles a draft decision that claims nothing (a wait, a deadline); false for any other.
+    /// Settles a draft decision that claims nothing (a wait, a deadline); any other decision
+    /// is left alone.
     pub(super) async fn settle_draft(
         &self,
         l: &Leased,
         d: &Decision,
         t: i64,
         report: &mut TickReport,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(), StoreError> {
         let store = self.store();
         match d {
             Decision::DraftWait { step, due } => {
@@ -212,8 +213,8 @@ impl Daemon {
                     .draft_deadline_task(self.instance(), draft, note, t)
                     .await?;
             }
-            _ => return Ok(false),
+            _ => {}
         }
-        Ok(true)
+        Ok(())
     }
 }
