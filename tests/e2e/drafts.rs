@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use crate::inbox_watch::{T1, lead, send_intros, setup};
-use crate::support::Project;
 use crate::support::daemon::{at, run_once, smtp_project};
 use crate::support::sink::Sink;
+use crate::support::{Project, fresh_pg_database, pg_server};
 
 /// Thursday 2026-03-05, 10:00 in New York: the intro goes out.
 const T0: &str = "2026-03-05T15:00:00Z";
@@ -31,10 +31,18 @@ fn drafts(p: &Project, now: &str) -> Vec<serde_json::Value> {
         .clone()
 }
 
-/// A project without IMAP, its intro sent to ann@acme.example: the sink holds it.
-fn sent_intro(test: &str, how: &str) -> Option<(Project, Sink)> {
+/// A project without IMAP, its intro sent to ann@acme.example: the sink holds it. `store`
+/// replaces its SQLite store (a PostgreSQL URL).
+fn sent_intro(test: &str, how: &str, store: Option<&str>) -> Option<(Project, Sink)> {
     let sink = Sink::start(test, &[])?;
     let p = smtp_project(&sink, "[sending]\njitter = \"0\"\n");
+    if let Some(url) = store {
+        p.edit(
+            "config.toml",
+            "store = \"sqlite://data/drumbeat.db\"",
+            &format!("store = \"{url}\""),
+        );
+    }
     review(&p, how);
     p.write(
         "leads.csv",
@@ -157,8 +165,31 @@ fn a_draft_lands_in_the_drafts_folder_threaded_and_sent_from_the_client_moves_th
 
 #[test]
 fn an_edited_draft_sent_with_draft_send_goes_out_with_the_edited_text_once() {
-    let test = "an_edited_draft_sent_with_draft_send";
-    let Some((p, sink)) = sent_intro(test, "true") else {
+    edit_and_send("an_edited_draft_sent_with_draft_send", None);
+}
+
+#[test]
+fn drafts_work_on_postgresql() {
+    let test = "drafts_work_on_postgresql";
+    let Some(server) = pg_server(test) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let url = runtime.block_on(fresh_pg_database(&server));
+    edit_and_send(test, Some(&url));
+    let (a, b) = (
+        runtime.block_on(fresh_pg_database(&server)),
+        runtime.block_on(fresh_pg_database(&server)),
+    );
+    deadlines(&format!("{test}-deadline"), (Some(&a), Some(&b)));
+}
+
+/// A draft edited in a scripted `$EDITOR` (a broken edit first), approved, sent once.
+fn edit_and_send(test: &str, store: Option<&str>) {
+    let Some((p, sink)) = sent_intro(test, "true", store) else {
         return;
     };
     let (r, _) = run_once(&p, T1);
@@ -233,9 +264,16 @@ const PAST_DEADLINE: &str = "2026-03-11T16:00:00Z";
 
 #[test]
 fn a_draft_past_its_deadline_is_skipped_or_becomes_a_task() {
-    let test = "a_draft_past_its_deadline_is_skipped_or_becomes_a_task";
+    deadlines(
+        "a_draft_past_its_deadline_is_skipped_or_becomes_a_task",
+        (None, None),
+    );
+}
+
+/// `then: skip` and `then: task`, each on a project of its own.
+fn deadlines(test: &str, (store, task_store): (Option<&str>, Option<&str>)) {
     // then: skip → the lead moves on, nothing sent.
-    let Some((p, sink)) = sent_intro(test, "{ deadline: 1 day, then: skip }") else {
+    let Some((p, sink)) = sent_intro(test, "{ deadline: 1 day, then: skip }", store) else {
         return;
     };
     assert_eq!(run_once(&p, T1).0["drafts"], 1);
@@ -252,8 +290,11 @@ fn a_draft_past_its_deadline_is_skipped_or_becomes_a_task() {
     assert!(drafts(&p, PAST_DEADLINE).is_empty());
     assert_eq!(sink.messages().len(), 1);
     // then: task → a task for the rep; the draft waits; skipping it moves the lead on.
-    let Some((p, sink)) = sent_intro(&format!("{test}-task"), "{ deadline: 1 day, then: task }")
-    else {
+    let Some((p, sink)) = sent_intro(
+        &format!("{test}-task"),
+        "{ deadline: 1 day, then: task }",
+        task_store,
+    ) else {
         return;
     };
     run_once(&p, T1);
@@ -291,4 +332,34 @@ fn a_draft_past_its_deadline_is_skipped_or_becomes_a_task() {
         Some(0)
     );
     assert_eq!(sink.messages().len(), 1);
+}
+
+#[test]
+fn a_bad_review_key_is_refused_at_its_place() {
+    let p = Project::shipped();
+    p.edit(
+        "sequences/cold-outbound.yaml",
+        "    no_ask: true                   # gives something useful, asks for nothing\n",
+        "    no_ask: true\n    review: { deadline: 2 bussiness days, then: later }\n",
+    );
+    p.edit(
+        "sequences/cold-outbound.yaml",
+        "    task: call\n",
+        "    task: call\n    review: true\n",
+    );
+    let run = p.run(&["validate"]);
+    let err = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 1, "{err}");
+    assert!(
+        err.contains("sequences/cold-outbound.yaml:27:25: step \"value-add\": review deadline \"2 bussiness days\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("sequences/cold-outbound.yaml:27:49: step \"value-add\": review then \"later\" is not task or skip"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cold-outbound.yaml:32:13: step \"call\": review is only for email steps"),
+        "{err}"
+    );
 }
