@@ -363,3 +363,78 @@ fn a_bad_review_key_is_refused_at_its_place() {
         "{err}"
     );
 }
+
+#[test]
+fn a_skipped_draft_leaves_the_drafts_folder_and_a_client_that_rewrote_the_message_id_is_matched() {
+    let test = "a_skipped_draft_leaves_the_drafts_folder";
+    let Some(mut s) = setup(
+        test,
+        &[("ann@acme.example", "Acme"), ("bob@beta.example", "Beta")],
+    ) else {
+        return;
+    };
+    review(&s.p, "true");
+    let intros = send_intros(&s, 2);
+    assert_eq!(run_once(&s.p, T1).0["drafts"], 2);
+    run_once(&s.p, T1);
+    s.imap.command("SELECT Drafts");
+    let copies = |imap: &mut crate::support::imap::Imap| {
+        imap.command("SELECT Drafts");
+        imap.command("SEARCH NOT DELETED")
+            .concat()
+            .split_whitespace()
+            .filter(|w| w.parse::<u32>().is_ok())
+            .count()
+    };
+    assert_eq!(copies(&mut s.imap), 2);
+    let listed = drafts(&s.p, T1);
+    let of = |email: &str| {
+        listed
+            .iter()
+            .find(|d| d["email"] == email)
+            .unwrap_or_else(|| panic!("no draft to {email}"))
+            .clone()
+    };
+    // Ann's is skipped in the CLI: its copy leaves the Drafts folder at the next read.
+    at(
+        &s.p,
+        T1,
+        &["draft", "skip", &of("ann@acme.example")["id"].to_string()],
+    );
+    run_once(&s.p, T1);
+    assert_eq!(copies(&mut s.imap), 1);
+    // Bob's is sent by a client that wrote its own Message-ID: matched by In-Reply-To and To.
+    let (_, bob_intro, subject) = intros
+        .iter()
+        .find(|m| m.0 == "bob@beta.example")
+        .expect("bob's intro");
+    let raw = format!(
+        "From: Rita Rep <rep@example.com>\r\nTo: Bob <bob@beta.example>\r\nSubject: Re: {subject}\r\n\
+         Date: Tue, 10 Mar 2026 11:05:00 -0400\r\nMessage-ID: <client-1@mail.example.com>\r\n\
+         In-Reply-To: {bob_intro}\r\nReferences: {bob_intro}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nBob, one more thing.\r\n"
+    );
+    s.imap.append("Sent", raw.as_bytes());
+    run_once(&s.p, T1);
+    assert!(drafts(&s.p, T1).is_empty());
+    for (email, state) in [
+        ("ann@acme.example", "skipped"),
+        ("bob@beta.example", "sent"),
+    ] {
+        let l = lead(&s.p, email);
+        let value: Vec<_> = l["touches"]
+            .as_array()
+            .expect("touches")
+            .iter()
+            .filter(|t| t["step_id"] == "value")
+            .collect();
+        assert_eq!(value.len(), 1, "{l:#}");
+        assert_eq!(value[0]["state"], state, "{l:#}");
+        assert_eq!(l["enrollments"][0]["next_step_id"], "call", "{l:#}");
+    }
+    assert_eq!(
+        s.sink.messages().len(),
+        2,
+        "only the intros went out from the daemon"
+    );
+}
