@@ -157,7 +157,10 @@ async fn find_sent(
     mailbox: &str,
 ) -> Result<(), ImapError> {
     let store = daemon.store();
-    let waiting = store.drafts_to_find(mailbox).await.map_err(store_err)?;
+    let waiting = store
+        .drafts(Some(mailbox), false)
+        .await
+        .map_err(store_err)?;
     if waiting.is_empty() {
         return Ok(());
     }

@@ -114,9 +114,12 @@ pub struct DraftRow {
 }
 
 impl DraftRow {
-    /// Whether the rep can still act on it: open or approved, its touch not yet sent.
+    /// Whether the rep can still act on it: open or approved, its touch not yet sent, its
+    /// enrollment still open (a reply or a stop ends its drafts).
     pub fn waiting(&self) -> bool {
-        matches!(self.state.as_str(), "open" | "approved") && self.touch_state == "scheduled"
+        matches!(self.state.as_str(), "open" | "approved")
+            && self.touch_state == "scheduled"
+            && matches!(self.enrollment_state.as_str(), "active" | "paused")
     }
 }
 
@@ -131,6 +134,8 @@ pub struct DraftChore {
     pub message: String,
     /// `append` or `remove`.
     pub chore: String,
+    /// The `imap` column as read (the chore's end is guarded on it).
+    pub was: String,
 }
 
 /// What acting on a draft did.
@@ -194,11 +199,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// The waiting drafts of a mailbox, for the watcher to look for in Sent.
-    pub async fn drafts_to_find(&self, mailbox: &str) -> Result<Vec<DraftRow>, StoreError> {
-        self.drafts(Some(mailbox), false).await
     }
 
     /// An enrollment leased by `instance` goes on waiting for its draft, due at `due` (the
@@ -407,6 +407,7 @@ impl Store {
                     message_id: r.try_get("message_id")?,
                     message: r.try_get("message")?,
                     chore: r.try_get("imap")?,
+                    was: r.try_get("was")?,
                 })
             })
             .collect()
@@ -419,7 +420,7 @@ impl Store {
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         let to = match (error, c.chore.as_str()) {
-            (Some(_), chore) => Some(chore),
+            (Some(_), _) => Some(c.was.as_str()),
             (None, "append") => Some("appended"),
             (None, _) => None,
         };
@@ -427,7 +428,7 @@ impl Store {
             .bind(to)
             .bind(error)
             .bind(c.id)
-            .bind(&c.chore)
+            .bind(&c.was)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -446,6 +447,9 @@ impl DraftRow {
     /// Its state as the rep sees it: what became of its touch once that is not `scheduled`.
     pub fn shown_state(&self) -> String {
         match (self.state.as_str(), self.touch_state.as_str()) {
+            ("open" | "approved", "scheduled") if !self.waiting() => {
+                format!("void (its lead's enrollment is {})", self.enrollment_state)
+            }
             (s @ ("open" | "approved"), "scheduled") => s.to_string(),
             ("approved", "sent") => "sent".into(),
             ("approved", t) => format!("approved, then {t}"),

@@ -369,15 +369,18 @@ fn a_skipped_draft_leaves_the_drafts_folder_and_a_client_that_rewrote_the_messag
     let test = "a_skipped_draft_leaves_the_drafts_folder";
     let Some(mut s) = setup(
         test,
-        &[("ann@acme.example", "Acme"), ("bob@beta.example", "Beta")],
+        &[
+            ("ann@acme.example", "Acme"),
+            ("bob@beta.example", "Beta"),
+            ("cy@gamma.example", "Gamma"),
+        ],
     ) else {
         return;
     };
     review(&s.p, "true");
-    let intros = send_intros(&s, 2);
-    assert_eq!(run_once(&s.p, T1).0["drafts"], 2);
+    let intros = send_intros(&s, 3);
+    assert_eq!(run_once(&s.p, T1).0["drafts"], 3);
     run_once(&s.p, T1);
-    s.imap.command("SELECT Drafts");
     let copies = |imap: &mut crate::support::imap::Imap| {
         imap.command("SELECT Drafts");
         imap.command("SEARCH NOT DELETED")
@@ -386,7 +389,7 @@ fn a_skipped_draft_leaves_the_drafts_folder_and_a_client_that_rewrote_the_messag
             .filter(|w| w.parse::<u32>().is_ok())
             .count()
     };
-    assert_eq!(copies(&mut s.imap), 2);
+    assert_eq!(copies(&mut s.imap), 3);
     let listed = drafts(&s.p, T1);
     let of = |email: &str| {
         listed
@@ -395,14 +398,40 @@ fn a_skipped_draft_leaves_the_drafts_folder_and_a_client_that_rewrote_the_messag
             .unwrap_or_else(|| panic!("no draft to {email}"))
             .clone()
     };
-    // Ann's is skipped in the CLI: its copy leaves the Drafts folder at the next read.
+    // Ann's is skipped in the CLI, and Cy replies to the intro: both copies leave the Drafts
+    // folder at the next read (the rep must not send Cy's now), and Cy's leaves the list.
     at(
         &s.p,
         T1,
         &["draft", "skip", &of("ann@acme.example")["id"].to_string()],
     );
+    let cy = intros
+        .iter()
+        .find(|m| m.0 == "cy@gamma.example")
+        .expect("cy's intro");
+    let answer = format!(
+        "From: Cy <cy@gamma.example>\r\nTo: Rita Rep <rep@example.com>\r\nSubject: Re: {}\r\n\
+         Date: Mon, 09 Mar 2026 10:00:00 -0400\r\nMessage-ID: <cy-1@gamma.example>\r\n\
+         In-Reply-To: {}\r\nReferences: {}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nSounds good, call me on Thursday.\r\n",
+        cy.2, cy.1, cy.1
+    );
+    s.imap.append("INBOX", answer.as_bytes());
+    run_once(&s.p, T1);
     run_once(&s.p, T1);
     assert_eq!(copies(&mut s.imap), 1);
+    assert_eq!(drafts(&s.p, T1).len(), 1, "only Bob's waits");
+    let cy_id = of("cy@gamma.example")["id"].to_string();
+    let void =
+        s.p.cmd(&["draft", "send", &cy_id])
+            .env("DRUMBEAT_NOW", T1)
+            .output()
+            .expect("run");
+    assert_eq!(void.status.code(), Some(1), "{void:?}");
+    assert!(
+        String::from_utf8_lossy(&void.stderr).contains("void"),
+        "{void:?}"
+    );
     // Bob's is sent by a client that wrote its own Message-ID: matched by In-Reply-To and To.
     let (_, bob_intro, subject) = intros
         .iter()
@@ -434,7 +463,7 @@ fn a_skipped_draft_leaves_the_drafts_folder_and_a_client_that_rewrote_the_messag
     }
     assert_eq!(
         s.sink.messages().len(),
-        2,
+        3,
         "only the intros went out from the daemon"
     );
 }
