@@ -79,8 +79,12 @@ pub async fn list(config_path: &Path, args: ListArgs) -> Outcome {
             d.mailbox,
             deadline
         );
+        let task = d
+            .task_id
+            .map(|t| format!("; past its deadline: task #{t}"))
+            .unwrap_or_default();
         say!(
-            "    {} / {}; made {}",
+            "    {} / {}; made {}{task}",
             d.sequence_id,
             d.step_id,
             utc(Some(d.created_at))
