@@ -195,6 +195,14 @@ impl Catalog {
         self.sequences.get(id)
     }
 
+    /// Whether any sequence has an email step with `review:` (drafts the rep approves).
+    pub fn has_review(&self) -> bool {
+        self.sequences
+            .values()
+            .flat_map(|s| &s.steps)
+            .any(|s| s.email().is_some_and(|e| e.review.is_some()))
+    }
+
     /// Every sequence.
     pub fn sequences(&self) -> impl Iterator<Item = &Sequence> {
         self.sequences.values()

@@ -21,6 +21,7 @@ mod classify;
 mod control;
 mod digest;
 mod doctor;
+mod drafts;
 mod enroll;
 mod leads;
 mod mailbox;
@@ -122,6 +123,11 @@ enum Command {
     Task(tasks::TaskCommand),
     /// Decide about an uncertain send: did it reach the server?
     Resolve(tasks::ResolveArgs),
+    /// List the drafts waiting for the rep (email steps with `review:`).
+    Drafts(drafts::ListArgs),
+    /// Show, edit, send or skip a draft.
+    #[command(subcommand)]
+    Draft(drafts::DraftCommand),
     /// Each sending mailbox's health (bounce and complaint rates), and resuming a paused one.
     #[command(subcommand)]
     Mailbox(mailbox::MailboxCommand),
@@ -259,6 +265,8 @@ async fn run(cli: Cli) -> Outcome {
         Command::Tasks(a) => tasks::list(&cli.config, a).await,
         Command::Task(c) => tasks::task(&cli.config, c).await,
         Command::Resolve(a) => tasks::resolve(&cli.config, a).await,
+        Command::Drafts(a) => drafts::list(&cli.config, a).await,
+        Command::Draft(c) => drafts::draft(&cli.config, c).await,
         Command::Mailbox(c) => mailbox::run(&cli.config, c).await,
         Command::Replies(a) => replies::list(&cli.config, a).await,
         Command::Reply(c) => replies::reply(&cli.config, c).await,

@@ -183,6 +183,12 @@ fn print_once(once: &Once<'_>, next: Option<i64>) {
         report.uncertain
     );
     print_skips(report);
+    if report.drafts > 0 {
+        say!(
+            "drafts made {} (waiting for the rep: `drumbeat drafts`)",
+            report.drafts
+        );
+    }
     if report.held > 0 || !once.inbox_unread.is_empty() {
         let why: Vec<String> = once
             .inbox_unread
@@ -234,7 +240,7 @@ fn print_once(once: &Once<'_>, next: Option<i64>) {
         Some(t) => say!("next send due {}", utc(Some(t))),
         None => say!("nothing else is scheduled"),
     }
-    if report.sent == 0 && report.tasks == 0 && next.is_some() {
+    if report.sent + report.tasks + report.drafts == 0 && next.is_some() {
         // A first run outside every lead's send window sends nothing: say why, and how to
         // see the emails anyway.
         say!(

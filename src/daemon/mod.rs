@@ -316,6 +316,7 @@ fn add(total: &mut TickReport, r: &TickReport) {
     total.held += r.held;
     total.skipped += r.skipped;
     total.passed_over += r.passed_over;
+    total.drafts += r.drafts;
 }
 
 /// A watched mailbox `run --once` could not read: its follow-ups waited.

@@ -133,7 +133,7 @@ async fn tls_wrap(
     Ok(Box::new(tls))
 }
 
-async fn timed<T>(
+pub(super) async fn timed<T>(
     what: &str,
     f: impl std::future::Future<Output = Result<T, ImapError>>,
 ) -> Result<T, ImapError> {
@@ -295,17 +295,22 @@ pub async fn has_message_id(
     session: &mut ImapSession,
     message_id: &str,
 ) -> Result<bool, ImapError> {
-    // Quote for the IMAP string: the id is ours ("<hex.hex.db@domain>"), but be safe.
-    let id: String = message_id
-        .chars()
-        .filter(|c| !matches!(c, '"' | '\\' | '\r' | '\n'))
-        .collect();
-    let query = format!("HEADER Message-ID \"{id}\"");
+    let query = format!("HEADER Message-ID {}", quoted(message_id));
     let set = timed("UID SEARCH", async {
         Ok(session.uid_search(&query).await?)
     })
     .await?;
     Ok(!set.is_empty())
+}
+
+/// `s` as an IMAP quoted string (the ids and addresses it quotes are ours, but be safe:
+/// quotes, backslashes and line breaks are dropped).
+pub(super) fn quoted(s: &str) -> String {
+    let s: String = s
+        .chars()
+        .filter(|c| !matches!(c, '"' | '\\' | '\r' | '\n'))
+        .collect();
+    format!("\"{s}\"")
 }
 
 /// The name of the mailbox's Sent folder: the one marked `\Sent` (RFC 6154), else a folder

@@ -8,6 +8,7 @@
 
 pub mod classify;
 mod dates;
+pub mod drafts;
 pub mod imap;
 mod machine;
 pub mod parse;

@@ -197,6 +197,7 @@ async fn finish_read(
     mailbox: &str,
 ) -> Result<(), ImapError> {
     settle_uncertain(daemon, session, mailbox).await?;
+    super::drafts::sync(daemon, session, mailbox).await?;
     daemon
         .store()
         .inbox_read(mailbox, daemon.now().timestamp())

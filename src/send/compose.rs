@@ -42,14 +42,30 @@ pub struct Draft<'a> {
     pub variant: Option<usize>,
 }
 
+/// A draft's text as the rep approves it: what the template said (or the rep's edit of it),
+/// before the unsubscribe footer and tracked links go in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditedText {
+    /// Subject, one line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body (an edit of the text drops it).
+    pub html: Option<String>,
+}
+
 /// A finished message.
 pub struct Composed {
     /// What the template said, with the unsubscribe footer and tracked links in.
     pub rendered: RenderedEmail,
+    /// What the template said, before the footer and tracked links (a draft's text).
+    pub plain: EditedText,
     /// The message, unsigned.
     pub message: lettre::Message,
     /// False for a reply in an existing thread.
     pub new_thread: bool,
+    /// The thread's previous Message-ID (In-Reply-To), for a reply in an existing thread.
+    pub in_reply_to: Option<String>,
 }
 
 /// Composes `draft` with the catalog's templates, config.toml's tracking and base URL, and the
@@ -60,6 +76,18 @@ pub fn compose(
     config: &Config,
     tokens: Option<&TokenKey>,
     draft: &Draft<'_>,
+) -> Result<Composed, String> {
+    compose_with(catalog, config, tokens, draft, None)
+}
+
+/// [`compose`], with the text of a reviewed draft (`edited`) in place of what the template
+/// says: the same thread, headers, footer and tracked links.
+pub fn compose_with(
+    catalog: &Catalog,
+    config: &Config,
+    tokens: Option<&TokenKey>,
+    draft: &Draft<'_>,
+    edited: Option<&EditedText>,
 ) -> Result<Composed, String> {
     let (seq, index, mailbox) = (draft.sequence, draft.index, draft.mailbox);
     let threaded = seq.steps[index].email().is_some_and(|e| e.thread);
@@ -99,6 +127,16 @@ pub fn compose(
     if moved && let Some(fresh) = rendered.subject.strip_prefix("Re: ") {
         rendered.subject = fresh.to_string();
     }
+    if let Some(e) = edited {
+        rendered.subject = e.subject.clone();
+        rendered.text = e.text.clone();
+        rendered.html = e.html.clone();
+    }
+    let plain = EditedText {
+        subject: rendered.subject.clone(),
+        text: rendered.text.clone(),
+        html: rendered.html.clone(),
+    };
     if let Some(links) = &links {
         dress(&mut rendered, links, seq, config.http.tracking);
     }
@@ -114,8 +152,10 @@ pub fn compose(
     .map_err(|e| e.to_string())?;
     Ok(Composed {
         rendered,
+        plain,
         message,
         new_thread: !threaded || thread.is_empty(),
+        in_reply_to: thread.last().cloned(),
     })
 }
 

@@ -7,11 +7,13 @@ pub mod condition;
 pub mod flow;
 pub mod no_ask;
 mod parse;
+pub mod review;
 pub mod template;
 mod yaml;
 
 pub use flow::{Applies, StepFlow, Then};
 pub use parse::{TemplateRef, parse};
+pub use review::{Review, ReviewThen};
 pub use template::{Subject, TemplateSource};
 
 use serde::Deserialize;
@@ -123,6 +125,8 @@ pub struct EmailStep {
     pub thread: bool,
     /// A follow-up that gives value and asks for nothing.
     pub no_ask: bool,
+    /// `review:`: the email becomes a draft the rep approves instead of a send.
+    pub review: Option<Review>,
 }
 
 /// One A/B variant of an email step.

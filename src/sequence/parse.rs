@@ -70,6 +70,7 @@ struct RawStep {
     goto: Option<Spanned<String>>,
     end: Option<Spanned<bool>>,
     on_outcome: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+    review: Option<Spanned<super::review::RawReview>>,
 }
 
 #[derive(Deserialize)]
@@ -300,6 +301,12 @@ impl Parser<'_> {
                 format!("step {sid:?}: no_ask is only for email steps"),
             );
         }
+        if let Some(r) = &rs.review {
+            self.error(
+                &r.referenced,
+                format!("step {sid:?}: review is only for email steps"),
+            );
+        }
         let line = rs.id.referenced.line() as usize;
         let (note_line, note_column, note_indent) = rs
             .note
@@ -343,6 +350,10 @@ impl Parser<'_> {
             variants: self.variants(rs, sid),
             thread,
             no_ask: rs.no_ask,
+            review: rs
+                .review
+                .as_ref()
+                .and_then(|r| super::review::review(r, self.file, sid, &mut self.problems)),
         }
     }
 

@@ -238,6 +238,7 @@ impl<'c, 'a> Batch<'c, 'a> {
                 ClaimKind::Task { kind, note, owner } => {
                     claim_task(tx, c, kind, note, owner.as_deref(), self.now).await?
                 }
+                ClaimKind::Draft(d) => super::drafts::claim_draft(tx, c, d, self.now).await?,
                 ClaimKind::Email { .. } => match touches.get(&c.enrollment.0) {
                     Some(&(touch, attempt)) => Claimed::Go { touch, attempt },
                     None => {

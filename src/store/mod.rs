@@ -19,6 +19,7 @@ mod admission;
 mod claims;
 mod daemons;
 mod digest;
+mod drafts;
 mod due;
 mod effects;
 mod enrollments;
@@ -62,6 +63,7 @@ pub use crate::policy::{EnrollRules, Refusal};
 pub use admission::Admission;
 pub use daemons::DaemonRow;
 pub use digest::{DueStep, EventCount, WaitingReply};
+pub use drafts::{DraftChange, DraftChore, DraftRow, NewDraft};
 pub use due::Leased;
 pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, MeetingBooked, StateChange, TouchRow,

@@ -12,8 +12,9 @@ use crate::enrollment::{EnrollmentState, TouchState};
 /// States of the tables that have no enum (their names are the migrations' column comments),
 /// allowed only in a text that names one of the tables. The outbox lease statement names its
 /// table `{table}` (it serves both outboxes).
-const OTHER_STATES: [(&[&str], &[&str]); 2] = [
+const OTHER_STATES: [(&[&str], &[&str]); 3] = [
     (&["tasks"], &["open", "done", "skipped"]),
+    (&["drafts"], &["open", "approved", "sent", "skipped"]),
     (
         &["webhook_deliveries", "notifications", "{table}"],
         &["pending", "delivered", "sent", "skipped", "failed"],

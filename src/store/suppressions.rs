@@ -311,6 +311,7 @@ impl Store {
             for table in [
                 "notifications",
                 "inbound",
+                "drafts",
                 "tasks",
                 "touches",
                 "enrollments",

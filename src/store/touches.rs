@@ -56,6 +56,9 @@ pub enum ClaimKind {
         /// Whose task (the lead's owner or the sending mailbox).
         owner: Option<String>,
     },
+    /// Make a draft the rep approves (an email step with `review:`); the enrollment waits for
+    /// the rep, or for the draft's deadline.
+    Draft(Box<super::drafts::NewDraft>),
 }
 
 /// One step to claim.

@@ -66,7 +66,7 @@ fn unknown_key_far_from_any_names_the_expected_keys() {
     validate_fails_with(
         &p,
         "sequences/cold-outbound.yaml:27:5: unknown key `colour` (expected one of id, wait, \
-         template, thread, no_ask, variants, task, note, when, unless, goto, end, on_outcome)\n\
+         template, thread, no_ask, variants, task, note, when, unless, goto, end, on_outcome, review)\n\
          1 sequence(s), 11 template(s): 1 error(s), 0 warning(s)\n",
     );
 }

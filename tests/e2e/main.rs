@@ -27,6 +27,7 @@ mod daemon_run;
 mod daemon_send;
 mod docs;
 mod doctor;
+mod drafts;
 mod hostile_output;
 mod http_api;
 mod http_enroll_rules;

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::super::Daemon;
 use super::Round;
+use super::review::{PreparedDraft, approved_text};
 use crate::catalog::{Catalog, Sequence, StepKind};
 use crate::config::Mailbox;
 use crate::context::lead_zone;
@@ -15,7 +16,7 @@ use crate::policy::{Gate, InboxRead, InboxWait, inbox_gate};
 use crate::render::RenderInput;
 use crate::schedule::pacing::{Pace, Pacer};
 use crate::send::choose_mailbox;
-use crate::send::compose::{Draft, compose, seeded_message_id};
+use crate::send::compose::{Draft, EditedText, compose_with, seeded_message_id};
 use crate::send::message::new_message_id;
 use crate::sequence::Applies;
 use crate::sequence::condition::Facts;
@@ -53,6 +54,23 @@ pub(super) enum Decision {
     RenderFailed {
         step: String,
         error: String,
+    },
+    /// A review step: the draft to store (see `review`).
+    Draft(Box<PreparedDraft>),
+    /// A draft the rep has not acted on: the lead waits (until the deadline, when one is due).
+    DraftWait {
+        step: String,
+        due: Option<i64>,
+    },
+    /// A draft past its deadline with `then: skip`.
+    DraftSkip {
+        draft: i64,
+        next: crate::domain::Next,
+    },
+    /// A draft past its deadline with `then: task`.
+    DraftTask {
+        draft: Box<crate::store::DraftRow>,
+        note: String,
     },
 }
 
@@ -154,7 +172,7 @@ impl Daemon {
                     leased: l,
                     past,
                 };
-                self.email_decision(catalog, &due, tz, pacer, now)
+                self.email_decision(round, &due, tz, pacer)
             }
         }
     }
@@ -257,14 +275,19 @@ impl Daemon {
 
     /// An email step: deferred while its mailbox or the lead's domain has no room, else
     /// composed.
+    /// A reviewed step becomes a draft for the rep instead (see `review`); an approved
+    /// draft's text is sent in place of the template's.
     fn email_decision(
         &self,
-        catalog: &Catalog,
+        round: &Round,
         due: &DueEmail<'_>,
         tz: chrono_tz::Tz,
         pacer: &mut Pacer,
-        now: DateTime<Utc>,
     ) -> Decision {
+        let (catalog, now) = (round.catalog.as_ref(), round.now);
+        if let Some(d) = self.review(round, due, now) {
+            return d;
+        }
         let (seq, lead, mailbox) = (due.seq, due.lead, due.mailbox);
         let step = &seq.steps[due.index];
         let domain = lead.record.email.account_domain().map(str::to_string);
@@ -276,7 +299,8 @@ impl Daemon {
                 .map_or(at, |t| t.timestamp());
             return Decision::Defer(Some(step.id.clone()), at);
         }
-        match self.prepare(catalog, due, now) {
+        let edited = approved_text(round, due.leased, &step.id);
+        match self.prepare(catalog, due, edited.as_ref(), now) {
             Ok(p) => Decision::Email(Box::new(p)),
             Err(error) => {
                 pacer.give_back(&mailbox.name);
@@ -293,6 +317,7 @@ impl Daemon {
         &self,
         catalog: &Catalog,
         due: &DueEmail<'_>,
+        edited: Option<&EditedText>,
         now: DateTime<Utc>,
     ) -> Result<PreparedEmail, String> {
         let DueEmail {
@@ -316,7 +341,7 @@ impl Daemon {
                     new_message_id(mailbox)
                 }
             });
-        let composed = compose(
+        let composed = compose_with(
             catalog,
             self.config(),
             self.tokens(),
@@ -331,6 +356,7 @@ impl Daemon {
                 date: now,
                 variant: None,
             },
+            edited,
         )?;
         let mut message = composed.message;
         if let Some(signer) = self.signer(&mailbox.name) {

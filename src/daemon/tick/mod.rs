@@ -7,6 +7,7 @@ mod decide;
 mod deliver;
 mod domains;
 mod health;
+mod review;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct TickReport {
     pub skipped: u64,
     /// Steps passed over because their condition (`when:`, `unless:`) does not hold.
     pub passed_over: u64,
+    /// Drafts made for the rep to approve (email steps with `review:`).
+    pub drafts: u64,
 }
 
 /// What one tick read from the store: the leased enrollments, their leads and touches, and
@@ -90,6 +93,8 @@ pub(super) struct Round {
     inbox: HashMap<String, InboxRead>,
     /// The domains of leads due their first email that cannot receive mail, with why.
     dead_domains: HashMap<String, String>,
+    /// The waiting drafts of the leased enrollments (read only when a sequence reviews).
+    drafts: HashMap<EnrollmentId, crate::store::DraftRow>,
 }
 
 impl Round {
@@ -172,6 +177,11 @@ impl Daemon {
             .collect();
         let engagement = store.engagement(&engaged).await?;
         let inbox = store.inbox_reads().await?;
+        let drafts = if catalog.has_review() {
+            store.waiting_drafts(&enrollments).await?
+        } else {
+            HashMap::new()
+        };
         let by_enrollment = leased
             .iter()
             .enumerate()
@@ -187,6 +197,7 @@ impl Daemon {
             engagement,
             inbox,
             dead_domains: HashMap::new(),
+            drafts,
         }))
     }
 
@@ -294,7 +305,7 @@ impl Daemon {
                         .fail_render(self.instance(), l, step, error, t)
                         .await?;
                 }
-                Decision::Email(_) | Decision::Task { .. } => {}
+                _ => self.settle_draft(l, d, t, report).await?,
             }
         }
         store.hold_for_inbox(self.instance(), &held, t).await?;
@@ -311,8 +322,10 @@ impl Daemon {
         if tasks.is_empty() {
             return Ok(());
         }
-        for outcome in self.store().claim(self.instance(), tasks, t).await? {
+        let outcomes = self.store().claim(self.instance(), tasks, t).await?;
+        for (outcome, c) in outcomes.into_iter().zip(tasks) {
             match outcome {
+                Claimed::Go { .. } if matches!(c.kind, ClaimKind::Draft(_)) => report.drafts += 1,
                 Claimed::Go { .. } => report.tasks += 1,
                 Claimed::Suppressed => report.stopped += 1,
                 Claimed::Lost | Claimed::AlreadyDone => report.lost += 1,
@@ -361,6 +374,9 @@ fn claims<'r>(
                 ),
                 e.as_ref(),
             )),
+            Decision::Draft(p) => {
+                tasks.push(claim(&p.step, ClaimKind::Draft(Box::new(p.draft.clone()))))
+            }
             Decision::Task {
                 step,
                 kind,
