@@ -1,5 +1,6 @@
 //! `drumbeat classify FILE.eml…`: what the inbox watcher would make of saved messages —
-//! bounce, auto-reply, unsubscribe, later or reply, with the rule that decided. Reads files
+//! bounce, auto-reply, unsubscribe, later or reply, with the rule that decided, and a reply's
+//! intent with the words that decided it. Reads files
 //! only: no config, no store, no network.
 
 use std::path::{Path, PathBuf};
@@ -99,6 +100,18 @@ fn print_plain(file: &str, c: &Classification) {
     }
     if let Some(d) = c.later_date {
         say!("  later date: {d}");
+    }
+    if let Some(r) = &c.intent {
+        match r.words.is_empty() {
+            true => say!("  intent: {}", r.intent),
+            false => say!("  intent: {} ({})", r.intent, r.words.join(", ")),
+        }
+        for p in &r.referred {
+            match &p.name {
+                Some(n) => say!("  referred: {n} <{}>", p.email),
+                None => say!("  referred: {}", p.email),
+            }
+        }
     }
     if !c.text.is_empty() {
         let mut lines = c.text.lines();

@@ -214,7 +214,7 @@ impl Store {
 }
 
 /// [`Store::upsert_leads`] inside the caller's transaction.
-async fn upsert(
+pub(super) async fn upsert(
     conn: &mut AnyConnection,
     backend: Backend,
     records: &[LeadRecord],
