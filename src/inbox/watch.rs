@@ -333,14 +333,10 @@ pub async fn process(
     let c = classify(&inbound, received.with_timezone(&tz).date_naive());
     let kind = c.kind.as_str();
     let until = pause_until(&c, tz, now);
-    let address = match c.kind {
-        Kind::BounceHard | Kind::BounceSoft => c.recipient.clone().map(|r| r.to_lowercase()),
-        _ => inbound.from.clone(),
-    };
+    let address = about(&c, &inbound);
     let refs = references(&inbound);
     let key = message_key(&inbound, &m.raw);
-    let evidence = evidence(&c, &inbound, folder);
-    let referred = referred(daemon, &c);
+    let (evidence, referred) = (evidence(&c, &inbound, folder), referred(daemon, &c));
     let fact = InboundFact {
         mailbox,
         folder,
@@ -380,6 +376,15 @@ pub async fn process(
         InboundOutcome::Unmatched => report.unmatched += 1,
     }
     Ok(())
+}
+
+/// Who a message is about when no reference matches: a bounce's failed recipient, else the
+/// sender.
+fn about(c: &Classification, inbound: &Inbound) -> Option<String> {
+    match c.kind {
+        Kind::BounceHard | Kind::BounceSoft => c.recipient.clone().map(|r| r.to_lowercase()),
+        _ => inbound.from.clone(),
+    }
 }
 
 /// When the message arrived, as its text means it: the sender's Date anchors what the text

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sqlx::AnyConnection;
 
 use super::inbox::{InboundFact, Target};
-use super::leads::{LEAD_COLUMNS, stored_lead, upsert};
+use super::leads::{LEAD_COLUMNS, lead_record, upsert};
 use super::tasks::{RepTask, open_rep_task};
 use super::{Backend, StoreError, built};
 use crate::lead::{Email, LeadRecord};
@@ -96,7 +96,7 @@ async fn referrer(tx: &mut AnyConnection, lead: i64) -> Result<Option<LeadRecord
     .bind(lead)
     .fetch_optional(&mut *tx)
     .await?;
-    Ok(row.map(|r| stored_lead(&r)).transpose()?.map(|l| l.record))
+    row.map(|r| lead_record(&r)).transpose()
 }
 
 /// The leads a referral names, each with its task's note: the referrer's owner, and, at the
