@@ -9,6 +9,7 @@ mod inbox_gate;
 mod intent;
 
 pub use inbox_gate::{Gate, InboxRead, InboxWait, inbox_gate};
+pub use intent::intent_effect_name;
 
 use crate::bounce::{Reason, Side};
 use crate::config::Health;

@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Outcome {
                 }
                 rows.push(Row {
                     file,
-                    effect: Some(policy::effect_name(c.kind, c.reason)),
+                    effect: Some(effect(&c)),
                     classification: Some(c),
                     error: None,
                 });
@@ -75,6 +75,17 @@ pub fn run(args: Args) -> Outcome {
     Ok(())
 }
 
+/// What drumbeat does about `c`, under a sequence's default stop rules.
+fn effect(c: &Classification) -> &'static str {
+    let intent = c.intent.as_ref();
+    policy::intent_effect_name(
+        c.kind,
+        c.reason,
+        intent.map(|r| r.intent),
+        intent.is_some_and(|r| r.left),
+    )
+}
+
 /// Reads and classifies one file; the day received is the message's Date (else today).
 fn classify_file(path: &Path) -> Result<Classification, String> {
     let raw = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
@@ -88,7 +99,7 @@ fn print_plain(file: &str, c: &Classification) {
     if let Some(r) = c.reason {
         say!("  reason: {r} ({})", r.side_name());
     }
-    say!("  effect: {}", policy::effect_name(c.kind, c.reason));
+    say!("  effect: {}", effect(c));
     if let Some(s) = &c.status {
         say!("  status: {s}");
     }

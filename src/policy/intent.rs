@@ -64,5 +64,23 @@ pub(super) fn auto_reply(
     }
 }
 
+/// [`super::effect_name`] refined by a message's intent, for `classify --json`: a reply that
+/// stops only its lead says `stop-lead`, a referral adds `-and-rep-task`.
+pub fn intent_effect_name(
+    kind: InboundKind,
+    reason: Option<crate::bounce::Reason>,
+    intent: Option<Intent>,
+    left: bool,
+) -> &'static str {
+    match (kind, intent, left) {
+        (InboundKind::Reply, Some(Intent::NotInterested | Intent::WrongPerson), _)
+        | (InboundKind::AutoReply, Some(Intent::WrongPerson), true) => "stop-lead",
+        (InboundKind::Reply, Some(Intent::Referral), _)
+        | (InboundKind::AutoReply, Some(Intent::Referral), true) => "stop-lead-and-rep-task",
+        (InboundKind::AutoReply, Some(Intent::Referral), false) => "pause-and-rep-task",
+        _ => super::effect_name(kind, reason),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -86,3 +86,34 @@ fn an_auto_reply_that_names_a_replacement_waits_or_stops_and_asks_the_rep() {
     assert_eq!(stopped(&d).state, EnrollmentState::Stopped);
     assert_eq!(d.rep_task, None);
 }
+
+#[test]
+fn classify_names_the_effect_of_an_intent() {
+    use crate::policy::intent_effect_name as name;
+    assert_eq!(
+        name(InboundKind::Reply, None, Some(Intent::NotInterested), false),
+        "stop-lead"
+    );
+    assert_eq!(
+        name(InboundKind::Reply, None, Some(Intent::Interested), false),
+        "stop"
+    );
+    assert_eq!(
+        name(InboundKind::Reply, None, Some(Intent::Referral), false),
+        "stop-lead-and-rep-task"
+    );
+    assert_eq!(
+        name(InboundKind::AutoReply, None, Some(Intent::Referral), false),
+        "pause-and-rep-task"
+    );
+    assert_eq!(
+        name(
+            InboundKind::AutoReply,
+            None,
+            Some(Intent::WrongPerson),
+            true
+        ),
+        "stop-lead"
+    );
+    assert_eq!(name(InboundKind::AutoReply, None, None, false), "pause");
+}
