@@ -160,6 +160,18 @@ fn name_before(before: &str) -> Option<String> {
 }
 
 const STOP_WORDS: &[&str] = &[
+    "successor",
+    "replacement",
+    "nachfolger",
+    "nachfolgerin",
+    "vertretung",
+    "successeur",
+    "remplaçant",
+    "remplaçante",
+    "sucesor",
+    "sucessor",
+    "opvolger",
+    "vervanger",
     "to",
     "at",
     "is",

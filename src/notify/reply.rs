@@ -55,10 +55,11 @@ impl<'a> Facts<'a> {
                 .map(str::trim)
                 .filter(|c| !c.is_empty()),
             later,
-            verb: if later {
-                "asked to be contacted later"
-            } else {
-                "replied"
+            verb: match text("kind") {
+                Some("later") => "asked to be contacted later",
+                // An automatic answer that says the person has left (or names a successor).
+                Some("auto-reply") => "answered automatically",
+                _ => "replied",
             },
             intent: intent_of(n),
             reply_subject: text("subject"),
@@ -168,6 +169,8 @@ fn body(f: &Facts<'_>, n: &ReplyNotice, tz: Tz) -> String {
     }
     body.push_str(if f.later {
         "\nTheir sequence is paused.\n"
+    } else if f.verb == "answered automatically" {
+        "\nThey have left the company: their sequence stopped.\n"
     } else {
         "\nTheir sequences stopped; the reply waits for you in `drumbeat replies`.\n"
     });

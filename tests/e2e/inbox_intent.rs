@@ -193,3 +193,57 @@ fn not_interested_stops_only_that_lead_and_the_report_counts_intents() {
     assert!(text.contains("Report by intent"), "{text}");
     assert!(text.contains("not-interested"), "{text}");
 }
+
+#[test]
+fn an_auto_reply_naming_a_successor_stops_the_lead_and_refers_without_sending() {
+    let test = "an_auto_reply_naming_a_successor_stops_the_lead_and_refers_without_sending";
+    let Some(mut s) = setup(test, &[("ann@acme.example", "Acme")]) else {
+        return;
+    };
+    let sent = send_intros(&s, 1);
+    let (_, mid, subject) = sent[0].clone();
+    let notice = format!(
+        "From: Ann Lead <ann@acme.example>\r\nTo: rep@example.com\r\nSubject: Automatic reply: {subject}\r\n\
+         Date: Thu, 05 Mar 2026 15:00:05 +0000\r\nMessage-ID: <left-1@acme.example>\r\nIn-Reply-To: {mid}\r\n\
+         Auto-Submitted: auto-replied\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Thank you for your email. I have left Acme. For anything about purchasing please contact\r\n\
+         my successor Tom Berg <tom.berg@acme.example>, or write to info@acme.example.\r\n"
+    );
+    s.imap.append("INBOX", notice.as_bytes());
+    let (r, _) = run_once(&s.p, T1);
+    assert_eq!(r["sent"], 0, "{r:#}");
+    assert_eq!(s.sink.wait_for(1, Duration::from_secs(1)).len(), 1);
+    let ann = lead(&s.p, "ann@acme.example");
+    assert_eq!(ann["enrollments"][0]["state"], "stopped", "{ann:#}");
+    assert_eq!(ann["enrollments"][0]["outcome"], "left-company", "{ann:#}");
+    // Tom (not the shared info@ inbox) is a lead with a task; nothing went to him.
+    let tom = lead(&s.p, "tom.berg@acme.example");
+    assert_eq!(
+        tom["lead"]["custom"]["referred_by"], "ann@acme.example",
+        "{tom:#}"
+    );
+    assert_eq!(tom["lead"]["first_name"], "Tom", "{tom:#}");
+    assert_eq!(tom["lead"]["last_name"], "Berg", "{tom:#}");
+    assert_eq!(tom["enrollments"].as_array().map(Vec::len), Some(0));
+    let tasks = at(&s.p, T1, &["tasks", "--json"]).json();
+    let kinds: Vec<(&str, &str)> = tasks
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter_map(|t| Some((t["kind"].as_str()?, t["email"].as_str()?)))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![("referral", "tom.berg@acme.example")],
+        "{tasks:#}"
+    );
+    // Skipping the task enrolls nobody.
+    let id = tasks[0]["id"].as_i64().expect("id").to_string();
+    let out = at(&s.p, T1, &["task", "skip", &id]).stdout;
+    assert!(
+        out.contains("tom.berg@acme.example is not enrolled"),
+        "{out}"
+    );
+    let (r, _) = run_once(&s.p, T2);
+    assert_eq!(r["sent"], 0, "{r:#}");
+}
