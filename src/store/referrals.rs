@@ -10,6 +10,7 @@ use sqlx::AnyConnection;
 
 use super::inbox::{InboundFact, Target};
 use super::leads::{LEAD_COLUMNS, lead_record, upsert};
+use super::suppressions::values_for;
 use super::tasks::{RepTask, open_rep_task};
 use super::{Backend, StoreError, built};
 use crate::lead::{Email, LeadRecord};
@@ -67,6 +68,15 @@ pub(super) async fn open_rep_tasks(
         return Ok(());
     };
     for (record, note) in referred_leads(&referrer, fact, target) {
+        // A suppressed address (or a forgotten person) is never stored again or written to.
+        if suppressed(tx, &record.email).await? {
+            tracing::info!(
+                mailbox = fact.mailbox,
+                lead = target.lead,
+                "a referral names a suppressed address: no lead, no task"
+            );
+            continue;
+        }
         let ids = upsert(
             tx,
             backend,
@@ -86,6 +96,19 @@ pub(super) async fn open_rep_tasks(
         open_rep_task(tx, &t, now).await?;
     }
     Ok(())
+}
+
+/// Whether the address, its domain or its forgotten hash is on the suppression list.
+async fn suppressed(tx: &mut AnyConnection, email: &Email) -> Result<bool, StoreError> {
+    let [address, domain, hash] = values_for(email);
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM suppressions WHERE value IN ($1, $2, $3)")
+            .bind(address)
+            .bind(domain)
+            .bind(hash)
+            .fetch_one(&mut *tx)
+            .await?;
+    Ok(n > 0)
 }
 
 /// The referring lead's record.

@@ -130,10 +130,20 @@ async fn a_referral_makes_a_lead_and_a_task_and_the_report_counts_it_by_intent()
                 })
                 .collect();
             s.enroll("cold", &requests, NOW, false).await.expect("enroll");
-            let referred = [Referred {
-                email: "jane.doe@acme.com".into(),
-                name: Some("Jane Doe".into()),
-            }];
+            // Someone who unsubscribed is never made a lead again, referral or not.
+            s.suppress("gone@acme.com", "unsubscribed", None, NOW)
+                .await
+                .expect("suppress");
+            let referred = [
+                Referred {
+                    email: "jane.doe@acme.com".into(),
+                    name: Some("Jane Doe".into()),
+                },
+                Referred {
+                    email: "gone@acme.com".into(),
+                    name: None,
+                },
+            ];
             let fact = InboundFact {
                 mailbox: "ana",
                 folder: "INBOX",
@@ -197,6 +207,10 @@ async fn a_referral_makes_a_lead_and_a_task_and_the_report_counts_it_by_intent()
                 .int("SELECT COUNT(*) FROM enrollments e JOIN leads l ON l.id = e.lead_id WHERE l.email = 'jane.doe@acme.com'")
                 .await;
             assert_eq!(n, 0, "a referral enrolls nobody by itself");
+            let gone = s
+                .int("SELECT COUNT(*) FROM leads WHERE email = 'gone@acme.com'")
+                .await;
+            assert_eq!(gone, 0, "a suppressed address is no lead: {}", s.engine);
             let rows = s
                 .report_activity(Grouping::Intent, NOW, NOW + 1_000)
                 .await
