@@ -385,5 +385,8 @@ mod tests {
         assert_eq!(misspelled_lead_field("company_size"), None);
         assert_eq!(misspelled_lead_field("pain_point"), None);
         assert_eq!(misspelled_lead_field("interest"), None);
+        // A field drumbeat sets (on referred leads) is known too, and not a typo of itself.
+        assert_eq!(misspelled_lead_field("refered_by"), Some("referred_by"));
+        assert_eq!(misspelled_lead_field("referred_by"), None);
     }
 }
