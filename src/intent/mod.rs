@@ -102,12 +102,48 @@ impl Reading {
 /// At most this much text is read (a reply's own text is far shorter).
 const MAX_CHARS: usize = 8_000;
 
+/// An automatic reply says what it has to say at the top; below may follow a copy of the
+/// message it answers.
+const AUTO_REPLY_CHARS: usize = 2_000;
+
+/// Header names whose line starts a copy of a message's header (a bounce-like answer that
+/// quotes the mail it got): nothing from there on is the writer's own text.
+const HEADER_LINES: &[&str] = &[
+    "received:",
+    "return-path:",
+    "message-id:",
+    "from:",
+    "to:",
+    "cc:",
+    "subject:",
+    "date:",
+    "reply-to:",
+    "mime-version:",
+    "content-type:",
+    "delivered-to:",
+];
+
+/// The text before the first line that looks like a copied mail header, or a line of the
+/// `---- … ----` kind that introduces an attached copy.
+fn own_text(text: &str) -> &str {
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let l = line.trim_start().to_ascii_lowercase();
+        let dashes = l.starts_with("----") || l.starts_with("====");
+        if dashes || HEADER_LINES.iter().any(|h| l.starts_with(h)) {
+            return text.get(..at).unwrap_or(text);
+        }
+        at += line.len();
+    }
+    text
+}
+
 /// Reads a human reply's own text. `exclude` holds addresses that are never a referral: the
 /// sender's own, and the rep's when known. Rules in order: a referral (someone named, with an
 /// address, in referral wording), not interested, wrong person, a meeting request, interested;
 /// else unclear.
 pub fn read_reply(text: &str, exclude: &[&str]) -> Reading {
-    let text = normalize(text);
+    let text = normalize(own_text(text));
     let left = first(&text, words::LEFT);
     if let Some(r) = referral(&text, exclude, left.is_some()) {
         return r;
@@ -141,7 +177,12 @@ pub fn read_reply(text: &str, exclude: &[&str]) -> Reading {
 /// contact …", "I have left; write to …"), wrong person when it only says the writer has left;
 /// `None` for an ordinary out-of-office notice.
 pub fn read_auto_reply(text: &str, exclude: &[&str]) -> Option<Reading> {
-    let text = normalize(text);
+    let own = own_text(text);
+    let head = own
+        .char_indices()
+        .nth(AUTO_REPLY_CHARS)
+        .map_or(own, |(at, _)| own.get(..at).unwrap_or(own));
+    let text = normalize(head);
     let left = first(&text, words::LEFT);
     if let Some(r) = referral(&text, exclude, left.is_some()) {
         return Some(r);

@@ -260,6 +260,23 @@ fn auto_replies_refer_only_when_they_name_a_replacement() {
 }
 
 #[test]
+fn a_copy_of_a_message_below_the_text_names_no_one() {
+    // A machine answer that quotes the header of the mail it got: the addresses there are no
+    // referral, though the text says "try again".
+    let text = "Your mail cannot be delivered. Please check the address and then try again.\n\n\
+                ---- Header of the source mail attached ----\n\n\
+                Received: from mx.example.net by mail.example.org\n\tfor <userz@example.net>\n\
+                To: python-list@python.org\n";
+    assert_eq!(read_auto_reply(text, &[]), None);
+    assert!(read_reply(text, &[]).referred.is_empty());
+    // Without the dashes, the first header line ends the text just the same.
+    let text = "Please contact jane@acme.example.\nReceived: from x\n\tfor <bob@acme.example>\n";
+    let r = read_reply(text, &[]);
+    let named: Vec<&str> = r.referred.iter().map(|p| p.email.as_str()).collect();
+    assert_eq!(named, ["jane@acme.example"]);
+}
+
+#[test]
 fn any_text_reads_without_panic() {
     for text in [
         "@",
