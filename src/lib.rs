@@ -17,7 +17,7 @@
 //! | send     | send                                                | composing the message on the wire, SMTP and outbox, links and their tokens |
 //! | store    | store                                               | SQL for both engines; applies effects, decides nothing |
 //! | policy   | policy                                              | signal + rules → effect (pure) |
-//! | pure     | catalog, plan, render, sequence, schedule, bounce   | loaded sequences and templates, the planner, rendering, windows and waits, what a failed delivery means |
+//! | pure     | catalog, plan, render, sequence, schedule, bounce, intent | loaded sequences and templates, the planner, rendering, windows and waits, what a failed delivery means, what a person's reply means |
 //! | config   | config                                              | config.toml and secrets |
 //! | domain   | domain, lead, enrollment, diag                      | ids, states, event kinds, `Email`, diagnostics (no I/O) |
 
@@ -34,6 +34,7 @@ pub mod enrollment;
 pub mod http;
 pub mod import;
 pub mod inbox;
+pub mod intent;
 pub mod lead;
 pub mod notify;
 pub mod plan;

@@ -8,14 +8,17 @@
 
 mod admission;
 mod inbox_gate;
+mod intent;
 
 pub use admission::{EnrollFacts, EnrollRules, Refusal, admit};
 pub use inbox_gate::{Gate, InboxRead, InboxWait, inbox_gate};
+pub use intent::intent_effect_name;
 
 use crate::bounce::{Reason, Side};
 use crate::config::Health;
 use crate::domain::{EventKind, InboundKind, ProviderKind};
 use crate::enrollment::EnrollmentState;
+use crate::intent::Intent;
 use crate::sequence::{OnAutoReply, OnReply, Sequence};
 
 /// A lead-side soft bounce this many times for one lead (from the inbox or any provider)
@@ -71,6 +74,11 @@ pub enum Signal {
         reason: Option<Reason>,
         /// When the lead is back, or asked to be written to again.
         until: Option<i64>,
+        /// What a person's reply means (or an automatic reply that names a replacement or says
+        /// the person has left), when the text decides.
+        intent: Option<Intent>,
+        /// The writer says they have left the company.
+        left: bool,
     },
     /// An email provider's webhook event.
     Provider(ProviderKind),
@@ -171,6 +179,9 @@ pub enum Effect {
 /// The kind of the rep's task to answer a challenge-response request.
 pub const CHALLENGE_TASK: &str = "challenge";
 
+/// The kind of the rep's task to approve enrolling someone a reply referred them to.
+pub const REFERRAL_TASK: &str = "referral";
+
 /// The decision on one signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -234,6 +245,18 @@ pub fn decide(signal: Signal, rules: StopRules, seen: Seen, now: i64) -> Decisio
             reason,
             ..
         } => bounce(bounce_side(kind, reason), seen, now),
+        Signal::Inbound {
+            kind: InboundKind::Reply,
+            intent: Some(intent),
+            ..
+        } if intent != Intent::Unclear => intent::reply(intent, rules),
+        Signal::Inbound {
+            kind: InboundKind::AutoReply,
+            intent: Some(intent @ (Intent::Referral | Intent::WrongPerson)),
+            left,
+            until,
+            ..
+        } => intent::auto_reply(intent, left, until, rules, now),
         Signal::Inbound { kind, until, .. } => inbound(kind, until, rules, now),
         Signal::Provider(kind) => provider(kind, seen),
         Signal::UnsubscribeLink => Decision::record(

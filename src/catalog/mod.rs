@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use crate::config::{Config, Mailbox, Transport};
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::lead::{Email, LeadRecord};
-use crate::render::{RenderErrorKind, RenderInput, Renderer, STANDARD_LEAD_FIELDS};
+use crate::render::{
+    RenderErrorKind, RenderInput, Renderer, SET_LEAD_FIELDS, STANDARD_LEAD_FIELDS,
+};
 
 pub use crate::sequence::{self, no_ask, template};
 pub use crate::sequence::{
@@ -273,6 +275,8 @@ impl Catalog {
 fn misspelled_lead_field(field: &str) -> Option<&'static str> {
     STANDARD_LEAD_FIELDS
         .iter()
+        .chain(SET_LEAD_FIELDS)
+        .filter(|f| **f != field)
         .map(|f| (strsim::normalized_damerau_levenshtein(field, f), *f))
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
@@ -289,8 +293,9 @@ fn variable_hint(variable: &str) -> String {
     let root = variable.split('.').next().unwrap_or_default();
     match root {
         "lead" => format!(
-            "lead fields: {}, or any CSV column",
-            STANDARD_LEAD_FIELDS.join(", ")
+            "lead fields: {}, {} (set by drumbeat on some leads), or any CSV column",
+            STANDARD_LEAD_FIELDS.join(", "),
+            SET_LEAD_FIELDS.join(", ")
         ),
         "sender" => "sender fields: name, first_name, email, signature, mailbox".into(),
         "account" => "account fields: domain, name".into(),
@@ -388,5 +393,8 @@ mod tests {
         assert_eq!(misspelled_lead_field("company_size"), None);
         assert_eq!(misspelled_lead_field("pain_point"), None);
         assert_eq!(misspelled_lead_field("interest"), None);
+        // A field drumbeat sets (on referred leads) is known too, and not a typo of itself.
+        assert_eq!(misspelled_lead_field("refered_by"), Some("referred_by"));
+        assert_eq!(misspelled_lead_field("referred_by"), None);
     }
 }

@@ -1,5 +1,6 @@
 //! `drumbeat classify FILE.eml…`: what the inbox watcher would make of saved messages —
-//! bounce, auto-reply, unsubscribe, later or reply, with the rule that decided. Reads files
+//! bounce, auto-reply, unsubscribe, later or reply, with the rule that decided, and a reply's
+//! intent with the words that decided it. Reads files
 //! only: no config, no store, no network.
 
 use std::path::{Path, PathBuf};
@@ -48,7 +49,7 @@ pub fn run(args: Args) -> Outcome {
                 }
                 rows.push(Row {
                     file,
-                    effect: Some(policy::effect_name(c.kind, c.reason)),
+                    effect: Some(effect(&c)),
                     classification: Some(c),
                     error: None,
                 });
@@ -74,6 +75,17 @@ pub fn run(args: Args) -> Outcome {
     Ok(())
 }
 
+/// What drumbeat does about `c`, under a sequence's default stop rules.
+fn effect(c: &Classification) -> &'static str {
+    let intent = c.intent.as_ref();
+    policy::intent_effect_name(
+        c.kind,
+        c.reason,
+        intent.map(|r| r.intent),
+        intent.is_some_and(|r| r.left),
+    )
+}
+
 /// Reads and classifies one file; the day received is the message's Date (else today).
 fn classify_file(path: &Path) -> Result<Classification, String> {
     let raw = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
@@ -87,7 +99,7 @@ fn print_plain(file: &str, c: &Classification) {
     if let Some(r) = c.reason {
         say!("  reason: {r} ({})", r.side_name());
     }
-    say!("  effect: {}", policy::effect_name(c.kind, c.reason));
+    say!("  effect: {}", effect(c));
     if let Some(s) = &c.status {
         say!("  status: {s}");
     }
@@ -99,6 +111,18 @@ fn print_plain(file: &str, c: &Classification) {
     }
     if let Some(d) = c.later_date {
         say!("  later date: {d}");
+    }
+    if let Some(r) = &c.intent {
+        match r.words.is_empty() {
+            true => say!("  intent: {}", r.intent),
+            false => say!("  intent: {} ({})", r.intent, r.words.join(", ")),
+        }
+        for p in &r.referred {
+            match &p.name {
+                Some(n) => say!("  referred: {n} <{}>", p.email),
+                None => say!("  referred: {}", p.email),
+            }
+        }
     }
     if !c.text.is_empty() {
         let mut lines = c.text.lines();

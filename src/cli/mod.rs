@@ -142,7 +142,7 @@ enum Command {
     Digest(digest::Args),
     /// Check each mailbox's sending domain in DNS (SPF, DKIM, DMARC, MX) and say what to publish.
     Doctor(doctor::Args),
-    /// Classify saved messages as the inbox watcher would: bounce, auto-reply, unsubscribe, later, reply.
+    /// Classify saved messages as the inbox watcher would: bounce, auto-reply, unsubscribe, later, reply (and its intent).
     Classify(classify::Args),
     /// Print shell completions.
     Completions {

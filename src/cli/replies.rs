@@ -69,11 +69,16 @@ pub async fn list(config_path: &Path, args: ListArgs) -> Outcome {
     }
     for r in &out {
         let row = r.row;
+        // A reply's intent, as the watcher read it: "reply (meeting-request)".
+        let kind = match row.evidence.get("intent").and_then(|i| i.as_str()) {
+            Some(i) if i != "unclear" => format!("{} ({i})", row.kind),
+            _ => row.kind.clone(),
+        };
         say!(
             "#{} {} {} {}  ({}){}",
             row.id,
             utc(Some(row.received_at)),
-            row.kind,
+            kind,
             row.email.as_deref().unwrap_or("-"),
             row.rule,
             row.outcome

@@ -1,5 +1,5 @@
-//! `drumbeat report`: the numbers of a period by rep, sequence, step, variant or source, as a
-//! table, JSON, CSV, or one HTML page with charts.
+//! `drumbeat report`: the numbers of a period by rep, sequence, step, variant, source or a
+//! reply's intent, as a table, JSON, CSV, or one HTML page with charts.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -105,6 +105,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn columns(r: &Report) -> Vec<&'static str> {
+    if r.by == Grouping::Intent {
+        return vec!["intent", "replies", "% of replies"];
+    }
     let cohort = matches!(r.by, Grouping::Rep | Grouping::Source | Grouping::Sequence);
     let mut c = vec![r.by.as_str()];
     if cohort {
@@ -128,6 +131,15 @@ fn columns(r: &Report) -> Vec<&'static str> {
 }
 
 fn cells(r: &Report, row: &Row) -> Vec<String> {
+    if r.by == Grouping::Intent {
+        let all: i64 = r.rows.iter().map(|x| x.replied).sum();
+        let share = (all > 0).then(|| row.replied as f64 / all as f64);
+        return vec![
+            cell(&row.key).into_owned(),
+            num(Some(row.replied)),
+            pct(share),
+        ];
+    }
     let cohort = matches!(r.by, Grouping::Rep | Grouping::Source | Grouping::Sequence);
     let mut c = vec![cell(&row.key).into_owned()];
     if cohort {

@@ -10,9 +10,11 @@ use super::output::{print_json, rfc3339, utc};
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store};
 use crate::context::{next_after_done, resolve_as_sent};
 use crate::enrollment::TouchState;
+use crate::import::intake::enroll_request;
 use crate::plan::Done;
+use crate::policy::REFERRAL_TASK;
 use crate::schedule::pacing::day_start;
-use crate::store::{Next, TaskFilter, TaskFinish};
+use crate::store::{EnrollOutcome, Next, TaskFilter, TaskFinish};
 
 /// Flags of `tasks`.
 #[derive(Debug, clap::Args)]
@@ -194,6 +196,14 @@ pub async fn task(config_path: &Path, cmd: TaskCommand) -> Outcome {
         .finish_task(id, state, outcome, note, &next, now.timestamp())
         .await?
     {
+        TaskFinish::Finished if t.kind == REFERRAL_TASK => {
+            let what = match state {
+                "done" => enroll_referred(&config, &catalog, &store, &t, now.timestamp()).await?,
+                _ => format!("{} is not enrolled", t.email),
+            };
+            say!("task #{id} {state}; {what}");
+            Ok(())
+        }
         TaskFinish::Finished => {
             say!("task #{id} {state}; {}", describe_next(&next));
             Ok(())
@@ -201,6 +211,60 @@ pub async fn task(config_path: &Path, cmd: TaskCommand) -> Outcome {
         TaskFinish::Unknown => Err(Failure::failed(format!("no task #{id}"))),
         TaskFinish::AlreadyClosed(s) => Err(Failure::failed(format!("task #{id} is already {s}"))),
     }
+}
+
+/// A referral approved: the referred lead enters the sequence the referring lead was in,
+/// through the ordinary enrollment (suppressions and the rules every enrollment keeps).
+async fn enroll_referred(
+    config: &crate::config::Config,
+    catalog: &crate::catalog::Catalog,
+    store: &crate::store::Store,
+    t: &crate::store::TaskRow,
+    now: i64,
+) -> Result<String, Failure> {
+    let sequence = t.sequence_id.as_deref().unwrap_or_default();
+    let Some(seq) = catalog.sequence(sequence) else {
+        return Err(Failure::failed(format!(
+            "{} is not enrolled: the sequence {sequence:?} is no longer in sequences/; \
+             enroll them with `drumbeat enroll SEQUENCE {}`",
+            t.email, t.email
+        )));
+    };
+    let email = crate::lead::Email::parse(&t.email).map_err(|e| Failure::failed(e.to_string()))?;
+    let Some(lead) = store.lead_by_email(&email).await? else {
+        return Err(Failure::failed(format!("{} is no lead any more", t.email)));
+    };
+    let request = enroll_request(config, seq, &lead.record, lead.id, now);
+    let due = request.due_at;
+    // The referred person is enrolled as any lead is: under [enrollment]'s rules.
+    let (rules, by) = (
+        super::enroll::rules(config, catalog),
+        super::enroll::forced_by("task done"),
+    );
+    let admission = crate::store::Admission {
+        rules: &rules,
+        force: false,
+        by: &by,
+    };
+    let outcome = store
+        .enroll_under(&seq.id, &[request], &admission, now, false)
+        .await?;
+    Ok(match outcome.first() {
+        Some(EnrollOutcome::Refused(why)) => format!(
+            "{} is not enrolled: {why} (`drumbeat enroll {} {} --force` overrides)",
+            t.email, seq.id, t.email
+        ),
+        Some(EnrollOutcome::Enrolled(_) | EnrollOutcome::Forced(..)) => format!(
+            "{} enrolled in {}; first step due {}",
+            t.email,
+            seq.id,
+            utc(Some(due))
+        ),
+        Some(EnrollOutcome::Suppressed) => {
+            format!("{} is suppressed: not enrolled", t.email)
+        }
+        _ => format!("{} is already in {}", t.email, seq.id),
+    })
 }
 
 fn describe_next(next: &Next) -> String {

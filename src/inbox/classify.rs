@@ -12,6 +12,7 @@ use super::parse::{DsnRecipient, Inbound, address_in};
 use super::reply_text;
 use super::words::*;
 use crate::bounce::{self, Answer, Reason, Side, enhanced_status};
+use crate::intent::{self, Reading};
 
 pub use crate::domain::InboundKind as Kind;
 
@@ -36,6 +37,10 @@ pub struct Classification {
     pub later_date: Option<NaiveDate>,
     /// The first lines of the visible text (quoted history and signature removed).
     pub text: String,
+    /// A person's reply: what it means (`intent`, `intent_words`, a referral's `referred`).
+    /// An automatic reply: only when it names a replacement or says the person has left.
+    #[serde(flatten)]
+    pub intent: Option<Reading>,
 }
 
 impl Classification {
@@ -49,6 +54,7 @@ impl Classification {
             return_date: None,
             later_date: None,
             text: reply_text::excerpt(&mail.visible_text),
+            intent: None,
         }
     }
 }
@@ -56,6 +62,17 @@ impl Classification {
 /// Classifies a parsed message. `received` (the day it arrived) anchors dates without a year
 /// and relative ones ("next quarter", "back Monday").
 pub fn classify(mail: &Inbound, received: NaiveDate) -> Classification {
+    let mut c = verdict(mail, received);
+    let exclude: Vec<&str> = mail.from.as_deref().into_iter().collect();
+    c.intent = match c.kind {
+        Kind::Reply => Some(intent::read_reply(&mail.visible_text, &exclude)),
+        Kind::AutoReply => intent::read_auto_reply(&mail.visible_text, &exclude),
+        _ => None,
+    };
+    c
+}
+
+fn verdict(mail: &Inbound, received: NaiveDate) -> Classification {
     // A challenge-response system (Boxbe) may dress its request as a DSN with `Action:
     // failed`: only a person can answer it, so it is read first.
     super::machine::challenge(mail)

@@ -334,13 +334,10 @@ pub async fn process(
     let c = classify(&inbound, received.with_timezone(&tz).date_naive());
     let kind = c.kind.as_str();
     let until = pause_until(&c, tz, now);
-    let address = match c.kind {
-        Kind::BounceHard | Kind::BounceSoft => c.recipient.clone().map(|r| r.to_lowercase()),
-        _ => inbound.from.clone(),
-    };
+    let address = about(&c, &inbound);
     let refs = references(&inbound);
     let key = message_key(&inbound, &m.raw);
-    let evidence = evidence(&c, &inbound, folder);
+    let (evidence, referred) = (evidence(&c, &inbound, folder), referred(daemon, &c));
     let fact = InboundFact {
         mailbox,
         folder,
@@ -353,6 +350,9 @@ pub async fn process(
         evidence,
         until,
         received_at: received.timestamp(),
+        intent: c.intent.as_ref().map(|r| r.intent),
+        left: c.intent.as_ref().is_some_and(|r| r.left),
+        referred: &referred,
     };
     let catalog = daemon.catalog();
     let policy = |seq: &str| StopRules::of(catalog.sequence(seq));
@@ -377,6 +377,15 @@ pub async fn process(
         InboundOutcome::Unmatched => report.unmatched += 1,
     }
     Ok(())
+}
+
+/// Who a message is about when no reference matches: a bounce's failed recipient, else the
+/// sender.
+fn about(c: &Classification, inbound: &Inbound) -> Option<String> {
+    match c.kind {
+        Kind::BounceHard | Kind::BounceSoft => c.recipient.clone().map(|r| r.to_lowercase()),
+        _ => inbound.from.clone(),
+    }
 }
 
 /// When the message arrived, as its text means it: the sender's Date anchors what the text
@@ -415,9 +424,10 @@ fn pause_until(c: &Classification, tz: Tz, now: DateTime<Utc>) -> Option<i64> {
     }
 }
 
-/// What is kept with the message: the classifier's findings and the reply's first lines.
+/// What is kept with the message: the classifier's findings (a reply's intent and the words
+/// that decided it among them) and the reply's first lines.
 fn evidence(c: &Classification, inbound: &Inbound, folder: &str) -> serde_json::Value {
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "status": c.status,
         "recipient": c.recipient,
         "return_date": c.return_date,
@@ -425,7 +435,28 @@ fn evidence(c: &Classification, inbound: &Inbound, folder: &str) -> serde_json::
         "snippet": c.text,
         "subject": inbound.subject,
         "folder": folder,
-    })
+    });
+    if let (Some(r), Some(o)) = (&c.intent, v.as_object_mut()) {
+        o.insert("intent".into(), r.intent.as_str().into());
+        o.insert("intent_words".into(), r.words.clone().into());
+        if !r.referred.is_empty() {
+            let emails: Vec<&str> = r.referred.iter().map(|p| p.email.as_str()).collect();
+            o.insert("referred".into(), emails.into());
+        }
+    }
+    v
+}
+
+/// The people a referral names, less our own mailboxes (a reply quoting the rep's address is
+/// no referral to the rep).
+fn referred(daemon: &Context, c: &Classification) -> Vec<crate::intent::Referred> {
+    let config = daemon.config();
+    c.intent
+        .iter()
+        .flat_map(|r| r.referred.iter())
+        .filter(|p| !config.mailboxes.iter().any(|m| m.from.as_str() == p.email))
+        .cloned()
+        .collect()
 }
 
 /// The Message-IDs a message points at: In-Reply-To, References, and a bounce's original.

@@ -21,6 +21,9 @@ struct Facts<'a> {
     /// The lead asked to be contacted later (rather than replied).
     later: bool,
     verb: &'static str,
+    /// What the reply means, with the words that decided (`meeting request: let's talk`),
+    /// when the text decides.
+    intent: Option<String>,
     reply_subject: Option<&'a str>,
     later_date: Option<&'a str>,
     /// The reply's first lines.
@@ -52,11 +55,13 @@ impl<'a> Facts<'a> {
                 .map(str::trim)
                 .filter(|c| !c.is_empty()),
             later,
-            verb: if later {
-                "asked to be contacted later"
-            } else {
-                "replied"
+            verb: match text("kind") {
+                Some("later") => "asked to be contacted later",
+                // An automatic answer that says the person has left (or names a successor).
+                Some("auto-reply") => "answered automatically",
+                _ => "replied",
             },
+            intent: intent_of(n),
             reply_subject: text("subject"),
             later_date: text("later_date"),
             quoted: text("snippet")
@@ -78,6 +83,32 @@ impl<'a> Facts<'a> {
     }
 }
 
+/// The intent the watcher read in the reply ("meeting request: let's talk"), unless unclear;
+/// a referral names the people, and someone who left says so.
+fn intent_of(n: &ReplyNotice) -> Option<String> {
+    let intent = n.evidence.get("intent")?.as_str()?;
+    if intent == "unclear" {
+        return None;
+    }
+    let list = |key: &str| -> Vec<&str> {
+        n.evidence
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|w| w.as_str()).take(4).collect())
+            .unwrap_or_default()
+    };
+    let mut out = intent.replace('-', " ");
+    let words = list("intent_words");
+    if !words.is_empty() {
+        out.push_str(&format!(": {}", words.join(", ")));
+    }
+    let referred = list("referred");
+    if !referred.is_empty() {
+        out.push_str(&format!(" → {}", referred.join(", ")));
+    }
+    Some(out)
+}
+
 /// The notice of `n`, with times in `tz`.
 pub fn render(n: &ReplyNotice, tz: Tz) -> Rendered {
     let f = Facts::of(n, tz);
@@ -94,10 +125,20 @@ fn subject(f: &Facts<'_>) -> String {
         Some(c) => format!("{short} ({c}) {verb}"),
         None => format!("{short} {verb}"),
     };
+    if let Some(i) = n_intent_word(f) {
+        subject.push_str(&format!(" ({i})"));
+    }
     if let Some(s) = f.reply_subject {
         subject.push_str(&format!(": {s}"));
     }
     subject
+}
+
+/// The intent alone ("meeting request"), for a subject line.
+fn n_intent_word(f: &Facts<'_>) -> Option<String> {
+    f.intent
+        .as_deref()
+        .map(|i| i.split(':').next().unwrap_or(i).trim().to_string())
 }
 
 fn body(f: &Facts<'_>, n: &ReplyNotice, tz: Tz) -> String {
@@ -108,6 +149,9 @@ fn body(f: &Facts<'_>, n: &ReplyNotice, tz: Tz) -> String {
     };
     if let Some(s) = f.reply_subject {
         body.push_str(&format!("  Subject:   {s}\n"));
+    }
+    if let Some(i) = &f.intent {
+        body.push_str(&format!("  Intent:    {i}\n"));
     }
     body.push_str(&format!("  Received:  {} ({tz})\n", f.received));
     body.push_str(&format!(
@@ -125,9 +169,20 @@ fn body(f: &Facts<'_>, n: &ReplyNotice, tz: Tz) -> String {
     }
     body.push_str(if f.later {
         "\nTheir sequence is paused.\n"
+    } else if f.verb == "answered automatically" {
+        "\nThey have left the company: their sequence stopped.\n"
     } else {
         "\nTheir sequences stopped; the reply waits for you in `drumbeat replies`.\n"
     });
+    if f.intent
+        .as_deref()
+        .is_some_and(|i| i.starts_with("referral"))
+    {
+        body.push_str(
+            "Each person it names is a lead now, with a task to approve enrolling them \
+             (nothing is sent before you do): `drumbeat tasks`.\n",
+        );
+    }
     body.push_str(&format!("\n  drumbeat lead show {}\n", n.email));
     if let Some(id) = n.inbound_id {
         body.push_str(&format!(
@@ -146,6 +201,9 @@ fn chat(f: &Facts<'_>, n: &ReplyNotice) -> String {
         }),
         f.verb
     );
+    if let Some(i) = &f.intent {
+        chat.push_str(&format!(" ({})", slack_escape(i)));
+    }
     chat.push_str(&format!(" — {}", slack_escape(&f.place)));
     if let Some(s) = f.reply_subject {
         chat.push_str(&format!("\n_{}_", slack_escape(s)));
@@ -208,6 +266,41 @@ drumbeat reply handled 12 --outcome interested\n";
              _Re: Quick question_\n> Thanks Ana, this is timely.\n> Can we talk Tuesday at 3?\n\
              `drumbeat lead show maria@northwind.example`"
         );
+    }
+
+    #[test]
+    fn a_notice_marks_the_intent_and_a_referral_names_the_people() {
+        let mut n = notice();
+        n.evidence["intent"] = "meeting-request".into();
+        n.evidence["intent_words"] = serde_json::json!(["can we talk"]);
+        let r = render(&n, Tz::UTC);
+        assert_eq!(
+            r.subject,
+            "Maria Garcia (Northwind & Co) replied (meeting request): Re: Quick question"
+        );
+        assert!(
+            r.body
+                .contains("  Intent:    meeting request: can we talk\n"),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.chat.contains("replied (meeting request: can we talk) —"),
+            "{}",
+            r.chat
+        );
+        n.evidence["intent"] = "referral".into();
+        n.evidence["intent_words"] = serde_json::json!(["please contact"]);
+        n.evidence["referred"] = serde_json::json!(["jane@northwind.example"]);
+        let r = render(&n, Tz::UTC);
+        assert!(
+            r.body
+                .contains("  Intent:    referral: please contact → jane@northwind.example\n"),
+            "{}",
+            r.body
+        );
+        n.evidence["intent"] = "unclear".into();
+        assert!(!render(&n, Tz::UTC).body.contains("Intent:"));
     }
 
     #[test]

@@ -35,6 +35,8 @@ fn inbound(kind: InboundKind, until: Option<i64>) -> Signal {
         kind,
         reason: None,
         until,
+        intent: None,
+        left: false,
     }
 }
 
@@ -47,6 +49,8 @@ fn bounced(reason: Reason) -> Signal {
         },
         reason: Some(reason),
         until: None,
+        intent: None,
+        left: false,
     }
 }
 

@@ -21,6 +21,11 @@ pub const STANDARD_LEAD_FIELDS: &[&str] = &[
     "owner",
 ];
 
+/// Lead fields drumbeat itself sets on some leads, kept with the custom columns: `referred_by`,
+/// the address of the lead whose reply named this one (see `store::REFERRED_BY`). A template
+/// uses them under `{% if lead.referred_by %}` or with `default(…)`.
+pub const SET_LEAD_FIELDS: &[&str] = &["referred_by"];
+
 /// Puts a value the template may use: line ends made LF and control characters dropped (see
 /// [`super::plain`]), trimmed; a value that is empty after that is left out, so it counts as
 /// missing (a first name of just NUL is no first name).

@@ -19,7 +19,7 @@ use crate::lead::LeadRecord;
 use crate::sequence::{Sequence, StepKind, TemplateSource};
 
 pub use crate::domain::fnv1a;
-pub use context::STANDARD_LEAD_FIELDS;
+pub use context::{SET_LEAD_FIELDS, STANDARD_LEAD_FIELDS};
 pub use error::{RenderError, RenderErrorKind};
 use error::{render_error, tera_diagnostics};
 

@@ -355,7 +355,11 @@ pub async fn build(
     } else {
         Vec::new()
     };
-    let rows = merge(by, activity, cohort);
+    let mut rows = merge(by, activity, cohort);
+    if by == Grouping::Intent {
+        // Replies only: emails, bounces and unsubscribes have no intent.
+        rows.retain(|r| r.parts.iter().all(|p| p != unknown(by)));
+    }
     let ab = if by == Grouping::Variant {
         ab_tests(&rows)
     } else {

@@ -13,6 +13,7 @@ use super::notifications;
 use super::{LeadId, Store, StoreError, built, in_list};
 use crate::bounce::Reason;
 use crate::domain::{EventKind, InboundKind};
+use crate::intent::{Intent, Referred};
 use crate::policy::{self, Seen, Signal, StopRules};
 
 /// How far a folder was read.
@@ -53,6 +54,12 @@ pub struct InboundFact<'a> {
     pub until: Option<i64>,
     /// When it arrived (unix seconds).
     pub received_at: i64,
+    /// What a person's reply means (or an automatic reply naming a replacement), when known.
+    pub intent: Option<Intent>,
+    /// The writer says they have left the company.
+    pub left: bool,
+    /// The people a referral names (not the lead, not the rep).
+    pub referred: &'a [Referred],
 }
 
 /// What recording a message did.
@@ -100,11 +107,11 @@ pub struct InboundRow {
 }
 
 /// One lead/enrollment a message was matched to.
-struct Target {
-    lead: i64,
-    enrollment: Option<i64>,
-    touch: Option<i64>,
-    sequence: Option<String>,
+pub(super) struct Target {
+    pub(super) lead: i64,
+    pub(super) enrollment: Option<i64>,
+    pub(super) touch: Option<i64>,
+    pub(super) sequence: Option<String>,
 }
 
 impl Store {
@@ -285,7 +292,7 @@ impl Store {
             mark_handled(&mut tx, fact, now).await?;
         }
         let rules = target.sequence.as_deref().map_or(StopRules::DEFAULT, rules);
-        let action = act(&mut tx, fact, &target, rules, now).await?;
+        let action = act(&mut tx, self.backend, fact, &target, rules, now).await?;
         tx.commit().await?;
         Ok(InboundOutcome::Recorded {
             lead: target.lead,
@@ -512,6 +519,7 @@ async fn mark_handled(
 /// Records the event of an inbound message and applies what the policy decided about it.
 async fn act(
     tx: &mut AnyConnection,
+    backend: super::Backend,
     fact: &InboundFact<'_>,
     target: &Target,
     rules: StopRules,
@@ -526,6 +534,8 @@ async fn act(
         kind: fact.kind,
         reason: fact.reason,
         until: fact.until,
+        intent: fact.intent,
+        left: fact.left,
     };
     let seen = Seen {
         lead: true,
@@ -559,22 +569,8 @@ async fn act(
         o.insert("kind".into(), fact.kind.as_str().into());
     }
     ev.data = data;
-    if let (Some(task), Some(enrollment)) = (decision.rep_task, target.enrollment) {
-        let note = format!(
-            "Only a person can answer this challenge-response request ({}): reply to it or \
-             follow its link, so that your emails reach the lead. Its subject: {}",
-            fact.rule,
-            fact.evidence["subject"].as_str().unwrap_or("(none)")
-        );
-        let t = super::tasks::RepTask {
-            enrollment,
-            lead: target.lead,
-            sequence: target.sequence.as_deref(),
-            kind: task,
-            note: &note,
-            owner: fact.mailbox,
-        };
-        super::tasks::open_rep_task(tx, &t, now).await?;
+    if let Some(task) = decision.rep_task {
+        super::referrals::open_rep_tasks(tx, backend, task, fact, target, now).await?;
     }
     if decision.notify_rep {
         // A person answered: the rep hears of it, queued with the reply itself.

@@ -225,7 +225,7 @@ impl Store {
 }
 
 /// [`Store::upsert_leads`] inside the caller's transaction.
-async fn upsert(
+pub(super) async fn upsert(
     conn: &mut AnyConnection,
     backend: Backend,
     records: &[LeadRecord],
@@ -543,7 +543,7 @@ fn custom_json(custom: &BTreeMap<String, String>) -> String {
     serde_json::to_string(custom).expect("a map of strings serializes")
 }
 
-fn lead_record(row: &AnyRow) -> Result<LeadRecord, StoreError> {
+pub(super) fn lead_record(row: &AnyRow) -> Result<LeadRecord, StoreError> {
     let email: String = row.try_get("email")?;
     let custom: String = row.try_get("custom")?;
     Ok(LeadRecord {

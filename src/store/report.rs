@@ -1,5 +1,5 @@
 //! What `drumbeat report` reads: counts over the event log for a period, grouped by rep,
-//! sequence, step, variant or lead source. Only `events` is read (tasks overdue aside, which are
+//! sequence, step, variant, lead source or a reply's intent. Only `events` is read (tasks overdue aside, which are
 //! a state of now), so a report for a period in the past never changes.
 //!
 //! Two kinds of numbers:
@@ -27,6 +27,9 @@ pub enum Grouping {
     Variant,
     /// Where the lead came from (`csv:FILE` for an import, `api` for the lead API).
     Source,
+    /// What a person's reply meant (interested, meeting-request, not-interested, wrong-person,
+    /// referral, unclear): replies only.
+    Intent,
 }
 
 impl Grouping {
@@ -38,6 +41,7 @@ impl Grouping {
             Grouping::Step => "step",
             Grouping::Variant => "variant",
             Grouping::Source => "source",
+            Grouping::Intent => "intent",
         }
     }
 
@@ -156,6 +160,12 @@ fn key_columns(backend: Backend, by: Grouping, e: &str, s: &str) -> String {
             json_text(backend, &format!("{s}.data"), "variant")
         ),
         Grouping::Source => "l.source AS k0".into(),
+        // Emails have no intent; a reply's is in its event.
+        Grouping::Intent if e == s => "CAST(NULL AS TEXT) AS k0".into(),
+        Grouping::Intent => format!(
+            "{} AS k0",
+            json_text(backend, &format!("{e}.data"), "intent")
+        ),
     }
 }
 
@@ -297,7 +307,7 @@ impl Store {
                 "AND {t}.sequence_id = r.sequence_id AND {t}.at >= r.at",
                 "r.sequence_id".to_string(),
             ),
-            Grouping::Step | Grouping::Variant => return Ok(Vec::new()),
+            Grouping::Step | Grouping::Variant | Grouping::Intent => return Ok(Vec::new()),
         };
         let within = |t: &str| same_seq.replace("{t}", t);
         // MATERIALIZED: each lead's subqueries run once (a flattened subquery would run them

@@ -87,6 +87,14 @@ fn check(name: &str, raw: &[u8], want: &Value) -> Result<(), String> {
     {
         problems.push(format!("text: got {:?}, want {text:?}", c.text));
     }
+    // A reply's intent and the people a referral names, where the fixture says.
+    for key in ["intent", "referred"] {
+        if let Some(w) = want.get(key)
+            && got.get(key) != Some(w)
+        {
+            problems.push(format!("{key}: got {}, want {w}", got[key]));
+        }
+    }
     if let Some(parsed) = want.get("parsed").and_then(Value::as_object) {
         let actual = json!({
             "message_id": mail.message_id,

@@ -88,7 +88,12 @@ pub(crate) fn send_intros(s: &Setup, n: usize) -> Vec<(String, String, String)> 
 }
 
 /// `lead` answers the intro it got (from `send_intros`): a reply lands in INBOX.
-fn answer_intro(s: &mut Setup, sent: &[(String, String, String)], lead: &str, body: &str) {
+pub(crate) fn answer_intro(
+    s: &mut Setup,
+    sent: &[(String, String, String)],
+    lead: &str,
+    body: &str,
+) {
     let (_, mid, subject) = sent
         .iter()
         .find(|m| m.0 == lead)

@@ -39,6 +39,7 @@ mod inbox_blind;
 mod inbox_classify;
 mod inbox_corpus;
 mod inbox_health;
+mod inbox_intent;
 mod inbox_watch;
 mod layers;
 mod notify;

@@ -258,7 +258,7 @@ fn a_reply_tells_the_rep_by_email_and_webhook_outside_the_cap_and_an_auto_reply_
     };
     assert_eq!(
         n.header("Subject").expect("Subject"),
-        format!("{first} Lead (Acme) replied: Re: {subject}")
+        format!("{first} Lead (Acme) replied (meeting request): Re: {subject}")
     );
     let text = body(n);
     let replies = at(&s.p, "2026-03-05T15:20:00Z", &["replies", "--json"]).json();
@@ -269,6 +269,7 @@ fn a_reply_tells_the_rep_by_email_and_webhook_outside_the_cap_and_an_auto_reply_
         "Sequence:  e2e, step intro (mailbox rep)".to_string(),
         "| Thanks Rita, this is timely.".to_string(),
         "| Can we talk Tuesday at 3?".to_string(),
+        "Intent:    meeting request: can we talk".to_string(),
         format!("drumbeat lead show {lead}"),
         format!("drumbeat reply handled {id}"),
     ] {

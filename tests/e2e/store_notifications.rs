@@ -22,6 +22,9 @@ fn fact<'a>(kind: &'a str, key: &'a str, refs: &'a [String]) -> InboundFact<'a> 
         evidence: serde_json::json!({ "subject": "Re: Hello", "snippet": "Yes, tell me more." }),
         until: None,
         received_at: NOW,
+        intent: None,
+        left: false,
+        referred: &[],
     }
 }
 

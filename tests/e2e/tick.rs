@@ -156,6 +156,9 @@ fn a_reply_recorded_before_the_tick_stops_the_lead_before_its_claim() {
         evidence: serde_json::json!({}),
         until: None,
         received_at: instant(SUNDAY).timestamp(),
+        intent: None,
+        left: false,
+        referred: &[],
     };
     let rules = |_: &str| StopRules::DEFAULT;
     let outcome = s
