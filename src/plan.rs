@@ -81,10 +81,12 @@ pub fn jitter_seed(email: &str, sequence: &str, step: &str) -> u64 {
 }
 
 /// Where the enrollment goes after step `done` ran at `at`: the next step that has not run,
-/// due after its wait, inside the window in `tz` (spread by `jitter` seconds when it waits for
-/// an opening); or finished.
+/// due after its wait, inside `window` (the sequence's, for this lead) in `tz` (spread by
+/// `jitter` seconds when it waits for an opening); or finished.
+#[allow(clippy::too_many_arguments)]
 pub fn next_after(
     seq: &Sequence,
+    window: &SendWindow,
     done: usize,
     past: &[PastTouch],
     at: DateTime<Utc>,
@@ -98,7 +100,7 @@ pub fn next_after(
     };
     let step = &seq.steps[i];
     let seed = jitter_seed(email, &seq.id, &step.id);
-    match due_after(&seq.window, tz, at, step.wait, seed, jitter) {
+    match due_after(window, tz, at, step.wait, seed, jitter) {
         Some(due) => Next::Step {
             id: step.id.clone(),
             due_at: due.timestamp(),
@@ -228,6 +230,7 @@ mod tests {
             .with_timezone(&Utc);
         match next_after(
             &s,
+            &s.window,
             0,
             &[touch("a", "sent", "email")],
             at,
@@ -239,7 +242,7 @@ mod tests {
             Next::Finished => panic!("finished too early"),
         }
         assert!(matches!(
-            next_after(&s, 2, &past, at, Tz::UTC, "x@y.z", 0),
+            next_after(&s, &s.window, 2, &past, at, Tz::UTC, "x@y.z", 0),
             Next::Finished
         ));
     }

@@ -260,8 +260,12 @@ impl Planner<'_> {
 
     /// When `step` is due after the one before it, due at `at`.
     fn due_after(&self, at: DateTime<Utc>, step: &Step) -> Option<DateTime<Utc>> {
+        let country = crate::schedule::Country::of_lead(
+            self.lead.custom.get("country").map(String::as_str),
+            self.tz,
+        );
         crate::plan::due_after(
-            &self.seq.window,
+            &self.seq.window.for_lead(country),
             self.tz,
             at,
             step.wait,

@@ -7,9 +7,10 @@ use super::super::Daemon;
 use super::Round;
 use crate::catalog::{Catalog, Sequence, StepKind};
 use crate::config::Mailbox;
-use crate::context::lead_zone;
+use crate::context::lead_window;
 use crate::domain::TouchKind;
 use crate::plan::{current_step, jitter_seed, spread};
+
 use crate::policy::{Gate, InboxRead, InboxWait, inbox_gate};
 use crate::render::RenderInput;
 use crate::schedule::pacing::{Pace, Pacer};
@@ -34,6 +35,12 @@ pub(super) enum Decision {
         why: String,
     },
     Pause(String),
+    /// A step a planned pause covers (a rep's vacation, a paused sequence): due again at `due`.
+    Held {
+        step: String,
+        hold: i64,
+        due: i64,
+    },
     Email(Box<PreparedEmail>),
     Task {
         step: String,
@@ -90,15 +97,6 @@ impl Daemon {
             return Decision::Finish;
         };
         let step = &seq.steps[index];
-        let tz = lead_zone(seq, lead, self.config().timezone);
-        // Inside the window, or wait for its next opening (spread by jitter).
-        if !seq.window.is_open(tz, now) {
-            let seed = jitter_seed(lead.record.email.as_str(), &seq.id, &step.id);
-            return match spread(&seq.window, tz, now, seed, self.config().sending.jitter) {
-                Some(open) => Decision::Defer(Some(step.id.clone()), open.timestamp()),
-                None => Decision::Pause("the send window never opens".into()),
-            };
-        }
         let owner = lead.record.owner.as_deref();
         let Some(mailbox) = choose_mailbox(
             self.config(),
@@ -111,6 +109,13 @@ impl Daemon {
                 "no mailbox can send this sequence (check [[mailbox]] in config.toml and the sequence's mailboxes)".into(),
             );
         };
+        let (tz, closed) = super::hours::check(self.config(), seq, step, lead, mailbox, now);
+        if let Some(closed) = closed {
+            return closed;
+        }
+        if let Some(held) = super::holds::held(round, seq, &step.id, mailbox) {
+            return held;
+        }
         match &step.kind {
             StepKind::Task(task) => {
                 let owner = Some(owner.map_or_else(|| mailbox.name.clone(), str::to_string));
@@ -199,7 +204,10 @@ impl Daemon {
             // Into the window (a cap's next day starts at midnight, before it opens).
             let seed = jitter_seed(lead.record.email.as_str(), &seq.id, &step.id);
             let at = DateTime::from_timestamp(at, 0)
-                .and_then(|t| spread(&seq.window, tz, t, seed, self.config().sending.jitter))
+                .and_then(|t| {
+                    let (window, _) = lead_window(seq, lead, self.config().timezone);
+                    spread(&window, tz, t, seed, self.config().sending.jitter)
+                })
                 .map_or(at, |t| t.timestamp());
             return Decision::Defer(Some(step.id.clone()), at);
         }

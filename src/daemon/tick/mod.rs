@@ -7,6 +7,8 @@ mod decide;
 mod deliver;
 mod domains;
 mod health;
+mod holds;
+mod hours;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +21,8 @@ use crate::enrollment::EnrollmentState;
 use crate::policy::InboxRead;
 use crate::schedule::pacing::{Pacer, day_start};
 use crate::store::{
-    Claim, ClaimKind, Claimed, EnrollmentId, LeadId, Leased, PastTouch, StoreError, StoredLead,
+    Claim, ClaimKind, Claimed, EnrollmentId, HeldStep, Hold, LeadId, Leased, PastTouch, StoreError,
+    StoredLead,
 };
 use decide::{Decision, PreparedEmail};
 
@@ -85,6 +88,8 @@ pub(super) struct Round {
     inbox: HashMap<String, InboxRead>,
     /// The domains of leads due their first email that cannot receive mail, with why.
     dead_domains: HashMap<String, String>,
+    /// The planned pauses not over (see `holds`).
+    holds: Vec<Hold>,
 }
 
 impl Round {
@@ -128,6 +133,7 @@ impl Daemon {
             })
             .collect();
         self.settle(&decided, round.t(), &mut report).await?;
+        self.hold_steps(&round, &decided, &mut report).await?;
         // Tasks are claimed in one transaction; emails a few at a time (see `send_claimed`).
         let (tasks, emails) = claims(&round, &decided);
         self.claim_tasks(&tasks, round.t(), &mut report).await?;
@@ -150,6 +156,7 @@ impl Daemon {
         let enrollments: Vec<EnrollmentId> = leased.iter().map(|l| l.enrollment).collect();
         let past = store.past_touches(&enrollments).await?;
         let inbox = store.inbox_reads().await?;
+        let holds = store.holds(now.timestamp()).await?;
         let by_enrollment = leased
             .iter()
             .enumerate()
@@ -164,6 +171,7 @@ impl Daemon {
             past,
             inbox,
             dead_domains: HashMap::new(),
+            holds,
         }))
     }
 
@@ -264,11 +272,42 @@ impl Daemon {
                         .fail_render(self.instance(), l, step, error, t)
                         .await?;
                 }
-                Decision::Email(_) | Decision::Task { .. } => {}
+                Decision::Email(_) | Decision::Task { .. } | Decision::Held { .. } => {}
             }
         }
         store.hold_for_inbox(self.instance(), &held, t).await?;
         store.defer(self.instance(), &defer, t).await
+    }
+
+    /// Gives back the steps a planned pause covers, due at its end, and tells their leads'
+    /// timelines.
+    async fn hold_steps(
+        &self,
+        round: &Round,
+        decided: &[(&Leased, Decision)],
+        report: &mut TickReport,
+    ) -> Result<(), StoreError> {
+        let held: Vec<HeldStep<'_>> = decided
+            .iter()
+            .filter_map(|(l, d)| match d {
+                Decision::Held { step, hold, due } => Some(HeldStep {
+                    enrollment: l.enrollment,
+                    lead: l.lead,
+                    sequence: &l.sequence_id,
+                    step,
+                    due: *due,
+                    hold: round.holds.iter().find(|h| h.id == *hold)?,
+                }),
+                _ => None,
+            })
+            .collect();
+        report.deferred += held.len() as u64;
+        for h in &held {
+            tracing::info!(enrollment = h.enrollment.0, sequence = %h.sequence, step = %h.step, hold = h.hold.id, "paused ({} {}): waits until {}", h.hold.scope.as_str(), h.hold.name, h.due);
+        }
+        self.store()
+            .hold_steps(self.instance(), &held, round.t())
+            .await
     }
 
     /// Claims the tasks of the round in one transaction.
