@@ -1,6 +1,7 @@
 //! `drumbeat status`: read straight from the store (no daemon needed).
 
 mod inbox;
+mod pauses;
 
 use std::path::Path;
 
@@ -114,6 +115,8 @@ struct Status {
     webhooks: Vec<WebhookStatus>,
     sequences: Vec<SequenceCounts>,
     mailboxes: Vec<MailboxStatus>,
+    /// Planned pauses of a mailbox or a sequence, on now or to come.
+    pauses: Vec<pauses::PauseStatus>,
     due_now: i64,
     upcoming: Vec<Upcoming>,
     needs_attention: Vec<Attention>,
@@ -164,6 +167,12 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         webhooks,
         sequences: snap.sequences,
         mailboxes,
+        pauses: store
+            .holds(now.timestamp())
+            .await?
+            .into_iter()
+            .map(|h| pauses::pause_status(h, now.timestamp()))
+            .collect(),
         due_now: snap.due_now,
         upcoming: snap.upcoming.into_iter().map(upcoming).collect(),
         needs_attention,
@@ -408,6 +417,7 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
             inbox::print(w);
         }
     }
+    pauses::print(&s.pauses);
     say!("\nDue now: {}", s.due_now);
     print_upcoming(&s.upcoming);
     print_attention(&s.needs_attention);
