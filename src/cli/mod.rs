@@ -30,6 +30,7 @@ mod replies;
 mod report;
 mod run;
 mod status;
+mod task_times;
 mod tasks;
 mod validate;
 

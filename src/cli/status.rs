@@ -52,7 +52,7 @@ struct Upcoming {
 
 #[derive(Serialize)]
 struct Attention {
-    /// A reply's id (for `drumbeat reply handled ID`).
+    /// A reply's id (for `drumbeat reply handled ID`), or a task's (`drumbeat task done ID`).
     id: Option<i64>,
     kind: String,
     email: Option<String>,
@@ -146,6 +146,15 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let inbox = watchers(&store, now).await?;
     let webhooks = webhooks(&config, &store).await?;
     let mut needs_attention: Vec<Attention> = snap.attention.into_iter().map(attention).collect();
+    for a in needs_attention
+        .iter_mut()
+        .filter(|a| a.kind == "overdue-task")
+    {
+        if let Some(task) = store.task(a.id.unwrap_or_default()).await? {
+            let times = super::task_times::TaskTimes::of(&config, &task, now);
+            a.detail = Some(format!("{} #{}, due {}", task.kind, task.id, times.shown()));
+        }
+    }
     needs_attention.extend(
         webhooks
             .iter()

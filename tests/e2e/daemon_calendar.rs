@@ -289,3 +289,73 @@ fn holidays_of_two_countries_move_business_days_across_the_new_year_in_preview()
         ]
     );
 }
+
+#[test]
+fn a_call_task_for_a_lead_in_tokyo_comes_due_in_the_reps_morning() {
+    let test = "a_call_task_for_a_lead_in_tokyo_comes_due_in_the_reps_morning";
+    let Some(sink) = Sink::start(test, &[]) else {
+        return;
+    };
+    let p = smtp_project(&sink, "[sending]\njitter = \"0\"\n");
+    p.edit(
+        "config.toml",
+        "daily_cap = 500",
+        "daily_cap = 500\ntimezone = \"Europe/Madrid\"\nworking_hours = \"08:30-16:00\"",
+    );
+    p.write(
+        "sequences/tokyo.yaml",
+        "id: tokyo\nmailboxes: [rep]\nwindow:\n  days: [mon-fri]\n  hours: \"09:00-17:00\"\n\
+         steps:\n  - { id: intro, wait: 0, template: cold/intro }\n\
+         \x20 - { id: call, wait: 1 business day, task: call }\n",
+    );
+    p.write(
+        "tokyo.csv",
+        "Email,First Name,Company,Time Zone\nkenji@tokyo.example,Kenji,Tokyo Co,Asia/Tokyo\n",
+    );
+    // Monday 2 March 2026, 10:00 in Tokyo, 02:00 in Madrid.
+    let mut now = "2026-03-02T01:00:00Z".to_string();
+    at(
+        &p,
+        &now,
+        &["leads", "import", "tokyo.csv", "--sequence", "tokyo"],
+    );
+    let mut tasks = serde_json::Value::Null;
+    for _ in 0..6 {
+        let (_, next) = run_once(&p, &now);
+        tasks = at(&p, &now, &["tasks", "--json"]).json();
+        if tasks.as_array().is_some_and(|t| !t.is_empty()) {
+            break;
+        }
+        now = next.expect("a next due time");
+    }
+    assert_eq!(sink.messages().len(), 1, "the intro");
+    // Due one business day later in Tokyo (Tuesday 10:00, 02:00 in Madrid): the task waits
+    // for the rep's morning, 08:30 in Madrid (16:30 in Tokyo), not the rep's night.
+    let t = &tasks[0];
+    assert_eq!(t["due_rep"], "2026-03-03T08:30:00+01:00", "{tasks:#}");
+    assert_eq!(t["rep_timezone"], "Europe/Madrid");
+    assert_eq!(t["due_lead"], "2026-03-03T16:30:00+09:00");
+    assert_eq!(t["lead_timezone"], "Asia/Tokyo");
+    assert_eq!(t["overdue"], false);
+    let id = t["id"].as_i64().expect("task id");
+    let text = at(&p, "2026-03-03T12:00:00Z", &["tasks"]).stdout;
+    let due = "due Tue 2026-03-03 08:30 CET (rep, Europe/Madrid) / 16:30 JST (lead, Asia/Tokyo)";
+    assert!(
+        text.starts_with(&format!("#{id} call kenji@tokyo.example")),
+        "{text}"
+    );
+    assert!(text.contains(due) && !text.contains("OVERDUE"), "{text}");
+    let status = at(&p, "2026-03-03T12:00:00Z", &["status", "--json"]).json();
+    let item = status["needs_attention"]
+        .as_array()
+        .expect("needs_attention")
+        .iter()
+        .find(|a| a["kind"] == "overdue-task")
+        .cloned()
+        .expect("the task in status");
+    assert_eq!(item["id"], id);
+    assert_eq!(item["detail"], format!("call #{id}, {due}"));
+    // The next morning in Madrid it is overdue.
+    let text = at(&p, "2026-03-04T07:00:00Z", &["tasks", "--overdue"]).stdout;
+    assert!(text.contains("OVERDUE"), "{text}");
+}
