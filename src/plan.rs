@@ -83,14 +83,12 @@ pub fn jitter_seed(email: &str, sequence: &str, step: &str) -> u64 {
 /// Where the enrollment goes after step `done` ran at `at`: the next step that has not run,
 /// due after its wait, inside `window` (the sequence's, for this lead) in `tz` (spread by
 /// `jitter` seconds when it waits for an opening); or finished.
-#[allow(clippy::too_many_arguments)]
 pub fn next_after(
     seq: &Sequence,
-    window: &SendWindow,
+    (window, tz): (&SendWindow, Tz),
     done: usize,
     past: &[PastTouch],
     at: DateTime<Utc>,
-    tz: Tz,
     email: &str,
     jitter: i64,
 ) -> Next {
@@ -230,11 +228,10 @@ mod tests {
             .with_timezone(&Utc);
         match next_after(
             &s,
-            &s.window,
+            (&s.window, Tz::UTC),
             0,
             &[touch("a", "sent", "email")],
             at,
-            Tz::UTC,
             "x@y.z",
             0,
         ) {
@@ -242,7 +239,7 @@ mod tests {
             Next::Finished => panic!("finished too early"),
         }
         assert!(matches!(
-            next_after(&s, &s.window, 2, &past, at, Tz::UTC, "x@y.z", 0),
+            next_after(&s, (&s.window, Tz::UTC), 2, &past, at, "x@y.z", 0),
             Next::Finished
         ));
     }

@@ -258,23 +258,8 @@ pub(super) fn resolve(
         notify
     });
     check_imap(&name, m.name.span(), m.imap.as_ref(), report);
-    let rep_zone = match &m.timezone {
-        None => timezone,
-        Some(tz) => super::parse_tz(tz.get_ref()).unwrap_or_else(|e| {
-            report.error(Some(tz.span()), format!("mailbox {name:?}: timezone: {e}"));
-            timezone
-        }),
-    };
-    let working_hours = match &m.working_hours {
-        None => WorkingHours::default(),
-        Some(h) => WorkingHours::parse(h.get_ref()).unwrap_or_else(|e| {
-            report.error(
-                Some(h.span()),
-                format!("mailbox {name:?}: working_hours: {e}"),
-            );
-            WorkingHours::default()
-        }),
-    };
+    let (rep_zone, working_hours) =
+        rep_hours(&name, (&m.timezone, &m.working_hours), timezone, report);
     let (Some(from), Some(transport)) = (from, transport) else {
         return None;
     };
@@ -293,6 +278,33 @@ pub(super) fn resolve(
         timezone: rep_zone,
         working_hours,
     })
+}
+
+/// The rep's zone (config.toml's `timezone` by default) and working hours of a mailbox.
+fn rep_hours(
+    name: &str,
+    (zone, hours): (&Option<Spanned<String>>, &Option<Spanned<String>>),
+    timezone: Tz,
+    report: &mut Report,
+) -> (Tz, WorkingHours) {
+    let zone = match zone {
+        None => timezone,
+        Some(tz) => super::parse_tz(tz.get_ref()).unwrap_or_else(|e| {
+            report.error(Some(tz.span()), format!("mailbox {name:?}: timezone: {e}"));
+            timezone
+        }),
+    };
+    let hours = match hours {
+        None => WorkingHours::default(),
+        Some(h) => WorkingHours::parse(h.get_ref()).unwrap_or_else(|e| {
+            report.error(
+                Some(h.span()),
+                format!("mailbox {name:?}: working_hours: {e}"),
+            );
+            WorkingHours::default()
+        }),
+    };
+    (zone, hours)
 }
 
 /// An `[mailbox.imap]` table without a password is an error: its inbox could never be read,

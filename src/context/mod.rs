@@ -222,11 +222,10 @@ pub async fn next_after_done(
     let (window, tz) = lead_window(seq, l, config.timezone);
     Ok(crate::plan::next_after(
         seq,
-        &window,
+        (&window, tz),
         index,
         &past,
         at,
-        tz,
         l.record.email.as_str(),
         config.sending.jitter,
     ))

@@ -431,7 +431,7 @@ impl Parser<'_> {
         for h in &raw.holidays {
             match crate::schedule::holidays::Holiday::parse(&h.value) {
                 Ok(holiday) => holiday.add_to(&mut window),
-                Err(e) => self.error(&h.referenced, format!("holidays: {e}")),
+                Err(e) => self.error(&h.referenced, format!("holiday {e}")),
             }
         }
         window

@@ -467,11 +467,10 @@ impl Daemon {
         });
         next_after(
             seq,
-            &window,
+            (&window, tz),
             index,
             &done,
             at,
-            tz,
             lead.record.email.as_str(),
             self.config().sending.jitter,
         )
