@@ -44,6 +44,7 @@ mod report_html;
 mod routing;
 mod store_claims;
 mod store_enrollments;
+mod store_holds;
 mod store_http;
 mod store_import;
 mod store_inbox;
