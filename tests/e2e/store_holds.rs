@@ -14,7 +14,7 @@ async fn a_held_step_waits_for_the_end_and_resume_brings_it_back() {
         |s| async move {
             let record = lead("kim@acme.example");
             let ids = s
-                .upsert_leads(&[record.clone()], "t", NOW, false)
+                .upsert_leads(std::slice::from_ref(&record), "t", NOW, false)
                 .await
                 .expect("upsert");
             let req = EnrollRequest {
