@@ -283,4 +283,15 @@ mod tests {
         let e = Holiday::parse("Narnia").expect_err("no such country");
         assert!(e.message.contains("`lead`"), "{e}");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_a_holiday_or_a_clear_refusal(text in "\\PC{0,12}") {
+            match Holiday::parse(&text) {
+                Ok(Holiday::Country(c)) => proptest::prop_assert_eq!(c.code().len(), 2),
+                Ok(_) => {}
+                Err(e) => proptest::prop_assert!(!e.message.is_empty()),
+            }
+        }
+    }
 }

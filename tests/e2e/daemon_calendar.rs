@@ -170,6 +170,16 @@ fn a_reps_vacation_holds_only_that_mailbox_and_loses_nothing() {
         .collect();
     assert_eq!(held.len(), 1, "{lead:#}");
     assert_eq!(held[0]["mailbox"], "rep");
+    let text = at(
+        &p,
+        "2026-04-15T00:00:00Z",
+        &["leads", "show", "rep0@rep0.example"],
+    )
+    .stdout;
+    assert!(
+        text.contains("held           e2e/value  waits: mailbox rep paused until 2026-03-14 04:00 UTC (vacation)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -358,4 +368,37 @@ fn a_call_task_for_a_lead_in_tokyo_comes_due_in_the_reps_morning() {
     // The next morning in Madrid it is overdue.
     let text = at(&p, "2026-03-04T07:00:00Z", &["tasks", "--overdue"]).stdout;
     assert!(text.contains("OVERDUE"), "{text}");
+}
+
+#[test]
+fn validate_warns_when_the_bundled_holidays_run_out() {
+    let p = Project::shipped();
+    p.edit(
+        "sequences/cold-outbound.yaml",
+        "holidays: [2026-11-26, 2026-12-25, 2027-01-01]",
+        "holidays: [US, 2026-12-24]",
+    );
+    let run = |now: &str| {
+        let out = p
+            .cmd(&["validate", "--json"])
+            .env("DRUMBEAT_NOW", now)
+            .output()
+            .expect("run drumbeat");
+        crate::support::Run::from_output(out).json()
+    };
+    let warned = |v: &serde_json::Value| {
+        v["diagnostics"]
+            .as_array()
+            .expect("diagnostics")
+            .iter()
+            .any(|d| {
+                d["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("public holidays drumbeat knows end with 2031"))
+            })
+    };
+    assert!(!warned(&run("2027-03-01T12:00:00Z")));
+    let late = run("2031-03-01T12:00:00Z");
+    assert!(warned(&late), "{late:#}");
+    assert_eq!(late["errors"], 0);
 }
