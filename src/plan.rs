@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use crate::domain::{Next, PastTouch, TouchKind, fnv1a};
 use crate::enrollment::TouchState;
 use crate::schedule::{SendWindow, Wait};
-use crate::sequence::Sequence;
+use crate::sequence::{Sequence, Then};
 
 /// Whether a past touch means "this step is behind the lead" (it ran, or is running, or was
 /// skipped), as opposed to waiting to be (re)tried.
@@ -36,9 +36,48 @@ pub fn current_step(seq: &Sequence, stored: Option<&str>, past: &[PastTouch]) ->
     {
         return Some(i);
     }
-    let last_passed = seq.steps.iter().rposition(|s| behind(&s.id));
-    let from = last_passed.map_or(0, |i| i + 1);
+    let Some(last) = seq.steps.iter().rposition(|s| behind(&s.id)) else {
+        return (0..seq.steps.len()).find(|&i| !behind(&seq.steps[i].id));
+    };
+    // A skipped step's branch was not taken; a step that ran goes where its branch says.
+    let skipped = past
+        .iter()
+        .any(|t| t.step_id == seq.steps[last].id && t.state == TouchState::Skipped);
+    let from = if skipped {
+        last + 1
+    } else {
+        start_after(seq, last, None)?
+    };
     (from..seq.steps.len()).find(|&i| !behind(&seq.steps[i].id))
+}
+
+/// How a step was done, for where the path goes next.
+#[derive(Debug, Clone, Copy)]
+pub enum Done<'a> {
+    /// It ran (a task: with the rep's outcome, when given): its branch is followed.
+    Ran(Option<&'a str>),
+    /// It was skipped (its condition, or the rep skipped the task): on to the next step.
+    Skipped,
+}
+
+/// Where the path goes after step `done`, done as `how`: the index to look from (see
+/// [`start_after`]).
+pub fn start_from(seq: &Sequence, done: usize, how: Done<'_>) -> Option<usize> {
+    match how {
+        Done::Ran(outcome) => start_after(seq, done, outcome),
+        Done::Skipped => Some(done + 1),
+    }
+}
+
+/// Where the path goes after step `done` ran (with a task's `outcome`): the index of the step
+/// to start looking from (`len` or more: past the last), or `None` when the branch ends the
+/// enrollment.
+pub fn start_after(seq: &Sequence, done: usize, outcome: Option<&str>) -> Option<usize> {
+    match seq.steps[done].flow.route(outcome) {
+        Then::Next => Some(done + 1),
+        Then::Goto(id) => Some(seq.step_index(id).unwrap_or(done + 1)),
+        Then::End => None,
+    }
 }
 
 /// An instant moved into the window: `at` itself when the window is open then, else the next
@@ -80,9 +119,9 @@ pub fn jitter_seed(email: &str, sequence: &str, step: &str) -> u64 {
     fnv1a(format!("jitter:{email}:{sequence}:{step}").as_bytes())
 }
 
-/// Where the enrollment goes after step `done` ran at `at`: the next step that has not run,
-/// due after its wait, inside `window` (the sequence's, for this lead) in `tz` (spread by
-/// `jitter` seconds when it waits for an opening); or finished.
+/// Where the enrollment goes after step `done` ran at `at` (following its branch): the next
+/// step that has not run, due after its wait, inside `window` (the sequence's, for this lead)
+/// in `tz` (spread by `jitter` seconds when it waits for an opening); or finished.
 pub fn next_after(
     seq: &Sequence,
     (window, tz): (&SendWindow, Tz),
@@ -92,8 +131,32 @@ pub fn next_after(
     email: &str,
     jitter: i64,
 ) -> Next {
+    next_from(
+        seq,
+        start_after(seq, done, None),
+        past,
+        (window, at, tz),
+        email,
+        jitter,
+    )
+}
+
+/// Where the enrollment goes from step index `start` on (`None`: the branch ended it), at
+/// `at` in `tz`: the first step from there that has not run, due after its wait inside
+/// `window` (the sequence's, for this lead); or finished.
+pub fn next_from(
+    seq: &Sequence,
+    start: Option<usize>,
+    past: &[PastTouch],
+    (window, at, tz): (&SendWindow, DateTime<Utc>, Tz),
+    email: &str,
+    jitter: i64,
+) -> Next {
     let ran = |id: &str| past.iter().any(|t| t.step_id == id && is_behind(t));
-    let Some(i) = (done + 1..seq.steps.len()).find(|&i| !ran(&seq.steps[i].id)) else {
+    let Some(start) = start else {
+        return Next::Finished;
+    };
+    let Some(i) = (start..seq.steps.len()).find(|&i| !ran(&seq.steps[i].id)) else {
         return Next::Finished;
     };
     let step = &seq.steps[i];

@@ -446,7 +446,11 @@ fn print_lead(view: &LeadView) {
                 t.kind,
                 t.state,
                 utc(t.sent_at),
-                t.subject.as_deref().unwrap_or("")
+                match (t.state.as_str(), &t.error) {
+                    // Why a step was passed over (its condition).
+                    ("skipped", Some(why)) => why.as_str(),
+                    _ => t.subject.as_deref().unwrap_or(""),
+                }
             );
         }
     }

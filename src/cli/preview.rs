@@ -65,6 +65,13 @@ struct StepPreview {
     html: Option<String>,
     task: Option<&'static str>,
     note: Option<String>,
+    /// The step's condition as written (`when: …` / `unless: …`).
+    condition: Option<String>,
+    /// What it evaluated to for this lead: `holds`, `does not hold`, or `decided at send
+    /// time` (opens and clicks are not known before).
+    condition_result: Option<String>,
+    /// Where the lead goes after the step, when not simply on (`goto X`, `end`, by outcome).
+    branch: Option<String>,
     error: Option<String>,
     #[serde(skip)]
     raw: Option<String>,
@@ -214,18 +221,10 @@ impl Planner<'_> {
             None => (0, now),
         };
         let mut steps = Vec::new();
+        // Where the planned path goes on from (a goto jumps), and whether a branch ended it.
+        let (mut path_from, mut ended) = (start, false);
         for (i, step) in seq.steps.iter().enumerate() {
-            let mut p = StepPreview {
-                id: step.id.clone(),
-                kind: if matches!(step.kind, StepKind::Email(_)) {
-                    "email"
-                } else {
-                    "task"
-                },
-                wait: step.wait.to_string(),
-                state: "planned".into(),
-                ..Default::default()
-            };
+            let mut p = self.outline(step);
             let done = touches
                 .iter()
                 .find(|t| t.sequence_id == seq.id && t.step_id == step.id);
@@ -235,6 +234,8 @@ impl Planner<'_> {
                 p.message_id = t.message_id.clone();
             } else if i < start {
                 p.state = "skipped".into();
+            } else if ended || i < path_from {
+                p.state = "not on this lead's path".into();
             } else {
                 let due = if i == start && self.enrollment.is_some() {
                     Some(at)
@@ -248,14 +249,69 @@ impl Planner<'_> {
                 } else {
                     p.error = Some("the send window never opens".into());
                 }
+                if !self.judge(&mut p, step) {
+                    steps.push(p);
+                    continue;
+                }
                 match self.mailbox {
                     Some(sender) => self.fill(&mut p, i, sender, at, &mut past),
                     None => p.error = Some("no mailbox can send this sequence (check [[mailbox]] in config.toml and the sequence's mailboxes)".into()),
+                }
+                match crate::plan::start_after(seq, i, None) {
+                    Some(j) => path_from = j,
+                    None => ended = true,
                 }
             }
             steps.push(p);
         }
         steps
+    }
+
+    /// A step's preview before it is planned: id, kind, wait, condition and branches.
+    fn outline(&self, step: &Step) -> StepPreview {
+        let f = &step.flow;
+        let mut branch: Vec<String> = Vec::new();
+        if f.then != crate::sequence::Then::Next {
+            branch.push(f.then.to_string());
+        }
+        for (outcome, then) in &f.on_outcome {
+            branch.push(format!("on {outcome}: {then}"));
+        }
+        StepPreview {
+            id: step.id.clone(),
+            kind: if matches!(step.kind, StepKind::Email(_)) {
+                "email"
+            } else {
+                "task"
+            },
+            wait: step.wait.to_string(),
+            state: "planned".into(),
+            condition: f.guard.as_ref().map(|g| g.shown()),
+            branch: (!branch.is_empty()).then(|| branch.join("; ")),
+            ..Default::default()
+        }
+    }
+
+    /// The step's condition for this lead: false when it does not hold (the step is skipped
+    /// and the path goes on from the next one).
+    fn judge(&self, p: &mut StepPreview, step: &Step) -> bool {
+        if step.flow.guard.is_none() {
+            return true;
+        }
+        let facts = crate::sequence::condition::Facts {
+            lead: self.lead,
+            engagement: None,
+        };
+        let (result, runs) = match step.flow.applies(facts) {
+            crate::sequence::Applies::Yes => ("holds", true),
+            crate::sequence::Applies::AtSendTime => ("decided at send time", true),
+            crate::sequence::Applies::Skip(_) => ("does not hold: the step is skipped", false),
+        };
+        p.condition_result = Some(result.into());
+        if !runs {
+            p.state = "skipped".into();
+        }
+        runs
     }
 
     /// When `step` is due after the one before it, due at `at`: in the lead's window, and a
@@ -372,6 +428,35 @@ impl Planner<'_> {
     }
 }
 
+/// The lines above a step's content: its heading, state, time, error, condition and branch.
+fn step_head(s: &StepPreview) -> Vec<String> {
+    let mut lines = vec![format!(
+        "\n=== step {} ({}, wait {}) ===",
+        s.id, s.kind, s.wait
+    )];
+    if s.state != "planned" {
+        lines.push(format!("state:       {}", s.state));
+    }
+    if let Some(d) = &s.due_local {
+        lines.push(format!("goes out:    {d}"));
+    }
+    if let Some(e) = &s.error {
+        lines.push(format!("ERROR:       {e}"));
+    }
+    if let Some(c) = &s.condition {
+        lines.push(format!(
+            "condition:   {c} ({})",
+            s.condition_result
+                .as_deref()
+                .unwrap_or("not asked: the step is not planned")
+        ));
+    }
+    if let Some(b) = &s.branch {
+        lines.push(format!("then:        {b}"));
+    }
+    lines
+}
+
 fn print_human(p: &Preview, raw: bool) {
     // With --raw, stdout carries the messages and nothing else, so `--step ID --raw > x.eml`
     // writes a real message file; the lines around them go to stderr.
@@ -391,18 +476,11 @@ fn print_human(p: &Preview, raw: bool) {
         if p.enrolled { "" } else { ", if enrolled now" }
     ));
     for s in &p.steps {
-        say(format!(
-            "\n=== step {} ({}, wait {}) ===",
-            s.id, s.kind, s.wait
-        ));
-        if s.state != "planned" {
-            say(format!("state:       {}", s.state));
+        for line in step_head(s) {
+            say(line);
         }
-        if let Some(d) = &s.due_local {
-            say(format!("goes out:    {d}"));
-        }
-        if let Some(e) = &s.error {
-            say(format!("ERROR:       {e}"));
+        if s.state == "skipped" || s.state == "not on this lead's path" {
+            continue;
         }
         if let Some(t) = s.task {
             say(format!("task:        {t}"));

@@ -152,6 +152,22 @@ async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
     Ok(())
 }
 
+/// The leads skipped (a dead domain) and the steps passed over (a condition), when any.
+fn print_skips(report: &TickReport) {
+    if report.skipped > 0 {
+        say!(
+            "skipped {} (their domain cannot receive mail; see `drumbeat status`)",
+            report.skipped
+        );
+    }
+    if report.passed_over > 0 {
+        say!(
+            "steps passed over {} (their when: or unless: does not hold)",
+            report.passed_over
+        );
+    }
+}
+
 /// `run --once` for a person: what was done, what a crash left behind, and what goes next
 /// (at `next`, unix seconds).
 fn print_once(once: &Once<'_>, next: Option<i64>) {
@@ -166,12 +182,7 @@ fn print_once(once: &Once<'_>, next: Option<i64>) {
         report.bounced,
         report.uncertain
     );
-    if report.skipped > 0 {
-        say!(
-            "skipped {} (their domain cannot receive mail; see `drumbeat status`)",
-            report.skipped
-        );
-    }
+    print_skips(report);
     if report.held > 0 || !once.inbox_unread.is_empty() {
         let why: Vec<String> = once
             .inbox_unread

@@ -11,6 +11,7 @@ use super::task_times::TaskTimes;
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store};
 use crate::context::{next_after_done, resolve_as_sent};
 use crate::enrollment::TouchState;
+use crate::plan::Done;
 use crate::store::{Next, TaskFilter, TaskFinish};
 
 /// Flags of `tasks`.
@@ -180,7 +181,13 @@ pub async fn task(config_path: &Path, cmd: TaskCommand) -> Outcome {
     let now = now();
     let next = match t.touch_id {
         Some(touch) => match store.touch(touch).await? {
-            Some(info) => next_after_done(&config, &catalog, &store, &info, now).await?,
+            Some(info) => {
+                let how = match &cmd {
+                    TaskCommand::Done(_) => Done::Ran(outcome),
+                    TaskCommand::Skip(_) => Done::Skipped,
+                };
+                next_after_done(&config, &catalog, &store, &info, (now, how)).await?
+            }
             None => Next::Finished,
         },
         None => Next::Finished,

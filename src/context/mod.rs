@@ -19,6 +19,7 @@ use crate::catalog::Catalog;
 use crate::config::{Config, Mailbox, parse_tz};
 use crate::diag::Diagnostic;
 use crate::domain::{Clock, Next};
+use crate::plan::Done;
 use crate::schedule::{Country, SendWindow};
 use crate::send::tokens::TokenKey;
 use crate::send::transport::{MailTransport, dkim_signer};
@@ -187,14 +188,14 @@ impl Context {
 }
 
 /// Where an enrollment goes after the step of `touch` was done at `at` (a send resolved by
-/// hand, a task done): the next step not yet run, timed in the lead's zone; finished when
-/// none is left or the sequence is gone.
+/// hand, a task done or skipped, as `how` says): the next step not yet run along the step's
+/// branch, timed in the lead's zone; finished when none is left or the sequence is gone.
 pub async fn next_after_done(
     config: &Config,
     catalog: &Catalog,
     store: &Store,
     touch: &TouchInfo,
-    at: DateTime<Utc>,
+    (at, how): (DateTime<Utc>, Done<'_>),
 ) -> Result<Next, StoreError> {
     let enrollment = EnrollmentId(touch.enrollment);
     let lead = LeadId(touch.lead);
@@ -220,12 +221,11 @@ pub async fn next_after_done(
     let past = store.past_touches(&[enrollment]).await?;
     let past = past.get(&enrollment).cloned().unwrap_or_default();
     let (window, tz) = lead_window(seq, l, config.timezone);
-    Ok(crate::plan::next_after(
+    Ok(crate::plan::next_from(
         seq,
-        (&window, tz),
-        index,
+        crate::plan::start_from(seq, index, how),
         &past,
-        at,
+        (&window, at, tz),
         l.record.email.as_str(),
         config.sending.jitter,
     ))
@@ -243,7 +243,7 @@ pub async fn resolve_as_sent(
     how: &str,
     at: DateTime<Utc>,
 ) -> Result<Next, StoreError> {
-    let next = next_after_done(config, catalog, store, touch, at).await?;
+    let next = next_after_done(config, catalog, store, touch, (at, Done::Ran(None))).await?;
     let new_thread = catalog
         .sequence(&touch.sequence_id)
         .and_then(|s| s.step(&touch.step_id))

@@ -315,6 +315,7 @@ fn add(total: &mut TickReport, r: &TickReport) {
     total.lost += r.lost;
     total.held += r.held;
     total.skipped += r.skipped;
+    total.passed_over += r.passed_over;
 }
 
 /// A watched mailbox `run --once` could not read: its follow-ups waited.

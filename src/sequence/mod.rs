@@ -3,11 +3,14 @@
 //! The template files that steps name are parsed here too (`template`), with the no-ask check
 //! of follow-ups (`no_ask`); the catalog loads both and compiles them.
 
+pub mod condition;
+pub mod flow;
 pub mod no_ask;
 mod parse;
 pub mod template;
 mod yaml;
 
+pub use flow::{Applies, StepFlow, Then};
 pub use parse::{TemplateRef, parse};
 pub use template::{Subject, TemplateSource};
 
@@ -94,6 +97,9 @@ pub struct Step {
     pub kind: StepKind,
     /// Line of the step in the sequence file.
     pub line: usize,
+    /// When it runs (`when:`, `unless:`) and where the lead goes after it (`goto:`, `end:`,
+    /// `on_outcome:`).
+    pub flow: StepFlow,
 }
 
 /// What a step does.
@@ -177,6 +183,17 @@ impl Step {
 }
 
 impl Sequence {
+    /// Whether a step's condition tests opens or clicks (the daemon reads them only then).
+    pub fn tests_engagement(&self) -> bool {
+        self.steps.iter().any(|s| {
+            s.flow.guard.as_ref().is_some_and(|g| {
+                g.expr
+                    .tests()
+                    .any(|t| !matches!(t.fact, condition::Fact::Field { .. }))
+            })
+        })
+    }
+
     /// The step with this id.
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)

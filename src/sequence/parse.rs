@@ -1,7 +1,7 @@
 //! Reading a sequence file: the YAML as written (`Raw*`), checked key by key into a
 //! [`Sequence`], every problem at `file:line:col`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
@@ -63,6 +63,11 @@ struct RawStep {
     variants: Option<Spanned<Vec<RawVariant>>>,
     task: Option<Spanned<TaskKind>>,
     note: Option<Spanned<String>>,
+    when: Option<Spanned<String>>,
+    unless: Option<Spanned<String>>,
+    goto: Option<Spanned<String>>,
+    end: Option<Spanned<bool>>,
+    on_outcome: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -117,7 +122,14 @@ pub fn parse(
     }
     let mailboxes = p.mailboxes(&raw.mailboxes, config);
     let window = p.window(raw.window.as_ref());
-    let steps = p.steps(&raw.steps);
+    let (steps, targets) = p.steps(&raw.steps);
+    let tracked = branch::Tracked {
+        clicks: raw.tracking.clicks.unwrap_or(config.http.tracking.clicks),
+        opens: raw.tracking.opens.unwrap_or(config.http.tracking.opens),
+    };
+    if !p.problems.iter().any(Diagnostic::is_error) {
+        p.check_flow(&steps, &targets, tracked);
+    }
     if p.problems.iter().any(Diagnostic::is_error) {
         return (None, p.refs, p.problems);
     }
@@ -134,6 +146,8 @@ pub fn parse(
     };
     (Some(sequence), p.refs, p.problems)
 }
+
+mod branch;
 
 /// One sequence file being read: its text, its name in diagnostics, and what was found so far.
 struct Parser<'a> {
@@ -183,14 +197,16 @@ impl Parser<'_> {
         mailboxes
     }
 
-    /// The steps that are usable, in order; at least one must be written.
-    fn steps(&mut self, raw: &Spanned<Vec<RawStep>>) -> Vec<Step> {
+    /// The steps that are usable, in order (at least one must be written), with the targets
+    /// their branches name.
+    fn steps(&mut self, raw: &Spanned<Vec<RawStep>>) -> (Vec<Step>, Vec<branch::Target>) {
         if raw.value.is_empty() {
             self.error(&raw.referenced, "a sequence needs at least one step");
         }
         let mut steps = Vec::new();
         let mut seen = HashSet::new();
         let mut any_email = false;
+        let mut targets = Vec::new();
         for rs in &raw.value {
             let sid = rs.id.value.trim().to_string();
             if !valid_id(&sid) {
@@ -210,15 +226,18 @@ impl Parser<'_> {
             let wait = self.wait(rs, &sid);
             let kind = self.step_kind(rs, &sid, &mut any_email);
             if let Some(kind) = kind {
+                let is_task = matches!(kind, StepKind::Task(_));
+                let flow = self.flow(rs, &sid, is_task, steps.len(), &mut targets);
                 steps.push(Step {
                     id: sid,
                     wait,
                     kind,
                     line: rs.id.referenced.line() as usize,
+                    flow,
                 });
             }
         }
-        steps
+        (steps, targets)
     }
 
     /// A step's wait (none: at once).

@@ -37,6 +37,7 @@ mod report;
 mod routing;
 mod sent;
 mod settings;
+mod skips;
 #[cfg(test)]
 mod state_names;
 mod statements;

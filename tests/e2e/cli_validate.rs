@@ -66,7 +66,7 @@ fn unknown_key_far_from_any_names_the_expected_keys() {
     validate_fails_with(
         &p,
         "sequences/cold-outbound.yaml:27:5: unknown key `colour` (expected one of id, wait, \
-         template, thread, no_ask, variants, task, note)\n\
+         template, thread, no_ask, variants, task, note, when, unless, goto, end, on_outcome)\n\
          1 sequence(s), 11 template(s): 1 error(s), 0 warning(s)\n",
     );
 }
@@ -458,4 +458,4 @@ steps:
         template: cold/bump-b
 ";
 
-const GOOD_SEQUENCE_READ: &str = "Sequence { id: \"good\", name: \"Good\", file: \"s.yaml\", mailboxes: [\"ana\"], window: SendWindow { days: Weekdays(31), start: 09:00:00, end: 17:00:00, timezone: Some(Europe/Berlin), holidays: {2026-12-25}, countries: [], lead_holidays: false }, stop: StopRules { on_reply: StopLead, on_auto_reply: Pause }, steps: [Step { id: \"intro\", wait: Wait { amount: 0, unit: Minutes }, kind: Email(EmailStep { variants: [Variant { id: \"main\", template: \"cold/intro\", weight: 1 }], thread: false, no_ask: false }), line: 10 }, Step { id: \"call\", wait: Wait { amount: 2, unit: Days }, kind: Task(TaskStep { kind: Call, note: Some(\"Call {{ lead.first_name }}.\\n\"), note_line: 16, note_column: 7, note_indent: 6 }), line: 12 }, Step { id: \"bump\", wait: Wait { amount: 3, unit: BusinessDays }, kind: Email(EmailStep { variants: [Variant { id: \"a\", template: \"cold/bump\", weight: 2 }, Variant { id: \"b\", template: \"cold/bump-b\", weight: 1 }], thread: true, no_ask: true }), line: 17 }], tracking: SequenceTracking { clicks: None, opens: None }, unsubscribe_footer: false }";
+const GOOD_SEQUENCE_READ: &str = "Sequence { id: \"good\", name: \"Good\", file: \"s.yaml\", mailboxes: [\"ana\"], window: SendWindow { days: Weekdays(31), start: 09:00:00, end: 17:00:00, timezone: Some(Europe/Berlin), holidays: {2026-12-25}, countries: [], lead_holidays: false }, stop: StopRules { on_reply: StopLead, on_auto_reply: Pause }, steps: [Step { id: \"intro\", wait: Wait { amount: 0, unit: Minutes }, kind: Email(EmailStep { variants: [Variant { id: \"main\", template: \"cold/intro\", weight: 1 }], thread: false, no_ask: false }), line: 10, flow: StepFlow { guard: None, then: Next, on_outcome: [] } }, Step { id: \"call\", wait: Wait { amount: 2, unit: Days }, kind: Task(TaskStep { kind: Call, note: Some(\"Call {{ lead.first_name }}.\\n\"), note_line: 16, note_column: 7, note_indent: 6 }), line: 12, flow: StepFlow { guard: None, then: Next, on_outcome: [] } }, Step { id: \"bump\", wait: Wait { amount: 3, unit: BusinessDays }, kind: Email(EmailStep { variants: [Variant { id: \"a\", template: \"cold/bump\", weight: 2 }, Variant { id: \"b\", template: \"cold/bump-b\", weight: 1 }], thread: true, no_ask: true }), line: 17, flow: StepFlow { guard: None, then: Next, on_outcome: [] } }], tracking: SequenceTracking { clicks: None, opens: None }, unsubscribe_footer: false }";

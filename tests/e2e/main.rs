@@ -15,6 +15,7 @@ mod cli_templates;
 mod cli_usage;
 mod cli_validate;
 mod composer;
+mod daemon_branches;
 mod daemon_calendar;
 mod daemon_crash;
 mod daemon_domains;

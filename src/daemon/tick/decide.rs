@@ -8,15 +8,17 @@ use super::Round;
 use crate::catalog::{Catalog, Sequence, StepKind};
 use crate::config::Mailbox;
 use crate::context::lead_window;
+use crate::domain::Next;
 use crate::domain::TouchKind;
-use crate::plan::{current_step, jitter_seed, spread};
-
+use crate::plan::{Done, current_step, jitter_seed, next_from, spread, start_from};
 use crate::policy::{Gate, InboxRead, InboxWait, inbox_gate};
 use crate::render::RenderInput;
 use crate::schedule::pacing::{Pace, Pacer};
 use crate::send::choose_mailbox;
 use crate::send::compose::{Draft, compose, seeded_message_id};
 use crate::send::message::new_message_id;
+use crate::sequence::Applies;
+use crate::sequence::condition::Facts;
 use crate::store::{Leased, PastTouch, StoredLead};
 
 /// What the daemon decided for one leased enrollment.
@@ -40,6 +42,12 @@ pub(super) enum Decision {
         step: String,
         hold: i64,
         due: i64,
+    },
+    /// A step whose condition does not hold: recorded as skipped, on to `next`.
+    PassOver {
+        step: (String, TouchKind),
+        why: String,
+        next: Next,
     },
     Email(Box<PreparedEmail>),
     Task {
@@ -97,6 +105,10 @@ impl Daemon {
             return Decision::Finish;
         };
         let step = &seq.steps[index];
+        let (window, lead_tz) = lead_window(seq, lead, self.config().timezone);
+        if let Some(d) = self.pass_over(round, l, lead, (seq, index), (&window, lead_tz)) {
+            return d;
+        }
         let owner = lead.record.owner.as_deref();
         let Some(mailbox) = choose_mailbox(
             self.config(),
@@ -109,13 +121,10 @@ impl Daemon {
                 "no mailbox can send this sequence (check [[mailbox]] in config.toml and the sequence's mailboxes)".into(),
             );
         };
-        let (tz, closed) = super::hours::check(self.config(), seq, step, lead, mailbox, now);
-        if let Some(closed) = closed {
-            return closed;
-        }
-        if let Some(held) = super::holds::held(round, seq, &step.id, mailbox) {
-            return held;
-        }
+        let tz = match super::hours::gate(round, self.config(), (seq, step), lead, mailbox) {
+            Ok(tz) => tz,
+            Err(wait) => return wait,
+        };
         match &step.kind {
             StepKind::Task(task) => {
                 let owner = Some(owner.map_or_else(|| mailbox.name.clone(), str::to_string));
@@ -154,6 +163,50 @@ impl Daemon {
                 self.email_decision(catalog, &due, tz, pacer, now)
             }
         }
+    }
+
+    /// A step whose condition does not hold for the lead now is passed over, on to the next
+    /// step (its wait counted from now). A step already begun (a retry, an open task) is not
+    /// asked again.
+    fn pass_over(
+        &self,
+        round: &Round,
+        l: &Leased,
+        lead: &StoredLead,
+        (seq, index): (&Sequence, usize),
+        (window, tz): (&crate::schedule::SendWindow, chrono_tz::Tz),
+    ) -> Option<Decision> {
+        let step = &seq.steps[index];
+        step.flow.guard.as_ref()?;
+        let past = round.past_of(l.enrollment);
+        if past.iter().any(|t| t.step_id == step.id) {
+            return None;
+        }
+        let engagement = round.engagement_of(l.enrollment);
+        let facts = Facts {
+            lead: &lead.record,
+            engagement: Some(&engagement),
+        };
+        let Applies::Skip(why) = step.flow.applies(facts) else {
+            return None;
+        };
+        let kind = match step.kind {
+            StepKind::Email(_) => TouchKind::Email,
+            StepKind::Task(_) => TouchKind::Task,
+        };
+        let next = next_from(
+            seq,
+            start_from(seq, index, Done::Skipped),
+            past,
+            (window, round.now, tz),
+            lead.record.email.as_str(),
+            self.config().sending.jitter,
+        );
+        Some(Decision::PassOver {
+            step: (step.id.clone(), kind),
+            why,
+            next,
+        })
     }
 
     /// Whether an email may go to a lead now, as far as the inbox is concerned: after the

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use super::Round;
 use super::decide::Decision;
 use crate::catalog::{Sequence, StepKind};
 use crate::config::{Config, Mailbox};
@@ -13,9 +14,29 @@ use crate::plan::{jitter_seed, spread};
 use crate::sequence::Step;
 use crate::store::StoredLead;
 
+/// The lead's zone when the step may go now; else the decision to wait: for its hours' next
+/// opening (emails the lead's window, tasks the rep's working hours), or for the end of a
+/// planned pause that covers it.
+pub(super) fn gate(
+    round: &Round,
+    config: &Config,
+    (seq, step): (&Sequence, &Step),
+    lead: &StoredLead,
+    mailbox: &Mailbox,
+) -> Result<Tz, Decision> {
+    let (tz, closed) = check(config, seq, step, lead, mailbox, round.now);
+    if let Some(closed) = closed {
+        return Err(closed);
+    }
+    match super::holds::held(round, seq, &step.id, mailbox) {
+        Some(held) => Err(held),
+        None => Ok(tz),
+    }
+}
+
 /// The zone the step is decided in, and, when its hours are closed at `now`, the decision to
 /// wait for their next opening (spread by jitter).
-pub(super) fn check(
+fn check(
     config: &Config,
     seq: &Sequence,
     step: &Step,

@@ -20,6 +20,7 @@ use crate::catalog::Catalog;
 use crate::enrollment::EnrollmentState;
 use crate::policy::InboxRead;
 use crate::schedule::pacing::{Pacer, day_start};
+use crate::sequence::condition::Engagement;
 use crate::store::{
     Claim, ClaimKind, Claimed, EnrollmentId, HeldStep, Hold, LeadId, Leased, PastTouch, StoreError,
     StoredLead,
@@ -73,6 +74,8 @@ pub struct TickReport {
     /// Leads skipped before their first email, their domain cannot receive mail: failed
     /// with the reason, for a person to fix the address (`status` lists them).
     pub skipped: u64,
+    /// Steps passed over because their condition (`when:`, `unless:`) does not hold.
+    pub passed_over: u64,
 }
 
 /// What one tick read from the store: the leased enrollments, their leads and touches, and
@@ -84,6 +87,8 @@ pub(super) struct Round {
     by_enrollment: HashMap<EnrollmentId, usize>,
     leads: HashMap<LeadId, StoredLead>,
     past: HashMap<EnrollmentId, Vec<PastTouch>>,
+    /// Opens and clicks by step, of the enrollments whose sequence has conditions on them.
+    engagement: HashMap<EnrollmentId, Engagement>,
     /// What is known of each watched mailbox's reads (see `policy::inbox_gate`).
     inbox: HashMap<String, InboxRead>,
     /// The domains of leads due their first email that cannot receive mail, with why.
@@ -106,6 +111,11 @@ impl Round {
     /// The touches enrollment `e` has so far.
     fn past_of(&self, e: EnrollmentId) -> &[PastTouch] {
         self.past.get(&e).map_or(&[], Vec::as_slice)
+    }
+
+    /// The opens and clicks of enrollment `e`'s emails (none read: none).
+    fn engagement_of(&self, e: EnrollmentId) -> Engagement {
+        self.engagement.get(&e).cloned().unwrap_or_default()
     }
 }
 
@@ -155,6 +165,18 @@ impl Daemon {
         let leads = store.leads_by_ids(&ids).await?;
         let enrollments: Vec<EnrollmentId> = leased.iter().map(|l| l.enrollment).collect();
         let past = store.past_touches(&enrollments).await?;
+        let catalog = self.catalog();
+        // Opens and clicks are read only where a step's condition tests them.
+        let engaged: Vec<EnrollmentId> = leased
+            .iter()
+            .filter(|l| {
+                catalog
+                    .sequence(&l.sequence_id)
+                    .is_some_and(|s| s.tests_engagement())
+            })
+            .map(|l| l.enrollment)
+            .collect();
+        let engagement = store.engagement(&engaged).await?;
         let inbox = store.inbox_reads().await?;
         let holds = store.holds(now.timestamp()).await?;
         let by_enrollment = leased
@@ -164,11 +186,12 @@ impl Daemon {
             .collect();
         Ok(Some(Round {
             now,
-            catalog: self.catalog(),
+            catalog,
             leased,
             by_enrollment,
             leads,
             past,
+            engagement,
             inbox,
             dead_domains: HashMap::new(),
             holds,
@@ -250,6 +273,13 @@ impl Daemon {
                             why,
                             t,
                         )
+                        .await?;
+                }
+                Decision::PassOver { step, why, next } => {
+                    report.passed_over += 1;
+                    tracing::info!(enrollment = l.enrollment.0, sequence = %l.sequence_id, step = %step.0, "step passed over: {why}");
+                    store
+                        .skip_step(self.instance(), l, (&step.0, step.1), why, next, t)
                         .await?;
                 }
                 Decision::Pause(reason) => {
