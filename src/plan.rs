@@ -120,14 +120,14 @@ pub fn jitter_seed(email: &str, sequence: &str, step: &str) -> u64 {
 }
 
 /// Where the enrollment goes after step `done` ran at `at` (following its branch): the next
-/// step that has not run, due after its wait, inside the window in `tz` (spread by `jitter`
-/// seconds when it waits for an opening); or finished.
+/// step that has not run, due after its wait, inside `window` (the sequence's, for this lead)
+/// in `tz` (spread by `jitter` seconds when it waits for an opening); or finished.
 pub fn next_after(
     seq: &Sequence,
+    (window, tz): (&SendWindow, Tz),
     done: usize,
     past: &[PastTouch],
     at: DateTime<Utc>,
-    tz: Tz,
     email: &str,
     jitter: i64,
 ) -> Next {
@@ -135,19 +135,20 @@ pub fn next_after(
         seq,
         start_after(seq, done, None),
         past,
-        (at, tz),
+        (window, at, tz),
         email,
         jitter,
     )
 }
 
 /// Where the enrollment goes from step index `start` on (`None`: the branch ended it), at
-/// `at` in `tz`: the first step from there that has not run, due after its wait; or finished.
+/// `at` in `tz`: the first step from there that has not run, due after its wait inside
+/// `window` (the sequence's, for this lead); or finished.
 pub fn next_from(
     seq: &Sequence,
     start: Option<usize>,
     past: &[PastTouch],
-    (at, tz): (DateTime<Utc>, Tz),
+    (window, at, tz): (&SendWindow, DateTime<Utc>, Tz),
     email: &str,
     jitter: i64,
 ) -> Next {
@@ -160,7 +161,7 @@ pub fn next_from(
     };
     let step = &seq.steps[i];
     let seed = jitter_seed(email, &seq.id, &step.id);
-    match due_after(&seq.window, tz, at, step.wait, seed, jitter) {
+    match due_after(window, tz, at, step.wait, seed, jitter) {
         Some(due) => Next::Step {
             id: step.id.clone(),
             due_at: due.timestamp(),
@@ -290,10 +291,10 @@ mod tests {
             .with_timezone(&Utc);
         match next_after(
             &s,
+            (&s.window, Tz::UTC),
             0,
             &[touch("a", "sent", "email")],
             at,
-            Tz::UTC,
             "x@y.z",
             0,
         ) {
@@ -301,7 +302,7 @@ mod tests {
             Next::Finished => panic!("finished too early"),
         }
         assert!(matches!(
-            next_after(&s, 2, &past, at, Tz::UTC, "x@y.z", 0),
+            next_after(&s, (&s.window, Tz::UTC), 2, &past, at, "x@y.z", 0),
             Next::Finished
         ));
     }

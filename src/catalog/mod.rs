@@ -368,6 +368,8 @@ fn sample_mailbox() -> Mailbox {
         dkim: None,
         provider: None,
         notify: None,
+        timezone: chrono_tz::UTC,
+        working_hours: Default::default(),
     }
 }
 

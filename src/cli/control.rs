@@ -1,13 +1,15 @@
-//! `pause`, `resume`, `stop`, `suppress`, `unsuppress`, `suppressions`, `forget`.
+//! `pause EMAIL`, `resume EMAIL`, `stop`, `suppress`, `unsuppress`, `suppressions`, `forget`.
 
 use std::io::IsTerminal;
 use std::path::Path;
 
 use serde::Serialize;
 
+use super::holds::Target;
 use super::output::{print_json, utc};
 use super::{Failure, Outcome, load_config, now, open_store, parse_email};
 use crate::enrollment::EnrollmentState;
+use crate::store::HoldScope;
 
 /// Flags of `pause`, `resume` and `stop`.
 #[derive(Debug, clap::Args)]
@@ -23,6 +25,103 @@ pub struct StateArgs {
     /// Print the changes as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// Flags of `pause`.
+#[derive(Debug, clap::Args)]
+pub struct PauseArgs {
+    /// The lead's email address; or name --mailbox or --sequence alone to pause many leads.
+    email: Option<String>,
+    /// A rep's mailbox (a vacation): every lead whose emails and tasks come from it waits;
+    /// other mailboxes are untouched.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["email", "sequence"])]
+    mailbox: Option<String>,
+    /// With EMAIL, only the lead's enrollment in this sequence; alone, every lead of it.
+    #[arg(long, value_name = "ID")]
+    sequence: Option<String>,
+    /// With --mailbox or --sequence: when the pause starts (a date, whose day it starts, or
+    /// 2026-12-24T13:00 local, or RFC 3339); now by default. Dates are read in the mailbox's
+    /// time zone (config.toml's for a sequence).
+    #[arg(long, value_name = "DATE", conflicts_with = "email")]
+    from: Option<String>,
+    /// With --mailbox or --sequence: the last day of the pause (sending resumes the next
+    /// day), or an exact local time or RFC 3339 instant; until `resume` without it.
+    #[arg(long, value_name = "DATE", conflicts_with = "email")]
+    until: Option<String>,
+    /// Why (kept in the leads' timelines and shown in status).
+    #[arg(long, default_value = "by hand")]
+    reason: String,
+    /// Print the changes as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Flags of `resume`.
+#[derive(Debug, clap::Args)]
+pub struct ResumeArgs {
+    /// The lead's email address; or name --mailbox or --sequence alone.
+    email: Option<String>,
+    /// End the pause of this mailbox (`pause --mailbox`): what waited is due at once.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["email", "sequence"])]
+    mailbox: Option<String>,
+    /// With EMAIL, only the lead's enrollment in this sequence; alone, end the sequence's
+    /// pause.
+    #[arg(long, value_name = "ID")]
+    sequence: Option<String>,
+    /// Why (kept in the lead's timeline).
+    #[arg(long, default_value = "by hand")]
+    reason: String,
+    /// Print the changes as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What `pause`/`resume` without EMAIL names, or a usage error when it names nothing.
+fn many<'a>(mailbox: Option<&'a str>, sequence: Option<&'a str>) -> Result<Target<'a>, Failure> {
+    match (mailbox, sequence) {
+        (Some(name), _) => Ok(Target {
+            scope: HoldScope::Mailbox,
+            name,
+        }),
+        (None, Some(name)) => Ok(Target {
+            scope: HoldScope::Sequence,
+            name,
+        }),
+        (None, None) => Err(Failure::usage(
+            "name a lead (EMAIL), a rep's mailbox (--mailbox NAME) or a sequence (--sequence ID)",
+        )),
+    }
+}
+
+/// `pause`: one lead (EMAIL), or a planned pause of a mailbox or a sequence.
+pub async fn pause(config_path: &Path, a: PauseArgs) -> Outcome {
+    let Some(email) = a.email else {
+        let target = many(a.mailbox.as_deref(), a.sequence.as_deref())?;
+        let span = (a.from.as_deref(), a.until.as_deref());
+        return super::holds::pause(config_path, target, span, &a.reason, a.json).await;
+    };
+    let args = StateArgs {
+        email,
+        sequence: a.sequence,
+        reason: a.reason,
+        json: a.json,
+    };
+    change_state(config_path, args, EnrollmentState::Paused).await
+}
+
+/// `resume`: one lead (EMAIL), or the end of a mailbox's or a sequence's pause.
+pub async fn resume(config_path: &Path, a: ResumeArgs) -> Outcome {
+    let Some(email) = a.email else {
+        let target = many(a.mailbox.as_deref(), a.sequence.as_deref())?;
+        return super::holds::resume(config_path, target).await;
+    };
+    let args = StateArgs {
+        email,
+        sequence: a.sequence,
+        reason: a.reason,
+        json: a.json,
+    };
+    change_state(config_path, args, EnrollmentState::Active).await
 }
 
 /// Flags of `suppress`.

@@ -486,7 +486,30 @@ fn print_lead(view: &LeadView) {
                 utc(Some(e.at)),
                 e.kind
             ),
-            _ => say!("  {}  {:<14} {}", utc(Some(e.at)), e.kind, what),
+            _ => say!(
+                "  {}  {:<14} {}{}",
+                utc(Some(e.at)),
+                e.kind,
+                what,
+                held_detail(e)
+            ),
         }
     }
+}
+
+/// What a `held` event adds to the timeline: whose pause and until when.
+fn held_detail(e: &crate::store::EventRow) -> String {
+    if e.kind != "held" {
+        return String::new();
+    }
+    let until = e.data["until"]
+        .as_i64()
+        .map_or("resume".into(), |t| utc(Some(t)));
+    let text = |key: &str| e.data[key].as_str().unwrap_or("").to_string();
+    format!(
+        "  waits: {} {} paused until {until} ({})",
+        text("scope"),
+        text("name"),
+        text("reason")
+    )
 }

@@ -23,6 +23,7 @@ mod digest;
 mod doctor;
 mod drafts;
 mod enroll;
+mod holds;
 mod leads;
 mod mailbox;
 mod output;
@@ -31,6 +32,7 @@ mod replies;
 mod report;
 mod run;
 mod status;
+mod task_times;
 mod tasks;
 mod validate;
 
@@ -100,10 +102,11 @@ enum Command {
     Preview(preview::Args),
     /// Where every lead stands: per sequence, per mailbox, what goes next, what needs you.
     Status(status::Args),
-    /// Pause a lead's enrollments (all, or one sequence).
-    Pause(control::StateArgs),
-    /// Resume a lead's paused enrollments.
-    Resume(control::StateArgs),
+    /// Pause a lead's enrollments (all, or one sequence), or every lead of a rep's mailbox (a
+    /// vacation: --mailbox NAME --until DATE) or of a sequence (--sequence ID).
+    Pause(control::PauseArgs),
+    /// Resume a lead's paused enrollments, or end a mailbox's or a sequence's pause.
+    Resume(control::ResumeArgs),
     /// Stop a lead's enrollments for good.
     Stop(control::StateArgs),
     /// Never email an address (or every address at @domain) again.
@@ -248,12 +251,8 @@ async fn run(cli: Cli) -> Outcome {
         Command::Enroll(a) => enroll::enroll(&cli.config, a).await,
         Command::Preview(a) => preview::run(&cli.config, a).await,
         Command::Status(a) => status::run(&cli.config, a).await,
-        Command::Pause(a) => {
-            control::change_state(&cli.config, a, crate::enrollment::EnrollmentState::Paused).await
-        }
-        Command::Resume(a) => {
-            control::change_state(&cli.config, a, crate::enrollment::EnrollmentState::Active).await
-        }
+        Command::Pause(a) => control::pause(&cli.config, a).await,
+        Command::Resume(a) => control::resume(&cli.config, a).await,
         Command::Stop(a) => {
             control::change_state(&cli.config, a, crate::enrollment::EnrollmentState::Stopped).await
         }

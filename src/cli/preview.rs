@@ -314,16 +314,30 @@ impl Planner<'_> {
         runs
     }
 
-    /// When `step` is due after the one before it, due at `at`.
+    /// When `step` is due after the one before it, due at `at`: in the lead's window, and a
+    /// task then in the rep's working hours too (as the daemon decides it).
     fn due_after(&self, at: DateTime<Utc>, step: &Step) -> Option<DateTime<Utc>> {
-        crate::plan::due_after(
-            &self.seq.window,
+        let country = crate::schedule::Country::of_lead(
+            self.lead.custom.get("country").map(String::as_str),
+            self.tz,
+        );
+        let seed = crate::plan::jitter_seed(self.lead.email.as_str(), &self.seq.id, &step.id);
+        let jitter = self.config.sending.jitter;
+        let due = crate::plan::due_after(
+            &self.seq.window.for_lead(country),
             self.tz,
             at,
             step.wait,
-            crate::plan::jitter_seed(self.lead.email.as_str(), &self.seq.id, &step.id),
-            self.config.sending.jitter,
-        )
+            seed,
+            jitter,
+        )?;
+        match (&step.kind, self.mailbox) {
+            (StepKind::Task(_), Some(m)) => {
+                let (hours, zone) = crate::context::rep_window(m);
+                crate::plan::spread(&hours, zone, due, seed, jitter)
+            }
+            _ => Some(due),
+        }
     }
 
     /// The step's email, as composed for sending at `at`, or its task's note.

@@ -1,6 +1,7 @@
 //! `drumbeat status`: read straight from the store (no daemon needed).
 
 mod inbox;
+mod pauses;
 
 use std::path::Path;
 
@@ -51,7 +52,7 @@ struct Upcoming {
 
 #[derive(Serialize)]
 struct Attention {
-    /// A reply's id (for `drumbeat reply handled ID`).
+    /// A reply's id (for `drumbeat reply handled ID`), or a task's (`drumbeat task done ID`).
     id: Option<i64>,
     kind: String,
     email: Option<String>,
@@ -114,6 +115,8 @@ struct Status {
     webhooks: Vec<WebhookStatus>,
     sequences: Vec<SequenceCounts>,
     mailboxes: Vec<MailboxStatus>,
+    /// Planned pauses of a mailbox or a sequence, on now or to come.
+    pauses: Vec<pauses::PauseStatus>,
     due_now: i64,
     upcoming: Vec<Upcoming>,
     needs_attention: Vec<Attention>,
@@ -143,6 +146,15 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let inbox = watchers(&store, now).await?;
     let webhooks = webhooks(&config, &store).await?;
     let mut needs_attention: Vec<Attention> = snap.attention.into_iter().map(attention).collect();
+    for a in needs_attention
+        .iter_mut()
+        .filter(|a| a.kind == "overdue-task")
+    {
+        if let Some(task) = store.task(a.id.unwrap_or_default()).await? {
+            let times = super::task_times::TaskTimes::of(&config, &task, now);
+            a.detail = Some(format!("{} #{}, due {}", task.kind, task.id, times.shown()));
+        }
+    }
     needs_attention.extend(
         webhooks
             .iter()
@@ -164,6 +176,12 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         webhooks,
         sequences: snap.sequences,
         mailboxes,
+        pauses: store
+            .holds(now.timestamp())
+            .await?
+            .into_iter()
+            .map(|h| pauses::pause_status(h, now.timestamp()))
+            .collect(),
         due_now: snap.due_now,
         upcoming: snap.upcoming.into_iter().map(upcoming).collect(),
         needs_attention,
@@ -408,6 +426,7 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
             inbox::print(w);
         }
     }
+    pauses::print(&s.pauses);
     say!("\nDue now: {}", s.due_now);
     print_upcoming(&s.upcoming);
     print_attention(&s.needs_attention);

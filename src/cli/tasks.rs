@@ -7,13 +7,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::output::{print_json, rfc3339, utc};
+use super::task_times::TaskTimes;
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store};
 use crate::context::{next_after_done, resolve_as_sent};
 use crate::enrollment::TouchState;
 use crate::import::intake::enroll_request;
 use crate::plan::Done;
 use crate::policy::REFERRAL_TASK;
-use crate::schedule::pacing::day_start;
 use crate::store::{EnrollOutcome, Next, TaskFilter, TaskFinish};
 
 /// Flags of `tasks`.
@@ -22,7 +22,7 @@ pub struct ListArgs {
     /// Only this rep's tasks (a mailbox name).
     #[arg(long, value_name = "NAME")]
     mailbox: Option<String>,
-    /// Only tasks from before today (in config.toml's time zone).
+    /// Only tasks from before today (in the rep's time zone: the owner mailbox's).
     #[arg(long)]
     overdue: bool,
     /// Also done and skipped tasks.
@@ -85,28 +85,30 @@ struct TaskOut<'a> {
     #[serde(flatten)]
     task: &'a crate::store::TaskRow,
     due: Option<String>,
-    overdue: bool,
+    #[serde(flatten)]
+    times: TaskTimes,
 }
 
 pub async fn list(config_path: &Path, args: ListArgs) -> Outcome {
     let config = load_config(config_path)?;
     let store = open_store(&config).await?;
     let now = now();
-    let today = day_start(config.timezone, now);
     let tasks = store
         .tasks(&TaskFilter {
             owner: args.mailbox.as_deref(),
-            due_before: args.overdue.then_some(today),
+            due_before: args.overdue.then_some(now.timestamp()),
             all: args.all,
         })
         .await?;
+    // Overdue: due before today began in the rep's own zone.
     let out: Vec<TaskOut<'_>> = tasks
         .iter()
         .map(|t| TaskOut {
             task: t,
             due: rfc3339(Some(t.due_at)),
-            overdue: t.state == "open" && t.due_at < today,
+            times: TaskTimes::of(&config, t, now),
         })
+        .filter(|t| !args.overdue || t.times.overdue)
         .collect();
     if args.json {
         return print_json(&out);
@@ -137,8 +139,8 @@ pub async fn list(config_path: &Path, args: ListArgs) -> Outcome {
                 (_, false) => ")".to_string(),
                 _ => String::new(),
             },
-            utc(Some(task.due_at)),
-            if t.overdue { "  OVERDUE" } else { "" }
+            t.times.shown(),
+            if t.times.overdue { "  OVERDUE" } else { "" }
         );
         if task.state != "open" {
             say!(

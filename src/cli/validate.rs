@@ -8,7 +8,7 @@ mod spam;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 use serde::Serialize;
 
@@ -159,7 +159,33 @@ fn load(config_path: &Path) -> (Option<Config>, Option<Catalog>, Vec<Diagnostic>
                 .with_hint("add a [[mailbox]] with outbox = \"data/outbox\" to try drumbeat without a mail server"),
         );
     }
+    if let Some(catalog) = &catalog {
+        diags.extend(holidays_run_out(catalog, now().year()));
+    }
     (config, catalog, diags)
+}
+
+/// A warning for each sequence that counts countries' public holidays when the bundled ones end
+/// within a year: after that, its business days would quietly skip no holiday.
+fn holidays_run_out(catalog: &Catalog, year: i32) -> Vec<Diagnostic> {
+    use crate::schedule::holidays::LAST_YEAR;
+    if year < LAST_YEAR {
+        return Vec::new();
+    }
+    catalog
+        .sequences
+        .values()
+        .filter(|s| !s.window.countries.is_empty() || s.window.lead_holidays)
+        .map(|s| {
+            Diagnostic::warning(
+                s.file.clone(),
+                None,
+                None,
+                format!("the countries' public holidays drumbeat knows end with {LAST_YEAR}: after that this window's country holidays add no dates"),
+            )
+            .with_hint("update drumbeat, or regenerate src/schedule/holidays/ with scripts/holidays")
+        })
+        .collect()
 }
 
 fn print_human(r: &Report) {

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveTime;
 use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
@@ -43,6 +44,47 @@ pub struct Mailbox {
     /// How the rep behind this mailbox hears about replies and gets the daily digest
     /// (`[mailbox.notify]`); None: nobody is notified.
     pub notify: Option<Notify>,
+    /// The rep's time zone (`timezone`; config.toml's top-level one by default): the zone of
+    /// the rep's working hours and of dates given for this mailbox (`pause --mailbox`).
+    pub timezone: Tz,
+    /// The rep's working hours, Monday to Friday in `timezone` (`working_hours`, 09:00–17:00 by
+    /// default): tasks for the rep come due inside them, wherever the lead is.
+    pub working_hours: WorkingHours,
+}
+
+/// A rep's working hours: from `start` (inclusive) to `end` (exclusive), local times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkingHours {
+    /// When the rep's day starts.
+    pub start: NaiveTime,
+    /// When it ends; after `start`.
+    pub end: NaiveTime,
+}
+
+impl Default for WorkingHours {
+    /// 09:00–17:00.
+    fn default() -> Self {
+        WorkingHours {
+            start: NaiveTime::from_hms_opt(9, 0, 0).expect("09:00 is a time"),
+            end: NaiveTime::from_hms_opt(17, 0, 0).expect("17:00 is a time"),
+        }
+    }
+}
+
+impl WorkingHours {
+    /// Reads `"08:30-17:00"` (24-hour times, start before end).
+    pub fn parse(text: &str) -> Result<WorkingHours, String> {
+        let bad = || format!(r#""{text}" is not a range of 24-hour times such as "09:00-17:00""#);
+        let (start, end) = text.split_once('-').ok_or_else(bad)?;
+        let time = |t: &str| NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| bad());
+        let (start, end) = (time(start)?, time(end)?);
+        if start >= end {
+            return Err(format!(
+                r#""{text}" does not end after it starts (working hours stay within one day)"#
+            ));
+        }
+        Ok(WorkingHours { start, end })
+    }
 }
 
 /// How a mailbox sends.
@@ -149,6 +191,8 @@ pub(super) struct RawMailbox {
     dkim: Option<DkimSettings>,
     provider: Option<Provider>,
     notify: Option<Spanned<RawNotify>>,
+    timezone: Option<Spanned<String>>,
+    working_hours: Option<Spanned<String>>,
 }
 
 /// The default daily cap: what a warmed-up personal mailbox sends without hurting its reputation.
@@ -214,6 +258,8 @@ pub(super) fn resolve(
         notify
     });
     check_imap(&name, m.name.span(), m.imap.as_ref(), report);
+    let (rep_zone, working_hours) =
+        rep_hours(&name, (&m.timezone, &m.working_hours), timezone, report);
     let (Some(from), Some(transport)) = (from, transport) else {
         return None;
     };
@@ -229,7 +275,36 @@ pub(super) fn resolve(
         dkim: m.dkim,
         provider: m.provider,
         notify,
+        timezone: rep_zone,
+        working_hours,
     })
+}
+
+/// The rep's zone (config.toml's `timezone` by default) and working hours of a mailbox.
+fn rep_hours(
+    name: &str,
+    (zone, hours): (&Option<Spanned<String>>, &Option<Spanned<String>>),
+    timezone: Tz,
+    report: &mut Report,
+) -> (Tz, WorkingHours) {
+    let zone = match zone {
+        None => timezone,
+        Some(tz) => super::parse_tz(tz.get_ref()).unwrap_or_else(|e| {
+            report.error(Some(tz.span()), format!("mailbox {name:?}: timezone: {e}"));
+            timezone
+        }),
+    };
+    let hours = match hours {
+        None => WorkingHours::default(),
+        Some(h) => WorkingHours::parse(h.get_ref()).unwrap_or_else(|e| {
+            report.error(
+                Some(h.span()),
+                format!("mailbox {name:?}: working_hours: {e}"),
+            );
+            WorkingHours::default()
+        }),
+    };
+    (zone, hours)
 }
 
 /// An `[mailbox.imap]` table without a password is an error: its inbox could never be read,

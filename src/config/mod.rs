@@ -33,6 +33,7 @@ pub use health::Health;
 pub use http::{HttpConfig, Tracking};
 pub use mailbox::{
     AuthMethod, DEFAULT_DAILY_CAP, ImapSettings, Mailbox, Security, SmtpSettings, Transport,
+    WorkingHours,
 };
 pub use notify::{Notify, rep_endpoint, rep_endpoints};
 pub use providers::{

@@ -6,6 +6,7 @@
 
 pub mod poll;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -15,10 +16,11 @@ use chrono_tz::Tz;
 use lettre::message::dkim::DkimConfig;
 
 use crate::catalog::Catalog;
-use crate::config::{Config, parse_tz};
+use crate::config::{Config, Mailbox, parse_tz};
 use crate::diag::Diagnostic;
 use crate::domain::{Clock, Next};
 use crate::plan::Done;
+use crate::schedule::{Country, SendWindow};
 use crate::send::tokens::TokenKey;
 use crate::send::transport::{MailTransport, dkim_signer};
 use crate::sequence::Sequence;
@@ -218,12 +220,12 @@ pub async fn next_after_done(
     };
     let past = store.past_touches(&[enrollment]).await?;
     let past = past.get(&enrollment).cloned().unwrap_or_default();
-    let tz = lead_zone(seq, l, config.timezone);
+    let (window, tz) = lead_window(seq, l, config.timezone);
     Ok(crate::plan::next_from(
         seq,
         crate::plan::start_from(seq, index, how),
         &past,
-        (at, tz),
+        (&window, at, tz),
         l.record.email.as_str(),
         config.sending.jitter,
     ))
@@ -251,6 +253,31 @@ pub async fn resolve_as_sent(
         .record_sent(touch.id, how, new_thread, &next, at.timestamp())
         .await?;
     Ok(next)
+}
+
+/// The send window a lead's emails keep (with the lead's country's holidays when the window
+/// counts them, see [`SendWindow::for_lead`]) and the zone it is read in (see [`lead_zone`]).
+/// A lead's country is its `country` field, else its zone's.
+pub fn lead_window<'s>(
+    seq: &'s Sequence,
+    lead: &StoredLead,
+    default: Tz,
+) -> (Cow<'s, SendWindow>, Tz) {
+    let tz = lead_zone(seq, lead, default);
+    let field = lead.record.custom.get("country").map(String::as_str);
+    (seq.window.for_lead(Country::of_lead(field, tz)), tz)
+}
+
+/// The rep's working hours as a window (Monday to Friday, the mailbox's `working_hours`) and
+/// the rep's zone: when tasks for the rep come due.
+pub fn rep_window(mailbox: &Mailbox) -> (Cow<'static, SendWindow>, Tz) {
+    let window = SendWindow {
+        start: mailbox.working_hours.start,
+        end: mailbox.working_hours.end,
+        timezone: Some(mailbox.timezone),
+        ..SendWindow::business_hours()
+    };
+    (Cow::Owned(window), mailbox.timezone)
 }
 
 /// The zone a lead's window is read in: the lead's, the sequence window's, or the config's.

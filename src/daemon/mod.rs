@@ -18,7 +18,7 @@ use crate::context::Context;
 use crate::dns::LeadDomains;
 use crate::store::{LEASE_RENEW_SECONDS, LEASE_SECONDS, Recovered, Store, StoreError};
 
-pub use crate::context::{MAX_SLEEP, lead_zone, next_after_done};
+pub use crate::context::{MAX_SLEEP, lead_window, lead_zone, next_after_done};
 pub use crate::domain::Clock;
 pub use tick::{BATCH, INBOX_RETRY, QUEUE_PER_CONNECTION, TickReport};
 

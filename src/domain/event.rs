@@ -58,11 +58,15 @@ pub enum EventKind {
     MailboxPaused,
     /// A mailbox paused for its health was resumed (`drumbeat mailbox resume`).
     MailboxResumed,
+    /// A lead's step waits for a planned pause: its mailbox's rep is away, or its sequence is
+    /// paused (`drumbeat pause --mailbox|--sequence`; `data.until`, `data.reason`). Recorded
+    /// once per lead and pause.
+    Held,
 }
 
 impl EventKind {
     /// Every kind, in declaration order (for names in config.toml and did-you-mean).
-    pub const ALL: [EventKind; 25] = [
+    pub const ALL: [EventKind; 26] = [
         EventKind::Received,
         EventKind::Assigned,
         EventKind::Enrolled,
@@ -88,6 +92,7 @@ impl EventKind {
         EventKind::ReplyHandled,
         EventKind::MailboxPaused,
         EventKind::MailboxResumed,
+        EventKind::Held,
     ];
 
     /// The kind stored as `name` (see [`EventKind::as_str`]).
@@ -123,6 +128,7 @@ impl EventKind {
             EventKind::ReplyHandled => "reply-handled",
             EventKind::MailboxPaused => "mailbox-paused",
             EventKind::MailboxResumed => "mailbox-resumed",
+            EventKind::Held => "held",
         }
     }
 }

@@ -246,8 +246,10 @@ pub fn first_due_at(config: &Config, seq: &Sequence, lead: &LeadRecord, now: i64
     // window before sending, and validate refuses such windows.
     let first = &seq.steps[0];
     let seed = crate::plan::jitter_seed(lead.email.as_str(), &seq.id, &first.id);
+    let country =
+        crate::schedule::Country::of_lead(lead.custom.get("country").map(String::as_str), tz);
     crate::plan::due_after(
-        &seq.window,
+        &seq.window.for_lead(country),
         tz,
         now_dt,
         first.wait,

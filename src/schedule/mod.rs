@@ -8,10 +8,12 @@
 //! ([`SendWindow::apply_wait`]), then the time moves to the window's next opening
 //! ([`SendWindow::next_opening`]).
 
+pub mod holidays;
 mod local;
 pub mod pacing;
 pub mod wait;
 pub mod window;
 
+pub use holidays::{Country, CountryError};
 pub use wait::{Wait, WaitError, WaitUnit};
 pub use window::{SendWindow, Weekdays, WindowError};

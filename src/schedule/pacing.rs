@@ -149,6 +149,8 @@ mod tests {
             dkim: None,
             provider: None,
             notify: None,
+            timezone: chrono_tz::UTC,
+            working_hours: Default::default(),
         }
     }
 

@@ -4,12 +4,14 @@
 //! its holidays. Everything here is pure: callers pass the instant to reason about, so the
 //! scheduler and `drumbeat preview` compute the same send times.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 
+use super::holidays::Country;
 use super::local::{next_transition, offset_at, resolve, to_local};
 use super::wait::{Wait, WaitUnit};
 
@@ -206,8 +208,14 @@ pub struct SendWindow {
     pub end: NaiveTime,
     /// The zone to use for leads that have none of their own.
     pub timezone: Option<Tz>,
-    /// Local dates on which the window stays shut and which business days skip.
+    /// Local dates on which the window stays shut and which business days skip: the dates the
+    /// file lists and the public holidays of its `countries`.
     pub holidays: BTreeSet<NaiveDate>,
+    /// The countries whose public holidays are in `holidays` (`holidays: [US, DE]`).
+    pub countries: Vec<Country>,
+    /// Whether each lead's own country's holidays count too (`holidays: [lead]`); see
+    /// [`SendWindow::for_lead`].
+    pub lead_holidays: bool,
 }
 
 impl SendWindow {
@@ -219,6 +227,23 @@ impl SendWindow {
             end: NaiveTime::from_hms_opt(17, 0, 0).expect("17:00 is a valid time"),
             timezone: None,
             holidays: BTreeSet::new(),
+            countries: Vec::new(),
+            lead_holidays: false,
+        }
+    }
+
+    /// This window for one lead: with the public holidays of the lead's `country` added when
+    /// the window counts the lead's holidays (`holidays: [lead]`), else itself.
+    pub fn for_lead(&self, country: Option<Country>) -> Cow<'_, SendWindow> {
+        match country {
+            Some(country) if self.lead_holidays && !self.countries.contains(&country) => {
+                let mut window = self.clone();
+                window.holidays.extend(country.holidays().iter().copied());
+                window.countries.push(country);
+                window.lead_holidays = false;
+                Cow::Owned(window)
+            }
+            _ => Cow::Borrowed(self),
         }
     }
 

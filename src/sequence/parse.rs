@@ -1,9 +1,8 @@
 //! Reading a sequence file: the YAML as written (`Raw*`), checked key by key into a
 //! [`Sequence`], every problem at `file:line:col`.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
-use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
@@ -461,19 +460,12 @@ impl Parser<'_> {
                 Err(e) => self.error(&tz.referenced, e),
             }
         }
-        let mut holidays = BTreeSet::new();
         for h in &raw.holidays {
-            match NaiveDate::parse_from_str(h.value.trim(), "%Y-%m-%d") {
-                Ok(d) => {
-                    holidays.insert(d);
-                }
-                Err(_) => self.error(
-                    &h.referenced,
-                    format!("holiday {:?} is not a date like 2026-12-25", h.value),
-                ),
+            match crate::schedule::holidays::Holiday::parse(&h.value) {
+                Ok(holiday) => holiday.add_to(&mut window),
+                Err(e) => self.error(&h.referenced, format!("holiday {e}")),
             }
         }
-        window.holidays = holidays;
         window
     }
 }

@@ -25,6 +25,7 @@ mod effects;
 mod enrollments;
 mod events;
 mod health;
+mod holds;
 mod inbox;
 mod inbox_reads;
 mod leads;
@@ -71,6 +72,7 @@ pub use enrollments::{
 };
 pub use events::{EventRow, NewEvent};
 pub use health::{HealthNotice, MailboxPause};
+pub use holds::{HeldStep, Hold, HoldScope};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow};
 pub use inbox_reads::InboxHeld;
 pub use leads::{EnrollInto, LeadId, LeadView, StoredLead, UpsertAndEnroll, UpsertOutcome};

@@ -47,7 +47,8 @@ pub struct UpcomingSend {
 /// Something a person should look at.
 #[derive(Debug, Clone, Serialize)]
 pub struct AttentionItem {
-    /// The item's own id where it has one (a reply: what `drumbeat reply handled ID` takes).
+    /// The item's own id where it has one (a reply: what `drumbeat reply handled ID` takes; an
+    /// overdue task: what `drumbeat task done ID` takes).
     pub id: Option<i64>,
     /// `uncertain-send`, `failed-send`, `failed-enrollment`, `reply`, `later-reply`, `overdue-task`.
     pub kind: String,
@@ -256,7 +257,7 @@ impl Store {
             .map(|r| {
                 let kind: String = r.try_get("kind")?;
                 Ok(AttentionItem {
-                    id: None,
+                    id: r.try_get("id")?,
                     kind: "overdue-task".into(),
                     email: r.try_get("email")?,
                     sequence_id: r.try_get("sequence_id")?,

@@ -45,6 +45,7 @@ pub fn event_type(kind: &str) -> String {
         "unsuppressed" => "suppression.removed",
         "mailbox-paused" => "mailbox.paused",
         "mailbox-resumed" => "mailbox.resumed",
+        "held" => "enrollment.held",
         other => {
             let id: String = other
                 .chars()

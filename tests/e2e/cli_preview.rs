@@ -112,6 +112,23 @@ fn assert_inside_window(
             .expect("RFC 3339")
             .with_timezone(&tz);
         let what = format!("{} step {}: {local}", v["lead"], s["id"]);
+        if s["kind"] == "task" {
+            // A task comes due in the rep's working hours: mailbox ana, New York, Mon-Fri
+            // 09:00-17:00.
+            let rep = local.with_timezone(&Tz::America__New_York);
+            let hours = NaiveTime::from_hms_opt(9, 0, 0).expect("time")
+                ..NaiveTime::from_hms_opt(17, 0, 0).expect("time");
+            assert!(
+                rep.weekday().num_days_from_monday() < 5 && hours.contains(&rep.time()),
+                "{what}: outside the rep's hours"
+            );
+            assert!(
+                last.is_none_or(|l| l < local),
+                "{what}: not after the step before"
+            );
+            last = Some(local);
+            continue;
+        }
         assert!(days.contains(&local.weekday()), "{what}: not a window day");
         assert!(
             local.time() >= start && local.time() < end,

@@ -85,15 +85,32 @@ fn fifty_leads_get_every_step_threaded_on_time_and_exactly_once() {
 
     let got = sink.messages();
     assert_eq!(got.len(), 150, "3 emails for each of 50 leads");
+    let holiday = NaiveDate::from_ymd_opt(2026, 3, 9).expect("date");
+    let open = NaiveTime::from_hms_opt(9, 0, 0).expect("time");
+    let close = NaiveTime::from_hms_opt(17, 0, 0).expect("time");
+    // The call tasks came due in the rep's working hours (New York, Mon-Fri 09:00-17:00),
+    // wherever the lead is, and were done at once.
+    let tasks = at(&p, "2026-04-15T00:00:00Z", &["tasks", "--all", "--json"]).json();
+    let mut task_due: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+    for t in tasks.as_array().expect("tasks") {
+        let due = DateTime::parse_from_rfc3339(t["due"].as_str().expect("due"))
+            .expect("rfc3339")
+            .with_timezone(&Utc);
+        let rep = due.with_timezone(&Tz::America__New_York);
+        assert!(
+            rep.weekday().num_days_from_monday() < 5
+                && (open..close).contains(&rep.time())
+                && rep.date_naive() != holiday,
+            "{t}"
+        );
+        task_due.insert(t["email"].as_str().expect("email").to_string(), due);
+    }
     let mut by_lead: BTreeMap<String, Vec<&Received>> = BTreeMap::new();
     for m in &got {
         by_lead.entry(m.rcpt.clone()).or_default().push(m);
     }
     assert_eq!(by_lead.len(), 50);
     let mut ids = std::collections::HashSet::new();
-    let holiday = NaiveDate::from_ymd_opt(2026, 3, 9).expect("date");
-    let open = NaiveTime::from_hms_opt(9, 0, 0).expect("time");
-    let close = NaiveTime::from_hms_opt(17, 0, 0).expect("time");
     for i in 0..50 {
         let email = format!("lead{i}@company{i}.example");
         let tz = zones()[i % 4].1;
@@ -187,18 +204,20 @@ fn fifty_leads_get_every_step_threaded_on_time_and_exactly_once() {
             (d2.hour(), d2.minute()),
             "{email}"
         );
-        // The bump follows the call task (done when it came due, one business day after the
-        // value-add) by one more business day.
+        // The bump follows the call task (done when it came due, in the rep's hours, at
+        // least one business day after the value-add) by one more business day, at the
+        // window's next opening in the lead's zone.
         let d3 = date_of(bump).with_timezone(&tz);
-        assert_eq!(
-            d3.date_naive(),
-            business_days_after(
-                business_days_after(d2.date_naive(), 1, &[holiday]),
-                1,
-                &[holiday]
-            ),
-            "{email}: value {d2}, bump {d3}"
+        let task = task_due[&email].with_timezone(&tz);
+        assert!(
+            task.date_naive() >= business_days_after(d2.date_naive(), 1, &[holiday]),
+            "{email}: value {d2}, task {task}"
         );
+        let mut bump_day = business_days_after(task.date_naive(), 1, &[holiday]);
+        if task.time() >= close {
+            bump_day = business_days_after(bump_day, 1, &[holiday]);
+        }
+        assert_eq!(d3.date_naive(), bump_day, "{email}: task {task}, bump {d3}");
     }
     // Every lead finished its sequence, and the call task was made and done for each.
     let status = at(&p, "2026-04-15T00:00:00Z", &["status", "--json"]).json();
@@ -206,7 +225,6 @@ fn fifty_leads_get_every_step_threaded_on_time_and_exactly_once() {
         status["sequences"][0]["states"]["finished"], 50,
         "{status:#}"
     );
-    let tasks = at(&p, "2026-04-15T00:00:00Z", &["tasks", "--all", "--json"]).json();
     let tasks = tasks.as_array().expect("tasks");
     assert_eq!(tasks.len(), 50);
     assert!(

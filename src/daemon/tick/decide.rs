@@ -8,7 +8,7 @@ use super::Round;
 use super::review::{PreparedDraft, approved_text};
 use crate::catalog::{Catalog, Sequence, StepKind};
 use crate::config::Mailbox;
-use crate::context::lead_zone;
+use crate::context::lead_window;
 use crate::domain::Next;
 use crate::domain::TouchKind;
 use crate::plan::{Done, current_step, jitter_seed, next_from, spread, start_from};
@@ -38,6 +38,12 @@ pub(super) enum Decision {
         why: String,
     },
     Pause(String),
+    /// A step a planned pause covers (a rep's vacation, a paused sequence): due again at `due`.
+    Held {
+        step: String,
+        hold: i64,
+        due: i64,
+    },
     /// A step whose condition does not hold: recorded as skipped, on to `next`.
     PassOver {
         step: (String, TouchKind),
@@ -117,12 +123,8 @@ impl Daemon {
             return Decision::Finish;
         };
         let step = &seq.steps[index];
-        let tz = lead_zone(seq, lead, self.config().timezone);
-        if let Some(d) = self.pass_over(round, l, lead, (seq, index), tz) {
-            return d;
-        }
-        // Inside the window, or wait for its next opening (spread by jitter).
-        if let Some(d) = self.outside_window(seq, &step.id, lead, tz, now) {
+        let (window, lead_tz) = lead_window(seq, lead, self.config().timezone);
+        if let Some(d) = self.pass_over(round, l, lead, (seq, index), (&window, lead_tz)) {
             return d;
         }
         let owner = lead.record.owner.as_deref();
@@ -136,6 +138,10 @@ impl Daemon {
             return Decision::Pause(
                 "no mailbox can send this sequence (check [[mailbox]] in config.toml and the sequence's mailboxes)".into(),
             );
+        };
+        let tz = match super::hours::gate(round, self.config(), (seq, step), lead, mailbox) {
+            Ok(tz) => tz,
+            Err(wait) => return wait,
         };
         match &step.kind {
             StepKind::Task(task) => {
@@ -177,27 +183,6 @@ impl Daemon {
         }
     }
 
-    /// Outside the window: wait for its next opening (spread by jitter); `None` when open.
-    fn outside_window(
-        &self,
-        seq: &Sequence,
-        step: &str,
-        lead: &StoredLead,
-        tz: chrono_tz::Tz,
-        now: DateTime<Utc>,
-    ) -> Option<Decision> {
-        if seq.window.is_open(tz, now) {
-            return None;
-        }
-        let seed = jitter_seed(lead.record.email.as_str(), &seq.id, step);
-        Some(
-            match spread(&seq.window, tz, now, seed, self.config().sending.jitter) {
-                Some(open) => Decision::Defer(Some(step.to_string()), open.timestamp()),
-                None => Decision::Pause("the send window never opens".into()),
-            },
-        )
-    }
-
     /// A step whose condition does not hold for the lead now is passed over, on to the next
     /// step (its wait counted from now). A step already begun (a retry, an open task) is not
     /// asked again.
@@ -207,7 +192,7 @@ impl Daemon {
         l: &Leased,
         lead: &StoredLead,
         (seq, index): (&Sequence, usize),
-        tz: chrono_tz::Tz,
+        (window, tz): (&crate::schedule::SendWindow, chrono_tz::Tz),
     ) -> Option<Decision> {
         let step = &seq.steps[index];
         step.flow.guard.as_ref()?;
@@ -231,7 +216,7 @@ impl Daemon {
             seq,
             start_from(seq, index, Done::Skipped),
             past,
-            (round.now, tz),
+            (window, round.now, tz),
             lead.record.email.as_str(),
             self.config().sending.jitter,
         );
@@ -295,7 +280,10 @@ impl Daemon {
             // Into the window (a cap's next day starts at midnight, before it opens).
             let seed = jitter_seed(lead.record.email.as_str(), &seq.id, &step.id);
             let at = DateTime::from_timestamp(at, 0)
-                .and_then(|t| spread(&seq.window, tz, t, seed, self.config().sending.jitter))
+                .and_then(|t| {
+                    let (window, _) = lead_window(seq, lead, self.config().timezone);
+                    spread(&window, tz, t, seed, self.config().sending.jitter)
+                })
                 .map_or(at, |t| t.timestamp());
             return Decision::Defer(Some(step.id.clone()), at);
         }

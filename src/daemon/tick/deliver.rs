@@ -14,7 +14,7 @@ use super::super::Daemon;
 use super::decide::PreparedEmail;
 use super::{EmailClaim, QUEUE_PER_CONNECTION, Round, TickReport};
 use crate::bounce::Reason;
-use crate::context::lead_zone;
+use crate::context::lead_window;
 use crate::domain::TouchKind;
 use crate::enrollment::{EnrollmentState, TouchState};
 use crate::plan::next_after;
@@ -452,7 +452,7 @@ impl Daemon {
         ) else {
             return Next::Finished;
         };
-        let tz = lead_zone(seq, lead, self.config().timezone);
+        let (window, tz) = lead_window(seq, lead, self.config().timezone);
         let mut done = round.past.get(&l.enrollment).cloned().unwrap_or_default();
         done.push(PastTouch {
             id: touch,
@@ -467,10 +467,10 @@ impl Daemon {
         });
         next_after(
             seq,
+            (&window, tz),
             index,
             &done,
             at,
-            tz,
             lead.record.email.as_str(),
             self.config().sending.jitter,
         )

@@ -7,6 +7,8 @@ mod decide;
 mod deliver;
 mod domains;
 mod health;
+mod holds;
+mod hours;
 mod review;
 
 use std::collections::HashMap;
@@ -21,7 +23,8 @@ use crate::policy::InboxRead;
 use crate::schedule::pacing::{Pacer, day_start};
 use crate::sequence::condition::Engagement;
 use crate::store::{
-    Claim, ClaimKind, Claimed, EnrollmentId, LeadId, Leased, PastTouch, StoreError, StoredLead,
+    Claim, ClaimKind, Claimed, EnrollmentId, HeldStep, Hold, LeadId, Leased, PastTouch, StoreError,
+    StoredLead,
 };
 use decide::{Decision, PreparedEmail};
 
@@ -95,6 +98,8 @@ pub(super) struct Round {
     dead_domains: HashMap<String, String>,
     /// The waiting drafts of the leased enrollments (read only when a sequence reviews).
     drafts: HashMap<EnrollmentId, crate::store::DraftRow>,
+    /// The planned pauses not over (see `holds`).
+    holds: Vec<Hold>,
 }
 
 impl Round {
@@ -143,6 +148,7 @@ impl Daemon {
             })
             .collect();
         self.settle(&decided, round.t(), &mut report).await?;
+        self.hold_steps(&round, &decided, &mut report).await?;
         // Tasks are claimed in one transaction; emails a few at a time (see `send_claimed`).
         let (tasks, emails) = claims(&round, &decided);
         self.claim_tasks(&tasks, round.t(), &mut report).await?;
@@ -182,6 +188,7 @@ impl Daemon {
         } else {
             HashMap::new()
         };
+        let holds = store.holds(now.timestamp()).await?;
         let by_enrollment = leased
             .iter()
             .enumerate()
@@ -198,6 +205,7 @@ impl Daemon {
             inbox,
             dead_domains: HashMap::new(),
             drafts,
+            holds,
         }))
     }
 
@@ -310,6 +318,37 @@ impl Daemon {
         }
         store.hold_for_inbox(self.instance(), &held, t).await?;
         store.defer(self.instance(), &defer, t).await
+    }
+
+    /// Gives back the steps a planned pause covers, due at its end, and tells their leads'
+    /// timelines.
+    async fn hold_steps(
+        &self,
+        round: &Round,
+        decided: &[(&Leased, Decision)],
+        report: &mut TickReport,
+    ) -> Result<(), StoreError> {
+        let held: Vec<HeldStep<'_>> = decided
+            .iter()
+            .filter_map(|(l, d)| match d {
+                Decision::Held { step, hold, due } => Some(HeldStep {
+                    enrollment: l.enrollment,
+                    lead: l.lead,
+                    sequence: &l.sequence_id,
+                    step,
+                    due: *due,
+                    hold: round.holds.iter().find(|h| h.id == *hold)?,
+                }),
+                _ => None,
+            })
+            .collect();
+        report.deferred += held.len() as u64;
+        for h in &held {
+            tracing::info!(enrollment = h.enrollment.0, sequence = %h.sequence, step = %h.step, hold = h.hold.id, "paused ({} {}): waits until {}", h.hold.scope.as_str(), h.hold.name, h.due);
+        }
+        self.store()
+            .hold_steps(self.instance(), &held, round.t())
+            .await
     }
 
     /// Claims the tasks of the round in one transaction.

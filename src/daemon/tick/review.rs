@@ -10,7 +10,7 @@ use super::Round;
 use super::TickReport;
 use super::decide::{Decision, DueEmail};
 use crate::catalog::Catalog;
-use crate::context::lead_zone;
+use crate::context::lead_window;
 use crate::domain::{Next, PastTouch, TouchKind};
 use crate::enrollment::TouchState;
 use crate::plan::{Done, next_from, start_from};
@@ -84,12 +84,12 @@ impl Daemon {
                     attempt: 0,
                     mailbox: None,
                 });
-                let tz = lead_zone(due.seq, due.lead, self.config().timezone);
+                let (window, tz) = lead_window(due.seq, due.lead, self.config().timezone);
                 let next = next_from(
                     due.seq,
                     start_from(due.seq, due.index, Done::Skipped),
                     &past,
-                    (now, tz),
+                    (&window, now, tz),
                     due.lead.record.email.as_str(),
                     self.config().sending.jitter,
                 );
@@ -146,10 +146,10 @@ impl Daemon {
                 };
             }
         };
-        let tz = lead_zone(seq, due.lead, self.config().timezone);
+        let (window, tz) = lead_window(seq, due.lead, self.config().timezone);
         let deadline_at = review
             .deadline
-            .map(|w| seq.window.apply_wait(tz, now, w).timestamp());
+            .map(|w| window.apply_wait(tz, now, w).timestamp());
         let draft = NewDraft {
             mailbox: mailbox.name.clone(),
             in_reply_to: composed.in_reply_to.clone(),

@@ -155,8 +155,10 @@ impl Gathering<'_> {
         let q = seq?;
         let lead_tz = s.timezone.as_deref().and_then(|t| parse_tz(t).ok());
         let zone = q.window.zone_for(lead_tz, config.timezone);
-        let leaves =
-            leaves_at(&q.window, zone, s.due_at, self.now).filter(|t| *t < self.tomorrow)?;
+        let window = q
+            .window
+            .for_lead(crate::schedule::Country::of_lead(None, zone));
+        let leaves = leaves_at(&window, zone, s.due_at, self.now).filter(|t| *t < self.tomorrow)?;
         let from = choose_mailbox(
             config,
             q,

@@ -39,6 +39,8 @@ fn any_window() -> impl Strategy<Value = SendWindow> {
                     .into_iter()
                     .map(|offset| date(2000, 1, 1) + Days::new(offset))
                     .collect(),
+                countries: Vec::new(),
+                lead_holidays: false,
             }
         })
 }
@@ -169,6 +171,8 @@ fn any_night_window() -> impl Strategy<Value = SendWindow> {
             end: minute(start + length),
             timezone: None,
             holidays: BTreeSet::new(),
+            countries: Vec::new(),
+            lead_holidays: false,
         }
     })
 }

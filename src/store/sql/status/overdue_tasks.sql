@@ -1,6 +1,6 @@
 -- Open tasks past due, most overdue first.
 -- $1: now.
-SELECT l.email, e.sequence_id, t.kind, t.due_at, t.note
+SELECT t.id, l.email, e.sequence_id, t.kind, t.due_at, t.note
 FROM tasks t
 JOIN leads l ON l.id = t.lead_id
 JOIN enrollments e ON e.id = t.enrollment_id
