@@ -473,6 +473,11 @@ fn print_lead(view: &LeadView) {
             );
         }
     }
+    print_timeline(view);
+}
+
+/// The lead's events, oldest first, with what a forced enrollment or a pause adds.
+fn print_timeline(view: &LeadView) {
     say!("\nTimeline");
     for e in &view.events {
         let what = [e.sequence_id.as_deref(), e.step_id.as_deref()]
