@@ -13,7 +13,7 @@ use crate::support::Project;
 use crate::support::http::Served;
 use crate::support::providers::{
     LEAD, assert_no_more_sends, fixture, lead, openssl, outbox, project_with_sent_intro, refused,
-    suppression, unix_now,
+    settled, suppression, unix_now,
 };
 
 // ---- SendGrid ----------------------------------------------------------------------------
@@ -101,6 +101,7 @@ fn sendgrid_signed_events_are_recorded_once_and_a_hard_bounce_stops_the_sequence
     }
     let body = events.to_string();
     let s = Served::start(&p, "providers-sendgrid");
+    settled(&p);
     let before = p.store_state(&[LEAD]);
 
     // Refused, and nothing changes: a bad signature, a truncated one, a stale timestamp,
@@ -228,6 +229,7 @@ fn mailgun_events_need_a_fresh_signature_and_a_complaint_suppresses() {
             .send()
             .expect("POST /webhooks/mailgun")
     };
+    settled(&p);
     let before = p.store_state(&[LEAD]);
     let now = unix_now();
     refused(
@@ -326,6 +328,7 @@ fn postmark_needs_its_basic_credentials_and_a_hard_bounce_stops_the_sequence() {
             .send()
             .expect("POST /webhooks/postmark")
     };
+    settled(&p);
     let before = p.store_state(&[LEAD]);
     let r = post("postmark", "wrong", record("bounce-hard.json"));
     assert!(r.headers().contains_key("www-authenticate"));

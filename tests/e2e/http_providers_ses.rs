@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use crate::support::Project;
 use crate::support::http::Served;
 use crate::support::providers::{
-    LEAD, assert_no_more_sends, fixture, openssl, outbox, project_with, refused, suppression,
+    LEAD, assert_no_more_sends, fixture, openssl, outbox, project_with, refused, settled,
+    suppression,
 };
 
 const TOPIC: &str = "arn:aws:sns:us-west-2:123456789012:MyTopic";
@@ -98,6 +99,7 @@ fn ses_notifications_need_a_pinned_sns_signature_and_a_hard_bounce_stops_the_seq
     let now = chrono::Utc::now();
     let iso =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    settled(&p);
     let before = p.store_state(&[LEAD]);
 
     let good = sns_notification(&p, "bounce.json", &id, "sns-bounce-1", &iso(now));

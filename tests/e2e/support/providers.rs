@@ -100,6 +100,21 @@ pub fn project_with(
     (p, id)
 }
 
+/// Waits (bounded) until a daemon running on the machine's clock has dealt with what was due
+/// (the lead's next step lies ahead of that clock), so a snapshot of the store taken then is
+/// not raced by its tick: the suite's second pass runs a year ahead, where the follow-up is due.
+pub fn settled(p: &Project) {
+    crate::support::wait_until(
+        "the running daemon to settle what was due",
+        std::time::Duration::from_secs(30),
+        || {
+            lead(p)["enrollments"][0]["next_due_at"]
+                .as_i64()
+                .is_none_or(|due| due > unix_now())
+        },
+    );
+}
+
 pub fn lead(p: &Project) -> Value {
     at(p, SEND_AT, &["lead", "show", LEAD, "--json"]).json()
 }
