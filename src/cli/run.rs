@@ -89,7 +89,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         }
     };
     let daemon = Daemon::new(config, catalog, store, instance, clock).map_err(Failure::failed)?;
-    let recovered = daemon.start().await?;
+    let recovered = daemon.start(args.once).await?;
     daemon.load_tokens().await.map_err(Failure::failed)?;
     // Outgoing webhooks: an endpoint new to the store starts at the newest event, before this
     // run records any.
@@ -241,13 +241,41 @@ fn print_once(once: &Once<'_>, next: Option<i64>) {
         None => say!("nothing else is scheduled"),
     }
     if report.sent + report.tasks + report.drafts == 0 && next.is_some() {
-        // A first run outside every lead's send window sends nothing: say why, and how to
-        // see the emails anyway.
-        say!(
-            "(nothing was due now: each lead's first email waits for the send window in the lead's time zone;
- `drumbeat status` lists what goes next, `drumbeat preview SEQUENCE --lead EMAIL` shows it)"
-        );
+        // Nothing went out: say why, and how to see what goes next.
+        say!("({})", why_nothing_went(report).join(";\n "));
     }
+}
+
+/// Why a run sent nothing, in the words of what held the due steps back (a closed window, a
+/// cap, a pause), or that nothing was due at all (every lead waits for its step's `wait:`).
+fn why_nothing_went(report: &TickReport) -> Vec<String> {
+    let mut why = Vec::new();
+    if report.outside_window > 0 {
+        why.push(format!(
+            "{} due step(s) wait for the send window in the lead's time zone (a task: the rep's working hours)",
+            report.outside_window
+        ));
+    }
+    if report.over_limit > 0 {
+        why.push(format!(
+            "{} due step(s) wait for room under a mailbox's daily cap or gap, or a domain's hourly limit",
+            report.over_limit
+        ));
+    }
+    if report.paused_by_hold > 0 {
+        why.push(format!(
+            "{} due step(s) wait for a pause of their mailbox or sequence to end",
+            report.paused_by_hold
+        ));
+    }
+    if why.is_empty() && report.held == 0 {
+        why.push("nothing was due now: no lead's next step had come due yet".into());
+    }
+    why.push(
+        "`drumbeat status` lists what goes next, `drumbeat preview SEQUENCE --lead EMAIL` shows it"
+            .into(),
+    );
+    why
 }
 
 async fn serve(daemon: Daemon) -> Outcome {

@@ -68,12 +68,13 @@ impl Daemon {
 
     /// Start-up: touches this instance (or a daemon whose lease ran out) left `sending` become
     /// `uncertain`, and the instance is registered. Returns how many became uncertain.
-    pub async fn start(&self) -> Result<Recovered, StoreError> {
+    /// `once`: this is a `run --once`, registered as such (not as a daemon).
+    pub async fn start(&self, once: bool) -> Result<Recovered, StoreError> {
         let now = self.now().timestamp();
         let r = self.store().recover(self.instance(), now).await?;
         log_recovered(r, "this instance, before it restarted");
         self.store()
-            .daemon_started(self.instance(), i64::from(std::process::id()), now)
+            .daemon_started(self.instance(), i64::from(std::process::id()), now, once)
             .await?;
         Ok(r)
     }
@@ -311,6 +312,9 @@ fn add(total: &mut TickReport, r: &TickReport) {
     total.uncertain += r.uncertain;
     total.tasks += r.tasks;
     total.deferred += r.deferred;
+    total.outside_window += r.outside_window;
+    total.over_limit += r.over_limit;
+    total.paused_by_hold += r.paused_by_hold;
     total.stopped += r.stopped;
     total.lost += r.lost;
     total.held += r.held;

@@ -21,24 +21,41 @@ pub struct DaemonRow {
     pub stopped_at: Option<i64>,
     /// The last refused catalog reload.
     pub catalog_error: Option<String>,
+    /// `daemon` (`drumbeat run`) or `once` (`drumbeat run --once`).
+    pub mode: String,
 }
 
 impl Store {
-    /// Records that an instance started.
+    /// Records that an instance started, as a daemon (`once` false) or a `run --once`. A
+    /// once-run forgets the earlier once-runs that ended (or went silent): `status` shows the
+    /// last one.
     pub async fn daemon_started(
         &self,
         instance: &str,
         pid: i64,
         now: i64,
+        once: bool,
     ) -> Result<(), StoreError> {
+        let mode = if once { "once" } else { "daemon" };
+        if once {
+            sqlx::query(
+                "DELETE FROM daemons WHERE mode = 'once' AND instance <> $1 \
+                 AND (stopped_at IS NOT NULL OR seen_at < $2)",
+            )
+            .bind(instance)
+            .bind(now - 3600)
+            .execute(&self.pool)
+            .await?;
+        }
         sqlx::query(
-            "INSERT INTO daemons (instance, pid, started_at, seen_at) VALUES ($1, $2, $3, $3) \
+            "INSERT INTO daemons (instance, pid, started_at, seen_at, mode) VALUES ($1, $2, $3, $3, $4) \
              ON CONFLICT (instance) DO UPDATE SET pid = excluded.pid, started_at = excluded.started_at, \
-             seen_at = excluded.seen_at, stopped_at = NULL, catalog_error = NULL",
+             seen_at = excluded.seen_at, stopped_at = NULL, catalog_error = NULL, mode = excluded.mode",
         )
         .bind(instance)
         .bind(pid)
         .bind(now)
+        .bind(mode)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -73,7 +90,7 @@ impl Store {
     /// Every instance ever seen, most recent first.
     pub async fn daemons(&self) -> Result<Vec<DaemonRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT instance, pid, started_at, seen_at, stopped_at, catalog_error FROM daemons ORDER BY seen_at DESC",
+            "SELECT instance, pid, started_at, seen_at, stopped_at, catalog_error, mode FROM daemons ORDER BY seen_at DESC",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -86,6 +103,7 @@ impl Store {
                     seen_at: r.try_get("seen_at")?,
                     stopped_at: r.try_get("stopped_at")?,
                     catalog_error: r.try_get("catalog_error")?,
+                    mode: r.try_get("mode")?,
                 })
             })
             .collect()

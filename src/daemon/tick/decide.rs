@@ -23,8 +23,18 @@ use crate::sequence::condition::Facts;
 use crate::store::{Leased, PastTouch, StoredLead};
 
 /// What the daemon decided for one leased enrollment.
+/// Why a due step was moved to a later time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DeferWhy {
+    /// The send window (the lead's, or the rep's working hours for a task) is closed.
+    Window,
+    /// A mailbox's daily cap or gap, or a domain's hourly limit, has no room now.
+    Limit,
+}
+
 pub(super) enum Decision {
-    Defer(Option<String>, i64),
+    /// A step that cannot go now: due again at the time given.
+    Defer(Option<String>, i64, DeferWhy),
     /// A follow-up that waits for its mailbox's inbox to be read (never written blind).
     WaitInbox {
         step: String,
@@ -285,7 +295,7 @@ impl Daemon {
                     spread(&window, tz, t, seed, self.config().sending.jitter)
                 })
                 .map_or(at, |t| t.timestamp());
-            return Decision::Defer(Some(step.id.clone()), at);
+            return Decision::Defer(Some(step.id.clone()), at, DeferWhy::Limit);
         }
         let edited = approved_text(round, due.leased, &step.id);
         match self.prepare(catalog, due, edited.as_ref(), now) {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::Round;
-use super::decide::Decision;
+use super::decide::{DeferWhy, Decision};
 use crate::catalog::{Sequence, StepKind};
 use crate::config::{Config, Mailbox};
 use crate::context::{lead_window, rep_window};
@@ -54,7 +54,7 @@ fn check(
     }
     let seed = jitter_seed(lead.record.email.as_str(), &seq.id, &step.id);
     let decision = match spread(&window, tz, now, seed, config.sending.jitter) {
-        Some(open) => Decision::Defer(Some(step.id.clone()), open.timestamp()),
+        Some(open) => Decision::Defer(Some(step.id.clone()), open.timestamp(), DeferWhy::Window),
         None => Decision::Pause("the send window never opens".into()),
     };
     (lead_tz, Some(decision))

@@ -26,7 +26,7 @@ use crate::store::{
     Claim, ClaimKind, Claimed, EnrollmentId, HeldStep, Hold, LeadId, Leased, PastTouch, StoreError,
     StoredLead,
 };
-use decide::{Decision, PreparedEmail};
+use decide::{DeferWhy, Decision, PreparedEmail};
 
 /// Due enrollments leased per tick.
 pub const BATCH: i64 = 200;
@@ -65,6 +65,12 @@ pub struct TickReport {
     pub tasks: u64,
     /// Steps moved to a later time (window closed, cap reached, gap, domain limit).
     pub deferred: u64,
+    /// Of those, steps due while their send window (or the rep's working hours) was closed.
+    pub outside_window: u64,
+    /// Of those, steps due while a mailbox's cap or gap, or a domain's limit, had no room.
+    pub over_limit: u64,
+    /// Of those, steps a planned pause (a rep's vacation, a paused sequence) covers.
+    pub paused_by_hold: u64,
     /// Enrollments stopped at claim time (suppressed) or finished (no step left).
     pub stopped: u64,
     /// Enrollments that changed under us (stopped, paused, taken by another daemon).
@@ -252,8 +258,12 @@ impl Daemon {
         let mut held = Vec::new();
         for (l, d) in decided {
             match d {
-                Decision::Defer(step, due) => {
+                Decision::Defer(step, due, why) => {
                     report.deferred += 1;
+                    match why {
+                        DeferWhy::Window => report.outside_window += 1,
+                        DeferWhy::Limit => report.over_limit += 1,
+                    }
                     defer.push((l.enrollment, step.clone(), *due));
                 }
                 Decision::WaitInbox { step, mailbox, why } => {
@@ -343,6 +353,7 @@ impl Daemon {
             })
             .collect();
         report.deferred += held.len() as u64;
+        report.paused_by_hold += held.len() as u64;
         for h in &held {
             tracing::info!(enrollment = h.enrollment.0, sequence = %h.sequence, step = %h.step, hold = h.hold.id, "paused ({} {}): waits until {}", h.hold.scope.as_str(), h.hold.name, h.due);
         }
