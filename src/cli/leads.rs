@@ -1,16 +1,18 @@
 //! `drumbeat leads import|show` and `drumbeat enroll`.
 
+mod show;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::output::{parse_encoding, print_json, utc};
+use super::output::{parse_encoding, print_json};
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store, parse_email};
 use crate::import::{ImportOptions, ImportSummary, import_sheet};
 use crate::lead::{Email, SheetReader};
 use crate::routing::RouteSummary;
-use crate::store::{Admission, LeadView, Store, StoredLead};
+use crate::store::{Admission, Store, StoredLead};
 
 /// `drumbeat leads …`
 #[derive(Debug, clap::Subcommand)]
@@ -407,114 +409,6 @@ async fn show(config_path: &Path, args: ShowArgs) -> Outcome {
     if args.json {
         return print_json(&view);
     }
-    print_lead(&view);
+    show::print_lead(&view, &config);
     Ok(())
-}
-
-/// `lead show` for a person.
-fn print_lead(view: &LeadView) {
-    let r = &view.lead.record;
-    say!("{}  (lead {})", r.email, view.lead.id.0);
-    if view.disposable_domain {
-        say!("  warning: a disposable (throwaway) mail domain: nobody reads it for long");
-    }
-    let name = [r.first_name.as_deref(), r.last_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-    for (k, v) in [
-        ("name", Some(name.as_str()).filter(|s| !s.is_empty())),
-        ("company", r.company.as_deref()),
-        ("title", r.title.as_deref()),
-        ("timezone", r.timezone.as_deref()),
-        ("phone", r.phone.as_deref()),
-        ("owner", r.owner.as_deref()),
-        ("account", view.lead.account.as_deref()),
-        ("source", view.lead.source.as_deref()),
-    ] {
-        if let Some(v) = v {
-            say!("  {k:<10} {v}");
-        }
-    }
-    for (k, v) in &r.custom {
-        say!("  {k:<10} {v}");
-    }
-    say!("  {:<10} {}", "added", utc(Some(view.lead.created_at)));
-    say!("\nEnrollments");
-    if view.enrollments.is_empty() {
-        say!("  (none)");
-    }
-    for e in &view.enrollments {
-        let mut line = format!("  {:<20} {:<12}", e.sequence_id, e.state.as_str());
-        if let (Some(step), Some(due)) = (&e.next_step_id, e.next_due_at) {
-            line.push_str(&format!(" next: {step} at {}", utc(Some(due))));
-        }
-        if let Some(reason) = &e.reason {
-            line.push_str(&format!(" ({reason})"));
-        }
-        say!("{line}");
-    }
-    if !view.touches.is_empty() {
-        say!("\nTouches");
-        for t in &view.touches {
-            say!(
-                "  {:<20} {:<16} {:<5} {:<10} {} {}",
-                t.sequence_id,
-                t.step_id,
-                t.kind,
-                t.state,
-                utc(t.sent_at),
-                match (t.state.as_str(), &t.error) {
-                    // Why a step was passed over (its condition).
-                    ("skipped", Some(why)) => why.as_str(),
-                    _ => t.subject.as_deref().unwrap_or(""),
-                }
-            );
-        }
-    }
-    print_timeline(view);
-}
-
-/// The lead's events, oldest first, with what a forced enrollment or a pause adds.
-fn print_timeline(view: &LeadView) {
-    say!("\nTimeline");
-    for e in &view.events {
-        let what = [e.sequence_id.as_deref(), e.step_id.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join("/");
-        match (e.data["forced"].as_str(), e.data["by"].as_str()) {
-            (Some(rule), Some(by)) => say!(
-                "  {}  {:<14} {what} (forced over {rule} by {by})",
-                utc(Some(e.at)),
-                e.kind
-            ),
-            _ => say!(
-                "  {}  {:<14} {}{}",
-                utc(Some(e.at)),
-                e.kind,
-                what,
-                held_detail(e)
-            ),
-        }
-    }
-}
-
-/// What a `held` event adds to the timeline: whose pause and until when.
-fn held_detail(e: &crate::store::EventRow) -> String {
-    if e.kind != "held" {
-        return String::new();
-    }
-    let until = e.data["until"]
-        .as_i64()
-        .map_or("resume".into(), |t| utc(Some(t)));
-    let text = |key: &str| e.data[key].as_str().unwrap_or("").to_string();
-    format!(
-        "  waits: {} {} paused until {until} ({})",
-        text("scope"),
-        text("name"),
-        text("reason")
-    )
 }

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use super::output::{print_json, utc};
 use super::{Failure, Outcome, load_catalog, load_config, open_store};
 use crate::daemon::{Clock, Daemon, TickReport, UnreadInbox};
-use crate::store::Recovered;
+use crate::store::{Recovered, Store};
 
 /// Flags of `run`.
 #[derive(Debug, clap::Args)]
@@ -60,6 +60,41 @@ fn host_name() -> String {
         .unwrap_or_else(|| "drumbeat".into())
 }
 
+/// The instance name: `--instance`, else the host name for the daemon and `HOST-once-PID` for
+/// a `run --once`, so that a one-off run beside a live daemon on the same host never takes the
+/// daemon's in-flight touches for its own (start-up marks its own instance's `sending` touches
+/// `uncertain`).
+fn instance_name(args: &Args) -> String {
+    match (&args.instance, args.once) {
+        (Some(name), _) => name.clone(),
+        (None, false) => host_name(),
+        (None, true) => format!("{}-once-{}", host_name(), std::process::id()),
+    }
+}
+
+/// A heartbeat this recent means the daemon is alive.
+const LIVE_SECONDS: i64 = 120;
+
+/// `run --once --instance X` where X is a live daemon would recover that daemon's in-flight
+/// touches as its own: refuse, naming the daemon.
+async fn refuse_live_daemon(store: &Store, instance: &str, now: i64) -> Result<(), Failure> {
+    let daemons = store.daemons().await?;
+    let live = daemons.iter().find(|d| {
+        d.instance == instance
+            && d.mode == "daemon"
+            && d.stopped_at.is_none()
+            && d.seen_at >= now - LIVE_SECONDS
+    });
+    match live {
+        Some(d) => Err(Failure::failed(format!(
+            "instance {instance:?} is a running daemon (pid {}); run --once without --instance, \
+             or under another name",
+            d.pid
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let config = load_config(config_path)?;
     // A mailbox without its SMTP or IMAP password would fail later, or watch no inbox while
@@ -73,7 +108,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     }
     let catalog = load_catalog(&config)?;
     let store = open_store(&config).await?;
-    let instance = args.instance.clone().unwrap_or_else(host_name);
+    let instance = instance_name(&args);
     let fixed = args.now.or_else(super::fixed_now);
     let clock = match fixed {
         None => Clock::System,
@@ -88,6 +123,9 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
             Clock::starting_at(t)
         }
     };
+    if args.once {
+        refuse_live_daemon(&store, &instance, clock.now().timestamp()).await?;
+    }
     let daemon = Daemon::new(config, catalog, store, instance, clock).map_err(Failure::failed)?;
     let recovered = daemon.start(args.once).await?;
     daemon.load_tokens().await.map_err(Failure::failed)?;

@@ -1,5 +1,7 @@
 //! `drumbeat status`: read straight from the store (no daemon needed).
 
+mod attention;
+mod daemons;
 mod inbox;
 mod pauses;
 
@@ -75,19 +77,6 @@ struct WatcherStatus {
 }
 
 #[derive(Serialize)]
-struct DaemonStatus {
-    instance: String,
-    /// running (heartbeat within 2 minutes), stopped (clean exit), or silent (no heartbeat:
-    /// crashed or hung).
-    state: &'static str,
-    pid: i64,
-    started_at: Option<String>,
-    last_seen: Option<String>,
-    /// The last sequence/template reload the daemon refused (it keeps the previous catalog).
-    catalog_error: Option<String>,
-}
-
-#[derive(Serialize)]
 struct WebhookStatus {
     endpoint: String,
     /// ok (the latest attempt was delivered, or none was made), retrying (the latest attempt
@@ -108,7 +97,11 @@ struct WebhookStatus {
 #[derive(Serialize)]
 struct Status {
     generated_at: String,
-    daemons: Vec<DaemonStatus>,
+    /// Long-running daemons (`drumbeat run`).
+    daemons: Vec<daemons::DaemonStatus>,
+    /// The last `drumbeat run --once` (absent when none ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_once: Option<daemons::OnceStatus>,
     inbox: Vec<WatcherStatus>,
     /// Outgoing webhooks, per endpoint of config.toml (absent when none is configured).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -142,7 +135,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     for m in &mut mailboxes {
         m.inbox_wait = waits.remove(&m.mailbox);
     }
-    let daemons = daemons(&store, now).await?;
+    let (daemons, last_once) = daemons::daemons(&store, now).await?;
     let inbox = watchers(&store, now).await?;
     let webhooks = webhooks(&config, &store).await?;
     let mut needs_attention: Vec<Attention> = snap.attention.into_iter().map(attention).collect();
@@ -152,7 +145,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     {
         if let Some(task) = store.task(a.id.unwrap_or_default()).await? {
             let times = super::task_times::TaskTimes::of(&config, &task, now);
-            a.detail = Some(format!("{} #{}, due {}", task.kind, task.id, times.shown()));
+            a.detail = Some(format!("{}, due {}", task.kind, times.shown()));
         }
     }
     needs_attention.extend(
@@ -172,6 +165,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let status = Status {
         generated_at: now.to_rfc3339(),
         daemons,
+        last_once,
         inbox,
         webhooks,
         sequences: snap.sequences,
@@ -239,29 +233,6 @@ fn mailboxes(config: &Config, sends_today: &[MailboxSends]) -> Vec<MailboxStatus
         }
     }
     mailboxes
-}
-
-/// Every daemon instance that ever ran, with its state as of `now`.
-async fn daemons(store: &Store, now: DateTime<Utc>) -> Result<Vec<DaemonStatus>, StoreError> {
-    Ok(store
-        .daemons()
-        .await?
-        .into_iter()
-        .map(|d| DaemonStatus {
-            state: if d.stopped_at.is_some() {
-                "stopped"
-            } else if now.timestamp() - d.seen_at <= 120 {
-                "running"
-            } else {
-                "silent"
-            },
-            instance: d.instance,
-            pid: d.pid,
-            started_at: rfc3339(Some(d.started_at)),
-            last_seen: rfc3339(Some(d.seen_at)),
-            catalog_error: d.catalog_error,
-        })
-        .collect())
 }
 
 /// The inbox watcher of each mailbox, as its lease says.
@@ -412,7 +383,7 @@ fn attention(a: AttentionItem) -> Attention {
 
 fn print_human(s: &Status, now: DateTime<Utc>) {
     say!("drumbeat status at {}", now.format("%Y-%m-%d %H:%M UTC"));
-    print_daemons(&s.daemons);
+    daemons::print(&s.daemons, s.last_once.as_ref());
     print_watchers(&s.inbox);
     print_webhooks(&s.webhooks);
     print_sequences(&s.sequences);
@@ -429,7 +400,7 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
     pauses::print(&s.pauses);
     say!("\nDue now: {}", s.due_now);
     print_upcoming(&s.upcoming);
-    print_attention(&s.needs_attention);
+    attention::print(&s.needs_attention);
 }
 
 /// An RFC 3339 time as `utc` shows it.
@@ -437,28 +408,6 @@ fn shown(at: Option<&str>) -> String {
     utc(at
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.timestamp()))
-}
-
-fn print_daemons(daemons: &[DaemonStatus]) {
-    say!("\nDaemon");
-    if daemons.is_empty() {
-        say!("  (never run: drumbeat run)");
-    }
-    for d in daemons {
-        say!(
-            "  {:<24} {:<8} pid {:<8} last seen {}",
-            d.instance,
-            d.state,
-            d.pid,
-            shown(d.last_seen.as_deref())
-        );
-        if let Some(e) = &d.catalog_error {
-            say!("    reload refused, previous sequences still in use:");
-            for line in e.lines() {
-                say!("      {line}");
-            }
-        }
-    }
 }
 
 fn print_watchers(inbox: &[WatcherStatus]) {
@@ -549,32 +498,5 @@ fn print_upcoming(upcoming: &[Upcoming]) {
                 .map(|m| format!("  ({m})"))
                 .unwrap_or_default()
         );
-    }
-}
-
-fn print_attention(items: &[Attention]) {
-    say!("\nNeeds attention");
-    if items.is_empty() {
-        say!("  (nothing)");
-    }
-    for a in items {
-        say!(
-            "  {:<18} {}  {} {}/{}{}{}",
-            a.kind,
-            shown(a.at.as_deref()),
-            a.email.as_deref().unwrap_or(""),
-            a.sequence.as_deref().unwrap_or(""),
-            a.step.as_deref().unwrap_or(""),
-            a.touch.map(|t| format!("  touch {t}")).unwrap_or_default(),
-            a.detail
-                .as_deref()
-                .map(|d| format!("  {d}"))
-                .unwrap_or_default()
-        );
-        if a.kind == "uncertain-send"
-            && let Some(t) = a.touch
-        {
-            say!("      decide: drumbeat resolve {t} --sent   (or --not-sent to send it again)");
-        }
     }
 }

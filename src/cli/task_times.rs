@@ -40,20 +40,7 @@ impl TaskTimes {
             .and_then(|t| parse_tz(t).ok())
             .unwrap_or(config.timezone);
         let due = DateTime::<Utc>::from_timestamp(task.due_at, 0);
-        let shown = due.map_or_else(String::new, |d| {
-            let (r, l) = (d.with_timezone(&rep), d.with_timezone(&lead));
-            let lead_part = if r.date_naive() == l.date_naive() {
-                l.format("%H:%M %Z")
-            } else {
-                l.format("%a %H:%M %Z")
-            };
-            format!(
-                "{} (rep, {}) / {lead_part} (lead, {})",
-                r.format("%a %Y-%m-%d %H:%M %Z"),
-                rep.name(),
-                lead.name()
-            )
-        });
+        let shown = due.map_or_else(String::new, |d| in_two_zones(d, rep, lead));
         TaskTimes {
             due_rep: due.map(|d| d.with_timezone(&rep).to_rfc3339()),
             rep_timezone: rep.name().to_string(),
@@ -68,4 +55,21 @@ impl TaskTimes {
     pub fn shown(&self) -> &str {
         &self.shown
     }
+}
+
+/// `Mon 2026-03-16 09:00 EDT (rep, America/New_York) / 22:00 JST (lead, Asia/Tokyo)`: a time
+/// as the rep and the lead each see it (the lead's date only where it differs).
+pub fn in_two_zones(at: DateTime<Utc>, rep: Tz, lead: Tz) -> String {
+    let (r, l) = (at.with_timezone(&rep), at.with_timezone(&lead));
+    let lead_part = if r.date_naive() == l.date_naive() {
+        l.format("%H:%M %Z")
+    } else {
+        l.format("%a %H:%M %Z")
+    };
+    format!(
+        "{} (rep, {}) / {lead_part} (lead, {})",
+        r.format("%a %Y-%m-%d %H:%M %Z"),
+        rep.name(),
+        lead.name()
+    )
 }

@@ -135,6 +135,8 @@ pub struct TouchRow {
     pub sent_at: Option<i64>,
     /// Why it failed.
     pub error: Option<String>,
+    /// A task step's task: open, done or skipped (None for an email).
+    pub task_state: Option<String>,
 }
 
 impl Store {
@@ -355,6 +357,7 @@ impl Store {
                     subject: r.try_get("subject")?,
                     sent_at: r.try_get("sent_at")?,
                     error: r.try_get("error")?,
+                    task_state: r.try_get("task_state")?,
                 })
             })
             .collect()

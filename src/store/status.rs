@@ -261,8 +261,8 @@ impl Store {
                     kind: "overdue-task".into(),
                     email: r.try_get("email")?,
                     sequence_id: r.try_get("sequence_id")?,
-                    step_id: None,
-                    touch_id: None,
+                    step_id: r.try_get("step_id")?,
+                    touch_id: r.try_get("touch_id")?,
                     at: r.try_get("due_at")?,
                     detail: Some(kind),
                 })

@@ -364,7 +364,7 @@ fn a_call_task_for_a_lead_in_tokyo_comes_due_in_the_reps_morning() {
         .cloned()
         .expect("the task in status");
     assert_eq!(item["id"], id);
-    assert_eq!(item["detail"], format!("call #{id}, {due}"));
+    assert_eq!(item["detail"], format!("call, {due}"));
     // The next morning in Madrid it is overdue.
     let text = at(&p, "2026-03-04T07:00:00Z", &["tasks", "--overdue"]).stdout;
     assert!(text.contains("OVERDUE"), "{text}");

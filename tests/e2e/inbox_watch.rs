@@ -230,6 +230,15 @@ fn out_of_office_pauses_until_the_return_date() {
     // Until the business day after the return date, at midnight in config.toml's zone
     // (New York): Monday 2026-03-23 04:00 UTC.
     assert_eq!(e["paused_until"], 1_774_238_400, "{e:#}");
+    // `lead show` says so in the rep's zone and the lead's, and what comes after.
+    let shown = at(&s.p, T1, &["lead", "show", "ann@acme.example"]).stdout;
+    assert!(
+        shown.contains(
+            "  e2e                  paused       until Mon 2026-03-23 00:00 EDT (rep, America/New_York) \
+             / 00:00 EDT (lead, America/New_York), then "
+        ),
+        "{shown}"
+    );
     assert!(
         ann["events"]
             .as_array()

@@ -5,6 +5,7 @@
 mod cli_bad_input;
 mod cli_config;
 mod cli_control;
+mod cli_day;
 mod cli_enroll_rules;
 mod cli_leads;
 mod cli_preview;

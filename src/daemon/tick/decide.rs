@@ -22,7 +22,6 @@ use crate::sequence::Applies;
 use crate::sequence::condition::Facts;
 use crate::store::{Leased, PastTouch, StoredLead};
 
-/// What the daemon decided for one leased enrollment.
 /// Why a due step was moved to a later time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum DeferWhy {
@@ -32,6 +31,7 @@ pub(super) enum DeferWhy {
     Limit,
 }
 
+/// What the daemon decided for one leased enrollment.
 pub(super) enum Decision {
     /// A step that cannot go now: due again at the time given.
     Defer(Option<String>, i64, DeferWhy),

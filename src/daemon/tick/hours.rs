@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::Round;
-use super::decide::{DeferWhy, Decision};
+use super::decide::{Decision, DeferWhy};
 use crate::catalog::{Sequence, StepKind};
 use crate::config::{Config, Mailbox};
 use crate::context::{lead_window, rep_window};

@@ -26,7 +26,7 @@ use crate::store::{
     Claim, ClaimKind, Claimed, EnrollmentId, HeldStep, Hold, LeadId, Leased, PastTouch, StoreError,
     StoredLead,
 };
-use decide::{DeferWhy, Decision, PreparedEmail};
+use decide::{Decision, DeferWhy, PreparedEmail};
 
 /// Due enrollments leased per tick.
 pub const BATCH: i64 = 200;
@@ -85,6 +85,17 @@ pub struct TickReport {
     pub passed_over: u64,
     /// Drafts made for the rep to approve (email steps with `review:`).
     pub drafts: u64,
+}
+
+impl TickReport {
+    /// Counts a step given back for later, by why.
+    fn deferred_for(&mut self, why: DeferWhy) {
+        self.deferred += 1;
+        match why {
+            DeferWhy::Window => self.outside_window += 1,
+            DeferWhy::Limit => self.over_limit += 1,
+        }
+    }
 }
 
 /// What one tick read from the store: the leased enrollments, their leads and touches, and
@@ -259,11 +270,7 @@ impl Daemon {
         for (l, d) in decided {
             match d {
                 Decision::Defer(step, due, why) => {
-                    report.deferred += 1;
-                    match why {
-                        DeferWhy::Window => report.outside_window += 1,
-                        DeferWhy::Limit => report.over_limit += 1,
-                    }
+                    report.deferred_for(*why);
                     defer.push((l.enrollment, step.clone(), *due));
                 }
                 Decision::WaitInbox { step, mailbox, why } => {
