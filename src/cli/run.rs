@@ -60,36 +60,39 @@ fn host_name() -> String {
         .unwrap_or_else(|| "drumbeat".into())
 }
 
-/// The instance name: `--instance`, else the host name for the daemon and `HOST-once-PID` for
-/// a `run --once`, so that a one-off run beside a live daemon on the same host never takes the
+/// The instance name: `--instance`, else the host name for the daemon and `HOST-once` for a
+/// `run --once`, so that a one-off run beside a live daemon on the same host never takes the
 /// daemon's in-flight touches for its own (start-up marks its own instance's `sending` touches
-/// `uncertain`).
+/// `uncertain`), while one once-run after another keeps the same name (and its inbox lease).
 fn instance_name(args: &Args) -> String {
     match (&args.instance, args.once) {
         (Some(name), _) => name.clone(),
         (None, false) => host_name(),
-        (None, true) => format!("{}-once-{}", host_name(), std::process::id()),
+        (None, true) => format!("{}-once", host_name()),
     }
 }
 
-/// A heartbeat this recent means the daemon is alive.
+/// A heartbeat this recent means the instance may be alive.
 const LIVE_SECONDS: i64 = 120;
 
-/// `run --once --instance X` where X is a live daemon would recover that daemon's in-flight
-/// touches as its own: refuse, naming the daemon.
+/// A `run --once` under the name of an instance that is still running here (a daemon, or
+/// another once-run) would recover its in-flight touches as its own: refuse, naming it. An
+/// instance whose process is gone (killed, crashed) is what a restart under its name is for.
 async fn refuse_live_daemon(store: &Store, instance: &str, now: i64) -> Result<(), Failure> {
     let daemons = store.daemons().await?;
     let live = daemons.iter().find(|d| {
         d.instance == instance
-            && d.mode == "daemon"
             && d.stopped_at.is_none()
             && d.seen_at >= now - LIVE_SECONDS
+            && d.pid != i64::from(std::process::id())
+            && Path::new(&format!("/proc/{}", d.pid)).exists()
     });
     match live {
         Some(d) => Err(Failure::failed(format!(
-            "instance {instance:?} is a running daemon (pid {}); run --once without --instance, \
-             or under another name",
-            d.pid
+            "instance {instance:?} is running (pid {}, as `drumbeat run{}`); run --once \
+             without --instance, or under another name",
+            d.pid,
+            if d.mode == "once" { " --once" } else { "" }
         ))),
         None => Ok(()),
     }
