@@ -2,6 +2,7 @@
 //! mailboxes that send, and the HTTP settings. Typed; unknown keys are rejected with a
 //! suggestion; every problem names `config.toml:LINE:COL`.
 
+mod calendars;
 mod digest;
 mod dns;
 mod enrollment;
@@ -26,6 +27,7 @@ use toml::Spanned;
 use crate::diag::{Diagnostic, did_you_mean, line_col};
 use problems::Report;
 
+pub use calendars::{CalcomConfig, CalendarsConfig, CalendlyConfig};
 pub use digest::DigestSchedule;
 pub use dns::{DEFAULT_DNS_TIMEOUT, DnsSettings, parse_resolver};
 pub use enrollment::Enrollment;
@@ -67,6 +69,8 @@ pub struct Config {
     pub sending: Sending,
     /// Email providers' webhooks (`[providers.*]`).
     pub providers: ProvidersConfig,
+    /// Scheduling tools' webhooks (`[calendars.*]`).
+    pub calendars: CalendarsConfig,
     /// The sending identities, in file order.
     pub mailboxes: Vec<Mailbox>,
     /// The endpoints that hear about events (`[[webhook]]`), in file order.
@@ -96,6 +100,7 @@ struct RawConfig {
     sending: Option<sending::RawSending>,
     dns: Option<dns::RawDns>,
     providers: Option<providers::RawProviders>,
+    calendars: Option<calendars::RawCalendars>,
     #[serde(default, rename = "mailbox")]
     mailboxes: Vec<mailbox::RawMailbox>,
     #[serde(default, rename = "webhook")]
@@ -195,6 +200,10 @@ impl Config {
             http,
             sending,
             providers,
+            calendars: raw
+                .calendars
+                .map(calendars::RawCalendars::resolve)
+                .unwrap_or_default(),
             mailboxes,
             webhooks,
             webhook_settings,
@@ -325,6 +334,14 @@ impl Config {
             (
                 "providers.postmark.password",
                 p.postmark.as_ref().map(|c| &c.password),
+            ),
+            (
+                "calendars.calcom.secret",
+                self.calendars.calcom.as_ref().map(|c| &c.secret),
+            ),
+            (
+                "calendars.calendly.signing_key",
+                self.calendars.calendly.as_ref().map(|c| &c.signing_key),
             ),
             ("http.token_key", self.http.token_key.as_ref()),
             ("http.api_token", self.http.api_token.as_ref()),

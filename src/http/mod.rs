@@ -7,6 +7,7 @@
 //! limited in size everywhere ([`BODY_LIMIT`]).
 
 pub mod api;
+pub mod calendars;
 pub mod health;
 pub mod links;
 pub mod metrics;
@@ -142,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(metrics::routes())
         .merge(providers::routes())
+        .merge(calendars::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

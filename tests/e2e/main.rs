@@ -32,6 +32,7 @@ mod doctor;
 mod drafts;
 mod hostile_output;
 mod http_api;
+mod http_calendars;
 mod http_enroll_rules;
 mod http_links;
 mod http_providers;

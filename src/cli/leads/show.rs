@@ -90,14 +90,34 @@ fn print_timeline(view: &LeadView) {
                 e.kind
             ),
             _ => say!(
-                "  {}  {:<14} {}{}{}",
+                "  {}  {:<14} {}{}{}{}",
                 utc(Some(e.at)),
                 e.kind,
                 what,
                 held_detail(e),
-                task_detail(e)
+                task_detail(e),
+                meeting_detail(e)
             ),
         }
+    }
+}
+
+/// What a `meeting-booked` event adds to the timeline: its source (calcom, calendly, imip, or
+/// what the API was told; `api` when it was told nothing) and the meeting's start when known.
+fn meeting_detail(e: &EventRow) -> String {
+    if e.kind != "meeting-booked" {
+        return String::new();
+    }
+    let source: String = e.data["source"]
+        .as_str()
+        .unwrap_or("api")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(60)
+        .collect();
+    match e.data["at"].as_i64() {
+        Some(t) => format!("  via {source}, meeting at {}", utc(Some(t))),
+        None => format!("  via {source}"),
     }
 }
 

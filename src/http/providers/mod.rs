@@ -60,7 +60,7 @@ pub struct BadPayload {
 }
 
 impl BadPayload {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> BadPayload {
+    pub(super) fn new(field: impl Into<String>, message: impl Into<String>) -> BadPayload {
         BadPayload {
             field: field.into(),
             message: message.into(),
@@ -68,7 +68,7 @@ impl BadPayload {
     }
 
     /// A body that is not JSON, with serde's line and column.
-    fn json(e: &serde_json::Error) -> BadPayload {
+    pub(super) fn json(e: &serde_json::Error) -> BadPayload {
         BadPayload::new("body", format!("the body is not valid JSON: {e}"))
     }
 }
@@ -80,7 +80,7 @@ impl From<BadPayload> for ApiError {
 }
 
 /// The body, or a JSON 413/400 when it is too large or cannot be read.
-fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+pub(super) fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     b.map_err(|e| {
         let status = e.status();
         let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -104,7 +104,7 @@ fn not_configured(provider: &str) -> ApiError {
 }
 
 /// A provider's key, read now; 503 when it cannot be (logged, never shown).
-fn secret(
+pub(super) fn secret(
     state: &AppState,
     what: &str,
     source: &crate::config::SecretSource,
@@ -119,12 +119,12 @@ fn secret(
 }
 
 /// 401: the request does not prove it comes from the provider.
-fn unauthorized(message: impl Into<String>) -> ApiError {
+pub(super) fn unauthorized(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, message)
 }
 
 /// Refuses a signed timestamp (unix seconds) further than `max_age` from `now`.
-fn check_fresh(ts: i64, now: i64, max_age: i64) -> Result<(), ApiError> {
+pub(super) fn check_fresh(ts: i64, now: i64, max_age: i64) -> Result<(), ApiError> {
     let age = now.saturating_sub(ts);
     if age.saturating_abs() > max_age {
         return Err(ApiError::new(
@@ -204,7 +204,7 @@ fn recipient(raw: &str) -> Option<String> {
 }
 
 /// Lowercase hex to bytes; None on anything else.
-fn hex(s: &str) -> Option<Vec<u8>> {
+pub(super) fn hex(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
     if !b.len().is_multiple_of(2) {
         return None;
@@ -221,7 +221,7 @@ fn hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// A string field of a JSON object, trimmed of nothing.
-fn str_at<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+pub(super) fn str_at<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(serde_json::Value::as_str)
 }
 
