@@ -48,15 +48,16 @@ struct RawCalendly {
     signing_key: SecretSource,
 }
 
-impl RawCalendars {
-    /// The typed settings (nothing more to check: the secrets are read when needed).
-    pub(super) fn resolve(self) -> CalendarsConfig {
-        CalendarsConfig {
-            calcom: self.calcom.map(|c| CalcomConfig { secret: c.secret }),
-            calendly: self.calendly.map(|c| CalendlyConfig {
-                signing_key: c.signing_key,
-            }),
-        }
+/// The typed settings (nothing more to check: the secrets are read when needed).
+pub(super) fn resolve(raw: Option<RawCalendars>) -> CalendarsConfig {
+    let Some(raw) = raw else {
+        return CalendarsConfig::default();
+    };
+    CalendarsConfig {
+        calcom: raw.calcom.map(|c| CalcomConfig { secret: c.secret }),
+        calendly: raw.calendly.map(|c| CalendlyConfig {
+            signing_key: c.signing_key,
+        }),
     }
 }
 

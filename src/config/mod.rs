@@ -200,10 +200,7 @@ impl Config {
             http,
             sending,
             providers,
-            calendars: raw
-                .calendars
-                .map(calendars::RawCalendars::resolve)
-                .unwrap_or_default(),
+            calendars: calendars::resolve(raw.calendars),
             mailboxes,
             webhooks,
             webhook_settings,
