@@ -11,6 +11,8 @@
 //! which is what a distant server's latency multiplies.
 
 mod answer;
+#[cfg(test)]
+mod bcc_tests;
 
 use std::path::PathBuf;
 use std::time::Duration;
