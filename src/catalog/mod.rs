@@ -370,6 +370,7 @@ fn sample_mailbox() -> Mailbox {
         notify: None,
         timezone: chrono_tz::UTC,
         working_hours: Default::default(),
+        bcc: None,
     }
 }
 

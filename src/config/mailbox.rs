@@ -50,6 +50,10 @@ pub struct Mailbox {
     /// The rep's working hours, Monday to Friday in `timezone` (`working_hours`, 09:00–17:00 by
     /// default): tasks for the rep come due inside them, wherever the lead is.
     pub working_hours: WorkingHours,
+    /// A logging address (`bcc`: HubSpot's BCC address, Pipedrive's Smart BCC,
+    /// Email-to-Salesforce): every email to a lead from this mailbox is also delivered there,
+    /// as an envelope recipient only (no Bcc: header, so the lead never sees it).
+    pub bcc: Option<Email>,
 }
 
 /// A rep's working hours: from `start` (inclusive) to `end` (exclusive), local times.
@@ -193,6 +197,7 @@ pub(super) struct RawMailbox {
     notify: Option<Spanned<RawNotify>>,
     timezone: Option<Spanned<String>>,
     working_hours: Option<Spanned<String>>,
+    bcc: Option<Spanned<String>>,
 }
 
 /// The default daily cap: what a warmed-up personal mailbox sends without hurting its reputation.
@@ -260,6 +265,7 @@ pub(super) fn resolve(
     check_imap(&name, m.name.span(), m.imap.as_ref(), report);
     let (rep_zone, working_hours) =
         rep_hours(&name, (&m.timezone, &m.working_hours), timezone, report);
+    let bcc = m.bcc.and_then(|b| logging_address(&name, &b, report));
     let (Some(from), Some(transport)) = (from, transport) else {
         return None;
     };
@@ -277,7 +283,15 @@ pub(super) fn resolve(
         notify,
         timezone: rep_zone,
         working_hours,
+        bcc,
     })
+}
+
+/// A mailbox's `bcc`: a valid address, or an error at its place.
+fn logging_address(name: &str, bcc: &Spanned<String>, report: &mut Report) -> Option<Email> {
+    Email::parse(bcc.get_ref())
+        .map_err(|e| report.error(Some(bcc.span()), format!("mailbox {name:?}: bcc: {e}")))
+        .ok()
 }
 
 /// The rep's zone (config.toml's `timezone` by default) and working hours of a mailbox.

@@ -350,8 +350,7 @@ async fn email(
     };
     let delivery = transport
         .deliver(
-            rep.from.as_str(),
-            to.as_str(),
+            (rep.from.as_str(), to.as_str(), None),
             &message_id,
             &message.formatted(),
             None,

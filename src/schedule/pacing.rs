@@ -151,6 +151,7 @@ mod tests {
             notify: None,
             timezone: chrono_tz::UTC,
             working_hours: Default::default(),
+            bcc: None,
         }
     }
 

@@ -11,6 +11,8 @@
 //! which is what a distant server's latency multiplies.
 
 mod answer;
+#[cfg(test)]
+mod bcc_tests;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -205,12 +207,13 @@ impl SmtpPool {
         Ok(())
     }
 
-    /// Sends one message to one recipient. `hand_over`, when given, is asked just before the
-    /// body goes out; when it says no, nothing is sent.
+    /// Sends one message to one recipient, and to `bcc` as a second envelope recipient when
+    /// given (a refusal of `bcc` alone is logged and does not hold the email back).
+    /// `hand_over`, when given, is asked just before the body goes out; when it says no,
+    /// nothing is sent.
     pub async fn deliver(
         &self,
-        from: &str,
-        to: &str,
+        (from, to, bcc): (&str, &str, Option<&str>),
         message: &[u8],
         hand_over: Option<&dyn HandOver>,
     ) -> Delivery {
@@ -219,9 +222,10 @@ impl SmtpPool {
                 reason: "the SMTP pool is closed".into(),
             };
         };
-        let (from, to) = match (from.parse::<Address>(), to.parse::<Address>()) {
-            (Ok(f), Ok(t)) => (f, t),
-            (Err(e), _) | (_, Err(e)) => {
+        let bcc = bcc.map(str::parse::<Address>).transpose();
+        let (from, to) = match (from.parse::<Address>(), to.parse::<Address>(), bcc) {
+            (Ok(f), Ok(t), Ok(b)) => (f, Envelope { to: t, bcc: b }),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                 return Delivery::Rejected {
                     reason: format!("address not usable in SMTP: {e}"),
                     code: None,
@@ -270,7 +274,7 @@ impl SmtpPool {
         &self,
         mut conn: Box<Conn>,
         from: &Address,
-        to: &Address,
+        to: &Envelope,
         message: &[u8],
         hand_over: Option<&dyn HandOver>,
     ) -> Attempt {
@@ -316,7 +320,7 @@ impl Conn {
     fn mail_parameters(
         &self,
         from: &Address,
-        to: &Address,
+        to: &Envelope,
         message: &[u8],
     ) -> Result<Vec<MailParameter>, Delivery> {
         let mut params = Vec::new();
@@ -335,10 +339,12 @@ impl Conn {
             }
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
+        let bcc = to.bcc.as_ref().map(Address::to_string).unwrap_or_default();
         if from
             .to_string()
             .chars()
-            .chain(to.to_string().chars())
+            .chain(to.to.to_string().chars())
+            .chain(bcc.chars())
             .any(|c| !c.is_ascii())
         {
             params.push(MailParameter::SmtpUtfEight);
@@ -346,23 +352,27 @@ impl Conn {
         Ok(params)
     }
 
-    /// MAIL, RCPT, DATA: nothing is handed over yet. Pipelined, they go out together and
-    /// their answers are read in order; the first one that is not a success decides, and is
-    /// the `Err` (the connection then aborted).
+    /// MAIL, RCPT (and the bcc's RCPT), DATA: nothing is handed over yet. Pipelined, they go
+    /// out together and their answers are read in order; the first one that is not a success
+    /// decides, and is the `Err` (the connection then aborted), except a refused bcc, which
+    /// is logged and skipped.
     async fn envelope(
         &mut self,
         from: &Address,
-        to: &Address,
+        to: &Envelope,
         params: Vec<MailParameter>,
     ) -> Result<(), Attempt> {
-        let steps: [(&str, String); 3] = [
+        let mut steps: Vec<(&str, String)> = vec![
             (
                 "MAIL FROM",
                 Mail::new(Some(from.clone()), params).to_string(),
             ),
-            ("RCPT TO", Rcpt::new(to.clone(), vec![]).to_string()),
-            ("DATA", Data.to_string()),
+            ("RCPT TO", Rcpt::new(to.to.clone(), vec![]).to_string()),
         ];
+        if let Some(bcc) = &to.bcc {
+            steps.push((BCC_RCPT, Rcpt::new(bcc.clone(), vec![]).to_string()));
+        }
+        steps.push(("DATA", Data.to_string()));
         let together: String = steps.iter().map(|(_, c)| c.as_str()).collect();
         for (i, (what, cmd)) in steps.iter().enumerate() {
             let answer = if !self.pipelining {
@@ -374,6 +384,10 @@ impl Conn {
             };
             let failed = match answer {
                 Ok(Ok(_)) => continue,
+                Ok(Err(e)) if *what == BCC_RCPT && e.status().is_some() => {
+                    tracing::warn!(answer = %e, "the server refused the mailbox's bcc address; the email goes to the lead without it");
+                    continue;
+                }
                 Err(_) => Attempt::Done(
                     Delivery::Retry {
                         reason: format!("{what}: no answer in {}s", COMMAND_TIMEOUT.as_secs()),
@@ -449,6 +463,15 @@ async fn offers_pipelining(
         Err(_) => Err(SetupError("EHLO: no answer".into(), None)),
     }
 }
+
+/// The envelope's recipients: the lead, and the mailbox's logging address.
+struct Envelope {
+    to: Address,
+    bcc: Option<Address>,
+}
+
+/// The step name of the bcc's RCPT.
+const BCC_RCPT: &str = "RCPT TO (bcc)";
 
 enum Attempt {
     /// The outcome, and the connection when it can be reused.

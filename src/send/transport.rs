@@ -85,17 +85,18 @@ impl MailTransport {
         }
     }
 
-    /// Hands one message over (`hand_over`: see [`HandOver`]).
+    /// Hands one message over to `to`, and to `bcc` as a second envelope recipient when given
+    /// (`hand_over`: see [`HandOver`]). An outbox records such an envelope in a `.envelope`
+    /// file beside the `.eml` (MAIL FROM and RCPT TO lines).
     pub async fn deliver(
         &self,
-        from: &str,
-        to: &str,
+        (from, to, bcc): (&str, &str, Option<&str>),
         message_id: &str,
         bytes: &[u8],
         hand_over: Option<&dyn HandOver>,
     ) -> Delivery {
         match self {
-            MailTransport::Smtp(pool) => pool.deliver(from, to, bytes, hand_over).await,
+            MailTransport::Smtp(pool) => pool.deliver((from, to, bcc), bytes, hand_over).await,
             MailTransport::Outbox(dir) => {
                 if let Some(h) = hand_over
                     && !h.before_body().await
@@ -108,7 +109,14 @@ impl MailTransport {
                 let dir = dir.clone();
                 let name = outbox_name(message_id);
                 let bytes = bytes.to_vec();
-                match tokio::task::spawn_blocking(move || write_outbox(&dir, &name, &bytes)).await {
+                let envelope = bcc.map(|b| envelope_text(from, &[to, b]));
+                let write = move || {
+                    if let Some(env) = envelope {
+                        write_outbox(&dir, &envelope_name(&name), env.as_bytes())?;
+                    }
+                    write_outbox(&dir, &name, &bytes)
+                };
+                match tokio::task::spawn_blocking(write).await {
                     Ok(Ok(path)) => Delivery::Accepted {
                         response: format!("written to {}", path.display()),
                     },
@@ -146,6 +154,21 @@ fn outbox_name(message_id: &str) -> String {
         })
         .collect();
     format!("{id}.eml")
+}
+
+/// The envelope file beside an outbox message (`NAME.envelope` for `NAME.eml`).
+fn envelope_name(eml: &str) -> String {
+    format!("{}.envelope", eml.trim_end_matches(".eml"))
+}
+
+/// An envelope as SMTP would say it: one `MAIL FROM:<…>` line, then one `RCPT TO:<…>` line per
+/// recipient.
+fn envelope_text(from: &str, rcpt: &[&str]) -> String {
+    let mut out = format!("MAIL FROM:<{from}>\n");
+    for r in rcpt {
+        out.push_str(&format!("RCPT TO:<{r}>\n"));
+    }
+    out
 }
 
 /// Writes the file whole or not at all: to a temporary name, flushed, then renamed.
@@ -228,11 +251,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t = MailTransport::Outbox(dir.path().join("out"));
         let d = t
-            .deliver("a@x.test", "b@y.test", "<m1@x.test>", b"hello\r\n", None)
+            .deliver(
+                ("a@x.test", "b@y.test", None),
+                "<m1@x.test>",
+                b"hello\r\n",
+                None,
+            )
             .await;
         assert!(matches!(d, Delivery::Accepted { .. }), "{d:?}");
         let d = t
-            .deliver("a@x.test", "b@y.test", "<m1@x.test>", b"hello\r\n", None)
+            .deliver(
+                ("a@x.test", "b@y.test", None),
+                "<m1@x.test>",
+                b"hello\r\n",
+                None,
+            )
             .await;
         assert!(matches!(d, Delivery::Accepted { .. }), "{d:?}");
         let files: Vec<_> = std::fs::read_dir(dir.path().join("out")).unwrap().collect();
@@ -241,5 +274,26 @@ mod tests {
             std::fs::read(dir.path().join("out/m1@x.test.eml")).unwrap(),
             b"hello\r\n"
         );
+    }
+
+    #[tokio::test]
+    async fn outbox_records_the_bcc_in_an_envelope_file_not_in_the_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = MailTransport::Outbox(dir.path().join("out"));
+        let d = t
+            .deliver(
+                ("a@x.test", "b@y.test", Some("123@bcc.hubspot.com")),
+                "<m2@x.test>",
+                b"To: b@y.test\r\n\r\nhi\r\n",
+                None,
+            )
+            .await;
+        assert!(matches!(d, Delivery::Accepted { .. }), "{d:?}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("out/m2@x.test.envelope")).unwrap(),
+            "MAIL FROM:<a@x.test>\nRCPT TO:<b@y.test>\nRCPT TO:<123@bcc.hubspot.com>\n"
+        );
+        let eml = std::fs::read_to_string(dir.path().join("out/m2@x.test.eml")).unwrap();
+        assert!(!eml.to_ascii_lowercase().contains("bcc"), "{eml}");
     }
 }

@@ -17,6 +17,7 @@ mod cli_templates;
 mod cli_usage;
 mod cli_validate;
 mod composer;
+mod crm_bcc;
 mod daemon_branches;
 mod daemon_calendar;
 mod daemon_crash;

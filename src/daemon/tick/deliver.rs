@@ -240,11 +240,9 @@ impl Daemon {
         gate: Option<HandGate>,
         transport: Arc<MailTransport>,
     ) {
-        let from = self
-            .config()
-            .mailbox(&e.mailbox)
-            .map(|m| m.from.to_string())
-            .unwrap_or_default();
+        let mailbox = self.config().mailbox(&e.mailbox);
+        let from = mailbox.map(|m| m.from.to_string()).unwrap_or_default();
+        let bcc = mailbox.and_then(|m| m.bcc.as_ref()).map(|b| b.to_string());
         let to = claim.email.to_string();
         let message_id = e.message_id.clone();
         let bytes = e.bytes.clone();
@@ -254,8 +252,7 @@ impl Daemon {
         sends.spawn(async move {
             let delivery = transport
                 .deliver(
-                    &from,
-                    &to,
+                    (&from, &to, bcc.as_deref()),
                     &message_id,
                     &bytes,
                     gate.as_ref().map(|g| g as &dyn HandOver),

@@ -23,8 +23,10 @@ pub struct Sink {
 /// One message as the sink received it.
 #[derive(Debug, Clone)]
 pub struct Received {
-    /// The envelope recipient (`X-Rcpt-Args`).
+    /// The (first) envelope recipient (`X-Rcpt-Args`).
     pub rcpt: String,
+    /// Every envelope recipient, in RCPT order (a mailbox's `bcc` is the second).
+    pub rcpts: Vec<String>,
     /// The message exactly as sent (headers and body), with smtp-sink's own X- lines removed.
     pub raw: Vec<u8>,
 }
@@ -203,12 +205,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 /// message as received. Messages still being written (no end) are left for the next look.
 fn parse_dump(bytes: &[u8]) -> Option<Received> {
     let text = String::from_utf8_lossy(bytes);
-    let mut rcpt = String::new();
+    let mut rcpts = Vec::new();
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let l = line.trim_end();
         if let Some(v) = l.strip_prefix("X-Rcpt-Args:") {
-            rcpt = v.trim().trim_matches(['<', '>']).to_string();
+            rcpts.push(v.trim().trim_matches(['<', '>']).to_string());
         } else if !(l.starts_with("X-Client-")
             || l.starts_with("X-Helo-Args:")
             || l.starts_with("X-Mail-Args:"))
@@ -217,9 +219,7 @@ fn parse_dump(bytes: &[u8]) -> Option<Received> {
         }
         offset += line.len();
     }
-    if rcpt.is_empty() {
-        return None;
-    }
+    let rcpt = rcpts.first()?.clone();
     let mut raw = bytes[offset..].to_vec();
     // smtp-sink ends each dump with an empty line of its own.
     while raw.ends_with(b"\n\n") || raw.ends_with(b"\r\n\r\n") {
@@ -233,5 +233,5 @@ fn parse_dump(bytes: &[u8]) -> Option<Received> {
         let s = String::from_utf8_lossy(&raw).replace('\n', "\r\n");
         raw = s.into_bytes();
     }
-    Some(Received { rcpt, raw })
+    Some(Received { rcpt, rcpts, raw })
 }
