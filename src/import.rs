@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::catalog::Sequence;
 use crate::config::Config;
-use crate::lead::{LeadRecord, RowError, SheetError, SheetReader, SheetRow};
+use crate::lead::{Email, LeadRecord, RowError, SheetError, SheetReader, SheetRow};
 use crate::routing::RouteSummary;
 use crate::store::{Admission, EnrollOutcome, Store, StoreError, UpsertOutcome};
 
@@ -77,8 +77,54 @@ pub struct ImportSummary {
     /// JSON when there are no rules).
     #[serde(skip_serializing_if = "RouteSummary::is_empty")]
     pub routing: RouteSummary,
+    /// Rows imported as suppressed because a column says the person opted out, by that
+    /// column (left out of the JSON when none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub opted_out: BTreeMap<String, u64>,
+    /// Addresses on more than one row of the file, with those rows (left out of the JSON
+    /// when none). The later rows update the lead the first one made.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<DuplicateRows>,
     /// Whether nothing was written.
     pub dry_run: bool,
+}
+
+/// An address found on several rows of one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct DuplicateRows {
+    /// The address.
+    pub email: String,
+    /// Its rows as a spreadsheet shows them, in file order.
+    pub rows: Vec<u64>,
+}
+
+/// The rows seen so far, to find an address repeated in the file. Addresses are kept as
+/// 64-bit hashes, so a million-row file costs a few tens of MiB.
+#[derive(Default)]
+struct SeenRows {
+    first: std::collections::HashMap<u64, u64>,
+    repeated: std::collections::HashMap<u64, usize>,
+}
+
+impl SeenRows {
+    fn note(&mut self, email: &str, row: u64, duplicates: &mut Vec<DuplicateRows>) {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(email);
+        let Some(&first) = self.first.get(&hash) else {
+            self.first.insert(hash, row);
+            return;
+        };
+        match self.repeated.get(&hash) {
+            Some(&i) => duplicates[i].rows.push(row),
+            None => {
+                self.repeated.insert(hash, duplicates.len());
+                duplicates.push(DuplicateRows {
+                    email: email.to_owned(),
+                    rows: vec![first, row],
+                });
+            }
+        }
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -186,6 +232,8 @@ pub async fn import_sheet(
     // reading the next batch overlaps writing this one.
     let (reading, mut chunks) = spawn_reader(reader, path)?;
     let mut batch: Vec<(u64, LeadRecord)> = Vec::with_capacity(BATCH);
+    let mut seen = SeenRows::default();
+    let mut opted_out: Vec<(Email, String)> = Vec::new();
     let mut bytes = 0;
     let mut last_bytes = 0;
     let mut finished = false;
@@ -194,6 +242,10 @@ pub async fn import_sheet(
             match item {
                 Ok(row) => {
                     summary.rows += 1;
+                    seen.note(row.lead.email.as_str(), row.row, &mut summary.duplicates);
+                    if let Some(column) = row.opted_out {
+                        opted_out.push((row.lead.email.clone(), column));
+                    }
                     let mut lead = row.lead;
                     assign_owner(config, &mut lead, opts.owner, &mut summary.unknown_owners);
                     batch.push((row.row, lead));
@@ -210,6 +262,7 @@ pub async fn import_sheet(
         // A batch is full exactly at the end of a chunk.
         if batch.len() >= BATCH || (chunk.last && !batch.is_empty()) {
             bytes = chunk.bytes;
+            suppress_opted_out(&intake, &file, &mut opted_out, &mut summary).await?;
             write_batch(&intake, &file, &mut batch, &mut summary).await?;
             progress(bytes);
         }
@@ -281,6 +334,37 @@ fn spawn_reader(
             source,
         })?;
     Ok((handle, rx))
+}
+
+/// Puts the addresses of rows whose opt-out column says so on the suppression list, before
+/// their batch is taken in, so none of them is enrolled (a dry run only counts them).
+async fn suppress_opted_out(
+    intake: &Intake<'_>,
+    file: &str,
+    rows: &mut Vec<(Email, String)>,
+    summary: &mut ImportSummary,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let reason = crate::policy::exported_opt_out().as_str();
+    // A forgotten person is skipped by the intake; their address must not be written again.
+    let emails: Vec<&Email> = rows.iter().map(|(email, _)| email).collect();
+    let forgotten = intake.store.forgotten_among(&emails).await?;
+    for (email, column) in rows.drain(..) {
+        if forgotten.contains(&email) {
+            continue;
+        }
+        if !intake.dry_run {
+            let note = format!("opted out in column \"{column}\" of {file}");
+            intake
+                .store
+                .suppress(email.as_str(), reason, Some(&note), intake.now)
+                .await?;
+        }
+        *summary.opted_out.entry(column).or_default() += 1;
+    }
+    Ok(())
 }
 
 /// Takes in one batch through the lead intake and counts what it did into `summary`: a

@@ -216,6 +216,13 @@ impl Decision {
 /// sent (our Message-ID in its references, or in a bounce report's copy of our headers). A
 /// bounce or an unsubscribe request that only names an address could come from anyone (a
 /// forged delivery report, a spoofed From:): it waits for the rep.
+/// A contact export says a person opted out of email (a `Do Not Email`, `unsubscribed` or
+/// `subscribed_to_emails=false` column): the address goes on the suppression list as
+/// unsubscribed, so importing them never makes them reachable.
+pub fn exported_opt_out() -> SuppressReason {
+    SuppressReason::Unsubscribed
+}
+
 pub fn needs_our_email(kind: InboundKind) -> bool {
     matches!(
         kind,

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::output::{parse_encoding, print_json};
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store, parse_email};
 use crate::import::{ImportOptions, ImportSummary, import_sheet};
-use crate::lead::{Email, SheetReader};
+use crate::lead::{ColumnMap, Email, SheetReader};
 use crate::routing::RouteSummary;
 use crate::store::{Admission, Store, StoredLead};
 
@@ -78,6 +78,14 @@ pub struct ImportArgs {
     /// The file's encoding when it is not UTF-8 (Excel's legacy CSV: windows-1252).
     #[arg(long, value_parser = parse_encoding)]
     encoding: Option<&'static encoding_rs::Encoding>,
+    /// Feed a column to a field, e.g. --map "Correo electrónico=email" (repeatable; fields:
+    /// email, first_name, last_name, name, company, title, timezone, phone, owner, ignore,
+    /// custom:KEY).
+    #[arg(long = "map", value_name = "COLUMN=FIELD")]
+    map: Vec<String>,
+    /// A TOML file of such pairs under [columns]; --map pairs override it.
+    #[arg(long, value_name = "FILE")]
+    mapping: Option<PathBuf>,
     /// With --sequence: enroll even where a rule of [enrollment] refuses (already active in
     /// another sequence, contacted recently, the account's cap); logged, and shown in each
     /// lead's timeline.
@@ -263,8 +271,9 @@ async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
     };
     // An unusable file (missing, no email column…) fails before the store is opened, so it
     // leaves no trace, not even a new empty store.
-    let reader =
-        SheetReader::open(&args.file, args.encoding).map_err(|e| Failure::failed(e.to_string()))?;
+    let map = column_map(&args)?;
+    let reader = SheetReader::open_mapped(&args.file, args.encoding, &map)
+        .map_err(|e| Failure::failed(e.to_string()))?;
     let store = open_store(&config).await?;
     let bar = progress_bar(&args);
     let progress = |b: u64| {
@@ -308,6 +317,20 @@ async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
     }
 }
 
+/// The column mapping of `--mapping` and `--map`, the pairs of `--map` last.
+fn column_map(args: &ImportArgs) -> Result<ColumnMap, Failure> {
+    let mut map = ColumnMap::default();
+    if let Some(path) = &args.mapping {
+        map.add_file(path)
+            .map_err(|e| Failure::usage(e.to_string()))?;
+    }
+    for pair in &args.map {
+        map.add_pair(pair)
+            .map_err(|e| Failure::usage(e.to_string()))?;
+    }
+    Ok(map)
+}
+
 /// A progress bar over the file's bytes, on a terminal and without `--json`.
 fn progress_bar(args: &ImportArgs) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() || args.json {
@@ -347,6 +370,16 @@ fn print_imported(args: &ImportArgs, summary: &ImportSummary) {
     if !summary.refusals.is_empty() {
         eprintln!("(--force enrolls them anyway)");
     }
+    for d in &summary.duplicates {
+        let rows: Vec<String> = d.rows.iter().map(u64::to_string).collect();
+        let text = format!(
+            "warning: {}: {} is on rows {}; the later rows update the lead of the first",
+            args.file.display(),
+            d.email,
+            rows.join(", ")
+        );
+        eprintln!("{}", super::output::printable(&text));
+    }
     let verb = if summary.dry_run {
         "would import"
     } else {
@@ -377,6 +410,10 @@ fn print_imported(args: &ImportArgs, summary: &ImportSummary) {
         line.push_str(" (dry run: nothing changed)");
     }
     say!("{line}");
+    for (column, n) in &summary.opted_out {
+        let text = format!("{n} imported as suppressed (opted out in column \"{column}\")");
+        say!("{}", super::output::printable(&text));
+    }
     let r = &summary.routing;
     if r.routed > 0 || r.unmatched > 0 {
         say!(

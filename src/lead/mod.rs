@@ -15,5 +15,6 @@ pub mod sheet;
 pub use disposable::disposable;
 pub use email::{Email, EmailError};
 pub use sheet::{
-    FieldProblem, LeadRecord, RowError, SheetError, SheetReader, SheetRow, lead_from_named,
+    ColumnMap, FieldProblem, LeadRecord, MappingError, RowError, SheetError, SheetReader, SheetRow,
+    lead_from_named,
 };

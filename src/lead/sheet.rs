@@ -6,8 +6,12 @@
 //! the first row; a bad row is a [`RowError`] with the row number a spreadsheet shows, and the
 //! rows after it still import.
 
+mod columns;
 mod header;
 mod input;
+mod mapping;
+mod row;
+mod start;
 #[cfg(test)]
 mod tests;
 mod timezone;
@@ -24,8 +28,10 @@ use encoding_rs::Encoding;
 use serde::Serialize;
 
 use super::email::{self, Email};
-use header::{Field, Header, HeaderError, column_letter};
+use header::{Header, HeaderError, column_letter};
 use input::{Input, Next, Records, TooLarge, UnclosedQuote};
+pub use mapping::{ColumnMap, MappingError};
+use row::lead_from_columns;
 
 /// How many distinct unknown time zones keep their did-you-mean answer cached.
 const ZONE_CACHE_LIMIT: usize = 1024;
@@ -68,6 +74,8 @@ pub struct SheetRow {
     pub row: u64,
     /// The lead read from that row.
     pub lead: LeadRecord,
+    /// The column (as written) that says this person opted out of email, if one does.
+    pub opted_out: Option<String>,
 }
 
 /// A row that could not become a lead. The rows around it are unaffected.
@@ -111,18 +119,36 @@ pub enum SheetError {
         path: String,
     },
     /// No column maps to the email field.
-    #[error("{path}:1: {}", header::no_email_message(columns))]
+    #[error("{path}:{row}: {}", header::no_email_message(columns, addresses))]
     NoEmailColumn {
         /// The file as the caller named it.
         path: String,
+        /// The header's row.
+        row: u64,
+        /// The named header cells as written.
+        columns: Vec<String>,
+        /// The columns whose values look like email addresses.
+        addresses: Vec<String>,
+    },
+    /// A column the mapping names is not in the header.
+    #[error("{path}:{row}: {}", header::mapped_missing_message(mapped, columns))]
+    MappedMissing {
+        /// The file as the caller named it.
+        path: String,
+        /// The header's row.
+        row: u64,
+        /// The mapped columns the header lacks.
+        mapped: Vec<String>,
         /// The named header cells as written.
         columns: Vec<String>,
     },
     /// Two columns map to the same field.
-    #[error("{path}:1: {}", header::duplicate_message(first, second, field))]
+    #[error("{path}:{row}: {}", header::duplicate_message(first, second, field))]
     DuplicateColumn {
         /// The file as the caller named it.
         path: String,
+        /// The header's row.
+        row: u64,
         /// The earlier column's header as written.
         first: String,
         /// The later column's header as written.
@@ -203,12 +229,21 @@ impl SheetReader {
     /// Opens the file at `path` and reads its header. Messages name the file as `path` is
     /// written.
     pub fn open(path: &Path, encoding: Option<&'static Encoding>) -> Result<Self, SheetError> {
+        Self::open_mapped(path, encoding, &ColumnMap::default())
+    }
+
+    /// [`SheetReader::open`] with the columns `map` names mapped as it says.
+    pub fn open_mapped(
+        path: &Path,
+        encoding: Option<&'static Encoding>,
+        map: &ColumnMap,
+    ) -> Result<Self, SheetError> {
         let name = path.display().to_string();
         let file = File::open(path).map_err(|source| SheetError::Open {
             path: name.clone(),
             source,
         })?;
-        Self::from_reader(&name, file, encoding)
+        Self::from_reader_mapped(&name, file, encoding, map)
     }
 
     /// Reads the header from `reader`; `name` stands for the file in messages.
@@ -216,6 +251,16 @@ impl SheetReader {
         name: &str,
         reader: R,
         encoding: Option<&'static Encoding>,
+    ) -> Result<Self, SheetError> {
+        Self::from_reader_mapped(name, reader, encoding, &ColumnMap::default())
+    }
+
+    /// [`SheetReader::from_reader`] with the columns `map` names mapped as it says.
+    pub fn from_reader_mapped<R: Read + Send + 'static>(
+        name: &str,
+        reader: R,
+        encoding: Option<&'static Encoding>,
+        map: &ColumnMap,
     ) -> Result<Self, SheetError> {
         let path = name.to_owned();
         let read_error = |source| SheetError::Read {
@@ -227,54 +272,7 @@ impl SheetReader {
         let mut input = Input::new(decoded);
         let delimiter = input::sniff_delimiter(&mut input).map_err(read_error)?;
         let mut records = Records::new(input, delimiter);
-        match records.read().map_err(read_error)? {
-            Next::End => return Err(SheetError::Empty { path }),
-            Next::Record {
-                unclosed_quote: Some(q),
-                ..
-            } => {
-                return Err(SheetError::HeaderTooLarge {
-                    path,
-                    reason: unclosed_quote_reason(q),
-                });
-            }
-            Next::Record {
-                too_large: Some(limit),
-                ..
-            } => {
-                return Err(SheetError::HeaderTooLarge {
-                    path,
-                    reason: too_large_reason(limit),
-                });
-            }
-            Next::Record { .. } => {}
-        }
-        let mut cells = Vec::with_capacity(records.len());
-        for i in 0..records.len() {
-            let raw = records.cell(i);
-            let text = std::str::from_utf8(raw).map_err(|err| SheetError::HeaderNotUtf8 {
-                path: path.clone(),
-                byte: raw[err.valid_up_to()],
-                column: column_letter(i),
-            })?;
-            cells.push(clean_cell(text).into_owned());
-        }
-        let header = header::map_header(&cells).map_err(|err| match err {
-            HeaderError::NoEmail { names } => SheetError::NoEmailColumn {
-                path: path.clone(),
-                columns: names,
-            },
-            HeaderError::Duplicate {
-                first,
-                second,
-                field,
-            } => SheetError::DuplicateColumn {
-                path: path.clone(),
-                first,
-                second,
-                field,
-            },
-        })?;
+        let (header, row) = start::read_header(&mut records, &path, map)?;
         let mut named = vec![false; header.len];
         for column in &header.columns {
             named[column.index] = true;
@@ -284,7 +282,7 @@ impl SheetReader {
             records,
             header,
             named,
-            row: 1,
+            row,
             done: false,
             bytes_read,
             zone_suggestions: HashMap::new(),
@@ -317,7 +315,7 @@ impl SheetReader {
     }
 
     /// Turns the current record into a lead; `Ok(None)` for a blank row.
-    fn read_lead(&mut self) -> Result<Option<LeadRecord>, String> {
+    fn read_lead(&mut self) -> Result<Option<row::RowLead>, String> {
         let SheetReader {
             records,
             header,
@@ -385,8 +383,8 @@ pub fn lead_from_named(values: &[(String, String)]) -> Result<LeadRecord, FieldP
         .iter()
         .map(|(name, _)| clean_cell(name).into_owned())
         .collect();
-    let header = header::map_header(&names).map_err(|err| match err {
-        HeaderError::NoEmail { .. } => FieldProblem {
+    let header = header::map_header(&names, &ColumnMap::default()).map_err(|err| match err {
+        HeaderError::NoEmail { .. } | HeaderError::MappedMissing { .. } => FieldProblem {
             field: "email".to_owned(),
             reason: "email is missing".to_owned(),
         },
@@ -400,10 +398,12 @@ pub fn lead_from_named(values: &[(String, String)]) -> Result<LeadRecord, FieldP
         .columns
         .iter()
         .map(|column| (column, cells[column.index].as_ref()));
-    lead_from_columns(columns, &mut HashMap::new()).map_err(|mut problems| {
-        let (field, reason) = problems.remove(0);
-        FieldProblem { field, reason }
-    })
+    lead_from_columns(columns, &mut HashMap::new())
+        .map(|(lead, _)| lead)
+        .map_err(|mut problems| {
+            let (field, reason) = problems.remove(0);
+            FieldProblem { field, reason }
+        })
 }
 
 /// A named value that cannot become part of a lead.
@@ -414,78 +414,6 @@ pub struct FieldProblem {
     pub field: String,
     /// What is wrong, written for the person who sent it.
     pub reason: String,
-}
-
-/// The lead of one row: each named column with its cleaned cell. Problems come back with
-/// the name of their column, in column order.
-fn lead_from_columns<'a>(
-    values: impl Iterator<Item = (&'a header::Column, &'a str)>,
-    zone_suggestions: &mut HashMap<String, Option<&'static str>>,
-) -> Result<LeadRecord, Vec<(String, String)>> {
-    let mut email_cell = None;
-    let mut timezone_cell = None;
-    let mut lead = Fields::default();
-    for (column, value) in values {
-        if value.is_empty() {
-            continue;
-        }
-        let owned = || Some(value.to_string());
-        match &column.field {
-            Field::Email => email_cell = Some((column, value)),
-            Field::Timezone => timezone_cell = Some((column, value)),
-            Field::FirstName => lead.first_name = owned(),
-            Field::LastName => lead.last_name = owned(),
-            Field::Company => lead.company = owned(),
-            Field::Title => lead.title = owned(),
-            Field::Phone => lead.phone = owned(),
-            Field::Owner => lead.owner = owned(),
-            Field::FullName => {
-                let (first, last) = split_name(value);
-                lead.first_name = first;
-                lead.last_name = last;
-            }
-            Field::Custom(key) => {
-                lead.custom.insert(key.clone(), value.to_string());
-            }
-        }
-    }
-
-    let mut problems = Vec::new();
-    let email = match email_cell.map(|(column, cell)| (column, Email::parse(cell))) {
-        Some((_, Ok(email))) => Some(email),
-        Some((column, Err(err))) => {
-            problems.push((column.name.clone(), err.to_string()));
-            None
-        }
-        None => {
-            problems.push(("email".to_owned(), "email is empty".to_owned()));
-            None
-        }
-    };
-    let timezone = match timezone_cell {
-        None => None,
-        Some((column, text)) => match timezone::canonical_zone(text) {
-            Some(zone) => Some(zone.to_owned()),
-            None => {
-                problems.push((column.name.clone(), zone_problem(text, zone_suggestions)));
-                None
-            }
-        },
-    };
-    match email {
-        Some(email) if problems.is_empty() => Ok(LeadRecord {
-            email,
-            first_name: lead.first_name,
-            last_name: lead.last_name,
-            company: lead.company,
-            title: lead.title,
-            timezone,
-            phone: lead.phone,
-            owner: lead.owner,
-            custom: lead.custom,
-        }),
-        _ => Err(problems),
-    }
 }
 
 impl Iterator for SheetReader {
@@ -522,10 +450,11 @@ impl Iterator for SheetReader {
             }
             match self.read_lead() {
                 Ok(None) => continue,
-                Ok(Some(lead)) => {
+                Ok(Some((lead, opted_out))) => {
                     return Some(Ok(SheetRow {
                         row: self.row,
                         lead,
+                        opted_out,
                     }));
                 }
                 Err(reason) => return Some(Err(self.row_error(self.row, reason))),
@@ -535,18 +464,6 @@ impl Iterator for SheetReader {
 }
 
 impl std::iter::FusedIterator for SheetReader {}
-
-/// The optional fields of a lead while its row is read.
-#[derive(Default)]
-struct Fields {
-    first_name: Option<String>,
-    last_name: Option<String>,
-    company: Option<String>,
-    title: Option<String>,
-    phone: Option<String>,
-    owner: Option<String>,
-    custom: BTreeMap<String, String>,
-}
 
 /// A cell as a spreadsheet shows it: surrounding whitespace (including no-break spaces)
 /// trimmed, and Excel's text-forcing formula `="00123"` reduced to `00123`. A leading
@@ -563,31 +480,4 @@ fn clean_cell(text: &str) -> Cow<'_, str> {
         Some(inner) => Cow::Borrowed(email::trim(inner)),
         None => Cow::Borrowed(text),
     }
-}
-
-/// `Jane van der Berg` → (`Jane`, `van der Berg`).
-fn split_name(full: &str) -> (Option<String>, Option<String>) {
-    let full = full.trim();
-    match full.split_once(char::is_whitespace) {
-        Some((first, rest)) => (Some(first.to_owned()), Some(rest.trim().to_owned())),
-        None => (Some(full.to_owned()), None),
-    }
-}
-
-fn zone_problem(text: &str, cache: &mut HashMap<String, Option<&'static str>>) -> String {
-    let suggestion = match cache.get(text) {
-        Some(suggestion) => *suggestion,
-        None => {
-            let suggestion = timezone::suggest_zone(text);
-            if cache.len() < ZONE_CACHE_LIMIT {
-                cache.insert(text.to_owned(), suggestion);
-            }
-            suggestion
-        }
-    };
-    let mut problem = format!("timezone \"{text}\" is not an IANA time zone (e.g. Europe/Berlin)");
-    if let Some(zone) = suggestion {
-        problem.push_str(&format!("; did you mean \"{zone}\"?"));
-    }
-    problem
 }

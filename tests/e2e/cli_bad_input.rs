@@ -21,7 +21,7 @@ fn csv_without_email_column_fails_naming_the_columns_and_creates_nothing() {
     assert_eq!(run.stdout, "");
     assert_eq!(
         run.stderr,
-        "drumbeat: people.csv:1: no email column (columns: Name, Company); name one \"email\"\n"
+        "drumbeat: people.csv:1: no email column (columns: Name, Company); name one \"email\" or pass --map \"COLUMN=email\"\n"
     );
     assert!(p.files() == before, "a failed import left files behind");
 }

@@ -4,6 +4,7 @@
 
 mod cli_bad_input;
 mod cli_config;
+mod cli_contacts;
 mod cli_control;
 mod cli_day;
 mod cli_enroll_rules;

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use super::columns;
+use super::mapping::ColumnMap;
+
 /// The lead field a column feeds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Field {
@@ -13,6 +16,10 @@ pub(super) enum Field {
     Timezone,
     Phone,
     Owner,
+    /// A column whose true value says the person opted out of email (`Do Not Email`).
+    OptOut,
+    /// A column whose false value says the person opted out of email (`subscribed_to_emails`).
+    Subscribed,
     /// A single name column, split into first name (first word) and last name (the rest).
     FullName,
     /// Any other column, under its snake_case key.
@@ -31,6 +38,8 @@ impl fmt::Display for Field {
             Field::Timezone => "timezone",
             Field::Phone => "phone",
             Field::Owner => "owner",
+            Field::OptOut => "opt_out",
+            Field::Subscribed => "subscribed",
             Field::FullName => "first_name+last_name",
             Field::Custom(key) => return write!(f, "custom:{key}"),
         };
@@ -63,6 +72,11 @@ pub(super) struct Header {
 pub(super) enum HeaderError {
     /// No column maps to email; `names` lists the named columns as written.
     NoEmail { names: Vec<String> },
+    /// A mapped column is not in the header; `names` lists the named columns as written.
+    MappedMissing {
+        mapped: Vec<String>,
+        names: Vec<String>,
+    },
     /// Two columns map to the same field.
     Duplicate {
         first: String,
@@ -74,7 +88,10 @@ pub(super) enum HeaderError {
 impl fmt::Display for HeaderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HeaderError::NoEmail { names } => f.write_str(&no_email_message(names)),
+            HeaderError::NoEmail { names } => f.write_str(&no_email_message(names, &[])),
+            HeaderError::MappedMissing { mapped, names } => {
+                f.write_str(&mapped_missing_message(mapped, names))
+            }
             HeaderError::Duplicate {
                 first,
                 second,
@@ -84,16 +101,42 @@ impl fmt::Display for HeaderError {
     }
 }
 
-/// What to tell a rep whose header has no email column.
-pub(super) fn no_email_message(names: &[String]) -> String {
+/// What to tell a rep whose header has no email column; `addresses` are the columns whose
+/// values look like email addresses.
+pub(super) fn no_email_message(names: &[String], addresses: &[String]) -> String {
     if names.is_empty() {
-        "no email column (the header row is empty); name one \"email\"".to_owned()
-    } else {
-        format!(
-            "no email column (columns: {}); name one \"email\"",
-            names.join(", ")
-        )
+        return "no email column (the header row is empty); name one \"email\"".to_owned();
     }
+    let columns = names.join(", ");
+    match addresses {
+        [] => format!(
+            "no email column (columns: {columns}); name one \"email\" or pass \
+             --map \"COLUMN=email\""
+        ),
+        [one] => format!(
+            "no email column recognised (columns: {columns}); the values of \"{one}\" look like \
+             email addresses: pass --map \"{one}=email\""
+        ),
+        [first, ..] => format!(
+            "no email column recognised (columns: {columns}); the values of {} look like email \
+             addresses: pass --map \"{first}=email\" (or another of them)",
+            addresses
+                .iter()
+                .map(|a| format!("\"{a}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// What to tell a rep who mapped columns the header does not have.
+pub(super) fn mapped_missing_message(mapped: &[String], names: &[String]) -> String {
+    let mapped: Vec<String> = mapped.iter().map(|m| format!("\"{m}\"")).collect();
+    format!(
+        "the mapping names {} but the header has no such column (columns: {})",
+        mapped.join(", "),
+        names.join(", ")
+    )
 }
 
 /// What to tell a rep whose header has two columns for one field.
@@ -101,39 +144,64 @@ pub(super) fn duplicate_message(first: &str, second: &str, field: &str) -> Strin
     format!("columns \"{first}\" and \"{second}\" both map to {field}; rename or remove one")
 }
 
-/// Maps header cells (already trimmed) to fields. Empty cells are skipped. Two columns that
-/// commonly sit side by side yield to the more specific one instead of clashing: a name
-/// column is split only when there is no first- or last-name column, and a mobile column
-/// feeds the phone only when there is no other phone column (Salesforce exports both).
-pub(super) fn map_header(cells: &[String]) -> Result<Header, HeaderError> {
-    let mut columns: Vec<Column> = cells
-        .iter()
-        .enumerate()
-        .filter(|(_, name)| !name.is_empty())
-        .map(|(index, name)| Column {
+/// Maps header cells (already trimmed) to fields. Empty cells are skipped. Several email
+/// columns all feed the email (the first non-empty one is the lead's, the others are kept).
+/// Two columns that commonly sit side by side yield to the more specific one instead of
+/// clashing: a name column is split only when there is no first- or last-name column, a
+/// mobile column feeds the phone only when there is no other phone column (Salesforce exports
+/// both), a weak name (Outlook's `Title` prefix) yields to a strong one (`Job Title`), and of
+/// two columns left for one field the first feeds it and the later one is a custom field.
+///
+/// A column `map` names feeds the field it says (or nothing, when ignored), and any other
+/// column for that field becomes a custom field.
+pub(super) fn map_header(cells: &[String], map: &ColumnMap) -> Result<Header, HeaderError> {
+    let missing = map.missing(cells);
+    if !missing.is_empty() {
+        return Err(HeaderError::MappedMissing {
+            mapped: missing.into_iter().map(str::to_owned).collect(),
+            names: cells.iter().filter(|c| !c.is_empty()).cloned().collect(),
+        });
+    }
+    let mut weak = Vec::new();
+    let mut mapped = Vec::new();
+    let mut columns: Vec<Column> = Vec::new();
+    for (index, name) in cells.iter().enumerate() {
+        if name.is_empty() {
+            continue;
+        }
+        let field = match map.target(name) {
+            Some(None) => continue,
+            Some(Some(field)) => {
+                mapped.push(field.clone());
+                weak.push(false);
+                field
+            }
+            None => {
+                let recognised = columns::recognise(name);
+                weak.push(recognised.as_ref().is_some_and(|r| r.weak));
+                recognised.map_or_else(|| Field::Custom(custom_key(name, index)), |r| r.field)
+            }
+        };
+        columns.push(Column {
             index,
             name: name.clone(),
-            field: standard_field(&alias_key(name))
-                .unwrap_or_else(|| Field::Custom(custom_key(name, index))),
-        })
-        .collect();
-    let has_first_or_last = columns
-        .iter()
-        .any(|c| matches!(c.field, Field::FirstName | Field::LastName));
-    let has_primary_phone = columns
-        .iter()
-        .any(|c| c.field == Field::Phone && !is_mobile(&c.name));
-    for column in &mut columns {
-        let demoted = match column.field {
-            Field::FullName => has_first_or_last,
-            Field::Phone => has_primary_phone && is_mobile(&column.name),
-            _ => false,
-        };
-        if demoted {
-            column.field = Field::Custom(custom_key(&column.name, column.index));
+            field,
+        });
+    }
+    for (column, weak) in columns.iter().zip(weak.iter_mut()) {
+        // A column the person mapped wins over the table's guesses for the same field.
+        if mapped.contains(&column.field) && map.target(&column.name).is_none() {
+            *weak = true;
         }
     }
+    demote_yielding(&mut columns, &weak);
     for (i, later) in columns.iter().enumerate() {
+        if matches!(
+            later.field,
+            Field::Email | Field::OptOut | Field::Subscribed
+        ) {
+            continue;
+        }
         if let Some(earlier) = columns[..i].iter().find(|c| c.field == later.field) {
             return Err(HeaderError::Duplicate {
                 first: earlier.name.clone(),
@@ -155,6 +223,42 @@ pub(super) fn map_header(cells: &[String]) -> Result<Header, HeaderError> {
     })
 }
 
+/// Turns into custom fields the columns that yield to another for the same field (see
+/// [`map_header`]); `weak[i]` says whether column `i` has a weak name.
+fn demote_yielding(columns: &mut [Column], weak: &[bool]) {
+    let has_first_or_last = columns
+        .iter()
+        .any(|c| matches!(c.field, Field::FirstName | Field::LastName));
+    let has_primary_phone = columns
+        .iter()
+        .any(|c| c.field == Field::Phone && !columns::is_mobile(&c.name));
+    let strong: Vec<Field> = columns
+        .iter()
+        .zip(weak)
+        .filter(|(_, w)| !**w)
+        .map(|(c, _)| c.field.clone())
+        .collect();
+    for (i, column) in columns.iter_mut().enumerate() {
+        let demoted = match column.field {
+            Field::FullName => has_first_or_last,
+            Field::Phone if has_primary_phone && columns::is_mobile(&column.name) => true,
+            _ => weak[i] && strong.contains(&column.field),
+        };
+        if demoted {
+            column.field = Field::Custom(custom_key(&column.name, column.index));
+        }
+    }
+    for i in 0..columns.len() {
+        let field = columns[i].field.clone();
+        let several = matches!(field, Field::Email | Field::OptOut | Field::Subscribed);
+        let standard = !several && !matches!(field, Field::Custom(_));
+        if standard && columns[..i].iter().any(|c| c.field == field) {
+            let column = &mut columns[i];
+            column.field = Field::Custom(custom_key(&column.name, column.index));
+        }
+    }
+}
+
 fn describe(field: &Field) -> String {
     match field {
         Field::Custom(key) => format!("the custom field \"{key}\""),
@@ -163,50 +267,10 @@ fn describe(field: &Field) -> String {
     }
 }
 
-/// Header text reduced to lowercase letters and digits, so `E-Mail`, `e_mail` and `EMAIL:` meet.
-fn alias_key(name: &str) -> String {
-    name.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-/// Whether a phone header names a mobile number.
-fn is_mobile(name: &str) -> bool {
-    alias_key(name).starts_with("mobile")
-}
-
-/// The standard field a header names, in the spellings exports and locales use.
-fn standard_field(key: &str) -> Option<Field> {
-    let field = match key {
-        "email" | "emailaddress" | "emailadresse" | "workemail" | "businessemail"
-        | "emailaddresse" | "mail" | "courriel" | "correo" | "correoelectronico" => Field::Email,
-        "firstname" | "givenname" | "forename" | "vorname" | "prénom" | "prenom" => {
-            Field::FirstName
-        }
-        "lastname" | "surname" | "familyname" | "nachname" | "nom" | "nomdefamille"
-        | "apellido" | "apellidos" => Field::LastName,
-        "company" | "companyname" | "organization" | "organisation" | "organizationname"
-        | "organisationname" | "accountname" | "companyaccount" | "firma" | "unternehmen"
-        | "entreprise" | "société" | "societe" | "empresa" => Field::Company,
-        "title" | "jobtitle" | "position" | "role" | "jobrole" | "jobtitel" | "poste" | "cargo" => {
-            Field::Title
-        }
-        "timezone" | "tz" | "zeitzone" | "fuseauhoraire" | "zonahoraria" => Field::Timezone,
-        "phone" | "phonenumber" | "mobile" | "mobilephone" | "mobilenumber" | "telephone"
-        | "telephonenumber" | "tel" | "telefon" | "telefonnummer" | "téléphone" | "telefono"
-        | "teléfono" => Field::Phone,
-        "owner" | "leadowner" | "contactowner" | "accountowner" | "recordowner" => Field::Owner,
-        "name" | "fullname" | "contactname" | "leadname" => Field::FullName,
-        _ => return None,
-    };
-    Some(field)
-}
-
 /// The custom-field key for a header: lowercase, runs of anything but letters and digits made
 /// one `_`, no `_` at either end (`Pain Point` → `pain_point`, `Größe` → `größe`). A header
 /// with no letter or digit is keyed by its column letter (`#` in column C → `column_c`).
-fn custom_key(name: &str, index: usize) -> String {
+pub(super) fn custom_key(name: &str, index: usize) -> String {
     let mut key = String::with_capacity(name.len());
     for c in name.chars() {
         if c.is_alphanumeric() {
@@ -243,7 +307,7 @@ mod tests {
 
     fn header(names: &[&str]) -> Result<Header, HeaderError> {
         let cells: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        map_header(&cells)
+        map_header(&cells, &ColumnMap::default())
     }
 
     fn fields(names: &[&str]) -> Vec<String> {
@@ -374,16 +438,36 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_fields_name_both_columns() {
-        let err = header(&["Email", "Company", "E-Mail"]).unwrap_err();
+    fn several_email_columns_all_feed_the_email() {
+        assert_eq!(
+            fields(&["Email", "Company", "E-Mail"]),
+            ["email", "company", "email"]
+        );
+    }
+
+    #[test]
+    fn outlook_title_prefix_yields_to_job_title() {
+        assert_eq!(
+            fields(&["Title", "First Name", "E-mail Address", "Job Title"]),
+            ["custom:title", "first_name", "email", "title"]
+        );
+        assert_eq!(fields(&["Email", "Title"]), ["email", "title"]);
+    }
+
+    #[test]
+    fn a_second_column_for_a_standard_field_is_a_custom_field() {
+        assert_eq!(
+            fields(&["Email", "Company", "Organization"]),
+            ["email", "company", "custom:organization"]
+        );
+    }
+
+    #[test]
+    fn duplicate_custom_keys_name_both_columns() {
+        let err = header(&["Email", "Pain Point", "pain_point"]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            r#"columns "Email" and "E-Mail" both map to email; rename or remove one"#
-        );
-        let err = header(&["Email", "Pain Point", "pain_point"]).unwrap_err();
-        assert!(
-            err.to_string().contains(r#"the custom field "pain_point""#),
-            "{err}"
+            r#"columns "Pain Point" and "pain_point" both map to the custom field "pain_point"; rename or remove one"#
         );
     }
 
@@ -393,7 +477,7 @@ mod tests {
             header(&["Name", "Company", "", "Phone"])
                 .unwrap_err()
                 .to_string(),
-            r#"no email column (columns: Name, Company, Phone); name one "email""#
+            r#"no email column (columns: Name, Company, Phone); name one "email" or pass --map "COLUMN=email""#
         );
         assert!(
             header(&["", ""])

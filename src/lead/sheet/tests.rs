@@ -3,6 +3,8 @@
 use super::*;
 use proptest::prelude::*;
 
+mod contacts;
+
 fn reader(bytes: &[u8]) -> SheetReader {
     reader_with(bytes, None)
 }
@@ -212,15 +214,7 @@ fn ragged_rows_are_reported_and_trailing_empty_cells_are_fine() {
 fn missing_email_column_is_a_header_error_listing_the_columns() {
     assert_eq!(
         header_error(b"Name,Company,Phone\nJane,Acme,123\n"),
-        r#"leads.csv:1: no email column (columns: Name, Company, Phone); name one "email""#
-    );
-}
-
-#[test]
-fn duplicate_headers_are_a_header_error_naming_both_columns() {
-    assert_eq!(
-        header_error(b"Email,Company,Work Email\n"),
-        r#"leads.csv:1: columns "Email" and "Work Email" both map to email; rename or remove one"#
+        r#"leads.csv:1: no email column (columns: Name, Company, Phone); name one "email" or pass --map "COLUMN=email""#
     );
 }
 
@@ -385,7 +379,8 @@ fn hubspot_style_export_maps_every_standard_field() {
         rows,
         [SheetRow {
             row: 2,
-            lead: expected
+            lead: expected,
+            opted_out: None,
         }]
     );
 }
