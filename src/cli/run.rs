@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use super::output::{print_json, utc};
 use super::{Failure, Outcome, load_catalog, load_config, open_store};
 use crate::daemon::{Clock, Daemon, TickReport, UnreadInbox};
+use crate::inbox::sent_copies::CopyReport;
 use crate::store::{Recovered, Store};
 
 /// Flags of `run`.
@@ -153,6 +154,9 @@ struct Once<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     webhooks: Option<crate::webhooks::FlushReport>,
     notifications: crate::notify::NotifyReport,
+    /// Sent emails put into their mailboxes' Sent folders (none: the key is left out).
+    #[serde(skip_serializing_if = "CopyReport::is_empty")]
+    sent_folder: CopyReport,
     /// Watched mailboxes whose inbox could not be read: their follow-ups waited.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     inbox_unread: Vec<UnreadInbox>,
@@ -168,6 +172,8 @@ async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
     }
     // The reps hear about the replies just read, and get the digests due now.
     let notified = crate::notify::flush(daemon).await?;
+    // The emails just sent go into their Sent folders (a failure waits for the next run).
+    let copies = crate::inbox::sent_copies::flush(daemon).await?;
     // Webhooks of what just happened (and retries now due) go out before the exit.
     let hooks = if !crate::webhooks::has_endpoints(daemon.config()) {
         None
@@ -184,6 +190,7 @@ async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
         next_due_at: super::output::rfc3339(next),
         webhooks: hooks,
         notifications: notified,
+        sent_folder: copies,
         inbox_unread: unread,
     };
     if json {
@@ -263,6 +270,15 @@ fn print_once(once: &Once<'_>, next: Option<i64>) {
             notified.sent,
             notified.retrying,
             notified.failed
+        );
+    }
+    let copies = &once.sent_folder;
+    if !copies.is_empty() {
+        say!(
+            "sent folder: copied {}, retrying later {}, failed {}",
+            copies.appended,
+            copies.retrying,
+            copies.failed
         );
     }
     if once.recovered_uncertain > 0 {
@@ -422,6 +438,8 @@ struct Tasks {
     notifier: JoinHandle<()>,
     /// Outgoing webhooks.
     hooks: JoinHandle<()>,
+    /// Copies of sent emails into the Sent folders.
+    sent_copies: JoinHandle<()>,
 }
 
 impl Tasks {
@@ -442,11 +460,16 @@ impl Tasks {
         // One dispatcher (it returns at once when no endpoint is configured).
         let hooks = tokio::spawn(crate::webhooks::run(daemon.context().clone(), stop.clone()));
         let notifier = tokio::spawn(crate::notify::run(daemon.context().clone(), stop.clone()));
+        let sent_copies = tokio::spawn(crate::inbox::sent_copies::run(
+            daemon.context().clone(),
+            stop.clone(),
+        ));
         Tasks {
             watchers,
             http,
             notifier,
             hooks,
+            sent_copies,
         }
     }
 
@@ -459,5 +482,6 @@ impl Tasks {
         // It gives in-flight posts at most 5 seconds, then gives them back.
         let _ = tokio::time::timeout(Duration::from_secs(15), self.notifier).await;
         let _ = tokio::time::timeout(Duration::from_secs(10), self.hooks).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.sent_copies).await;
     }
 }

@@ -4,6 +4,7 @@ mod attention;
 mod daemons;
 mod inbox;
 mod pauses;
+mod sent_copies;
 
 use std::path::Path;
 
@@ -41,6 +42,9 @@ struct MailboxStatus {
     /// Its follow-ups wait for its inbox to be read (never written blind).
     #[serde(skip_serializing_if = "Option::is_none")]
     inbox_wait: Option<InboxWaitStatus>,
+    /// Sent emails whose copy is not in its Sent folder yet, or was given up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sent_folder: Option<crate::store::SentCopyCounts>,
 }
 
 #[derive(Serialize)]
@@ -132,8 +136,10 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         }
     }
     let mut waits = inbox::inbox_waits(&config, &store, now).await?;
+    let mut copies = sent_copies::sent_copies(&store).await?;
     for m in &mut mailboxes {
         m.inbox_wait = waits.remove(&m.mailbox);
+        m.sent_folder = copies.remove(&m.mailbox);
     }
     let (daemons, last_once) = daemons::daemons(&store, now).await?;
     let inbox = watchers(&store, now).await?;
@@ -219,6 +225,7 @@ fn mailboxes(config: &Config, sends_today: &[MailboxSends]) -> Vec<MailboxStatus
             daily_cap: m.daily_cap,
             paused: None,
             inbox_wait: None,
+            sent_folder: None,
         })
         .collect();
     for s in sends_today {
@@ -229,6 +236,7 @@ fn mailboxes(config: &Config, sends_today: &[MailboxSends]) -> Vec<MailboxStatus
                 daily_cap: 0,
                 paused: None,
                 inbox_wait: None,
+                sent_folder: None,
             });
         }
     }
@@ -395,6 +403,9 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
         }
         if let Some(w) = &m.inbox_wait {
             inbox::print(w);
+        }
+        if let Some(c) = &m.sent_folder {
+            sent_copies::print(c);
         }
     }
     pauses::print(&s.pauses);

@@ -169,6 +169,33 @@ pub struct ImapSettings {
     /// Extra trusted CA certificates (PEM), for a server whose certificate comes from a
     /// private CA; relative to config.toml. The system's trust store is always used.
     pub ca_file: Option<PathBuf>,
+    /// Whether each email sent over SMTP is put into the Sent folder too (IMAP APPEND, flagged
+    /// `\Seen`). None: yes, except on Gmail, which files sent mail itself.
+    pub save_sent: Option<bool>,
+    /// The Sent folder's name, when the server marks none `\Sent` (RFC 6154).
+    pub sent_folder: Option<String>,
+}
+
+/// Hosts whose servers file the mail sent through them in Sent themselves.
+const FILES_SENT_ITSELF: [&str; 2] = ["gmail.com", "googlemail.com"];
+
+impl Mailbox {
+    /// Whether the emails this mailbox sends are copied into its Sent folder: it sends over
+    /// SMTP, has IMAP, and `save_sent` is not false (by default, not on Gmail).
+    pub fn saves_sent(&self) -> bool {
+        let (Transport::Smtp(smtp), Some(imap)) = (&self.transport, &self.imap) else {
+            return false;
+        };
+        imap.save_sent.unwrap_or_else(|| {
+            let files_itself = |host: &str| {
+                let host = host.trim_end_matches('.').to_ascii_lowercase();
+                FILES_SENT_ITSELF
+                    .iter()
+                    .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+            };
+            !(files_itself(&smtp.host) || files_itself(&imap.host))
+        })
+    }
 }
 
 fn default_security() -> Security {

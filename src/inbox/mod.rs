@@ -13,6 +13,7 @@ pub mod imap;
 mod machine;
 pub mod parse;
 mod reply_text;
+pub mod sent_copies;
 pub mod watch;
 mod words;
 

@@ -340,6 +340,8 @@ impl Store {
             new_thread,
             next: next.clone(),
             at: now,
+            // The client filed it in Sent itself.
+            copy: None,
         }];
         statements::run(
             &mut tx,

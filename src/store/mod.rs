@@ -39,6 +39,7 @@ mod referrals;
 mod report;
 mod routing;
 mod sent;
+mod sent_copies;
 mod settings;
 mod skips;
 #[cfg(test)]
@@ -84,6 +85,7 @@ pub use provider_events::{ProviderEvent, ProviderOutcome};
 pub use referrals::{REFERRAL_SOURCE, REFERRED_BY};
 pub use report::{ActivityCounts, CohortCounts, Grouping, POSITIVE_OUTCOMES, QuarterHour};
 pub use sent::SentRecord;
+pub use sent_copies::{SentCopy, SentCopyCounts};
 pub use status::{AttentionItem, MailboxSends, SequenceCounts, StatusSnapshot, UpcomingSend};
 pub use suppressions::{SuppressionRow, forgotten_value};
 pub use tasks::{TaskFilter, TaskFinish, TaskRow};

@@ -22,6 +22,9 @@ pub struct SentRecord {
     pub next: Next,
     /// When it was sent (unix seconds).
     pub at: i64,
+    /// The message as sent, when a copy goes into the mailbox's Sent folder: queued in the
+    /// same transaction (see [`Store::due_sent_copies`]).
+    pub copy: Option<String>,
 }
 
 impl Store {
@@ -41,6 +44,7 @@ impl Store {
             new_thread,
             next: next.clone(),
             at: now,
+            copy: None,
         }])
         .await
     }
@@ -101,6 +105,17 @@ fn record_set<'s>(backend: Backend, sends: &[&'s SentRecord], at: i64, out: &mut
         ));
     }
     out.push(over_v(rows, include_str!("sql/sent/move_enrollments.sql")));
+    // Before the touches are marked: only a touch still to record queues its copy.
+    let copies: Vec<Vec<Val<'s>>> = sends
+        .iter()
+        .filter_map(|s| Some(vec![Val::from(s.touch), Val::from(s.copy.as_deref()?)]))
+        .collect();
+    if !copies.is_empty() {
+        let mut q = Stmt::new(backend);
+        q.values(&["touch", "message"], copies)
+            .sql_args(include_str!("sql/sent/queue_copies.sql"), &at);
+        out.push(q);
+    }
     let mut touches = Stmt::new(backend);
     touches
         .values(

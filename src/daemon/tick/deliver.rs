@@ -69,6 +69,21 @@ impl HandOver for HandGate {
     }
 }
 
+/// The copy of a message for the Sent folder, when its mailbox keeps one. The folder takes
+/// text: a message that is not UTF-8 (drumbeat writes none) gets no copy, and says so.
+fn sent_copy(saves_sent: bool, bytes: &[u8], touch: i64) -> Option<String> {
+    if !saves_sent {
+        return None;
+    }
+    match String::from_utf8(bytes.to_vec()) {
+        Ok(text) => Some(text),
+        Err(_) => {
+            tracing::warn!(touch, "not UTF-8: no copy goes into the Sent folder");
+            None
+        }
+    }
+}
+
 /// One finished hand-over, back from its send task.
 struct Handed {
     touch: i64,
@@ -78,6 +93,8 @@ struct Handed {
     enrollment: EnrollmentId,
     mailbox: String,
     delivery: Delivery,
+    /// The message as sent, when it goes into the mailbox's Sent folder too.
+    copy: Option<String>,
 }
 
 /// The emails of one tick on their way: those waiting for room, how many each mailbox has in
@@ -243,6 +260,7 @@ impl Daemon {
         let mailbox = self.config().mailbox(&e.mailbox);
         let from = mailbox.map(|m| m.from.to_string()).unwrap_or_default();
         let bcc = mailbox.and_then(|m| m.bcc.as_ref()).map(|b| b.to_string());
+        let copy = sent_copy(mailbox.is_some_and(|m| m.saves_sent()), &e.bytes, touch);
         let to = claim.email.to_string();
         let message_id = e.message_id.clone();
         let bytes = e.bytes.clone();
@@ -266,6 +284,7 @@ impl Daemon {
                 enrollment,
                 mailbox,
                 delivery,
+                copy,
             }
         });
     }
@@ -300,6 +319,7 @@ impl Daemon {
                         at,
                     ),
                     at: t,
+                    copy: h.copy,
                 });
                 Ok(())
             }
