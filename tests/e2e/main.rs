@@ -51,6 +51,7 @@ mod notify;
 mod report;
 mod report_html;
 mod routing;
+mod sent_folder;
 mod store_admission;
 mod store_claims;
 mod store_enrollments;
