@@ -62,6 +62,7 @@ mod store_inbox;
 mod store_leads;
 mod store_notifications;
 mod store_schema;
+mod store_sent_copies;
 mod store_suppressions;
 mod store_webhooks;
 mod support;
