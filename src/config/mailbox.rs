@@ -436,3 +436,54 @@ fn pacing(
     }
     pacing
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::Config;
+
+    /// Whether mailbox `ana` with this SMTP host and IMAP table keeps copies in Sent.
+    fn saves(smtp_host: &str, imap: &str) -> bool {
+        let text = format!(
+            "[[mailbox]]\nname = \"ana\"\nfrom = \"ana@example.com\"\n\
+             [mailbox.smtp]\nhost = \"{smtp_host}\"\n{imap}"
+        );
+        let c = Config::parse(
+            &text,
+            "config.toml",
+            Path::new("config.toml"),
+            Path::new("/srv"),
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        c.mailboxes[0].saves_sent()
+    }
+
+    const IMAP: &str = "[mailbox.imap]\nhost = \"imap.example.com\"\npassword = { env = \"P\" }\n";
+
+    #[test]
+    fn sent_copies_are_on_where_imap_is_configured_except_gmail_unless_forced() {
+        assert!(saves("smtp.example.com", IMAP));
+        assert!(
+            !saves("smtp.example.com", ""),
+            "no IMAP, nowhere to put them"
+        );
+        assert!(!saves(
+            "smtp.example.com",
+            &format!("{IMAP}save_sent = false\n")
+        ));
+        assert!(
+            !saves("smtp.gmail.com", IMAP),
+            "Gmail files sent mail itself"
+        );
+        assert!(!saves(
+            "smtp.example.com",
+            "[mailbox.imap]\nhost = \"IMAP.GoogleMail.com.\"\npassword = { env = \"P\" }\n"
+        ));
+        assert!(saves(
+            "smtp.gmail.com",
+            &format!("{IMAP}save_sent = true\n")
+        ));
+        assert!(saves("notgmail.com", IMAP));
+    }
+}

@@ -201,3 +201,34 @@ fn a_copy_already_in_sent_after_a_crash_is_not_added_again() {
     assert_eq!(r["sent_folder"]["appended"], 1, "{r:#}");
     assert_eq!(folder(&mut s.imap, "Sent").len(), 1, "not added twice");
 }
+
+#[test]
+fn the_running_daemon_puts_the_waiting_copies_into_sent() {
+    let test = "the_running_daemon_puts_the_waiting_copies";
+    let Some(mut s) = setup(
+        test,
+        &[("ann@acme.example", "Acme"), ("cy@other.example", "Other")],
+    ) else {
+        return;
+    };
+    let good = imap_down(&s.p);
+    let (r, _) = run_once(&s.p, "2026-03-05T15:00:00Z");
+    assert_eq!(r["sent_folder"]["retrying"], 2, "{r:#}");
+    s.sink.wait_for(2, Duration::from_secs(5));
+    s.p.write("config.toml", good);
+    s.p.set_clock("2026-03-05T15:02:00Z");
+    let mut daemon = s.p.spawn(&["run", "--instance", "sent-folder-test"]);
+    crate::support::wait_until("the copies in Sent", Duration::from_secs(30), || {
+        folder(&mut s.imap, "Sent").len() >= 2
+    });
+    // SAFETY: kill(2) on the daemon we spawned.
+    unsafe { libc::kill(i32::try_from(daemon.id()).expect("pid"), libc::SIGTERM) };
+    let _ = daemon.wait();
+    assert_eq!(s.sink.messages().len(), 2, "nothing sent again");
+    assert_each_sent_once(&mut s);
+    assert!(
+        status_mailbox(&s.p, "2026-03-05T15:02:00Z")
+            .get("sent_folder")
+            .is_none()
+    );
+}
