@@ -200,6 +200,38 @@ async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
     Ok(())
 }
 
+/// What `run --once` did beside sending: webhooks, notifications, Sent-folder copies.
+fn print_side_work(once: &Once<'_>) {
+    if let Some(h) = &once.webhooks {
+        say!(
+            "webhooks: queued {}, delivered {}, retrying {}, failed {}",
+            h.queued,
+            h.delivered,
+            h.retrying,
+            h.failed
+        );
+    }
+    let notified = &once.notifications;
+    if notified.digests + notified.sent + notified.retrying + notified.failed > 0 {
+        say!(
+            "notifications: digests {}, sent {}, retrying {}, failed {}",
+            notified.digests,
+            notified.sent,
+            notified.retrying,
+            notified.failed
+        );
+    }
+    let copies = &once.sent_folder;
+    if !copies.is_empty() {
+        say!(
+            "sent folder: copied {}, retrying later {}, failed {}",
+            copies.appended,
+            copies.retrying,
+            copies.failed
+        );
+    }
+}
+
 /// The leads skipped (a dead domain) and the steps passed over (a condition), when any.
 fn print_skips(report: &TickReport) {
     if report.skipped > 0 {
@@ -253,34 +285,7 @@ fn print_once(once: &Once<'_>, next: Option<i64>) {
             }
         );
     }
-    if let Some(h) = &once.webhooks {
-        say!(
-            "webhooks: queued {}, delivered {}, retrying {}, failed {}",
-            h.queued,
-            h.delivered,
-            h.retrying,
-            h.failed
-        );
-    }
-    let notified = &once.notifications;
-    if notified.digests + notified.sent + notified.retrying + notified.failed > 0 {
-        say!(
-            "notifications: digests {}, sent {}, retrying {}, failed {}",
-            notified.digests,
-            notified.sent,
-            notified.retrying,
-            notified.failed
-        );
-    }
-    let copies = &once.sent_folder;
-    if !copies.is_empty() {
-        say!(
-            "sent folder: copied {}, retrying later {}, failed {}",
-            copies.appended,
-            copies.retrying,
-            copies.failed
-        );
-    }
+    print_side_work(once);
     if once.recovered_uncertain > 0 {
         say!(
             "{} send(s) interrupted by a crash are uncertain: see `drumbeat status`, then `drumbeat resolve TOUCH --sent|--not-sent`",
