@@ -172,7 +172,7 @@ pub struct ImapSettings {
     /// Whether each email sent over SMTP is put into the Sent folder too (IMAP APPEND, flagged
     /// `\Seen`). None: yes, except on Gmail, which files sent mail itself.
     pub save_sent: Option<bool>,
-    /// The Sent folder's name, when the server marks none `\Sent` (RFC 6154).
+    /// The Sent folder's name; None: the one the server marks `\Sent` (RFC 6154), else a usual name.
     pub sent_folder: Option<String>,
 }
 

@@ -220,9 +220,7 @@ async fn sent_folder(
 
 /// [`sent_folder`]'s choice among the listed folders (name, marked `\Sent`).
 fn choose(listed: &[(String, bool)], configured: Option<&str>) -> Result<String, ImapError> {
-    if let Some((name, _)) = listed.iter().find(|(_, sent)| *sent) {
-        return Ok(name.clone());
-    }
+    // A name the person configured is what they want, whatever the server marks.
     if let Some(want) = configured {
         return listed
             .iter()
@@ -233,6 +231,9 @@ fn choose(listed: &[(String, bool)], configured: Option<&str>) -> Result<String,
                     "the server has no folder {want:?} (sent_folder): create it, or name another"
                 ))
             });
+    }
+    if let Some((name, _)) = listed.iter().find(|(_, sent)| *sent) {
+        return Ok(name.clone());
     }
     USUAL
         .iter()
@@ -254,9 +255,10 @@ mod tests {
     }
 
     #[test]
-    fn the_folder_marked_sent_wins_then_the_configured_one_then_a_usual_name() {
+    fn the_configured_folder_wins_then_the_one_marked_sent_then_a_usual_name() {
         let l = listed(&[("INBOX", false), ("Sent", false), ("Outbox", true)]);
-        assert_eq!(choose(&l, Some("Sent")).expect("marked"), "Outbox");
+        assert_eq!(choose(&l, Some("Sent")).expect("configured"), "Sent");
+        assert_eq!(choose(&l, None).expect("marked"), "Outbox");
         let l = listed(&[("INBOX", false), ("Sent", false), ("Gesendete", false)]);
         assert_eq!(choose(&l, Some("Gesendete")).expect("named"), "Gesendete");
         assert_eq!(choose(&l, None).expect("usual"), "Sent");
