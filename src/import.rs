@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::catalog::Sequence;
 use crate::config::Config;
-use crate::lead::{Email, LeadRecord, RowError, SheetError, SheetReader, SheetRow};
+use crate::lead::{ColumnMap, Email, LeadFile, LeadRecord, RowError, SheetError, SheetRow};
 use crate::routing::RouteSummary;
 use crate::store::{Admission, EnrollOutcome, Store, StoreError, UpsertOutcome};
 
@@ -194,7 +194,7 @@ pub async fn import_file(
     now: DateTime<Utc>,
     progress: &dyn Fn(u64),
 ) -> Result<ImportSummary, ImportError> {
-    let reader = SheetReader::open(path, opts.encoding)?;
+    let reader = LeadFile::open(path, opts.encoding, &ColumnMap::default())?;
     import_sheet(store, config, reader, path, opts, now, progress).await
 }
 
@@ -203,17 +203,14 @@ pub async fn import_file(
 pub async fn import_sheet(
     store: &Store,
     config: &Config,
-    reader: SheetReader,
+    reader: LeadFile,
     path: &Path,
     opts: &ImportOptions<'_>,
     now: DateTime<Utc>,
     progress: &dyn Fn(u64),
 ) -> Result<ImportSummary, ImportError> {
-    let file = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let source = format!("csv:{file}");
+    let file = file_name(path);
+    let source = source_of(&reader, &file);
     let intake = Intake {
         store,
         config,
@@ -296,8 +293,25 @@ const CHUNK_ROWS: usize = 1_000;
 
 /// Starts a thread that reads `reader` and hands its rows over in [`Chunk`]s, about one batch
 /// ahead of the store. It stops at the end of the file, or as soon as the receiver is gone.
+/// The file's name, as row messages give it.
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// Where the leads came from, as their `source` says: `csv:FILE` or `vcard:FILE`.
+fn source_of(reader: &LeadFile, file: &str) -> String {
+    let kind = match reader {
+        LeadFile::Sheet(_) => "csv",
+        LeadFile::Cards(_) => "vcard",
+    };
+    format!("{kind}:{file}")
+}
+
 fn spawn_reader(
-    mut reader: SheetReader,
+    mut reader: LeadFile,
     path: &Path,
 ) -> Result<(std::thread::JoinHandle<()>, mpsc::Receiver<Chunk>), ImportError> {
     let (tx, rx) = mpsc::channel(BATCH / CHUNK_ROWS);

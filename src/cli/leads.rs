@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::output::{parse_encoding, print_json};
 use super::{Failure, Outcome, load_catalog, load_config, now, open_store, parse_email};
 use crate::import::{ImportOptions, ImportSummary, import_sheet};
-use crate::lead::{ColumnMap, Email, SheetReader};
+use crate::lead::{ColumnMap, Email, LeadFile};
 use crate::routing::RouteSummary;
 use crate::store::{Admission, Store, StoredLead};
 
@@ -64,7 +64,7 @@ pub struct ReassignArgs {
 /// Flags of `leads import`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// The CSV file.
+    /// The contacts: a CSV or tab-separated export, or a vCard file (.vcf).
     file: PathBuf,
     /// Enroll the imported leads into this sequence (not those already in it or suppressed).
     #[arg(long, value_name = "ID")]
@@ -272,7 +272,7 @@ async fn import(config_path: &Path, args: ImportArgs) -> Outcome {
     // An unusable file (missing, no email column…) fails before the store is opened, so it
     // leaves no trace, not even a new empty store.
     let map = column_map(&args)?;
-    let reader = SheetReader::open_mapped(&args.file, args.encoding, &map)
+    let reader = LeadFile::open(&args.file, args.encoding, &map)
         .map_err(|e| Failure::failed(e.to_string()))?;
     let store = open_store(&config).await?;
     let bar = progress_bar(&args);

@@ -9,11 +9,14 @@
 
 pub mod disposable;
 pub mod email;
+pub mod file;
 pub mod freemail;
 pub mod sheet;
+pub mod vcard;
 
 pub use disposable::disposable;
 pub use email::{Email, EmailError};
+pub use file::LeadFile;
 pub use sheet::{
     ColumnMap, FieldProblem, LeadRecord, MappingError, RowError, SheetError, SheetReader, SheetRow,
     lead_from_named,

@@ -118,6 +118,20 @@ pub enum SheetError {
         /// The file as the caller named it.
         path: String,
     },
+    /// The file cannot be read the way it was asked to be (too large, a mapping for a vCard).
+    #[error("{path}: {reason}")]
+    Refused {
+        /// The file as the caller named it.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A vCard file holds no card.
+    #[error("{path}: no vCard in the file (expected BEGIN:VCARD … END:VCARD)")]
+    NoCards {
+        /// The file as the caller named it.
+        path: String,
+    },
     /// No column maps to the email field.
     #[error("{path}:{row}: {}", header::no_email_message(columns, addresses))]
     NoEmailColumn {

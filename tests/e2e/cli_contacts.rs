@@ -290,3 +290,76 @@ fn a_person_on_two_rows_is_reported_with_the_rows() {
         serde_json::json!([{ "email": "jane@acme.example", "rows": [2, 4, 5] }])
     );
 }
+
+#[test]
+fn vcard_files_of_the_rfcs_and_of_outlook_import_their_people() {
+    let p = import_all("rfc2426.vcf", 2);
+    assert_person(
+        &p,
+        "frank_dawson@lotus.com",
+        ["Frank", "Dawson", "Lotus Development Corporation", ""],
+    );
+    assert_eq!(
+        lead(&p, "frank_dawson@lotus.com")["custom"]["other_emails"],
+        "fdawson@earthlink.net"
+    );
+    assert_eq!(
+        lead(&p, "howes@netscape.com")["company"],
+        "Netscape Communications Corp."
+    );
+    let p = import_all("rfc6350.vcf", 1);
+    assert_person(
+        &p,
+        "simon.perreault@viagenie.ca",
+        ["Simon", "Perreault", "Viagenie", ""],
+    );
+    let p = import_all("outlook.vcf", 1);
+    assert_person(
+        &p,
+        "tom.becker@contoso.example",
+        [
+            "Tom",
+            "Becker",
+            "Contoso GmbH",
+            "Head of Revenue\r\nOperations",
+        ],
+    );
+}
+
+#[test]
+fn a_google_contacts_vcard_imports_its_people_and_names_the_card_without_an_address() {
+    let p = with_fixture("google.vcf");
+    let run = p.run(&[
+        "leads",
+        "import",
+        "google.vcf",
+        "--sequence",
+        "cold-outbound",
+    ]);
+    run.code(1);
+    assert_eq!(
+        run.stderr,
+        "google.vcf:14: the card of \"Only A Phone\" has no email address\n"
+    );
+    assert!(
+        run.stdout
+            .starts_with("imported google.vcf: 1 new, 0 updated, 0 unchanged, 1 skipped"),
+        "{}",
+        run.stdout
+    );
+    assert_person(
+        &p,
+        "maria.garcia@northwind.example",
+        ["Maria", "García", "Northwind Traders", "VP Sales"],
+    );
+    // A column mapping names spreadsheet columns: refused for a vCard file, nothing imported.
+    let p = with_fixture("google.vcf");
+    let before = p.snapshot();
+    let run = p.run(&["leads", "import", "google.vcf", "--map", "X=email"]);
+    run.code(1);
+    assert_eq!(
+        run.stderr,
+        "drumbeat: google.vcf: --map and --mapping name spreadsheet columns; a vCard file has none\n"
+    );
+    assert_eq!(p.snapshot(), before);
+}
