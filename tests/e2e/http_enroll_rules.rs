@@ -16,7 +16,7 @@ const TOKEN: &str = "test-api-token-rules-0123456789";
 const DAY: i64 = 86_400;
 
 /// The shipped project with an API token, a 30-day interval and a cap of one lead per account,
-/// and a sequence `now` whose first email is due at once.
+/// a sequence `now` whose first email is due at once, and `later`, whose first waits 30 minutes.
 fn project() -> Project {
     let p = Project::shipped();
     let token = p.write("api.token", TOKEN);
@@ -31,14 +31,16 @@ fn project() -> Project {
         "timezone = \"America/New_York\"\n\n[sending]\njitter = \"0\"\ndomain_hourly_limit = 0\n\n\
          [enrollment]\nrecontact_after = \"30 days\"\nmax_active_per_account = 1\n",
     );
-    p.write(
-        "sequences/now.yaml",
-        format!(
-            "id: now\nmailboxes: [ana]\nwindow:\n  days: [mon-sun]\n  hours: \"00:00-23:59\"\n  \
-             timezone: {}\nsteps:\n  - id: intro\n    wait: 0\n    template: cold/intro\n",
-            noon_zone()
-        ),
-    );
+    for (id, wait) in [("now", "0"), ("later", "30 minutes")] {
+        p.write(
+            &format!("sequences/{id}.yaml"),
+            format!(
+                "id: {id}\nmailboxes: [ana]\nwindow:\n  days: [mon-sun]\n  hours: \"00:00-23:59\"\n  \
+                 timezone: {}\nsteps:\n  - id: intro\n    wait: {wait}\n    template: cold/intro\n",
+                noon_zone()
+            ),
+        );
+    }
     p
 }
 
@@ -71,11 +73,16 @@ fn the_api_names_each_refusal_and_force_enrolls_on_record() {
         json!({"email": maria, "first_name": "Maria", "company": "Northwind", "sequence": "now"}),
     );
     assert_eq!(v["enrollment"]["result"], "enrolled", "{v:#}");
-    // Already active in `now`: an exclusive sequence refuses her, and says where she is.
-    let v = post(&s, json!({"email": maria, "sequence": "inbound-fast"}));
+    // Li is active in `later` (her first email waits: the daemon, woken by Maria's enrollment,
+    // cannot finish Li's sequence between two requests): an exclusive sequence refuses her, and
+    // says where she is.
+    let li = "li@contoso.example";
+    let v = post(&s, json!({"email": li, "sequence": "later"}));
+    assert_eq!(v["enrollment"]["result"], "enrolled", "{v:#}");
+    let v = post(&s, json!({"email": li, "sequence": "inbound-fast"}));
     assert_eq!(
         v["enrollment"],
-        json!({"sequence": "inbound-fast", "result": "already-active", "active_in": "now"}),
+        json!({"sequence": "inbound-fast", "result": "already-active", "active_in": "later"}),
         "{v:#}"
     );
     // The daemon emails her, and the one-step sequence is over: she and her company wait 30
