@@ -350,32 +350,18 @@ fn spawn_reader(
     Ok((handle, rx))
 }
 
-/// Puts the addresses of rows whose opt-out column says so on the suppression list, before
-/// their batch is taken in, so none of them is enrolled (a dry run only counts them).
+/// Suppresses the rows whose opt-out column says so before their batch is taken in, and
+/// counts them by column.
 async fn suppress_opted_out(
     intake: &Intake<'_>,
     file: &str,
     rows: &mut Vec<(Email, String)>,
     summary: &mut ImportSummary,
 ) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let reason = crate::policy::exported_opt_out().as_str();
-    // A forgotten person is skipped by the intake; their address must not be written again.
-    let emails: Vec<&Email> = rows.iter().map(|(email, _)| email).collect();
-    let forgotten = intake.store.forgotten_among(&emails).await?;
-    for (email, column) in rows.drain(..) {
-        if forgotten.contains(&email) {
-            continue;
-        }
-        if !intake.dry_run {
-            let note = format!("opted out in column \"{column}\" of {file}");
-            intake
-                .store
-                .suppress(email.as_str(), reason, Some(&note), intake.now)
-                .await?;
-        }
+    for column in intake
+        .suppress_opted_out(std::mem::take(rows), ("column", file))
+        .await?
+    {
         *summary.opted_out.entry(column).or_default() += 1;
     }
     Ok(())

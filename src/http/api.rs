@@ -154,6 +154,10 @@ struct LeadResult {
     /// An owner that names no mailbox (kept as written, as an import does).
     #[serde(skip_serializing_if = "Option::is_none")]
     warning: Option<String>,
+    /// The field that says the person opted out (`unsubscribed`, `Do Not Email`, …): the
+    /// address went on the suppression list and is never emailed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    opted_out: Option<String>,
 }
 
 /// `POST /api/leads`: one lead (`{"email": …, "first_name": …, "sequence": …}`) or a batch
@@ -183,6 +187,10 @@ async fn post_leads(
     let (batch, raw, owner) = split_leads(body)?;
     let owner = option_owner(config, owner)?;
     let (mut results, mut leads) = read_leads(config, raw, owner.as_deref())?;
+    let opted_out: Vec<(Email, String)> = leads
+        .iter()
+        .filter_map(|(i, lead)| Some((lead.email.clone(), results[*i].opted_out.clone()?)))
+        .collect();
     // Concurrent requests lock leads in one order (by address), so they never deadlock.
     leads.sort_by(|a, b| a.1.email.as_str().cmp(b.1.email.as_str()));
     let (positions, leads): (Vec<usize>, Vec<LeadRecord>) = leads.into_iter().unzip();
@@ -202,6 +210,10 @@ async fn post_leads(
         tries: TRIES,
         now,
     };
+    intake
+        .suppress_opted_out(opted_out, ("field", "an API request"))
+        .await
+        .map_err(ApiError::store)?;
     let taken = intake.take(leads).await.map_err(ApiError::store)?;
     if !batch && matches!(taken.leads.first(), Some(Arrival::Forgotten(_))) {
         return Err(ApiError {
@@ -210,9 +222,29 @@ async fn post_leads(
             field: Some("email".into()),
         });
     }
+    let (created, woke) =
+        fill_results(store, seq, now, positions, taken.leads, &mut results).await?;
+    if woke {
+        // The first step is due now or within the scheduler's longest sleep: wake it.
+        state.wake();
+    }
+    Ok(leads_response(batch, created, results))
+}
+
+/// Writes what became of each stored lead into its answer (by its position in the request);
+/// says whether a lead or an enrollment was created, and whether a first step is due soon
+/// enough to wake the scheduler.
+async fn fill_results(
+    store: &Store,
+    seq: Option<&Sequence>,
+    now: i64,
+    positions: Vec<usize>,
+    arrivals: Vec<Arrival>,
+    results: &mut [LeadResult],
+) -> Result<(bool, bool), ApiError> {
     let mut created = false;
     let mut woke = false;
-    for (pos, arrival) in positions.into_iter().zip(taken.leads) {
+    for (pos, arrival) in positions.into_iter().zip(arrivals) {
         let Arrival::Stored(stored) = arrival else {
             continue;
         };
@@ -233,11 +265,7 @@ async fn post_leads(
         }
         r.enrollment = Some(enrollment_result(store, seq, stored.id, outcome, due).await?);
     }
-    if woke {
-        // The first step is due now or within the scheduler's longest sleep: wake it.
-        state.wake();
-    }
-    Ok(leads_response(batch, created, results))
+    Ok((created, woke))
 }
 
 /// The body's `force` (enroll even where a rule of `[enrollment]` refuses), taken out of it.
@@ -349,13 +377,14 @@ fn read_leads(
     let mut results = Vec::with_capacity(raw.len());
     let mut leads = Vec::with_capacity(raw.len());
     for (i, (prefix, map)) in raw.into_iter().enumerate() {
-        let (lead, warning) = read_lead(config, &prefix, map, owner)?;
+        let (lead, warning, opted_out) = read_lead(config, &prefix, map, owner)?;
         results.push(LeadResult {
             id: None,
             email: lead.email.to_string(),
             lead: "forgotten",
             enrollment: None,
             warning,
+            opted_out,
         });
         leads.push((i, lead));
     }
@@ -363,13 +392,14 @@ fn read_leads(
 }
 
 /// One lead's fields, read as a CSV row is, with its owner read as a mailbox (`owner`, the
-/// option, wins); the warning tells of an owner that names no mailbox.
+/// option, wins); the warning tells of an owner that names no mailbox, and the last value
+/// names the field that says the person opted out.
 fn read_lead(
     config: &Config,
     prefix: &str,
     map: serde_json::Map<String, Value>,
     owner: Option<&str>,
-) -> Result<(LeadRecord, Option<String>), ApiError> {
+) -> Result<(LeadRecord, Option<String>, Option<String>), ApiError> {
     let mut values = Vec::with_capacity(map.len());
     for (k, v) in map {
         let text = match v {
@@ -386,14 +416,14 @@ fn read_lead(
         };
         values.push((k, text));
     }
-    let mut lead = lead_from_named(&values)
+    let (mut lead, opted_out) = lead_from_named(&values)
         .map_err(|p| ApiError::field(format!("{prefix}{}", p.field), p.reason))?;
     let mut unknown = BTreeSet::new();
     assign_owner(config, &mut lead, owner, &mut unknown);
     let warning = unknown
         .first()
         .map(|o| format!("owner {o:?} is not a mailbox in config.toml; kept as written"));
-    Ok((lead, warning))
+    Ok((lead, warning, opted_out))
 }
 
 /// The answer: 201 when a lead or an enrollment was created, else 200; a batch's results

@@ -71,6 +71,39 @@ pub struct Intaken {
 }
 
 impl Intake<'_> {
+    /// Puts on the suppression list the people whose export or request says they opted out
+    /// (each with the column or field that says so; `origin` says where: `column … of FILE`,
+    /// `field … of an API request`), before their leads are taken in, so none of them is enrolled. Forgotten
+    /// people are left out (their address must not be written again); a dry run writes
+    /// nothing. Returns the column of each person it took, in order.
+    pub async fn suppress_opted_out(
+        &self,
+        rows: Vec<(Email, String)>,
+        origin: (&str, &str),
+    ) -> Result<Vec<String>, StoreError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let reason = crate::policy::exported_opt_out().as_str();
+        let emails: Vec<&Email> = rows.iter().map(|(email, _)| email).collect();
+        let forgotten = self.store.forgotten_among(&emails).await?;
+        let mut taken = Vec::with_capacity(rows.len());
+        for (email, column) in rows {
+            if forgotten.contains(&email) {
+                continue;
+            }
+            if !self.dry_run {
+                let (kind, place) = origin;
+                let note = format!("opted out in {kind} \"{column}\" of {place}");
+                self.store
+                    .suppress(email.as_str(), reason, Some(&note), self.now)
+                    .await?;
+            }
+            taken.push(column);
+        }
+        Ok(taken)
+    }
+
     /// Takes in `leads` (owners already read with [`assign_owner`]): leaves out forgotten
     /// people, routes the leads without an owner, then upserts (and enrolls) the rest in one
     /// transaction. Nothing is written when every lead is forgotten. The order of `leads` is

@@ -392,7 +392,11 @@ impl SheetReader {
 /// sheet's header row and the values as one row under it, so the same names are understood
 /// (`email`, `first_name`, `Company`, `name`, any other name a custom field) and the same
 /// rules and messages apply as in a CSV import. A problem names the value at fault.
-pub fn lead_from_named(values: &[(String, String)]) -> Result<LeadRecord, FieldProblem> {
+/// With the lead comes the name that says the person opted out (`unsubscribed: true`,
+/// `Do Not Email`, `subscribed_to_emails: false`), if one does.
+pub fn lead_from_named(
+    values: &[(String, String)],
+) -> Result<(LeadRecord, Option<String>), FieldProblem> {
     let names: Vec<String> = values
         .iter()
         .map(|(name, _)| clean_cell(name).into_owned())
@@ -412,12 +416,10 @@ pub fn lead_from_named(values: &[(String, String)]) -> Result<LeadRecord, FieldP
         .columns
         .iter()
         .map(|column| (column, cells[column.index].as_ref()));
-    lead_from_columns(columns, &mut HashMap::new())
-        .map(|(lead, _)| lead)
-        .map_err(|mut problems| {
-            let (field, reason) = problems.remove(0);
-            FieldProblem { field, reason }
-        })
+    lead_from_columns(columns, &mut HashMap::new()).map_err(|mut problems| {
+        let (field, reason) = problems.remove(0);
+        FieldProblem { field, reason }
+    })
 }
 
 /// A named value that cannot become part of a lead.

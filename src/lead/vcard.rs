@@ -174,7 +174,9 @@ fn lead_of_card(text: &str) -> Result<super::LeadRecord, String> {
     if !others.is_empty() {
         values.push(("other_emails".into(), others.join(", ")));
     }
-    lead_from_named(&values).map_err(|p| p.to_string())
+    lead_from_named(&values)
+        .map(|(lead, _)| lead)
+        .map_err(|p| p.to_string())
 }
 
 /// Whether the property is marked preferred: `PREF=1` (4.0) or `TYPE=PREF` (3.0, 2.1).

@@ -15,7 +15,7 @@ const TOKEN: &str = "test-api-token-0123456789";
 
 /// The shipped project with an API token (from a file) and a sequence `now` whose window is
 /// open now: an intro at once, a bump an hour later in the same thread.
-fn api_project() -> Project {
+pub(crate) fn api_project() -> Project {
     let p = Project::shipped();
     let token = p.write("api.token", TOKEN);
     p.edit(
@@ -53,11 +53,11 @@ steps:
     p
 }
 
-fn authed(b: RequestBuilder) -> RequestBuilder {
+pub(crate) fn authed(b: RequestBuilder) -> RequestBuilder {
     b.bearer_auth(TOKEN)
 }
 
-fn outbox_count(p: &Project) -> usize {
+pub(crate) fn outbox_count(p: &Project) -> usize {
     std::fs::read_dir(p.file("data/outbox"))
         .map(|d| d.count())
         .unwrap_or(0)

@@ -37,6 +37,7 @@ mod http_api;
 mod http_calendars;
 mod http_enroll_rules;
 mod http_links;
+mod http_opt_out;
 mod http_providers;
 mod http_providers_ses;
 mod http_server;

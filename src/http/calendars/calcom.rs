@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 
-use super::{Booking, Summary, body, not_configured, record, rfc3339, secret};
+use super::{Booking, Summary, body, not_configured, rfc3339, secret, signature, take};
 use crate::http::providers::{BadPayload, hex, str_at, unauthorized};
 use crate::http::{ApiError, AppState};
 
@@ -31,27 +31,17 @@ pub(super) async fn handle(
     };
     let raw = body(raw)?;
     let key = secret(&state, "calendars.calcom.secret", &cfg.secret)?;
-    let given = headers
-        .get(HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if given.is_empty() {
-        return Err(unauthorized(
-            "no X-Cal-Signature-256 header: set the webhook's secret in Cal.com to calendars.calcom.secret",
-        ));
-    }
+    let given = signature(
+        &headers,
+        HEADER,
+        "no X-Cal-Signature-256 header: set the webhook's secret in Cal.com to calendars.calcom.secret",
+    )?;
     if !verify(key.expose(), &raw, given) {
         return Err(unauthorized(
             "the X-Cal-Signature-256 signature does not match the body (check calendars.calcom.secret)",
         ));
     }
-    match parse(&raw)? {
-        Some(b) => record(&state, b).await,
-        None => Ok(Json(Summary {
-            ignored: 1,
-            ..Summary::default()
-        })),
-    }
+    take(&state, parse(&raw)?).await
 }
 
 /// Whether `signature` (hex) is the HMAC-SHA256 of `body` under `secret`.

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 
-use super::{Booking, Summary, body, not_configured, record, rfc3339, secret};
+use super::{Booking, Summary, body, not_configured, rfc3339, secret, signature, take};
 use crate::http::providers::{BadPayload, MAX_AGE, check_fresh, hex, str_at, unauthorized};
 use crate::http::{ApiError, AppState};
 
@@ -32,28 +32,18 @@ pub(super) async fn handle(
     };
     let raw = body(raw)?;
     let key = secret(&state, "calendars.calendly.signing_key", &cfg.signing_key)?;
-    let given = headers
-        .get(HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if given.is_empty() {
-        return Err(unauthorized(
-            "no Calendly-Webhook-Signature header: create the webhook subscription with a signing_key and put it in calendars.calendly.signing_key",
-        ));
-    }
+    let given = signature(
+        &headers,
+        HEADER,
+        "no Calendly-Webhook-Signature header: create the webhook subscription with a signing_key and put it in calendars.calendly.signing_key",
+    )?;
     let Some(ts) = verify(key.expose(), &raw, given) else {
         return Err(unauthorized(
             "the Calendly-Webhook-Signature does not match the body (check calendars.calendly.signing_key)",
         ));
     };
     check_fresh(ts, state.context().now().timestamp(), MAX_AGE)?;
-    match parse(&raw)? {
-        Some(b) => record(&state, b).await,
-        None => Ok(Json(Summary {
-            ignored: 1,
-            ..Summary::default()
-        })),
-    }
+    take(&state, parse(&raw)?).await
 }
 
 /// The signed timestamp when `header` (`t=UNIX,v1=HEX`, in any order, several `v1` allowed

@@ -10,11 +10,11 @@ mod calendly;
 
 use axum::Json;
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde::Serialize;
 
-use super::providers::{body, secret};
+use super::providers::{body, secret, unauthorized};
 use super::{ApiError, AppState};
 use crate::lead::Email;
 
@@ -60,6 +60,26 @@ fn not_configured(tool: &str) -> ApiError {
         StatusCode::NOT_FOUND,
         format!("the {tool} webhook is not configured ([calendars.{tool}] in config.toml)"),
     )
+}
+
+/// The signature header `name`, or 401 with `missing` (how to set the secret up) when the
+/// request has none.
+fn signature<'h>(headers: &'h HeaderMap, name: &str, missing: &str) -> Result<&'h str, ApiError> {
+    match headers.get(name).and_then(|v| v.to_str().ok()) {
+        Some(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(unauthorized(missing)),
+    }
+}
+
+/// Records a verified request's booking, or counts an event drumbeat does not act on.
+async fn take(state: &AppState, booking: Option<Booking>) -> Result<Json<Summary>, ApiError> {
+    match booking {
+        Some(b) => record(state, b).await,
+        None => Ok(Json(Summary {
+            ignored: 1,
+            ..Summary::default()
+        })),
+    }
 }
 
 /// An RFC 3339 time as unix seconds.
