@@ -6,6 +6,7 @@
 //!
 //! Neither panics on any input (property-tested here, fuzzed in `fuzz/`).
 
+pub mod calendar;
 pub mod classify;
 mod dates;
 pub mod drafts;
