@@ -12,6 +12,7 @@ mod dates;
 pub mod drafts;
 pub mod imap;
 mod machine;
+mod meetings;
 pub mod parse;
 mod reply_text;
 pub mod sent_copies;

@@ -331,7 +331,11 @@ pub async fn process(
     };
     let received = received_at(daemon, &inbound, m, now);
     let tz = daemon.config().timezone;
-    let c = classify(&inbound, received.with_timezone(&tz).date_naive());
+    let mut c = classify(&inbound, received.with_timezone(&tz).date_naive());
+    if super::meetings::handle(daemon, mailbox, &inbound, &m.raw, &mut c).await? {
+        report.recorded += 1;
+        return store.set_folder_state(mailbox, folder, position).await;
+    }
     let kind = c.kind.as_str();
     let until = pause_until(&c, tz, now);
     let address = about(&c, &inbound);
