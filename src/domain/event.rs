@@ -33,6 +33,9 @@ pub enum EventKind {
     Complained,
     /// A meeting was booked.
     MeetingBooked,
+    /// A meeting booked through calendar mail was called off by its organizer (`data.source`
+    /// `imip`, `data.booking` the event's UID). Shown in the timeline; nothing restarts.
+    MeetingCancelled,
     /// A manual task was created for the rep.
     TaskDue,
     /// A manual task was done.
@@ -66,7 +69,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in declaration order (for names in config.toml and did-you-mean).
-    pub const ALL: [EventKind; 26] = [
+    pub const ALL: [EventKind; 27] = [
         EventKind::Received,
         EventKind::Assigned,
         EventKind::Enrolled,
@@ -80,6 +83,7 @@ impl EventKind {
         EventKind::Unsubscribed,
         EventKind::Complained,
         EventKind::MeetingBooked,
+        EventKind::MeetingCancelled,
         EventKind::TaskDue,
         EventKind::TaskDone,
         EventKind::Paused,
@@ -116,6 +120,7 @@ impl EventKind {
             EventKind::Unsubscribed => "unsubscribed",
             EventKind::Complained => "complained",
             EventKind::MeetingBooked => "meeting-booked",
+            EventKind::MeetingCancelled => "meeting-cancelled",
             EventKind::TaskDue => "task-due",
             EventKind::TaskDone => "task-done",
             EventKind::Paused => "paused",

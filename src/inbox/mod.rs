@@ -6,11 +6,13 @@
 //!
 //! Neither panics on any input (property-tested here, fuzzed in `fuzz/`).
 
+pub mod calendar;
 pub mod classify;
 mod dates;
 pub mod drafts;
 pub mod imap;
 mod machine;
+mod meetings;
 pub mod parse;
 mod reply_text;
 pub mod sent_copies;

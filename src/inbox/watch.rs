@@ -308,8 +308,7 @@ pub async fn process(
 ) -> Result<(), crate::store::StoreError> {
     report.read += 1;
     let store = daemon.store();
-    // The daemon's clock (a fixed one under `run --once` with DRUMBEAT_NOW), so a pause's end
-    // is compared with the same "now" the scheduler uses.
+    // The daemon's clock (fixed under `run --once` with DRUMBEAT_NOW), as the scheduler's.
     let now = daemon.now();
     let position = FolderState {
         uidvalidity,
@@ -331,12 +330,13 @@ pub async fn process(
     };
     let received = received_at(daemon, &inbound, m, now);
     let tz = daemon.config().timezone;
-    let c = classify(&inbound, received.with_timezone(&tz).date_naive());
-    let kind = c.kind.as_str();
-    let until = pause_until(&c, tz, now);
-    let address = about(&c, &inbound);
-    let refs = references(&inbound);
-    let key = message_key(&inbound, &m.raw);
+    let mut c = classify(&inbound, received.with_timezone(&tz).date_naive());
+    if super::meetings::handle(daemon, mailbox, &inbound, &m.raw, &mut c).await? {
+        report.recorded += 1;
+        return store.set_folder_state(mailbox, folder, position).await;
+    }
+    let (until, address) = (pause_until(&c, tz, now), about(&c, &inbound));
+    let (refs, key) = (references(&inbound), message_key(&inbound, &m.raw));
     let (evidence, referred) = (evidence(&c, &inbound, folder), referred(daemon, &c));
     let fact = InboundFact {
         mailbox,
@@ -371,7 +371,7 @@ pub async fn process(
             action,
         } => {
             report.recorded += 1;
-            tracing::info!(mailbox, folder, uid = m.uid, lead, enrollment, kind, rule = %c.rule, action = %action, "inbound mail recorded");
+            tracing::info!(mailbox, folder, uid = m.uid, lead, enrollment, kind = c.kind.as_str(), rule = %c.rule, action = %action, "inbound mail recorded");
         }
         InboundOutcome::Duplicate => report.duplicates += 1,
         InboundOutcome::Unmatched => report.unmatched += 1,

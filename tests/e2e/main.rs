@@ -46,6 +46,7 @@ mod inbox_classify;
 mod inbox_corpus;
 mod inbox_health;
 mod inbox_intent;
+mod inbox_meetings;
 mod inbox_watch;
 mod layers;
 mod notify;
