@@ -36,6 +36,8 @@ async fn migrations_apply_on_a_fresh_database_and_reopening_is_idempotent() {
                 "drafts",
                 "holds",
                 "sent_copies",
+                "crm_jobs",
+                "crm_records",
             ] {
                 assert_eq!(
                     s.int(&format!("SELECT COUNT(*) FROM {table}")).await,
