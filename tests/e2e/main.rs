@@ -19,6 +19,7 @@ mod cli_usage;
 mod cli_validate;
 mod composer;
 mod crm_bcc;
+mod crm_sync;
 mod daemon_branches;
 mod daemon_calendar;
 mod daemon_crash;
