@@ -184,14 +184,10 @@ impl Config {
             .collect();
         let (routing, ps) = routing::resolve(raw.routes, raw.groups, &names);
         report.extend(ps);
-        let health = match raw.health {
-            Some(h) => {
-                let (h, ps) = h.resolve();
-                report.extend(ps);
-                h
-            }
-            None => Health::default(),
-        };
+        let (health, ps) = raw
+            .health
+            .map_or_else(Default::default, health::RawHealth::resolve);
+        report.extend(ps);
         let (enrollment, ps) = raw
             .enrollment
             .map_or_else(Default::default, enrollment::RawEnrollment::resolve);
