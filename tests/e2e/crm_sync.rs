@@ -191,3 +191,79 @@ fn a_wrong_token_is_retried_and_never_shown() {
     assert!(human.stdout.contains("CRM sync"), "{}", human.stdout);
     assert!(!human.stdout.contains(TOKEN));
 }
+
+#[test]
+fn pipedrive_gets_a_person_and_email_activities_and_a_won_deal_stops_the_lead() {
+    let pd = crate::support::crm::pipedrive::Pipedrive::start(TOKEN);
+    let p = Project::shipped();
+    p.write("pipedrive.token", format!("{TOKEN}\n"));
+    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
+    p.write(
+        "config.toml",
+        format!(
+            "{config}\n[crm.pipedrive]\ntoken = {{ file = \"pipedrive.token\" }}\nbase_url = \"{}\"\n\
+             stop_stages = [\"won\", \"Contract signed\"]\npoll_every = \"5 minutes\"\n",
+            pd.url
+        ),
+    );
+    run_once(&p, "2026-03-05T14:00:00Z");
+    import(
+        &p,
+        "ada+crm@one.example,Ada,Lovelace,One,CTO,America/New_York\n\
+         bob@two.example,Bob,Babbage,Two,CEO,America/New_York\n",
+    );
+    let (r, _) = run_once(&p, T0);
+    assert_eq!(r["crm"]["logged"], 2, "{r:#}");
+    pd.with(|s| {
+        let mut persons: Vec<(&str, &str)> = s
+            .persons
+            .iter()
+            .map(|p| (p.1.as_str(), p.2.as_str()))
+            .collect();
+        persons.sort_unstable();
+        assert_eq!(
+            persons,
+            [
+                ("Ada Lovelace", "ada+crm@one.example"),
+                ("Bob Babbage", "bob@two.example")
+            ]
+        );
+        assert_eq!(s.activities.len(), 2);
+        for a in &s.activities {
+            assert_eq!(a["type"], "email");
+            assert_eq!(a["done"], 1);
+            assert_eq!(a["due_date"], "2026-03-05");
+            assert!(
+                a["subject"].as_str().unwrap().starts_with("Email sent: "),
+                "{a}"
+            );
+        }
+        assert!(
+            s.requests.iter().all(|r| !r.path.contains(TOKEN)),
+            "no token in a URL"
+        );
+    });
+    // Bob's deal reaches a stage named in config.toml; Ada's is merely proposed.
+    pd.set_deal("bob@two.example", "open", "Contract signed");
+    pd.set_deal("ada+crm@one.example", "open", "Proposal made");
+    let (r, _) = run_once(&p, "2026-03-05T15:06:00Z");
+    assert_eq!(r["crm"]["stopped"], 1, "{r:#}");
+    let bob = enrollment(&p, "bob@two.example", "2026-03-05T15:06:00Z");
+    assert_eq!(
+        (bob["state"].as_str(), bob["outcome"].as_str()),
+        (Some("stopped"), Some("crm-stage")),
+        "{bob:#}"
+    );
+    assert_eq!(
+        enrollment(&p, "ada+crm@one.example", "2026-03-05T15:06:00Z")["state"],
+        "active"
+    );
+    // Ada's deal is won: the next poll stops her too.
+    pd.set_deal("ada+crm@one.example", "won", "Proposal made");
+    let (r, _) = run_once(&p, "2026-03-05T15:12:00Z");
+    assert_eq!(r["crm"]["stopped"], 1, "{r:#}");
+    assert_eq!(
+        enrollment(&p, "ada+crm@one.example", "2026-03-05T15:12:00Z")["outcome"],
+        "crm-stage"
+    );
+}

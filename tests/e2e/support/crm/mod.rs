@@ -4,6 +4,7 @@
 //! outage is switched on.
 
 pub mod hubspot;
+pub mod pipedrive;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
