@@ -55,6 +55,7 @@ mod routing;
 mod sent_folder;
 mod store_admission;
 mod store_claims;
+mod store_crm;
 mod store_enrollments;
 mod store_holds;
 mod store_http;
