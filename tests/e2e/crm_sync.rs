@@ -267,3 +267,87 @@ fn pipedrive_gets_a_person_and_email_activities_and_a_won_deal_stops_the_lead() 
         "crm-stage"
     );
 }
+
+/// Two sends over SMTP and a reply read from a real Dovecot: one contact, two outgoing and one
+/// incoming email engagements, in that order, none twice.
+#[test]
+fn two_sends_and_a_reply_make_one_contact_and_three_engagements_in_order() {
+    use crate::support::daemon::smtp_project;
+    use crate::support::imap::{Imap, fresh_user, imap_server};
+    use crate::support::sink::Sink;
+    use std::time::Duration;
+
+    let test = "two_sends_and_a_reply_make_one_contact_and_three_engagements_in_order";
+    let Some(server) = imap_server(test) else {
+        return;
+    };
+    let Some(sink) = Sink::start(test, &[]) else {
+        return;
+    };
+    let hub = Hubspot::start(TOKEN);
+    let user = fresh_user(test);
+    let mut imap = Imap::login(&server, &user);
+    let p = smtp_project(
+        &sink,
+        "[sending]\njitter = \"0\"\ndomain_hourly_limit = 0\n",
+    );
+    p.write("hubspot.token", TOKEN);
+    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
+    p.write(
+        "config.toml",
+        format!(
+            "{config}[mailbox.imap]\nhost = \"{}\"\nport = {}\nsecurity = \"none\"\nusername = \"{user}\"\n\
+             password = {{ env = \"DRUMBEAT_TEST_IMAP_PASSWORD\" }}\n\n\
+             [crm.hubspot]\ntoken = {{ file = \"hubspot.token\" }}\nbase_url = \"{}\"\n",
+            server.0, server.1, hub.url
+        ),
+    );
+    run_once(&p, "2026-03-05T14:00:00Z");
+    p.write(
+        "leads.csv",
+        "Email,First Name,Company,Time Zone\nann@acme.example,Ann,Acme,America/New_York\n",
+    );
+    at(
+        &p,
+        "2026-03-05T14:00:00Z",
+        &["leads", "import", "leads.csv", "--sequence", "e2e"],
+    );
+    // The intro on Thursday, the value follow-up on Tuesday (Monday 9 March is a holiday).
+    assert_eq!(run_once(&p, T0).0["sent"], 1);
+    assert_eq!(run_once(&p, "2026-03-10T15:00:00Z").0["sent"], 1);
+    let sent = sink.wait_for(2, Duration::from_secs(10));
+    let mid = sent[1].header("Message-ID").expect("Message-ID");
+    let reply = format!(
+        "From: Ann <ann@acme.example>\r\nTo: Rita Rep <rep@example.com>\r\nSubject: Re: more\r\n\
+         Date: Tue, 10 Mar 2026 17:12:09 +0100\r\nMessage-ID: <crm-reply@mail.example>\r\n\
+         In-Reply-To: {mid}\r\nReferences: {mid}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Thanks Rita, can we talk Thursday at 3?\r\n"
+    );
+    imap.append("INBOX", reply.as_bytes());
+    let (r, _) = run_once(&p, "2026-03-10T16:30:00Z");
+    assert_eq!(r["crm"]["logged"], 1, "{r:#}");
+    run_once(&p, "2026-03-10T17:00:00Z");
+    hub.with(|s| {
+        assert_eq!(s.contacts.len(), 1, "{:?}", s.contacts);
+        assert_eq!(s.contacts[0].1["email"], "ann@acme.example");
+        let directions: Vec<&str> = s
+            .emails
+            .iter()
+            .map(|(_, e, _)| e["hs_email_direction"].as_str().unwrap())
+            .collect();
+        assert_eq!(directions, ["EMAIL", "EMAIL", "INCOMING_EMAIL"]);
+        let times: Vec<&str> = s
+            .emails
+            .iter()
+            .map(|(_, e, _)| e["hs_timestamp"].as_str().unwrap())
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+        let incoming = &s.emails[2].1;
+        let headers: Value =
+            serde_json::from_str(incoming["hs_email_headers"].as_str().unwrap()).unwrap();
+        assert_eq!(headers["from"]["email"], "ann@acme.example");
+        assert_eq!(headers["to"][0]["email"], "rep@example.com");
+        let contact = s.contacts[0].0.to_string();
+        assert!(s.emails.iter().all(|(_, _, to)| *to == contact));
+    });
+}
