@@ -245,6 +245,7 @@ impl Config {
         let mut problems = self.mailbox_secret_problems();
         problems.extend(self.webhook_secret_problems());
         problems.extend(self.http_secret_problems());
+        problems.extend(self.crm_secret_problems());
         out.extend(
             problems
                 .into_iter()
@@ -299,6 +300,20 @@ impl Config {
             }
         }
         out
+    }
+
+    /// The CRMs' tokens that cannot be read (the sync waits for them; sending does not).
+    fn crm_secret_problems(&self) -> Vec<String> {
+        [
+            ("hubspot", &self.crm.hubspot),
+            ("pipedrive", &self.crm.pipedrive),
+        ]
+        .into_iter()
+        .filter_map(|(name, c)| {
+            let e = c.as_ref()?.token.resolve(&self.dir).err()?;
+            Some(format!("crm.{name}.token: {e}"))
+        })
+        .collect()
     }
 
     /// The `[[webhook]]` URLs and signing secrets that cannot be read.

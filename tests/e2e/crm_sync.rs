@@ -351,3 +351,19 @@ fn two_sends_and_a_reply_make_one_contact_and_three_engagements_in_order() {
         assert!(s.emails.iter().all(|(_, _, to)| *to == contact));
     });
 }
+
+#[test]
+fn validate_warns_of_a_crm_token_it_cannot_read() {
+    let p = Project::shipped();
+    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
+    p.write(
+        "config.toml",
+        format!("{config}\n[crm.hubspot]\ntoken = {{ file = \"missing.token\" }}\n"),
+    );
+    let run = p.run(&["validate"]);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains("crm.hubspot.token: cannot read secret file"),
+        "{said}"
+    );
+}
