@@ -12,7 +12,7 @@
 //! |----------|-----------------------------------------------------|------------------|
 //! | cli      | cli                                                 | argument parsing and printing |
 //! | app      | daemon                                              | the scheduler loop over the shared context |
-//! | adapters | http, notify, webhooks, inbox, import, routing, report, dns, spam | HTTP endpoints, rep notifications, outgoing webhooks, the IMAP watcher, lead intake and routing, reports, DNS checks, SpamAssassin scores |
+//! | adapters | http, notify, webhooks, crm, inbox, import, routing, report, dns, spam | HTTP endpoints, rep notifications, outgoing webhooks, CRM sync, the IMAP watcher, lead intake and routing, reports, DNS checks, SpamAssassin scores |
 //! | context  | context                                             | what every task shares: config, live catalog, store, clock, link key, transports |
 //! | send     | send                                                | composing the message on the wire, SMTP and outbox, links and their tokens |
 //! | store    | store                                               | SQL for both engines; applies effects, decides nothing |
@@ -26,6 +26,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod crm;
 pub mod daemon;
 pub mod diag;
 pub mod dns;

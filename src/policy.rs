@@ -7,10 +7,12 @@
 //! sequence ([`admit`]).
 
 mod admission;
+mod crm;
 mod inbox_gate;
 mod intent;
 
 pub use admission::{EnrollFacts, EnrollRules, Refusal, admit};
+pub use crm::crm_stop_stage;
 pub use inbox_gate::{Gate, InboxRead, InboxWait, inbox_gate};
 pub use intent::intent_effect_name;
 
@@ -87,6 +89,9 @@ pub enum Signal {
     UnsubscribeLink,
     /// A meeting was booked with the lead (a scheduling tool's webhook, the API).
     MeetingBooked,
+    /// The CRM (HubSpot, Pipedrive) says the lead's deal moved on: its lifecycle stage or a
+    /// deal's stage is one config.toml names under `stop_stages`.
+    CrmStage,
 }
 
 /// What is known of the lead when the signal arrives.
@@ -283,6 +288,14 @@ pub fn decide(signal: Signal, rules: StopRules, seen: Seen, now: i64) -> Decisio
                 EnrollmentState::Stopped,
                 "meeting-booked",
                 "a meeting was booked",
+            )),
+        ),
+        Signal::CrmStage => Decision::record(
+            EventKind::Stopped,
+            Effect::Stop(stop(
+                EnrollmentState::Stopped,
+                "crm-stage",
+                "the CRM says the deal moved on",
             )),
         ),
     }

@@ -137,6 +137,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     // run records any.
     crate::webhooks::init_cursors(daemon.store(), daemon.config(), daemon.now().timestamp())
         .await?;
+    crate::crm::init_cursors(daemon.store(), daemon.config(), daemon.now().timestamp()).await?;
     if args.once {
         return once(&daemon, recovered, args.json).await;
     }
@@ -153,6 +154,9 @@ struct Once<'a> {
     next_due_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     webhooks: Option<crate::webhooks::FlushReport>,
+    /// The CRM sync (absent when no CRM is configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crm: Option<crate::crm::SyncReport>,
     notifications: crate::notify::NotifyReport,
     /// Sent emails put into their mailboxes' Sent folders (none: the key is left out).
     #[serde(skip_serializing_if = "CopyReport::is_empty")]
@@ -181,6 +185,16 @@ async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
         let mut d = crate::webhooks::Dispatcher::new(daemon.config()).map_err(Failure::failed)?;
         Some(d.flush(daemon).await?)
     };
+    // The CRMs hear of the emails just sent and the replies just read.
+    let crm = if crate::crm::is_configured(daemon.config()) {
+        Some(
+            crate::crm::Syncer::new(daemon.config())
+                .flush(daemon)
+                .await?,
+        )
+    } else {
+        None
+    };
     let next = daemon.store().next_due_at(daemon.now().timestamp()).await?;
     daemon.stop().await;
     let once = Once {
@@ -189,6 +203,7 @@ async fn once(daemon: &Daemon, recovered: Recovered, json: bool) -> Outcome {
         recovered_requeued: recovered.requeued,
         next_due_at: super::output::rfc3339(next),
         webhooks: hooks,
+        crm,
         notifications: notified,
         sent_folder: copies,
         inbox_unread: unread,
@@ -209,6 +224,16 @@ fn print_side_work(once: &Once<'_>) {
             h.delivered,
             h.retrying,
             h.failed
+        );
+    }
+    if let Some(c) = &once.crm {
+        say!(
+            "crm: queued {}, logged {}, retrying {}, failed {}, leads stopped {}",
+            c.queued,
+            c.logged,
+            c.retrying,
+            c.failed,
+            c.stopped
         );
     }
     let notified = &once.notifications;
@@ -445,6 +470,8 @@ struct Tasks {
     hooks: JoinHandle<()>,
     /// Copies of sent emails into the Sent folders.
     sent_copies: JoinHandle<()>,
+    /// The CRM sync.
+    crm: JoinHandle<()>,
 }
 
 impl Tasks {
@@ -469,12 +496,14 @@ impl Tasks {
             daemon.context().clone(),
             stop.clone(),
         ));
+        let crm = tokio::spawn(crate::crm::run(daemon.context().clone(), stop.clone()));
         Tasks {
             watchers,
             http,
             notifier,
             hooks,
             sent_copies,
+            crm,
         }
     }
 
@@ -488,5 +517,6 @@ impl Tasks {
         let _ = tokio::time::timeout(Duration::from_secs(15), self.notifier).await;
         let _ = tokio::time::timeout(Duration::from_secs(10), self.hooks).await;
         let _ = tokio::time::timeout(Duration::from_secs(10), self.sent_copies).await;
+        let _ = tokio::time::timeout(Duration::from_secs(25), self.crm).await;
     }
 }

@@ -1,6 +1,7 @@
 //! `drumbeat status`: read straight from the store (no daemon needed).
 
 mod attention;
+mod crm;
 mod daemons;
 mod inbox;
 mod pauses;
@@ -110,6 +111,9 @@ struct Status {
     /// Outgoing webhooks, per endpoint of config.toml (absent when none is configured).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     webhooks: Vec<WebhookStatus>,
+    /// The CRM sync, per configured CRM (absent when none is configured).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    crm: Vec<crm::CrmStatus>,
     sequences: Vec<SequenceCounts>,
     mailboxes: Vec<MailboxStatus>,
     /// Planned pauses of a mailbox or a sequence, on now or to come.
@@ -144,6 +148,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let (daemons, last_once) = daemons::daemons(&store, now).await?;
     let inbox = watchers(&store, now).await?;
     let webhooks = webhooks(&config, &store).await?;
+    let crm = crm::crm(&config, &store, now.timestamp()).await?;
     let mut needs_attention: Vec<Attention> = snap.attention.into_iter().map(attention).collect();
     for a in needs_attention
         .iter_mut()
@@ -174,6 +179,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         last_once,
         inbox,
         webhooks,
+        crm,
         sequences: snap.sequences,
         mailboxes,
         pauses: store
@@ -394,6 +400,7 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
     daemons::print(&s.daemons, s.last_once.as_ref());
     print_watchers(&s.inbox);
     print_webhooks(&s.webhooks);
+    crm::print(&s.crm);
     print_sequences(&s.sequences);
     say!("\nMailboxes (sent today / daily cap)");
     for m in &s.mailboxes {

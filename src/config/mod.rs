@@ -3,6 +3,7 @@
 //! suggestion; every problem names `config.toml:LINE:COL`.
 
 mod calendars;
+mod crm;
 mod digest;
 mod dns;
 mod enrollment;
@@ -28,6 +29,7 @@ use crate::diag::{Diagnostic, did_you_mean, line_col};
 use problems::Report;
 
 pub use calendars::{CalcomConfig, CalendarsConfig, CalendlyConfig};
+pub use crm::{CrmConfig, CrmSettings, HUBSPOT_API};
 pub use digest::DigestSchedule;
 pub use dns::{DEFAULT_DNS_TIMEOUT, DnsSettings, parse_resolver};
 pub use enrollment::Enrollment;
@@ -71,6 +73,8 @@ pub struct Config {
     pub providers: ProvidersConfig,
     /// Scheduling tools' webhooks (`[calendars.*]`).
     pub calendars: CalendarsConfig,
+    /// The CRMs kept in step (`[crm.*]`).
+    pub crm: CrmConfig,
     /// The sending identities, in file order.
     pub mailboxes: Vec<Mailbox>,
     /// The endpoints that hear about events (`[[webhook]]`), in file order.
@@ -101,6 +105,7 @@ struct RawConfig {
     dns: Option<dns::RawDns>,
     providers: Option<providers::RawProviders>,
     calendars: Option<calendars::RawCalendars>,
+    crm: Option<crm::RawCrm>,
     #[serde(default, rename = "mailbox")]
     mailboxes: Vec<mailbox::RawMailbox>,
     #[serde(default, rename = "webhook")]
@@ -169,6 +174,8 @@ impl Config {
         report.extend(ps);
         let (providers, ps) = providers::resolve(raw.providers, dir);
         report.extend(ps);
+        let (crm, ps) = crm::resolve(raw.crm);
+        report.extend(ps);
         let mut names = HashSet::new();
         let mailboxes = raw
             .mailboxes
@@ -177,14 +184,10 @@ impl Config {
             .collect();
         let (routing, ps) = routing::resolve(raw.routes, raw.groups, &names);
         report.extend(ps);
-        let health = match raw.health {
-            Some(h) => {
-                let (h, ps) = h.resolve();
-                report.extend(ps);
-                h
-            }
-            None => Health::default(),
-        };
+        let (health, ps) = raw
+            .health
+            .map_or_else(Default::default, health::RawHealth::resolve);
+        report.extend(ps);
         let (enrollment, ps) = raw
             .enrollment
             .map_or_else(Default::default, enrollment::RawEnrollment::resolve);
@@ -201,6 +204,7 @@ impl Config {
             sending,
             providers,
             calendars: calendars::resolve(raw.calendars),
+            crm,
             mailboxes,
             webhooks,
             webhook_settings,
@@ -241,6 +245,7 @@ impl Config {
         let mut problems = self.mailbox_secret_problems();
         problems.extend(self.webhook_secret_problems());
         problems.extend(self.http_secret_problems());
+        problems.extend(self.crm_secret_problems());
         out.extend(
             problems
                 .into_iter()
@@ -295,6 +300,20 @@ impl Config {
             }
         }
         out
+    }
+
+    /// The CRMs' tokens that cannot be read (the sync waits for them; sending does not).
+    fn crm_secret_problems(&self) -> Vec<String> {
+        [
+            ("hubspot", &self.crm.hubspot),
+            ("pipedrive", &self.crm.pipedrive),
+        ]
+        .into_iter()
+        .filter_map(|(name, c)| {
+            let e = c.as_ref()?.token.resolve(&self.dir).err()?;
+            Some(format!("crm.{name}.token: {e}"))
+        })
+        .collect()
     }
 
     /// The `[[webhook]]` URLs and signing secrets that cannot be read.

@@ -146,6 +146,8 @@ fn every_signal_has_the_effect_the_docs_promise() {
         // The unsubscribe link, and a meeting booked.
         (Signal::UnsubscribeLink, RULES, lead(0), Some(EventKind::Unsubscribed), "stop unsubscribed suppress:unsubscribed", false, None),
         (Signal::MeetingBooked, ACCOUNT, lead(0), Some(EventKind::MeetingBooked), "stop stopped", false, None),
+        // The CRM says the deal moved on.
+        (Signal::CrmStage, ACCOUNT, lead(0), Some(EventKind::Stopped), "stop stopped", false, None),
     ];
     check(table);
 }

@@ -17,6 +17,7 @@
 
 mod admission;
 mod claims;
+mod crm;
 mod daemons;
 mod digest;
 mod drafts;
@@ -64,6 +65,7 @@ use sqlx::{AnyPool, Executor};
 pub use crate::domain::{EventKind, Next, PastTouch, ProviderKind};
 pub use crate::policy::{EnrollRules, Refusal};
 pub use admission::Admission;
+pub use crm::{CrmAttempt, CrmJob, CrmQueue, CrmRecord, NewCrmJob};
 pub use daemons::DaemonRow;
 pub use digest::{DueStep, EventCount, WaitingReply};
 pub use drafts::{DraftChange, DraftChore, DraftRow, NewDraft};

@@ -12,7 +12,8 @@ use crate::enrollment::{EnrollmentState, TouchState};
 /// States of the tables that have no enum (their names are the migrations' column comments),
 /// allowed only in a text that names one of the tables. The outbox lease statement names its
 /// table `{table}` (it serves both outboxes).
-const OTHER_STATES: [(&[&str], &[&str]); 4] = [
+const OTHER_STATES: [(&[&str], &[&str]); 5] = [
+    (&["crm_jobs"], &["pending", "done", "failed"]),
     (&["sent_copies"], &["pending", "appended", "failed"]),
     (&["tasks"], &["open", "done", "skipped"]),
     (&["drafts"], &["open", "approved", "sent", "skipped"]),

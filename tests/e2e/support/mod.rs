@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod claims;
+pub mod crm;
 pub mod daemon;
 pub mod dns;
 pub mod http;
