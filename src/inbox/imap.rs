@@ -13,7 +13,7 @@ use futures_util::TryStreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::config::{AuthMethod, ImapSettings, Secret, Security};
+use crate::config::{AuthMethod, ImapSettings, Mailbox, Secret, Security};
 use crate::send::oauth::TokenCache;
 
 /// A byte stream IMAP runs over (plain TCP or TLS).
@@ -141,6 +141,23 @@ pub(super) async fn timed<T>(
     tokio::time::timeout(TIMEOUT, f).await.map_err(|_| {
         ImapError::Connection(format!("{what}: no answer in {}s", TIMEOUT.as_secs()))
     })?
+}
+
+/// Connects and logs in as `mailbox` (its From address unless the settings name a login),
+/// with its OAuth2 tokens when it has `[mailbox.oauth]`.
+pub async fn connect_for(
+    mailbox: &Mailbox,
+    settings: &ImapSettings,
+    config_dir: &Path,
+) -> Result<ImapSession, ImapError> {
+    let oauth = crate::send::oauth::for_mailbox(mailbox, config_dir);
+    connect(
+        settings,
+        mailbox.from.as_str(),
+        config_dir,
+        oauth.as_deref(),
+    )
+    .await
 }
 
 /// Connects and logs in. `default_user` is the login when the settings name none; `oauth`,
