@@ -48,6 +48,7 @@ mod inbox_intent;
 mod inbox_watch;
 mod layers;
 mod notify;
+mod oauth;
 mod report;
 mod report_html;
 mod routing;

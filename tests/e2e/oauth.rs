@@ -1,0 +1,159 @@
+//! OAuth2 without a helper (issue 17): `drumbeat auth` runs the device flow against a local
+//! provider and keeps the refresh token owner-only (or prints it); sends then log in to SMTP
+//! with XOAUTH2 and access tokens drumbeat refreshed itself; a revoked refresh token asks for
+//! `drumbeat auth` and shows no secret.
+
+use std::time::Duration;
+
+use crate::support::Project;
+use crate::support::daemon::{at, run_once, smtp_project_on};
+use crate::support::oauth::{OAuthServer, XoauthSmtp};
+
+fn oauth_table(provider: &OAuthServer, refresh_file: &str) -> String {
+    format!(
+        "[mailbox.oauth]\ntoken_url = \"{0}/token\"\ndevice_url = \"{0}/device\"\n\
+         client_id = \"drumbeat-test\"\nrefresh_token = {{ file = \"{refresh_file}\" }}\n",
+        provider.url
+    )
+}
+
+fn project(provider: &OAuthServer, smtp_port: u16, refresh_file: &str) -> Project {
+    let p = smtp_project_on(smtp_port, "");
+    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
+    p.write(
+        "config.toml",
+        format!("{config}{}", oauth_table(provider, refresh_file)),
+    );
+    p
+}
+
+#[test]
+fn auth_runs_the_device_flow_and_keeps_the_refresh_token_owner_only() {
+    let provider = OAuthServer::start(3600, &[]);
+    let p = project(&provider, 2525, "secrets/rep.refresh-token");
+    let run = p.ok(&["auth", "rep"]);
+    assert!(
+        run.stderr.contains("WDJB-MJHT")
+            && run.stderr.contains(&format!("{}/activate", provider.url)),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        provider.state().device_polls,
+        2,
+        "pending once, then approved"
+    );
+    let file = p.file("secrets/rep.refresh-token");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "refresh-from-device-2\n"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode, 0o600,
+            "the refresh token is readable by its owner only"
+        );
+    }
+    assert!(
+        !run.stdout.contains("refresh-from-device"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        provider
+            .state()
+            .requests
+            .iter()
+            .all(|r| r.contains("client_id=drumbeat-test")),
+        "every token request names the client"
+    );
+
+    // --print: the token on stdout only, the file untouched.
+    let run = p.ok(&["auth", "rep", "--print"]);
+    assert_eq!(run.stdout, "refresh-from-device-3\n");
+    assert!(
+        !run.stderr.contains("refresh-from-device"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "refresh-from-device-2\n"
+    );
+
+    // A mailbox without [mailbox.oauth] is told what to add.
+    let shipped = Project::shipped();
+    let run = shipped.run(&["auth", "ana"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("[mailbox.oauth]"), "{}", run.stderr);
+}
+
+const LEADS: &str = "Email,First Name,Company,Time Zone\n\
+     ada@one.example,Ada,One,America/New_York\n\
+     bob@two.example,Bob,Two,America/New_York\n";
+// Thursday 2026-03-05 15:00 UTC: 10:00 in New York, inside the window.
+const NOW: &str = "2026-03-05T15:00:00Z";
+
+#[test]
+fn smtp_logs_in_with_xoauth2_and_tokens_refreshed_from_the_refresh_token() {
+    let provider = OAuthServer::start(3600, &["refresh-ok"]);
+    let smtp = XoauthSmtp::start(&provider, "rep@example.com");
+    let p = project(&provider, smtp.port, "rep.refresh-token");
+    p.write("rep.refresh-token", "refresh-ok\n");
+    p.write("leads.csv", LEADS);
+    at(
+        &p,
+        NOW,
+        &["leads", "import", "leads.csv", "--sequence", "e2e"],
+    );
+    let (v, _) = run_once(&p, NOW);
+    assert_eq!(v["sent"], 2, "{v}");
+    let mut got = smtp.accepted.lock().unwrap().clone();
+    got.sort();
+    assert_eq!(got, ["ada@one.example", "bob@two.example"]);
+    assert_eq!(provider.state().refreshes, 1, "one refresh for both sends");
+    let seen = smtp.tokens_seen.lock().unwrap().clone();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|t| t == "access-1"),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_revoked_refresh_token_asks_for_drumbeat_auth_and_sends_nothing() {
+    let provider = OAuthServer::start(3600, &[]);
+    let smtp = XoauthSmtp::start(&provider, "rep@example.com");
+    let p = project(&provider, smtp.port, "rep.refresh-token");
+    p.write("rep.refresh-token", "revoked-refresh-secret\n");
+    p.write("leads.csv", LEADS);
+    at(
+        &p,
+        NOW,
+        &["leads", "import", "leads.csv", "--sequence", "e2e"],
+    );
+    let run = p
+        .cmd(&["run", "--once", "--json"])
+        .env("DRUMBEAT_NOW", NOW)
+        .env("RUST_LOG", "drumbeat=warn")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("run drumbeat");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
+    );
+    assert!(smtp.accepted.lock().unwrap().is_empty());
+    assert!(stderr.contains("drumbeat auth rep"), "{stderr}");
+    assert!(stderr.contains("invalid_grant"), "{stderr}");
+    for out in [&stdout, &stderr] {
+        assert!(!out.contains("revoked-refresh-secret"), "{out}");
+    }
+    let status = p.run(&["status"]);
+    assert!(
+        !status.stdout.contains("revoked-refresh-secret")
+            && !status.stderr.contains("revoked-refresh-secret")
+    );
+}
