@@ -40,6 +40,8 @@ pub struct TokenCache {
     config_dir: PathBuf,
     client: reqwest::Client,
     state: Mutex<State>,
+    /// The last refusal's message, until a token is had again (see [`needs_auth`]).
+    refused_note: StdMutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -52,15 +54,20 @@ struct State {
     refreshes: u64,
 }
 
+/// Every mailbox's cache in this process, by mailbox name.
+fn caches() -> std::sync::MutexGuard<'static, HashMap<String, Arc<TokenCache>>> {
+    static CACHES: OnceLock<StdMutex<HashMap<String, Arc<TokenCache>>>> = OnceLock::new();
+    CACHES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The cache of `mailbox`'s tokens in this process (None without `[mailbox.oauth]`). A config
 /// reload that changes the OAuth settings starts a new cache.
 pub fn for_mailbox(mailbox: &Mailbox, config_dir: &Path) -> Option<Arc<TokenCache>> {
-    static CACHES: OnceLock<StdMutex<HashMap<String, Arc<TokenCache>>>> = OnceLock::new();
     let settings = mailbox.oauth.as_ref()?;
-    let mut caches = CACHES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut caches = caches();
     let cache = caches
         .entry(mailbox.name.clone())
         .or_insert_with(|| TokenCache::new(&mailbox.name, settings.clone(), config_dir));
@@ -68,6 +75,17 @@ pub fn for_mailbox(mailbox: &Mailbox, config_dir: &Path) -> Option<Arc<TokenCach
         *cache = TokenCache::new(&mailbox.name, settings.clone(), config_dir);
     }
     Some(cache.clone())
+}
+
+/// Why `mailbox` needs `drumbeat auth`, when its provider refused its refresh token in this
+/// process and no token was had since.
+pub fn needs_auth(mailbox: &str) -> Option<String> {
+    let cache = caches().get(mailbox)?.clone();
+    cache
+        .refused_note
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
 }
 
 impl TokenCache {
@@ -79,12 +97,23 @@ impl TokenCache {
             config_dir: config_dir.to_path_buf(),
             client: http::client(),
             state: Mutex::new(State::default()),
+            refused_note: StdMutex::new(None),
         })
     }
 
     /// An access token good for a while yet: the cached one, or a fresh one.
     pub async fn access_token(&self) -> Result<Secret, OAuthError> {
-        self.access_token_at(Instant::now()).await
+        let got = self.access_token_at(Instant::now()).await;
+        let note = match &got {
+            Err(OAuthError::NeedsAuth(why)) => Some(why.clone()),
+            Err(OAuthError::Failed(_)) => return got,
+            Ok(_) => None,
+        };
+        *self
+            .refused_note
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = note;
+        got
     }
 
     /// Refreshes done so far.

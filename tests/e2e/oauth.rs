@@ -1,7 +1,7 @@
 //! OAuth2 without a helper (issue 17): `drumbeat auth` runs the device flow against a local
 //! provider and keeps the refresh token owner-only (or prints it); sends then log in to SMTP
-//! with XOAUTH2 and access tokens drumbeat refreshed itself; a revoked refresh token asks for
-//! `drumbeat auth` and shows no secret.
+//! with XOAUTH2 and access tokens drumbeat refreshed itself; a revoked refresh token pauses the
+//! mailbox until `drumbeat auth`, and shows no secret.
 
 use std::time::Duration;
 
@@ -151,9 +151,18 @@ fn a_revoked_refresh_token_asks_for_drumbeat_auth_and_sends_nothing() {
     for out in [&stdout, &stderr] {
         assert!(!out.contains("revoked-refresh-secret"), "{out}");
     }
-    let status = p.run(&["status"]);
+    // The mailbox is paused, saying what to do, instead of failing retry after retry.
+    let status = at(&p, NOW, &["status"]);
     assert!(
-        !status.stdout.contains("revoked-refresh-secret")
-            && !status.stderr.contains("revoked-refresh-secret")
+        status
+            .stdout
+            .contains("PAUSED: signed out: mailbox \"rep\" needs `drumbeat auth rep`"),
+        "{}",
+        status.stdout
     );
+    assert!(!status.stdout.contains("revoked-refresh-secret"));
+    // The next run does not ask the provider again: nothing is claimed from a paused mailbox.
+    let asked = provider.state().requests.len();
+    run_once(&p, NOW);
+    assert_eq!(provider.state().requests.len(), asked);
 }
