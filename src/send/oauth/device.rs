@@ -81,19 +81,44 @@ pub async fn authorize(
         user_code,
         expires_in,
     });
+    let interval = Duration::from_secs(d.interval.unwrap_or(5));
+    let poll = Poll {
+        device_code: &device_code,
+        client_secret: client_secret.as_ref(),
+        expires_in,
+        interval,
+    };
+    poll_for_token(&client, settings, poll).await
+}
+
+/// What the token endpoint is polled with.
+struct Poll<'a> {
+    device_code: &'a str,
+    client_secret: Option<&'a Secret>,
+    expires_in: Duration,
+    interval: Duration,
+}
+
+/// Polls the token endpoint until the person approves (the refresh token), denies, or the
+/// code expires.
+async fn poll_for_token(
+    client: &reqwest::Client,
+    settings: &OAuthSettings,
+    poll: Poll<'_>,
+) -> Result<Secret, String> {
     let mut fields = vec![
         ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-        ("device_code", device_code.as_str()),
+        ("device_code", poll.device_code),
         ("client_id", settings.client_id.as_str()),
     ];
-    if let Some(s) = &client_secret {
+    if let Some(s) = poll.client_secret {
         fields.push(("client_secret", s.expose()));
     }
+    let (expires_in, mut interval) = (poll.expires_in, poll.interval);
     let deadline = Instant::now() + expires_in;
-    let mut interval = Duration::from_secs(d.interval.unwrap_or(5));
     loop {
         tokio::time::sleep(interval).await;
-        match http::post(&client, &settings.token_url, &fields).await? {
+        match http::post(client, &settings.token_url, &fields).await? {
             Answer::Granted(g) => {
                 return g.refresh_token.ok_or_else(|| {
                     "signed in, but the provider gave no refresh token (Microsoft needs the offline_access scope)".to_string()
