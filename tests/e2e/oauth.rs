@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support::Project;
 use crate::support::daemon::{at, run_once, smtp_project_on};
-use crate::support::oauth::{OAuthServer, XoauthSmtp};
+use crate::support::oauth::{OAuthDovecot, OAuthServer, XoauthSmtp};
 
 fn oauth_table(provider: &OAuthServer, refresh_file: &str) -> String {
     format!(
@@ -165,4 +165,57 @@ fn a_revoked_refresh_token_asks_for_drumbeat_auth_and_sends_nothing() {
     let asked = provider.state().requests.len();
     run_once(&p, NOW);
     assert_eq!(provider.state().requests.len(), asked);
+}
+
+#[test]
+fn imap_logs_in_to_dovecot_with_xoauth2_and_a_refreshed_token() {
+    let test = "imap_logs_in_to_dovecot_with_xoauth2_and_a_refreshed_token";
+    let provider = OAuthServer::start(3600, &["refresh-ok"]);
+    provider.state().username = "rep@example.test".into();
+    let Some(dovecot) = OAuthDovecot::start(test, &provider) else {
+        return;
+    };
+    let p = Project::shipped();
+    p.write("rep.refresh-token", "refresh-ok\n");
+    p.write("revoked.refresh-token", "revoked\n");
+    let settings: drumbeat::config::ImapSettings = toml::from_str(&format!(
+        "host = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n",
+        dovecot.port
+    ))
+    .expect("imap settings");
+    let oauth = |file: &str| drumbeat::config::OAuthSettings {
+        token_url: format!("{}/token", provider.url),
+        device_url: format!("{}/device", provider.url),
+        scope: String::new(),
+        client_id: "drumbeat-test".into(),
+        client_secret: None,
+        refresh_token: drumbeat::config::SecretSource::File(file.into()),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use drumbeat::inbox::imap;
+        use drumbeat::send::oauth::TokenCache;
+        let tokens = TokenCache::new("rep", oauth("rep.refresh-token"), p.path());
+        let mut session = imap::connect(&settings, "rep@example.test", p.path(), Some(&tokens))
+            .await
+            .expect("XOAUTH2 login with a refreshed token");
+        imap::examine(&mut session, "INBOX").await.expect("INBOX");
+        // A second connection reuses the cached token.
+        imap::connect(&settings, "rep@example.test", p.path(), Some(&tokens))
+            .await
+            .expect("second login");
+        assert_eq!(tokens.refreshes().await, 1);
+        // A revoked refresh token: no login tried, and the error asks for `drumbeat auth`.
+        let revoked = TokenCache::new("rep", oauth("revoked.refresh-token"), p.path());
+        let Err(e) = imap::connect(&settings, "rep@example.test", p.path(), Some(&revoked)).await
+        else {
+            panic!("a revoked refresh token logged in");
+        };
+        assert!(e.to_string().contains("drumbeat auth rep"), "{e}");
+    });
+    // Dovecot asked the provider about each bearer token it was given.
+    assert_eq!(provider.state().introspections, 2);
 }

@@ -25,6 +25,10 @@ pub struct State {
     pub expires_in: u64,
     /// Bodies of the token requests, in order.
     pub requests: Vec<String>,
+    /// The user whose tokens it issues (what introspection answers).
+    pub username: String,
+    /// Introspection requests (RFC 7662) answered.
+    pub introspections: usize,
 }
 
 /// The provider.
@@ -125,6 +129,21 @@ fn answer(
                 r#"{{"device_code":"dev-code-1","user_code":"WDJB-MJHT","verification_uri":"{base}/activate","expires_in":60,"interval":0}}"#
             ),
         );
+    }
+    if path == "/introspect" {
+        s.introspections += 1;
+        let live = s
+            .access_tokens
+            .get(field("token"))
+            .is_some_and(|exp| Instant::now() < *exp);
+        return if live {
+            (
+                200,
+                format!(r#"{{"active":true,"username":"{}"}}"#, s.username),
+            )
+        } else {
+            (200, r#"{"active":false}"#.to_string())
+        };
     }
     s.requests.push(body.to_string());
     let error = |e: &str| {
@@ -280,5 +299,97 @@ fn session(
         } else {
             say("502 5.5.2 not implemented");
         }
+    }
+}
+
+/// A Dovecot of this test's own on 127.0.0.1 whose only passdb is OAuth2: it checks each
+/// XOAUTH2 bearer with `provider`'s introspection endpoint (RFC 7662, POST). None, after a
+/// loud skip, when Dovecot is not installed or we are not root (a failure under CI).
+pub struct OAuthDovecot {
+    pub port: u16,
+    conf: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl OAuthDovecot {
+    pub fn start(test: &str, provider: &OAuthServer) -> Option<OAuthDovecot> {
+        let bin = ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"]
+            .into_iter()
+            .find(|b| std::path::Path::new(b).exists());
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let Some(bin) = bin.filter(|_| root) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{test}: Dovecot (as root) is required under CI"
+            );
+            eprintln!("SKIPPED {test}: needs Dovecot and root to start a private instance");
+            return None;
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("drumbeat-oauth-dovecot")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        let d = dir.path();
+        for sub in ["home", "run", "state"] {
+            std::fs::create_dir_all(d.join(sub)).expect("mkdir");
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::set_permissions(d.join("home"), std::fs::Permissions::from_mode(0o777))
+            .expect("chmod");
+        let port = super::sink::free_port();
+        std::fs::write(
+            d.join("oauth2.conf.ext"),
+            format!(
+                "introspection_mode = post\nintrospection_url = {}/introspect\n\
+                 username_attribute = username\nactive_attribute = active\nactive_value = true\n",
+                provider.url
+            ),
+        )
+        .expect("write oauth2 conf");
+        let dd = d.display();
+        std::fs::write(
+            d.join("dovecot.conf"),
+            format!(
+                "protocols = imap\nlisten = 127.0.0.1\nbase_dir = {dd}/run\nstate_dir = {dd}/state\n\
+                 log_path = {dd}/dovecot.log\nssl = no\ndisable_plaintext_auth = no\n\
+                 auth_mechanisms = xoauth2 oauthbearer\n\
+                 passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {dd}/oauth2.conf.ext\n}}\n\
+                 userdb {{\n  driver = static\n  args = uid=nobody gid=nogroup home={dd}/home/%u\n}}\n\
+                 mail_location = maildir:~/Maildir\n\
+                 service imap-login {{\n  inet_listener imap {{\n    port = {port}\n  }}\n}}\n"
+            ),
+        )
+        .expect("write dovecot.conf");
+        let conf = d.join("dovecot.conf");
+        let status = std::process::Command::new(bin)
+            .arg("-c")
+            .arg(&conf)
+            .status()
+            .expect("run dovecot");
+        assert!(
+            status.success(),
+            "dovecot did not start: {}",
+            std::fs::read_to_string(d.join("dovecot.log")).unwrap_or_default()
+        );
+        crate::support::wait_until("Dovecot listening", Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Some(OAuthDovecot {
+            port,
+            conf,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for OAuthDovecot {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("dovecot")
+            .arg("-c")
+            .arg(&self.conf)
+            .arg("stop")
+            .status();
     }
 }
