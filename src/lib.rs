@@ -14,7 +14,7 @@
 //! | app      | daemon                                              | the scheduler loop over the shared context |
 //! | adapters | http, notify, webhooks, crm, inbox, import, routing, report, dns, spam | HTTP endpoints, rep notifications, outgoing webhooks, CRM sync, the IMAP watcher, lead intake and routing, reports, DNS checks, SpamAssassin scores |
 //! | context  | context                                             | what every task shares: config, live catalog, store, clock, link key, transports |
-//! | send     | send                                                | composing the message on the wire, SMTP and outbox, links and their tokens |
+//! | send     | send                                                | composing the message on the wire, SMTP and outbox, links and their tokens, OAuth2 access tokens |
 //! | store    | store                                               | SQL for both engines; applies effects, decides nothing |
 //! | policy   | policy                                              | signal + rules → effect (pure) |
 //! | pure     | catalog, plan, render, sequence, schedule, bounce, intent | loaded sequences and templates, the planner, rendering, windows and waits, what a failed delivery means, what a person's reply means |

@@ -411,6 +411,12 @@ pub fn at_send(reason: Reason, soft_so_far: i64) -> AtSend {
     }
 }
 
+/// A mailbox signed out of its provider (the OAuth2 refresh token refused, `why`): it pauses
+/// until a person runs `drumbeat auth` and resumes it; the pause says so.
+pub fn signed_out(why: &str) -> String {
+    format!("signed out: {why}")
+}
+
 /// A sending mailbox's recent record (see `Store::mailbox_figures`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct HealthFigures {

@@ -371,6 +371,7 @@ fn sample_mailbox() -> Mailbox {
         timezone: chrono_tz::UTC,
         working_hours: Default::default(),
         bcc: None,
+        oauth: None,
     }
 }
 

@@ -17,6 +17,7 @@ macro_rules! say_inline {
     ($($arg:tt)*) => { print!("{}", $crate::cli::output::printable(&format!($($arg)*))) };
 }
 
+mod auth;
 mod classify;
 mod control;
 mod digest;
@@ -131,6 +132,9 @@ enum Command {
     /// Show, edit, send or skip a draft.
     #[command(subcommand)]
     Draft(drafts::DraftCommand),
+    /// Sign a mailbox in to Google or Microsoft 365 (OAuth2 device flow) and keep its refresh
+    /// token.
+    Auth(auth::Args),
     /// Each sending mailbox's health (bounce and complaint rates), and resuming a paused one.
     #[command(subcommand)]
     Mailbox(mailbox::MailboxCommand),
@@ -266,6 +270,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Resolve(a) => tasks::resolve(&cli.config, a).await,
         Command::Drafts(a) => drafts::list(&cli.config, a).await,
         Command::Draft(c) => drafts::draft(&cli.config, c).await,
+        Command::Auth(a) => auth::run(&cli.config, a).await,
         Command::Mailbox(c) => mailbox::run(&cli.config, c).await,
         Command::Replies(a) => replies::list(&cli.config, a).await,
         Command::Reply(c) => replies::reply(&cli.config, c).await,

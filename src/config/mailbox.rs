@@ -12,6 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::notify::{self, Notify, RawNotify};
+use super::oauth::{self, OAuthSettings, RawOAuth};
 use super::problems::Report;
 use super::{DkimSettings, Pacing, Provider, SecretSource, Warmup, parse_duration};
 use crate::lead::Email;
@@ -54,6 +55,9 @@ pub struct Mailbox {
     /// Email-to-Salesforce): every email to a lead from this mailbox is also delivered there,
     /// as an envelope recipient only (no Bcc: header, so the lead never sees it).
     pub bcc: Option<Email>,
+    /// OAuth2 (`[mailbox.oauth]`): SMTP and IMAP log in with XOAUTH2, with access tokens
+    /// drumbeat gets itself from the refresh token.
+    pub oauth: Option<OAuthSettings>,
 }
 
 /// A rep's working hours: from `start` (inclusive) to `end` (exclusive), local times.
@@ -225,6 +229,7 @@ pub(super) struct RawMailbox {
     timezone: Option<Spanned<String>>,
     working_hours: Option<Spanned<String>>,
     bcc: Option<Spanned<String>>,
+    oauth: Option<Spanned<RawOAuth>>,
 }
 
 /// The default daily cap: what a warmed-up personal mailbox sends without hurting its reputation.
@@ -240,22 +245,7 @@ pub(super) fn resolve(
     names: &mut HashSet<String>,
     report: &mut Report,
 ) -> Option<Mailbox> {
-    let name = m.name.get_ref().trim().to_string();
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        report.error(
-            Some(m.name.span()),
-            format!("mailbox name {name:?} must be letters, digits, '-', '_' or '.'"),
-        );
-    } else if !names.insert(name.clone()) {
-        report.error(
-            Some(m.name.span()),
-            format!("mailbox {name:?} is defined twice"),
-        );
-    }
+    let name = mailbox_name(&m.name, names, report);
     let from = match Email::parse(m.from.get_ref()) {
         Ok(e) => Some(e),
         Err(e) => {
@@ -274,6 +264,14 @@ pub(super) fn resolve(
         }
         Some(c) => *c.get_ref(),
     };
+    let oauth = m.oauth.and_then(|o| oauth::resolve(&name, o, report));
+    logins(
+        &name,
+        m.name.span(),
+        oauth.is_some(),
+        (m.smtp.as_ref(), m.imap.as_ref()),
+        report,
+    );
     let transport = transport(&name, m.name.span(), m.outbox, m.smtp, dir, report);
     let pacing = pacing(
         &name,
@@ -289,7 +287,6 @@ pub(super) fn resolve(
         report.extend(ps);
         notify
     });
-    check_imap(&name, m.name.span(), m.imap.as_ref(), report);
     let (rep_zone, working_hours) =
         rep_hours(&name, (&m.timezone, &m.working_hours), timezone, report);
     let bcc = m.bcc.and_then(|b| logging_address(&name, &b, report));
@@ -311,7 +308,62 @@ pub(super) fn resolve(
         timezone: rep_zone,
         working_hours,
         bcc,
+        oauth,
     })
+}
+
+/// How SMTP and IMAP log in. With `[mailbox.oauth]` (`oauth`), with its tokens: a password
+/// beside it is a mistake (which one would be used?). Without, IMAP needs a password.
+fn logins(
+    name: &str,
+    at: Range<usize>,
+    oauth: bool,
+    (smtp, imap): (Option<&Spanned<SmtpSettings>>, Option<&ImapSettings>),
+    report: &mut Report,
+) {
+    if !oauth {
+        return check_imap(name, at, imap, report);
+    }
+    let smtp = smtp.and_then(|s| s.get_ref().password.as_ref().map(|_| s.span()));
+    for (what, span) in [
+        ("smtp", smtp),
+        (
+            "imap",
+            imap.and_then(|i| i.password.as_ref()).map(|_| at.clone()),
+        ),
+    ] {
+        if let Some(span) = span {
+            report.error(
+                Some(span),
+                format!("mailbox {name:?}: {what}.password and [mailbox.oauth] are both given; with oauth, drumbeat gets the tokens itself: remove {what}.password"),
+            );
+        }
+    }
+}
+
+/// A mailbox's name, checked: letters, digits, '-', '_' or '.', and not taken yet in `names`.
+fn mailbox_name(
+    given: &Spanned<String>,
+    names: &mut HashSet<String>,
+    report: &mut Report,
+) -> String {
+    let name = given.get_ref().trim().to_string();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        report.error(
+            Some(given.span()),
+            format!("mailbox name {name:?} must be letters, digits, '-', '_' or '.'"),
+        );
+    } else if !names.insert(name.clone()) {
+        report.error(
+            Some(given.span()),
+            format!("mailbox {name:?} is defined twice"),
+        );
+    }
+    name
 }
 
 /// A mailbox's `bcc`: a valid address, or an error at its place.

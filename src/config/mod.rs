@@ -11,6 +11,7 @@ mod health;
 mod http;
 mod mailbox;
 mod notify;
+mod oauth;
 mod problems;
 mod providers;
 mod routing;
@@ -40,6 +41,7 @@ pub use mailbox::{
     WorkingHours,
 };
 pub use notify::{Notify, rep_endpoint, rep_endpoints};
+pub use oauth::{OAuthProvider, OAuthSettings};
 pub use providers::{
     MailgunConfig, PostmarkConfig, Provider, ProvidersConfig, SendgridConfig, SesConfig,
 };
@@ -267,7 +269,7 @@ impl Config {
             .collect()
     }
 
-    /// Each mailbox's SMTP and IMAP password sources, with what they are for.
+    /// Each mailbox's SMTP and IMAP password sources and OAuth2 secrets, with what they are for.
     fn mail_secrets(&self) -> impl Iterator<Item = (&Mailbox, &'static str, &SecretSource)> {
         self.mailboxes.iter().flat_map(|m| {
             let smtp = match &m.transport {
@@ -275,9 +277,19 @@ impl Config {
                 Transport::Outbox { .. } => None,
             };
             let imap = m.imap.as_ref().and_then(|i| i.password.as_ref());
-            [("smtp password", smtp), ("imap password", imap)]
-                .into_iter()
-                .filter_map(move |(what, src)| Some((m, what, src?)))
+            let refresh = m.oauth.as_ref().map(|o| &o.refresh_token);
+            let client = m.oauth.as_ref().and_then(|o| o.client_secret.as_ref());
+            [
+                ("smtp password", smtp),
+                ("imap password", imap),
+                (
+                    "oauth refresh_token (run `drumbeat auth` for this mailbox)",
+                    refresh,
+                ),
+                ("oauth client_secret", client),
+            ]
+            .into_iter()
+            .filter_map(move |(what, src)| Some((m, what, src?)))
         })
     }
 

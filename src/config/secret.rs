@@ -26,6 +26,12 @@ pub enum SecretSource {
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret obtained at run time (an OAuth2 access token), kept as carefully as one read
+    /// from config.
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
     /// The value, for the one place that must hand it to a server.
     pub fn expose(&self) -> &str {
         &self.0

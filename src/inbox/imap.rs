@@ -13,7 +13,8 @@ use futures_util::TryStreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::config::{AuthMethod, ImapSettings, Security};
+use crate::config::{AuthMethod, ImapSettings, Mailbox, Secret, Security};
+use crate::send::oauth::TokenCache;
 
 /// A byte stream IMAP runs over (plain TCP or TLS).
 pub trait ImapStream: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
@@ -142,11 +143,30 @@ pub(super) async fn timed<T>(
     })?
 }
 
-/// Connects and logs in. `default_user` is the login when the settings name none.
+/// Connects and logs in as `mailbox` (its From address unless the settings name a login),
+/// with its OAuth2 tokens when it has `[mailbox.oauth]`.
+pub async fn connect_for(
+    mailbox: &Mailbox,
+    settings: &ImapSettings,
+    config_dir: &Path,
+) -> Result<ImapSession, ImapError> {
+    let oauth = crate::send::oauth::for_mailbox(mailbox, config_dir);
+    connect(
+        settings,
+        mailbox.from.as_str(),
+        config_dir,
+        oauth.as_deref(),
+    )
+    .await
+}
+
+/// Connects and logs in. `default_user` is the login when the settings name none; `oauth`,
+/// the mailbox's OAuth2 tokens when it has `[mailbox.oauth]` (then XOAUTH2 with them).
 pub async fn connect(
     settings: &ImapSettings,
     default_user: &str,
     config_dir: &Path,
+    oauth: Option<&TokenCache>,
 ) -> Result<ImapSession, ImapError> {
     let host = settings.host.as_str();
     let port = settings.port.unwrap_or(match settings.security {
@@ -180,18 +200,9 @@ pub async fn connect(
         .username
         .clone()
         .unwrap_or_else(|| default_user.to_string());
-    let secret = match &settings.password {
-        Some(src) => src
-            .resolve(config_dir)
-            .map_err(|e| ImapError::Secret(format!("cannot read the IMAP password: {e}")))?,
-        None => {
-            return Err(ImapError::Secret(
-                "no IMAP password or token configured".into(),
-            ));
-        }
-    };
+    let (secret, auth) = login_secret(settings, config_dir, oauth).await?;
     let login = async {
-        match settings.auth {
+        match auth {
             AuthMethod::Password => client
                 .login(&user, secret.expose())
                 .await
@@ -211,6 +222,31 @@ pub async fn connect(
     tokio::time::timeout(TIMEOUT, login)
         .await
         .map_err(|_| ImapError::Connection("login: no answer".into()))?
+}
+
+/// What to log in with: the mailbox's OAuth2 access token, or the configured password or token.
+async fn login_secret(
+    settings: &ImapSettings,
+    config_dir: &Path,
+    oauth: Option<&TokenCache>,
+) -> Result<(Secret, AuthMethod), ImapError> {
+    if let Some(tokens) = oauth {
+        let token = tokens
+            .access_token()
+            .await
+            .map_err(|e| ImapError::Secret(e.to_string()))?;
+        return Ok((token, AuthMethod::Xoauth2));
+    }
+    match &settings.password {
+        Some(src) => Ok((
+            src.resolve(config_dir)
+                .map_err(|e| ImapError::Secret(format!("cannot read the IMAP password: {e}")))?,
+            settings.auth,
+        )),
+        None => Err(ImapError::Secret(
+            "no IMAP password or token configured".into(),
+        )),
+    }
 }
 
 /// Whether the server offers IDLE.

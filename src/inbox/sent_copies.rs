@@ -117,7 +117,7 @@ async fn flush_mailbox(
     }
     let mut done = 0;
     let outcome = async {
-        let mut session = imap::connect(settings, m.from.as_str(), &daemon.config().dir).await?;
+        let mut session = imap::connect_for(m, settings, &daemon.config().dir).await?;
         let folder = sent_folder(&mut session, settings.sent_folder.as_deref()).await?;
         imap::examine(&mut session, &folder).await?;
         for c in &mine {

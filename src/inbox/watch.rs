@@ -133,7 +133,7 @@ async fn session(
             .await;
     };
     state("connecting", None).await;
-    let mut session = imap::connect(settings, mailbox.from.as_str(), &daemon.config().dir).await?;
+    let mut session = imap::connect_for(mailbox, settings, &daemon.config().dir).await?;
     *backoff = Duration::from_secs(1);
     let idle = imap::has_idle(&mut session).await?;
     tracing::info!(mailbox = name, idle, "IMAP connected");
@@ -567,7 +567,7 @@ pub async fn check_once(daemon: &Context, mailbox: &Mailbox) -> Result<SyncRepor
         tracing::info!(mailbox = %mailbox.name, "another daemon watches this mailbox");
         return Ok(SyncReport::default());
     }
-    let mut session = imap::connect(settings, mailbox.from.as_str(), &daemon.config().dir).await?;
+    let mut session = imap::connect_for(mailbox, settings, &daemon.config().dir).await?;
     let mut total = SyncReport::default();
     let mut folders = vec!["INBOX".to_string()];
     folders.extend(settings.folders.iter().cloned());

@@ -152,6 +152,7 @@ mod tests {
             timezone: chrono_tz::UTC,
             working_hours: Default::default(),
             bcc: None,
+            oauth: None,
         }
     }
 

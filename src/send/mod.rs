@@ -4,6 +4,7 @@
 pub mod compose;
 pub mod links;
 pub mod message;
+pub mod oauth;
 pub mod provider_tags;
 pub mod smtp;
 pub mod tokens;

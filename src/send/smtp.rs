@@ -53,6 +53,8 @@ pub struct SmtpPool {
     /// A server was ready for a body since the last connection that could not be set up
     /// (see [`SmtpPool::ready`]).
     ready: AtomicBool,
+    /// With `[mailbox.oauth]`: where AUTH XOAUTH2 gets its access tokens.
+    oauth: Option<std::sync::Arc<super::oauth::TokenCache>>,
 }
 
 /// One connection, set up and logged in.
@@ -81,7 +83,14 @@ impl SmtpPool {
             idle: Mutex::new(Vec::new()),
             slots: Semaphore::new(connections.max(1)),
             ready: AtomicBool::new(false),
+            oauth: None,
         }
+    }
+
+    /// The pool logging in with XOAUTH2 and the access tokens of `tokens`.
+    pub fn with_oauth(mut self, tokens: std::sync::Arc<super::oauth::TokenCache>) -> SmtpPool {
+        self.oauth = Some(tokens);
+        self
     }
 
     /// Whether the server took a body since this pool last failed to set up a connection
@@ -181,21 +190,31 @@ impl SmtpPool {
         Ok(())
     }
 
-    /// AUTH, when the settings name a password or token.
+    /// AUTH, when the settings name a password or token, or the mailbox has OAuth2.
     async fn login(&self, conn: &mut AsyncSmtpConnection) -> Result<(), SetupError> {
-        let Some(source) = &self.settings.password else {
-            return Ok(());
-        };
         // Read at each connect: a token file or command may have been refreshed.
-        let secret = source
-            .resolve(&self.config_dir)
-            .map_err(|e| SetupError(format!("SMTP secret: {e}"), None))?;
+        let (secret, auth) = match (&self.oauth, &self.settings.password) {
+            (Some(tokens), _) => (
+                tokens
+                    .access_token()
+                    .await
+                    .map_err(|e| SetupError(e.to_string(), None))?,
+                AuthMethod::Xoauth2,
+            ),
+            (None, Some(source)) => (
+                source
+                    .resolve(&self.config_dir)
+                    .map_err(|e| SetupError(format!("SMTP secret: {e}"), None))?,
+                self.settings.auth,
+            ),
+            (None, None) => return Ok(()),
+        };
         let user = self
             .settings
             .username
             .clone()
             .unwrap_or_else(|| self.default_user.clone());
-        let mechanisms: &[Mechanism] = match self.settings.auth {
+        let mechanisms: &[Mechanism] = match auth {
             AuthMethod::Password => &[Mechanism::Plain, Mechanism::Login],
             AuthMethod::Xoauth2 => &[Mechanism::Xoauth2],
         };

@@ -67,12 +67,18 @@ impl MailTransport {
     pub fn for_mailbox(config: &Config, m: &Mailbox) -> MailTransport {
         match &m.transport {
             Transport::Outbox { dir } => MailTransport::Outbox(dir.clone()),
-            Transport::Smtp(s) => MailTransport::Smtp(Box::new(SmtpPool::new(
-                s.clone(),
-                m.from.to_string(),
-                config.dir.clone(),
-                m.pacing.connections,
-            ))),
+            Transport::Smtp(s) => {
+                let pool = SmtpPool::new(
+                    s.clone(),
+                    m.from.to_string(),
+                    config.dir.clone(),
+                    m.pacing.connections,
+                );
+                MailTransport::Smtp(Box::new(match super::oauth::for_mailbox(m, &config.dir) {
+                    Some(tokens) => pool.with_oauth(tokens),
+                    None => pool,
+                }))
+            }
         }
     }
 

@@ -31,6 +31,7 @@ const COMMANDS: &[&[&str]] = &[
     &["draft", "edit"],
     &["draft", "send"],
     &["draft", "skip"],
+    &["auth"],
     &["mailbox"],
     &["mailbox", "list"],
     &["mailbox", "resume"],

@@ -51,6 +51,7 @@ mod inbox_meetings;
 mod inbox_watch;
 mod layers;
 mod notify;
+mod oauth;
 mod report;
 mod report_html;
 mod routing;

@@ -347,6 +347,7 @@ impl Daemon {
         t: i64,
         report: &mut TickReport,
     ) -> Result<(), StoreError> {
+        self.pause_if_signed_out(&h.mailbox, t).await?;
         let (touch, attempt) = (h.touch, h.attempt);
         let schedule = &self.config().sending.retry_schedule;
         match usize::try_from(attempt - 1)

@@ -41,6 +41,33 @@ impl Daemon {
         Ok(())
     }
 
+    /// Pauses `mailbox` when its provider refused its OAuth2 refresh token (see
+    /// `send::oauth::needs_auth`): its emails wait for `drumbeat auth`, instead of failing one
+    /// retry after another.
+    pub(super) async fn pause_if_signed_out(
+        &self,
+        mailbox: &str,
+        t: i64,
+    ) -> Result<(), StoreError> {
+        let Some(refused) = crate::send::oauth::needs_auth(mailbox) else {
+            return Ok(());
+        };
+        let why = policy::signed_out(&refused);
+        let at = DateTime::from_timestamp(t, 0).unwrap_or_default();
+        let notice = self
+            .config()
+            .mailbox(mailbox)
+            .and_then(|m| notify::paused_notice(m, &why, at));
+        if self
+            .store()
+            .pause_mailbox(mailbox, &why, notice.as_ref(), t)
+            .await?
+        {
+            tracing::warn!(mailbox, "mailbox paused: {why}");
+        }
+        Ok(())
+    }
+
     /// Holds every paused mailbox in `pacer`: its emails wait.
     pub(super) async fn hold_paused(&self, pacer: &mut Pacer) -> Result<(), StoreError> {
         for p in self.store().mailbox_pauses().await? {

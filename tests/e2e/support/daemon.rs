@@ -14,6 +14,11 @@ use std::time::{Duration, Instant};
 /// intro → no-ask value follow-up in thread (2 business days) → call task (1 business day) →
 /// bump in thread (1 business day). New York window, Mon–Fri 09:00–17:00, 2026-03-09 a holiday.
 pub fn smtp_project(sink: &Sink, extra_config: &str) -> Project {
+    smtp_project_on(sink.port, extra_config)
+}
+
+/// [`smtp_project`] with its mailbox sending to the SMTP server on `port`.
+pub fn smtp_project_on(port: u16, extra_config: &str) -> Project {
     let p = Project::shipped();
     p.write(
         "config.toml",
@@ -35,7 +40,7 @@ host = "127.0.0.1"
 port = {port}
 security = "none"
 "#,
-            port = sink.port
+            port = port
         ),
     );
     p.write(

@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod dns;
 pub mod http;
 pub mod imap;
+pub mod oauth;
 pub mod preview;
 pub mod providers;
 pub mod receiver;
