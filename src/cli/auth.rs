@@ -1,13 +1,14 @@
-//! `drumbeat auth MAILBOX [--print]`: signs a mailbox in to Google or Microsoft with the
-//! device authorization grant (RFC 8628), from a server without a browser, and keeps the
-//! refresh token in the file `[mailbox.oauth] refresh_token` names (created 0600), or, with
-//! `--print`, prints it for a credential store.
+//! `drumbeat auth MAILBOX [--browser [--port N] | --device] [--print]`: signs a mailbox in to
+//! Google or Microsoft, in a browser sent back to a loopback address (authorization code with
+//! PKCE; Google's only way for Gmail) or with a code typed on another device (RFC 8628), and
+//! keeps the refresh token in the file `[mailbox.oauth] refresh_token` names (created 0600),
+//! or, with `--print`, prints it for a credential store.
 
 use std::path::Path;
 
 use super::{Failure, Outcome, load_config};
-use crate::config::SecretSource;
-use crate::send::oauth::{device, write_secret_file};
+use crate::config::{Mailbox, OAuthProvider, OAuthSettings, Secret, SecretSource};
+use crate::send::oauth::{browser, device, write_secret_file};
 
 /// Flags of `auth`.
 #[derive(Debug, clap::Args)]
@@ -18,6 +19,18 @@ pub struct Args {
     /// or another credential store); the instructions go to stderr.
     #[arg(long)]
     print: bool,
+    /// Sign in in a browser that comes back to 127.0.0.1 (the default for Google, whose
+    /// device flow cannot grant Gmail's scope).
+    #[arg(long, conflicts_with = "device")]
+    browser: bool,
+    /// Sign in with a code typed on any device (the default for Microsoft and other providers
+    /// with a device_url).
+    #[arg(long)]
+    device: bool,
+    /// Sign in in a browser, listening on this port (forward it with
+    /// `ssh -L PORT:127.0.0.1:PORT`); without it, any free port.
+    #[arg(long, conflicts_with = "device")]
+    port: Option<u16>,
 }
 
 pub async fn run(config_path: &Path, args: Args) -> Outcome {
@@ -47,16 +60,15 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
             )));
         }
     };
-    let token = device::authorize(oauth, &config.dir, |p| {
-        eprintln!(
-            "To let drumbeat send and read mail as {}, open {} and enter the code {} (within {} minutes).\nWaiting for you to sign in…",
-            m.from,
-            p.verification_uri,
-            p.user_code,
-            p.expires_in.as_secs().div_ceil(60)
-        );
-    })
-    .await
+    let browser = args.browser
+        || args.port.is_some()
+        || (!args.device
+            && (oauth.provider == Some(OAuthProvider::Google) || oauth.device_url.is_none()));
+    let token = if browser {
+        sign_in_browser(m, oauth, &config.dir, args.port.unwrap_or(0)).await
+    } else {
+        sign_in_device(m, oauth, &config.dir).await
+    }
     .map_err(|e| Failure::failed(format!("mailbox {:?}: {e}", m.name)))?;
     match file {
         None => {
@@ -84,4 +96,48 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         }
     }
     Ok(())
+}
+
+/// The device flow: a code to type at the provider's address.
+async fn sign_in_device(m: &Mailbox, oauth: &OAuthSettings, dir: &Path) -> Result<Secret, String> {
+    device::authorize(oauth, dir, |p| {
+        eprintln!(
+            "To let drumbeat send and read mail as {}, open {} and enter the code {} (within {} minutes).\nWaiting for you to sign in…",
+            m.from,
+            p.verification_uri,
+            p.user_code,
+            p.expires_in.as_secs().div_ceil(60)
+        );
+    })
+    .await
+}
+
+/// The browser flow: an address to open; the answer comes back to 127.0.0.1 or is pasted.
+async fn sign_in_browser(
+    m: &Mailbox,
+    oauth: &OAuthSettings,
+    dir: &Path,
+    port: u16,
+) -> Result<Secret, String> {
+    // Lines typed or pasted on stdin, read on a thread of their own (a blocking read that
+    // never holds up the exit).
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    browser::authorize(oauth, dir, port, rx, |p| {
+        eprintln!(
+            "To let drumbeat send and read mail as {}, open this address in a browser and sign in:\n\n  {}\n\n\
+             The browser then goes to {}/, where drumbeat is listening. On a server, either forward \
+             the port first (ssh -L {}:127.0.0.1:{} THIS-HOST) or, when the browser ends on a page \
+             that does not load, copy its address and paste it here.\nWaiting for you to sign in (10 minutes)…",
+            m.from, p.url, p.redirect, p.port, p.port
+        );
+    })
+    .await
 }

@@ -23,10 +23,14 @@ pub enum OAuthProvider {
 /// A mailbox's OAuth2 client and its refresh token, with the endpoints resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthSettings {
-    /// The token endpoint (refresh and device-code grants).
+    /// The provider named, when one is (its quirks: Google's `access_type=offline`).
+    pub provider: Option<OAuthProvider>,
+    /// The token endpoint (refresh, device-code and authorization-code grants).
     pub token_url: String,
-    /// The device authorization endpoint (RFC 8628), used by `drumbeat auth`.
-    pub device_url: String,
+    /// The device authorization endpoint (RFC 8628), for `drumbeat auth --device`.
+    pub device_url: Option<String>,
+    /// The authorization endpoint (RFC 6749 §4.1), for `drumbeat auth --browser`.
+    pub auth_url: Option<String>,
     /// The scopes asked for, space-separated.
     pub scope: String,
     /// The application's client id.
@@ -44,6 +48,7 @@ pub(super) struct RawOAuth {
     tenant: Option<Spanned<String>>,
     token_url: Option<Spanned<String>>,
     device_url: Option<Spanned<String>>,
+    auth_url: Option<Spanned<String>>,
     scope: Option<String>,
     client_id: Spanned<String>,
     client_secret: Option<SecretSource>,
@@ -52,6 +57,7 @@ pub(super) struct RawOAuth {
 
 const GOOGLE_TOKEN: &str = "https://oauth2.googleapis.com/token";
 const GOOGLE_DEVICE: &str = "https://oauth2.googleapis.com/device/code";
+const GOOGLE_AUTH: &str = "https://accounts.google.com/o/oauth2/v2/auth";
 const GOOGLE_SCOPE: &str = "https://mail.google.com/";
 const MICROSOFT_SCOPE: &str = "offline_access https://outlook.office.com/SMTP.Send https://outlook.office.com/IMAP.AccessAsUser.All";
 
@@ -78,15 +84,9 @@ pub(super) fn resolve(
         given, default,
     ) {
         (Some(u), _) => check_url(u.get_ref())
-            .map(|()| u.get_ref().trim().to_string())
-            .map_err(|e| err(u.span(), field, e))
-            .ok(),
-        (None, Some(d)) => Some(d),
-        (None, None) => {
-            let msg = "is missing: set provider = \"google\" or \"microsoft\", or give token_url and device_url";
-            err(at.clone(), field, msg.into());
-            None
-        }
+            .map(|()| Some(u.get_ref().trim().to_string()))
+            .map_err(|e| err(u.span(), field, e)),
+        (None, d) => Ok(d),
     };
     let token_url = url(
         "token_url",
@@ -98,6 +98,24 @@ pub(super) fn resolve(
         &raw.device_url,
         known.as_ref().map(|k| k.1.clone()),
     );
+    let auth_url = url(
+        "auth_url",
+        &raw.auth_url,
+        known.as_ref().map(|k| k.2.clone()),
+    );
+    let token_url = match token_url {
+        Ok(Some(u)) => Some(u),
+        Ok(None) => {
+            let msg = "is missing: set provider = \"google\" or \"microsoft\", or give token_url and auth_url or device_url";
+            err(at.clone(), "token_url", msg.into());
+            None
+        }
+        Err(()) => None,
+    };
+    if matches!((&device_url, &auth_url), (Ok(None), Ok(None))) {
+        let msg = "is missing: `drumbeat auth` needs auth_url (sign-in in a browser) or device_url (a code typed on another device)";
+        err(at.clone(), "auth_url", msg.into());
+    }
     let refresh_token = raw.refresh_token.or_else(|| {
         let msg = "is missing: name where the refresh token is kept, e.g. { file = \"secrets/NAME.refresh-token\" } (`drumbeat auth` writes it)";
         err(at.clone(), "refresh_token", msg.replace("NAME", name));
@@ -106,25 +124,27 @@ pub(super) fn resolve(
     let scope = raw
         .scope
         .filter(|s| !s.trim().is_empty())
-        .or_else(|| known.map(|k| k.2.to_string()))
+        .or_else(|| known.as_ref().map(|k| k.3.to_string()))
         .unwrap_or_default();
     Some(OAuthSettings {
+        provider: raw.provider,
         refresh_token: refresh_token?,
         token_url: token_url?,
-        device_url: device_url?,
+        device_url: device_url.ok()?,
+        auth_url: auth_url.ok()?,
         scope,
         client_id,
         client_secret: raw.client_secret,
     })
 }
 
-/// The token and device endpoints and the scopes of a known provider (Microsoft's in its
+/// The token, device and authorization endpoints and the scopes of a known provider (Microsoft's in its
 /// `tenant`, "common" by default).
 fn known_endpoints(
     raw: &RawOAuth,
     at: Range<usize>,
     err: &mut impl FnMut(Range<usize>, &str, String),
-) -> Option<(String, String, &'static str)> {
+) -> Option<(String, String, String, &'static str)> {
     if let (Some(t), Some(p)) = (&raw.tenant, raw.provider)
         && p != OAuthProvider::Microsoft
     {
@@ -151,6 +171,7 @@ fn known_endpoints(
         OAuthProvider::Google => (
             GOOGLE_TOKEN.to_string(),
             GOOGLE_DEVICE.to_string(),
+            GOOGLE_AUTH.to_string(),
             GOOGLE_SCOPE,
         ),
         OAuthProvider::Microsoft => {
@@ -158,6 +179,7 @@ fn known_endpoints(
             (
                 format!("{base}/token"),
                 format!("{base}/devicecode"),
+                format!("{base}/authorize"),
                 MICROSOFT_SCOPE,
             )
         }
@@ -225,8 +247,12 @@ mod tests {
             "https://login.microsoftonline.com/common/oauth2/v2.0/token"
         );
         assert_eq!(
-            o.device_url,
-            "https://login.microsoftonline.com/common/oauth2/v2.0/devicecode"
+            o.device_url.as_deref(),
+            Some("https://login.microsoftonline.com/common/oauth2/v2.0/devicecode")
+        );
+        assert_eq!(
+            o.auth_url.as_deref(),
+            Some("https://login.microsoftonline.com/common/oauth2/v2.0/authorize")
         );
         assert!(o.scope.contains("offline_access") && o.scope.contains("IMAP.AccessAsUser.All"));
         let c = parse("provider = \"microsoft\"\ntenant = \"contoso.com\"\nclient_id = \"abc\"\nrefresh_token = { file = \"rt\" }\n").unwrap();
@@ -242,6 +268,16 @@ mod tests {
         let o = c.mailboxes[0].oauth.as_ref().unwrap();
         assert_eq!(o.token_url, "https://oauth2.googleapis.com/token");
         assert_eq!(o.scope, "https://mail.google.com/");
+        assert_eq!(
+            o.auth_url.as_deref(),
+            Some("https://accounts.google.com/o/oauth2/v2/auth")
+        );
+        // Another provider: the token endpoint and one way to sign in.
+        let c = parse("token_url = \"https://id.example/token\"\nauth_url = \"https://id.example/auth\"\nclient_id = \"abc\"\nrefresh_token = { file = \"rt\" }\n").unwrap();
+        let o = c.mailboxes[0].oauth.as_ref().unwrap();
+        assert_eq!((o.device_url.as_deref(), o.provider), (None, None));
+        let e = parse("token_url = \"https://id.example/token\"\nclient_id = \"abc\"\nrefresh_token = { file = \"rt\" }\n").unwrap_err();
+        assert!(e.contains("oauth.auth_url: is missing"), "{e}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! tenth of its lifetime when that is shorter), with the refresh-token grant (RFC 6749 §6); a
 //! refresh token the server rotates is written back to its file. Tokens are never logged.
 
+pub mod browser;
 pub mod device;
 mod http;
 

@@ -52,6 +52,7 @@ mod inbox_watch;
 mod layers;
 mod notify;
 mod oauth;
+mod oauth_browser;
 mod report;
 mod report_html;
 mod routing;

@@ -184,8 +184,10 @@ fn imap_logs_in_to_dovecot_with_xoauth2_and_a_refreshed_token() {
     ))
     .expect("imap settings");
     let oauth = |file: &str| drumbeat::config::OAuthSettings {
+        provider: None,
         token_url: format!("{}/token", provider.url),
-        device_url: format!("{}/device", provider.url),
+        device_url: Some(format!("{}/device", provider.url)),
+        auth_url: None,
         scope: String::new(),
         client_id: "drumbeat-test".into(),
         client_secret: None,

@@ -52,7 +52,12 @@ pub async fn authorize(
     if !settings.scope.is_empty() {
         fields.push(("scope", settings.scope.as_str()));
     }
-    let url = &settings.device_url;
+    let Some(url) = &settings.device_url else {
+        return Err(
+            "no device_url: the provider's device authorization endpoint is not configured; use --browser"
+                .into(),
+        );
+    };
     let resp = client
         .post(url)
         .header("content-type", "application/x-www-form-urlencoded")

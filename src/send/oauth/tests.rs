@@ -59,8 +59,10 @@ async fn endpoint(
 
 fn settings(url: &str, refresh: &Path) -> OAuthSettings {
     OAuthSettings {
+        provider: None,
         token_url: url.to_string(),
-        device_url: url.to_string(),
+        device_url: Some(url.to_string()),
+        auth_url: None,
         scope: String::new(),
         client_id: "cid".into(),
         client_secret: None,

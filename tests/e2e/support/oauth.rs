@@ -29,6 +29,11 @@ pub struct State {
     pub username: String,
     /// Introspection requests (RFC 7662) answered.
     pub introspections: usize,
+    /// Codes handed out by the authorization endpoint, with the PKCE challenge and the
+    /// redirect address each was asked with.
+    pub codes: HashMap<String, (String, String)>,
+    /// The authorization endpoint answers with `error=access_denied` (the person declined).
+    pub deny: bool,
 }
 
 /// The provider.
@@ -73,8 +78,16 @@ impl OAuthServer {
         let (s2, base) = (state.clone(), url.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
+                let Ok(mut stream) = stream else { continue };
                 let (path, body) = read_request(&stream);
+                if let Some(query) = path.strip_prefix("/authorize?") {
+                    let location = authorize(&s2, &form(query));
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                    continue;
+                }
                 let (status, json) = answer(&s2, &base, &path, &form(&body), &body);
                 let mut stream = stream;
                 let _ = write!(
@@ -111,6 +124,25 @@ fn read_request(stream: &TcpStream) -> (String, String) {
     let mut body = vec![0; len];
     let _ = reader.read_exact(&mut body);
     (path, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The authorization endpoint (RFC 6749 §4.1.1): the person signs in at once; the browser is
+/// sent back to `redirect_uri` with a code tied to the PKCE challenge, or with the refusal.
+fn authorize(state: &Mutex<State>, q: &HashMap<String, String>) -> String {
+    let mut s = state.lock().expect("state lock");
+    let field = |k: &str| q.get(k).cloned().unwrap_or_default();
+    let back = field("redirect_uri");
+    let st = field("state");
+    if s.deny {
+        return format!("{back}/?error=access_denied&state={st}");
+    }
+    assert_eq!(field("response_type"), "code");
+    assert_eq!(field("code_challenge_method"), "S256");
+    assert_eq!(field("client_id"), "drumbeat-test");
+    let code = format!("auth-code-{}", s.codes.len() + 1);
+    s.codes
+        .insert(code.clone(), (field("code_challenge"), back.clone()));
+    format!("{back}/?state={st}&code={code}&scope=mail")
 }
 
 fn answer(
@@ -182,6 +214,27 @@ fn answer(
             )
         }
         "refresh_token" => error("invalid_grant"),
+        "authorization_code" => {
+            // The code once, with the verifier whose SHA-256 is the challenge (RFC 7636 §4.6)
+            // and the same redirect address.
+            let Some((challenge, back)) = s.codes.remove(field("code")) else {
+                return error("invalid_grant");
+            };
+            let verified = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+                <sha2::Sha256 as sha2::Digest>::digest(field("code_verifier")),
+            );
+            if verified != challenge || back != field("redirect_uri") {
+                return error("invalid_grant");
+            }
+            let rt = format!("refresh-from-browser-{}", s.refresh_tokens.len() + 1);
+            s.refresh_tokens.push(rt.clone());
+            (
+                200,
+                format!(
+                    r#"{{"access_token":"unused","expires_in":3600,"refresh_token":"{rt}","token_type":"Bearer"}}"#
+                ),
+            )
+        }
         _ => error("unsupported_grant_type"),
     }
 }
