@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::{CrmSettings, Secret};
+use crate::webhooks::describe;
 
 pub use worker::{SyncReport, Syncer, backoff, init_cursors, is_configured, run};
 
@@ -182,31 +183,6 @@ impl Api {
     fn token(&self) -> &str {
         self.token.expose()
     }
-}
-
-/// A request error in words, without the URL (it may hold an id or a query) and with its
-/// causes.
-fn describe(e: reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else if e.is_decode() {
-        "bad JSON"
-    } else {
-        "request failed"
-    };
-    let e = e.without_url();
-    let mut parts = vec![kind.to_string()];
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ").chars().take(300).collect()
 }
 
 /// A string or number field of a JSON answer as text (CRM ids come as either).

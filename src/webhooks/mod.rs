@@ -14,6 +14,7 @@ use crate::config::WebhookFormat;
 use crate::store::FeedEvent;
 
 pub use crate::config::{SigningKey, signing_key};
+pub(crate) use worker::describe;
 pub use worker::{Dispatcher, FlushReport, has_endpoints, init_cursors, run};
 
 /// The `type` of a delivery for an event kind: `noun.verb`, identifiers in `[a-z0-9_]` as the

@@ -281,12 +281,15 @@ impl Dispatcher {
     }
 }
 
-/// A request error in words, without the URL (it may hold a token) and with its causes.
-fn describe(e: reqwest::Error) -> String {
+/// A request error in words, without the URL (it may hold a token, an id or a query) and with
+/// its causes, at most 300 characters: for outgoing webhooks and CRM calls alike.
+pub(crate) fn describe(e: reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
         "cannot connect"
+    } else if e.is_decode() {
+        "bad JSON"
     } else {
         "request failed"
     };

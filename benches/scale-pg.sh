@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# drumbeat on a big PostgreSQL store (issue 18): 10,000,000 leads, each enrolled once (a quarter
+# still active, their next step weeks away), and about 30,000,000 events over the year before
+# DRUMBEAT_NOW, generated straight into a store drumbeat created. Then, each timed with its
+# peak RSS:
+#   run --once with nothing due      the scheduler's cost when idle (goal: proportional to due)
+#   run --once with 1,000 due         1,000 first emails to the outbox (goal: ≤ 0.5 s scheduling)
+#   status                            the dashboard over the whole store
+#   report --since 90d                the 90-day report (goal: ≤ 5 s)
+# and the plan of the tick's due query (EXPLAIN ANALYZE), so the index it uses is shown.
+#
+#   eval "$(scripts/testbed start)"          # PostgreSQL on 127.0.0.1:15432
+#   benches/scale-pg.sh                      # about 15 minutes on 2 cores, most of it generating
+#   DRUMBEAT_BENCH_LEADS=1000000 benches/scale-pg.sh
+#   DRUMBEAT_BENCH_KEEP=1 benches/scale-pg.sh   # keep the database (drumbeat_scale_N) afterwards
+#
+# Loopback only: DRUMBEAT_TEST_PG must point at 127.0.0.1, localhost or ::1.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LEADS=${DRUMBEAT_BENCH_LEADS:-10000000}
+DUE=${DRUMBEAT_BENCH_DUE:-1000}
+# A Thursday, 10:00 in New York: inside cold-outbound's window.
+NOW=2026-12-03T15:00:00Z
+NOW_S=$(date -d "$NOW" +%s)
+
+server=${DRUMBEAT_TEST_PG:?"needs DRUMBEAT_TEST_PG (eval \"\$(scripts/testbed start)\")"}
+if ! [[ $server =~ @(127\.0\.0\.1|localhost|\[::1\]) ]]; then
+    echo "scale-pg: DRUMBEAT_TEST_PG must point at loopback" >&2
+    exit 1
+fi
+command -v psql >/dev/null || { echo "scale-pg: needs psql" >&2; exit 1; }
+
+(cd "$REPO" && cargo build --release --quiet)
+BIN=$REPO/target/release/drumbeat
+
+name=drumbeat_scale_$$
+url=${server%/*}/$name
+psql -q "$server" -c "CREATE DATABASE $name"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/drumbeat-scale.XXXXXX")
+cleanup() {
+    cd /
+    rm -rf "$WORK"
+    if [ -z "${DRUMBEAT_BENCH_KEEP:-}" ]; then
+        psql -q "$server" -c "DROP DATABASE IF EXISTS $name" || true
+    else
+        echo "kept database $url"
+    fi
+}
+trap cleanup EXIT
+cd "$WORK"
+cp -r "$REPO/sequences" "$REPO/templates" .
+# The 20 reps send for the sequences.
+reps=$(seq -s ', ' -f 'rep%g' 0 19)
+sed -i "s/^mailboxes: .*/mailboxes: [$reps]/" sequences/*.yaml
+mkdir -p data/outbox
+{
+    echo "store = \"$url\""
+    echo 'timezone = "America/New_York"'
+    printf '\n[sending]\njitter = "0"\ndomain_hourly_limit = 0\n'
+    for i in $(seq 0 19); do
+        printf '\n[[mailbox]]\nname = "rep%d"\nfrom = "rep%d@example.com"\ndisplay_name = "Rep %d"\nsignature = "Rep %d, Example Inc."\ndaily_cap = 1000\noutbox = "data/outbox"\n' "$i" "$i" "$i" "$i"
+    done
+} > config.toml
+DRUMBEAT_NOW=$NOW "$BIN" status > /dev/null   # creates and migrates the store
+
+echo "generating $LEADS leads, their enrollments and events…"
+t0=$(date +%s)
+psql -q -v ON_ERROR_STOP=1 "$url" > /dev/null <<SQL
+SET synchronous_commit = off;
+\set leads $LEADS
+\set now $NOW_S
+\set start ($NOW_S - 365 * 86400)
+-- Leads arrive evenly over the year, 20 reps.
+INSERT INTO leads (id, email, first_name, company, title, timezone, owner, source, fingerprint, created_at, updated_at)
+SELECT i, 'lead' || i || '@company' || (i % 100000) || '.example', 'Lead' || i, 'Company ' || (i % 100000), 'Head of Sales',
+       'America/New_York', 'rep' || (i % 20),
+       CASE i % 3 WHEN 0 THEN 'api' WHEN 1 THEN 'csv:leads.csv' ELSE 'cli' END,
+       i, :start + i * (365 * 86400 / :leads), :start + i * (365 * 86400 / :leads)
+FROM generate_series(1, :leads) AS i;
+SELECT setval(pg_get_serial_sequence('leads', 'id'), :leads);
+-- One enrollment each: the latest quarter still active (next step 1 to 30 days ahead), the
+-- rest ended the ways sequences end.
+INSERT INTO enrollments (id, lead_id, sequence_id, state, next_step_id, next_due_at, mailbox,
+                         outcome, enrolled_at, updated_at, finished_at)
+SELECT i, i, 'cold-outbound',
+       CASE WHEN i > :leads * 3 / 4 THEN 'active'
+            WHEN i % 17 = 0 THEN 'replied' WHEN i % 53 = 0 THEN 'bounced'
+            WHEN i % 97 = 0 THEN 'unsubscribed' ELSE 'finished' END,
+       CASE WHEN i > :leads * 3 / 4 THEN 'intro' END,
+       CASE WHEN i > :leads * 3 / 4 THEN :now + 86400 + (i % 30) * 86400 END,
+       'rep' || (i % 20),
+       CASE WHEN i > :leads * 3 / 4 THEN NULL WHEN i % 17 = 0 THEN 'replied' ELSE 'finished' END,
+       :start + i * (365 * 86400 / :leads) + 60, :start + i * (365 * 86400 / :leads) + 60,
+       CASE WHEN i > :leads * 3 / 4 THEN NULL ELSE :start + i * (365 * 86400 / :leads) + 21 * 86400 END
+FROM generate_series(1, :leads) AS i;
+SELECT setval(pg_get_serial_sequence('enrollments', 'id'), :leads);
+-- Events in time order, as daemons write them: arrival, enrollment, 1 or 2 emails, some
+-- deliveries and clicks, replies and bounces.
+INSERT INTO events (at, kind, lead_id, mailbox, data)
+SELECT created_at, 'received', id, owner, '{"source":"' || source || '"}' FROM leads;
+INSERT INTO events (at, kind, lead_id, enrollment_id, sequence_id, mailbox, data)
+SELECT created_at + 60, 'enrolled', id, id, 'cold-outbound', owner, '{}' FROM leads;
+INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, data)
+SELECT l.created_at + 600 + (k - 1) * 259200, 'sent', l.id, l.id, l.id * 10 + k, 'cold-outbound',
+       CASE k WHEN 1 THEN 'intro' ELSE 'value-add' END, l.owner,
+       CASE WHEN k = 1 THEN '{"variant":"' || CASE WHEN l.id % 2 = 0 THEN 'a' ELSE 'b' END || '"}' ELSE '{}' END
+FROM leads l, generate_series(1, 2) AS k WHERE k = 1 OR l.id % 2 = 0;
+INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, data)
+SELECT at + 30, 'delivered', lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, '{}'
+FROM events WHERE kind = 'sent' AND touch_id % 3 = 1;
+INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, data)
+SELECT at + 3600, 'clicked', lead_id, enrollment_id, touch_id, sequence_id, step_id, mailbox, '{}'
+FROM events WHERE kind = 'sent' AND touch_id % 7 = 1;
+INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, mailbox, data)
+SELECT at + 7200, 'replied', lead_id, enrollment_id, touch_id, sequence_id, mailbox, '{"kind":"reply"}'
+FROM events WHERE kind = 'sent' AND touch_id % 10 = 1 AND lead_id % 17 = 0;
+INSERT INTO events (at, kind, lead_id, enrollment_id, touch_id, sequence_id, mailbox, data)
+SELECT at + 7200, 'bounced', lead_id, enrollment_id, touch_id, sequence_id, mailbox, '{"kind":"bounce-hard"}'
+FROM events WHERE kind = 'sent' AND touch_id % 10 = 1 AND lead_id % 53 = 0;
+VACUUM ANALYZE;
+SQL
+psql -At "$url" -c "SELECT kind, count(*) FROM events GROUP BY kind ORDER BY 2 DESC" |
+    awk -F'|' '{ printf "  %-12s %12d\n", $1, $2; n += $2 } END { printf "  %-12s %12d\n", "total", n }'
+echo "generated in $(( $(date +%s) - t0 )) s; database $(psql -At "$url" -c "SELECT pg_size_pretty(pg_database_size(current_database()))")"
+
+# Timed: the wall time and the peak RSS of one command.
+timed() {
+    local label=$1
+    shift
+    local secs kib
+    if ! /usr/bin/time -o "$WORK/time" -f '%e %M' env DRUMBEAT_NOW=$NOW "$BIN" "$@" \
+        > "$WORK/last.out" 2> "$WORK/last.err"; then
+        echo "$label: failed" >&2
+        cat "$WORK/last.err" >&2
+        exit 1
+    fi
+    read -r secs kib < <(tail -n 1 "$WORK/time")
+    printf '%-38s %8.2f s %8.1f MiB\n' "$label" "$secs" "$(echo "$kib / 1024" | bc -l)"
+}
+
+printf '\n%-38s %10s %12s\n' "command" "wall" "peak RSS"
+timed "run --once, nothing due" run --once
+timed "run --once, nothing due (again)" run --once
+psql -q "$url" -c "UPDATE enrollments SET next_due_at = $NOW_S - 60
+    WHERE id IN (SELECT id FROM enrollments WHERE state = 'active' ORDER BY id DESC LIMIT $DUE)"
+timed "run --once, $DUE due" run --once
+sent=$(find data/outbox -name '*.eml' | wc -l)
+echo "  ($sent emails in the outbox; $(grep -m1 '^sent' "$WORK/last.out" || true))"
+timed "status" status
+timed "report --since 90d" report --since 90d
+timed "report --since 90d --by variant" report --since 90d --by variant
+
+echo
+echo "the tick's due query (src/store/sql/due/lease_due.postgres.sql's SELECT), EXPLAIN ANALYZE:"
+psql -At "$url" -c "EXPLAIN (ANALYZE, COSTS OFF) SELECT id FROM enrollments
+    WHERE state = 'active' AND next_due_at <= $NOW_S AND (lease_until IS NULL OR lease_until < $NOW_S)
+    ORDER BY next_due_at LIMIT 500 FOR UPDATE SKIP LOCKED" | sed 's/^/  /'
+echo "the next due time (src/store/sql/due/next_due_at.sql), EXPLAIN ANALYZE:"
+psql -At "$url" -c "EXPLAIN (ANALYZE, COSTS OFF) $(sed -e '/^--/d' -e 's/\$1/'"$NOW_S"'/g' "$REPO/src/store/sql/due/next_due_at.sql")" | sed 's/^/  /'
