@@ -46,6 +46,21 @@ struct MailboxStatus {
     /// Sent emails whose copy is not in its Sent folder yet, or was given up.
     #[serde(skip_serializing_if = "Option::is_none")]
     sent_folder: Option<crate::store::SentCopyCounts>,
+    /// The daemon that sends from it and watches its inbox, while its lease runs (several
+    /// daemons share the mailboxes: see docs/operations.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held_by: Option<HolderStatus>,
+}
+
+#[derive(Serialize)]
+struct HolderStatus {
+    instance: String,
+    /// Since when it holds it.
+    since: Option<String>,
+    /// Grows each time the mailbox changes hands.
+    epoch: i64,
+    /// When the lease ends unless renewed (every few seconds).
+    until: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -130,21 +145,7 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
     let snap = store
         .status(now.timestamp(), day_start(&config, now), args.limit.max(0))
         .await?;
-    let mut mailboxes = mailboxes(&config, &snap.sends_today);
-    for p in store.mailbox_pauses().await? {
-        if let Some(m) = mailboxes.iter_mut().find(|m| m.mailbox == p.mailbox) {
-            m.paused = Some(format!(
-                "{} — resume with `drumbeat mailbox resume {}`",
-                p.why, p.mailbox
-            ));
-        }
-    }
-    let mut waits = inbox::inbox_waits(&config, &store, now).await?;
-    let mut copies = sent_copies::sent_copies(&store).await?;
-    for m in &mut mailboxes {
-        m.inbox_wait = waits.remove(&m.mailbox);
-        m.sent_folder = copies.remove(&m.mailbox);
-    }
+    let mailboxes = mailbox_rows(&config, &store, now, &snap.sends_today).await?;
     let (daemons, last_once) = daemons::daemons(&store, now).await?;
     let inbox = watchers(&store, now).await?;
     let webhooks = webhooks(&config, &store).await?;
@@ -232,6 +233,7 @@ fn mailboxes(config: &Config, sends_today: &[MailboxSends]) -> Vec<MailboxStatus
             paused: None,
             inbox_wait: None,
             sent_folder: None,
+            held_by: None,
         })
         .collect();
     for s in sends_today {
@@ -243,10 +245,47 @@ fn mailboxes(config: &Config, sends_today: &[MailboxSends]) -> Vec<MailboxStatus
                 paused: None,
                 inbox_wait: None,
                 sent_folder: None,
+                held_by: None,
             });
         }
     }
     mailboxes
+}
+
+/// Each mailbox's line: sends today, its health pause, its inbox's wait, its Sent folder
+/// copies, and the daemon that holds it.
+async fn mailbox_rows(
+    config: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+    sends_today: &[MailboxSends],
+) -> Result<Vec<MailboxStatus>, StoreError> {
+    let mut mailboxes = mailboxes(config, sends_today);
+    for p in store.mailbox_pauses().await? {
+        if let Some(m) = mailboxes.iter_mut().find(|m| m.mailbox == p.mailbox) {
+            m.paused = Some(format!(
+                "{} — resume with `drumbeat mailbox resume {}`",
+                p.why, p.mailbox
+            ));
+        }
+    }
+    let mut waits = inbox::inbox_waits(config, store, now).await?;
+    let mut copies = sent_copies::sent_copies(store).await?;
+    let holders = store.mailbox_holders().await?;
+    for m in &mut mailboxes {
+        m.inbox_wait = waits.remove(&m.mailbox);
+        m.sent_folder = copies.remove(&m.mailbox);
+        m.held_by = holders
+            .iter()
+            .find(|h| h.mailbox == m.mailbox && h.until >= now.timestamp())
+            .map(|h| HolderStatus {
+                instance: h.owner.clone(),
+                since: rfc3339(Some(h.since)),
+                epoch: h.epoch,
+                until: rfc3339(Some(h.until)),
+            });
+    }
+    Ok(mailboxes)
 }
 
 /// The inbox watcher of each mailbox, as its lease says.
@@ -405,6 +444,14 @@ fn print_human(s: &Status, now: DateTime<Utc>) {
     say!("\nMailboxes (sent today / daily cap)");
     for m in &s.mailboxes {
         say!("  {:<24} {:>5} / {}", m.mailbox, m.sent_today, m.daily_cap);
+        if let Some(h) = &m.held_by {
+            say!(
+                "    held by {} since {} (lease epoch {})",
+                h.instance,
+                shown(h.since.as_deref()),
+                h.epoch
+            );
+        }
         if let Some(why) = &m.paused {
             say!("    PAUSED: {why}");
         }

@@ -24,7 +24,7 @@ use crate::schedule::{Country, SendWindow};
 use crate::send::tokens::TokenKey;
 use crate::send::transport::{MailTransport, dkim_signer};
 use crate::sequence::Sequence;
-use crate::store::{EnrollmentId, LeadId, Store, StoreError, StoredLead, TouchInfo};
+use crate::store::{EnrollmentId, Held, LeadId, Store, StoreError, StoredLead, TouchInfo};
 
 /// The longest the scheduler sleeps without looking at the store: new enrollments made by
 /// another process (a CLI import, the HTTP API of another instance) are seen within this time.
@@ -43,6 +43,9 @@ pub struct Context {
     catalog_error: Mutex<Option<String>>,
     /// The key of unsubscribe and tracking links (see [`Context::load_tokens`]).
     tokens: std::sync::OnceLock<TokenKey>,
+    /// The mailboxes this instance holds, with their lease epochs (see `store::holders`):
+    /// the scheduler sends, and the inbox watchers watch, only these.
+    held: tokio::sync::watch::Sender<Held>,
 }
 
 impl Context {
@@ -77,6 +80,7 @@ impl Context {
             clock,
             catalog_error: Mutex::new(None),
             tokens: std::sync::OnceLock::new(),
+            held: tokio::sync::watch::Sender::new(Held::new()),
         })
     }
 
@@ -101,6 +105,31 @@ impl Context {
     /// This instance's name.
     pub fn instance(&self) -> &str {
         &self.instance
+    }
+
+    /// The mailboxes this instance holds now, with their lease epochs.
+    pub fn held(&self) -> Held {
+        self.held.borrow().clone()
+    }
+
+    /// Whether this instance holds `mailbox` now.
+    pub fn holds(&self, mailbox: &str) -> bool {
+        self.held.borrow().contains_key(mailbox)
+    }
+
+    /// Records the mailboxes held now; those watching ([`Context::watch_held`]) are told when
+    /// it changed.
+    pub fn set_held(&self, held: Held) {
+        self.held.send_if_modified(|h| {
+            let changed = *h != held;
+            *h = held;
+            changed
+        });
+    }
+
+    /// Follows the mailboxes this instance holds.
+    pub fn watch_held(&self) -> tokio::sync::watch::Receiver<Held> {
+        self.held.subscribe()
     }
 
     /// The store.

@@ -4,6 +4,7 @@
 //! transactions finish. Signals and sd-notify live in the CLI (`cli/run.rs`): this module takes
 //! a shutdown channel and a reload channel, so tests drive it directly.
 
+mod shares;
 mod tick;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::store::{LEASE_RENEW_SECONDS, LEASE_SECONDS, Recovered, Store, StoreEr
 
 pub use crate::context::{MAX_SLEEP, lead_window, lead_zone, next_after_done};
 pub use crate::domain::Clock;
+pub use shares::{LIVE_SECONDS, assign};
 pub use tick::{BATCH, INBOX_RETRY, QUEUE_PER_CONNECTION, TickReport};
 
 /// A running sender: the scheduler loop over a shared [`Context`].
@@ -28,6 +30,12 @@ pub struct Daemon {
     /// The check of a lead's domain before its first email (None: `[dns] lead_domains =
     /// false`, or every mailbox writes to an outbox folder, where nothing can bounce).
     lead_domains: Option<Arc<LeadDomains>>,
+    /// A `run --once` (see [`Daemon::start`]): it takes only the mailboxes no daemon holds.
+    once: std::sync::atomic::AtomicBool,
+    /// One sharing of the mailboxes at a time (the scheduler and the lease keeper both share).
+    sharing: tokio::sync::Mutex<()>,
+    /// When the mailboxes were last shared, by the daemon's clock.
+    shared_at: std::sync::atomic::AtomicI64,
 }
 
 impl std::ops::Deref for Daemon {
@@ -58,6 +66,9 @@ impl Daemon {
         Ok(Daemon {
             context: Arc::new(Context::new(config, catalog, store, instance, clock)?),
             lead_domains,
+            once: std::sync::atomic::AtomicBool::new(false),
+            sharing: tokio::sync::Mutex::new(()),
+            shared_at: std::sync::atomic::AtomicI64::new(i64::MIN),
         })
     }
 
@@ -71,6 +82,9 @@ impl Daemon {
     /// `once`: this is a `run --once`, registered as such (not as a daemon).
     pub async fn start(&self, once: bool) -> Result<Recovered, StoreError> {
         let now = self.now().timestamp();
+        self.once.store(once, std::sync::atomic::Ordering::Relaxed);
+        // Whatever this instance held before it restarted is taken again under new epochs.
+        self.give_back_mailboxes().await?;
         let r = self.store().recover(self.instance(), now).await?;
         log_recovered(r, "this instance, before it restarted");
         self.store()
@@ -87,11 +101,44 @@ impl Daemon {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            let until = self.now().timestamp() + LEASE_SECONDS;
-            if let Err(e) = self.store().renew_leases(self.instance(), until).await {
+            let now = self.now().timestamp();
+            if let Err(e) = self
+                .store()
+                .renew_leases(self.instance(), now + LEASE_SECONDS)
+                .await
+            {
                 tracing::warn!("cannot renew this daemon's leases: {e}");
             }
+            if let Err(e) = self.heartbeat().await {
+                tracing::warn!("cannot record this daemon's heartbeat: {e}");
+            }
+            if let Err(e) = self.share(now, true).await {
+                tracing::warn!("cannot renew this daemon's mailbox leases: {e}");
+            }
         }
+    }
+
+    /// Shares the mailboxes at `now` (see `shares`) unless that was done within the last
+    /// second by the daemon's clock (`always`: whatever the last time).
+    async fn share(&self, now: i64, always: bool) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        let last = self.shared_at.load(Ordering::Relaxed);
+        if !always && last != i64::MIN && (now - last).abs() < 1 {
+            return Ok(());
+        }
+        self.share_mailboxes(now).await?;
+        self.shared_at.store(now, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The due enrollments this daemon may lease: those of the mailboxes it holds (see
+    /// [`crate::store::DueScope`]), with the names borrowed from `held`.
+    fn scope<'a>(
+        &'a self,
+        held: &'a [&'a str],
+        configured: &'a [&'a str],
+    ) -> crate::store::DueScope<'a> {
+        crate::store::DueScope::Mailboxes { held, configured }
     }
 
     /// Takes over the work of daemons that stopped renewing their leases (see
@@ -150,6 +197,7 @@ impl Daemon {
     /// and returns the inboxes it could not read with what was done.
     pub async fn run_once(&self) -> Result<(TickReport, Vec<UnreadInbox>), StoreError> {
         let work = async {
+            self.share(self.now().timestamp(), true).await?;
             let unread = self.check_inboxes().await;
             let mut total = TickReport::default();
             loop {
@@ -164,6 +212,7 @@ impl Daemon {
                 }
             }
             self.heartbeat().await?;
+            self.give_back_mailboxes().await?;
             Ok((total, unread))
         };
         tokio::select! {
@@ -211,12 +260,7 @@ impl Daemon {
             let wait = match step {
                 Ok(r) => {
                     failures = 0;
-                    let next = self
-                        .store()
-                        .next_due_at(now.timestamp())
-                        .await
-                        .ok()
-                        .flatten();
+                    let next = self.next_due(now.timestamp()).await;
                     on_tick(&r, next);
                     if r.due > 0 {
                         tracing::info!(
@@ -262,6 +306,23 @@ impl Daemon {
         Ok(())
     }
 
+    /// When the next enrollment this daemon may lease is due (None: none, or it cannot tell).
+    async fn next_due(&self, now: i64) -> Option<i64> {
+        let held = self.held();
+        let held: Vec<&str> = held.keys().map(String::as_str).collect();
+        let configured: Vec<&str> = self
+            .config()
+            .mailboxes
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        self.store()
+            .next_due_in(now, &self.scope(&held, &configured))
+            .await
+            .ok()
+            .flatten()
+    }
+
     async fn heartbeat(&self) -> Result<(), StoreError> {
         self.store()
             .daemon_seen(
@@ -276,6 +337,9 @@ impl Daemon {
     pub async fn stop(&self) {
         for t in self.transports() {
             t.close().await;
+        }
+        if let Err(e) = self.give_back_mailboxes().await {
+            tracing::warn!("could not give the mailboxes back: {e}");
         }
         if let Err(e) = self
             .store()
@@ -321,6 +385,7 @@ fn add(total: &mut TickReport, r: &TickReport) {
     total.skipped += r.skipped;
     total.passed_over += r.passed_over;
     total.drafts += r.drafts;
+    total.elsewhere += r.elsewhere;
 }
 
 /// A watched mailbox `run --once` could not read: its follow-ups waited.

@@ -12,6 +12,6 @@ mod touch;
 pub use clock::Clock;
 pub use days::{day_start, next_day_start};
 pub use event::EventKind;
-pub use hash::fnv1a;
+pub use hash::{fnv1a, spread};
 pub use signal::{InboundKind, ProviderKind};
 pub use touch::{Next, PastTouch, TouchKind};

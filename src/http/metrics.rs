@@ -65,8 +65,43 @@ pub fn render(m: &MetricsSnapshot, now: i64) -> String {
     render_sends(&mut out, m);
     render_events(&mut out, m);
     render_watchers(&mut out, m, now);
+    render_holders(&mut out, m, now);
     render_webhooks(&mut out, m);
     out
+}
+
+/// Which daemon holds each mailbox (its sending and inbox watcher), with the lease's epoch
+/// and since when; a lease that ran out by `now` is 0.
+fn render_holders(out: &mut String, m: &MetricsSnapshot, now: i64) {
+    family(
+        out,
+        "drumbeat_mailbox_holder",
+        "gauge",
+        "The lease epoch of the daemon holding each mailbox (0: the lease ran out or was given back).",
+    );
+    for h in &m.holders {
+        let epoch = if h.until >= now { h.epoch } else { 0 };
+        sample(
+            out,
+            "drumbeat_mailbox_holder",
+            &[("mailbox", &h.mailbox), ("instance", &h.owner)],
+            epoch,
+        );
+    }
+    family(
+        out,
+        "drumbeat_mailbox_held_since_timestamp_seconds",
+        "gauge",
+        "Since when the daemon named holds each mailbox (unix seconds).",
+    );
+    for h in &m.holders {
+        sample(
+            out,
+            "drumbeat_mailbox_held_since_timestamp_seconds",
+            &[("mailbox", &h.mailbox), ("instance", &h.owner)],
+            h.since,
+        );
+    }
 }
 
 /// Sends by mailbox and result, and the scheduler's backlog.
@@ -290,8 +325,19 @@ mod tests {
             watchers: vec![("ana".into(), "idle".into(), 10, 20)],
             webhook_failures: vec![("crm".into(), 4)],
             paused: vec![("bob".into(), 12)],
+            holders: vec![crate::store::MailboxHolder {
+                mailbox: "ana".into(),
+                owner: "host-1".into(),
+                epoch: 3,
+                since: 9,
+                until: 30,
+            }],
         };
         let mut text = render(&m, 15);
+        assert!(
+            text.contains("drumbeat_mailbox_holder{mailbox=\"ana\",instance=\"host-1\"} 3\n"),
+            "{text}"
+        );
         render_health(&mut text, &["ana", "bob"], &m.paused);
         assert!(text.contains("drumbeat_mailbox_paused{mailbox=\"ana\"} 0\n"));
         assert!(text.contains("drumbeat_mailbox_paused{mailbox=\"bob\"} 1\n"));

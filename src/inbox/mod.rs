@@ -11,6 +11,7 @@ pub mod classify;
 mod dates;
 pub mod drafts;
 pub mod imap;
+mod look;
 mod machine;
 mod meetings;
 pub mod parse;

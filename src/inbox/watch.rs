@@ -20,6 +20,8 @@ use crate::context::{Context, resolve_as_sent};
 use crate::policy::StopRules;
 use crate::store::{FolderState, InboundFact, InboundOutcome};
 
+pub use super::look::check_once;
+
 /// How long a watcher's lease lasts; it is renewed at least every third of that.
 pub const LEASE: i64 = 180;
 /// How long one IDLE waits before the watcher renews its lease and looks at the other folders.
@@ -52,33 +54,47 @@ pub struct SyncReport {
     pub malformed: u64,
 }
 
-/// Runs the watcher of `mailbox` until `shutdown` turns true.
+/// Runs the watcher of `mailbox` until `shutdown` turns true: it watches while this daemon
+/// holds the mailbox (see `daemon::shares`), and logs out as soon as it does not.
 pub async fn run(daemon: Arc<Context>, mailbox: Mailbox, mut shutdown: watch::Receiver<bool>) {
     let Some(settings) = mailbox.imap.clone() else {
         return;
     };
     let name = mailbox.name.clone();
+    let mut held = daemon.watch_held();
     let mut backoff = Duration::from_secs(1);
     loop {
         if *shutdown.borrow() {
             break;
         }
-        let now = Utc::now().timestamp();
-        let ours = daemon
-            .store()
-            .lease_mailbox(&name, daemon.instance(), now, now + LEASE)
-            .await
-            .unwrap_or(false);
+        let now = daemon.now().timestamp();
+        let ours = daemon.holds(&name)
+            && daemon
+                .store()
+                .lease_mailbox(&name, daemon.instance(), now, now + LEASE)
+                .await
+                .unwrap_or(false);
         if !ours {
-            // Another daemon watches it; look again when its lease could have run out.
+            // Another daemon holds it; wait until this one does.
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(u64::try_from(LEASE / 3).unwrap_or(60))) => {}
+                _ = held.changed() => {}
                 _ = shutdown.changed() => {}
+                _ = tokio::time::sleep(Duration::from_secs(30)) => {}
             }
             continue;
         }
-        match session(&daemon, &mailbox, &settings, &mut shutdown, &mut backoff).await {
-            Ok(()) => break,
+        tracing::info!(mailbox = %name, "inbox watcher: watching");
+        let r = session(
+            &daemon,
+            &mailbox,
+            &settings,
+            (&mut shutdown, &mut held),
+            &mut backoff,
+        )
+        .await;
+        tracing::info!(mailbox = %name, "inbox watcher: stopped");
+        match r {
+            Ok(()) => {}
             Err(e) => {
                 let slow = matches!(e, ImapError::Auth(_) | ImapError::Secret(_));
                 tracing::warn!(mailbox = %name, "IMAP: {e}; reconnecting in {}s", backoff.as_secs());
@@ -105,6 +121,12 @@ pub async fn run(daemon: Arc<Context>, mailbox: Mailbox, mut shutdown: watch::Re
                 backoff = (backoff * 2).min(Duration::from_secs(cap));
             }
         }
+        if !daemon.holds(&name) {
+            let _ = daemon
+                .store()
+                .release_mailbox(&name, daemon.instance())
+                .await;
+        }
     }
     let _ = daemon
         .store()
@@ -112,11 +134,18 @@ pub async fn run(daemon: Arc<Context>, mailbox: Mailbox, mut shutdown: watch::Re
         .await;
 }
 
+/// What ends a watcher's session: the daemon's shutdown, and a change of the mailboxes it
+/// holds.
+type Stops<'a> = (
+    &'a mut watch::Receiver<bool>,
+    &'a mut watch::Receiver<crate::store::Held>,
+);
+
 async fn session(
     daemon: &Context,
     mailbox: &Mailbox,
     settings: &ImapSettings,
-    shutdown: &mut watch::Receiver<bool>,
+    (shutdown, held): Stops<'_>,
     backoff: &mut Duration,
 ) -> Result<(), ImapError> {
     let store = daemon.store();
@@ -140,16 +169,16 @@ async fn session(
     let mut folders = vec!["INBOX".to_string()];
     folders.extend(settings.folders.iter().cloned());
     loop {
-        let now = Utc::now().timestamp();
-        if !store
-            .lease_mailbox(name, daemon.instance(), now, now + LEASE)
-            .await
-            .map_err(|e| ImapError::Connection(e.to_string()))?
+        let now = daemon.now().timestamp();
+        if !daemon.holds(name)
+            || !store
+                .lease_mailbox(name, daemon.instance(), now, now + LEASE)
+                .await
+                .map_err(|e| ImapError::Connection(e.to_string()))?
         {
+            // Another daemon holds the mailbox now: it watches the inbox.
             let _ = session.logout().await;
-            return Err(ImapError::Connection(
-                "another daemon took over this mailbox".into(),
-            ));
+            return Ok(());
         }
         for folder in &folders {
             sync_folder(daemon, &mut session, name, folder).await?;
@@ -172,6 +201,7 @@ async fn session(
             tokio::select! {
                 r = wait => { r?; }
                 _ = shutdown.changed() => {}
+                _ = held.changed() => {}
             }
             drop(stop);
             session = handle.done().await?;
@@ -180,6 +210,7 @@ async fn session(
             tokio::select! {
                 _ = tokio::time::sleep(POLL) => {}
                 _ = shutdown.changed() => {}
+                _ = held.changed() => {}
             }
         }
         if *shutdown.borrow() {
@@ -191,7 +222,7 @@ async fn session(
 
 /// The end of a complete read of every watched folder: uncertain sends settled, and the read
 /// recorded, so the follow-ups held for this inbox may go (see `policy::inbox_gate`).
-async fn finish_read(
+pub(super) async fn finish_read(
     daemon: &Context,
     session: &mut ImapSession,
     mailbox: &str,
@@ -548,42 +579,4 @@ fn day_start(tz: chrono_tz::Tz, d: NaiveDate) -> i64 {
             || d.and_time(NaiveTime::MIN).and_utc().timestamp(),
             |t| t.timestamp(),
         )
-}
-
-/// One look at a mailbox (for `run --once`): take the lease, read every watched folder,
-/// settle uncertain sends, log out, and record the read (the caller records a failure). A daemon that holds the lease elsewhere is left alone.
-pub async fn check_once(daemon: &Context, mailbox: &Mailbox) -> Result<SyncReport, ImapError> {
-    let Some(settings) = &mailbox.imap else {
-        return Ok(SyncReport::default());
-    };
-    let store = daemon.store();
-    let now = Utc::now().timestamp();
-    let err = |e: crate::store::StoreError| ImapError::Connection(e.to_string());
-    if !store
-        .lease_mailbox(&mailbox.name, daemon.instance(), now, now + LEASE)
-        .await
-        .map_err(err)?
-    {
-        tracing::info!(mailbox = %mailbox.name, "another daemon watches this mailbox");
-        return Ok(SyncReport::default());
-    }
-    let mut session = imap::connect_for(mailbox, settings, &daemon.config().dir).await?;
-    let mut total = SyncReport::default();
-    let mut folders = vec!["INBOX".to_string()];
-    folders.extend(settings.folders.iter().cloned());
-    for folder in &folders {
-        let r = sync_folder(daemon, &mut session, &mailbox.name, folder).await?;
-        total.read += r.read;
-        total.recorded += r.recorded;
-        total.unmatched += r.unmatched;
-        total.duplicates += r.duplicates;
-        total.malformed += r.malformed;
-    }
-    finish_read(daemon, &mut session, &mailbox.name).await?;
-    let _ = session.logout().await;
-    store
-        .release_mailbox(&mailbox.name, daemon.instance())
-        .await
-        .map_err(err)?;
-    Ok(total)
 }

@@ -40,6 +40,6 @@ pub fn choose_mailbox<'c>(
     if pool.is_empty() {
         return None;
     }
-    let i = (crate::domain::fnv1a(email.as_bytes()) % pool.len() as u64) as usize;
+    let i = (crate::domain::spread(email.as_bytes()) % pool.len() as u64) as usize;
     Some(pool[i])
 }

@@ -130,19 +130,36 @@ impl<'c, 'a> Batch<'c, 'a> {
                 let c = &self.claims[i];
                 let mut row = vec![Val::from(c.enrollment.0), Val::from(c.step_id)];
                 row.extend(suppression_vals(c));
+                row.extend(match &c.kind {
+                    ClaimKind::Email { mailbox, epoch, .. } => {
+                        [Val::from(mailbox.as_str()), Val::from(*epoch)]
+                    }
+                    _ => [Val::Text(None), Val::Int(None)],
+                });
                 row
             })
             .collect();
         let mut s = Stmt::new(self.backend);
-        s.values(&["enrollment", "step", "address", "domain", "hash"], rows)
-            .sql_args(
-                include_str!("sql/claims/hold.sql"),
-                &[
-                    Val::from(self.now + LEASE_SECONDS),
-                    Val::from(self.now),
-                    Val::from(self.instance),
-                ],
-            );
+        s.values(
+            &[
+                "enrollment",
+                "step",
+                "address",
+                "domain",
+                "hash",
+                "mailbox",
+                "epoch",
+            ],
+            rows,
+        )
+        .sql_args(
+            include_str!("sql/claims/hold.sql"),
+            &[
+                Val::from(self.now + LEASE_SECONDS),
+                Val::from(self.now),
+                Val::from(self.instance),
+            ],
+        );
         s
     }
 
@@ -150,7 +167,7 @@ impl<'c, 'a> Batch<'c, 'a> {
     /// (see `sql/claims/insert_email_touches.sql`). Returns `id, attempt, enrollment_id` of the
     /// rows claimed.
     fn insert_email_touches(&self) -> Stmt<'c> {
-        const COLS: [&str; 14] = [
+        const COLS: [&str; 15] = [
             "enrollment",
             "lead",
             "sequence",
@@ -165,6 +182,7 @@ impl<'c, 'a> Batch<'c, 'a> {
             "address",
             "domain",
             "hash",
+            "epoch",
         ];
         let rows = self
             .emails
@@ -178,6 +196,7 @@ impl<'c, 'a> Batch<'c, 'a> {
                     variant,
                     recipient_domain,
                     handed,
+                    epoch,
                 } = &c.kind
                 else {
                     unreachable!("only email claims are inserted here");
@@ -196,6 +215,7 @@ impl<'c, 'a> Batch<'c, 'a> {
                     Val::from(*handed),
                 ];
                 row.extend(suppression_vals(c));
+                row.push(Val::from(*epoch));
                 row
             })
             .collect();
@@ -219,12 +239,24 @@ impl<'c, 'a> Batch<'c, 'a> {
         touches: &HashMap<i64, (i64, i64)>,
     ) -> Result<Vec<Claimed>, StoreError> {
         let mut out = vec![Claimed::Lost; self.claims.len()];
-        let missed: Vec<usize> = self
+        let mut missed: Vec<usize> = self
             .unique
             .iter()
             .copied()
             .filter(|&i| !held.contains(&self.claims[i].enrollment.0))
             .collect();
+        // An email refused by the fence (its mailbox moved to another daemon) is lost, not
+        // suppressed.
+        if missed
+            .iter()
+            .any(|&i| matches!(self.claims[i].kind, ClaimKind::Email { .. }))
+        {
+            let ours = super::holders::held_by(tx, self.instance).await?;
+            missed.retain(|&i| match &self.claims[i].kind {
+                ClaimKind::Email { mailbox, epoch, .. } => ours.get(mailbox) == Some(epoch),
+                _ => true,
+            });
+        }
         for i in self.still_ours(tx, &missed).await? {
             stop_suppressed(tx, &self.claims[i], self.now).await?;
             out[i] = Claimed::Suppressed;

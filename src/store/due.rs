@@ -33,6 +33,42 @@ pub struct Leased {
     pub thread_subject: Option<String>,
 }
 
+/// Which due enrollments a daemon leases.
+#[derive(Debug, Clone, Copy)]
+pub enum DueScope<'a> {
+    /// Every one (one daemon alone, tests).
+    All,
+    /// Those whose mailbox (or the one picked for their first email) is one of `held`, those
+    /// not tied to a mailbox yet, and those whose mailbox is not one of `configured` (removed
+    /// from config.toml: decided again, by any daemon).
+    Mailboxes {
+        /// The mailboxes this daemon holds.
+        held: &'a [&'a str],
+        /// Every configured mailbox.
+        configured: &'a [&'a str],
+    },
+}
+
+impl<'a> DueScope<'a> {
+    /// The statements' arguments: all (1 or 0), the held list, the configured list (an empty
+    /// list is given as one name no mailbox has).
+    fn args(&self) -> [Val<'a>; 3] {
+        let list = |names: &[&'a str]| {
+            let mut vals: Vec<Val<'a>> = names.iter().map(|n| Val::from(*n)).collect();
+            if vals.is_empty() {
+                vals.push(Val::from(""));
+            }
+            Val::List(vals)
+        };
+        match self {
+            DueScope::All => [Val::from(1), list(&[]), list(&[])],
+            DueScope::Mailboxes { held, configured } => {
+                [Val::from(0), list(held), list(configured)]
+            }
+        }
+    }
+}
+
 /// [`Store::lease_due`]'s statement, per engine.
 const LEASE_DUE: PerEngine = PerEngine {
     sqlite: include_str!("sql/due/lease_due.sqlite.sql"),
@@ -48,13 +84,33 @@ impl Store {
         now: i64,
         limit: i64,
     ) -> Result<Vec<Leased>, StoreError> {
-        let rows = sqlx::query(LEASE_DUE.on(self.backend))
-            .bind(instance)
-            .bind(now + LEASE_SECONDS)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        self.lease_due_in(instance, now, limit, &DueScope::All)
+            .await
+    }
+
+    /// [`Store::lease_due`], of the enrollments in `scope` only.
+    pub async fn lease_due_in(
+        &self,
+        instance: &str,
+        now: i64,
+        limit: i64,
+        scope: &DueScope<'_>,
+    ) -> Result<Vec<Leased>, StoreError> {
+        let mut q = Stmt::new(self.backend);
+        let [all, held, configured] = scope.args();
+        q.sql_args(
+            LEASE_DUE.on(self.backend),
+            &[
+                Val::from(instance),
+                Val::from(now + LEASE_SECONDS),
+                Val::from(now),
+                Val::from(limit),
+                all,
+                held,
+                configured,
+            ],
+        );
+        let rows = q.fetch_all(&self.pool).await?;
         let mut out = rows
             .iter()
             .map(|r| {
@@ -73,15 +129,56 @@ impl Store {
         Ok(out)
     }
 
+    /// Leaves leased enrollments to the daemons that hold the mailboxes their next emails go
+    /// from (each `(enrollment, mailbox)`): their leases end, still due, and `sender` names
+    /// the mailbox, so its holder leases them.
+    pub async fn hand_over(
+        &self,
+        instance: &str,
+        items: &[(EnrollmentId, &str)],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for (id, mailbox) in items {
+            sqlx::query(include_str!("sql/due/hand_over.sql"))
+                .bind(*mailbox)
+                .bind(now)
+                .bind(id.0)
+                .bind(instance)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// When the earliest active enrollment that nobody holds is due (the scheduler sleeps
     /// until then). One leased by another daemon is not counted: that daemon is working on it,
     /// and waking for it would spin until its lease ends.
     pub async fn next_due_at(&self, now: i64) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query(include_str!("sql/due/next_due_at.sql"))
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("t")?)
+        self.next_due_in(now, &DueScope::All).await
+    }
+
+    /// [`Store::next_due_at`], of the enrollments in `scope` only.
+    pub async fn next_due_in(
+        &self,
+        now: i64,
+        scope: &DueScope<'_>,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut q = Stmt::new(self.backend);
+        let [all, held, configured] = scope.args();
+        q.sql_args(
+            include_str!("sql/due/next_due_at.sql"),
+            &[Val::from(now), all, held, configured],
+        );
+        let rows = q.fetch_all(&self.pool).await?;
+        match rows.first() {
+            Some(r) => Ok(r.try_get("t")?),
+            None => Ok(None),
+        }
     }
 
     /// Gives leased enrollments back without doing their step: each becomes due at its new

@@ -149,8 +149,9 @@ impl Store {
         set_folder(&mut conn, mailbox, folder, state).await
     }
 
-    /// Takes or renews the watcher lease of a mailbox until `until`. True when this instance
-    /// holds it now.
+    /// Takes or renews the watcher row of a mailbox until `until`, for the daemon that holds
+    /// the mailbox (see `holders`): the watcher of a daemon that lost it gets nothing, and the
+    /// new holder's watcher takes over at once. True when this instance watches it now.
     pub async fn lease_mailbox(
         &self,
         mailbox: &str,
@@ -159,9 +160,10 @@ impl Store {
         until: i64,
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
-            "INSERT INTO mailbox_leases (mailbox, owner, until, state, updated_at) VALUES ($1, $2, $3, 'connecting', $4) \
-             ON CONFLICT (mailbox) DO UPDATE SET owner = excluded.owner, until = excluded.until, updated_at = excluded.updated_at \
-             WHERE mailbox_leases.owner = excluded.owner OR mailbox_leases.until < $4",
+            "INSERT INTO mailbox_leases (mailbox, owner, until, state, updated_at) \
+             SELECT $1, $2, $3, 'connecting', $4 WHERE EXISTS (SELECT 1 FROM mailbox_holders h \
+               WHERE h.mailbox = $1 AND h.owner = $2 AND h.until >= $4) \
+             ON CONFLICT (mailbox) DO UPDATE SET owner = excluded.owner, until = excluded.until, updated_at = excluded.updated_at",
         )
         .bind(mailbox)
         .bind(instance)

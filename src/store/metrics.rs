@@ -23,6 +23,8 @@ pub struct MetricsSnapshot {
     pub webhook_failures: Vec<(String, i64)>,
     /// Mailboxes paused for their health, and since when (unix seconds).
     pub paused: Vec<(String, i64)>,
+    /// Mailbox leases: which daemon holds (or last held) each mailbox.
+    pub holders: Vec<super::MailboxHolder>,
 }
 
 /// The event kinds counted for `/metrics`.
@@ -64,6 +66,7 @@ impl Store {
             out.webhook_failures
                 .push((r.try_get("endpoint")?, r.try_get("n")?));
         }
+        out.holders = self.mailbox_holders().await?;
         for p in self.mailbox_pauses().await? {
             out.paused.push((p.mailbox, p.paused_at));
         }

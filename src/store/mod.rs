@@ -26,6 +26,7 @@ mod effects;
 mod enrollments;
 mod events;
 mod health;
+mod holders;
 mod holds;
 mod inbox;
 mod inbox_reads;
@@ -69,12 +70,13 @@ pub use crm::{CrmAttempt, CrmJob, CrmQueue, CrmRecord, NewCrmJob};
 pub use daemons::DaemonRow;
 pub use digest::{DueStep, EventCount, WaitingReply};
 pub use drafts::{DraftChange, DraftChore, DraftRow, NewDraft};
-pub use due::Leased;
+pub use due::{DueScope, Leased};
 pub use enrollments::{
     EnrollOutcome, EnrollRequest, EnrollmentId, EnrollmentRow, MeetingBooked, StateChange, TouchRow,
 };
 pub use events::{EventRow, NewEvent};
 pub use health::{HealthNotice, MailboxPause};
+pub use holders::{HOLDER_GRACE, Held, MailboxHolder};
 pub use holds::{HeldStep, Hold, HoldScope};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow};
 pub use inbox_reads::InboxHeld;

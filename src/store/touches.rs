@@ -46,6 +46,9 @@ pub enum ClaimKind {
         /// message from now on (`handed_at` is set with the claim). When false, the sender
         /// marks it just before the body (see [`Store::mark_handed`]).
         handed: bool,
+        /// The epoch of this daemon's lease of `mailbox` the claim was decided under (see
+        /// `holders`): the claim is refused when the lease moved since.
+        epoch: i64,
     },
     /// Create a task for the rep; the enrollment waits until it is done or skipped.
     Task {

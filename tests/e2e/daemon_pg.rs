@@ -52,6 +52,22 @@ fn two_daemons_on_one_postgres_send_a_thousand_touches_once_each() {
         .expect("a runtime");
     let url = runtime.block_on(fresh_pg_database(&server));
     let p = blast_project(&sink, Some(&url), LEADS, 2);
+    // Two mailboxes: the daemons share the work by mailbox, one each.
+    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
+    p.write(
+        "config.toml",
+        format!(
+            "{config}\n[[mailbox]]\nname = \"rep2\"\nfrom = \"rep2@example.com\"\nsignature = \"Rob Rep\"\n\
+             daily_cap = 1000000\nconnections = 2\n[mailbox.smtp]\nhost = \"127.0.0.1\"\n\
+             port = {}\nsecurity = \"none\"\n",
+            sink.port
+        ),
+    );
+    p.edit(
+        "sequences/blast.yaml",
+        "mailboxes: [rep]",
+        "mailboxes: [rep, rep2]",
+    );
 
     let started = Instant::now();
     let logs = [p.file("a.log"), p.file("b.log")];
@@ -76,6 +92,15 @@ fn two_daemons_on_one_postgres_send_a_thousand_touches_once_each() {
     assert_eq!(got.len(), LEADS, "the sink has one message per touch");
     assert_exactly_once(&got, &rows);
     let (a, b) = (sent_by(&logs[0]), sent_by(&logs[1]));
+    for log in &logs {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        for l in text
+            .lines()
+            .filter(|l| l.contains("mailbox") && !l.contains(" sent touch="))
+        {
+            eprintln!("{test}: {}: {l}", log.display());
+        }
+    }
     eprintln!(
         "{test}: {LEADS} sent in {:.1}s: instance a {a}, instance b {b}",
         took.as_secs_f64()
@@ -86,6 +111,18 @@ fn two_daemons_on_one_postgres_send_a_thousand_touches_once_each() {
         "each send logged once by the instance that made it"
     );
     assert!(a > 0 && b > 0, "both daemons sent: a {a}, b {b}");
+    // Each held one mailbox at the end (a took both alone, then gave one to b).
+    let taken = |log: &std::path::Path| {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("mailbox taken"))
+            .count()
+    };
+    assert!(
+        taken(&logs[0]) >= 1 && taken(&logs[1]) >= 1,
+        "each daemon took a mailbox"
+    );
 }
 
 /// Commits made in the database at `url` so far (PostgreSQL's own count).

@@ -61,6 +61,7 @@ mod store_admission;
 mod store_claims;
 mod store_crm;
 mod store_enrollments;
+mod store_holders;
 mod store_holds;
 mod store_http;
 mod store_import;

@@ -38,6 +38,7 @@ async fn migrations_apply_on_a_fresh_database_and_reopening_is_idempotent() {
                 "sent_copies",
                 "crm_jobs",
                 "crm_records",
+                "mailbox_holders",
             ] {
                 assert_eq!(
                     s.int(&format!("SELECT COUNT(*) FROM {table}")).await,
@@ -335,7 +336,7 @@ async fn sqlite_and_postgres_migrations_define_the_same_schema() {
     );
 
     // The comparison is only worth something if it saw the whole schema.
-    assert_eq!(a.columns.len(), 24, "sqlite tables: {:?}", a.columns.keys());
+    assert_eq!(a.columns.len(), 25, "sqlite tables: {:?}", a.columns.keys());
     assert!(
         a.columns["leads"]
             .iter()

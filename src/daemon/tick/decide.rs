@@ -61,6 +61,10 @@ pub(super) enum Decision {
         next: Next,
     },
     Email(Box<PreparedEmail>),
+    /// An email from a mailbox another daemon holds: left to it.
+    Elsewhere {
+        mailbox: String,
+    },
     Task {
         step: String,
         kind: String,
@@ -167,19 +171,6 @@ impl Daemon {
                 )
             }
             StepKind::Email(_) => {
-                if let Some(why) = super::domains::skip_why(round, lead, mailbox, past) {
-                    return Decision::Skip {
-                        step: step.id.clone(),
-                        why,
-                    };
-                }
-                if let Gate::Wait(why) = self.inbox_gate(round, past, now) {
-                    return Decision::WaitInbox {
-                        step: step.id.clone(),
-                        mailbox: mailbox.name.clone(),
-                        why,
-                    };
-                }
                 let due = DueEmail {
                     seq,
                     index,
@@ -188,9 +179,43 @@ impl Daemon {
                     leased: l,
                     past,
                 };
+                if let Some(d) = self.email_gate(round, &due, now) {
+                    return d;
+                }
                 self.email_decision(round, &due, tz, pacer)
             }
         }
+    }
+
+    /// What keeps an email step from being composed now: its mailbox held by another daemon
+    /// (left to it), a lead's domain that cannot receive mail (skipped), an inbox not read
+    /// since the previous touch (waits).
+    fn email_gate(
+        &self,
+        round: &Round,
+        due: &DueEmail<'_>,
+        now: DateTime<Utc>,
+    ) -> Option<Decision> {
+        let (mailbox, step) = (due.mailbox, &due.seq.steps[due.index]);
+        if !round.held.contains_key(&mailbox.name) {
+            return Some(Decision::Elsewhere {
+                mailbox: mailbox.name.clone(),
+            });
+        }
+        if let Some(why) = super::domains::skip_why(round, due.lead, mailbox, due.past) {
+            return Some(Decision::Skip {
+                step: step.id.clone(),
+                why,
+            });
+        }
+        if let Gate::Wait(why) = self.inbox_gate(round, due.past, now) {
+            return Some(Decision::WaitInbox {
+                step: step.id.clone(),
+                mailbox: mailbox.name.clone(),
+                why,
+            });
+        }
+        None
     }
 
     /// A step whose condition does not hold for the lead now is passed over, on to the next

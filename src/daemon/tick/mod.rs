@@ -85,6 +85,8 @@ pub struct TickReport {
     pub passed_over: u64,
     /// Drafts made for the rep to approve (email steps with `review:`).
     pub drafts: u64,
+    /// Emails left to the daemon that holds their mailbox (several daemons on one store).
+    pub elsewhere: u64,
 }
 
 impl TickReport {
@@ -117,6 +119,9 @@ pub(super) struct Round {
     drafts: HashMap<EnrollmentId, crate::store::DraftRow>,
     /// The planned pauses not over (see `holds`).
     holds: Vec<Hold>,
+    /// The mailboxes this daemon holds, with their lease epochs: it decides and claims
+    /// emails from these only.
+    held: crate::store::Held,
 }
 
 impl Round {
@@ -164,6 +169,8 @@ impl Daemon {
                 (l, d)
             })
             .collect();
+        self.leave_elsewhere(&decided, round.t(), &mut report)
+            .await?;
         self.settle(&decided, round.t(), &mut report).await?;
         self.hold_steps(&round, &decided, &mut report).await?;
         // Tasks are claimed in one transaction; emails a few at a time (see `send_claimed`).
@@ -177,9 +184,25 @@ impl Daemon {
     /// Leases what is due at `now` and reads what deciding it needs; `None` when nothing is due.
     async fn read_round(&self, now: DateTime<Utc>) -> Result<Option<Round>, StoreError> {
         let store = self.store();
-        let leased = store
-            .lease_due(self.instance(), now.timestamp(), BATCH)
-            .await?;
+        self.share(now.timestamp(), false).await?;
+        let held = self.held();
+        let leased = {
+            let names: Vec<&str> = held.keys().map(String::as_str).collect();
+            let configured: Vec<&str> = self
+                .config()
+                .mailboxes
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect();
+            store
+                .lease_due_in(
+                    self.instance(),
+                    now.timestamp(),
+                    BATCH,
+                    &self.scope(&names, &configured),
+                )
+                .await?
+        };
         if leased.is_empty() {
             return Ok(None);
         }
@@ -223,6 +246,7 @@ impl Daemon {
             dead_domains: HashMap::new(),
             drafts,
             holds,
+            held,
         }))
     }
 
@@ -269,6 +293,7 @@ impl Daemon {
         let mut held = Vec::new();
         for (l, d) in decided {
             match d {
+                Decision::Elsewhere { .. } => {}
                 Decision::Defer(step, due, why) => {
                     report.deferred_for(*why);
                     defer.push((l.enrollment, step.clone(), *due));
@@ -335,6 +360,25 @@ impl Daemon {
         }
         store.hold_for_inbox(self.instance(), &held, t).await?;
         store.defer(self.instance(), &defer, t).await
+    }
+
+    /// Leaves the emails from mailboxes another daemon holds to that daemon (see
+    /// `Store::hand_over`).
+    async fn leave_elsewhere(
+        &self,
+        decided: &[(&Leased, Decision)],
+        t: i64,
+        report: &mut TickReport,
+    ) -> Result<(), StoreError> {
+        let elsewhere: Vec<_> = decided
+            .iter()
+            .filter_map(|(l, d)| match d {
+                Decision::Elsewhere { mailbox } => Some((l.enrollment, mailbox.as_str())),
+                _ => None,
+            })
+            .collect();
+        report.elsewhere += elsewhere.len() as u64;
+        self.store().hand_over(self.instance(), &elsewhere, t).await
     }
 
     /// Gives back the steps a planned pause covers, due at its end, and tells their leads'
@@ -427,6 +471,8 @@ fn claims<'r>(
                         recipient_domain: e.domain.clone().unwrap_or_default(),
                         // Decided at the claim itself (see `send_claimed`).
                         handed: false,
+                        // Not held: refused by the fence (decide leaves such emails alone).
+                        epoch: round.held.get(&e.mailbox).copied().unwrap_or(-1),
                     },
                 ),
                 e.as_ref(),

@@ -6,8 +6,11 @@ use drumbeat::store::{Claim, ClaimKind, EnrollOutcome, EnrollRequest, LeadId, Le
 
 pub const ME: &str = "daemon-a";
 
-/// Stores and enrolls leads with these addresses, first step due at NOW; leases them all as
-/// `ME` and returns the leases in address order.
+/// The epoch of `ME`'s lease of the mailbox `rep`, taken by [`enrolled_and_leased`].
+pub const EPOCH: i64 = 1;
+
+/// Stores and enrolls leads with these addresses, first step due at NOW; holds the mailbox
+/// `rep` and leases them all as `ME`, and returns the leases in address order.
 pub async fn enrolled_and_leased(s: &StoreCase, addresses: &[&str]) -> Vec<(Leased, Email)> {
     let records: Vec<_> = addresses.iter().map(|a| lead(a)).collect();
     let ids: Vec<LeadId> = s
@@ -30,6 +33,11 @@ pub async fn enrolled_and_leased(s: &StoreCase, addresses: &[&str]) -> Vec<(Leas
         .collect();
     let out = s.enroll(SEQ, &requests, NOW, false).await.expect("enroll");
     assert!(out.iter().all(|o| matches!(o, EnrollOutcome::Enrolled(_))));
+    let held = s
+        .hold_mailboxes(ME, &["rep"], NOW, NOW, NOW + 60)
+        .await
+        .expect("hold");
+    assert_eq!(held.get("rep"), Some(&EPOCH), "{}: rep held", s.engine);
     let leased = s.lease_due(ME, NOW, 100).await.expect("lease");
     assert_eq!(leased.len(), addresses.len(), "{}: all due", s.engine);
     ids.iter()
@@ -60,6 +68,7 @@ pub fn email_claim<'a>(l: &'a Leased, address: &'a Email, n: usize) -> Claim<'a>
             variant: "a".into(),
             recipient_domain: address.domain().to_string(),
             handed: true,
+            epoch: EPOCH,
         },
     }
 }

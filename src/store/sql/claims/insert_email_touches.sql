@@ -4,7 +4,7 @@
 -- `handed_at` is set when the mailbox's connections were working at the claim (the server may
 -- have the message from now on). Returns the touches claimed.
 -- v: (enrollment, lead, sequence, step, variant, mailbox, message_id, subject, due, recipient,
---     handed, address, domain, hash), one row per claim. $1: now. $2: this daemon.
+--     handed, address, domain, hash, epoch), one row per claim. $1: now. $2: this daemon.
 INSERT INTO touches (enrollment_id, lead_id, sequence_id, step_id, kind, variant, state, mailbox,
                      message_id, subject, attempt, due_at, claimed_at, created_at,
                      recipient_domain, handed_at)
@@ -14,6 +14,8 @@ SELECT v.enrollment, v.lead, v.sequence, v.step, 'email', v.variant, 'sending', 
 FROM v JOIN enrollments e ON e.id = v.enrollment
 WHERE e.state = 'active' AND e.lease_owner = $2
   AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (v.address, v.domain, v.hash))
+  AND EXISTS (SELECT 1 FROM mailbox_holders h
+              WHERE h.mailbox = v.mailbox AND h.owner = $2 AND h.epoch = v.epoch)
 ON CONFLICT (enrollment_id, step_id) DO UPDATE SET
     state = 'sending', attempt = touches.attempt + 1, claimed_at = excluded.claimed_at,
     mailbox = COALESCE(touches.mailbox, excluded.mailbox),
