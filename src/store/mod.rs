@@ -128,6 +128,17 @@ pub enum StoreError {
         /// The cause.
         source: sqlx::migrate::MigrateError,
     },
+    /// The store was migrated by a newer drumbeat than this one (a rolling upgrade half done,
+    /// or a rollback): this binary refuses it rather than run on a schema it does not know.
+    #[error(
+        "the store {url} was upgraded by a newer drumbeat (its migration {version} is unknown to this one): run the newer version here too (see docs/operations.md, \"Upgrading\")"
+    )]
+    Newer {
+        /// The URL with any password removed.
+        url: String,
+        /// The first migration this binary does not know.
+        version: i64,
+    },
     /// A query failed.
     #[error("store: {0}")]
     Query(#[from] sqlx::Error),
@@ -183,7 +194,13 @@ impl Store {
             })?;
         migrate(&pool, backend)
             .await
-            .map_err(|source| StoreError::Migrate { url: shown, source })?;
+            .map_err(|source| match source {
+                sqlx::migrate::MigrateError::VersionMissing(v) => StoreError::Newer {
+                    url: shown,
+                    version: v,
+                },
+                source => StoreError::Migrate { url: shown, source },
+            })?;
         Ok(Store { pool, backend })
     }
 

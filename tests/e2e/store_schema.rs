@@ -67,6 +67,23 @@ async fn migrations_apply_on_a_fresh_database_and_reopening_is_idempotent() {
             }
             assert_eq!(s.int(migrations).await, shipped, "{}", s.engine);
             assert_eq!(s.count_leads().await.expect("count"), 1, "{}", s.engine);
+
+            // A store a newer drumbeat migrated (a rolling upgrade half done) is refused with
+            // what to do, not run on a schema this one does not know.
+            s.exec(
+                "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) \
+                 SELECT 9999, 'from the future', installed_on, success, checksum, execution_time \
+                 FROM _sqlx_migrations WHERE version = 1",
+            )
+            .await;
+            let refused = Store::open(&s.url).await.err().map(|e| e.to_string());
+            let refused = refused.unwrap_or_default();
+            assert!(
+                refused.contains("upgraded by a newer drumbeat (its migration 9999")
+                    && refused.contains("run the newer version here too"),
+                "{}: {refused}",
+                s.engine
+            );
             s.close().await;
         },
     )
