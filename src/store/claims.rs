@@ -246,16 +246,28 @@ impl<'c, 'a> Batch<'c, 'a> {
             .filter(|&i| !held.contains(&self.claims[i].enrollment.0))
             .collect();
         // An email refused by the fence (its mailbox moved to another daemon) is lost, not
-        // suppressed.
+        // suppressed, and its lease is dropped at once: this daemon renews the leases it
+        // holds, so one kept would never be due again while it lives.
         if missed
             .iter()
             .any(|&i| matches!(self.claims[i].kind, ClaimKind::Email { .. }))
         {
             let ours = super::holders::held_by(tx, self.instance).await?;
+            let mut fenced = Vec::new();
             missed.retain(|&i| match &self.claims[i].kind {
-                ClaimKind::Email { mailbox, epoch, .. } => ours.get(mailbox) == Some(epoch),
+                ClaimKind::Email { mailbox, epoch, .. } if ours.get(mailbox) != Some(epoch) => {
+                    fenced.push(self.claims[i].enrollment.0);
+                    false
+                }
                 _ => true,
             });
+            for id in fenced {
+                sqlx::query(include_str!("sql/claims/drop_fenced.sql"))
+                    .bind(id)
+                    .bind(self.instance)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         for i in self.still_ours(tx, &missed).await? {
             stop_suppressed(tx, &self.claims[i], self.now).await?;

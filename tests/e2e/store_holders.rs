@@ -126,6 +126,13 @@ async fn a_claim_under_a_lost_lease_is_refused_and_stops_nobody() {
                 "{}: not stopped as if suppressed",
                 s.engine
             );
+            assert_eq!(
+                s.int("SELECT COUNT(*) FROM enrollments WHERE lease_owner IS NULL")
+                    .await,
+                1,
+                "{}: its lease dropped, so it is due again for the holder",
+                s.engine
+            );
             // The new holder leases it (ME's enrollment lease ran out too) and claims it.
             let t = NOW + 2 * LEASE_SECONDS + 61;
             let again = s.lease_due("daemon-b", t, 10).await.expect("lease");
