@@ -345,7 +345,7 @@ static OPENED: std::sync::Mutex<Vec<Store>> = std::sync::Mutex::new(Vec::new());
 
 /// Opens the store named by the config.
 async fn open_store(config: &Config) -> Result<Store, Failure> {
-    let store = Store::open(&config.store_url)
+    let store = Store::open_with(&config.store_url, config.store_connections)
         .await
         .map_err(|e| Failure::failed(e.to_string()))?;
     OPENED

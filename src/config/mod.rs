@@ -17,6 +17,7 @@ mod providers;
 mod routing;
 mod secret;
 mod sending;
+mod store;
 mod webhooks;
 
 use std::collections::HashSet;
@@ -61,6 +62,8 @@ pub struct Config {
     pub dir: PathBuf,
     /// The store URL: `sqlite://…` or `postgres://…` (sqlite paths made absolute).
     pub store_url: String,
+    /// The most connections to the store at once, per process (None: the engine's default).
+    pub store_connections: Option<u32>,
     /// Folder of sequence YAML files.
     pub sequences_dir: PathBuf,
     /// Folder of templates.
@@ -98,6 +101,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     store: Option<Spanned<String>>,
+    store_connections: Option<Spanned<i64>>,
     sequences: Option<String>,
     templates: Option<String>,
     timezone: Option<Spanned<String>>,
@@ -146,7 +150,8 @@ impl Config {
     ) -> Result<Config, Vec<Diagnostic>> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| vec![toml_error(text, shown, &e)])?;
         let mut report = Report::new(text, shown);
-        let store_url = store_url(raw.store.as_ref(), dir, &mut report);
+        let store_url = store::url(raw.store.as_ref(), dir, &mut report);
+        let store_connections = store::connections(raw.store_connections.as_ref(), &mut report);
         let timezone = match &raw.timezone {
             None => Tz::UTC,
             Some(s) => parse_tz(s.get_ref()).unwrap_or_else(|msg| {
@@ -199,6 +204,7 @@ impl Config {
             path: path.to_path_buf(),
             dir: dir.to_path_buf(),
             store_url,
+            store_connections,
             sequences_dir: dir.join(raw.sequences.as_deref().unwrap_or("sequences")),
             templates_dir: dir.join(raw.templates.as_deref().unwrap_or("templates")),
             timezone,
@@ -402,44 +408,6 @@ pub fn parse_tz(name: &str) -> Result<Tz, String> {
     Err(msg)
 }
 
-/// The `store` URL with a sqlite path made absolute against `dir`; the default is
-/// `data/drumbeat.db` there.
-fn store_url(store: Option<&Spanned<String>>, dir: &Path, report: &mut Report) -> String {
-    let Some(s) = store else {
-        return sqlite_url(dir, "data/drumbeat.db");
-    };
-    let v = s.get_ref();
-    if let Some(rest) = v
-        .strip_prefix("sqlite://")
-        .or_else(|| v.strip_prefix("sqlite:"))
-    {
-        sqlite_url(dir, rest)
-    } else if v.starts_with("postgres://") || v.starts_with("postgresql://") {
-        v.clone()
-    } else {
-        let d = report
-            .at(s.span(), format!("store {v:?} is neither a sqlite:// nor a postgres:// URL"))
-            .with_hint("e.g. store = \"sqlite://data/drumbeat.db\" or \"postgres://drumbeat@localhost/drumbeat\"");
-        report.push(d);
-        String::new()
-    }
-}
-
-fn sqlite_url(dir: &Path, rest: &str) -> String {
-    let (file, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let path = if file == ":memory:" {
-        PathBuf::from(file)
-    } else {
-        dir.join(file)
-    };
-    let mut url = format!("sqlite://{}", path.display());
-    if !query.is_empty() {
-        url.push('?');
-        url.push_str(query);
-    }
-    url
-}
-
 /// A TOML error as `file:line:col: message`, with a did-you-mean for unknown keys.
 fn toml_error(text: &str, shown: &str, e: &toml::de::Error) -> Diagnostic {
     let (line, col) = e.span().map_or((None, None), |s| {
@@ -486,6 +454,26 @@ mod tests {
         assert_eq!(c.store_url, "sqlite:///srv/db/data/drumbeat.db");
         assert_eq!(c.timezone, Tz::UTC);
         assert!(c.mailboxes.is_empty());
+    }
+
+    #[test]
+    fn store_connections_is_a_bounded_count() {
+        assert_eq!(parse("").unwrap().store_connections, None);
+        assert_eq!(
+            parse("store_connections = 3\n").unwrap().store_connections,
+            Some(3)
+        );
+        for bad in ["0", "1", "101", "-4"] {
+            let err =
+                parse(&format!("timezone = \"UTC\"\nstore_connections = {bad}\n")).unwrap_err();
+            assert_eq!(
+                err[0].to_string(),
+                format!(
+                    "config.toml:2:21: store_connections = {bad}: must be 2 to 100\n  hint: \
+                     connections per daemon; PostgreSQL's max_connections must cover every daemon's"
+                ),
+            );
+        }
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct Context {
     /// The mailboxes this instance holds, with their lease epochs (see `store::holders`):
     /// the scheduler sends, and the inbox watchers watch, only these.
     held: tokio::sync::watch::Sender<Held>,
+    /// The mailboxes whose inbox this instance's watchers are reading (between their
+    /// `watching` and `stopped`): one given back waits until its reader is gone.
+    reading: tokio::sync::watch::Sender<std::collections::BTreeSet<String>>,
 }
 
 impl Context {
@@ -81,6 +84,7 @@ impl Context {
             catalog_error: Mutex::new(None),
             tokens: std::sync::OnceLock::new(),
             held: tokio::sync::watch::Sender::new(Held::new()),
+            reading: tokio::sync::watch::Sender::new(std::collections::BTreeSet::new()),
         })
     }
 
@@ -125,6 +129,25 @@ impl Context {
             *h = held;
             changed
         });
+    }
+
+    /// Records that this instance's watcher of `mailbox` reads its inbox now, or no longer.
+    pub fn set_reading(&self, mailbox: &str, reading: bool) {
+        self.reading.send_modify(|r| {
+            if reading {
+                r.insert(mailbox.to_string());
+            } else {
+                r.remove(mailbox);
+            }
+        });
+    }
+
+    /// Waits until no watcher of this instance reads the inboxes of `mailboxes` (at most
+    /// `within`); false when one still does.
+    pub async fn readers_gone(&self, mailboxes: &[&str], within: Duration) -> bool {
+        let mut r = self.reading.subscribe();
+        let gone = r.wait_for(|r| mailboxes.iter().all(|m| !r.contains(*m)));
+        matches!(tokio::time::timeout(within, gone).await, Ok(Ok(_)))
     }
 
     /// Follows the mailboxes this instance holds.

@@ -212,7 +212,8 @@ impl Daemon {
                 }
             }
             self.heartbeat().await?;
-            self.give_back_mailboxes().await?;
+            // The mailboxes stay held for what `run --once` does next (their Sent folders);
+            // `stop` gives them back.
             Ok((total, unread))
         };
         tokio::select! {
@@ -277,8 +278,12 @@ impl Daemon {
                     if r.due >= BATCH as u64 {
                         Duration::ZERO
                     } else {
+                        // To the millisecond: due times are whole seconds, and a wake-up
+                        // rounded to the second after a tick's work loses most of a second
+                        // per gap (one email a second per mailbox went at 0.65/s).
                         let until = next.map_or(MAX_SLEEP, |n| {
-                            Duration::from_secs(u64::try_from(n - now.timestamp()).unwrap_or(0))
+                            let ms = n.saturating_mul(1000) - self.now().timestamp_millis();
+                            Duration::from_millis(u64::try_from(ms).unwrap_or(0))
                         });
                         until.min(MAX_SLEEP)
                     }

@@ -10,10 +10,18 @@ use std::collections::BTreeMap;
 
 use super::Daemon;
 use crate::domain::spread;
-use crate::store::{HOLDER_GRACE, Held, LEASE_SECONDS, StoreError};
+use crate::store::{HOLDER_GRACE, HOLDER_LEASE, Held, StoreError};
 
-/// How recently a daemon must have been seen to count as live.
-pub const LIVE_SECONDS: i64 = LEASE_SECONDS;
+/// How recently a daemon must have been seen to count as live. A daemon is seen every 5 s; one
+/// not seen for this long is out of the split, so a dead daemon's mailboxes go to a live one
+/// when their leases run out (`HOLDER_LEASE`), even when the one they were meant for died
+/// meanwhile: at worst 15 + 10 s and a look. (Was 20 s with 20 s leases: a mailbox meant for a
+/// daemon killed just after a frozen one waited 40 s.) A live daemon taken for dead for a
+/// moment loses nothing: its leases hold until they run out.
+pub const LIVE_SECONDS: i64 = 10;
+/// How long a mailbox given back waits for its inbox watcher to log out before another daemon
+/// may take it (a watcher in the middle of reading a big folder finishes that first).
+const HANDOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Which live daemon each mailbox is meant for: `mailboxes` in order, each to the highest-
 /// ranked daemon (by a hash of mailbox and daemon, so the ranking is the same everywhere)
@@ -71,7 +79,7 @@ impl Daemon {
             .iter()
             .map(|m| m.name.as_str())
             .collect();
-        let until = now + LEASE_SECONDS;
+        let until = now + HOLDER_LEASE;
         let before = self.held();
         let held = if self.once.load(std::sync::atomic::Ordering::Relaxed) {
             store.hold_mailboxes(me, &names, now, now, until).await?
@@ -86,6 +94,20 @@ impl Daemon {
                 names.iter().partition(|n| meant.get(*n) == Some(&me));
             let (leaving, orphans): (Vec<&str>, Vec<&str>) =
                 others.into_iter().partition(|n| before.contains_key(*n));
+            if !leaving.is_empty() {
+                // Not used here any more before another daemon may take them: the scheduler
+                // leaves them alone and their watchers log out first (one reader at a time).
+                let mut kept = before.clone();
+                kept.retain(|m, _| !leaving.contains(&m.as_str()));
+                self.set_held(kept);
+                if !self.readers_gone(&leaving, HANDOVER_WAIT).await {
+                    tracing::warn!(
+                        mailboxes = ?leaving,
+                        "an inbox watcher did not stop within {}s; handing over anyway",
+                        HANDOVER_WAIT.as_secs()
+                    );
+                }
+            }
             // Ended just before now: free at once for the daemon each is meant for.
             store.give_back_mailboxes(me, &leaving, now - 1).await?;
             let mut held = store.hold_mailboxes(me, &mine, now, now, until).await?;

@@ -92,6 +92,11 @@ pub async fn flush(daemon: &Context) -> Result<CopyReport, StoreError> {
         let Some(settings) = &m.imap else {
             continue;
         };
+        // The daemon holding the mailbox copies its sent emails, as it sends and watches:
+        // one daemon at a time talks IMAP to a mailbox (see `daemon::shares`).
+        if !daemon.holds(&name) {
+            continue;
+        }
         flush_mailbox(daemon, m, settings, &mut report).await?;
     }
     Ok(report)

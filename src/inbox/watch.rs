@@ -83,16 +83,19 @@ pub async fn run(daemon: Arc<Context>, mailbox: Mailbox, mut shutdown: watch::Re
             }
             continue;
         }
-        tracing::info!(mailbox = %name, "inbox watcher: watching");
+        let mut watched = false;
         let r = session(
             &daemon,
             &mailbox,
             &settings,
             (&mut shutdown, &mut held),
-            &mut backoff,
+            (&mut backoff, &mut watched),
         )
         .await;
-        tracing::info!(mailbox = %name, "inbox watcher: stopped");
+        if watched {
+            tracing::info!(mailbox = %name, "inbox watcher: stopped");
+            daemon.set_reading(&name, false);
+        }
         match r {
             Ok(()) => {}
             Err(e) => {
@@ -146,7 +149,7 @@ async fn session(
     mailbox: &Mailbox,
     settings: &ImapSettings,
     (shutdown, held): Stops<'_>,
-    backoff: &mut Duration,
+    (backoff, watched): (&mut Duration, &mut bool),
 ) -> Result<(), ImapError> {
     let store = daemon.store();
     let name = mailbox.name.as_str();
@@ -169,16 +172,17 @@ async fn session(
     let mut folders = vec!["INBOX".to_string()];
     folders.extend(settings.folders.iter().cloned());
     loop {
-        let now = daemon.now().timestamp();
-        if !daemon.holds(name)
-            || !store
-                .lease_mailbox(name, daemon.instance(), now, now + LEASE)
-                .await
-                .map_err(|e| ImapError::Connection(e.to_string()))?
-        {
+        if !still_ours(daemon, name).await? {
             // Another daemon holds the mailbox now: it watches the inbox.
             let _ = session.logout().await;
             return Ok(());
+        }
+        if !*watched {
+            // Logged once the lease is confirmed, before the first read: the log says when
+            // this daemon read the inbox (scripts/chaos checks one daemon at a time).
+            tracing::info!(mailbox = name, "inbox watcher: watching");
+            daemon.set_reading(name, true);
+            *watched = true;
         }
         for folder in &folders {
             sync_folder(daemon, &mut session, name, folder).await?;
@@ -218,6 +222,18 @@ async fn session(
             return Ok(());
         }
     }
+}
+
+/// Whether this daemon still holds `mailbox` and its watcher's lease (renewed): checked
+/// before every read.
+async fn still_ours(daemon: &Context, mailbox: &str) -> Result<bool, ImapError> {
+    let now = daemon.now().timestamp();
+    Ok(daemon.holds(mailbox)
+        && daemon
+            .store()
+            .lease_mailbox(mailbox, daemon.instance(), now, now + LEASE)
+            .await
+            .map_err(|e| ImapError::Connection(e.to_string()))?)
 }
 
 /// The end of a complete read of every watched folder: uncertain sends settled, and the read

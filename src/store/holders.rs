@@ -16,6 +16,11 @@ use sqlx::Row;
 use super::statements::{Stmt, Val};
 use super::{Store, StoreError};
 
+/// How long a mailbox lease lasts; its holder renews it every 5 s (`LEASE_RENEW_SECONDS`),
+/// so a daemon that stops renewing loses its mailboxes this long after its last renewal, plus
+/// the moment it takes another daemon to look (under 30 s in all, see `daemon::shares`).
+pub const HOLDER_LEASE: i64 = 15;
+
 /// How long after a mailbox lease ran out any daemon may take it, not only the one it is
 /// meant for (which may be gone, or run with another config).
 pub const HOLDER_GRACE: i64 = super::LEASE_SECONDS;

@@ -76,7 +76,7 @@ pub use enrollments::{
 };
 pub use events::{EventRow, NewEvent};
 pub use health::{HealthNotice, MailboxPause};
-pub use holders::{HOLDER_GRACE, Held, MailboxHolder};
+pub use holders::{HOLDER_GRACE, HOLDER_LEASE, Held, MailboxHolder};
 pub use holds::{HeldStep, Hold, HoldScope};
 pub use inbox::{FolderState, InboundFact, InboundOutcome, InboundRow};
 pub use inbox_reads::InboxHeld;
@@ -168,10 +168,20 @@ pub struct Store {
     backend: Backend,
 }
 
+/// Connections a daemon or command opens to PostgreSQL at most, unless config.toml's
+/// `store_connections` says otherwise.
+pub const DEFAULT_CONNECTIONS: u32 = 8;
+
 impl Store {
     /// Opens the store at `url` (creating a SQLite file and its folder when missing) and applies
     /// pending migrations.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Self::open_with(url, None).await
+    }
+
+    /// Opens the store with a pool of at most `connections` (default: [`DEFAULT_CONNECTIONS`]
+    /// on PostgreSQL, 4 on SQLite, whose writes take turns anyway).
+    pub async fn open_with(url: &str, connections: Option<u32>) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let shown = redact_url(url);
         let backend = if url.starts_with("sqlite:") {
@@ -186,7 +196,7 @@ impl Store {
             })?,
             Backend::Postgres => url.to_string(),
         };
-        let pool = connect(&url, backend)
+        let pool = connect(&url, backend, connections)
             .await
             .map_err(|source| StoreError::Open {
                 url: shown.clone(),
@@ -251,13 +261,20 @@ fn sqlite_url(url: &str) -> std::io::Result<String> {
 }
 
 /// The pool of connections to `url`, each set up for `backend` as it opens.
-async fn connect(url: &str, backend: Backend) -> Result<AnyPool, sqlx::Error> {
+async fn connect(
+    url: &str,
+    backend: Backend,
+    connections: Option<u32>,
+) -> Result<AnyPool, sqlx::Error> {
     let options = AnyConnectOptions::from_str(url)?
         // A statement over a second is news (`-v`), not a warning: reports over a big
         // store take that long by design, and sqlx would print the whole SQL at each.
         .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));
     AnyPoolOptions::new()
-        .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+        .max_connections(connections.unwrap_or(match backend {
+            Backend::Sqlite => 4,
+            Backend::Postgres => DEFAULT_CONNECTIONS,
+        }))
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(move |conn, _| {
             Box::pin(async move {

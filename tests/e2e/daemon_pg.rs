@@ -237,3 +237,65 @@ fn a_dead_daemons_work_moves_to_the_live_one_which_waits_quietly_meanwhile() {
         "b's work moved only after {took:?}"
     );
 }
+
+/// Samples, every 10 ms, the connections to the database at `url` other than its own until
+/// `n` touches are sent there (at most `within`): (the most seen at once, touches sent).
+fn peak_connections_until_sent(url: &str, n: i64, within: Duration) -> (i64, i64) {
+    use sqlx::{Connection, Row};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let mut conn = sqlx::AnyConnection::connect(url)
+            .await
+            .expect("connect to the test database");
+        let (mut peak, mut sent) = (0, 0);
+        let deadline = Instant::now() + within;
+        while sent < n && Instant::now() < deadline {
+            let row = sqlx::query(
+                "SELECT (SELECT COUNT(*) FROM pg_stat_activity \
+                   WHERE datname = current_database() AND pid <> pg_backend_pid())::BIGINT AS c, \
+                 (SELECT COUNT(*) FROM touches WHERE state = 'sent')::BIGINT AS s",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .expect("pg_stat_activity");
+            peak = peak.max(row.try_get::<i64, _>("c").expect("c"));
+            sent = row.try_get("s").expect("s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        (peak, sent)
+    })
+}
+
+#[test]
+fn a_daemon_opens_no_more_connections_than_store_connections() {
+    let test = "a_daemon_opens_no_more_connections_than_store_connections";
+    let Some(server) = pg_server(test) else {
+        return;
+    };
+    let Some(sink) = Sink::start(test, &[]) else {
+        return;
+    };
+    const N: usize = 300;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let url = runtime.block_on(fresh_pg_database(&server));
+    let p = blast_project(&sink, Some(&url), N, 2);
+    p.edit("config.toml", "store = ", "store_connections = 2\nstore = ");
+    let mut d = spawn_daemon(&p, "a", &p.file("a.log"));
+    let (peak, sent) = peak_connections_until_sent(&url, N as i64, Duration::from_secs(120));
+    terminate(&mut d);
+    let rows = wait_for_store(&url, Duration::ZERO, |_| true);
+    let got = sink.wait_for(N, Duration::from_secs(10));
+    eprintln!("{test}: {sent} sent with at most {peak} connections to PostgreSQL at once");
+    assert_eq!(by_state(&rows).get("sent").copied(), Some(N));
+    assert_exactly_once(&got, &rows);
+    assert!(
+        (1..=2).contains(&peak),
+        "store_connections = 2, and the daemon had {peak} connections at once"
+    );
+}
