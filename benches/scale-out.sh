@@ -10,7 +10,7 @@
 #   eval "$(scripts/testbed start)"           # PostgreSQL on 127.0.0.1:15432
 #   benches/scale-out.sh                      # about 10 minutes on 2 cores
 #   DRUMBEAT_BENCH_TOUCHES=20000 DRUMBEAT_BENCH_GAP_TOUCHES=1000 DRUMBEAT_BENCH_GAP="2 seconds" \
-#   DRUMBEAT_BENCH_DAEMONS="1 2 4" benches/scale-out.sh
+#   DRUMBEAT_BENCH_DAEMONS="1 2 4" DRUMBEAT_BENCH_MODES="nogap gap" benches/scale-out.sh
 #
 # Loopback only: DRUMBEAT_TEST_PG must point at 127.0.0.1, localhost or ::1; the sinks listen
 # on 127.0.0.1. Every wait is bounded.
@@ -21,6 +21,7 @@ TOUCHES=${DRUMBEAT_BENCH_TOUCHES:-20000}
 GAP_TOUCHES=${DRUMBEAT_BENCH_GAP_TOUCHES:-1000}
 GAP=${DRUMBEAT_BENCH_GAP:-2 seconds}
 DAEMONS=${DRUMBEAT_BENCH_DAEMONS:-1 2 4}
+MODES=${DRUMBEAT_BENCH_MODES:-nogap gap}
 MAILBOXES=20
 GROUPS_OF=5
 SINK=/usr/sbin/smtp-sink
@@ -150,11 +151,17 @@ YAML
     cd "$WORK"
 }
 
-for mode in nogap gap; do
+for mode in $MODES; do
     if [ $mode = gap ]; then gap=$GAP; touches=$GAP_TOUCHES; else gap=""; touches=$TOUCHES; fi
     for n in $DAEMONS; do
         run "$n" "$touches" "$gap"
     done
+    if [ $mode = gap ]; then
+        # Each mailbox sends one email per gap at most: the rate no number of daemons can pass.
+        secs=$(echo "$gap" | awk '{ n = $1; u = $2; if (u ~ /^min/) n *= 60; print n }')
+        printf '  %-8s the gaps allow %.1f/s at most (%d mailboxes, one email each per %s)\n' \
+            "$gap" "$(echo "$MAILBOXES / $secs" | bc -l)" "$MAILBOXES" "$gap"
+    fi
     one=$(cat "$WORK/rate-1-${gap:+gap}" 2>/dev/null || echo 0)
     for n in $DAEMONS; do
         r=$(cat "$WORK/rate-$n-${gap:+gap}")
