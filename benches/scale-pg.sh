@@ -152,9 +152,21 @@ timed "report --since 90d" report --since 90d
 timed "report --since 90d --by variant" report --since 90d --by variant
 
 echo
-echo "the tick's due query (src/store/sql/due/lease_due.postgres.sql's SELECT), EXPLAIN ANALYZE:"
-psql -At "$url" -c "EXPLAIN (ANALYZE, COSTS OFF) SELECT id FROM enrollments
-    WHERE state = 'active' AND next_due_at <= $NOW_S AND (lease_until IS NULL OR lease_until < $NOW_S)
-    ORDER BY next_due_at LIMIT 500 FOR UPDATE SKIP LOCKED" | sed 's/^/  /'
+# The statements as a daemon holding the 20 mailboxes runs them ($5 / $2 = 0: its scope), with
+# their parameters written in; the UPDATE's EXPLAIN ANALYZE is rolled back.
+held="($(seq -s ', ' -f "'rep%g'" 0 19))"
+statement() { # $1 = SQL file, then sed expressions for its parameters
+    local file=$1
+    shift
+    sed -e '/^--/d' "$@" "$REPO/src/store/sql/due/$file"
+}
+echo "the tick's due query (src/store/sql/due/lease_due.postgres.sql), EXPLAIN ANALYZE:"
+psql -At "$url" <<SQL | sed -e '/^BEGIN$/d' -e '/^ROLLBACK$/d' -e 's/^/  /'
+BEGIN;
+EXPLAIN (ANALYZE, COSTS OFF) $(statement lease_due.postgres.sql -e "s/\$1/'bench'/g" -e "s/\$2/$((NOW_S + 20))/g" \
+    -e "s/\$3/$NOW_S/g" -e 's/\$4/500/g' -e 's/\$5/0/g' -e "s/\$6/$held/g" -e "s/\$7/$held/g");
+ROLLBACK;
+SQL
 echo "the next due time (src/store/sql/due/next_due_at.sql), EXPLAIN ANALYZE:"
-psql -At "$url" -c "EXPLAIN (ANALYZE, COSTS OFF) $(sed -e '/^--/d' -e 's/\$1/'"$NOW_S"'/g' "$REPO/src/store/sql/due/next_due_at.sql")" | sed 's/^/  /'
+psql -At "$url" -c "EXPLAIN (ANALYZE, COSTS OFF) $(statement next_due_at.sql -e "s/\$1/$NOW_S/g" -e 's/\$2/0/g' \
+    -e "s/\$3/$held/g" -e "s/\$4/$held/g")" | sed 's/^/  /'
