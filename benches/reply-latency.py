@@ -15,7 +15,6 @@ MiB). Loopback only; every wait is bounded.
 """
 
 import argparse
-import imaplib
 import os
 import random
 import re
@@ -25,12 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from email.utils import formatdate
 
 sys.dont_write_bytecode = True
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
-from chaos_common import Sink, Store, drumbeat, spawn  # noqa: E402
+from chaos_common import Sink, Store, append_reply, drumbeat, spawn, write_config  # noqa: E402
 
 LEADS_PER_MAILBOX = 5
 
@@ -49,18 +47,9 @@ def wait_for(what, cond, within):
 
 
 def project(work, url, sink_port, imap, users):
-    host, port = imap.rsplit(":", 1)
     os.makedirs(os.path.join(work, "sequences"))
     os.makedirs(os.path.join(work, "templates", "bench"))
-    with open(os.path.join(work, "config.toml"), "w") as f:
-        f.write(f'store = "{url}"\ntimezone = "Etc/UTC"\n\n[sending]\njitter = "0"\ndomain_hourly_limit = 0\n\n'
-                '[http]\nlisten = "127.0.0.1:0"\n')
-        for i, user in enumerate(users):
-            f.write(f'\n[[mailbox]]\nname = "m{i}"\nfrom = "m{i}@example.com"\nsignature = "Rep {i}"\n'
-                    f'daily_cap = 1000000\nconnections = 1\n'
-                    f'[mailbox.smtp]\nhost = "127.0.0.1"\nport = {sink_port}\nsecurity = "none"\n'
-                    f'[mailbox.imap]\nhost = "{host}"\nport = {port}\nsecurity = "none"\nusername = "{user}"\n'
-                    'password = { env = "DRUMBEAT_TEST_IMAP_PASSWORD" }\n')
+    write_config(work, url, [(f"m{i}", sink_port, user, "") for i, user in enumerate(users)], imap)
     names = ", ".join(f"m{i}" for i in range(len(users)))
     with open(os.path.join(work, "sequences", "bench.yaml"), "w") as f:
         f.write(f"""id: bench
@@ -99,20 +88,11 @@ def reply_to(store, imap, users, password, lead):
     """APPENDs a reply from `lead` (enrollment, email, mailbox, Message-ID); returns when it
     started and when the lead was seen stopped (None: not within 30 s)."""
     enrollment, email, mailbox, mid = lead
-    host, port = imap.rsplit(":", 1)
-    raw = (f"From: <{email}>\r\nTo: <{mailbox}@example.com>\r\nSubject: Re: Hello\r\n"
-           f"Date: {formatdate()}\r\nMessage-ID: <reply-{enrollment}-{time.time_ns()}@{email.split('@')[1]}>\r\n"
-           f"In-Reply-To: {mid}\r\nReferences: {mid}\r\nMIME-Version: 1.0\r\n"
-           "Content-Type: text/plain; charset=utf-8\r\n\r\nThanks, could we talk on Tuesday?\r\n").encode()
-    m = imaplib.IMAP4(host, int(port))
-    m.login(users[int(mailbox[1:])], password)
-    began = time.monotonic()
-    m.append("INBOX", None, imaplib.Time2Internaldate(time.time()), raw)
-    m.logout()
-    deadline = began + 30
-    while time.monotonic() < deadline:
+    began = append_reply(imap, users[int(mailbox[1:])], password, email, mailbox, mid,
+                         "Thanks, could we talk on Tuesday?")
+    while time.time() < began + 30:
         if store.rows(f"SELECT 1 FROM enrollments WHERE id = {enrollment} AND state = 'replied'"):
-            return time.monotonic() - began
+            return time.time() - began
         time.sleep(0.02)
     return None
 

@@ -120,3 +120,41 @@ class Store:
         return self.count(
             "SELECT (SELECT COUNT(*) FROM touches WHERE state IN ('sending', 'scheduled')) + "
             "(SELECT COUNT(*) FROM enrollments WHERE state = 'active' AND next_due_at IS NOT NULL)") == 0
+
+
+def write_config(work, url, mailboxes, imap=None):
+    """config.toml for the store at `url`, the window always open and no jitter, with
+    `mailboxes`: (name, smtp-sink port, IMAP user or None, extra lines of the mailbox). `imap`
+    is Dovecot's HOST:PORT; the password comes from DRUMBEAT_TEST_IMAP_PASSWORD."""
+    host, port = imap.rsplit(":", 1) if imap else (None, None)
+    with open(os.path.join(work, "config.toml"), "w") as f:
+        f.write(f'store = "{url}"\ntimezone = "Etc/UTC"\n\n[sending]\njitter = "0"\ndomain_hourly_limit = 0\n\n'
+                '[http]\nlisten = "127.0.0.1:0"\n')
+        for name, smtp_port, user, extra in mailboxes:
+            f.write(f'\n[[mailbox]]\nname = "{name}"\nfrom = "{name}@example.com"\nsignature = "Rep {name}"\n'
+                    f'daily_cap = 1000000\nconnections = 1\n{extra}'
+                    f'[mailbox.smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n')
+            if user:
+                f.write(f'[mailbox.imap]\nhost = "{host}"\nport = {port}\nsecurity = "none"\nusername = "{user}"\n'
+                        'password = { env = "DRUMBEAT_TEST_IMAP_PASSWORD" }\n')
+
+
+def append_reply(imap, user, password, lead_email, mailbox, message_id, body):
+    """APPENDs to `user`'s INBOX the lead's plain-text answer to the email `message_id` sent
+    from `mailbox`, as a server delivers it; returns when the APPEND started (wall clock)."""
+    from email.utils import formatdate
+    import imaplib
+    domain = lead_email.split("@")[1]
+    raw = (f"From: <{lead_email}>\r\nTo: <{mailbox}@example.com>\r\nSubject: Re: Hello\r\n"
+           f"Date: {formatdate()}\r\nMessage-ID: <reply-{time.time_ns()}@{domain}>\r\n"
+           f"In-Reply-To: {message_id}\r\nReferences: {message_id}\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+    host, port = imap.rsplit(":", 1)
+    m = imaplib.IMAP4(host, int(port))
+    try:
+        m.login(user, password)
+        at = time.time()
+        m.append("INBOX", None, imaplib.Time2Internaldate(at), raw)
+    finally:
+        m.logout()
+    return at

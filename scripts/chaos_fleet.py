@@ -20,7 +20,6 @@ or dead); every reply stopped its lead; the takeover time of each kill and long 
 victim's last mailbox taken by a live daemon, goal <= 30 s); no daemon exited on its own.
 """
 
-import imaplib
 import json
 import os
 import re
@@ -30,9 +29,8 @@ import subprocess
 import tempfile
 import time
 from datetime import datetime
-from email.utils import formatdate
 
-from chaos_common import REPO, Sink, Store, drumbeat, log, spawn
+from chaos_common import REPO, Sink, Store, append_reply, drumbeat, log, spawn, write_config
 
 MAILBOXES = 20
 GROUPS_OF = 5
@@ -125,18 +123,10 @@ class Fleet:
 
 
 def project(work, url, ports, imap, users, leads):
-    host, port = imap.rsplit(":", 1)
     os.makedirs(os.path.join(work, "sequences"))
     os.makedirs(os.path.join(work, "templates", "chaos"))
-    with open(os.path.join(work, "config.toml"), "w") as f:
-        f.write(f'store = "{url}"\ntimezone = "Etc/UTC"\n\n[sending]\njitter = "0"\ndomain_hourly_limit = 0\n\n'
-                '[http]\nlisten = "127.0.0.1:0"\n')
-        for i in range(MAILBOXES):
-            f.write(f'\n[[mailbox]]\nname = "rep{i}"\nfrom = "rep{i}@example.com"\nsignature = "Rep {i}"\n'
-                    f'daily_cap = 1000000\nconnections = 1\nmin_gap = "1 second"\n'
-                    f'[mailbox.smtp]\nhost = "127.0.0.1"\nport = {ports[i // GROUPS_OF]}\nsecurity = "none"\n'
-                    f'[mailbox.imap]\nhost = "{host}"\nport = {port}\nsecurity = "none"\nusername = "{users[i]}"\n'
-                    'password = { env = "DRUMBEAT_TEST_IMAP_PASSWORD" }\n')
+    write_config(work, url, [(f"rep{i}", ports[i // GROUPS_OF], users[i], 'min_gap = "1 second"\n')
+                             for i in range(MAILBOXES)], imap)
     reps = ", ".join(f"rep{i}" for i in range(MAILBOXES))
     with open(os.path.join(work, "sequences", "fleet.yaml"), "w") as f:
         f.write(f"""id: fleet
@@ -173,19 +163,8 @@ def reply(store, imap, users, password):
     if not rows:
         return None
     enrollment, email, mailbox, mid = rows[0]
-    host, port = imap.rsplit(":", 1)
-    raw = (f"From: <{email}>\r\nTo: <{mailbox}@example.com>\r\nSubject: Re: Hello\r\n"
-           f"Date: {formatdate()}\r\nMessage-ID: <reply-{enrollment}-{time.time_ns()}@{email.split('@')[1]}>\r\n"
-           f"In-Reply-To: {mid}\r\nReferences: {mid}\r\nMIME-Version: 1.0\r\n"
-           "Content-Type: text/plain; charset=utf-8\r\n\r\n"
-           "Thanks, that sounds useful. Could we talk on Tuesday?\r\n").encode()
-    m = imaplib.IMAP4(host, int(port))
-    try:
-        m.login(users[int(mailbox[3:])], password)
-        at = time.time()
-        m.append("INBOX", None, imaplib.Time2Internaldate(at), raw)
-    finally:
-        m.logout()
+    at = append_reply(imap, users[int(mailbox[3:])], password, email, mailbox, mid,
+                      "Thanks, that sounds useful. Could we talk on Tuesday?")
     return int(enrollment), at
 
 
