@@ -15,10 +15,10 @@ use crate::config::{Config, Mailbox, parse_tz};
 use crate::domain::PastTouch;
 use crate::lead::LeadRecord;
 use crate::render::RenderInput;
-use crate::send::choose_mailbox;
 use crate::send::compose::{Draft, compose, seeded_message_id};
 use crate::send::links::Links;
 use crate::send::tokens::TokenKey;
+use crate::send::{Deal, choose_mailbox};
 use crate::sequence::{Sequence, Step};
 use crate::store::{EnrollmentRow, TouchRow};
 
@@ -108,10 +108,11 @@ pub async fn run(config_path: &Path, args: Args) -> Outcome {
         .into_iter()
         .find(|e| e.sequence_id == seq.id);
     let touches = store.touches_for_lead(lead.id).await?;
+    let deal = enrollment.as_ref().map(|e| Deal::Enrollment(e.id.0));
     let mailbox = choose_mailbox(
         &config,
         seq,
-        email.as_str(),
+        deal.unwrap_or(Deal::Address(email.as_str())),
         lead.record.owner.as_deref(),
         enrollment.as_ref().and_then(|e| e.mailbox.as_deref()),
     );

@@ -20,8 +20,8 @@ use crate::diag::{Diagnostic, Severity};
 use crate::dns::{LeadDomains, disposable};
 use crate::lead::{LeadRecord, SheetReader, SheetRow};
 use crate::render::{RenderInput, SAMPLE_UNSUBSCRIBE_URL};
-use crate::send::choose_mailbox;
 use crate::send::compose::{Draft, compose, seeded_message_id};
+use crate::send::{Deal, choose_mailbox};
 use crate::sequence::Sequence;
 use crate::spam::SpamAssassin;
 
@@ -410,7 +410,7 @@ impl LeadCheck<'_> {
             let Some(sender) = choose_mailbox(
                 self.config,
                 seq,
-                row.lead.email.as_str(),
+                Deal::Address(row.lead.email.as_str()),
                 row.lead.owner.as_deref(),
                 None,
             ) else {

@@ -4,6 +4,7 @@
 //! transactions finish. Signals and sd-notify live in the CLI (`cli/run.rs`): this module takes
 //! a shutdown channel and a reload channel, so tests drive it directly.
 
+mod progress;
 mod shares;
 mod tick;
 
@@ -36,6 +37,27 @@ pub struct Daemon {
     sharing: tokio::sync::Mutex<()>,
     /// When the mailboxes were last shared, by the daemon's clock.
     shared_at: std::sync::atomic::AtomicI64,
+    /// What the scheduler is doing, for the lease keeper's watchdog.
+    progress: progress::Progress,
+}
+
+/// Why the scheduler loop ended in failure.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A scheduler step made no progress for [`progress::STALL`]: the daemon stops renewing its
+    /// leases, so that other daemons (or a restart) take its work over.
+    #[error(
+        "the scheduler hung while {phase} for {secs} s: this daemon stops, so that its leases run out and its work is taken over (restart it; the log above says where it hung)"
+    )]
+    Stalled {
+        /// What the scheduler was doing.
+        phase: &'static str,
+        /// For how long, in seconds.
+        secs: u64,
+    },
 }
 
 impl std::ops::Deref for Daemon {
@@ -69,6 +91,7 @@ impl Daemon {
             once: std::sync::atomic::AtomicBool::new(false),
             sharing: tokio::sync::Mutex::new(()),
             shared_at: std::sync::atomic::AtomicI64::new(i64::MIN),
+            progress: progress::Progress::default(),
         })
     }
 
@@ -95,12 +118,30 @@ impl Daemon {
 
     /// Renews the leases this instance holds, every [`LEASE_RENEW_SECONDS`], for as long as it
     /// is polled (beside the scheduler loop, in the same task): a lease that is not renewed
-    /// means its holder died, and other daemons take its work over.
-    pub async fn keep_leases(&self) {
+    /// means its holder died, and other daemons take its work over. Returns only when the
+    /// scheduler hung (see `progress`): then nothing is renewed any more.
+    async fn keep_leases(&self) -> RunError {
         let mut every = tokio::time::interval(Duration::from_secs(LEASE_RENEW_SECONDS));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
+            match self.progress.look(std::time::Instant::now()) {
+                progress::Look::Fine => {}
+                progress::Look::Slow(phase, spent) => tracing::warn!(
+                    phase,
+                    seconds = spent.as_secs(),
+                    "the scheduler is slow: one step has taken {} s so far while {phase}",
+                    spent.as_secs()
+                ),
+                progress::Look::Stalled(phase, spent) => {
+                    let e = RunError::Stalled {
+                        phase,
+                        secs: spent.as_secs(),
+                    };
+                    tracing::error!("{e}");
+                    return e;
+                }
+            }
             let now = self.now().timestamp();
             if let Err(e) = self
                 .store()
@@ -116,6 +157,11 @@ impl Daemon {
                 tracing::warn!("cannot renew this daemon's mailbox leases: {e}");
             }
         }
+    }
+
+    /// The scheduler enters `phase` (or made progress in it): see `progress`.
+    fn step_at(&self, phase: &'static str) {
+        self.progress.at(phase);
     }
 
     /// Shares the mailboxes at `now` (see `shares`) unless that was done within the last
@@ -195,7 +241,7 @@ impl Daemon {
     /// Does everything that is due now, then returns what was done (`run --once`): reads the
     /// watched inboxes first, so a reply that arrived stops its lead before anything is claimed,
     /// and returns the inboxes it could not read with what was done.
-    pub async fn run_once(&self) -> Result<(TickReport, Vec<UnreadInbox>), StoreError> {
+    pub async fn run_once(&self) -> Result<(TickReport, Vec<UnreadInbox>), RunError> {
         let work = async {
             self.share(self.now().timestamp(), true).await?;
             let unread = self.check_inboxes().await;
@@ -214,11 +260,11 @@ impl Daemon {
             self.heartbeat().await?;
             // The mailboxes stay held for what `run --once` does next (their Sent folders);
             // `stop` gives them back.
-            Ok((total, unread))
+            Ok::<_, StoreError>((total, unread))
         };
         tokio::select! {
-            r = work => r,
-            () = self.keep_leases() => unreachable!("keep_leases never returns"),
+            r = work => Ok(r?),
+            e = self.keep_leases() => Err(e),
         }
     }
 
@@ -230,10 +276,10 @@ impl Daemon {
         reload: mpsc::Receiver<()>,
         wake: mpsc::Receiver<()>,
         on_tick: impl FnMut(&TickReport, Option<i64>),
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), RunError> {
         tokio::select! {
-            r = self.schedule(shutdown, reload, wake, on_tick) => r,
-            () = self.keep_leases() => unreachable!("keep_leases never returns"),
+            r = self.schedule(shutdown, reload, wake, on_tick) => Ok(r?),
+            e = self.keep_leases() => Err(e),
         }
     }
 
@@ -250,14 +296,8 @@ impl Daemon {
                 break;
             }
             let now = self.now();
-            let step = async {
-                self.take_over_abandoned(now.timestamp()).await?;
-                self.store().resume_due_pauses(now.timestamp()).await?;
-                let r = self.tick(now).await?;
-                self.heartbeat().await?;
-                Ok::<_, StoreError>(r)
-            }
-            .await;
+            let step = self.step(now, failures > 0).await;
+            self.step_at("looking for the next due time");
             let wait = match step {
                 Ok(r) => {
                     failures = 0;
@@ -301,6 +341,7 @@ impl Daemon {
             if wait.is_zero() {
                 continue;
             }
+            self.step_at(progress::ASLEEP);
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => {}
@@ -309,6 +350,33 @@ impl Daemon {
             }
         }
         Ok(())
+    }
+
+    /// One scheduler step at `now`; `after_failure`: the previous one failed.
+    async fn step(
+        &self,
+        now: chrono::DateTime<Utc>,
+        after_failure: bool,
+    ) -> Result<TickReport, StoreError> {
+        if after_failure {
+            // The failed step may have leased enrollments and claimed touches it never
+            // settled (the store went away under it): they are settled as a restart would,
+            // or the lease keeper would renew them for ever and they would never go.
+            self.step_at("recovering the failed step's work");
+            let r = self
+                .store()
+                .recover(self.instance(), now.timestamp())
+                .await?;
+            log_recovered(r, "this daemon's failed scheduler step");
+        }
+        self.step_at("taking over abandoned work");
+        self.take_over_abandoned(now.timestamp()).await?;
+        self.step_at("resuming pauses");
+        self.store().resume_due_pauses(now.timestamp()).await?;
+        let r = self.tick(now).await?;
+        self.step_at("recording the heartbeat");
+        self.heartbeat().await?;
+        Ok(r)
     }
 
     /// When the next enrollment this daemon may lease is due (None: none, or it cannot tell).

@@ -57,9 +57,9 @@ impl Store {
             .collect()
     }
 
-    /// At start: the leases this instance held before it stopped (nothing of its own is in
-    /// flight now) and those of daemons whose leases ran out are given up, and the touches they
-    /// left `sending` are settled (see [`Recovered`]).
+    /// At start, and after a scheduler step that failed (nothing of its own is in flight at
+    /// either time): the leases this instance held and those of daemons whose leases ran out
+    /// are given up, and the touches they left `sending` are settled (see [`Recovered`]).
     pub async fn recover(&self, instance: &str, now: i64) -> Result<Recovered, StoreError> {
         self.recover_where(
             "(lease_owner IS NOT NULL AND (lease_owner = $1 OR lease_until < $2))",

@@ -10,9 +10,9 @@ use crate::catalog::Catalog;
 use crate::config::{Config, Mailbox};
 use crate::domain::PastTouch;
 use crate::lead::LeadRecord;
-use crate::send::choose_mailbox;
 use crate::send::compose::{Draft, compose, seeded_message_id};
 use crate::send::tokens::TokenKey;
+use crate::send::{Deal, choose_mailbox};
 use crate::sequence::Sequence;
 use crate::spam::{RuleHit, SpamAssassin, SpamReport, TIMEOUT};
 
@@ -241,7 +241,7 @@ impl Composer<'_> {
         let mailbox = choose_mailbox(
             self.config,
             seq,
-            lead.email.as_str(),
+            Deal::Address(lead.email.as_str()),
             lead.owner.as_deref(),
             None,
         );

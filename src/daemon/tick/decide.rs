@@ -15,9 +15,9 @@ use crate::plan::{Done, current_step, jitter_seed, next_from, spread, start_from
 use crate::policy::{Gate, InboxRead, InboxWait, inbox_gate};
 use crate::render::RenderInput;
 use crate::schedule::pacing::{Pace, Pacer};
-use crate::send::choose_mailbox;
 use crate::send::compose::{Draft, EditedText, compose_with, seeded_message_id};
 use crate::send::message::new_message_id;
+use crate::send::{Deal, choose_mailbox};
 use crate::sequence::Applies;
 use crate::sequence::condition::Facts;
 use crate::store::{Leased, PastTouch, StoredLead};
@@ -145,7 +145,7 @@ impl Daemon {
         let Some(mailbox) = choose_mailbox(
             self.config(),
             seq,
-            lead.record.email.as_str(),
+            Deal::Enrollment(l.enrollment.0),
             owner,
             l.mailbox.as_deref(),
         ) else {

@@ -153,9 +153,11 @@ impl Daemon {
         loop {
             let batch = f.take_batch(|m| self.room(m));
             if !batch.is_empty() || !f.sent.is_empty() {
+                self.step_at("claiming emails");
                 self.claim_and_hand_over(round, batch, &mut f, pacer, report)
                     .await?;
             }
+            self.step_at("sending");
             // Wait for the first outcome, and take any others already there.
             let Some(first) = f.sends.join_next().await else {
                 if f.waiting.is_empty() {
@@ -173,6 +175,7 @@ impl Daemon {
                 let mailbox = handed.mailbox.clone();
                 // Under a fixed clock (tests, `--now`), the send happens at `now`.
                 let done_at = self.now().max(round.now);
+                self.step_at("recording a send");
                 self.record(round, handed, done_at, report, &mut f.sent)
                     .await?;
                 // Its room is free: the touch is recorded `sent` in the same transaction that

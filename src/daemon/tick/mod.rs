@@ -150,14 +150,18 @@ impl Daemon {
     /// Runs one scheduler step at `now`.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
         let mut report = TickReport::default();
+        self.step_at("judging the mailboxes' health");
         self.judge_health(now).await?;
         let Some(mut round) = self.read_round(now).await? else {
             return Ok(report);
         };
+        self.step_at("checking the leads' domains");
         round.dead_domains = self.dead_domains(&round).await;
         report.due = round.leased.len() as u64;
+        self.step_at("reading the pacing");
         let mut pacer = self.pacer(&round).await?;
         self.hold_paused(&mut pacer).await?;
+        self.step_at("deciding");
         let decided: Vec<(&Leased, Decision)> = round
             .leased
             .iter()
@@ -169,13 +173,16 @@ impl Daemon {
                 (l, d)
             })
             .collect();
+        self.step_at("settling what waits");
         self.leave_elsewhere(&decided, round.t(), &mut report)
             .await?;
         self.settle(&decided, round.t(), &mut report).await?;
         self.hold_steps(&round, &decided, &mut report).await?;
         // Tasks are claimed in one transaction; emails a few at a time (see `send_claimed`).
         let (tasks, emails) = claims(&round, &decided);
+        self.step_at("claiming tasks");
         self.claim_tasks(&tasks, round.t(), &mut report).await?;
+        self.step_at("sending");
         self.send_claimed(&round, emails, &mut pacer, &mut report)
             .await?;
         Ok(report)
@@ -184,7 +191,9 @@ impl Daemon {
     /// Leases what is due at `now` and reads what deciding it needs; `None` when nothing is due.
     async fn read_round(&self, now: DateTime<Utc>) -> Result<Option<Round>, StoreError> {
         let store = self.store();
+        self.step_at("sharing the mailboxes");
         self.share(now.timestamp(), false).await?;
+        self.step_at("leasing what is due");
         let held = self.held();
         let leased = {
             let names: Vec<&str> = held.keys().map(String::as_str).collect();
@@ -206,6 +215,7 @@ impl Daemon {
         if leased.is_empty() {
             return Ok(None);
         }
+        self.step_at("reading the leased enrollments");
         let ids: Vec<_> = leased.iter().map(|l| l.lead).collect();
         let leads = store.leads_by_ids(&ids).await?;
         let enrollments: Vec<EnrollmentId> = leased.iter().map(|l| l.enrollment).collect();

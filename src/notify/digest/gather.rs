@@ -9,7 +9,7 @@ use crate::config::{Config, Mailbox, parse_tz};
 use crate::notify::{person, rep_for};
 use crate::schedule::SendWindow;
 use crate::schedule::pacing::{day_start, next_day_start};
-use crate::send::choose_mailbox;
+use crate::send::{Deal, choose_mailbox};
 use crate::store::{DueStep, Store, StoreError, TaskFilter};
 
 /// Gathers `rep`'s digest at `now`.
@@ -162,7 +162,7 @@ impl Gathering<'_> {
         let from = choose_mailbox(
             config,
             q,
-            &s.email,
+            Deal::Enrollment(s.enrollment),
             s.owner.as_deref(),
             s.mailbox.as_deref(),
         );
