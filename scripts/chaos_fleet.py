@@ -385,6 +385,10 @@ def verdict(fleet, store, sinks, plan, takeovers, replies, restarted, took):
     other = sum(n for s, n in states.items() if s not in ("sent", "uncertain"))
     untouched = store.count(
         "SELECT COUNT(*) FROM enrollments e WHERE NOT EXISTS (SELECT 1 FROM touches t WHERE t.enrollment_id = e.id)")
+    for row in store.rows(
+            "SELECT id, state, next_step_id, next_due_at, mailbox, sender, lease_owner, lease_until, reason "
+            "FROM enrollments e WHERE NOT EXISTS (SELECT 1 FROM touches t WHERE t.enrollment_id = e.id) LIMIT 10"):
+        log(f"fleet: never written to: {row}")
     log_events = events(fleet.work)
     per_kill = [int(f.get("touches", 0)) for (_, _, msg, _, f) in log_events if "are uncertain" in msg]
     real, thawed = overlaps(watching(fleet, log_events))
