@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{AnyConnection, Row};
 
-use super::due::release;
+use super::due::{release, release_due};
 use super::events::{self, NewEvent};
 use super::leases::LEASE_SECONDS;
 use super::sent::{SentRecord, record_statements};
@@ -286,7 +286,7 @@ impl<'c, 'a> Batch<'c, 'a> {
                 ClaimKind::Email { .. } => match touches.get(&c.enrollment.0) {
                     Some(&(touch, attempt)) => Claimed::Go { touch, attempt },
                     None => {
-                        release(tx, c.enrollment, self.now).await?;
+                        release_due(tx, c.enrollment, self.now).await?;
                         Claimed::AlreadyDone
                     }
                 },
@@ -369,7 +369,7 @@ async fn claim_task(
         .fetch_optional(&mut *tx)
         .await?;
     let Some(r) = row else {
-        release(tx, c.enrollment, now).await?;
+        release_due(tx, c.enrollment, now).await?;
         return Ok(Claimed::AlreadyDone);
     };
     let touch: i64 = r.try_get("id")?;

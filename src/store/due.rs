@@ -290,6 +290,21 @@ pub(super) async fn release(
     Ok(())
 }
 
+/// Undoes a claim's hold that got no touch, inside the caller's transaction: the lease is
+/// dropped and the enrollment is due at `now` again (see `sql/due/release_due.sql`).
+pub(super) async fn release_due(
+    tx: &mut AnyConnection,
+    enrollment: EnrollmentId,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(include_str!("sql/due/release_due.sql"))
+        .bind(now)
+        .bind(enrollment.0)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// A stored touch kind; another value means the table was written by something else.
 fn touch_kind(s: &str) -> Result<TouchKind, StoreError> {
     TouchKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown touch kind {s:?}")))

@@ -110,6 +110,31 @@ async fn claim_by_another_instance_than_the_lease_holder_is_lost() {
                 .await
                 .expect("claim");
             assert!(matches!(out[0], Claimed::Go { .. }), "{}", s.engine);
+            s.exec(&format!(
+                "UPDATE enrollments SET lease_owner = '{ME}', lease_until = {} WHERE id = {}",
+                NOW + 60,
+                l.enrollment.0
+            ))
+            .await;
+            let out = s
+                .claim(ME, &[email_claim(l, e, 0)], NOW + 3)
+                .await
+                .expect("claim");
+            assert_eq!(out, vec![Claimed::AlreadyDone], "{}", s.engine);
+            // A claim that got no touch leaves its enrollment due and unleased, to be decided
+            // afresh from its touches (the hold's empty due time left it never due again).
+            let r = s
+                .rows(&format!(
+                    "SELECT next_due_at, lease_owner FROM enrollments WHERE id = {}",
+                    l.enrollment.0
+                ))
+                .await;
+            assert_eq!(
+                (r[0][0].as_deref(), r[0][1].as_deref()),
+                (Some((NOW + 3).to_string().as_str()), None),
+                "{}",
+                s.engine
+            );
             s.close().await;
         },
     )
