@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
-use super::due::release;
+use super::due::{release, release_due};
 use super::enrollments::EnrollmentId;
 use super::events::{self, NewEvent};
 use super::outcomes::advance;
@@ -483,7 +483,7 @@ pub(super) async fn claim_draft(
         .fetch_optional(&mut *tx)
         .await?;
     let Some(r) = row else {
-        release(tx, c.enrollment, now).await?;
+        release_due(tx, c.enrollment, now).await?;
         return Ok(Claimed::AlreadyDone);
     };
     let touch: i64 = r.try_get("id")?;
