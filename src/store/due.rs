@@ -282,12 +282,7 @@ pub(super) async fn release(
     enrollment: EnrollmentId,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(include_str!("sql/due/release.sql"))
-        .bind(now)
-        .bind(enrollment.0)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    on_enrollment(tx, include_str!("sql/due/release.sql"), enrollment, now).await
 }
 
 /// Undoes a claim's hold that got no touch, inside the caller's transaction: the lease is
@@ -297,7 +292,17 @@ pub(super) async fn release_due(
     enrollment: EnrollmentId,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(include_str!("sql/due/release_due.sql"))
+    on_enrollment(tx, include_str!("sql/due/release_due.sql"), enrollment, now).await
+}
+
+/// Runs `sql` (`$1` now, `$2` the enrollment) inside the caller's transaction.
+async fn on_enrollment(
+    tx: &mut AnyConnection,
+    sql: &'static str,
+    enrollment: EnrollmentId,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(sql)
         .bind(now)
         .bind(enrollment.0)
         .execute(&mut *tx)
