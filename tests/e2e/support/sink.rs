@@ -154,13 +154,19 @@ impl Sink {
         self.spawn();
     }
 
-    /// Every message received so far, oldest first.
+    /// Every message received so far, oldest first: by the time its file was last written (the
+    /// end of its DATA), then by name. The name alone only orders by the second: smtp-sink
+    /// ends it with a random number, so two messages of one second came back in either order.
     pub fn messages(&self) -> Vec<Received> {
-        let mut files: Vec<PathBuf> = walk(&self.dir.path().join("msgs"));
+        let mut files: Vec<(Option<std::time::SystemTime>, PathBuf)> =
+            walk(&self.dir.path().join("msgs"))
+                .into_iter()
+                .map(|f| (std::fs::metadata(&f).and_then(|m| m.modified()).ok(), f))
+                .collect();
         files.sort();
         files
             .into_iter()
-            .filter_map(|f| {
+            .filter_map(|(_, f)| {
                 let bytes = std::fs::read(&f).ok()?;
                 parse_dump(&bytes)
             })
