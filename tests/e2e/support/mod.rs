@@ -224,9 +224,13 @@ pub fn pg_server(test: &str) -> Option<String> {
 pub async fn fresh_pg_database(server: &str) -> String {
     use sqlx::Executor;
     sqlx::any::install_default_drivers();
+    // The process, a counter and the clock: unique within a run and across runs on one
+    // server, whatever the clock's resolution (the suite also runs under libfaketime).
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let name = format!(
-        "drumbeat_t_{}_{}",
+        "drumbeat_t_{}_{}_{}",
         std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock after 1970")
