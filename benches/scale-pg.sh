@@ -144,9 +144,12 @@ timed "run --once, nothing due" run --once
 timed "run --once, nothing due (again)" run --once
 psql -q "$url" -c "UPDATE enrollments SET next_due_at = $NOW_S - 60
     WHERE id IN (SELECT id FROM enrollments WHERE state = 'active' ORDER BY id DESC LIMIT $DUE)"
-timed "run --once, $DUE due" run --once
+timed "run --once, $DUE due" -v run --once
 sent=$(find data/outbox -name '*.eml' | wc -l)
 echo "  ($sent emails in the outbox; $(grep -m1 '^sent' "$WORK/last.out" || true))"
+# Where its time went, by the scheduler's phases (`-v`): `deciding` renders the emails,
+# `sending` writes them to the outbox; the rest is the scheduling the goal is about.
+echo "  $(grep -o 'run --once took.*' "$WORK/last.err" || echo 'no phase times in its log')"
 timed "status" status
 timed "report --since 90d" report --since 90d
 timed "report --since 90d --by variant" report --since 90d --by variant

@@ -243,7 +243,9 @@ impl Daemon {
     /// and returns the inboxes it could not read with what was done.
     pub async fn run_once(&self) -> Result<(TickReport, Vec<UnreadInbox>), RunError> {
         let work = async {
+            self.step_at("sharing the mailboxes");
             self.share(self.now().timestamp(), true).await?;
+            self.step_at("reading the inboxes");
             let unread = self.check_inboxes().await;
             let mut total = TickReport::default();
             loop {
@@ -257,7 +259,17 @@ impl Daemon {
                     break;
                 }
             }
+            self.step_at("recording the heartbeat");
             self.heartbeat().await?;
+            let spent = self.progress.take_spent();
+            let took: Duration = spent.iter().map(|(_, d)| *d).sum();
+            tracing::info!(
+                due = total.due,
+                sent = total.sent,
+                time = %progress::describe(&spent),
+                "run --once took {} ms",
+                took.as_millis()
+            );
             // The mailboxes stay held for what `run --once` does next (their Sent folders);
             // `stop` gives them back.
             Ok::<_, StoreError>((total, unread))
@@ -302,6 +314,7 @@ impl Daemon {
                 Ok(r) => {
                     failures = 0;
                     let next = self.next_due(now.timestamp()).await;
+                    let spent = self.progress.take_spent();
                     on_tick(&r, next);
                     if r.due > 0 {
                         tracing::info!(
@@ -312,6 +325,7 @@ impl Daemon {
                             failed = r.failed,
                             uncertain = r.uncertain,
                             tasks = r.tasks,
+                            time = %progress::describe(&spent),
                             "tick"
                         );
                     }
