@@ -42,6 +42,8 @@ pids=()
 dbs=()
 cleanup() {
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    # Reaped quietly: bash would print a "Killed" line for each.
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     for d in "${dbs[@]}"; do psql -q "$server" -c "DROP DATABASE IF EXISTS $d" 2>/dev/null || true; done
     cd /
     rm -rf "$WORK"
@@ -87,7 +89,7 @@ YAML
         port=$(free_port)
         mkdir -p "sink$g"
         chmod 777 "sink$g"
-        "$SINK" -u nobody -d "$dir/sink$g/%M." "127.0.0.1:$port" 256 &
+        "$SINK" -u nobody -d "$dir/sink$g/%M." "127.0.0.1:$port" 256 2> "$dir/sink$g.log" &
         pids+=($!)
         ports+=("$port")
     done
@@ -140,7 +142,7 @@ YAML
         for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
     done
     local received dups
-    received=$(find . -path './sink*' -type f | wc -l)
+    received=$(find . -path './sink*/*' -type f | wc -l)
     dups=$(find . -path './sink*' -type f -exec grep -h -m1 -i '^Message-ID:' {} + | sort | uniq -d | wc -l)
     local secs rate
     secs=$(echo "$end - $start" | bc -l)
