@@ -59,7 +59,11 @@ impl Default for Progress {
 impl Progress {
     /// The scheduler enters `phase` now (or made progress in it).
     pub fn at(&self, name: &'static str) {
-        let now = Instant::now();
+        self.at_instant(name, Instant::now());
+    }
+
+    /// [`Progress::at`] at `now`.
+    fn at_instant(&self, name: &'static str, now: Instant) {
         let mut p = self.lock();
         p.leave(now);
         p.name = name;
@@ -70,7 +74,11 @@ impl Progress {
     /// The time spent in each phase (asleep aside) since the last call, in the order the
     /// phases were first entered; the current phase's time counts up to now.
     pub fn take_spent(&self) -> Vec<(&'static str, Duration)> {
-        let now = Instant::now();
+        self.take_spent_at(Instant::now())
+    }
+
+    /// [`Progress::take_spent`] at `now`.
+    fn take_spent_at(&self, now: Instant) -> Vec<(&'static str, Duration)> {
         let mut p = self.lock();
         p.leave(now);
         p.since = now;
@@ -152,19 +160,14 @@ mod tests {
     #[test]
     fn the_time_of_each_phase_adds_up_across_visits_and_asleep_is_left_out() {
         let p = Progress::default();
-        p.at("leasing");
-        std::thread::sleep(Duration::from_millis(20));
-        p.at("sending");
-        std::thread::sleep(Duration::from_millis(30));
-        p.at("leasing");
-        std::thread::sleep(Duration::from_millis(20));
-        p.at(ASLEEP);
-        std::thread::sleep(Duration::from_millis(20));
-        let spent = p.take_spent();
-        let names: Vec<_> = spent.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, ["leasing", "sending"]);
-        assert!(spent[0].1 >= Duration::from_millis(40), "{spent:?}");
-        assert!(spent[1].1 >= Duration::from_millis(30), "{spent:?}");
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        p.at_instant("leasing", t0);
+        p.at_instant("sending", t0 + ms(20));
+        p.at_instant("leasing", t0 + ms(50));
+        p.at_instant(ASLEEP, t0 + ms(70));
+        let spent = p.take_spent_at(t0 + ms(90));
+        assert_eq!(spent, [("leasing", ms(40)), ("sending", ms(30))]);
         assert!(p.take_spent().is_empty(), "taken");
         assert_eq!(
             describe(&[
