@@ -437,6 +437,10 @@ impl Batch<'_> {
 }
 
 /// What is stored for `emails` (addresses never hold NUL: they are JSON-safe), by address.
+/// On PostgreSQL the rows stay locked until the transaction ends, taken in id order: the fold
+/// is written over what was read (no concurrent write lost in between), and concurrent
+/// upserts and enrollments lock the leads they share in one order, so they queue instead of
+/// deadlocking (a lead left unchanged was otherwise first locked later, by the admission).
 async fn stored(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -447,6 +451,9 @@ async fn stored(
         include_str!("sql/leads/stored.sql"),
         &[Val::List(emails.map(Val::from).collect())],
     );
+    if backend == Backend::Postgres {
+        q.sql(include_str!("sql/leads/stored_lock.postgres.sql"));
+    }
     let mut existing = HashMap::new();
     for row in q.fetch_all(&mut *conn).await? {
         let id = LeadId(row.try_get("id")?);
