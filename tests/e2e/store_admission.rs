@@ -1,16 +1,20 @@
 //! The enrollment rules in the store, on both engines: the facts `policy::admit` decides on are
 //! read in the enrolling transaction (the interval across an account, the cap within a batch),
 //! a forced enrollment says so in the timeline, and two transactions racing to enroll one lead
-//! (or two leads of a capped account) enroll once.
+//! (or two leads of a capped account) enroll once, and a lead posted again while the scheduler
+//! records an email to it does not deadlock with the scheduler (PostgreSQL).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use drumbeat::enrollment::EnrollmentState::Stopped;
 use drumbeat::policy::EnrollRules;
-use drumbeat::store::{Admission, EnrollOutcome, EnrollRequest, LeadId, Refusal, Store};
+use drumbeat::store::{
+    Admission, EnrollInto, EnrollOutcome, EnrollRequest, LeadId, Refusal, Store,
+};
+use sqlx::{Connection, Executor};
 
-use crate::support::{NOW, StoreCase, email, for_each_store, lead};
+use crate::support::{NOW, StoreCase, email, for_each_store, fresh_pg_store, lead, pg_server};
 
 const DAY: i64 = 86_400;
 
@@ -246,4 +250,94 @@ async fn racing_enrollments_of_one_lead_or_one_capped_account_enroll_once() {
         },
     )
     .await;
+}
+
+/// PostgreSQL: a lead posted again (upserted and enrolled) while the scheduler records an email
+/// to it. The scheduler's transaction has updated the lead's enrollment and then inserts the
+/// touch, whose foreign key takes KEY SHARE on the lead; the upsert holds the lead and its
+/// enrollment insert waits for the scheduler's update. Neither may wait on the other (a lead
+/// locked FOR UPDATE did: a deadlock, one of them aborted): both finish at once, and the upsert
+/// needs no second try. SQLite writes one transaction at a time, so it has nothing to race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_posted_again_while_its_email_is_recorded_does_not_deadlock() {
+    let test = "a_lead_posted_again_while_its_email_is_recorded_does_not_deadlock";
+    let Some(server) = pg_server(test) else {
+        return;
+    };
+    let s = fresh_pg_store(&server).await;
+    let ids = leads(&s, &["ann@acme.com"]).await;
+    let out = enroll(
+        &s,
+        "cold-outbound",
+        &[(ids[0], "ann@acme.com")],
+        &Admission::OPEN,
+        NOW,
+    )
+    .await;
+    let enrollment = out[0].enrollment().expect("enrolled").0;
+
+    // The scheduler's transaction, on a connection of its own: the enrollment is updated.
+    let mut scheduler = sqlx::AnyConnection::connect(&s.url).await.expect("connect");
+    let mut tx = scheduler.begin().await.expect("begin");
+    let update =
+        format!("UPDATE enrollments SET updated_at = updated_at + 1 WHERE id = {enrollment}");
+    tx.execute(sqlx::AssertSqlSafe(update))
+        .await
+        .expect("update");
+
+    let mut again = lead("ann@acme.com");
+    again.first_name = Some("Ann".into());
+    let records = [again];
+    let posted = async {
+        let into = EnrollInto {
+            sequence: "cold-outbound",
+            first_step: "intro",
+            due_at: &[NOW],
+            admission: Admission::OPEN,
+        };
+        s.upsert_and_enroll(&records, "api", into, NOW, false).await
+    };
+    let recorded = async {
+        // Once the upsert waits for the scheduler's update (bounded), the touch goes in.
+        let waiting = "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                       AND datname = current_database() AND pid <> pg_backend_pid() \
+                       AND query LIKE '%INSERT INTO enrollments%'";
+        let mut tries = 0;
+        while s.int(waiting).await == 0 {
+            tries += 1;
+            assert!(
+                tries < 1_500,
+                "the upsert never waited for the scheduler's update"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let touch = format!(
+            "INSERT INTO touches (enrollment_id, lead_id, sequence_id, step_id, kind, state, \
+             mailbox, sent_at, created_at) VALUES ({enrollment}, {}, 'cold-outbound', 'intro', \
+             'email', 'sent', 'ana', {NOW}, {NOW})",
+            ids[0].0
+        );
+        tx.execute(sqlx::AssertSqlSafe(touch)).await?;
+        tx.commit().await
+    };
+    let (posted, recorded) = tokio::time::timeout(Duration::from_secs(30), async {
+        tokio::join!(posted, recorded)
+    })
+    .await
+    .expect("both transactions end within 30 s");
+    recorded.expect("the scheduler's touch goes in and commits: no deadlock");
+    let done = posted.expect("the upsert commits on its first try: no deadlock");
+    assert!(
+        done.enrolled[0].enrollment().is_none(),
+        "already in the sequence: {:?}",
+        done.enrolled
+    );
+    assert_eq!(
+        s.int("SELECT COUNT(*) FROM leads WHERE first_name = 'Ann'")
+            .await,
+        1
+    );
+    assert_eq!(s.int("SELECT COUNT(*) FROM touches").await, 1);
+    scheduler.close().await.expect("close");
+    s.close().await;
 }
