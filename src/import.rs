@@ -20,7 +20,7 @@ use crate::lead::{ColumnMap, Email, LeadFile, LeadRecord, RowError, SheetError, 
 use crate::routing::RouteSummary;
 use crate::store::{Admission, EnrollOutcome, Store, StoreError, UpsertOutcome};
 
-use intake::{Arrival, Intake, assign_owner};
+use intake::{Arrival, Intake, TRIES, assign_owner};
 pub use intake::{enroll_request, first_due_at, resolve_owner};
 
 /// How to import.
@@ -218,7 +218,7 @@ pub async fn import_sheet(
         sequence: opts.sequence,
         admission: opts.admission,
         dry_run: opts.dry_run,
-        tries: 1,
+        tries: TRIES,
         now: now.timestamp(),
     };
     let mut summary = ImportSummary {

@@ -23,7 +23,7 @@ use enrollment::{EnrollmentResult, enrollment_result};
 use super::{ApiError, AppState};
 use crate::catalog::{Catalog, Sequence};
 use crate::config::Config;
-use crate::import::intake::{Arrival, Intake, assign_owner, resolve_owner, retry_transient};
+use crate::import::intake::{Arrival, Intake, TRIES, assign_owner, resolve_owner, retry_transient};
 use crate::lead::{Email, LeadRecord, lead_from_named};
 use crate::policy::EnrollRules;
 use crate::store::{Admission, LeadId, Store, StoreError, UpsertOutcome};
@@ -33,10 +33,6 @@ pub const API_BODY_LIMIT: usize = 256 * 1024;
 
 /// The most leads one request may carry.
 pub const MAX_LEADS: usize = 1000;
-
-/// How often a transaction the store aborted for contention (SQLite busy, a PostgreSQL
-/// deadlock) is tried again before the client gets a 503.
-const TRIES: u32 = 8;
 
 /// Where API leads come from (`leads.source`).
 const SOURCE: &str = "api";

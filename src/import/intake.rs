@@ -190,6 +190,12 @@ impl Intake<'_> {
     }
 }
 
+/// How often a batch's transaction is tried while the store aborts it for contention (SQLite
+/// busy, a PostgreSQL deadlock or serialization failure) before the error is given: to the API
+/// client as a 503, to an import as its error. The store takes its locks in one order, so such
+/// an abort is rare (two batches creating the same new address at once can still meet one).
+pub const TRIES: u32 = 8;
+
 /// Runs a store transaction, and again while the store aborts it for contention, at most
 /// `tries` times in all (with a short, growing pause between tries); the last error is
 /// returned.
