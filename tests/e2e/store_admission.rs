@@ -14,7 +14,9 @@ use drumbeat::store::{
 };
 use sqlx::{Connection, Executor};
 
-use crate::support::{NOW, StoreCase, email, for_each_store, fresh_pg_store, lead, pg_server};
+use crate::support::{
+    NOW, StoreCase, email, for_each_store, fresh_pg_store, lead, pg_server, wait_until_async,
+};
 
 const DAY: i64 = 86_400;
 
@@ -302,15 +304,12 @@ async fn a_lead_posted_again_while_its_email_is_recorded_does_not_deadlock() {
         let waiting = "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
                        AND datname = current_database() AND pid <> pg_backend_pid() \
                        AND query LIKE '%INSERT INTO enrollments%'";
-        let mut tries = 0;
-        while s.int(waiting).await == 0 {
-            tries += 1;
-            assert!(
-                tries < 1_500,
-                "the upsert never waited for the scheduler's update"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_until_async(
+            "the upsert to wait for the scheduler's update",
+            Duration::from_secs(30),
+            || async { s.int(waiting).await > 0 },
+        )
+        .await;
         let touch = format!(
             "INSERT INTO touches (enrollment_id, lead_id, sequence_id, step_id, kind, state, \
              mailbox, sent_at, created_at) VALUES ({enrollment}, {}, 'cold-outbound', 'intro', \

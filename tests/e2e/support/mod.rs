@@ -603,3 +603,20 @@ pub fn wait_until(what: &str, within: std::time::Duration, mut cond: impl FnMut(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// [`wait_until`] for a condition that has to be awaited (a query on the store): checks every
+/// 20 ms, fails the test after `within`.
+pub async fn wait_until_async<F, Fut>(what: &str, within: std::time::Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + within;
+    while !cond().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
