@@ -156,29 +156,28 @@ pub async fn rows(store: &Store, by: Grouping, period: &Period) -> Result<Vec<Ro
     Ok(merge(by, activity, cohort))
 }
 
-/// The activity and cohort counts of a report `by`, read at once on three connections of the
-/// store: the activity in two halves of the people, and the cohort. SQLite runs each query on
-/// one core; most of a long period's time goes to sorting the activity for its GROUP BY, and
-/// the halves share it out.
+/// The activity and cohort counts of a report `by`, read at once: the cohort on one
+/// connection, the activity on as many as the store reads it in parts
+/// ([`Store::activity_parts`]).
 async fn counts(
     store: &Store,
     by: Grouping,
     period: &Period,
 ) -> Result<(Vec<ActivityCounts>, Vec<CohortCounts>), StoreError> {
     let (since, until) = (period.since.timestamp(), period.until.timestamp());
-    let (first, second, cohort) = tokio::try_join!(
-        store.report_activity_part(by, since, until, 0, 2),
-        store.report_activity_part(by, since, until, 1, 2),
-        store.report_cohort(by, since, until)
-    )?;
-    Ok((add_up(first, second), cohort))
+    let parts = store.activity_parts();
+    let activity = futures_util::future::try_join_all(
+        (0..parts).map(|part| store.report_activity_part(by, since, until, part, parts)),
+    );
+    let (activity, cohort) = tokio::try_join!(activity, store.report_cohort(by, since, until))?;
+    Ok((add_up(activity), cohort))
 }
 
-/// Two parts' activity counts as one: each count is of events or of distinct people, and no
-/// person is in both parts.
-fn add_up(first: Vec<ActivityCounts>, second: Vec<ActivityCounts>) -> Vec<ActivityCounts> {
+/// The parts' activity counts as one: each count is of events or of distinct people, and no
+/// person is in two parts.
+fn add_up(parts: Vec<Vec<ActivityCounts>>) -> Vec<ActivityCounts> {
     let mut groups: BTreeMap<Vec<Option<String>>, ActivityCounts> = BTreeMap::new();
-    for a in first.into_iter().chain(second) {
+    for a in parts.into_iter().flatten() {
         let g = groups
             .entry(a.key.clone())
             .or_insert_with(|| ActivityCounts {

@@ -1,6 +1,7 @@
 //! What `drumbeat report` reads: counts over the event log for a period, grouped by rep,
-//! sequence, step, variant, lead source or a reply's intent. Only `events` is read (tasks overdue aside, which are
-//! a state of now), so a report for a period in the past never changes.
+//! sequence, step, variant, lead source or a reply's intent. Only `events` is read, and
+//! `lead_facts`, which a trigger keeps from it (tasks overdue aside, which are a state of now),
+//! so a report for a period in the past never changes.
 //!
 //! Two kinds of numbers:
 //! - **activity**: what happened in the period (emails sent, replies, bounces…). An outcome (a
@@ -153,11 +154,10 @@ fn concat(backend: Backend, expr: &str) -> String {
     }
 }
 
-/// The group key columns (`k0`, `k1`…) of an event whose email is `s` (the event itself for
-/// an email; the email it answers for an outcome), `e` the event.
+/// The group key columns (`k0`, `k1`…) of an outcome `e`, whose email is `s` (the email it
+/// answers).
 fn key_columns(backend: Backend, by: Grouping, e: &str, s: &str) -> String {
     match by {
-        Grouping::Rep if e == s => format!("{e}.mailbox AS k0"),
         Grouping::Rep => format!("COALESCE({e}.mailbox, {s}.mailbox) AS k0"),
         Grouping::Sequence => format!("{s}.sequence_id AS k0"),
         Grouping::Step => format!("{s}.sequence_id AS k0, {s}.step_id AS k1"),
@@ -166,8 +166,6 @@ fn key_columns(backend: Backend, by: Grouping, e: &str, s: &str) -> String {
             json_text(backend, &format!("{s}.data"), "variant")
         ),
         Grouping::Source => "l.source AS k0".into(),
-        // Emails have no intent; a reply's is in its event.
-        Grouping::Intent if e == s => "CAST(NULL AS TEXT) AS k0".into(),
         Grouping::Intent => format!(
             "{} AS k0",
             json_text(backend, &format!("{e}.data"), "intent")
@@ -175,10 +173,61 @@ fn key_columns(backend: Backend, by: Grouping, e: &str, s: &str) -> String {
     }
 }
 
-/// The statement of [`Store::report_activity_part`] (`$1` since, `$2` until): each row of
-/// `ev` holds only what the GROUP BY sorts, since the less it carries, the faster a long
-/// period's millions of emails sort. Emails are their own key; an outcome takes the key of the
-/// email it answers: the touch it names, else the lead's last email before it.
+/// The group key columns of an email `f` of `email_facts`, and which of its previous times
+/// says whether it is the person's first in the group: a person emailed in a period, in a
+/// group, is one whose email there has no previous one in it since the period began.
+fn email_keys(by: Grouping) -> (&'static str, &'static str) {
+    match by {
+        Grouping::Rep => ("f.mailbox AS k0", "prev_mailbox"),
+        Grouping::Sequence => ("f.sequence_id AS k0", "prev_sequence"),
+        Grouping::Step => ("f.sequence_id AS k0, f.step_id AS k1", "prev_step"),
+        Grouping::Variant => (
+            "f.sequence_id AS k0, f.step_id AS k1, f.variant AS k2",
+            "prev_variant",
+        ),
+        // A person has one source, and emails have no intent: anyone emailed.
+        Grouping::Source => ("l.source AS k0", "prev_any"),
+        Grouping::Intent => ("CAST(NULL AS TEXT) AS k0", "prev_any"),
+    }
+}
+
+/// The condition that keeps an activity's rows to the people of part `part` of `parts`
+/// (nothing for one part). People are dealt to the parts by a hash of their id `who`, not the
+/// id itself: ids often come in patterns (the 10M benchmark emails even leads twice, odd ones
+/// once), and parts split by parity took 3.7 s and 5.2 s where even ones take the same time.
+/// Multiplying modulo a prime mixes the id without overflowing 64 bits.
+fn part_filter(who: &str, part: u32, parts: u32) -> String {
+    if parts > 1 {
+        format!("AND ABS({who}) % 1000003 * 7919 % 1000003 % {parts} = {part}")
+    } else {
+        String::new()
+    }
+}
+
+/// The join of an outcome `e` to the email it answers, `s`: the touch it names, else the lead's
+/// last email before it; one index look-up per outcome. On PostgreSQL a LATERAL subquery with a
+/// LIMIT (which it cannot flatten into a join): as a plain join, the planner once chose to hash
+/// all 42.9M events for 160,000 outcomes (21 s instead of 0.6).
+fn answered_join(b: Backend) -> String {
+    let email_of = "COALESCE(\
+        (SELECT MIN(c.id) FROM events c WHERE c.touch_id = e.touch_id AND c.kind = 'sent'), \
+        (SELECT c.id FROM events c WHERE c.lead_id = e.lead_id AND c.kind = 'sent' AND c.at <= e.at \
+         ORDER BY c.at DESC, c.id DESC LIMIT 1))";
+    match b {
+        Backend::Postgres => format!(
+            "LEFT JOIN LATERAL (SELECT a.mailbox, a.sequence_id, a.step_id, a.data FROM events a \
+             WHERE a.id = {email_of} LIMIT 1) s ON TRUE"
+        ),
+        Backend::Sqlite => format!("LEFT JOIN events s ON s.id = {email_of}"),
+    }
+}
+
+/// The statement of [`Store::report_activity_part`] (`$1` since, `$2` until). Emails are
+/// counted from `email_facts` (migrations/*/0025_email_facts.sql): per group, the emails of the
+/// period and, of them, the first to each person there (no previous one since `$1`), one pass
+/// with no sort. Outcomes (replies, bounces…, a few per hundred emails) are counted per
+/// person, each taking the key of the email it answers: the touch it names, else the lead's
+/// last email before it; `ev` holds only what their GROUP BY sorts.
 fn activity_sql(b: Backend, by: Grouping, part: u32, parts: u32) -> String {
     let outcome = json_text(b, "e.data", "outcome");
     let positive = POSITIVE_OUTCOMES
@@ -188,60 +237,54 @@ fn activity_sql(b: Backend, by: Grouping, part: u32, parts: u32) -> String {
         .join(", ");
     let group: Vec<String> = (0..by.key_parts()).map(|i| format!("k{i}")).collect();
     let group = group.join(", ");
-    let source_join = |e: &str| {
+    let source_join = |lead: &str| {
         if by == Grouping::Source {
-            format!("LEFT JOIN leads l ON l.id = {e}.lead_id")
+            format!("LEFT JOIN leads l ON l.id = {lead}")
         } else {
             String::new()
         }
     };
     // A person: the lead, or for one forgotten before their lead stayed (lead_id cleared)
-    // the enrollment.
+    // the enrollment (email_facts.who is the same, taken when the email was recorded).
     let who = "COALESCE(e.lead_id, -e.enrollment_id, -e.id)";
-    let part_of = if parts > 1 {
-        format!("AND ABS({who}) % {parts} = {part}")
-    } else {
-        String::new()
-    };
-    // `ev` holds one row per event; `per` one per group and person (what that person did in
-    // the group); the result adds the people up. One GROUP BY of (group, person) in place of
-    // one COUNT(DISTINCT) per count, each of which sorted every row of the period again. The
-    // person first: PostgreSQL sorts by the keys in the order written, and an integer that
-    // is nearly unique settles almost every comparison before the group's text is compared
-    // (one half of the 90-day activity on 10,000,000 leads: 3.0 s instead of 5.5 s).
+    let part_of = |who: &str| part_filter(who, part, parts);
+    let (email_keys, prev) = email_keys(by);
+    let answered = answered_join(b);
     let has = |kind: &str| format!("MAX(CASE WHEN ev.kind = '{kind}' THEN 1 ELSE 0 END)");
     format!(
-        "WITH ev AS (\
-           SELECT e.kind, {who} AS who, 0 AS pos, {email_keys} \
-           FROM events e {email_source} \
-           WHERE e.kind = 'sent' AND e.at >= $1 AND e.at < $2 {part_of} \
-           UNION ALL \
+        "WITH em AS (\
+           SELECT {email_keys}, COUNT(*) AS sent, \
+             SUM(CASE WHEN f.{prev} IS NULL OR f.{prev} < $1 THEN 1 ELSE 0 END) AS emailed \
+           FROM email_facts f {email_source} \
+           WHERE f.at >= $1 AND f.at < $2 {email_part} \
+           GROUP BY {group}), \
+         ev AS (\
            SELECT e.kind, {who} AS who, \
              CASE WHEN e.kind = 'meeting-booked' OR (e.kind = 'reply-handled' AND {outcome} IN ({positive})) \
                THEN 1 ELSE 0 END AS pos, {outcome_keys} \
-           FROM events e LEFT JOIN events s ON s.id = COALESCE(\
-               (SELECT c.id FROM events c WHERE c.touch_id = e.touch_id AND c.kind = 'sent' ORDER BY c.id LIMIT 1), \
-               (SELECT c.id FROM events c WHERE c.lead_id = e.lead_id AND c.kind = 'sent' AND c.at <= e.at \
-                ORDER BY c.at DESC, c.id DESC LIMIT 1)) {outcome_source} \
+           FROM events e {answered} {outcome_source} \
            WHERE e.kind IN ('replied', 'bounced', 'unsubscribed', 'meeting-booked', 'reply-handled') \
-             AND e.at >= $1 AND e.at < $2 {part_of}), \
+             AND e.at >= $1 AND e.at < $2 {outcome_part}), \
          per AS (\
-           SELECT {group}, \
-             SUM(CASE WHEN ev.kind = 'sent' THEN 1 ELSE 0 END) AS sent, \
-             {replied} AS replied, MAX(ev.pos) AS positive, {meetings} AS meetings, \
+           SELECT {group}, {replied} AS replied, MAX(ev.pos) AS positive, {meetings} AS meetings, \
              {bounced} AS bounced, {unsubscribed} AS unsubscribed \
-           FROM ev GROUP BY ev.who, {group}) \
+           FROM ev GROUP BY ev.who, {group}), \
+         counts AS (\
+           SELECT {group}, sent, emailed, 0 AS replied, 0 AS positive, 0 AS meetings, 0 AS bounced, \
+             0 AS unsubscribed FROM em \
+           UNION ALL \
+           SELECT {group}, 0, 0, replied, positive, meetings, bounced, unsubscribed FROM per) \
          SELECT {group}, \
-           CAST(SUM(sent) AS BIGINT) AS sent, \
-           CAST(SUM(CASE WHEN sent > 0 THEN 1 ELSE 0 END) AS BIGINT) AS emailed, \
+           CAST(SUM(sent) AS BIGINT) AS sent, CAST(SUM(emailed) AS BIGINT) AS emailed, \
            CAST(SUM(replied) AS BIGINT) AS replied, CAST(SUM(positive) AS BIGINT) AS positive, \
            CAST(SUM(meetings) AS BIGINT) AS meetings, CAST(SUM(bounced) AS BIGINT) AS bounced, \
            CAST(SUM(unsubscribed) AS BIGINT) AS unsubscribed \
-         FROM per GROUP BY {group} ORDER BY {group}",
-        email_keys = key_columns(b, by, "e", "e"),
+         FROM counts GROUP BY {group} ORDER BY {group}",
         outcome_keys = key_columns(b, by, "e", "s"),
-        email_source = source_join("e"),
-        outcome_source = source_join("e"),
+        email_source = source_join("f.who"),
+        outcome_source = source_join("e.lead_id"),
+        email_part = part_of("f.who"),
+        outcome_part = part_of(who),
         replied = has("replied"),
         meetings = has("meeting-booked"),
         bounced = has("bounced"),
@@ -279,44 +322,41 @@ fn cohort_totals(b: Backend) -> String {
     )
 }
 
-/// The cohort of leads received in the period, by rep or source. A lead is received once, so
-/// everything that happened to it did so after its arrival: the period's events of the kinds
-/// that matter, summed up per lead in one pass (`f`), say when it was first emailed, how many
-/// touches it got, and whether it was ever reassigned or stopped by hand; only those few are
-/// looked up one by one (its owner at the end, a short stop). On 1,000,000 leads this reads
-/// the 90-day cohort 2.7 times faster than five index look-ups per lead.
+/// The cohort of leads received in the period, by rep or source, from one row of facts per
+/// lead (`lead_facts`, kept by a trigger on `events`; migrations/*/0024_lead_facts.sql): when
+/// it arrived, its owner, its first email, its touches, a short stop. The facts are as they
+/// stand now, so a lead whose facts changed at or after `$2` (a period in the past, a lead
+/// still being worked at its end) is counted from its events before `$2` instead, one index
+/// look-up each. On 10,000,000 leads the 90-day cohort by rep takes 0.6 s from the facts,
+/// 7 to 8 s summed up from the period's events.
 fn arrivals_sql(b: Backend, by: Grouping) -> String {
-    let key = if by == Grouping::Source {
-        "r.source".to_string()
+    let (settled_key, unsettled_key) = if by == Grouping::Source {
+        ("r.source".to_string(), "r.source".to_string())
     } else {
         // The owner at the end: the last reassignment, else the owner on arrival, else the
         // mailbox that first emailed the lead.
-        "COALESCE(CASE WHEN f.assigned = 1 THEN (SELECT a.mailbox FROM events a \
-           WHERE a.lead_id = r.lead_id AND a.kind = 'assigned' AND a.at < $2 \
-           ORDER BY a.at DESC, a.id DESC LIMIT 1) END, r.mailbox, \
-           CASE WHEN f.first IS NOT NULL THEN (SELECT s.mailbox FROM events s \
-           WHERE s.lead_id = r.lead_id AND s.kind = 'sent' AND s.at < $2 ORDER BY s.at, s.id LIMIT 1) END)"
-            .to_string()
+        (
+            "COALESCE(r.assigned_owner, r.received_owner, r.first_sent_mailbox)".to_string(),
+            "COALESCE(CASE WHEN r.assigned_at IS NOT NULL THEN (SELECT a.mailbox FROM events a \
+               WHERE a.lead_id = r.lead_id AND a.kind = 'assigned' AND a.at < $2 \
+               ORDER BY a.at DESC, a.id DESC LIMIT 1) END, r.received_owner, \
+               (SELECT s.mailbox FROM events s WHERE s.lead_id = r.lead_id AND s.kind = 'sent' \
+               AND s.at < $2 ORDER BY s.at, s.id LIMIT 1))"
+                .to_string(),
+        )
     };
     format!(
-        "WITH r AS MATERIALIZED (SELECT r.lead_id, r.at, r.mailbox, {source} AS source FROM events r \
-           WHERE r.kind = 'received' AND r.at >= $1 AND r.at < $2), \
-         f AS (SELECT s.lead_id, MIN(CASE WHEN s.kind = 'sent' THEN s.at END) AS first, \
-             SUM(CASE WHEN s.kind IN {TOUCH_KINDS} THEN 1 ELSE 0 END) AS touches, \
-             MAX(CASE WHEN s.kind = 'assigned' THEN 1 ELSE 0 END) AS assigned, \
-             MAX(CASE WHEN s.kind = 'stopped' AND {by_hand} = 'hand' THEN 1 ELSE 0 END) AS by_hand \
-           FROM events s WHERE s.kind IN ('sent', 'task-done', 'assigned', 'stopped') \
-             AND s.at >= $1 AND s.at < $2 GROUP BY s.lead_id), \
-         c AS MATERIALIZED (SELECT {key} AS k, r.at, f.first, COALESCE(f.touches, 0) AS touches, \
-             CASE WHEN f.by_hand = 1 AND {short_stop} THEN 1 ELSE 0 END AS short_stop \
-           FROM r LEFT JOIN f ON f.lead_id = r.lead_id) \
+        "WITH c AS MATERIALIZED (\
+           SELECT {settled_key} AS k, r.received_at AS at, r.first_sent_at AS first, r.touches, \
+             r.short_stop \
+           FROM lead_facts r WHERE r.received_at >= $1 AND r.received_at < $2 AND r.changed_at < $2 \
+           UNION ALL \
+           SELECT {unsettled_key} AS k, r.received_at AS at, \
+             (SELECT MIN(s.at) FROM events s WHERE s.lead_id = r.lead_id AND s.kind = 'sent' AND s.at < $2) AS first, \
+             (SELECT COUNT(*) FROM events s WHERE s.lead_id = r.lead_id AND s.kind IN {TOUCH_KINDS} AND s.at < $2) AS touches, \
+             CASE WHEN {short_stop} THEN 1 ELSE 0 END AS short_stop \
+           FROM lead_facts r WHERE r.received_at >= $1 AND r.received_at < $2 AND r.changed_at >= $2) \
          {totals}",
-        source = if by == Grouping::Source {
-            json_text(b, "r.data", "source")
-        } else {
-            "CAST(NULL AS TEXT)".into()
-        },
-        by_hand = json_text(b, "s.data", "by"),
         short_stop = short_stop(b, ""),
         totals = cohort_totals(b),
     )
@@ -342,6 +382,19 @@ fn enrollments_sql(b: Backend) -> String {
 }
 
 impl Store {
+    /// In how many parts a report reads the activity, each on its own connection at once.
+    /// SQLite runs a query on one core, and two halves of the people took 3.7–3.9 s for a year
+    /// on 1,000,000 leads where one query took 6.4–6.7 s (`benches/report.sh`). PostgreSQL
+    /// shares a query out among its own workers, and every part reads all the period's emails
+    /// to keep its people's: one query took 2.4 s for the 90-day report by rep on 10,000,000
+    /// leads where two took 3.6 s (`benches/scale-pg.sh`).
+    pub fn activity_parts(&self) -> u32 {
+        match self.backend {
+            Backend::Sqlite => 2,
+            Backend::Postgres => 1,
+        }
+    }
+
     /// What happened between `since` and `until` (unix seconds, `until` excluded), by `by`.
     pub async fn report_activity(
         &self,
@@ -352,7 +405,7 @@ impl Store {
         self.report_activity_part(by, since, until, 0, 1).await
     }
 
-    /// [`Store::report_activity`] for part `part` of `parts` of the people (split by their id):
+    /// [`Store::report_activity`] for part `part` of `parts` of the people (dealt by a hash of their id):
     /// every count is of events or of distinct people, so the parts' counts add up to the
     /// whole. Read on several connections at once, the parts share out the sorting that a long
     /// period's GROUP BY spends most of its time on.

@@ -238,8 +238,9 @@ fn a_dead_daemons_work_moves_to_the_live_one_which_waits_quietly_meanwhile() {
     );
 }
 
-/// Samples, every 10 ms, the connections to the database at `url` other than its own until
-/// `n` touches are sent there (at most `within`): (the most seen at once, touches sent).
+/// Samples, every 10 ms, the clients connected to the database at `url` other than itself (an
+/// autovacuum worker on the database is no client) until `n` touches are sent there (at most
+/// `within`): (the most seen at once, touches sent).
 fn peak_connections_until_sent(url: &str, n: i64, within: Duration) -> (i64, i64) {
     use sqlx::{Connection, Row};
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -255,7 +256,8 @@ fn peak_connections_until_sent(url: &str, n: i64, within: Duration) -> (i64, i64
         while sent < n && Instant::now() < deadline {
             let row = sqlx::query(
                 "SELECT (SELECT COUNT(*) FROM pg_stat_activity \
-                   WHERE datname = current_database() AND pid <> pg_backend_pid())::BIGINT AS c, \
+                   WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                     AND backend_type = 'client backend')::BIGINT AS c, \
                  (SELECT COUNT(*) FROM touches WHERE state = 'sent')::BIGINT AS s",
             )
             .fetch_one(&mut conn)

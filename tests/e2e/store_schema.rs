@@ -353,7 +353,7 @@ async fn sqlite_and_postgres_migrations_define_the_same_schema() {
     );
 
     // The comparison is only worth something if it saw the whole schema.
-    assert_eq!(a.columns.len(), 25, "sqlite tables: {:?}", a.columns.keys());
+    assert_eq!(a.columns.len(), 27, "sqlite tables: {:?}", a.columns.keys());
     assert!(
         a.columns["leads"]
             .iter()
