@@ -261,6 +261,19 @@ fn api_lead_with_sequence_is_emailed_at_once_and_a_booked_meeting_stops_it() {
         Duration::from_secs(20),
         || outbox_count(&p) == 1,
     );
+    // The file is written before the send is recorded: wait for the record too.
+    wait_until(
+        "the first email recorded (the enrollment at its next step)",
+        Duration::from_secs(20),
+        || {
+            let v: Value = authed(s.client.get(s.url("/api/leads/jane.doe%40acme.example")))
+                .send()
+                .expect("GET")
+                .json()
+                .expect("JSON");
+            v["enrollments"][0]["next_step_id"] == "bump"
+        },
+    );
 
     // The same lead again: already there, already enrolled.
     let r = authed(s.client.post(s.url("/api/leads")))
