@@ -4,10 +4,10 @@
 //! each engine allows.
 //!
 //! A bulk statement reads its rows from a table `v` ([`Stmt::values`]) or its keys from a list
-//! ([`Stmt::list`]): on SQLite out of one JSON bind (the SQL text is the same whatever the
-//! number of rows, so its prepared form is reused, and sqlx's `Any` driver does not copy every
-//! value on its way in), on PostgreSQL as a `VALUES` list. Either way it is one statement per
-//! chunk. The fixed text around them lives in `sql/` and is appended with [`Stmt::sql_args`],
+//! ([`Stmt::list`]). Rows travel as one JSON bind on both engines (the SQL text is the same
+//! whatever the number of rows, so its prepared form and, on PostgreSQL, its plan are reused,
+//! and sqlx's `Any` driver does not copy every value on its way in); a list does on SQLite, and
+//! is one placeholder per key on PostgreSQL. Either way it is one statement per chunk. The fixed text around them lives in `sql/` and is appended with [`Stmt::sql_args`],
 //! whose `$N` become this statement's placeholders.
 //!
 //! Every statement to the store is a round trip to the engine: on SQLite, to the one thread
@@ -213,41 +213,63 @@ impl<'a> Stmt<'a> {
     }
 
     /// Appends `WITH v(cols…) AS (…)`: a table `v` of `rows`, each as many values as `cols`.
-    /// `rows` must not be empty. On SQLite the rows are one JSON bind read with `jsonb_each`
-    /// (whose rows `->>` reads without parsing them again), unless a text holds NUL; on
-    /// PostgreSQL they are a `VALUES` list.
+    /// `rows` must not be empty. The rows are one JSON bind, so the statement's text is the
+    /// same whatever their number and each engine prepares and plans it once per connection:
+    /// on SQLite read with `jsonb_each` (whose rows `->>` reads without parsing them again),
+    /// on PostgreSQL with `jsonb_array_elements`, each column cast to its values' type. Text
+    /// holding NUL (which neither engine's JSON takes) makes them a `VALUES` list instead.
     pub(super) fn values(&mut self, cols: &[&str], rows: Vec<Vec<Val<'a>>>) -> &mut Self {
         debug_assert!(!rows.is_empty() && rows.iter().all(|r| r.len() == cols.len()));
         self.sql.push_str("WITH v(");
         self.sql.push_str(&cols.join(", "));
         self.sql.push_str(") AS (");
-        if self.json(rows.iter().flatten()) {
-            // One bind for the rows: the text is the same whatever their number.
-            self.sql.push_str("SELECT ");
-            for i in 0..cols.len() {
-                if i > 0 {
-                    self.sql.push_str(", ");
-                }
-                self.sql.push_str(&format!("j.value ->> {i}"));
+        let safe = rows.iter().flatten().all(Val::json_safe);
+        match (self.backend, safe, column_types(&rows)) {
+            (Backend::Sqlite, true, _) => {
+                self.json_rows(&rows, "jsonb_each(", ")", &vec![""; cols.len()]);
             }
-            self.sql.push_str(" FROM jsonb_each(");
-            self.arg(json_text(&rows));
-            self.sql.push_str(") AS j");
-        } else {
-            self.sql.push_str("VALUES ");
-            for (r, row) in rows.into_iter().enumerate() {
-                self.sql.push_str(if r > 0 { ", (" } else { "(" });
-                for (c, v) in row.into_iter().enumerate() {
-                    if c > 0 {
-                        self.sql.push_str(", ");
-                    }
-                    self.arg(v);
-                }
-                self.sql.push(')');
+            (Backend::Postgres, true, Some(casts)) => {
+                self.json_rows(&rows, "jsonb_array_elements(", "::jsonb)", &casts);
             }
+            _ => self.values_list(rows),
         }
         self.sql.push_str(") ");
         self
+    }
+
+    /// `SELECT j.value ->> 0…` over `rows` as one JSON bind, read by `from` … `to`, each
+    /// column followed by its cast.
+    fn json_rows(&mut self, rows: &[Vec<Val<'a>>], from: &str, to: &str, casts: &[&str]) {
+        self.sql.push_str("SELECT ");
+        for (i, cast) in casts.iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.sql.push_str(&match *cast {
+                "" => format!("j.value ->> {i}"),
+                cast => format!("(j.value ->> {i}){cast}"),
+            });
+        }
+        self.sql.push_str(" FROM ");
+        self.sql.push_str(from);
+        self.arg(json_text(rows));
+        self.sql.push_str(to);
+        self.sql.push_str(" AS j");
+    }
+
+    /// `VALUES ($1, $2), …`: one placeholder per value.
+    fn values_list(&mut self, rows: Vec<Vec<Val<'a>>>) {
+        self.sql.push_str("VALUES ");
+        for (r, row) in rows.into_iter().enumerate() {
+            self.sql.push_str(if r > 0 { ", (" } else { "(" });
+            for (c, v) in row.into_iter().enumerate() {
+                if c > 0 {
+                    self.sql.push_str(", ");
+                }
+                self.arg(v);
+            }
+            self.sql.push(')');
+        }
     }
 
     /// Appends `(…)`, the right-hand side of an `IN` holding `vals` (which must not be empty):
@@ -295,6 +317,21 @@ impl<'a> Stmt<'a> {
     {
         Ok(self.query()?.execute(executor).await?.rows_affected())
     }
+}
+
+/// The PostgreSQL cast of each column of `rows` (`::bigint` for integers, none for text),
+/// when every row has the same kind of value in each column (NULLs included: a `Val` keeps
+/// its kind), else `None`.
+fn column_types(rows: &[Vec<Val<'_>>]) -> Option<Vec<&'static str>> {
+    let cast = |v: &Val<'_>| match v {
+        Val::Int(_) => Some("::bigint"),
+        Val::Text(_) => Some(""),
+        Val::List(_) => None,
+    };
+    let first: Vec<&'static str> = rows.first()?.iter().map(cast).collect::<Option<_>>()?;
+    rows.iter()
+        .all(|r| r.iter().map(cast).eq(first.iter().map(|c| Some(*c))))
+        .then_some(first)
 }
 
 /// `rows` as one JSON text (values never fail to serialize).
@@ -407,7 +444,7 @@ mod tests {
     }
 
     #[test]
-    fn bulk_values_are_one_json_bind_on_sqlite_and_a_values_list_on_postgres() {
+    fn bulk_values_are_one_json_bind_on_both_engines() {
         let rows = || {
             vec![
                 vec![Val::from(1), Val::from("a")],
@@ -423,11 +460,39 @@ mod tests {
         assert_eq!(lite.args.len(), 1);
         let mut pg = Stmt::new(Backend::Postgres);
         pg.values(&["n", "s"], rows());
-        assert_eq!(text(&pg), "WITH v(n, s) AS (VALUES ($1, $2), ($3, $4)) ");
-        // Text holding NUL cannot go through SQLite's JSON functions: one bind per value.
-        let mut nul = Stmt::new(Backend::Sqlite);
-        nul.values(&["s"], vec![vec![Val::from("a\0b")]]);
-        assert_eq!(text(&nul), "WITH v(s) AS (VALUES (?)) ");
+        assert_eq!(
+            text(&pg),
+            "WITH v(n, s) AS (SELECT (j.value ->> 0)::bigint, j.value ->> 1 \
+             FROM jsonb_array_elements($1::jsonb) AS j) "
+        );
+        assert_eq!(pg.args.len(), 1);
+        assert!(
+            format!("{:?}", pg.args[0]).contains(r#"[[1,\"a\"],[2,\"b\"]]"#),
+            "{:?}",
+            pg.args
+        );
+        // Text holding NUL cannot go through either engine's JSON: one bind per value.
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let mut nul = Stmt::new(backend);
+            nul.values(&["s"], vec![vec![Val::from("a\0b")]]);
+            assert!(
+                text(&nul).starts_with("WITH v(s) AS (VALUES ("),
+                "{}",
+                text(&nul)
+            );
+        }
+        // Nor can a column whose rows hold integers and text (PostgreSQL casts per column).
+        let mut mixed = Stmt::new(Backend::Postgres);
+        mixed.values(&["x"], vec![vec![Val::from(1)], vec![Val::from("a")]]);
+        assert_eq!(text(&mixed), "WITH v(x) AS (VALUES ($1), ($2)) ");
+        // NULLs keep their column's kind.
+        let mut nulls = Stmt::new(Backend::Postgres);
+        nulls.values(&["x"], vec![vec![Val::Int(None)], vec![Val::from(2)]]);
+        assert!(
+            text(&nulls).contains("(j.value ->> 0)::bigint"),
+            "{}",
+            text(&nulls)
+        );
     }
 
     #[test]
