@@ -18,7 +18,7 @@ use sqlx::{AnyConnection, Row};
 use super::due::{release, release_due};
 use super::events::{self, NewEvent};
 use super::leases::LEASE_SECONDS;
-use super::sent::{SentRecord, record_statements};
+use super::sent::{SentRecord, fold_statement, record_statements};
 use super::statements::{self, Stmt, Val};
 use super::suppressions::values_for;
 use super::touches::{Claim, ClaimKind, Claimed};
@@ -63,10 +63,9 @@ impl Store {
             return Ok(vec![Claimed::Lost; claims.len()]);
         }
         let mut tx = self.begin_write().await?;
-        let mut rows = statements::run(&mut tx, self.backend, stmts)
-            .await?
-            .into_iter()
-            .skip(recorded);
+        let mut results = statements::run(&mut tx, self.backend, stmts).await?;
+        let fold = fold_statement(&results[..recorded])?;
+        let mut rows = results.drain(recorded..);
         let held: HashSet<i64> = match rows.next() {
             Some(rows) => rows
                 .iter()
@@ -81,7 +80,11 @@ impl Store {
                 (r.try_get("id")?, r.try_get("attempt")?),
             );
         }
+        drop(rows);
         let out = batch.outcomes(&mut tx, &held, &touches).await?;
+        if let Some(fold) = fold {
+            fold.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(out)
     }

@@ -20,8 +20,8 @@ use super::due::{release, release_due};
 use super::enrollments::EnrollmentId;
 use super::events::{self, NewEvent};
 use super::outcomes::advance;
-use super::sent::{SentRecord, record_statements};
-use super::statements::{self, Stmt, Val};
+use super::sent::{SentRecord, record};
+use super::statements::{Stmt, Val};
 use super::touches::{Claim, Claimed, event_for, touch_info};
 use super::{Store, StoreError};
 use crate::domain::{EventKind, Next};
@@ -343,12 +343,7 @@ impl Store {
             // The client filed it in Sent itself.
             copy: None,
         }];
-        statements::run(
-            &mut tx,
-            self.backend,
-            record_statements(self.backend, &sent),
-        )
-        .await?;
+        record(&mut tx, self.backend, &sent).await?;
         tx.commit().await?;
         Ok(DraftChange::Done)
     }

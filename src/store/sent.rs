@@ -5,6 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
 use super::statements::{self, PerEngine, Stmt, Val};
 use super::{Backend, Store, StoreError};
 use crate::domain::Next;
@@ -52,15 +55,49 @@ impl Store {
     /// [`Store::record_sent`] for several touches in one transaction. A touch that is no
     /// longer `sending` or `uncertain` (recorded already) is left as it is.
     pub async fn record_sent_many(&self, sends: &[SentRecord]) -> Result<(), StoreError> {
-        let stmts = record_statements(self.backend, sends);
-        if stmts.is_empty() {
+        if sends.is_empty() {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
-        statements::run(&mut tx, self.backend, stmts).await?;
+        record(&mut tx, self.backend, sends).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Records `sends` in the caller's transaction, their facts folded last (see
+/// [`fold_statement`]): the caller commits next.
+pub(super) async fn record(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    sends: &[SentRecord],
+) -> Result<(), StoreError> {
+    let results = statements::run(conn, backend, record_statements(backend, sends)).await?;
+    if let Some(fold) = fold_statement(&results)? {
+        fold.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// On PostgreSQL, the statement that folds the report's facts of the `sent` events that
+/// [`record_statements`] inserted (their ids are the only rows those statements return), to
+/// run as the transaction's last statement. Its `sent` events skipped the row trigger that
+/// folds them one at a time (migrations/postgres/0027_sent_facts_batch.sql); at the end of
+/// the transaction, as that deferred trigger ran, the facts' rows are locked only once every
+/// other lock is held. `None` on SQLite, whose row triggers fold them, or with nothing sent.
+pub(super) fn fold_statement(results: &[Vec<AnyRow>]) -> Result<Option<Stmt<'static>>, StoreError> {
+    let mut ids = Vec::new();
+    for row in results.iter().flatten() {
+        ids.push(row.try_get::<i64, _>("sent_event")?.to_string());
+    }
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let mut s = Stmt::new(Backend::Postgres);
+    s.sql("SELECT sent_facts_fold(")
+        .arg(format!("{{{}}}", ids.join(",")))
+        .sql("::bigint[])");
+    Ok(Some(s))
 }
 
 /// The statements that record `sends`: none reads another's result (see `statements`). Sends
@@ -71,11 +108,20 @@ pub(super) fn record_statements(backend: Backend, sends: &[SentRecord]) -> Vec<S
         by_at.entry(s.at).or_default().push(s);
     }
     let mut out = Vec::new();
+    if backend == Backend::Postgres && !sends.is_empty() {
+        // This transaction folds its `sent` events' facts itself (see `fold_statement`).
+        let mut skip = Stmt::new(backend);
+        skip.sql(SKIP_SENT_FACTS_TRIGGER);
+        out.push(skip);
+    }
     for (at, group) in by_at {
         record_set(backend, &group, at, &mut out);
     }
     out
 }
+
+/// Tells migration 0027's row trigger that this transaction folds its own `sent` events.
+const SKIP_SENT_FACTS_TRIGGER: &str = "SET LOCAL drumbeat.sent_facts = 'batch'";
 
 /// Columns of `v` for a set of sends.
 const COLS: [&str; 6] = ["touch", "response", "fresh", "step", "due", "finish"];

@@ -54,6 +54,7 @@ mod notify;
 mod oauth;
 mod oauth_browser;
 mod report;
+mod report_facts;
 mod report_html;
 mod routing;
 mod sent_folder;

@@ -11,7 +11,7 @@ use drumbeat::store::Grouping;
 
 use crate::support::{StoreCase, for_each_store};
 
-fn t(s: &str) -> i64 {
+pub(crate) fn t(s: &str) -> i64 {
     DateTime::parse_from_rfc3339(s)
         .unwrap_or_else(|e| panic!("{s}: {e}"))
         .timestamp()
@@ -103,7 +103,7 @@ fn opt(s: Option<&str>) -> String {
     s.map_or("NULL".into(), q)
 }
 
-async fn seed(s: &StoreCase) {
+pub(crate) async fn seed(s: &StoreCase) {
     for (id, email, owner, source) in LEADS {
         s.exec(&format!(
             "INSERT INTO leads (id, email, owner, source, fingerprint, created_at, updated_at) \
@@ -144,7 +144,7 @@ async fn seed(s: &StoreCase) {
     }
 }
 
-fn november() -> (Period, DateTime<Utc>) {
+pub(crate) fn november() -> (Period, DateTime<Utc>) {
     let now = DateTime::parse_from_rfc3339("2026-12-10T12:00:00Z")
         .unwrap()
         .with_timezone(&Utc);
@@ -460,196 +460,4 @@ async fn forgetting_people_leaves_past_reports_as_they_were() {
         assert_eq!(follow, follow_before, "{}", s.engine);
     })
     .await;
-}
-
-/// The statement of `migrations/ENGINE/{migration}.sql` that makes the facts of what was
-/// stored before it (its last statement, an INSERT into `table`).
-fn facts_backfill(engine: &str, migration: &str, table: &str) -> String {
-    let path = format!(
-        "{}/migrations/{engine}/{migration}.sql",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let start = text
-        .rfind(&format!("INSERT INTO {table} ("))
-        .unwrap_or_else(|| panic!("{path}: no backfill statement"));
-    text[start..].to_string()
-}
-
-#[tokio::test]
-async fn the_facts_kept_as_events_are_written_are_those_an_upgrade_computes() {
-    for_each_store("report_facts", |s| async move {
-        seed(&s).await;
-        // More of what changes a lead's facts, out of order too: dee reassigned twice (the
-        // later one wins), a task done for gus after his stop, fay stopped by hand before any
-        // touch, ada's first email recorded after her second.
-        for (at, kind, lead, mailbox, data) in [
-            ("2026-12-02T10:00:00Z", "assigned", 4, "ana", "{}"),
-            ("2026-12-02T09:00:00Z", "assigned", 4, "cid", "{}"),
-            ("2026-12-03T10:00:00Z", "task-done", 7, "ben", "{}"),
-            ("2026-12-04T10:00:00Z", "stopped", 6, "ben", r#"{"by":"hand"}"#),
-            ("2026-11-02T14:10:00Z", "sent", 1, "cid", "{}"),
-        ] {
-            s.exec(&format!(
-                "INSERT INTO events (at, kind, lead_id, mailbox, data) VALUES ({}, '{kind}', {lead}, '{mailbox}', '{data}')",
-                t(at)
-            ))
-            .await;
-        }
-        let all = "SELECT lead_id, received_at, received_owner, source, assigned_owner, assigned_at, \
-                   first_sent_at, first_sent_mailbox, touches, short_stop, changed_at \
-                   FROM lead_facts ORDER BY lead_id";
-        let kept = s.rows(all).await;
-        let of = |lead: &str| {
-            kept.iter()
-                .find(|r| r[0].as_deref() == Some(lead))
-                .unwrap_or_else(|| panic!("{}: no facts for lead {lead}", s.engine))
-                .clone()
-        };
-        let text = |v: &str| Some(v.to_string());
-        // dee: ana's on arrival, then ben's, then (Dec 2, 10:00) ana's again.
-        assert_eq!(of("4")[4], text("ana"), "{}: {:?}", s.engine, of("4"));
-        assert_eq!(of("4")[5], Some(t("2026-12-02T10:00:00Z").to_string()));
-        // ada: first emailed at 14:10 by cid, three emails.
-        assert_eq!(
-            (of("1")[6].clone(), of("1")[7].clone(), of("1")[8].clone()),
-            (Some(t("2026-11-02T14:10:00Z").to_string()), text("cid"), text("3")),
-            "{}",
-            s.engine
-        );
-        // gus: stopped by hand after two emails, one task done after: three touches.
-        assert_eq!((of("7")[8].clone(), of("7")[9].clone()), (text("3"), text("1")));
-        // fay: stopped by hand before any touch.
-        assert_eq!(of("6")[9], text("1"), "{}", s.engine);
-
-        s.exec("DELETE FROM lead_facts").await;
-        s.exec(&facts_backfill(s.engine, "0024_lead_facts", "lead_facts"))
-            .await;
-        assert_eq!(s.rows(all).await, kept, "{}: backfill vs trigger", s.engine);
-
-        // Emails: ada's, recorded out of order (14:30, Nov 5, then 14:10 by cid), each with
-        // when she was last emailed before it, by anyone and from the same mailbox.
-        let emails = "SELECT event_id, at, who, mailbox, sequence_id, step_id, variant, prev_any, \
-                      prev_mailbox, prev_sequence, prev_step, prev_variant FROM email_facts \
-                      ORDER BY event_id";
-        let kept = s.rows(emails).await;
-        let ada: Vec<_> = s
-            .rows("SELECT at, mailbox, prev_any, prev_mailbox FROM email_facts WHERE who = 1 ORDER BY at")
-            .await;
-        let at = |v: &str| Some(t(v).to_string());
-        assert_eq!(
-            ada,
-            vec![
-                vec![at("2026-11-02T14:10:00Z"), text("cid"), None, None],
-                vec![
-                    at("2026-11-02T14:30:00Z"),
-                    text("ana"),
-                    at("2026-11-02T14:10:00Z"),
-                    None
-                ],
-                vec![
-                    at("2026-11-05T15:00:00Z"),
-                    text("ana"),
-                    at("2026-11-02T14:30:00Z"),
-                    at("2026-11-02T14:30:00Z")
-                ],
-            ],
-            "{}",
-            s.engine
-        );
-        s.exec("DELETE FROM email_facts").await;
-        s.exec(&facts_backfill(s.engine, "0025_email_facts", "email_facts"))
-            .await;
-        assert_eq!(s.rows(emails).await, kept, "{}: backfill vs trigger", s.engine);
-    })
-    .await;
-}
-
-/// Two daemons email one lead at once, in two transactions: the second to commit folds its
-/// email after the first's is stored and reads it as the lead's previous email, so the lead
-/// counts once in "emailed" (each reading none would count it twice).
-#[tokio::test]
-async fn two_emails_to_one_lead_committed_at_once_each_see_the_other() {
-    use sqlx::{Connection, Executor};
-    use std::time::Duration;
-    let test = "two_emails_to_one_lead_committed_at_once_each_see_the_other";
-    let Some(server) = crate::support::pg_server(test) else {
-        return;
-    };
-    let s = crate::support::fresh_pg_store(&server).await;
-    s.exec(
-        "INSERT INTO leads (id, email, owner, source, fingerprint, created_at, updated_at) \
-            VALUES (1, 'ada@a.example', 'ana', 'api', 0, 0, 0)",
-    )
-    .await;
-    let sent = |at: &str, mailbox: &str| {
-        format!(
-            "INSERT INTO events (at, kind, lead_id, sequence_id, step_id, mailbox, data) \
-             VALUES ({}, 'sent', 1, 'cold', 'intro', '{mailbox}', '{{}}')",
-            t(at)
-        )
-    };
-    // The first transaction folds its email (its triggers run now rather than at commit) and
-    // stays open.
-    let mut first = sqlx::AnyConnection::connect(&s.url).await.expect("connect");
-    let mut first_tx = first.begin().await.expect("begin");
-    first_tx
-        .execute(sqlx::AssertSqlSafe(sent("2026-11-02T14:00:00Z", "ana")))
-        .await
-        .expect("insert");
-    first_tx
-        .execute("SET CONSTRAINTS ALL IMMEDIATE")
-        .await
-        .expect("fold");
-    // The second does the same, and has to wait for the first's lead facts.
-    let mut second = sqlx::AnyConnection::connect(&s.url).await.expect("connect");
-    let second_done = async {
-        let mut tx = second.begin().await?;
-        tx.execute(sqlx::AssertSqlSafe(sent("2026-11-02T14:05:00Z", "ben")))
-            .await?;
-        tx.execute("SET CONSTRAINTS ALL IMMEDIATE").await?;
-        tx.commit().await
-    };
-    let first_done = async {
-        let waiting = "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
-                       AND datname = current_database() AND pid <> pg_backend_pid()";
-        crate::support::wait_until_async(
-            "the second transaction to wait for the first",
-            Duration::from_secs(30),
-            || async { s.int(waiting).await > 0 },
-        )
-        .await;
-        first_tx.commit().await
-    };
-    let (second_done, first_done) = tokio::time::timeout(Duration::from_secs(30), async {
-        tokio::join!(second_done, first_done)
-    })
-    .await
-    .expect("both transactions end within 30 s");
-    first_done.expect("the first commits");
-    second_done.expect("the second commits");
-    assert_eq!(
-        s.rows("SELECT mailbox, prev_any, prev_mailbox FROM email_facts ORDER BY at")
-            .await,
-        vec![
-            vec![Some("ana".to_string()), None, None],
-            vec![
-                Some("ben".to_string()),
-                Some(t("2026-11-02T14:00:00Z").to_string()),
-                None
-            ],
-        ]
-    );
-    let (p, _) = november();
-    let rows = report::rows(&s, Grouping::Sequence, &p)
-        .await
-        .expect("report");
-    assert_eq!(
-        (rows.len(), rows[0].sent, rows[0].emailed),
-        (1, 2, 1),
-        "{rows:?}"
-    );
-    first.close().await.expect("close");
-    second.close().await.expect("close");
-    s.close().await;
 }
