@@ -275,11 +275,15 @@ impl Daemon {
         let recent = store
             .recent_sends(&warming, day_start(config.timezone, round.now))
             .await?;
-        let domains: Vec<&str> = round
-            .leads
-            .values()
-            .filter_map(|l| l.record.email.account_domain())
-            .collect();
+        // The last hour's sends to the leads' domains, unless no limit reads them.
+        let domains: Vec<&str> = match config.sending.domain_hourly_limit {
+            0 => Vec::new(),
+            _ => round
+                .leads
+                .values()
+                .filter_map(|l| l.record.email.account_domain())
+                .collect(),
+        };
         let domain_sends = store.sends_to_domains(&domains, round.t() - 3600).await?;
         Ok(Pacer::new(
             config.timezone,
