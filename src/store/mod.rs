@@ -172,6 +172,9 @@ pub struct Store {
 /// `store_connections` says otherwise.
 pub const DEFAULT_CONNECTIONS: u32 = 8;
 
+/// The most writing transactions the sending daemon runs at once ([`Store::writers`]).
+pub const MAX_WRITERS: usize = 4;
+
 impl Store {
     /// Opens the store at `url` (creating a SQLite file and its folder when missing) and applies
     /// pending migrations.
@@ -217,6 +220,19 @@ impl Store {
     /// The engine.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// How many writing transactions the sending daemon runs at once (see
+    /// `Daemon::send_claimed`): one on SQLite, whose one writer would make the others wait; on
+    /// PostgreSQL one per four connections of the pool, at most [`MAX_WRITERS`], so inbox
+    /// watchers and HTTP requests keep connections of their own.
+    pub fn writers(&self) -> usize {
+        match self.backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => {
+                (self.pool.options().get_max_connections() as usize / 4).clamp(1, MAX_WRITERS)
+            }
+        }
     }
 
     /// A transaction that is going to write. On SQLite it takes the write lock at once

@@ -125,6 +125,59 @@ fn two_daemons_on_one_postgres_send_a_thousand_touches_once_each() {
     );
 }
 
+/// One daemon holding four mailboxes claims and records in parallel lanes on PostgreSQL (two
+/// with the default pool of 8 connections), each lane some of the mailboxes: every touch is
+/// still sent once, and none is left `sending`.
+#[test]
+fn one_daemon_sending_in_lanes_sends_every_touch_once() {
+    let test = "one_daemon_sending_in_lanes_sends_every_touch_once";
+    let Some(server) = pg_server(test) else {
+        return;
+    };
+    let Some(sink) = Sink::start(test, &[]) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let url = runtime.block_on(fresh_pg_database(&server));
+    let p = blast_project(&sink, Some(&url), LEADS, 2);
+    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
+    let more: String = (2..=4)
+        .map(|n| {
+            format!(
+                "\n[[mailbox]]\nname = \"rep{n}\"\nfrom = \"rep{n}@example.com\"\n\
+                 signature = \"Rob Rep\"\ndaily_cap = 1000000\nconnections = 2\n\
+                 [mailbox.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n",
+                sink.port
+            )
+        })
+        .collect();
+    p.write("config.toml", format!("{config}{more}"));
+    p.edit(
+        "sequences/blast.yaml",
+        "mailboxes: [rep]",
+        "mailboxes: [rep, rep2, rep3, rep4]",
+    );
+    let log = p.file("a.log");
+    let mut daemon = spawn_daemon(&p, "a", &log);
+    let rows = wait_for_store(&url, Duration::from_secs(120), |rows| {
+        rows.len() == LEADS && rows.iter().all(|r| r.state == "sent")
+    });
+    let got = sink.wait_for(LEADS, Duration::from_secs(10));
+    terminate(&mut daemon);
+    let states: BTreeMap<String, usize> = by_state(&rows);
+    assert_eq!(
+        states.get("sent").copied(),
+        Some(LEADS),
+        "all sent within 120 s: {states:?}"
+    );
+    assert_eq!(got.len(), LEADS, "the sink has one message per touch");
+    assert_exactly_once(&got, &rows);
+    assert_eq!(sent_by(&log), LEADS, "each send logged once");
+}
+
 /// Commits made in the database at `url` so far (PostgreSQL's own count).
 fn commits(url: &str) -> i64 {
     use sqlx::{Connection, Row};

@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 
 use super::super::Daemon;
 use super::decide::PreparedEmail;
+use super::lanes::lanes_by_mailbox;
 use super::{EmailClaim, QUEUE_PER_CONNECTION, Round, TickReport};
 use crate::bounce::Reason;
 use crate::context::lead_window;
@@ -135,12 +136,53 @@ impl<'r> InFlight<'r> {
 }
 
 impl Daemon {
-    /// Claims the prepared emails and hands them over, recording each outcome.
+    /// Claims the prepared emails and hands them over, recording each outcome: in as many
+    /// lanes as the store writes in parallel ([`Store::writers`]), each lane the emails of
+    /// some mailboxes, its claims and records one transaction at a time. On PostgreSQL two
+    /// lanes keep two of its backends busy where one waited for the other's statements; the
+    /// lanes' transactions touch other enrollments and touches (other mailboxes), and the
+    /// report's facts they share are locked last and in lead order.
+    ///
+    /// [`Store::writers`]: crate::store::Store::writers
     pub(super) async fn send_claimed<'r>(
         &self,
         round: &Round,
         emails: Vec<EmailClaim<'r>>,
         pacer: &mut Pacer,
+        report: &mut TickReport,
+    ) -> Result<(), StoreError> {
+        let lanes = lanes_by_mailbox(emails, |(_, e)| e.mailbox.as_str(), self.store().writers());
+        if lanes.len() > 1 {
+            let sizes: Vec<usize> = lanes.iter().map(Vec::len).collect();
+            tracing::debug!(?sizes, "claiming and recording in {} lanes", lanes.len());
+        }
+        let outcomes = futures_util::future::join_all(lanes.into_iter().map(|lane| async {
+            let mut report = TickReport::default();
+            let mut given_back = Vec::new();
+            let done = self
+                .send_lane(round, lane, &mut given_back, &mut report)
+                .await;
+            (done, report, given_back)
+        }))
+        .await;
+        let mut result = Ok(());
+        for (done, lane_report, given_back) in outcomes {
+            crate::daemon::add(report, &lane_report);
+            for mailbox in given_back {
+                pacer.give_back(&mailbox);
+            }
+            result = result.and(done);
+        }
+        result
+    }
+
+    /// One lane of [`Daemon::send_claimed`]. The mailboxes of claims lost are added to
+    /// `given_back` (their pacer's grants were not used).
+    async fn send_lane<'r>(
+        &self,
+        round: &Round,
+        emails: Vec<EmailClaim<'r>>,
+        given_back: &mut Vec<String>,
         report: &mut TickReport,
     ) -> Result<(), StoreError> {
         let mut f = InFlight {
@@ -154,7 +196,7 @@ impl Daemon {
             let batch = f.take_batch(|m| self.room(m));
             if !batch.is_empty() || !f.sent.is_empty() {
                 self.step_at("claiming emails");
-                self.claim_and_hand_over(round, batch, &mut f, pacer, report)
+                self.claim_and_hand_over(round, batch, &mut f, given_back, report)
                     .await?;
             }
             self.step_at("sending");
@@ -200,7 +242,7 @@ impl Daemon {
         round: &Round,
         batch: Vec<EmailClaim<'r>>,
         f: &mut InFlight<'r>,
-        pacer: &mut Pacer,
+        given_back: &mut Vec<String>,
         report: &mut TickReport,
     ) -> Result<(), StoreError> {
         let mut claims: Vec<Claim<'_>> = batch.iter().map(|(c, _)| c.clone()).collect();
@@ -242,7 +284,7 @@ impl Daemon {
                 (Claimed::Suppressed, _) => report.stopped += 1,
                 (Claimed::Lost | Claimed::AlreadyDone, _) => {
                     report.lost += 1;
-                    pacer.give_back(&e.mailbox);
+                    given_back.push(e.mailbox.clone());
                 }
             }
             f.free(&e.mailbox);

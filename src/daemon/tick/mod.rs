@@ -9,6 +9,7 @@ mod domains;
 mod health;
 mod holds;
 mod hours;
+mod lanes;
 mod review;
 
 use std::collections::HashMap;
