@@ -4,13 +4,18 @@ use super::{Store, StoreError};
 
 impl Store {
     /// The value of setting `name`; when there is none yet, `make`'s, stored first. Daemons
-    /// starting together agree: the first insert wins and every one reads it back.
+    /// starting together agree: the first insert wins and every one reads it back. `make` runs
+    /// only when there is none (the token key's is the process's first use of the system's
+    /// random source, whose seeding costs aws-lc 60 ms of CPU).
     pub async fn setting_or_insert(
         &self,
         name: &str,
         make: impl FnOnce() -> String,
         now: i64,
     ) -> Result<String, StoreError> {
+        if let Some(value) = self.setting(name).await? {
+            return Ok(value);
+        }
         sqlx::query(
             "INSERT INTO settings (name, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
         )

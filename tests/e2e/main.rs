@@ -71,6 +71,7 @@ mod store_leads;
 mod store_notifications;
 mod store_schema;
 mod store_sent_copies;
+mod store_settings;
 mod store_suppressions;
 mod store_webhooks;
 mod support;
