@@ -8,7 +8,7 @@ use crate::support::daemon::{
     assert_exactly_once, blast_project, by_state, silent_server, spawn_daemon, wait_for_store,
 };
 use crate::support::sink::Sink;
-use crate::support::{fresh_pg_database, pg_server};
+use crate::support::{Project, fresh_pg_database, pg_server};
 
 const LEADS: usize = 1000;
 
@@ -37,37 +37,48 @@ fn sent_by(log: &std::path::Path) -> usize {
         .count()
 }
 
-#[test]
-fn two_daemons_on_one_postgres_send_a_thousand_touches_once_each() {
-    let test = "two_daemons_on_one_postgres_send_a_thousand_touches_once_each";
-    let Some(server) = pg_server(test) else {
-        return;
-    };
-    let Some(sink) = Sink::start(test, &[]) else {
-        return;
-    };
+/// A fresh database on the test server, a sink, and a project sending one email to each of
+/// `LEADS` leads from `mailboxes` mailboxes (`rep`, `rep2`…) on that sink; `None` (the test
+/// skips, saying so) without PostgreSQL or smtp-sink.
+fn pg_blast(test: &str, mailboxes: usize) -> Option<(Sink, String, Project)> {
+    let server = pg_server(test)?;
+    let sink = Sink::start(test, &[])?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
     let url = runtime.block_on(fresh_pg_database(&server));
     let p = blast_project(&sink, Some(&url), LEADS, 2);
-    // Two mailboxes: the daemons share the work by mailbox, one each.
     let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
-    p.write(
-        "config.toml",
-        format!(
-            "{config}\n[[mailbox]]\nname = \"rep2\"\nfrom = \"rep2@example.com\"\nsignature = \"Rob Rep\"\n\
-             daily_cap = 1000000\nconnections = 2\n[mailbox.smtp]\nhost = \"127.0.0.1\"\n\
-             port = {}\nsecurity = \"none\"\n",
-            sink.port
-        ),
-    );
+    let more: String = (2..=mailboxes)
+        .map(|n| {
+            format!(
+                "\n[[mailbox]]\nname = \"rep{n}\"\nfrom = \"rep{n}@example.com\"\n\
+                 signature = \"Rob Rep\"\ndaily_cap = 1000000\nconnections = 2\n\
+                 [mailbox.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n",
+                sink.port
+            )
+        })
+        .collect();
+    p.write("config.toml", format!("{config}{more}"));
+    let names: Vec<String> = std::iter::once("rep".to_string())
+        .chain((2..=mailboxes).map(|n| format!("rep{n}")))
+        .collect();
     p.edit(
         "sequences/blast.yaml",
         "mailboxes: [rep]",
-        "mailboxes: [rep, rep2]",
+        &format!("mailboxes: [{}]", names.join(", ")),
     );
+    Some((sink, url, p))
+}
+
+#[test]
+fn two_daemons_on_one_postgres_send_a_thousand_touches_once_each() {
+    let test = "two_daemons_on_one_postgres_send_a_thousand_touches_once_each";
+    // Two mailboxes: the daemons share the work by mailbox, one each.
+    let Some((sink, url, p)) = pg_blast(test, 2) else {
+        return;
+    };
 
     let started = Instant::now();
     let logs = [p.file("a.log"), p.file("b.log")];
@@ -131,35 +142,9 @@ fn two_daemons_on_one_postgres_send_a_thousand_touches_once_each() {
 #[test]
 fn one_daemon_sending_in_lanes_sends_every_touch_once() {
     let test = "one_daemon_sending_in_lanes_sends_every_touch_once";
-    let Some(server) = pg_server(test) else {
+    let Some((sink, url, p)) = pg_blast(test, 4) else {
         return;
     };
-    let Some(sink) = Sink::start(test, &[]) else {
-        return;
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let url = runtime.block_on(fresh_pg_database(&server));
-    let p = blast_project(&sink, Some(&url), LEADS, 2);
-    let config = std::fs::read_to_string(p.file("config.toml")).expect("config");
-    let more: String = (2..=4)
-        .map(|n| {
-            format!(
-                "\n[[mailbox]]\nname = \"rep{n}\"\nfrom = \"rep{n}@example.com\"\n\
-                 signature = \"Rob Rep\"\ndaily_cap = 1000000\nconnections = 2\n\
-                 [mailbox.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n",
-                sink.port
-            )
-        })
-        .collect();
-    p.write("config.toml", format!("{config}{more}"));
-    p.edit(
-        "sequences/blast.yaml",
-        "mailboxes: [rep]",
-        "mailboxes: [rep, rep2, rep3, rep4]",
-    );
     let log = p.file("a.log");
     let mut daemon = spawn_daemon(&p, "a", &log);
     let rows = wait_for_store(&url, Duration::from_secs(120), |rows| {

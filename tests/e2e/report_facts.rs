@@ -4,10 +4,10 @@
 //! transactions that email one lead at once each see the other's email.
 
 use drumbeat::report;
-use drumbeat::store::{Claimed, Grouping, Next, SentRecord};
+use drumbeat::store::{Grouping, Next, SentRecord};
 
 use crate::report::{november, seed, t};
-use crate::support::claims::{ME, email_claim, enrolled_and_leased};
+use crate::support::claims::{ME, claimed_intros};
 use crate::support::{NOW, StoreCase, for_each_store};
 
 /// The statement of `migrations/ENGINE/{migration}.sql` that makes the facts of what was
@@ -142,22 +142,7 @@ async fn assert_backfill_agrees(s: &StoreCase) {
 async fn sends_recorded_a_batch_at_a_time_fold_into_the_same_facts() {
     for_each_store("report_facts_batch", |s| async move {
         let addresses = ["ada@example.com", "bob@example.com", "cy@example.com"];
-        let leased = enrolled_and_leased(&s, &addresses).await;
-        let claims: Vec<_> = leased
-            .iter()
-            .enumerate()
-            .map(|(n, (l, e))| email_claim(l, e, n))
-            .collect();
-        let touches: Vec<i64> = s
-            .claim(ME, &claims, NOW)
-            .await
-            .expect("claim")
-            .into_iter()
-            .map(|c| match c {
-                Claimed::Go { touch, .. } => touch,
-                other => panic!("{other:?}"),
-            })
-            .collect();
+        let (leased, touches) = claimed_intros(&s, &addresses).await;
         let ada = leased[0].0.lead.0;
         // Another writer's email to ada, 100 s after the batch's (a second daemon whose clock
         // is ahead), recorded first, one row at a time.

@@ -1,29 +1,14 @@
 //! What the HTTP side records, on both engines: clicks and opens group-committed and matched
 //! to their email by Message-ID, and providers' webhook events acted on once.
 
-use drumbeat::store::Claimed;
-
-use crate::support::claims::{ME, email_claim, enrolled_and_leased};
+use crate::support::claims::claimed_intros;
 use crate::support::{NOW, StoreCase, for_each_store};
 
 /// Stores, enrolls, claims and records as sent the intro of a lead per address (Message-ID
 /// `<claim-test-N@example.com>`, N its index); the enrollments wait at a next step. Returns
 /// the touches in address order.
 async fn sent_intros(s: &StoreCase, addresses: &[&str]) -> Vec<i64> {
-    let leased = enrolled_and_leased(s, addresses).await;
-    let claims: Vec<_> = leased
-        .iter()
-        .enumerate()
-        .map(|(n, (l, e))| email_claim(l, e, n))
-        .collect();
-    let out = s.claim(ME, &claims, NOW).await.expect("claim");
-    let touches: Vec<i64> = out
-        .iter()
-        .map(|c| match c {
-            Claimed::Go { touch, .. } => *touch,
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let (_, touches) = claimed_intros(s, addresses).await;
     let next = drumbeat::store::Next::Step {
         id: "value-add".into(),
         due_at: NOW + 86_400,

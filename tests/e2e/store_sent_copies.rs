@@ -2,9 +2,9 @@
 //! the send, once whatever records it again; taken by one daemon at a time; retried, given up
 //! or done; counted per mailbox for `status`.
 
-use drumbeat::store::{Claimed, Next, SentRecord};
+use drumbeat::store::{Next, SentRecord};
 
-use crate::support::claims::{ME, email_claim, enrolled_and_leased};
+use crate::support::claims::claimed_intros;
 use crate::support::{NOW, StoreCase, for_each_store};
 
 /// The message text of touch `n` (UTF-8, as a server takes it).
@@ -17,22 +17,7 @@ fn message(n: usize) -> String {
 
 /// Claims the intros of `addresses` and records them sent, with a copy for each.
 async fn sent_with_copies(s: &StoreCase, addresses: &[&str]) -> Vec<i64> {
-    let leased = enrolled_and_leased(s, addresses).await;
-    let claims: Vec<_> = leased
-        .iter()
-        .enumerate()
-        .map(|(n, (l, e))| email_claim(l, e, n))
-        .collect();
-    let touches: Vec<i64> = s
-        .claim(ME, &claims, NOW)
-        .await
-        .expect("claim")
-        .into_iter()
-        .map(|c| match c {
-            Claimed::Go { touch, .. } => touch,
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let (_, touches) = claimed_intros(s, addresses).await;
     let sent: Vec<SentRecord> = touches
         .iter()
         .enumerate()

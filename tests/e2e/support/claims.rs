@@ -2,7 +2,7 @@
 
 use crate::support::{NOW, StoreCase, email, lead};
 use drumbeat::lead::Email;
-use drumbeat::store::{Claim, ClaimKind, EnrollOutcome, EnrollRequest, LeadId, Leased};
+use drumbeat::store::{Claim, ClaimKind, Claimed, EnrollOutcome, EnrollRequest, LeadId, Leased};
 
 pub const ME: &str = "daemon-a";
 
@@ -51,6 +51,29 @@ pub async fn enrolled_and_leased(s: &StoreCase, addresses: &[&str]) -> Vec<(Leas
             (l, e)
         })
         .collect()
+}
+
+/// [`enrolled_and_leased`], then their intros claimed as `ME` (Message-ID
+/// `<claim-test-N@example.com>`, N the address's index): the leases and the touches, in
+/// address order.
+pub async fn claimed_intros(s: &StoreCase, addresses: &[&str]) -> (Vec<(Leased, Email)>, Vec<i64>) {
+    let leased = enrolled_and_leased(s, addresses).await;
+    let claims: Vec<_> = leased
+        .iter()
+        .enumerate()
+        .map(|(n, (l, e))| email_claim(l, e, n))
+        .collect();
+    let touches = s
+        .claim(ME, &claims, NOW)
+        .await
+        .expect("claim")
+        .into_iter()
+        .map(|c| match c {
+            Claimed::Go { touch, .. } => touch,
+            other => panic!("{}: {other:?}", s.engine),
+        })
+        .collect();
+    (leased, touches)
 }
 
 pub fn email_claim<'a>(l: &'a Leased, address: &'a Email, n: usize) -> Claim<'a> {
