@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::support::daemon::{
-    assert_exactly_once, blast_project, by_state, silent_server, spawn_daemon, wait_for_store,
+    TouchRow, assert_exactly_once, blast_project, by_state, silent_server, spawn_daemon,
+    wait_for_store,
 };
-use crate::support::sink::Sink;
+use crate::support::sink::{Received, Sink};
 use crate::support::{Project, fresh_pg_database, pg_server};
 
 const LEADS: usize = 1000;
@@ -35,6 +36,18 @@ fn sent_by(log: &std::path::Path) -> usize {
         .lines()
         .filter(|l| l.contains(" sent touch="))
         .count()
+}
+
+/// Every one of the `LEADS` touches `sent`, and the sink has each one's message once.
+fn assert_all_sent_once(got: &[Received], rows: &[TouchRow]) {
+    let states: BTreeMap<String, usize> = by_state(rows);
+    assert_eq!(
+        states.get("sent").copied(),
+        Some(LEADS),
+        "all sent within 120 s: {states:?}"
+    );
+    assert_eq!(got.len(), LEADS, "the sink has one message per touch");
+    assert_exactly_once(got, rows);
 }
 
 /// A fresh database on the test server, a sink, and a project sending one email to each of
@@ -94,14 +107,7 @@ fn two_daemons_on_one_postgres_send_a_thousand_touches_once_each() {
     for d in &mut daemons {
         terminate(d);
     }
-    let states: BTreeMap<String, usize> = by_state(&rows);
-    assert_eq!(
-        states.get("sent").copied(),
-        Some(LEADS),
-        "all sent within 120 s: {states:?}"
-    );
-    assert_eq!(got.len(), LEADS, "the sink has one message per touch");
-    assert_exactly_once(&got, &rows);
+    assert_all_sent_once(&got, &rows);
     let (a, b) = (sent_by(&logs[0]), sent_by(&logs[1]));
     for log in &logs {
         let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -152,14 +158,7 @@ fn one_daemon_sending_in_lanes_sends_every_touch_once() {
     });
     let got = sink.wait_for(LEADS, Duration::from_secs(10));
     terminate(&mut daemon);
-    let states: BTreeMap<String, usize> = by_state(&rows);
-    assert_eq!(
-        states.get("sent").copied(),
-        Some(LEADS),
-        "all sent within 120 s: {states:?}"
-    );
-    assert_eq!(got.len(), LEADS, "the sink has one message per touch");
-    assert_exactly_once(&got, &rows);
+    assert_all_sent_once(&got, &rows);
     assert_eq!(sent_by(&log), LEADS, "each send logged once");
 }
 
