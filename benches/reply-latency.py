@@ -115,6 +115,8 @@ def main():
         raise SystemExit("reply-latency: needs DRUMBEAT_TEST_PG and DRUMBEAT_TEST_IMAP (eval \"$(scripts/testbed start)\")")
     if not re.search(r"@(127\.0\.0\.1|localhost|\[::1\])", server) or not imap.startswith("127.0.0.1:"):
         raise SystemExit("reply-latency: the servers must be on loopback")
+    # The daemons run in a folder of their own: a relative --bin is the caller's.
+    a.bin = os.path.abspath(a.bin)
     if not os.access(a.bin, os.X_OK):
         raise SystemExit(f"reply-latency: no {a.bin}; cargo build --release first (or --bin PATH)")
     name = f"drumbeat_latency_{os.getpid()}"
